@@ -1,0 +1,388 @@
+//! The engine (one per process) and loaded models.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{SyncSender, TrySendError};
+use std::time::Instant;
+
+use llama_cpp_2::llama_backend::LlamaBackend;
+use llama_cpp_2::model::params::LlamaModelParams;
+use llama_cpp_2::model::{LlamaChatMessage, LlamaChatTemplate, LlamaModel};
+use llama_cpp_2::sampling::LlamaSampler;
+use llama_cpp_2::token::LlamaToken;
+use serde::Serialize;
+
+use crate::backend;
+use crate::error::{EngineError, GenerateError, LoadError};
+use crate::gguf;
+use crate::request::{ChatMessage, Constraint, GenerateRequest, Prompt};
+use crate::stream::Generation;
+use crate::worker::{self, Job, Samplers, WorkerConfig};
+
+/// Settings of the engine.
+#[derive(Debug, Clone, Default)]
+pub struct EngineOptions {
+    /// CPU threads per model; `None` means the number of physical cores.
+    pub threads: Option<usize>,
+}
+
+/// The inference engine: llama.cpp's backend, initialised once per process.
+/// Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Engine {
+    backend: &'static LlamaBackend,
+    threads: usize,
+}
+
+impl Engine {
+    /// Starts the engine.
+    ///
+    /// # Errors
+    /// [`EngineError::Backend`] if llama.cpp cannot initialise.
+    pub fn new(options: EngineOptions) -> Result<Self, EngineError> {
+        let backend = backend::init()?;
+        let threads = options.threads.unwrap_or_else(num_cpus::get_physical).max(1);
+        Ok(Self { backend, threads })
+    }
+
+    /// Threads each model uses.
+    #[must_use]
+    pub fn threads(&self) -> usize {
+        self.threads
+    }
+
+    /// Loads a GGUF model (memory-mapped) and starts its inference thread.
+    ///
+    /// The file's header is checked first, so a missing, truncated, random
+    /// or malformed file is a typed error; llama.cpp never sees it.
+    ///
+    /// # Errors
+    /// A [`LoadError`] saying what is wrong; the process keeps running.
+    pub fn load(&self, path: &Path, options: &ModelOptions) -> Result<Model, LoadError> {
+        options.validate()?;
+        let started = Instant::now();
+        let header = gguf::inspect(path)?;
+        let params = LlamaModelParams::default().with_use_mmap(true);
+        let llama = LlamaModel::load_from_file(self.backend, path, &params).map_err(|error| {
+            tracing::debug!(%error, path = %path.display(), "llama.cpp refused the model");
+            LoadError::Rejected {
+                path: path.to_path_buf(),
+                architecture: header.architecture.clone(),
+            }
+        })?;
+        let llama = Arc::new(llama);
+        let n_ctx_train = llama.n_ctx_train().max(1);
+        let n_ctx = options.context.min(n_ctx_train).max(MIN_CONTEXT);
+        let template = match llama.chat_template(None) {
+            Ok(template) => Some(template),
+            Err(_) => {
+                tracing::warn!(path = %path.display(), "model has no chat template; using ChatML");
+                None
+            }
+        };
+        let info = ModelInfo {
+            path: path.to_path_buf(),
+            name: header.name.clone(),
+            architecture: header.architecture.clone(),
+            file_size: header.file_size,
+            parameters: llama.n_params(),
+            context_trained: n_ctx_train,
+            context: n_ctx,
+            parallel: options.parallel,
+            threads: self.threads,
+            memory_estimate: memory_estimate(&llama, header.file_size, n_ctx),
+            has_chat_template: template.is_some(),
+        };
+        let config = WorkerConfig {
+            n_ctx,
+            n_seq: options.parallel,
+            n_batch: options.batch,
+            threads: i32::try_from(self.threads).unwrap_or(1),
+        };
+        let name = path
+            .file_stem()
+            .map_or_else(|| "model".to_owned(), |stem| stem.to_string_lossy().into_owned());
+        let tokens_generated = Arc::new(AtomicU64::new(0));
+        let jobs = worker::spawn(self.backend, Arc::clone(&llama), config, name, Arc::clone(&tokens_generated)).map_err(|reason| {
+            LoadError::Context {
+                path: path.to_path_buf(),
+                reason,
+            }
+        })?;
+        let load_ms = started.elapsed().as_secs_f64() * 1000.0;
+        tracing::info!(path = %path.display(), load_ms, "model loaded");
+        Ok(Model {
+            inner: Arc::new(Inner {
+                llama,
+                template,
+                jobs,
+                info,
+                load_ms,
+                tokens_generated,
+            }),
+        })
+    }
+}
+
+/// The smallest context a model is given.
+const MIN_CONTEXT: u32 = 256;
+
+/// How a model is run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ModelOptions {
+    /// KV cache cells shared by all sequences (capped at the trained context).
+    pub context: u32,
+    /// Most generations decoded together in one batch.
+    pub parallel: u32,
+    /// Most tokens per decode call.
+    pub batch: u32,
+}
+
+impl Default for ModelOptions {
+    fn default() -> Self {
+        Self {
+            context: 4096,
+            parallel: 4,
+            batch: 512,
+        }
+    }
+}
+
+impl ModelOptions {
+    fn validate(&self) -> Result<(), LoadError> {
+        if !(1..=64).contains(&self.parallel) {
+            return Err(LoadError::InvalidOptions(format!(
+                "parallel must be 1..=64, not {}",
+                self.parallel
+            )));
+        }
+        if !(32..=8192).contains(&self.batch) {
+            return Err(LoadError::InvalidOptions(format!("batch must be 32..=8192, not {}", self.batch)));
+        }
+        if !(MIN_CONTEXT..=1 << 20).contains(&self.context) {
+            return Err(LoadError::InvalidOptions(format!(
+                "context must be {MIN_CONTEXT}..=1048576, not {}",
+                self.context
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// Facts about a loaded model.
+#[derive(Debug, Clone, Serialize)]
+pub struct ModelInfo {
+    /// The GGUF file.
+    pub path: PathBuf,
+    /// `general.name` from the header.
+    pub name: Option<String>,
+    /// `general.architecture` from the header.
+    pub architecture: String,
+    /// File size in bytes.
+    pub file_size: u64,
+    /// Number of parameters.
+    pub parameters: u64,
+    /// Context the model was trained with.
+    pub context_trained: u32,
+    /// Context this engine gives it (shared by parallel sequences).
+    pub context: u32,
+    /// Most generations decoded together.
+    pub parallel: u32,
+    /// CPU threads.
+    pub threads: usize,
+    /// Estimated resident memory in bytes (weights, KV cache, buffers).
+    pub memory_estimate: u64,
+    /// Whether the GGUF carries its own chat template (otherwise ChatML is used).
+    pub has_chat_template: bool,
+}
+
+/// Estimated memory of a model: weights, f16 KV cache, compute buffers.
+fn memory_estimate(llama: &LlamaModel, file_size: u64, n_ctx: u32) -> u64 {
+    let layers = u64::from(llama.n_layer());
+    let heads = u64::from(llama.n_head().max(1));
+    let kv_heads = u64::from(llama.n_head_kv());
+    let embedding = u64::try_from(llama.n_embd()).unwrap_or(0);
+    let kv_width = embedding / heads * kv_heads;
+    let kv_cache = u64::from(n_ctx) * layers * kv_width * 2 * 2;
+    let compute = 32 << 20;
+    file_size + kv_cache + compute
+}
+
+struct Inner {
+    llama: Arc<LlamaModel>,
+    template: Option<LlamaChatTemplate>,
+    jobs: SyncSender<Job>,
+    info: ModelInfo,
+    load_ms: f64,
+    tokens_generated: Arc<AtomicU64>,
+}
+
+/// A loaded model with its own inference thread. Cheap to clone; the thread
+/// stops when the last clone is dropped and its running generations end.
+#[derive(Clone)]
+pub struct Model {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Model {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Model").field("info", &self.inner.info).finish_non_exhaustive()
+    }
+}
+
+impl Model {
+    /// Facts about the model.
+    #[must_use]
+    pub fn info(&self) -> &ModelInfo {
+        &self.inner.info
+    }
+
+    /// Milliseconds the load took (header check, mmap, context creation).
+    #[must_use]
+    pub fn load_ms(&self) -> f64 {
+        self.inner.load_ms
+    }
+
+    /// Tokens this model has generated since it was loaded, over all
+    /// generations (cancelled ones included).
+    #[must_use]
+    pub fn tokens_generated(&self) -> u64 {
+        self.inner.tokens_generated.load(Ordering::Relaxed)
+    }
+
+    /// Renders a chat with the model's own template (ChatML when it has none),
+    /// ending with the opening of the assistant's turn.
+    ///
+    /// # Errors
+    /// [`GenerateError::Template`] if the template cannot render the chat.
+    pub fn render_chat(&self, messages: &[ChatMessage]) -> Result<String, GenerateError> {
+        let chat = messages
+            .iter()
+            .map(|message| LlamaChatMessage::new(message.role.as_str().to_owned(), message.content.clone()))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|error| GenerateError::Template(error.to_string()))?;
+        let chatml;
+        let template = match &self.inner.template {
+            Some(template) => template,
+            None => {
+                chatml = LlamaChatTemplate::new("chatml").map_err(|error| GenerateError::Template(error.to_string()))?;
+                &chatml
+            }
+        };
+        self.inner
+            .llama
+            .apply_chat_template(template, &chat, true)
+            .map_err(|error| GenerateError::Template(error.to_string()))
+    }
+
+    /// Tokenizes text as a prompt (special tokens in it are parsed).
+    #[must_use]
+    pub fn tokenize(&self, text: &str) -> Vec<i32> {
+        self.tokens_of_text(text).into_iter().map(|token| token.0).collect()
+    }
+
+    fn tokens_of_text(&self, text: &str) -> Vec<LlamaToken> {
+        let vocab = self.inner.llama.vocab();
+        // Templates of some models already begin with BOS; add it only once.
+        let bos = vocab.token_to_piece(vocab.bos(), true, None);
+        let add_special = bos.is_empty() || !text.as_bytes().starts_with(&bos);
+        vocab.tokenize(text.as_bytes(), add_special, true)
+    }
+
+    fn prompt_tokens(&self, prompt: &Prompt) -> Result<Vec<LlamaToken>, GenerateError> {
+        match prompt {
+            Prompt::Chat(messages) => {
+                if messages.iter().all(|message| message.content.trim().is_empty()) {
+                    return Err(GenerateError::EmptyPrompt);
+                }
+                Ok(self.tokens_of_text(&self.render_chat(messages)?))
+            }
+            Prompt::Text(text) => {
+                if text.trim().is_empty() {
+                    return Err(GenerateError::EmptyPrompt);
+                }
+                Ok(self.tokens_of_text(text))
+            }
+            Prompt::Tokens(tokens) => {
+                let n_vocab = self.inner.llama.n_vocab();
+                if let Some(bad) = tokens.iter().find(|token| !(0..n_vocab).contains(*token)) {
+                    return Err(GenerateError::InvalidSampling(format!(
+                        "token id {bad} is outside the vocabulary (0..{n_vocab})"
+                    )));
+                }
+                Ok(tokens.iter().map(|token| LlamaToken(*token)).collect())
+            }
+        }
+    }
+
+    /// Starts a generation. Tokens arrive on the returned [`Generation`];
+    /// dropping it cancels the generation.
+    ///
+    /// A prompt that leaves no room in the context is refused
+    /// ([`GenerateError::PromptTooLong`]); `max_tokens` beyond the room left
+    /// is lowered, and such a generation ends with
+    /// [`crate::FinishReason::ContextFull`].
+    ///
+    /// # Errors
+    /// A [`GenerateError`] when the request is refused before it starts.
+    pub fn generate(&self, request: GenerateRequest) -> Result<Generation, GenerateError> {
+        request.sampling.validate().map_err(GenerateError::InvalidSampling)?;
+        let tokens = self.prompt_tokens(&request.prompt)?;
+        if tokens.is_empty() {
+            return Err(GenerateError::EmptyPrompt);
+        }
+        let context = usize::try_from(self.inner.info.context).unwrap_or(usize::MAX);
+        let limit = context.saturating_sub(1);
+        if tokens.len() > limit {
+            return Err(GenerateError::PromptTooLong {
+                tokens: tokens.len(),
+                limit,
+            });
+        }
+        let room = u32::try_from(context - tokens.len()).unwrap_or(u32::MAX);
+        let max_tokens = request.sampling.max_tokens.min(room);
+        let grammar = match &request.constraint {
+            None => None,
+            Some(constraint) => Some(self.grammar_sampler(constraint)?),
+        };
+        let samplers = Samplers::new(&self.inner.llama, &request.sampling, grammar);
+        let capacity = usize::try_from(max_tokens).unwrap_or(usize::MAX).saturating_add(4);
+        let (events, receiver) = tokio::sync::mpsc::channel(capacity);
+        let job = Job {
+            tokens,
+            max_tokens,
+            stop: request.sampling.stop.clone(),
+            ignore_eos: request.ignore_eos,
+            clamped: max_tokens < request.sampling.max_tokens,
+            samplers,
+            events,
+            submitted: Instant::now(),
+        };
+        match self.inner.jobs.try_send(job) {
+            Ok(()) => Ok(Generation::new(receiver)),
+            Err(TrySendError::Full(_)) => Err(GenerateError::Busy(worker::QUEUE_CAPACITY)),
+            Err(TrySendError::Disconnected(_)) => Err(GenerateError::WorkerGone),
+        }
+    }
+
+    fn grammar_sampler(&self, constraint: &Constraint) -> Result<LlamaSampler, GenerateError> {
+        let grammar = match constraint {
+            Constraint::Grammar(grammar) => grammar.clone(),
+            Constraint::JsonSchema(schema) => json_schema_to_grammar(schema)?,
+        };
+        LlamaSampler::grammar(&self.inner.llama, &grammar, "root")
+            .map_err(|error| GenerateError::InvalidConstraint(error.to_string()))
+    }
+}
+
+/// Compiles a JSON Schema into a GBNF grammar (llama.cpp's converter).
+///
+/// # Errors
+/// [`GenerateError::InvalidConstraint`] for a schema that is not valid JSON
+/// or that the converter cannot handle.
+pub fn json_schema_to_grammar(schema: &str) -> Result<String, GenerateError> {
+    serde_json::from_str::<serde_json::Value>(schema)
+        .map_err(|error| GenerateError::InvalidConstraint(format!("the schema is not JSON: {error}")))?;
+    llama_cpp_2::json_schema_to_grammar(schema).map_err(|error| GenerateError::InvalidConstraint(error.to_string()))
+}

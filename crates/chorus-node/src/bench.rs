@@ -1,0 +1,277 @@
+//! `chorus bench`: the engine's speed and memory on a real model.
+//!
+//! Measured the way llama.cpp's `llama-bench` measures, so the two can be
+//! compared: a prompt of exactly `prompt_tokens` tokens (prompt processing),
+//! then `gen_tokens` tokens generated one at a time (generation), averaged
+//! over `repetitions` runs after one warm-up. Ours includes sampling and
+//! detokenizing, which `llama-bench` skips: the comparison is conservative.
+
+use std::time::Instant;
+
+use chorus_engine::{
+    ChatMessage, Constraint, GenerateRequest, Model, Prompt, SamplingParams, peak_rss_bytes,
+};
+use serde::Serialize;
+
+use crate::node::{Node, NodeError};
+
+/// What to measure.
+#[derive(Debug, Clone)]
+pub struct BenchOptions {
+    /// Prompt length in tokens.
+    pub prompt_tokens: u32,
+    /// Tokens generated per run.
+    pub gen_tokens: u32,
+    /// Runs averaged (after one warm-up run).
+    pub repetitions: u32,
+    /// Sequences of the batched-generation figure.
+    pub batch_sequences: u32,
+}
+
+impl Default for BenchOptions {
+    fn default() -> Self {
+        Self {
+            prompt_tokens: 128,
+            gen_tokens: 64,
+            repetitions: 3,
+            batch_sequences: 4,
+        }
+    }
+}
+
+/// Grammar-constrained generation against the same run unconstrained.
+#[derive(Debug, Clone, Serialize)]
+pub struct GrammarFigures {
+    /// Tokens per second with a JSON Schema constraint.
+    pub constrained_tokens_per_s: f64,
+    /// Tokens per second of the same prompts without one.
+    pub unconstrained_tokens_per_s: f64,
+    /// `constrained / unconstrained` (goal: at least 0.8).
+    pub ratio: f64,
+}
+
+/// k sequences generated together against the same k one after another.
+#[derive(Debug, Clone, Serialize)]
+pub struct BatchFigures {
+    /// Sequences.
+    pub sequences: u32,
+    /// Tokens generated per sequence.
+    pub tokens_per_sequence: u32,
+    /// Wall-clock milliseconds, all sequences batched.
+    pub batched_ms: f64,
+    /// Wall-clock milliseconds, one after another.
+    pub sequential_ms: f64,
+    /// `sequential / batched` (goal: at least 1.5).
+    pub speedup: f64,
+}
+
+/// The result of `chorus bench`. Field names are a public interface
+/// (`chorus bench --json`).
+#[derive(Debug, Clone, Serialize)]
+pub struct BenchReport {
+    /// The model file.
+    pub model: String,
+    /// CPU threads used.
+    pub threads: usize,
+    /// Prompt length in tokens.
+    pub prompt_tokens: u32,
+    /// Tokens generated per run.
+    pub gen_tokens: u32,
+    /// Runs averaged.
+    pub repetitions: u32,
+    /// Milliseconds to load the model (header check, mmap, context).
+    pub load_ms: f64,
+    /// Prompt processing speed, tokens per second.
+    pub prompt_tokens_per_s: f64,
+    /// Generation speed, tokens per second.
+    pub gen_tokens_per_s: f64,
+    /// Milliseconds from request to first token, prompt included.
+    pub time_to_first_token_ms: f64,
+    /// Constrained against unconstrained generation.
+    pub grammar: GrammarFigures,
+    /// Batched against sequential generation.
+    pub batch: BatchFigures,
+    /// Peak resident memory of the process in bytes.
+    pub peak_rss_bytes: u64,
+}
+
+const FILLER: &str = "Chorus runs small specialist language models on phones and laptops. \
+A conductor on the device splits a question into sub-tasks, sends them to the best specialists \
+nearby, and merges their answers into one reply, privately and without any server. ";
+
+const BATCH_PROMPTS: [&str; 4] = [
+    "Write a short story about a lighthouse keeper.",
+    "Explain how compound interest works.",
+    "Describe the water cycle for a child.",
+    "Give advice for a first job interview.",
+];
+
+impl Node {
+    /// Runs the benchmark on the default model. Blocks for a while.
+    ///
+    /// # Errors
+    /// [`NodeError::InvalidBench`] for nonsense options, or any load or
+    /// generation error.
+    pub fn bench(&self, options: &BenchOptions) -> Result<BenchReport, NodeError> {
+        if options.prompt_tokens == 0 || options.gen_tokens < 2 || options.repetitions == 0 {
+            return Err(NodeError::InvalidBench(
+                "prompt tokens must be ≥1, gen tokens ≥2 and repetitions ≥1".to_owned(),
+            ));
+        }
+        if !(1..=BATCH_PROMPTS.len() as u32).contains(&options.batch_sequences) {
+            return Err(NodeError::InvalidBench(format!(
+                "batch sequences must be 1..={}",
+                BATCH_PROMPTS.len()
+            )));
+        }
+        let model = self.default_model()?;
+        let needed = options.prompt_tokens + options.gen_tokens;
+        if needed >= model.info().context {
+            return Err(NodeError::InvalidBench(format!(
+                "{needed} tokens do not fit the context of {}",
+                model.info().context
+            )));
+        }
+        let prompt = exact_prompt(&model, options.prompt_tokens);
+
+        // Warm-up, then prompt processing and generation together, as llama-bench's pp and tg.
+        run_tokens(&model, &prompt, options.gen_tokens)?;
+        let mut prompt_rates = Vec::new();
+        let mut gen_rates = Vec::new();
+        let mut first_token = Vec::new();
+        for _ in 0..options.repetitions {
+            let completion = run_tokens(&model, &prompt, options.gen_tokens)?;
+            prompt_rates.push(completion.prompt_tokens_per_s());
+            gen_rates.push(completion.generation_tokens_per_s());
+            first_token.push(completion.time_to_first_token_ms);
+        }
+
+        let grammar = grammar_figures(&model, options)?;
+        let batch = batch_figures(&model, options)?;
+        Ok(BenchReport {
+            model: model.info().path.display().to_string(),
+            threads: model.info().threads,
+            prompt_tokens: options.prompt_tokens,
+            gen_tokens: options.gen_tokens,
+            repetitions: options.repetitions,
+            load_ms: model.load_ms(),
+            prompt_tokens_per_s: mean(&prompt_rates),
+            gen_tokens_per_s: mean(&gen_rates),
+            time_to_first_token_ms: mean(&first_token),
+            grammar,
+            batch,
+            peak_rss_bytes: peak_rss_bytes().unwrap_or(0),
+        })
+    }
+}
+
+fn mean(values: &[f64]) -> f64 {
+    if values.is_empty() {
+        0.0
+    } else {
+        values.iter().sum::<f64>() / values.len() as f64
+    }
+}
+
+/// A prompt of exactly `length` tokens.
+fn exact_prompt(model: &Model, length: u32) -> Vec<i32> {
+    let mut text = String::new();
+    let mut tokens = Vec::new();
+    while tokens.len() < length as usize {
+        text.push_str(FILLER);
+        tokens = model.tokenize(&text);
+    }
+    tokens.truncate(length as usize);
+    tokens
+}
+
+fn run_tokens(model: &Model, prompt: &[i32], gen_tokens: u32) -> Result<chorus_engine::Completion, NodeError> {
+    let request = GenerateRequest {
+        prompt: Prompt::Tokens(prompt.to_vec()),
+        sampling: SamplingParams {
+            max_tokens: gen_tokens,
+            ..SamplingParams::greedy()
+        },
+        constraint: None,
+        ignore_eos: true,
+    };
+    Ok(model.generate(request)?.blocking_complete()?)
+}
+
+/// A schema that lets the model write many tokens: a list of sentences.
+const BENCH_SCHEMA: &str = r#"{"type":"object","properties":{"ideas":{"type":"array","items":{"type":"string"},"minItems":8}},"required":["ideas"]}"#;
+
+fn grammar_figures(model: &Model, options: &BenchOptions) -> Result<GrammarFigures, NodeError> {
+    let mut constrained = Vec::new();
+    let mut unconstrained = Vec::new();
+    for seed in 0..options.repetitions.max(2) {
+        let request = |constraint: Option<Constraint>| GenerateRequest {
+            prompt: Prompt::Chat(vec![ChatMessage::user(
+                "List ideas for a weekend trip as JSON: {\"ideas\": [\"...\", ...]}",
+            )]),
+            sampling: SamplingParams {
+                temperature: 0.7,
+                seed: seed + 1,
+                max_tokens: options.gen_tokens,
+                ..SamplingParams::default()
+            },
+            constraint,
+            ignore_eos: false,
+        };
+        let free = model.generate(request(None))?.blocking_complete()?;
+        let bound = model
+            .generate(request(Some(Constraint::JsonSchema(BENCH_SCHEMA.to_owned()))))?
+            .blocking_complete()?;
+        if free.completion_tokens > 8 {
+            unconstrained.push(free.generation_tokens_per_s());
+        }
+        if bound.completion_tokens > 8 {
+            constrained.push(bound.generation_tokens_per_s());
+        }
+    }
+    let constrained_tokens_per_s = mean(&constrained);
+    let unconstrained_tokens_per_s = mean(&unconstrained);
+    Ok(GrammarFigures {
+        constrained_tokens_per_s,
+        unconstrained_tokens_per_s,
+        ratio: if unconstrained_tokens_per_s > 0.0 {
+            constrained_tokens_per_s / unconstrained_tokens_per_s
+        } else {
+            0.0
+        },
+    })
+}
+
+fn batch_figures(model: &Model, options: &BenchOptions) -> Result<BatchFigures, NodeError> {
+    let count = options.batch_sequences as usize;
+    let request = |prompt: &str| GenerateRequest {
+        prompt: Prompt::Chat(vec![ChatMessage::user(prompt)]),
+        sampling: SamplingParams {
+            max_tokens: options.gen_tokens,
+            ..SamplingParams::greedy()
+        },
+        constraint: None,
+        ignore_eos: true,
+    };
+    let started = Instant::now();
+    for prompt in &BATCH_PROMPTS[..count] {
+        model.generate(request(prompt))?.blocking_complete()?;
+    }
+    let sequential_ms = started.elapsed().as_secs_f64() * 1000.0;
+    let started = Instant::now();
+    let running = BATCH_PROMPTS[..count]
+        .iter()
+        .map(|prompt| model.generate(request(prompt)))
+        .collect::<Result<Vec<_>, _>>()?;
+    for generation in running {
+        generation.blocking_complete()?;
+    }
+    let batched_ms = started.elapsed().as_secs_f64() * 1000.0;
+    Ok(BatchFigures {
+        sequences: options.batch_sequences,
+        tokens_per_sequence: options.gen_tokens,
+        batched_ms,
+        sequential_ms,
+        speedup: if batched_ms > 0.0 { sequential_ms / batched_ms } else { 0.0 },
+    })
+}

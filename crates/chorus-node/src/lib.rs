@@ -1,0 +1,24 @@
+//! A running Chorus node: the one API over the engine and the domain core
+//! that the `chorus` command and the app call. Shells hold no logic of their
+//! own; they adapt this crate's calls and events to a terminal or a window.
+//!
+//! ```no_run
+//! use chorus_node::{AskRequest, Node, NodeConfig};
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let node = Node::start(NodeConfig::default())?;
+//! let completion = node.ask(AskRequest::new("What is Chorus?"))?.blocking_complete()?;
+//! println!("{}", completion.text);
+//! # Ok(())
+//! # }
+//! ```
+
+mod bench;
+mod node;
+
+pub use bench::{BenchOptions, BenchReport, BatchFigures, GrammarFigures};
+pub use node::{AskRequest, Node, NodeConfig, NodeError};
+
+pub use chorus_engine::{
+    ChatMessage, Completion, Constraint, FinishReason, GenerateError, GenerateRequest, Generation, GenerationEvent,
+    ModelInfo, SamplingParams,
+};

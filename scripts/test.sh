@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# The whole test suite: set-up (idempotent), then every test of the
+# workspace — unit tests, the engine on the real embedded model, the CLI.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+scripts/setup.sh
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/chorus/target}"
+export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
+
+if ! cargo nextest --version >/dev/null 2>&1; then
+    echo "[test] installing cargo-nextest" >&2
+    cargo install --locked cargo-nextest >&2
+fi
+# Each test runs in its own process (nextest): llama.cpp can abort() a
+# process on a failed assertion, and one such test must not take the others
+# with it. Model tests use one thread each, so two run side by side on two cores.
+cargo nextest run --workspace --no-fail-fast --failure-output final "$@"
+cargo test --workspace --doc --quiet
