@@ -52,7 +52,8 @@
 #
 # Logs (pip, cmake, make, llama-bench's own stderr) go to files in the cache
 # dir, with progress lines on stderr; stdout carries only the JSON. Cost: a
-# ~75 MB download and about 10 CPU-minutes of compilation the first time.
+# ~75 MB download and about 14 CPU-minutes of compilation the first time
+# (about 15 minutes of wall time on these 2 cores).
 # Run it while the machine is otherwise idle: with two threads on two cores,
 # any other busy process makes the figures much lower.
 set -euo pipefail
@@ -143,6 +144,9 @@ VERSION_DIR="$CACHE_ROOT/llama-cpp-python-$LCP_VERSION"
 SDIST="$CACHE_ROOT/dist/llama_cpp_python-$LCP_VERSION.tar.gz"
 SRC_DIR="$VERSION_DIR/llama.cpp"
 BUILD_DIR="$VERSION_DIR/build-native-${GGML_NATIVE_VALUE,,}"
+if [[ "$GGML_NATIVE_VALUE" == OFF && -n "$target_cpu" ]]; then
+    BUILD_DIR+="-march-${target_cpu//[^A-Za-z0-9_.-]/_}"  # one build per -march
+fi
 BIN="$BUILD_DIR/bin/llama-bench"
 META="$VERSION_DIR/meta.env"
 BUILD_LOG="$BUILD_DIR.log"
@@ -279,6 +283,24 @@ source "$META"
 
 # --- step 3: benchmark ------------------------------------------------------------
 command -v "$PYTHON" >/dev/null || die "$PYTHON not found (needed to read llama-bench's JSON)"
+# Warn (don't fail) when other work already holds the CPUs: the figures would
+# say more about the neighbours than about llama.cpp.
+cpu_busy_percent() {
+    local a b a1 a2 a3 a4 a5 a6 a7 a8 b1 b2 b3 b4 b5 b6 b7 b8
+    read -r _ a1 a2 a3 a4 a5 a6 a7 a8 _ </proc/stat
+    sleep 1
+    read -r _ b1 b2 b3 b4 b5 b6 b7 b8 _ </proc/stat
+    a=$((a1 + a2 + a3 + a4 + a5 + a6 + a7 + a8)); b=$((b1 + b2 + b3 + b4 + b5 + b6 + b7 + b8))
+    (( b > a )) || { echo 0; return; }
+    echo $(( 100 - 100 * ((b4 + b5) - (a4 + a5)) / (b - a) ))
+}
+if [[ -r /proc/stat ]]; then
+    busy="$(cpu_busy_percent)"
+    if ((busy > 20)); then
+        log "warning: CPUs already ${busy}% busy before the run; expect lower, noisier figures"
+    fi
+fi
+
 log "llama-bench: $(basename "$MODEL"), threads=$THREADS, pp=$PROMPT, tg=$GEN, reps=$REPS"
 RAW="$(mktemp)"
 trap 'rm -f "$RAW"' EXIT

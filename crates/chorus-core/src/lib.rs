@@ -1,11 +1,31 @@
-//! Chorus's domain logic, free of llama.cpp and libp2p: where models live,
-//! which file is the embedded default, and how a model file is verified.
+//! Chorus's domain logic, free of llama.cpp and libp2p: the specialist
+//! catalog and profile matching, query routing, model files and downloads,
+//! and the journal. The conductor sees executors and text generators through
+//! its own traits, so its decisions are testable on their own.
 //!
 //! ```
 //! let embedded = chorus_core::EMBEDDED_MODEL;
 //! assert_eq!(embedded.size_bytes, 98_362_432);
 //! ```
 
+mod catalog;
+mod conductor;
+mod download;
+mod journal;
 mod models;
+mod plan;
+mod routing;
 
+pub use catalog::*;
+pub use conductor::{
+    Conductor, ConductorConfig, ConductorError, ConductorEvent, Executor, GenerationChunk, GenerationSpec,
+    GenerationStream, SubtaskReport, TextGenerator,
+};
+pub use download::*;
+pub use journal::*;
 pub use models::{EMBEDDED_MODEL, KnownModel, ModelDirs, VerifyError, sha256_file, verify_file};
+pub use plan::{
+    NextActions, Plan, PlanRules, PlanSource, PlanStep, PlannedSubtask, RawPlan, SubtaskStatus, fallback_plan,
+    next_actions, plan_schema, repair_plan,
+};
+pub use routing::*;

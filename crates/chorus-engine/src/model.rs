@@ -73,7 +73,14 @@ impl Engine {
         })?;
         let llama = Arc::new(llama);
         let n_ctx_train = llama.n_ctx_train().max(1);
-        let n_ctx = options.context.min(n_ctx_train).max(MIN_CONTEXT);
+        let n_ctx = options.context.min(n_ctx_train.saturating_mul(options.parallel)).max(MIN_CONTEXT);
+        let per_sequence = n_ctx / options.parallel;
+        if per_sequence < MIN_SEQUENCE_CONTEXT {
+            return Err(LoadError::InvalidOptions(format!(
+                "a context of {n_ctx} split over {} parallel sequences leaves {per_sequence} tokens each; at least {MIN_SEQUENCE_CONTEXT} are needed",
+                options.parallel
+            )));
+        }
         let template = match llama.chat_template(None) {
             Ok(template) => Some(template),
             Err(_) => {
@@ -88,7 +95,8 @@ impl Engine {
             file_size: header.file_size,
             parameters: llama.n_params(),
             context_trained: n_ctx_train,
-            context: n_ctx,
+            context: per_sequence,
+            context_total: n_ctx,
             parallel: options.parallel,
             threads: self.threads,
             memory_estimate: memory_estimate(&llama, header.file_size, n_ctx),
@@ -127,11 +135,14 @@ impl Engine {
 
 /// The smallest context a model is given.
 const MIN_CONTEXT: u32 = 256;
+/// The smallest context of one generation.
+const MIN_SEQUENCE_CONTEXT: u32 = 128;
 
 /// How a model is run.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ModelOptions {
-    /// KV cache cells shared by all sequences (capped at the trained context).
+    /// KV cache cells in all, split evenly between the parallel sequences
+    /// (each gets at most the trained context).
     pub context: u32,
     /// Most generations decoded together in one batch.
     pub parallel: u32,
@@ -185,8 +196,10 @@ pub struct ModelInfo {
     pub parameters: u64,
     /// Context the model was trained with.
     pub context_trained: u32,
-    /// Context this engine gives it (shared by parallel sequences).
+    /// Context of one generation (the cache split between parallel sequences).
     pub context: u32,
+    /// KV cache cells in all.
+    pub context_total: u32,
     /// Most generations decoded together.
     pub parallel: u32,
     /// CPU threads.
@@ -212,7 +225,7 @@ fn memory_estimate(llama: &LlamaModel, file_size: u64, n_ctx: u32) -> u64 {
 struct Inner {
     llama: Arc<LlamaModel>,
     template: Option<LlamaChatTemplate>,
-    jobs: SyncSender<Job>,
+    jobs: SyncSender<Vec<Job>>,
     info: ModelInfo,
     load_ms: f64,
     tokens_generated: Arc<AtomicU64>,
@@ -327,6 +340,32 @@ impl Model {
     /// # Errors
     /// A [`GenerateError`] when the request is refused before it starts.
     pub fn generate(&self, request: GenerateRequest) -> Result<Generation, GenerateError> {
+        let mut generations = self.generate_many(vec![request])?;
+        generations.pop().ok_or(GenerateError::WorkerGone)
+    }
+
+    /// Starts several generations that join the inference thread's batch at
+    /// the same step, so they are decoded together from their first token.
+    /// Either all start or none does.
+    ///
+    /// # Errors
+    /// The first [`GenerateError`] of any request.
+    pub fn generate_many(&self, requests: Vec<GenerateRequest>) -> Result<Vec<Generation>, GenerateError> {
+        let mut jobs = Vec::with_capacity(requests.len());
+        let mut generations = Vec::with_capacity(requests.len());
+        for request in requests {
+            let (job, generation) = self.job(&request)?;
+            jobs.push(job);
+            generations.push(generation);
+        }
+        match self.inner.jobs.try_send(jobs) {
+            Ok(()) => Ok(generations),
+            Err(TrySendError::Full(_)) => Err(GenerateError::Busy(worker::QUEUE_CAPACITY)),
+            Err(TrySendError::Disconnected(_)) => Err(GenerateError::WorkerGone),
+        }
+    }
+
+    fn job(&self, request: &GenerateRequest) -> Result<(Job, Generation), GenerateError> {
         request.sampling.validate().map_err(GenerateError::InvalidSampling)?;
         let tokens = self.prompt_tokens(&request.prompt)?;
         if tokens.is_empty() {
@@ -359,11 +398,7 @@ impl Model {
             events,
             submitted: Instant::now(),
         };
-        match self.inner.jobs.try_send(job) {
-            Ok(()) => Ok(Generation::new(receiver)),
-            Err(TrySendError::Full(_)) => Err(GenerateError::Busy(worker::QUEUE_CAPACITY)),
-            Err(TrySendError::Disconnected(_)) => Err(GenerateError::WorkerGone),
-        }
+        Ok((job, Generation::new(receiver)))
     }
 
     fn grammar_sampler(&self, constraint: &Constraint) -> Result<LlamaSampler, GenerateError> {

@@ -42,7 +42,9 @@ static CONTEXT_CREATION: Mutex<()> = Mutex::new(());
 /// How the inference thread is set up.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct WorkerConfig {
-    /// KV cache cells shared by all sequences.
+    /// KV cache cells, split evenly between the sequences (a unified cache
+    /// makes every sequence attend over all cells: batching then gains
+    /// nothing on CPU, measured with llama-batched-bench).
     pub(crate) n_ctx: u32,
     /// Most sequences decoded together.
     pub(crate) n_seq: u32,
@@ -236,8 +238,8 @@ pub(crate) fn spawn(
     config: WorkerConfig,
     name: String,
     counter: Arc<AtomicU64>,
-) -> Result<SyncSender<Job>, String> {
-    let (jobs_tx, jobs_rx) = std::sync::mpsc::sync_channel::<Job>(QUEUE_CAPACITY);
+) -> Result<SyncSender<Vec<Job>>, String> {
+    let (jobs_tx, jobs_rx) = std::sync::mpsc::sync_channel::<Vec<Job>>(QUEUE_CAPACITY);
     let (ready_tx, ready_rx) = std::sync::mpsc::sync_channel::<Result<(), String>>(1);
     std::thread::Builder::new()
         .name(format!("chorus-infer-{name}"))
@@ -247,7 +249,7 @@ pub(crate) fn spawn(
                 .with_n_batch(config.n_batch)
                 .with_n_ubatch(config.n_batch)
                 .with_n_seq_max(config.n_seq)
-                .with_kv_unified(true)
+                .with_kv_unified(false)
                 .with_n_threads(config.threads)
                 .with_n_threads_batch(config.threads);
             let context = {
@@ -275,13 +277,13 @@ pub(crate) fn spawn(
     }
 }
 
-/// Requests waiting for the inference thread, at most.
+/// Submissions (each one or more requests) waiting for the inference thread, at most.
 pub(crate) const QUEUE_CAPACITY: usize = 256;
 
 fn run(
     model: &LlamaModel,
     ctx: &mut LlamaContext<'_>,
-    jobs: &Receiver<Job>,
+    jobs: &Receiver<Vec<Job>>,
     config: WorkerConfig,
     counter: &AtomicU64,
 ) {
@@ -300,13 +302,13 @@ fn run(
                 return;
             }
             match jobs.recv() {
-                Ok(job) => waiting.push_back(job),
+                Ok(batch) => waiting.extend(batch),
                 Err(_) => return,
             }
         }
         while open {
             match jobs.try_recv() {
-                Ok(job) => waiting.push_back(job),
+                Ok(batch) => waiting.extend(batch),
                 Err(TryRecvError::Empty) => break,
                 Err(TryRecvError::Disconnected) => open = false,
             }

@@ -13,10 +13,13 @@
 //! ```
 
 mod bench;
+mod conduct;
+mod local;
 mod node;
 
 pub use bench::{BenchOptions, BenchReport, BatchFigures, GrammarFigures};
-pub use node::{AskRequest, Node, NodeConfig, NodeError};
+pub use conduct::Conversation;
+pub use node::{AskRequest, Node, NodeConfig, NodeError, default_data_dir};
 
 pub use chorus_engine::{
     ChatMessage, Completion, Constraint, FinishReason, GenerateError, GenerateRequest, Generation, GenerationEvent,

@@ -1,8 +1,12 @@
 //! The node: configuration, start-up, and asking the local model.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
-use chorus_core::{EMBEDDED_MODEL, ModelDirs};
+use chorus_core::{
+    Catalog, CatalogError, Conductor, ConductorConfig, EMBEDDED_MODEL, Executor, ModelDirs, QuerySummary, Store,
+    StoreError, TextGenerator,
+};
 use chorus_engine::{
     ChatMessage, Engine, EngineError, EngineOptions, GenerateError, GenerateRequest, Generation, LoadError, Model,
     ModelOptions, ModelPool, SamplingParams,
@@ -22,6 +26,25 @@ pub struct NodeConfig {
     pub parallel: u32,
     /// Memory budget for loaded models, in bytes.
     pub memory_budget: u64,
+    /// Where the journal and other state live; `None` means
+    /// `$CHORUS_DATA_DIR`, else `$XDG_DATA_HOME/chorus`, else `~/.local/share/chorus`.
+    pub data_dir: Option<PathBuf>,
+    /// A catalog file; `None` means the catalog built into Chorus.
+    pub catalog: Option<PathBuf>,
+    /// Settings of the conductor.
+    pub conductor: ConductorConfig,
+}
+
+/// The default data directory.
+#[must_use]
+pub fn default_data_dir() -> PathBuf {
+    if let Some(dir) = std::env::var_os("CHORUS_DATA_DIR") {
+        return PathBuf::from(dir);
+    }
+    if let Some(data) = std::env::var_os("XDG_DATA_HOME") {
+        return PathBuf::from(data).join("chorus");
+    }
+    std::env::var_os("HOME").map_or_else(|| PathBuf::from(".chorus"), |home| PathBuf::from(home).join(".local/share/chorus"))
 }
 
 impl Default for NodeConfig {
@@ -32,6 +55,9 @@ impl Default for NodeConfig {
             context: ModelOptions::default().context,
             parallel: ModelOptions::default().parallel,
             memory_budget: 4 << 30,
+            data_dir: None,
+            catalog: None,
+            conductor: ConductorConfig::default(),
         }
     }
 }
@@ -57,6 +83,12 @@ pub enum NodeError {
     /// The generation was refused or failed.
     #[error(transparent)]
     Generate(#[from] GenerateError),
+    /// The catalog is invalid.
+    #[error(transparent)]
+    Catalog(#[from] CatalogError),
+    /// The journal cannot be opened or written.
+    #[error("journal: {0}")]
+    Store(#[from] StoreError),
     /// A benchmark setting makes no sense.
     #[error("invalid benchmark options: {0}")]
     InvalidBench(String),
@@ -92,8 +124,12 @@ impl AskRequest {
 #[derive(Debug)]
 pub struct Node {
     engine: Engine,
-    pool: ModelPool,
+    pool: Arc<ModelPool>,
     default_model: PathBuf,
+    catalog: Arc<Catalog>,
+    store: Store,
+    conductor: Conductor,
+    interrupted: Vec<QuerySummary>,
 }
 
 impl Node {
@@ -102,39 +138,89 @@ impl Node {
     /// # Errors
     /// [`NodeError::ModelNotFound`] or [`NodeError::Engine`].
     pub fn start(config: NodeConfig) -> Result<Self, NodeError> {
-        let default_model = match config.model {
-            Some(path) if path.is_file() => path,
+        let mut dirs = ModelDirs::standard();
+        let default_model = match &config.model {
+            Some(path) if path.is_file() => {
+                if let Some(parent) = path.parent() {
+                    let mut list = vec![parent.to_path_buf()];
+                    list.extend(dirs.dirs().iter().cloned());
+                    dirs = ModelDirs::new(list);
+                }
+                path.clone()
+            }
             Some(path) => {
                 return Err(NodeError::ModelNotFound {
                     file: path.display().to_string(),
                     searched: "the given path".to_owned(),
                 });
             }
-            None => {
-                let dirs = ModelDirs::standard();
-                dirs.find(EMBEDDED_MODEL.file_name).ok_or_else(|| NodeError::ModelNotFound {
-                    file: EMBEDDED_MODEL.file_name.to_owned(),
-                    searched: dirs
-                        .dirs()
-                        .iter()
-                        .map(|dir| dir.display().to_string())
-                        .collect::<Vec<_>>()
-                        .join(", "),
-                })?
-            }
+            None => dirs.find(EMBEDDED_MODEL.file_name).ok_or_else(|| NodeError::ModelNotFound {
+                file: EMBEDDED_MODEL.file_name.to_owned(),
+                searched: dirs
+                    .dirs()
+                    .iter()
+                    .map(|dir| dir.display().to_string())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            })?,
         };
+        let catalog = Arc::new(match &config.catalog {
+            Some(path) => Catalog::load(path)?,
+            None => Catalog::bundled()?,
+        });
+        let data_dir = config.data_dir.clone().unwrap_or_else(default_data_dir);
+        let store = Store::open(data_dir.join("journal"))?;
+        let interrupted = store.recover()?;
+        if !interrupted.is_empty() {
+            tracing::warn!(count = interrupted.len(), "queries interrupted by an earlier crash");
+        }
         let engine = Engine::new(EngineOptions { threads: config.threads })?;
         let options = ModelOptions {
             context: config.context,
             parallel: config.parallel,
             ..ModelOptions::default()
         };
-        let pool = ModelPool::new(engine.clone(), config.memory_budget, options);
+        let pool = Arc::new(ModelPool::new(engine.clone(), config.memory_budget, options));
+        let conductor_model: Arc<dyn TextGenerator> = Arc::new(crate::local::LocalConductorModel {
+            pool: Arc::clone(&pool),
+            path: default_model.clone(),
+        });
+        let local: Arc<dyn Executor> =
+            Arc::new(crate::local::LocalExecutor::new(Arc::clone(&pool), Arc::clone(&catalog), &dirs));
+        let conductor = Conductor::new(Arc::clone(&catalog), conductor_model, vec![local], config.conductor.clone());
         Ok(Self {
             engine,
             pool,
             default_model,
+            catalog,
+            store,
+            conductor,
+            interrupted,
         })
+    }
+
+    /// The catalog.
+    #[must_use]
+    pub fn catalog(&self) -> &Catalog {
+        &self.catalog
+    }
+
+    /// The journal and state store.
+    #[must_use]
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// The conductor.
+    #[must_use]
+    pub fn conductor(&self) -> &Conductor {
+        &self.conductor
+    }
+
+    /// Queries an earlier run left unfinished (found at start-up, now marked interrupted).
+    #[must_use]
+    pub fn interrupted(&self) -> &[QuerySummary] {
+        &self.interrupted
     }
 
     /// The engine (threads, backend).

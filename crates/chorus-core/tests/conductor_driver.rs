@@ -1,0 +1,201 @@
+//! The conductor's driver with scripted executors (pure orchestration
+//! logic: retries, deadlines, dependencies, events). The real model runs
+//! the same driver in chorus-node's tests.
+
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use chorus_core::{
+    Catalog, Conductor, ConductorConfig, ConductorEvent, Executor, GenerationChunk, GenerationSpec, GenerationStream,
+    SubtaskStatus, TextGenerator,
+};
+use tokio::sync::mpsc;
+
+/// How a scripted executor behaves.
+#[derive(Clone, Copy)]
+enum Behaviour {
+    Answer,
+    Fail,
+    Hang,
+}
+
+struct Scripted {
+    name: &'static str,
+    behaviour: Behaviour,
+    calls: AtomicU32,
+    seen: Mutex<Vec<String>>,
+}
+
+impl Scripted {
+    fn new(name: &'static str, behaviour: Behaviour) -> Arc<Self> {
+        Arc::new(Self {
+            name,
+            behaviour,
+            calls: AtomicU32::new(0),
+            seen: Mutex::new(Vec::new()),
+        })
+    }
+}
+
+fn answer(text: String) -> GenerationStream {
+    let (tx, rx) = mpsc::channel(8);
+    tokio::spawn(async move {
+        let _ = tx.send(GenerationChunk::Token(text.clone())).await;
+        let _ = tx.send(GenerationChunk::Done { text, tokens: 3 }).await;
+    });
+    rx
+}
+
+impl Executor for Scripted {
+    fn id(&self) -> String {
+        self.name.to_owned()
+    }
+
+    fn serves(&self, _specialist_id: &str) -> bool {
+        true
+    }
+
+    fn run(&self, specialist_id: &str, spec: GenerationSpec) -> Result<GenerationStream, String> {
+        self.calls.fetch_add(1, Ordering::SeqCst);
+        self.seen.lock().expect("lock").push(spec.prompt.clone());
+        match self.behaviour {
+            Behaviour::Answer => Ok(answer(format!("[{specialist_id} via {}]", self.name))),
+            Behaviour::Fail => Err("executor refused".to_owned()),
+            Behaviour::Hang => {
+                let (tx, rx) = mpsc::channel(1);
+                tokio::spawn(async move {
+                    tokio::time::sleep(Duration::from_secs(3600)).await;
+                    drop(tx);
+                });
+                Ok(rx)
+            }
+        }
+    }
+}
+
+/// A conductor model that writes a fixed plan and echoes the synthesis prompt.
+struct Writer {
+    plan: String,
+}
+
+impl TextGenerator for Writer {
+    fn generate(&self, spec: GenerationSpec) -> Result<GenerationStream, String> {
+        if spec.json_schema.is_some() {
+            Ok(answer(self.plan.clone()))
+        } else {
+            Ok(answer(format!("SYNTHESIS of: {}", spec.prompt)))
+        }
+    }
+}
+
+fn conductor(plan: &str, executors: Vec<Arc<dyn Executor>>) -> Conductor {
+    let catalog = Arc::new(Catalog::bundled().expect("catalog"));
+    let config = ConductorConfig {
+        subtask_deadline: Duration::from_millis(300),
+        ..ConductorConfig::default()
+    };
+    Conductor::new(catalog, Arc::new(Writer { plan: plan.to_owned() }), executors, config)
+}
+
+async fn run(conductor: &Conductor, query: &str) -> Vec<ConductorEvent> {
+    let (tx, mut rx) = mpsc::channel(256);
+    let outcome = conductor.ask(query, &tx).await.expect("answers");
+    drop(tx);
+    let mut events = Vec::new();
+    while let Some(event) = rx.recv().await {
+        events.push(event);
+    }
+    assert!(matches!(outcome, ConductorEvent::Done { .. }));
+    events
+}
+
+const COMPOSITE: &str = "Write a marketing plan for a new budgeting app, with pricing maths and a Spanish tagline.";
+
+#[tokio::test]
+async fn a_simple_query_runs_one_specialist_without_a_plan() {
+    let local = Scripted::new("local", Behaviour::Answer);
+    let conductor = conductor("{}", vec![local.clone()]);
+    let events = run(&conductor, "Translate 'good morning' into Spanish").await;
+    assert!(matches!(&events[0], ConductorEvent::Analysis { kind, specialists, .. } if kind == "simple" && specialists == &vec!["translate.es".to_owned()]));
+    assert!(!events.iter().any(|event| matches!(event, ConductorEvent::Plan { .. })));
+    assert_eq!(local.calls.load(Ordering::SeqCst), 1);
+    let Some(ConductorEvent::Done { answer, subtasks, .. }) = events.last() else { panic!("no done") };
+    assert_eq!(answer, "[translate.es via local]");
+    assert_eq!(subtasks.len(), 1);
+}
+
+#[tokio::test]
+async fn a_composite_query_is_planned_run_and_synthesised() {
+    let plan = r#"{"subtasks":[
+        {"specialist":"marketing.strategy","task":"Write a marketing plan for a budgeting app.","depends_on":[]},
+        {"specialist":"finance.pricing","task":"Work out pricing tiers for a budgeting app.","depends_on":[]},
+        {"specialist":"translate.es","task":"Write a Spanish tagline for a budgeting app.","depends_on":[1]}]}"#;
+    let local = Scripted::new("local", Behaviour::Answer);
+    let conductor = conductor(plan, vec![local.clone()]);
+    let events = run(&conductor, COMPOSITE).await;
+    let Some(ConductorEvent::Plan { subtasks, .. }) = events.iter().find(|e| matches!(e, ConductorEvent::Plan { .. })) else {
+        panic!("no plan: {events:?}")
+    };
+    assert!(subtasks.len() >= 2);
+    let Some(ConductorEvent::Done { answer, subtasks: reports, .. }) = events.last() else { panic!("no done") };
+    assert!(answer.starts_with("SYNTHESIS of:"), "{answer}");
+    assert!(reports.iter().all(|report| report.status == SubtaskStatus::Done), "{reports:?}");
+    // The dependent sub-task saw its dependency's result.
+    let seen = local.seen.lock().expect("lock").clone();
+    assert!(seen.iter().any(|prompt| prompt.contains("Use these results")), "{seen:?}");
+}
+
+#[tokio::test]
+async fn a_failing_executor_is_retried_on_another() {
+    let broken = Scripted::new("broken-peer", Behaviour::Fail);
+    let local = Scripted::new("local", Behaviour::Answer);
+    let conductor = conductor("{}", vec![broken.clone(), local.clone()]);
+    let events = run(&conductor, "Translate 'good morning' into Spanish").await;
+    assert!(events.iter().any(|e| matches!(e, ConductorEvent::SubtaskFailed { will_retry: true, executor, .. } if executor == "broken-peer")));
+    let Some(ConductorEvent::Done { subtasks, .. }) = events.last() else { panic!("no done") };
+    assert_eq!(subtasks[0].status, SubtaskStatus::Done);
+    assert_eq!(subtasks[0].executor, "local");
+    assert_eq!(subtasks[0].attempts, 2);
+}
+
+#[tokio::test]
+async fn a_hanging_sub_task_times_out_its_dependents_are_skipped_and_the_answer_says_so() {
+    let plan = r#"{"subtasks":[
+        {"specialist":"finance.pricing","task":"Work out pricing tiers for a budgeting app.","depends_on":[]},
+        {"specialist":"marketing.strategy","task":"Write a marketing plan using the prices.","depends_on":[1]}]}"#;
+    let hang = Scripted::new("local", Behaviour::Hang);
+    let conductor = conductor(plan, vec![hang.clone()]);
+    let events = run(&conductor, COMPOSITE).await;
+    let Some(ConductorEvent::Done { answer, subtasks, .. }) = events.last() else { panic!("no done") };
+    assert_eq!(subtasks[0].status, SubtaskStatus::TimedOut);
+    assert_eq!(subtasks[0].attempts, 2, "retried once");
+    assert_eq!(subtasks[1].status, SubtaskStatus::Skipped);
+    assert!(answer.contains("could not be answered"), "{answer}");
+    assert!(events.iter().any(|e| matches!(e, ConductorEvent::SubtaskSkipped { index: 1, .. })));
+}
+
+#[tokio::test]
+async fn an_unusable_plan_is_replaced_by_a_fallback_from_the_clauses() {
+    // Valid JSON, but everything on one specialist: not a plan for a composite query.
+    let plan = r#"{"subtasks":[{"specialist":"general.assistant","task":"Do everything at once please.","depends_on":[]}]}"#;
+    let local = Scripted::new("local", Behaviour::Answer);
+    let conductor = conductor(plan, vec![local]);
+    let events = run(&conductor, COMPOSITE).await;
+    let Some(ConductorEvent::Plan { source, subtasks, .. }) = events.iter().find(|e| matches!(e, ConductorEvent::Plan { .. })) else {
+        panic!("no plan")
+    };
+    assert_eq!(*source, chorus_core::PlanSource::Fallback);
+    let distinct: std::collections::BTreeSet<&str> = subtasks.iter().map(|s| s.specialist.as_str()).collect();
+    assert!(distinct.len() >= 2, "{subtasks:?}");
+}
+
+#[tokio::test]
+async fn dropping_the_event_receiver_cancels() {
+    let local = Scripted::new("local", Behaviour::Hang);
+    let conductor = conductor("{}", vec![local]);
+    let (tx, rx) = mpsc::channel(1);
+    drop(rx);
+    let result = conductor.ask("Translate 'hi' into Spanish", &tx).await;
+    assert!(matches!(result, Err(chorus_core::ConductorError::Cancelled)));
+}

@@ -1,0 +1,133 @@
+//! The local engine behind the conductor's traits: the conductor model
+//! ([`TextGenerator`]) and this device as an [`Executor`] of specialists.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use chorus_core::{Catalog, Executor, GenerationChunk, GenerationSpec, GenerationStream, ModelDirs, TextGenerator};
+use chorus_engine::{
+    ChatMessage, Constraint, GenerateRequest, Generation, GenerationEvent, Model, ModelPool, SamplingParams,
+};
+use tokio::sync::mpsc;
+
+/// Turns a conductor request into an engine request.
+fn engine_request(spec: GenerationSpec) -> GenerateRequest {
+    let mut messages = Vec::with_capacity(2);
+    if !spec.system.trim().is_empty() {
+        messages.push(ChatMessage::system(spec.system));
+    }
+    messages.push(ChatMessage::user(spec.prompt));
+    let sampling = SamplingParams {
+        temperature: spec.sampling.temperature,
+        top_k: i32::try_from(spec.sampling.top_k).unwrap_or(40),
+        top_p: spec.sampling.top_p,
+        min_p: spec.sampling.min_p,
+        repeat_penalty: spec.sampling.repeat_penalty,
+        seed: spec.seed,
+        max_tokens: spec.sampling.max_tokens,
+        stop: Vec::new(),
+    };
+    let mut request = GenerateRequest::chat(messages).with_sampling(sampling);
+    if let Some(schema) = spec.json_schema {
+        request = request.with_constraint(Constraint::JsonSchema(schema.to_string()));
+    }
+    request
+}
+
+/// Forwards an engine generation as a conductor stream. Dropping the
+/// conductor's stream drops the engine's, which cancels the generation.
+fn forward(mut generation: Generation, chunks: mpsc::Sender<GenerationChunk>) {
+    tokio::spawn(async move {
+        while let Some(event) = generation.next_event().await {
+            let chunk = match event {
+                GenerationEvent::Token(text) => GenerationChunk::Token(text),
+                GenerationEvent::Done(done) => GenerationChunk::Done {
+                    text: done.text,
+                    tokens: done.completion_tokens,
+                },
+                GenerationEvent::Failed(error) => GenerationChunk::Failed(error.to_string()),
+            };
+            if chunks.send(chunk).await.is_err() {
+                return;
+            }
+        }
+    });
+}
+
+/// Starts `spec` on `model` and returns the conductor-side stream.
+fn start(model: &Model, spec: GenerationSpec) -> Result<GenerationStream, String> {
+    let capacity = usize::try_from(spec.sampling.max_tokens).unwrap_or(1024).saturating_add(4);
+    let generation = model.generate(engine_request(spec)).map_err(|error| error.to_string())?;
+    let (chunks, stream) = mpsc::channel(capacity);
+    forward(generation, chunks);
+    Ok(stream)
+}
+
+/// The conductor model: the default model on this device.
+#[derive(Debug)]
+pub(crate) struct LocalConductorModel {
+    pub(crate) pool: Arc<ModelPool>,
+    pub(crate) path: PathBuf,
+}
+
+impl TextGenerator for LocalConductorModel {
+    fn generate(&self, spec: GenerationSpec) -> Result<GenerationStream, String> {
+        let model = self.pool.get(&self.path).map_err(|error| error.to_string())?;
+        start(&model, spec)
+    }
+}
+
+/// This device as an executor: it serves every specialist whose base model
+/// file is installed here.
+#[derive(Debug)]
+pub(crate) struct LocalExecutor {
+    pool: Arc<ModelPool>,
+    catalog: Arc<Catalog>,
+    /// Base model id → its file on this device.
+    installed: BTreeMap<String, PathBuf>,
+}
+
+impl LocalExecutor {
+    /// Finds the installed base models of `catalog` in `dirs`.
+    pub(crate) fn new(pool: Arc<ModelPool>, catalog: Arc<Catalog>, dirs: &ModelDirs) -> Self {
+        let installed = catalog
+            .base_models()
+            .iter()
+            .filter_map(|base| dirs.find(&base.file_name).map(|path| (base.id.clone(), path)))
+            .collect();
+        Self {
+            pool,
+            catalog,
+            installed,
+        }
+    }
+
+    /// Base model ids installed here.
+    pub(crate) fn installed(&self) -> impl Iterator<Item = (&String, &PathBuf)> {
+        self.installed.iter()
+    }
+
+    fn path_of(&self, specialist_id: &str) -> Option<&PathBuf> {
+        let specialist = self.catalog.specialist(specialist_id)?;
+        self.installed.get(&specialist.base_model)
+    }
+}
+
+impl Executor for LocalExecutor {
+    fn id(&self) -> String {
+        "local".to_owned()
+    }
+
+    fn serves(&self, specialist_id: &str) -> bool {
+        self.path_of(specialist_id).is_some()
+    }
+
+    fn run(&self, specialist_id: &str, spec: GenerationSpec) -> Result<GenerationStream, String> {
+        let path = self
+            .path_of(specialist_id)
+            .ok_or_else(|| format!("the base model of {specialist_id} is not installed on this device"))?;
+        let model = self.pool.get(path).map_err(|error| error.to_string())?;
+        start(&model, spec)
+    }
+}
