@@ -56,6 +56,8 @@ print(f"| JSON-constrained vs free generation (tokens/s) | {med(gc):.1f} ({max(g
 bb = [x["batch"]["batched_ms"] for x in ours]; bs = [x["batch"]["sequential_ms"] for x in ours]; sp = [x["batch"]["speedup"] for x in ours]
 b = o["batch"]
 print(f"| {b['sequences']} x {b['tokens_per_sequence']} tokens batched vs sequential (ms) | {med(bb):.0f} ({min(bb):.0f}) | sequential {med(bs):.0f} ({min(bs):.0f}) | {med(sp):.2f}x ({max(sp):.2f}x) faster |")
+cf = [x["conductor"]["conductor_first_token_ms"] for x in ours]; ef = [x["conductor"]["engine_first_token_ms"] for x in ours]; cr = [x["conductor"]["ratio"] for x in ours]
+print(f"| time to first token, simple query: conductor vs bare engine (ms) | {med(cf):.0f} ({min(cf):.0f}) | engine {med(ef):.0f} ({min(ef):.0f}) | {med(cr):.2f}x ({min(cr):.2f}x) |")
 lm = [x["load_ms"] for x in ours]; tt = [x["time_to_first_token_ms"] for x in ours]; rss = [x["peak_rss_bytes"] / 1048576 for x in ours]
 print(f"| model load (ms) | {med(lm):.0f} ({min(lm):.0f}) | | |")
 print(f"| time to first token, pp{o['prompt_tokens']} (ms) | {med(tt):.0f} ({min(tt):.0f}) | | |")

@@ -1,16 +1,16 @@
 //! The `chorus` command: an adapter over `chorus-node` for the terminal.
 
-use std::io::{Read, Write};
+use std::io::Read;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
-use chorus_node::{
-    AskRequest, BenchOptions, BenchReport, Completion, GenerationEvent, Node, NodeConfig, NodeError, SamplingParams,
-};
+use chorus_node::{BenchOptions, BenchReport, Node, NodeConfig, NodeError};
 use clap::{Args, Parser, Subcommand};
 
+mod conduct;
 mod demo;
+mod models;
 
 /// Chorus: private, on-device AI with specialist models.
 #[derive(Debug, Parser)]
@@ -19,49 +19,58 @@ struct Cli {
     /// Show what happens inside (tracing at info level; RUST_LOG overrides).
     #[arg(short, long, global = true)]
     verbose: bool,
+    /// Where the journal and installed models live (default: $CHORUS_DATA_DIR,
+    /// else ~/.local/share/chorus).
+    #[arg(long, global = true)]
+    data_dir: Option<PathBuf>,
+    /// A specialist catalog file instead of the built-in one.
+    #[arg(long, global = true)]
+    catalog: Option<PathBuf>,
+    #[command(flatten)]
+    model: ModelArgs,
     #[command(subcommand)]
     command: Command,
 }
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Ask a question; the answer streams from the model on this device.
+    /// Ask a question: the conductor picks specialists, plans, runs them and
+    /// streams one answer.
     Ask(AskArgs),
+    /// Show how a question would be routed (and planned), without running it.
+    Route(conduct::RouteArgs),
+    /// Past questions, their plans, results and timings.
+    History(conduct::HistoryArgs),
+    /// List, recommend, install (pull) and remove models.
+    Models(models::ModelsArgs),
     /// Measure prompt and generation speed, load time and peak memory.
     Bench(BenchArgs),
     /// A tour of what runs on this device, on the embedded model.
-    Demo(ModelArgs),
+    Demo,
+}
+
+/// Options every command shares.
+#[derive(Debug)]
+pub(crate) struct Globals {
+    data_dir: Option<PathBuf>,
+    catalog: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
-struct ModelArgs {
-    /// A GGUF model file (default: the embedded SmolLM2-135M-Instruct).
-    #[arg(long)]
+pub(crate) struct ModelArgs {
+    /// A GGUF model file for the conductor (default: the embedded SmolLM2-135M-Instruct).
+    #[arg(long, global = true)]
     model: Option<PathBuf>,
     /// CPU threads (default: the physical cores).
-    #[arg(long)]
+    #[arg(long, global = true)]
     threads: Option<usize>,
 }
 
 #[derive(Debug, Args)]
 struct AskArgs {
-    #[command(flatten)]
-    model: ModelArgs,
     /// The question; `-` reads it from standard input.
     #[arg(required = true)]
     question: Vec<String>,
-    /// A system prompt instead of Chorus's default.
-    #[arg(long)]
-    system: Option<String>,
-    /// Most tokens in the answer.
-    #[arg(long, default_value_t = 512)]
-    max_tokens: u32,
-    /// Sampling temperature (0 = greedy).
-    #[arg(long)]
-    temperature: Option<f32>,
-    /// Random seed.
-    #[arg(long)]
-    seed: Option<u32>,
     /// Write one JSON event per line instead of text.
     #[arg(long)]
     json: bool,
@@ -69,8 +78,6 @@ struct AskArgs {
 
 #[derive(Debug, Args)]
 struct BenchArgs {
-    #[command(flatten)]
-    model: ModelArgs,
     /// Prompt length in tokens.
     #[arg(long, default_value_t = 128)]
     prompt_tokens: u32,
@@ -88,10 +95,17 @@ struct BenchArgs {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_tracing(cli.verbose);
+    let globals = Globals {
+        data_dir: cli.data_dir,
+        catalog: cli.catalog,
+    };
     let result = match cli.command {
-        Command::Ask(args) => ask(args),
-        Command::Bench(args) => bench(&args),
-        Command::Demo(args) => start(&args).and_then(|node| demo::run(&node)),
+        Command::Ask(args) => ask(&globals, &cli.model, args),
+        Command::Route(args) => start(&globals, &cli.model).and_then(|node| conduct::route(&node, &args)),
+        Command::History(args) => start(&globals, &cli.model).and_then(|node| conduct::history(&node, &args)),
+        Command::Models(args) => start(&globals, &cli.model).and_then(|node| models::run(&node, args)),
+        Command::Bench(args) => bench(&globals, &cli.model, &args),
+        Command::Demo => start(&globals, &cli.model).and_then(|node| demo::run(&node)),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -99,8 +113,16 @@ fn main() -> ExitCode {
             eprintln!("error: {error:#}");
             // Bad input (empty or over-long prompt, bad settings) is a usage error.
             let usage = error.downcast_ref::<NodeError>().is_some_and(|error| {
-                matches!(error, NodeError::Generate(_) | NodeError::InvalidBench(_) | NodeError::ModelNotFound { .. })
-            });
+                matches!(
+                    error,
+                    NodeError::Generate(_)
+                        | NodeError::InvalidBench(_)
+                        | NodeError::ModelNotFound { .. }
+                        | NodeError::Models(
+                            chorus_node::ModelsError::Recommend(_) | chorus_node::ModelsError::UnknownModel { .. }
+                        )
+                )
+            }) || error.downcast_ref::<conduct::UsageError>().is_some();
             if usage { ExitCode::from(2) } else { ExitCode::FAILURE }
         }
     }
@@ -115,117 +137,33 @@ fn init_tracing(verbose: bool) {
     tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
 }
 
-fn start(args: &ModelArgs) -> anyhow::Result<Node> {
+pub(crate) fn start(globals: &Globals, args: &ModelArgs) -> anyhow::Result<Node> {
     let config = NodeConfig {
         model: args.model.clone(),
         threads: args.threads,
+        data_dir: globals.data_dir.clone(),
+        catalog: globals.catalog.clone(),
         ..NodeConfig::default()
     };
-    Ok(Node::start(config)?)
+    let node = Node::start(config)?;
+    for query in node.interrupted() {
+        eprintln!("note: query {} did not finish (interrupted): {:?}", query.id, query.text);
+    }
+    Ok(node)
 }
 
-fn ask(args: AskArgs) -> anyhow::Result<()> {
+fn ask(globals: &Globals, model: &ModelArgs, args: AskArgs) -> anyhow::Result<()> {
     let mut question = args.question.join(" ");
     if question == "-" {
         question.clear();
         std::io::stdin().read_to_string(&mut question).context("reading the question from standard input")?;
     }
-    let mut sampling = SamplingParams {
-        max_tokens: args.max_tokens,
-        ..SamplingParams::default()
-    };
-    if let Some(temperature) = args.temperature {
-        sampling.temperature = temperature;
-    }
-    if let Some(seed) = args.seed {
-        sampling.seed = seed;
-    }
-    let node = start(&args.model)?;
-    let request = AskRequest {
-        question,
-        system: args.system,
-        sampling,
-    };
-    let mut generation = match node.ask(request) {
-        Ok(generation) => generation,
-        Err(error) if args.json => {
-            print_json(&error_event(&error));
-            return Err(error.into());
-        }
-        Err(error) => return Err(error.into()),
-    };
-    let mut stdout = std::io::stdout().lock();
-    while let Some(event) = generation.blocking_next_event() {
-        match event {
-            GenerationEvent::Token(text) if args.json => {
-                print_json(&serde_json::json!({"event": "token", "text": text}));
-            }
-            GenerationEvent::Token(text) => {
-                write!(stdout, "{text}")?;
-                stdout.flush()?;
-            }
-            GenerationEvent::Done(completion) if args.json => print_json(&done_event(&completion)),
-            GenerationEvent::Done(_) => writeln!(stdout)?,
-            GenerationEvent::Failed(error) => {
-                let error = NodeError::Generate(error);
-                if args.json {
-                    print_json(&error_event(&error));
-                }
-                return Err(error.into());
-            }
-        }
-    }
-    Ok(())
+    let node = start(globals, model)?;
+    conduct::ask(&node, &question, args.json)
 }
 
-fn print_json(value: &serde_json::Value) {
-    println!("{value}");
-}
-
-fn done_event(completion: &Completion) -> serde_json::Value {
-    serde_json::json!({
-        "event": "done",
-        "text": completion.text,
-        "finish_reason": completion.finish_reason,
-        "prompt_tokens": completion.prompt_tokens,
-        "completion_tokens": completion.completion_tokens,
-        "time_to_first_token_ms": completion.time_to_first_token_ms,
-        "prompt_ms": completion.prompt_ms,
-        "generation_ms": completion.generation_ms,
-    })
-}
-
-fn error_event(error: &NodeError) -> serde_json::Value {
-    serde_json::json!({"event": "error", "code": error_code(error), "message": error.to_string()})
-}
-
-/// Stable codes for errors, so scripts branch on codes, not messages.
-fn error_code(error: &NodeError) -> &'static str {
-    use chorus_node::NodeError as E;
-    match error {
-        E::ModelNotFound { .. } => "model_not_found",
-        E::Engine(_) => "engine",
-        E::Load(_) => "load_failed",
-        E::Generate(inner) => generate_code(inner),
-        E::InvalidBench(_) => "invalid_bench",
-        _ => "internal",
-    }
-}
-
-fn generate_code(error: &chorus_node::GenerateError) -> &'static str {
-    use chorus_node::GenerateError as G;
-    match error {
-        G::EmptyPrompt => "empty_prompt",
-        G::PromptTooLong { .. } => "prompt_too_long",
-        G::InvalidSampling(_) => "invalid_sampling",
-        G::InvalidConstraint(_) => "invalid_constraint",
-        G::Busy(_) => "busy",
-        _ => "generation_failed",
-    }
-}
-
-fn bench(args: &BenchArgs) -> anyhow::Result<()> {
-    let node = start(&args.model)?;
+fn bench(globals: &Globals, model: &ModelArgs, args: &BenchArgs) -> anyhow::Result<()> {
+    let node = start(globals, model)?;
     let options = BenchOptions {
         prompt_tokens: args.prompt_tokens,
         gen_tokens: args.gen_tokens,
@@ -258,6 +196,13 @@ fn print_report(report: &BenchReport) {
     println!(
         "{} sequences batched {:.0} ms vs {:.0} ms one by one ({:.2}x faster)",
         report.batch.sequences, report.batch.batched_ms, report.batch.sequential_ms, report.batch.speedup
+    );
+    println!(
+        "conductor TTFT       {:.0} ms vs {:.0} ms on the bare engine ({:.2}x), simple query to {}",
+        report.conductor.conductor_first_token_ms,
+        report.conductor.engine_first_token_ms,
+        report.conductor.ratio,
+        report.conductor.specialist
     );
     println!("peak memory (RSS)    {:.1} MiB", report.peak_rss_bytes as f64 / 1048576.0);
 }

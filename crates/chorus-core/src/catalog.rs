@@ -703,12 +703,25 @@ fn require_text(id: &str, field: &'static str, value: &str) -> Result<(), Catalo
     if value.trim().is_empty() { Err(CatalogError::EmptyField { id: id.to_owned(), field }) } else { Ok(()) }
 }
 
+/// `https://` URLs only, except plain `http://` to a loopback host
+/// (`127.0.0.1`, `localhost`, `[::1]`), which tests and local mirrors use.
 fn require_https(id: &str, url: &str) -> Result<(), CatalogError> {
-    let host_and_path = url.strip_prefix("https://").unwrap_or_default();
+    let host_and_path = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://").filter(|rest| is_loopback_authority(rest)))
+        .unwrap_or_default();
     if host_and_path.is_empty() || url.chars().any(char::is_whitespace) {
         return Err(CatalogError::InvalidSource { id: id.to_owned(), reason: format!("{url:?} is not an https:// URL") });
     }
     Ok(())
+}
+
+/// Whether the part after `http://` starts with a loopback host, followed
+/// by a port, a path or nothing.
+fn is_loopback_authority(rest: &str) -> bool {
+    ["127.0.0.1", "localhost", "[::1]"].iter().any(|host| {
+        rest.strip_prefix(host).is_some_and(|after| after.is_empty() || after.starts_with([':', '/']))
+    })
 }
 
 fn validate_base_model(base: &BaseModel) -> Result<(), CatalogError> {
@@ -1377,6 +1390,26 @@ mod tests {
         }
         for domain in Domain::all() {
             assert!(catalog.specialists_in(*domain).next().is_some(), "no specialist in {domain}");
+        }
+    }
+
+    #[test]
+    fn plain_http_is_accepted_only_for_loopback_hosts() {
+        for url in ["https://example.org/m.gguf", "http://127.0.0.1:8080/m.gguf", "http://localhost/m.gguf", "http://[::1]:9/m"] {
+            assert!(require_https("m", url).is_ok(), "{url} should be accepted");
+        }
+        for url in [
+            "http://example.org/m.gguf",
+            "http://127.0.0.1.example.org/m.gguf",
+            "http://localhost.evil/m.gguf",
+            "ftp://127.0.0.1/m.gguf",
+            "http://",
+            "https://",
+        ] {
+            assert!(
+                matches!(require_https("m", url), Err(CatalogError::InvalidSource { .. })),
+                "{url} should be refused"
+            );
         }
     }
 

@@ -355,13 +355,27 @@ impl Conductor {
 
     /// The planning prompt and schema for a query (used by `plan` and by
     /// `chorus route`).
-    fn plan_spec(&self, query: &str, candidates: &[String], seed: u32) -> GenerationSpec {
+    fn plan_spec(&self, query: &str, analysis: &Analysis, candidates: &[String], seed: u32) -> GenerationSpec {
         let mut system = String::from(PLAN_SYSTEM);
         system.push_str("\n\nSpecialists:\n");
         for id in candidates {
             if let Some(specialist) = self.catalog.specialist(id) {
                 system.push_str(&format!("- {id}: {}\n", specialist.description));
             }
+        }
+        let parts: Vec<String> = analysis
+            .clauses
+            .iter()
+            .filter(|clause| !clause.context)
+            .filter_map(|clause| {
+                let best = clause.best.as_ref().filter(|best| candidates.contains(&best.specialist_id))?;
+                Some(format!("- \"{}\" -> {}", clause.text.trim(), best.specialist_id))
+            })
+            .collect();
+        if parts.len() >= 2 {
+            system.push_str("\nThe request has these parts (use one sub-task per part, each for a different specialist):\n");
+            system.push_str(&parts.join("\n"));
+            system.push('\n');
         }
         let ids: Vec<&str> = candidates.iter().map(String::as_str).collect();
         GenerationSpec {
@@ -391,7 +405,7 @@ impl Conductor {
         let candidates = self.candidates(analysis, &reachable);
         let stream = self
             .model
-            .generate(self.plan_spec(query, &candidates, seed))
+            .generate(self.plan_spec(query, analysis, &candidates, seed))
             .map_err(ConductorError::Conductor)?;
         let (text, _) = collect(stream, |_| async { true }).await.map_err(ConductorError::Conductor)?;
         Ok(text)
@@ -774,7 +788,13 @@ fn fallback_from_analysis(
         let Some(best) = clause.best.as_ref().filter(|best| reachable.contains(&best.specialist_id)) else {
             continue;
         };
-        let mut task = clause.text.trim().to_owned();
+        // A clause alone ("with pricing maths") is no self-contained task:
+        // carry the request it belongs to.
+        let mut task = format!(
+            "{} (This is one part of the request \"{}\"; answer only this part.)",
+            clause.text.trim(),
+            query.trim()
+        );
         if !context.is_empty() {
             task = format!("{context} {task}");
         }

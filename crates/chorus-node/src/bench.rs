@@ -66,6 +66,22 @@ pub struct BatchFigures {
     pub speedup: f64,
 }
 
+/// Time to first token of a simple query through the conductor against the
+/// bare engine running the same specialist prompt.
+#[derive(Debug, Clone, Serialize)]
+pub struct ConductorFigures {
+    /// The query.
+    pub query: String,
+    /// The specialist the conductor chose.
+    pub specialist: String,
+    /// Milliseconds to the first answer token through the conductor (analyse + dispatch).
+    pub conductor_first_token_ms: f64,
+    /// Milliseconds to the first token of the same prompt on the engine.
+    pub engine_first_token_ms: f64,
+    /// `conductor / engine` (goal: at most 1.10).
+    pub ratio: f64,
+}
+
 /// The result of `chorus bench`. Field names are a public interface
 /// (`chorus bench --json`).
 #[derive(Debug, Clone, Serialize)]
@@ -92,6 +108,8 @@ pub struct BenchReport {
     pub grammar: GrammarFigures,
     /// Batched against sequential generation.
     pub batch: BatchFigures,
+    /// The conductor's overhead on a simple query.
+    pub conductor: ConductorFigures,
     /// Peak resident memory of the process in bytes.
     pub peak_rss_bytes: u64,
 }
@@ -152,6 +170,7 @@ impl Node {
 
         let grammar = grammar_figures(&model, options)?;
         let batch = batch_figures(&model, options)?;
+        let conductor = self.conductor_figures(&model, options.repetitions)?;
         Ok(BenchReport {
             model: model.info().path.display().to_string(),
             threads: model.info().threads,
@@ -164,6 +183,7 @@ impl Node {
             time_to_first_token_ms: mean(&first_token),
             grammar,
             batch,
+            conductor,
             peak_rss_bytes: peak_rss_bytes().unwrap_or(0),
         })
     }
@@ -278,4 +298,71 @@ fn batch_figures(model: &Model, options: &BenchOptions) -> Result<BatchFigures, 
         sequential_ms,
         speedup: if batched_ms > 0.0 { sequential_ms / batched_ms } else { 0.0 },
     })
+}
+
+/// The simple query of the conductor figure.
+const SIMPLE_QUERY: &str = "How do I reverse a list in Python?";
+
+impl Node {
+    fn conductor_figures(&self, model: &Model, repetitions: u32) -> Result<ConductorFigures, NodeError> {
+        let conductor = self.conductor().clone();
+        let analysis = conductor.analyse(SIMPLE_QUERY).map_err(|error| NodeError::InvalidBench(error.to_string()))?;
+        let specialist_id = analysis.specialist_ids().first().map(|id| (*id).to_owned()).unwrap_or_default();
+        let specialist = self
+            .catalog()
+            .specialist(&specialist_id)
+            .ok_or_else(|| NodeError::InvalidBench(format!("unknown specialist {specialist_id}")))?
+            .clone();
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .map_err(|error| NodeError::InvalidBench(error.to_string()))?;
+        let mut through_conductor = Vec::new();
+        let mut on_engine = Vec::new();
+        for _ in 0..repetitions.max(1) {
+            // Bare engine: the same system prompt and question.
+            let request = GenerateRequest::chat(vec![
+                ChatMessage::system(specialist.system_prompt.clone()),
+                ChatMessage::user(SIMPLE_QUERY),
+            ])
+            .with_sampling(SamplingParams { max_tokens: 8, ..SamplingParams::greedy() });
+            let started = Instant::now();
+            let mut generation = model.generate(request)?;
+            while let Some(event) = generation.blocking_next_event() {
+                if matches!(event, chorus_engine::GenerationEvent::Token(_)) {
+                    break;
+                }
+            }
+            on_engine.push(started.elapsed().as_secs_f64() * 1000.0);
+            drop(generation);
+            // Through the conductor (not journaled: the bench leaves no history).
+            let conductor = conductor.clone();
+            let elapsed = runtime.block_on(async move {
+                let (events, mut receiver) = tokio::sync::mpsc::channel(256);
+                let started = Instant::now();
+                let run = tokio::spawn(async move { conductor.ask(SIMPLE_QUERY, &events).await });
+                let mut first = None;
+                while let Some(event) = receiver.recv().await {
+                    if matches!(event, chorus_core::ConductorEvent::Token { .. }) {
+                        first = Some(started.elapsed().as_secs_f64() * 1000.0);
+                        break;
+                    }
+                }
+                drop(receiver);
+                let _ = run.await;
+                first
+            });
+            through_conductor.push(elapsed.unwrap_or(f64::NAN));
+        }
+        let conductor_first_token_ms = mean(&through_conductor);
+        let engine_first_token_ms = mean(&on_engine);
+        Ok(ConductorFigures {
+            query: SIMPLE_QUERY.to_owned(),
+            specialist: specialist_id,
+            conductor_first_token_ms,
+            engine_first_token_ms,
+            ratio: if engine_first_token_ms > 0.0 { conductor_first_token_ms / engine_first_token_ms } else { 0.0 },
+        })
+    }
 }

@@ -15,13 +15,23 @@
 mod bench;
 mod conduct;
 mod local;
+mod models;
 mod node;
 
-pub use bench::{BenchOptions, BenchReport, BatchFigures, GrammarFigures};
+pub use bench::{BatchFigures, BenchOptions, BenchReport, ConductorFigures, GrammarFigures};
 pub use conduct::Conversation;
+pub use models::{
+    BaseModelStatus, ModelListing, ModelRecommendation, ModelsError, PullOutcome, RemovedModel, SpecialistStatus,
+};
 pub use node::{AskRequest, Node, NodeConfig, NodeError, default_data_dir};
 
 pub use chorus_engine::{
     ChatMessage, Completion, Constraint, FinishReason, GenerateError, GenerateRequest, Generation, GenerationEvent,
     ModelInfo, SamplingParams,
 };
+
+/// The domain types (catalog, conductor events, journal records) the shells show.
+pub use chorus_core as core;
+
+/// Cancels a running [`Node::pull`].
+pub use tokio_util::sync::CancellationToken;

@@ -103,11 +103,6 @@ impl LocalExecutor {
         }
     }
 
-    /// Base model ids installed here.
-    pub(crate) fn installed(&self) -> impl Iterator<Item = (&String, &PathBuf)> {
-        self.installed.iter()
-    }
-
     fn path_of(&self, specialist_id: &str) -> Option<&PathBuf> {
         let specialist = self.catalog.specialist(specialist_id)?;
         self.installed.get(&specialist.base_model)

@@ -1,6 +1,6 @@
 //! The node: configuration, start-up, and asking the local model.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use chorus_core::{
@@ -92,6 +92,9 @@ pub enum NodeError {
     /// A benchmark setting makes no sense.
     #[error("invalid benchmark options: {0}")]
     InvalidBench(String),
+    /// Listing, recommending, installing or removing models failed.
+    #[error(transparent)]
+    Models(#[from] crate::models::ModelsError),
 }
 
 /// A question for the local model.
@@ -106,7 +109,7 @@ pub struct AskRequest {
 }
 
 /// The system prompt of a plain `ask` until the conductor picks specialists.
-pub const DEFAULT_SYSTEM_PROMPT: &str =
+pub(crate) const DEFAULT_SYSTEM_PROMPT: &str =
     "You are Chorus, a helpful assistant running privately on this device. Answer clearly and concisely.";
 
 impl AskRequest {
@@ -130,6 +133,7 @@ pub struct Node {
     store: Store,
     conductor: Conductor,
     interrupted: Vec<QuerySummary>,
+    data_dir: PathBuf,
 }
 
 impl Node {
@@ -138,7 +142,10 @@ impl Node {
     /// # Errors
     /// [`NodeError::ModelNotFound`] or [`NodeError::Engine`].
     pub fn start(config: NodeConfig) -> Result<Self, NodeError> {
-        let mut dirs = ModelDirs::standard();
+        let data_dir = config.data_dir.clone().unwrap_or_else(default_data_dir);
+        // Models installed by `chorus models pull` are found like the others.
+        let standard = ModelDirs::standard().dirs().to_vec();
+        let mut dirs = ModelDirs::new(standard.into_iter().chain([crate::models::install_dir_of(&data_dir)]).collect());
         let default_model = match &config.model {
             Some(path) if path.is_file() => {
                 if let Some(parent) = path.parent() {
@@ -168,7 +175,6 @@ impl Node {
             Some(path) => Catalog::load(path)?,
             None => Catalog::bundled()?,
         });
-        let data_dir = config.data_dir.clone().unwrap_or_else(default_data_dir);
         let store = Store::open(data_dir.join("journal"))?;
         let interrupted = store.recover()?;
         if !interrupted.is_empty() {
@@ -196,6 +202,7 @@ impl Node {
             store,
             conductor,
             interrupted,
+            data_dir,
         })
     }
 
@@ -203,6 +210,12 @@ impl Node {
     #[must_use]
     pub fn catalog(&self) -> &Catalog {
         &self.catalog
+    }
+
+    /// Where the journal, installed models and other state live.
+    #[must_use]
+    pub fn data_dir(&self) -> &Path {
+        &self.data_dir
     }
 
     /// The journal and state store.

@@ -1,0 +1,226 @@
+//! `chorus ask`, `chorus route` and `chorus history`: the conductor and its
+//! journal in a terminal.
+
+use std::io::Write;
+
+use chorus_node::Node;
+use chorus_node::core::{ConductorEvent, QueryId, QueryKind, SubtaskStatus};
+use clap::{Args, Subcommand};
+
+
+/// A mistake in what was asked (exit code 2).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub(crate) struct UsageError(pub(crate) String);
+
+/// `chorus route`.
+#[derive(Debug, Args)]
+pub(crate) struct RouteArgs {
+    /// The question.
+    #[arg(required = true)]
+    question: Vec<String>,
+    /// Print one JSON object.
+    #[arg(long)]
+    json: bool,
+}
+
+/// `chorus history`.
+#[derive(Debug, Args)]
+pub(crate) struct HistoryArgs {
+    #[command(subcommand)]
+    action: Option<HistoryAction>,
+    /// Most queries listed.
+    #[arg(long, default_value_t = 20)]
+    limit: usize,
+    /// Print JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+enum HistoryAction {
+    /// One query in full: plan, sub-task results, timings, answer, events.
+    Show {
+        /// Its id (as listed, e.g. q12).
+        id: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?)
+}
+
+/// Runs a query through the conductor and shows it as it happens.
+pub(crate) fn ask(node: &Node, question: &str, json: bool) -> anyhow::Result<()> {
+    if question.trim().is_empty() {
+        if json {
+            println!("{}", serde_json::json!({"event": "error", "code": "empty_prompt", "message": "the question is empty"}));
+        }
+        return Err(UsageError("the question is empty".to_owned()).into());
+    }
+    runtime()?.block_on(async {
+        let mut conversation = node.conduct(question)?;
+        if json {
+            println!("{}", serde_json::json!({"event": "query", "query_id": conversation.query_id.to_string()}));
+        }
+        let mut failure = None;
+        let mut stdout = std::io::stdout().lock();
+        while let Some(event) = conversation.events.recv().await {
+            if json {
+                writeln!(stdout, "{}", serde_json::to_string(&event)?)?;
+                stdout.flush()?;
+            } else {
+                show(&mut stdout, &event)?;
+            }
+            if let ConductorEvent::Error { code, message } = event {
+                failure = Some((code, message));
+            }
+        }
+        match failure {
+            Some((code, message)) if code == "empty_prompt" => Err(UsageError(message).into()),
+            Some((_, message)) => Err(anyhow::anyhow!(message)),
+            None => Ok(()),
+        }
+    })
+}
+
+/// Human output: the answer on stdout, what happens on stderr.
+fn show(stdout: &mut impl Write, event: &ConductorEvent) -> anyhow::Result<()> {
+    match event {
+        ConductorEvent::Analysis { kind, reason, specialists } => {
+            eprintln!("· {kind} query → {} ({reason})", specialists.join(", "));
+        }
+        ConductorEvent::Plan { source, subtasks, repairs } => {
+            eprintln!("· plan ({}):", serde_json::to_value(source)?.as_str().unwrap_or("?"));
+            for step in subtasks {
+                let after = if step.depends_on.is_empty() {
+                    String::new()
+                } else {
+                    let numbers: Vec<String> = step.depends_on.iter().map(|d| (d + 1).to_string()).collect();
+                    format!(" (after {})", numbers.join(", "))
+                };
+                eprintln!("  {}. [{}] {}{after}", step.index + 1, step.specialist, step.task);
+            }
+            for repair in repairs {
+                eprintln!("  (repair: {repair})");
+            }
+        }
+        ConductorEvent::SubtaskStarted { index, specialist, executor, attempt } => {
+            let retry = if *attempt > 1 { format!(", attempt {attempt}") } else { String::new() };
+            eprintln!("· {}. {specialist} started on {executor}{retry}", index + 1);
+        }
+        ConductorEvent::SubtaskDone { index, tokens, ms, .. } => {
+            eprintln!("· {}. done: {tokens} tokens in {:.1} s", index + 1, *ms as f64 / 1000.0);
+        }
+        ConductorEvent::SubtaskFailed { index, error, will_retry, .. } => {
+            let next = if *will_retry { ", retrying" } else { "" };
+            eprintln!("· {}. failed: {error}{next}", index + 1);
+        }
+        ConductorEvent::SubtaskSkipped { index, reason } => eprintln!("· {}. skipped: {reason}", index + 1),
+        ConductorEvent::SubtaskToken { .. } => {}
+        ConductorEvent::Token { text } => {
+            write!(stdout, "{text}")?;
+            stdout.flush()?;
+        }
+        ConductorEvent::Error { message, .. } => eprintln!("· failed: {message}"),
+        ConductorEvent::Done { subtasks, ms, .. } => {
+            writeln!(stdout)?;
+            let done = subtasks.iter().filter(|s| s.status == SubtaskStatus::Done).count();
+            eprintln!("· {done}/{} sub-tasks done, {:.1} s in all", subtasks.len(), *ms as f64 / 1000.0);
+        }
+    }
+    Ok(())
+}
+
+/// `chorus route`: the analysis, and the plan for a composite query.
+pub(crate) fn route(node: &Node, args: &RouteArgs) -> anyhow::Result<()> {
+    let question = args.question.join(" ");
+    let conductor = node.conductor();
+    let analysis = conductor.analyse(&question).map_err(|error| UsageError(error.to_string()))?;
+    let plan = match analysis.kind {
+        QueryKind::Composite { .. } => Some(runtime()?.block_on(conductor.plan(&question, &analysis))?),
+        QueryKind::Simple { .. } => None,
+    };
+    if args.json {
+        let value = serde_json::json!({
+            "query": question,
+            "kind": if analysis.is_composite() { "composite" } else { "simple" },
+            "specialists": analysis.specialist_ids(),
+            "reason": analysis.reason,
+            "ranking": analysis.ranking.iter().take(5).collect::<Vec<_>>(),
+            "clauses": analysis.clauses,
+            "plan": plan,
+        });
+        println!("{value}");
+        return Ok(());
+    }
+    println!("{} query → {}", if analysis.is_composite() { "composite" } else { "simple" }, analysis.specialist_ids().join(", "));
+    println!("why: {}", analysis.reason);
+    for score in analysis.ranking.iter().take(5) {
+        println!("  {:<32} {:>5.2}  {}", score.specialist_id, score.score, score.matched.join(", "));
+    }
+    if let Some(plan) = plan {
+        println!("plan ({:?}):", plan.source);
+        for step in &plan.subtasks {
+            println!("  {}. [{}] {}", step.index + 1, step.specialist, step.task);
+        }
+    }
+    Ok(())
+}
+
+/// `chorus history` and `chorus history show ID`.
+pub(crate) fn history(node: &Node, args: &HistoryArgs) -> anyhow::Result<()> {
+    let store = node.store();
+    match &args.action {
+        None => {
+            let queries = store.list_queries(args.limit, 0)?;
+            if args.json {
+                println!("{}", serde_json::to_string(&queries)?);
+                return Ok(());
+            }
+            if queries.is_empty() {
+                println!("no queries yet");
+            }
+            for query in queries {
+                let text: String = query.text.chars().take(70).collect();
+                println!("{:<6} {:<12} {text}", query.id.to_string(), query.status.as_str());
+            }
+        }
+        Some(HistoryAction::Show { id, json }) => {
+            let id: QueryId = id.parse().map_err(|_| UsageError(format!("{id:?} is not a query id (e.g. q3)")))?;
+            let Some(record) = store.query(id)? else {
+                return Err(UsageError(format!("no query {id} in the journal")).into());
+            };
+            if *json || args.json {
+                println!("{}", serde_json::to_string(&record)?);
+                return Ok(());
+            }
+            println!("query {}: {}", record.id, record.text);
+            println!("status: {}", record.status.as_str());
+            for subtask in &record.subtasks {
+                println!(
+                    "  {}. [{}] on {}: {} ({} tokens, {} ms, {} attempt(s)){}",
+                    subtask.index + 1,
+                    subtask.specialist,
+                    subtask.executor,
+                    subtask.status,
+                    subtask.tokens,
+                    subtask.elapsed_ms,
+                    subtask.attempts,
+                    subtask.error.as_ref().map(|e| format!(" — {e}")).unwrap_or_default()
+                );
+            }
+            if let Some(answer) = &record.answer {
+                println!("answer:\n{answer}");
+            }
+            if let Some(error) = &record.error {
+                println!("error: {error}");
+            }
+        }
+    }
+    Ok(())
+}
+

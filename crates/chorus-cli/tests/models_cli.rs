@@ -1,0 +1,295 @@
+//! End-to-end tests of `chorus models list|recommend|pull|rm`, running the
+//! real binary with its data directory in a temporary folder. Pulls go to a
+//! tiny HTTP server on 127.0.0.1 that serves the embedded GGUF.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::Arc;
+
+use serde_json::Value;
+
+const EMBEDDED_FILE: &str = "SmolLM2-135M-Instruct.Q4_1.gguf";
+const EMBEDDED_SHA256: &str = "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53";
+
+fn repo_models_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../models")
+}
+
+fn embedded_model() -> PathBuf {
+    let path = repo_models_dir().join(EMBEDDED_FILE);
+    assert!(path.is_file(), "{} is missing: run scripts/setup.sh", path.display());
+    path
+}
+
+/// Runs `chorus` with its data in `data_dir` and the repository's models
+/// folder as the first model directory (so the embedded model is found).
+fn chorus(data_dir: &Path, args: &[&str]) -> Output {
+    let _ = embedded_model();
+    Command::new(env!("CARGO_BIN_EXE_chorus"))
+        .args(args)
+        .env("CHORUS_DATA_DIR", data_dir)
+        .env("CHORUS_MODELS_DIR", repo_models_dir())
+        .env_remove("RUST_LOG")
+        .output()
+        .expect("the chorus binary runs")
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+fn assert_success(output: &Output) {
+    assert!(
+        output.status.success(),
+        "exit {:?}\nstdout:\n{}\nstderr:\n{}",
+        output.status.code(),
+        stdout(output),
+        stderr(output)
+    );
+}
+
+fn json_of(output: &Output) -> Value {
+    assert_success(output);
+    serde_json::from_str(stdout(output).trim()).expect("stdout is one JSON document")
+}
+
+fn base_model<'a>(listing: &'a Value, id: &str) -> &'a Value {
+    listing["base_models"]
+        .as_array()
+        .expect("base_models is an array")
+        .iter()
+        .find(|base| base["id"] == id)
+        .unwrap_or_else(|| panic!("{id} not listed"))
+}
+
+#[test]
+fn list_json_shows_base_models_and_flags_unverified_ones() {
+    let data = tempfile::tempdir().unwrap();
+    let listing = json_of(&chorus(data.path(), &["models", "list", "--json"]));
+
+    let smollm2 = base_model(&listing, "smollm2-135m-instruct-q4_1");
+    assert_eq!(smollm2["verified"], true);
+    assert!(smollm2["installed_path"].is_string(), "the embedded model is found: {smollm2}");
+    assert!(smollm2["specialists"].as_u64().unwrap() > 0);
+    let gemma3 = base_model(&listing, "gemma3-270m-q4_k_m");
+    assert_eq!(gemma3["verified"], true);
+    assert_eq!(gemma3["source"], "pypi_chunks");
+
+    let bases = listing["base_models"].as_array().unwrap();
+    let unverified: Vec<&Value> = bases.iter().filter(|base| base["verified"] == false).collect();
+    assert!(!unverified.is_empty(), "the catalog lists unverified URL models");
+    let specialists = listing["specialists"].as_array().unwrap();
+    assert!(specialists.len() >= 100);
+    assert!(specialists.iter().any(|specialist| specialist["runnable"] == true));
+
+    // The table marks every unverified model as such.
+    let table = chorus(data.path(), &["models", "list"]);
+    assert_success(&table);
+    let text = stdout(&table);
+    for base in unverified {
+        let id = base["id"].as_str().unwrap();
+        let line = text
+            .lines()
+            .find(|line| line.starts_with(&format!("{id} ")))
+            .unwrap_or_else(|| panic!("{id} missing from the table:\n{text}"));
+        assert!(line.contains("unverified"), "{line}");
+    }
+}
+
+#[test]
+fn recommend_for_a_spanish_speaking_marketer() {
+    let data = tempfile::tempdir().unwrap();
+    let output = chorus(
+        data.path(),
+        &["models", "recommend", "--profession", "marketer", "--languages", "en,es", "--storage", "2GB", "--json"],
+    );
+    let recommendations = json_of(&output);
+    let list = recommendations.as_array().expect("an array of recommendations");
+    assert!((2..=5).contains(&list.len()), "{recommendations}");
+    for recommendation in list {
+        let reasons = recommendation["reasons"].as_array().unwrap();
+        assert!(!reasons.is_empty(), "{recommendation}");
+        assert!(recommendation["installed"].is_boolean());
+    }
+    let text = recommendations.to_string();
+    assert!(text.contains("marketing") || text.contains("marketer"), "{text}");
+    assert!(text.contains("Spanish") || text.contains("translate.es"), "{text}");
+
+    let table = chorus(data.path(), &["models", "recommend", "--profession", "marketer", "--languages", "es"]);
+    assert_success(&table);
+    assert!(stdout(&table).starts_with("1. "), "{}", stdout(&table));
+}
+
+#[test]
+fn nonsense_storage_is_a_usage_error() {
+    let data = tempfile::tempdir().unwrap();
+    let output = chorus(data.path(), &["models", "recommend", "--profession", "marketer", "--storage", "lots"]);
+    assert_eq!(output.status.code(), Some(2), "stderr: {}", stderr(&output));
+    let message = stderr(&output);
+    assert!(message.contains("lots") && message.contains("not a size"), "{message}");
+}
+
+/// Serves `body` at `/model.gguf` on 127.0.0.1, honouring `Range: bytes=N-`.
+fn serve(body: Arc<Vec<u8>>) -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let body = Arc::clone(&body);
+            std::thread::spawn(move || {
+                let _ = answer(stream, &body);
+            });
+        }
+    });
+    port
+}
+
+fn answer(mut stream: TcpStream, body: &[u8]) -> std::io::Result<()> {
+    let mut reader = BufReader::new(stream.try_clone()?);
+    let mut request_line = String::new();
+    reader.read_line(&mut request_line)?;
+    let mut start = 0usize;
+    loop {
+        let mut line = String::new();
+        if reader.read_line(&mut line)? == 0 || line.trim().is_empty() {
+            break;
+        }
+        let lower = line.to_ascii_lowercase();
+        if let Some(range) = lower.strip_prefix("range: bytes=") {
+            start = range.trim().trim_end_matches('-').parse().unwrap_or(0);
+        }
+    }
+    if !request_line.starts_with("GET /model.gguf ") {
+        return stream.write_all(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+    }
+    let total = body.len();
+    let start = start.min(total);
+    let head = if start > 0 {
+        format!(
+            "HTTP/1.1 206 Partial Content\r\nContent-Length: {}\r\nContent-Range: bytes {start}-{}/{total}\r\nConnection: close\r\n\r\n",
+            total - start,
+            total - 1
+        )
+    } else {
+        format!("HTTP/1.1 200 OK\r\nContent-Length: {total}\r\nAccept-Ranges: bytes\r\nConnection: close\r\n\r\n")
+    };
+    stream.write_all(head.as_bytes())?;
+    stream.write_all(&body[start..])?;
+    stream.flush()
+}
+
+/// The bundled catalog plus two base models served from 127.0.0.1: one with
+/// the embedded model's real hash, one without a hash.
+fn loopback_catalog(dir: &Path, port: u16, size: u64) -> PathBuf {
+    let bundled = std::fs::read_to_string(repo_models_dir().join("catalog.json")).unwrap();
+    let mut catalog: Value = serde_json::from_str(&bundled).unwrap();
+    let bases = catalog["base_models"].as_array_mut().unwrap();
+    let template = bases.iter().find(|base| base["embedded"] == true).unwrap().clone();
+    for (id, file, sha256) in [
+        ("loopback-verified", "loopback-verified.gguf", Value::from(EMBEDDED_SHA256)),
+        ("loopback-unverified", "loopback-unverified.gguf", Value::Null),
+    ] {
+        let mut base = template.clone();
+        base["id"] = id.into();
+        base["name"] = format!("Loopback test model ({id})").into();
+        base["file_name"] = file.into();
+        base["sha256"] = sha256;
+        base["size_bytes"] = size.into();
+        base["embedded"] = false.into();
+        base["source"] = serde_json::json!({"kind": "url", "url": format!("http://127.0.0.1:{port}/model.gguf")});
+        bases.push(base);
+    }
+    let path = dir.join("catalog.json");
+    std::fs::write(&path, serde_json::to_string_pretty(&catalog).unwrap()).unwrap();
+    path
+}
+
+fn json_lines(output: &Output) -> Vec<Value> {
+    stdout(output)
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap_or_else(|_| panic!("not JSON: {line}")))
+        .collect()
+}
+
+#[test]
+fn pull_list_and_remove_a_model_served_on_loopback() {
+    let body = Arc::new(std::fs::read(embedded_model()).unwrap());
+    let size = body.len() as u64;
+    let port = serve(body);
+    let data = tempfile::tempdir().unwrap();
+    let catalog = loopback_catalog(data.path(), port, size);
+    let catalog = catalog.to_str().unwrap();
+    let installed_file = data.path().join("models/loopback-verified.gguf");
+
+    // Pull: progress lines, then one `installed` event, verified.
+    let pulled = chorus(data.path(), &["--catalog", catalog, "models", "pull", "loopback-verified", "--json"]);
+    assert_success(&pulled);
+    let events = json_lines(&pulled);
+    let last = events.last().unwrap();
+    assert_eq!(last["event"], "installed", "{last}");
+    assert_eq!(last["verified"], true);
+    assert_eq!(last["bytes"], size);
+    assert_eq!(last["sha256"], EMBEDDED_SHA256);
+    assert!(events.iter().any(|event| event["event"] == "progress" && event["total"] == size), "{events:?}");
+    assert!(installed_file.is_file());
+    assert!(!data.path().join("models/loopback-verified.gguf.partial").exists());
+
+    // Listed as installed (and the pulled file was checked).
+    let listing = json_of(&chorus(data.path(), &["--catalog", catalog, "models", "list", "--json"]));
+    let base = base_model(&listing, "loopback-verified");
+    assert_eq!(base["installed_path"].as_str().map(PathBuf::from), Some(installed_file.clone()));
+    assert_eq!(base["installed_verified"], true);
+
+    // A second pull returns at once.
+    let again = chorus(data.path(), &["--catalog", catalog, "models", "pull", "loopback-verified", "--json"]);
+    let last = json_lines(&again).pop().unwrap();
+    assert_eq!(last["already_present"], true, "{last}");
+
+    // Remove it: the file and the registry entry go.
+    let removed = json_of(&chorus(data.path(), &["--catalog", catalog, "models", "rm", "loopback-verified", "--json"]));
+    assert_eq!(removed["id"], "loopback-verified");
+    assert!(!installed_file.exists());
+    let listing = json_of(&chorus(data.path(), &["--catalog", catalog, "models", "list", "--json"]));
+    assert!(base_model(&listing, "loopback-verified")["installed_path"].is_null());
+    let again = chorus(data.path(), &["--catalog", catalog, "models", "rm", "loopback-verified"]);
+    assert!(!again.status.success());
+    assert!(stderr(&again).contains("not installed"), "{}", stderr(&again));
+}
+
+#[test]
+fn pull_of_a_model_without_hash_installs_it_marked_unverified() {
+    let body = Arc::new(std::fs::read(embedded_model()).unwrap());
+    let size = body.len() as u64;
+    let port = serve(body);
+    let data = tempfile::tempdir().unwrap();
+    let catalog = loopback_catalog(data.path(), port, size);
+    let catalog = catalog.to_str().unwrap();
+
+    let pulled = chorus(data.path(), &["--catalog", catalog, "models", "pull", "loopback-unverified"]);
+    assert_success(&pulled);
+    assert!(stdout(&pulled).contains("UNVERIFIED"), "{}", stdout(&pulled));
+    assert!(data.path().join("models/loopback-unverified.gguf").is_file());
+
+    let table = chorus(data.path(), &["--catalog", catalog, "models", "list"]);
+    assert_success(&table);
+    let text = stdout(&table);
+    let line = text.lines().find(|line| line.starts_with("loopback-unverified ")).unwrap();
+    assert!(line.contains("unverified") && line.contains("loopback-unverified.gguf"), "{line}");
+}
+
+#[test]
+fn the_embedded_model_outside_the_data_dir_is_not_removed() {
+    let data = tempfile::tempdir().unwrap();
+    let output = chorus(data.path(), &["models", "rm", "smollm2-135m-instruct-q4_1"]);
+    assert!(!output.status.success());
+    assert!(stderr(&output).contains("left alone"), "{}", stderr(&output));
+    assert!(embedded_model().is_file());
+}
