@@ -100,6 +100,10 @@ pub struct ConductorConfig {
     pub subtask_max_tokens: u32,
     /// Seed for the conductor's own generations.
     pub seed: u32,
+    /// Characters of sub-task results the synthesis prompt carries in all
+    /// (each result gets an equal share, cut at a word). Small models have
+    /// small contexts: the prompt and the answer must both fit.
+    pub synthesis_input_chars: usize,
 }
 
 impl Default for ConductorConfig {
@@ -111,9 +115,10 @@ impl Default for ConductorConfig {
             max_attempts: 2,
             plan_max_tokens: 640,
             plan_temperature: 0.3,
-            synthesis_max_tokens: 400,
+            synthesis_max_tokens: 320,
             subtask_max_tokens: 256,
             seed: 7,
+            synthesis_input_chars: 1400,
         }
     }
 }
@@ -701,6 +706,7 @@ impl Conductor {
         events: &mpsc::Sender<ConductorEvent>,
     ) -> Result<String, ConductorError> {
         let mut prompt = format!("Request: {query}\n\nResults of the specialists:\n");
+        let share = self.config.synthesis_input_chars / plan.subtasks.len().max(1);
         for (step, report) in plan.subtasks.iter().zip(reports) {
             let name = self
                 .catalog
@@ -708,12 +714,15 @@ impl Conductor {
                 .map_or(step.specialist.as_str(), |specialist| specialist.name.as_str());
             match report.status {
                 SubtaskStatus::Done => {
-                    prompt.push_str(&format!("{}. {} ({name}):\n{}\n\n", step.index + 1, step.task, report.text.trim()));
+                    prompt.push_str(&format!(
+                        "{}. From the {name}:\n{}\n\n",
+                        step.index + 1,
+                        shorten(report.text.trim(), share)
+                    ));
                 }
                 _ => prompt.push_str(&format!(
-                    "{}. {} ({name}): FAILED — {}\n\n",
+                    "{}. From the {name}: FAILED ({})\n\n",
                     step.index + 1,
-                    step.task,
                     report.error.as_deref().unwrap_or("no result")
                 )),
             }
@@ -840,10 +849,20 @@ fn subtask_prompt(plan: &Plan, index: usize, reports: &[SubtaskReport]) -> Strin
     prompt.push_str("\n\nUse these results:\n");
     for &dependency in &step.depends_on {
         if let Some(report) = reports.get(dependency) {
-            prompt.push_str(&format!("- {}: {}\n", plan.subtasks[dependency].task, report.text.trim()));
+            prompt.push_str(&format!("- {}: {}\n", plan.subtasks[dependency].task, shorten(report.text.trim(), 600)));
         }
     }
     prompt
+}
+
+/// `text` cut to at most `limit` characters, at a word, marked with "…".
+fn shorten(text: &str, limit: usize) -> String {
+    if text.chars().count() <= limit {
+        return text.to_owned();
+    }
+    let cut: String = text.chars().take(limit).collect();
+    let at_word = cut.rfind(char::is_whitespace).filter(|at| *at > limit / 2).unwrap_or(cut.len());
+    format!("{}…", cut[..at_word].trim_end())
 }
 
 async fn emit(events: &mpsc::Sender<ConductorEvent>, event: ConductorEvent) -> Result<(), ConductorError> {
@@ -871,4 +890,16 @@ where
         }
     }
     Err(format!("the generation stopped without a result after {} bytes", text.len()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::shorten;
+
+    #[test]
+    fn shorten_cuts_at_a_word() {
+        assert_eq!(shorten("short", 10), "short");
+        assert_eq!(shorten("one two three four", 12), "one two…");
+        assert_eq!(shorten("ééééééééé", 4), "éééé…");
+    }
 }
