@@ -15,6 +15,10 @@ const PLAN_SCHEMA: &str = r#"{
   "additionalProperties": false
 }"#;
 
+const SIMPLE: &str = "How do I reverse a list in Python?";
+const COMPOSITE: &str =
+    "Write a short marketing plan for a new budgeting app, with the pricing maths for three tiers and a Spanish tagline.";
+
 const TOGETHER: [&str; 3] = [
     "Give one tip for saving money on groceries.",
     "Name a good first programming language and say why.",
@@ -90,6 +94,14 @@ pub(crate) fn run(node: &Node) -> anyhow::Result<()> {
         println!("> {question}\n{}\n", answer.text.trim());
     }
     println!("[all three in {:.1} s]", started.elapsed().as_secs_f64());
-    println!("\nDone. Next: `chorus ask \"…\"` and `chorus bench`.");
+
+    println!("\n-- 4. The conductor: a simple question goes straight to one specialist --");
+    println!("> {SIMPLE}");
+    crate::conduct::ask(node, SIMPLE, false)?;
+
+    println!("\n-- 5. The conductor: a composite question is analysed, planned, run in parallel and synthesised --");
+    println!("> {COMPOSITE}");
+    crate::conduct::ask(node, COMPOSITE, false)?;
+    println!("\nDone. Next: `chorus ask \"…\"`, `chorus route \"…\"`, `chorus history`, `chorus models list`, `chorus bench`.");
     Ok(())
 }

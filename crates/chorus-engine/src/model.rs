@@ -2,7 +2,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{SyncSender, TrySendError};
 use std::time::Instant;
 
@@ -112,7 +112,15 @@ impl Engine {
             .file_stem()
             .map_or_else(|| "model".to_owned(), |stem| stem.to_string_lossy().into_owned());
         let tokens_generated = Arc::new(AtomicU64::new(0));
-        let jobs = worker::spawn(self.backend, Arc::clone(&llama), config, name, Arc::clone(&tokens_generated)).map_err(|reason| {
+        let stop = Arc::new(AtomicBool::new(false));
+        let (jobs, worker) = worker::spawn(
+            self.backend,
+            Arc::clone(&llama),
+            config,
+            name,
+            Arc::clone(&tokens_generated),
+            Arc::clone(&stop),
+        ).map_err(|reason| {
             LoadError::Context {
                 path: path.to_path_buf(),
                 reason,
@@ -124,7 +132,9 @@ impl Engine {
             inner: Arc::new(Inner {
                 llama,
                 template,
-                jobs,
+                jobs: Some(jobs),
+                worker: Some(worker),
+                stop,
                 info,
                 load_ms,
                 tokens_generated,
@@ -225,14 +235,32 @@ fn memory_estimate(llama: &LlamaModel, file_size: u64, n_ctx: u32) -> u64 {
 struct Inner {
     llama: Arc<LlamaModel>,
     template: Option<LlamaChatTemplate>,
-    jobs: SyncSender<Vec<Job>>,
+    jobs: Option<SyncSender<Vec<Job>>>,
+    worker: Option<std::thread::JoinHandle<()>>,
+    stop: Arc<AtomicBool>,
     info: ModelInfo,
     load_ms: f64,
     tokens_generated: Arc<AtomicU64>,
 }
 
-/// A loaded model with its own inference thread. Cheap to clone; the thread
-/// stops when the last clone is dropped and its running generations end.
+impl Drop for Inner {
+    /// Unloading stops the inference thread and waits for it: running
+    /// generations end with [`GenerateError::WorkerGone`], and no decode
+    /// outlives the model or races the process's exit.
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Release);
+        drop(self.jobs.take());
+        if let Some(worker) = self.worker.take() {
+            if worker.join().is_err() {
+                tracing::warn!(path = %self.info.path.display(), "the inference thread panicked");
+            }
+        }
+    }
+}
+
+/// A loaded model with its own inference thread. Cheap to clone; dropping the
+/// last clone unloads it: the thread ends its running generations
+/// ([`GenerateError::WorkerGone`]) and stops, and the drop waits for it.
 #[derive(Clone)]
 pub struct Model {
     inner: Arc<Inner>,
@@ -358,7 +386,10 @@ impl Model {
             jobs.push(job);
             generations.push(generation);
         }
-        match self.inner.jobs.try_send(jobs) {
+        let Some(sender) = self.inner.jobs.as_ref() else {
+            return Err(GenerateError::WorkerGone);
+        };
+        match sender.try_send(jobs) {
             Ok(()) => Ok(generations),
             Err(TrySendError::Full(_)) => Err(GenerateError::Busy(worker::QUEUE_CAPACITY)),
             Err(TrySendError::Disconnected(_)) => Err(GenerateError::WorkerGone),

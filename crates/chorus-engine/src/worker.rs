@@ -14,7 +14,7 @@
 use std::collections::VecDeque;
 use std::num::NonZeroU32;
 use std::sync::mpsc::{Receiver, SyncSender, TryRecvError};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
@@ -238,10 +238,11 @@ pub(crate) fn spawn(
     config: WorkerConfig,
     name: String,
     counter: Arc<AtomicU64>,
-) -> Result<SyncSender<Vec<Job>>, String> {
+    stop: Arc<AtomicBool>,
+) -> Result<(SyncSender<Vec<Job>>, std::thread::JoinHandle<()>), String> {
     let (jobs_tx, jobs_rx) = std::sync::mpsc::sync_channel::<Vec<Job>>(QUEUE_CAPACITY);
     let (ready_tx, ready_rx) = std::sync::mpsc::sync_channel::<Result<(), String>>(1);
-    std::thread::Builder::new()
+    let handle = std::thread::Builder::new()
         .name(format!("chorus-infer-{name}"))
         .spawn(move || {
             let params = LlamaContextParams::default()
@@ -266,12 +267,12 @@ pub(crate) fn spawn(
                     return;
                 }
             };
-            run(&model, &mut context, &jobs_rx, config, &counter);
+            run(&model, &mut context, &jobs_rx, config, &counter, &stop);
             tracing::debug!(model = %name, "inference thread stopped");
         })
         .map_err(|error| error.to_string())?;
     match ready_rx.recv() {
-        Ok(Ok(())) => Ok(jobs_tx),
+        Ok(Ok(())) => Ok((jobs_tx, handle)),
         Ok(Err(reason)) => Err(reason),
         Err(_) => Err("the inference thread died while starting".to_owned()),
     }
@@ -286,6 +287,7 @@ fn run(
     jobs: &Receiver<Vec<Job>>,
     config: WorkerConfig,
     counter: &AtomicU64,
+    stop: &AtomicBool,
 ) {
     let n_batch = usize::try_from(config.n_batch).unwrap_or(512);
     let mut batch = LlamaBatch::new(n_batch, 1);
@@ -296,6 +298,17 @@ fn run(
     let mut open = true;
 
     loop {
+        // 0. The model is being unloaded: end everything now, so no decode
+        //    outlives the model (or runs while the process exits).
+        if stop.load(Ordering::Acquire) {
+            for mut slot in slots.drain(..) {
+                slot.send(GenerationEvent::Failed(GenerateError::WorkerGone));
+            }
+            for job in waiting.drain(..) {
+                let _ = job.events.try_send(GenerationEvent::Failed(GenerateError::WorkerGone));
+            }
+            return;
+        }
         // 1. Take new requests; sleep when there is nothing to do.
         if slots.is_empty() && waiting.is_empty() {
             if !open {

@@ -329,3 +329,20 @@ fn the_pool_unloads_the_least_recently_used_model() {
     let tiny = ModelPool::new(engine(), 1 << 20, ModelOptions::default());
     assert!(matches!(tiny.get(&first), Err(LoadError::OverBudget { .. })));
 }
+
+#[test]
+fn unloading_a_model_ends_its_generations_and_its_thread() {
+    let model = load(&ModelOptions::default());
+    let mut request = ask("Write a very long story about the sea.", 4000);
+    request.ignore_eos = true;
+    let mut generation = model.generate(request).expect("starts");
+    assert!(matches!(generation.blocking_next_event(), Some(GenerationEvent::Token(_))));
+    let started = Instant::now();
+    drop(model); // joins the inference thread
+    assert!(started.elapsed() < Duration::from_secs(10));
+    let mut last = None;
+    while let Some(event) = generation.blocking_next_event() {
+        last = Some(event);
+    }
+    assert_eq!(last, Some(GenerationEvent::Failed(GenerateError::WorkerGone)));
+}

@@ -135,6 +135,7 @@ async fn plan_json_is_valid_on_20_of_20_seeds() {
     let reachable = conductor.reachable();
     let drafts = futures::future::join_all((1..=20u32).map(|seed| conductor.draft_plan(COMPOSITE, &analysis, seed))).await;
     let mut distinct = BTreeSet::new();
+    let mut usable = 0;
     for (seed, draft) in (1..=20u32).zip(drafts) {
         let text = draft.expect("the planning model answers");
         let plan: RawPlan =
@@ -144,7 +145,13 @@ async fn plan_json_is_valid_on_20_of_20_seeds() {
             assert!(reachable.contains(&subtask.specialist), "seed {seed}: {}", subtask.specialist);
             assert!(subtask.task.chars().count() >= 8);
         }
+        let specialists: BTreeSet<&str> = plan.subtasks.iter().map(|s| s.specialist.as_str()).collect();
+        if specialists.len() >= 2 {
+            usable += 1;
+        }
+        eprintln!("seed {seed}: {} sub-tasks on {} specialists", plan.subtasks.len(), specialists.len());
         distinct.insert(text);
     }
+    eprintln!("{usable} of 20 drafts name at least two specialists (the rest get repaired or replaced)");
     assert!(distinct.len() > 1, "seeds make different plans");
 }
