@@ -434,12 +434,27 @@ impl Conductor {
                 .map(|score| score.specialist_id.clone())
         };
         let draft = self.draft_plan(query, analysis, self.config.seed).await;
+        if let Ok(text) = &draft {
+            tracing::debug!(draft = %text, "the planning model's draft");
+        }
         let reason = match draft {
             Ok(text) => match serde_json::from_str::<RawPlan>(&text) {
-                Ok(raw) => match repair_plan(&raw, &rules, reroute) {
-                    Some(plan) => return Ok(plan),
-                    None => "the model's plan had fewer than two usable specialists".to_owned(),
-                },
+                Ok(mut raw) => {
+                    let refits = self.refit(&mut raw, &reachable);
+                    match repair_plan(&raw, &rules, reroute) {
+                        Some(mut plan) => {
+                            let mut repairs = refits;
+                            repairs.append(&mut plan.repairs);
+                            repairs.extend(self.cover_missing_parts(&mut plan, query, analysis, &reachable));
+                            if !repairs.is_empty() {
+                                plan.source = PlanSource::Repaired;
+                            }
+                            plan.repairs = repairs;
+                            return Ok(plan);
+                        }
+                        None => "the model's plan had fewer than two usable specialists".to_owned(),
+                    }
+                }
                 Err(error) => format!("the model's plan was not valid JSON ({error})"),
             },
             Err(error) => format!("the planning model failed ({error})"),
@@ -449,6 +464,67 @@ impl Conductor {
             return Err(ConductorError::Conductor(reason));
         }
         Ok(plan)
+    }
+
+    /// Moves each sub-task to the reachable specialist its own text routes
+    /// to best, when that one matches it better than the model's choice
+    /// (small planners tend to give every sub-task the first specialist).
+    fn refit(&self, raw: &mut RawPlan, reachable: &BTreeSet<String>) -> Vec<String> {
+        let mut repairs = Vec::new();
+        for (index, subtask) in raw.subtasks.iter_mut().enumerate() {
+            let ranking = rank_specialists(&self.catalog, &subtask.task, reachable);
+            let Some(best) = ranking.first() else { continue };
+            let chosen = ranking
+                .iter()
+                .find(|score| score.specialist_id == subtask.specialist)
+                .map_or(0.0, |score| score.score);
+            if best.specialist_id != subtask.specialist && best.score > chosen {
+                repairs.push(format!(
+                    "sub-task {}: {} fits {:?} better than {}",
+                    index + 1,
+                    best.specialist_id,
+                    subtask.task,
+                    subtask.specialist
+                ));
+                subtask.specialist = best.specialist_id.clone();
+            }
+        }
+        repairs
+    }
+
+    /// Adds a sub-task for each part of the request the analysis routed to a
+    /// specialist the plan leaves out (while there is room).
+    fn cover_missing_parts(
+        &self,
+        plan: &mut Plan,
+        query: &str,
+        analysis: &Analysis,
+        reachable: &BTreeSet<String>,
+    ) -> Vec<String> {
+        let mut repairs = Vec::new();
+        for clause in analysis.clauses.iter().filter(|clause| !clause.context) {
+            let Some(best) = clause.best.as_ref().filter(|best| reachable.contains(&best.specialist_id)) else {
+                continue;
+            };
+            if plan.subtasks.iter().any(|step| step.specialist == best.specialist_id)
+                || plan.subtasks.len() >= self.config.max_subtasks
+            {
+                continue;
+            }
+            let index = plan.subtasks.len();
+            plan.subtasks.push(crate::plan::PlanStep {
+                index,
+                specialist: best.specialist_id.clone(),
+                task: format!(
+                    "{} (This is one part of the request \"{}\"; answer only this part.)",
+                    clause.text.trim(),
+                    query.trim()
+                ),
+                depends_on: Vec::new(),
+            });
+            repairs.push(format!("added sub-task {} for the part {:?}, which the plan left out", index + 1, clause.text.trim()));
+        }
+        repairs
     }
 
     /// Answers a query, reporting every step on `events`. Dropping the

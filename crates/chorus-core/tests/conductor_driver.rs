@@ -199,3 +199,23 @@ async fn dropping_the_event_receiver_cancels() {
     let result = conductor.ask("Translate 'hi' into Spanish", &tx).await;
     assert!(matches!(result, Err(chorus_core::ConductorError::Cancelled)));
 }
+
+#[tokio::test]
+async fn a_plan_on_one_specialist_is_refitted_and_missing_parts_are_added() {
+    // What small planners write: good tasks, all on the first specialist.
+    let plan = r#"{"subtasks":[
+        {"specialist":"marketing.strategy","task":"write a marketing plan for a new budgeting app","depends_on":[]},
+        {"specialist":"marketing.strategy","task":"write a Spanish tagline for a new budgeting app","depends_on":[]}]}"#;
+    let local = Scripted::new("local", Behaviour::Answer);
+    let conductor = conductor(plan, vec![local]);
+    let events = run(&conductor, COMPOSITE).await;
+    let Some(ConductorEvent::Plan { source, subtasks, repairs }) =
+        events.iter().find(|e| matches!(e, ConductorEvent::Plan { .. }))
+    else {
+        panic!("no plan")
+    };
+    assert_eq!(*source, chorus_core::PlanSource::Repaired, "{repairs:?}");
+    let specialists: Vec<&str> = subtasks.iter().map(|s| s.specialist.as_str()).collect();
+    assert_eq!(specialists, vec!["marketing.strategy", "marketing.copywriting", "finance.pricing"], "{repairs:?}");
+    assert!(subtasks[0].task.starts_with("write a marketing plan"), "the model's own tasks are kept");
+}
