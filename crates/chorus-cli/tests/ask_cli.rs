@@ -1,5 +1,6 @@
 //! The `chorus` binary end to end on the real embedded model: the public
 //! `--json` formats of `ask` and `route`, `history`, and bad input.
+#![allow(clippy::expect_used, clippy::unwrap_used)]
 
 use std::path::PathBuf;
 use std::process::{Command, Output};

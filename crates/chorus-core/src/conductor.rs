@@ -890,18 +890,18 @@ fn fallback_from_analysis(
             task,
             depends_on: Vec::new(),
         });
-        if let Some(translator) = clause.translator.as_ref().filter(|id| reachable.contains(*id)) {
-            if steps.len() < max_subtasks {
-                let language = catalog
-                    .specialist(translator)
-                    .map_or_else(|| translator.clone(), |specialist| specialist.name.clone());
-                steps.push(crate::plan::PlanStep {
-                    index: index + 1,
-                    specialist: translator.clone(),
-                    task: format!("Translate the result of the previous step as asked ({language})."),
-                    depends_on: vec![index],
-                });
-            }
+        if let Some(translator) = clause.translator.as_ref().filter(|id| reachable.contains(*id))
+            && steps.len() < max_subtasks
+        {
+            let language = catalog
+                .specialist(translator)
+                .map_or_else(|| translator.clone(), |specialist| specialist.name.clone());
+            steps.push(crate::plan::PlanStep {
+                index: index + 1,
+                specialist: translator.clone(),
+                task: format!("Translate the result of the previous step as asked ({language})."),
+                depends_on: vec![index],
+            });
         }
     }
     if steps.is_empty() {

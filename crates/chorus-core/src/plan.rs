@@ -333,6 +333,7 @@ mod tests {
     }
 
     #[test]
+    #[allow(clippy::type_complexity)]
     fn repairs_table() {
         let ids = reachable(&["a", "b", "c"]);
         let rules = PlanRules {

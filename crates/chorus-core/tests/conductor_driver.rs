@@ -1,6 +1,7 @@
 //! The conductor's driver with scripted executors (pure orchestration
 //! logic: retries, deadlines, dependencies, events). The real model runs
 //! the same driver in chorus-node's tests.
+#![allow(clippy::expect_used, clippy::unwrap_used)]
 
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};

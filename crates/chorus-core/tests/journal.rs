@@ -2,6 +2,7 @@
 //! life cycle, crash recovery (including a child process killed mid-query),
 //! concurrency, the installed-models registry, the ledger, corruption and
 //! bad paths.
+#![allow(clippy::expect_used, clippy::unwrap_used)]
 
 use std::collections::{HashMap, HashSet};
 use std::error::Error;

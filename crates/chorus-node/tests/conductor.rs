@@ -1,6 +1,7 @@
 //! The conductor on the real embedded model: a simple query goes straight
 //! to one specialist; a composite one is planned, run in parallel and
 //! synthesised; plans are valid JSON on 20 of 20 seeds; all is journaled.
+#![allow(clippy::expect_used, clippy::unwrap_used)]
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;
