@@ -17,3 +17,5 @@ fi
 # with it. Model tests use one thread each, so two run side by side on two cores.
 cargo nextest run --workspace --no-fail-fast --failure-output final "$@"
 cargo test --workspace --doc --quiet
+# The lints (missing docs, no unwrap/expect outside tests, …) are enforced here.
+cargo clippy --workspace --all-targets --quiet -- -D warnings

@@ -250,10 +250,10 @@ impl Drop for Inner {
     fn drop(&mut self) {
         self.stop.store(true, Ordering::Release);
         drop(self.jobs.take());
-        if let Some(worker) = self.worker.take() {
-            if worker.join().is_err() {
-                tracing::warn!(path = %self.info.path.display(), "the inference thread panicked");
-            }
+        if let Some(worker) = self.worker.take()
+            && worker.join().is_err()
+        {
+            tracing::warn!(path = %self.info.path.display(), "the inference thread panicked");
         }
     }
 }

@@ -362,11 +362,11 @@ fn run(
         let mut room = n_batch;
         for slot in &mut slots {
             slot.logits_at = None;
-            if let Some(token) = slot.pending {
-                if batch.add(token, slot.position, &[slot.seq], true).is_ok() {
-                    slot.logits_at = Some(batch.n_tokens() - 1);
-                    room -= 1;
-                }
+            if let Some(token) = slot.pending
+                && batch.add(token, slot.position, &[slot.seq], true).is_ok()
+            {
+                slot.logits_at = Some(batch.n_tokens() - 1);
+                room -= 1;
             }
         }
         for slot in &mut slots {
