@@ -319,7 +319,7 @@ impl Downloader {
         Ok(Self {
             client,
             options,
-            free_space: Arc::new(|path: &Path| fs4::available_space(path)),
+            free_space: Arc::new(|path: &Path| crate::models::available_space(path)),
         })
     }
 

@@ -23,7 +23,7 @@ pub use conductor::{
 };
 pub use download::*;
 pub use journal::*;
-pub use models::{EMBEDDED_MODEL, KnownModel, ModelDirs, VerifyError, sha256_file, verify_file};
+pub use models::{EMBEDDED_MODEL, KnownModel, ModelDirs, VerifyError, available_space, sha256_file, verify_file};
 pub use plan::{
     NextActions, Plan, PlanRules, PlanSource, PlanStep, PlannedSubtask, RawPlan, SubtaskStatus, fallback_plan,
     next_actions, plan_schema, repair_plan,

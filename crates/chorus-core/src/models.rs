@@ -131,6 +131,15 @@ pub fn sha256_file(path: &Path) -> Result<String, VerifyError> {
     Ok(hasher.finalize().iter().map(|byte| format!("{byte:02x}")).collect())
 }
 
+/// Free bytes on the filesystem holding `path` (the one free-space probe of
+/// Chorus: the downloader and the model manager both use it).
+///
+/// # Errors
+/// The operating system's error when the filesystem cannot be asked.
+pub fn available_space(path: &Path) -> std::io::Result<u64> {
+    fs4::available_space(path)
+}
+
 /// Checks that `path` has the size and sha256 of `model`.
 ///
 /// # Errors

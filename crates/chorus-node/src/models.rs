@@ -643,17 +643,10 @@ fn wheel_cache_dir(install_dir: &Path, id: &str) -> PathBuf {
     install_dir.join(WHEEL_CACHE_FOLDER).join(id)
 }
 
-/// Free bytes on the filesystem holding `dir`, from `df -Pk`; `None` when
-/// it cannot be told (the check is then skipped).
+/// Free bytes on the filesystem holding `dir`; `None` when it cannot be
+/// told (the check is then skipped).
 fn free_space(dir: &Path) -> Option<u64> {
-    let output = Command::new("df").arg("-Pk").arg(dir).stderr(Stdio::null()).output().ok()?;
-    if !output.status.success() {
-        return None;
-    }
-    let text = String::from_utf8_lossy(&output.stdout);
-    let line = text.lines().nth(1)?;
-    let kilobytes: u64 = line.split_whitespace().nth(3)?.parse().ok()?;
-    Some(kilobytes.saturating_mul(1024))
+    chorus_core::available_space(dir).ok()
 }
 
 /// Fails when the filesystem holding `dest` has less than `needed` bytes
@@ -917,7 +910,7 @@ mod tests {
     }
 
     #[test]
-    fn free_space_is_read_from_df() {
+    fn free_space_is_read() {
         let dir = tempfile::tempdir().unwrap();
         assert!(free_space(dir.path()).is_some_and(|bytes| bytes > 0));
         assert!(check_space(&dir.path().join("x"), u64::MAX / 2).is_err());
