@@ -1,5 +1,6 @@
 //! Chorus's durable state, in one sled database: the query journal, the
-//! registry of installed models and the work ledger.
+//! queue of sub-tasks waiting for an executor, the registry of installed
+//! models and the work ledger.
 //!
 //! A [`Store`] is opened once per process on a directory of its own (sled
 //! takes an exclusive lock on it) and cloned into whoever needs it; every
@@ -15,6 +16,9 @@
 //!   [`Store::mark_interrupted`], [`Store::recover`] and
 //!   [`Store::delete_query`] — so after a crash every query the user saw
 //!   start is in the journal and its final state is never lost;
+//! * [`Store::queue_push`] and [`Store::queue_remove`] — a sub-task waiting
+//!   for an executor must not vanish in a crash (the query would be lost
+//!   without a word), nor come back after it ran;
 //! * [`Store::record_installed`] and [`Store::remove_installed`] — the
 //!   registry must agree with the files on disk.
 //!
@@ -40,6 +44,7 @@
 //! | `query_subtasks` | query id (u64) ‖ sub-task index (u32)| [`SubtaskRecord`]         |
 //! | `installed`      | model id (UTF-8)                     | [`InstalledModel`]        |
 //! | `ledger`         | peer id (UTF-8)                      | [`LedgerEntry`]           |
+//! | `queue`          | query id (u64) ‖ sub-task index (u64)| [`QueuedSubtask`]         |
 //!
 //! A value that does not decode is reported as [`StoreError::Corrupt`] when
 //! it is read by key, and skipped (with a warning in the log) by listings.
@@ -85,6 +90,7 @@ const TREE_SEQ: &str = "query_seq";
 const TREE_SUBTASKS: &str = "query_subtasks";
 const TREE_INSTALLED: &str = "installed";
 const TREE_LEDGER: &str = "ledger";
+const TREE_QUEUE: &str = "queue";
 
 const META_FORMAT_VERSION: &[u8] = b"format_version";
 const META_NEXT_QUERY_ID: &[u8] = b"next_query_id";
@@ -424,6 +430,27 @@ impl LedgerEntry {
     }
 }
 
+/// A sub-task that found no executor and waits, on disk, for one to appear
+/// — so that a query is never silently lost when the network is down.
+///
+/// It carries everything needed to run it later without the plan: the
+/// specialist and the exact system prompt and prompt the conductor built.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QueuedSubtask {
+    /// The query it belongs to.
+    pub query: QueryId,
+    /// Position of the sub-task in the query's plan, from 0.
+    pub index: usize,
+    /// The specialist that must run it (catalog id).
+    pub specialist: String,
+    /// The system prompt to run it with.
+    pub system: String,
+    /// The prompt, with the results of the sub-tasks it depends on.
+    pub prompt: String,
+    /// When it was queued, unix milliseconds.
+    pub queued_at_ms: u64,
+}
+
 /// The header of a query as stored in the `queries` tree.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct QueryHeader {
@@ -477,6 +504,7 @@ struct StoreInner {
     subtasks: sled::Tree,
     installed: sled::Tree,
     ledger: sled::Tree,
+    queue: sled::Tree,
     /// Queries begun through this store and not finished yet: they are
     /// running now, so [`Store::recover`] leaves them alone.
     live: Mutex<HashSet<QueryId>>,
@@ -544,6 +572,7 @@ impl Store {
             subtasks: db.open_tree(TREE_SUBTASKS)?,
             installed: db.open_tree(TREE_INSTALLED)?,
             ledger: db.open_tree(TREE_LEDGER)?,
+            queue: db.open_tree(TREE_QUEUE)?,
             meta,
             db,
             path,
@@ -853,13 +882,13 @@ impl Store {
         Ok(recovered)
     }
 
-    /// Deletes a query with its events and sub-tasks; returns whether it
-    /// existed. Flushed. (sled reclaims the space on disk later, when it
+    /// Deletes a query with its events, sub-tasks and queued sub-tasks;
+    /// returns whether it existed. Flushed. (sled reclaims the space on disk later, when it
     /// compacts its log.)
     pub fn delete_query(&self, id: QueryId) -> Result<bool, StoreError> {
         let existed = self.inner.queries.remove(id.key())?.is_some();
         let _ = self.inner.seq.remove(id.key())?;
-        for tree in [&self.inner.events, &self.inner.subtasks] {
+        for tree in [&self.inner.events, &self.inner.subtasks, &self.inner.queue] {
             let mut batch = sled::Batch::default();
             for key in tree.scan_prefix(id.key()).keys() {
                 batch.remove(key?);
@@ -978,6 +1007,56 @@ impl Store {
         let existed = self.inner.installed.remove(id.as_bytes())?.is_some();
         self.flush()?;
         Ok(existed)
+    }
+
+    // ----- sub-task queue ----------------------------------------------------
+
+    /// Puts a sub-task in the queue to wait for an executor (replacing an
+    /// earlier entry for the same query and index). The query must be in
+    /// the journal — an orphan entry could never be cleaned up by
+    /// [`Store::delete_query`] — else [`StoreError::UnknownQuery`]. Flushed
+    /// before it returns: the caller may then tell the user the sub-task
+    /// waits.
+    pub fn queue_push(&self, subtask: &QueuedSubtask) -> Result<(), StoreError> {
+        let value = encode(subtask)?;
+        let id = subtask.query;
+        let key = queue_key(id, subtask.index);
+        let inner = &self.inner;
+        (&inner.queries, &inner.queue)
+            .transaction(|(queries, queue)| {
+                if queries.get(id.key())?.is_none() {
+                    return Err(ConflictableTransactionError::Abort(
+                        StoreError::UnknownQuery(id),
+                    ));
+                }
+                let _ = queue.insert(&key, value.clone())?;
+                Ok(())
+            })
+            .map_err(transaction_error)?;
+        self.flush()
+    }
+
+    /// Takes a sub-task out of the queue (it was dispatched, or its query
+    /// ended); returns whether it was queued. Flushed, so that a sub-task
+    /// that ran does not come back after a crash.
+    pub fn queue_remove(&self, query: QueryId, index: usize) -> Result<bool, StoreError> {
+        let existed = self.inner.queue.remove(queue_key(query, index))?.is_some();
+        if existed {
+            self.flush()?;
+        }
+        Ok(existed)
+    }
+
+    /// Every queued sub-task, oldest query first, then by index (the key
+    /// order). Corrupt entries are skipped and logged.
+    pub fn queue_list(&self) -> Result<Vec<QueuedSubtask>, StoreError> {
+        decode_queue(self.inner.queue.iter())
+    }
+
+    /// The queued sub-tasks of one query, by index. Corrupt entries are
+    /// skipped and logged.
+    pub fn queue_for(&self, query: QueryId) -> Result<Vec<QueuedSubtask>, StoreError> {
+        decode_queue(self.inner.queue.scan_prefix(query.key()))
     }
 
     // ----- work ledger -------------------------------------------------------
@@ -1125,6 +1204,41 @@ fn subtask_key(id: QueryId, index: u32) -> [u8; 12] {
     key
 }
 
+/// The sub-task index is stored as a u64 whatever the platform's `usize`,
+/// so a store moved between a 32-bit phone and a desktop reads the same.
+fn queue_key(id: QueryId, index: usize) -> [u8; 16] {
+    let index = u64::try_from(index).unwrap_or(u64::MAX);
+    let mut key = [0; 16];
+    key[..8].copy_from_slice(&id.key());
+    key[8..].copy_from_slice(&index.to_be_bytes());
+    key
+}
+
+/// Describes a `queue` key for error messages: `q17/queued/2`.
+fn describe_queue_key(key: &[u8]) -> String {
+    match (
+        key.get(..8).and_then(decode_raw_u64),
+        key.get(8..16).and_then(decode_raw_u64),
+    ) {
+        (Some(id), Some(index)) if key.len() == 16 => format!("{}/queued/{index}", QueryId(id)),
+        _ => format!("malformed key of {} bytes", key.len()),
+    }
+}
+
+fn decode_queue(
+    entries: impl Iterator<Item = sled::Result<(sled::IVec, sled::IVec)>>,
+) -> Result<Vec<QueuedSubtask>, StoreError> {
+    let mut queued = Vec::new();
+    for entry in entries {
+        let (key, value) = entry?;
+        match decode(TREE_QUEUE, || describe_queue_key(&key), &value) {
+            Ok(subtask) => queued.push(subtask),
+            Err(error) => tracing::warn!(%error, "skipping a corrupt queued sub-task"),
+        }
+    }
+    Ok(queued)
+}
+
 fn decode_raw_u64(bytes: &[u8]) -> Option<u64> {
     bytes.try_into().ok().map(u64::from_be_bytes)
 }
@@ -1175,6 +1289,17 @@ mod tests {
         assert!(event_key(QueryId(1), 255) < event_key(QueryId(1), 256));
         assert!(event_key(QueryId(1), u64::MAX) < event_key(QueryId(2), 0));
         assert!(subtask_key(QueryId(3), 9) < subtask_key(QueryId(3), 10));
+        assert!(queue_key(QueryId(3), 255) < queue_key(QueryId(3), 256));
+        assert!(queue_key(QueryId(3), usize::MAX) < queue_key(QueryId(4), 0));
+    }
+
+    #[test]
+    fn queue_keys_describe_themselves() {
+        assert_eq!(
+            describe_queue_key(&queue_key(QueryId(17), 2)),
+            "q17/queued/2"
+        );
+        assert_eq!(describe_queue_key(b"short"), "malformed key of 5 bytes");
     }
 
     #[test]

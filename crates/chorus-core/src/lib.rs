@@ -13,6 +13,7 @@ mod conductor;
 mod download;
 mod journal;
 mod models;
+mod placement;
 mod plan;
 mod routing;
 
@@ -24,6 +25,7 @@ pub use conductor::{
 pub use download::*;
 pub use journal::*;
 pub use models::{EMBEDDED_MODEL, KnownModel, ModelDirs, VerifyError, available_space, sha256_file, verify_file};
+pub use placement::*;
 pub use plan::{
     NextActions, Plan, PlanRules, PlanSource, PlanStep, PlannedSubtask, RawPlan, SubtaskStatus, fallback_plan,
     next_actions, plan_schema, repair_plan,

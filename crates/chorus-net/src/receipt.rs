@@ -1,0 +1,242 @@
+//! Receipts: proof that a peer did a task.
+//!
+//! The executor signs (requester, request hash, result hash, token count)
+//! with its identity key; the requester checks the signature against the
+//! peer id it talked to and the hashes against what it sent and received.
+//! Only then does the contribution ledger count the work.
+
+use libp2p::PeerId;
+use libp2p::identity::{Keypair, PublicKey};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest as _, Sha256};
+
+use crate::wire::TaskRequest;
+
+/// A signed receipt for one task.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Receipt {
+    /// The executor's peer id.
+    pub executor: String,
+    /// The requester's peer id.
+    pub requester: String,
+    /// Hex sha256 of the request as JSON.
+    pub request_hash: String,
+    /// Hex sha256 of the whole result text.
+    pub result_hash: String,
+    /// Tokens generated.
+    pub tokens: u32,
+    /// Hex of the executor's public key (libp2p protobuf encoding).
+    pub public_key: String,
+    /// Hex Ed25519 signature over [`Receipt::signed_bytes`].
+    pub signature: String,
+}
+
+/// Why a receipt was rejected.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ReceiptError {
+    /// The key does not belong to the peer that answered.
+    #[error("receipt key does not belong to peer {0}")]
+    WrongPeer(String),
+    /// The receipt is for another request, result, requester or count.
+    #[error("receipt does not match the task: {0}")]
+    Mismatch(&'static str),
+    /// The signature does not verify.
+    #[error("receipt signature is invalid")]
+    BadSignature,
+    /// A field is not valid hex or key bytes.
+    #[error("receipt is malformed: {0}")]
+    Malformed(&'static str),
+}
+
+/// Hex sha256 of a request, as both sides compute it.
+#[must_use]
+pub fn request_hash(request: &TaskRequest) -> String {
+    hex(&Sha256::digest(
+        serde_json::to_vec(request).unwrap_or_default(),
+    ))
+}
+
+/// Hex sha256 of a result text.
+#[must_use]
+pub fn result_hash(text: &str) -> String {
+    hex(&Sha256::digest(text.as_bytes()))
+}
+
+impl Receipt {
+    /// Signs a receipt as `keypair` (the executor).
+    #[must_use]
+    pub fn sign(
+        keypair: &Keypair,
+        requester: &PeerId,
+        request: &TaskRequest,
+        result: &str,
+        tokens: u32,
+    ) -> Self {
+        let mut receipt = Self {
+            executor: keypair.public().to_peer_id().to_string(),
+            requester: requester.to_string(),
+            request_hash: request_hash(request),
+            result_hash: result_hash(result),
+            tokens,
+            public_key: hex(&keypair.public().encode_protobuf()),
+            signature: String::new(),
+        };
+        receipt.signature = keypair
+            .sign(&receipt.signed_bytes())
+            .map(|signature| hex(&signature))
+            .unwrap_or_default();
+        receipt
+    }
+
+    /// The bytes the signature covers.
+    #[must_use]
+    pub fn signed_bytes(&self) -> Vec<u8> {
+        format!(
+            "chorus/receipt/1\n{}\n{}\n{}\n{}\n{}",
+            self.executor, self.requester, self.request_hash, self.result_hash, self.tokens
+        )
+        .into_bytes()
+    }
+
+    /// Checks the receipt of a task this node (`requester`) asked `executor`
+    /// to do with `request`, which returned `result` in `tokens` tokens.
+    ///
+    /// # Errors
+    /// [`ReceiptError`] naming what does not hold.
+    pub fn verify(
+        &self,
+        executor: &PeerId,
+        requester: &PeerId,
+        request: &TaskRequest,
+        result: &str,
+        tokens: u32,
+    ) -> Result<(), ReceiptError> {
+        let key_bytes = unhex(&self.public_key).ok_or(ReceiptError::Malformed("public_key"))?;
+        let key = PublicKey::try_decode_protobuf(&key_bytes)
+            .map_err(|_| ReceiptError::Malformed("public_key"))?;
+        if key.to_peer_id() != *executor || self.executor != executor.to_string() {
+            return Err(ReceiptError::WrongPeer(executor.to_string()));
+        }
+        if self.requester != requester.to_string() {
+            return Err(ReceiptError::Mismatch("requester"));
+        }
+        if self.request_hash != request_hash(request) {
+            return Err(ReceiptError::Mismatch("request"));
+        }
+        if self.result_hash != result_hash(result) {
+            return Err(ReceiptError::Mismatch("result"));
+        }
+        if self.tokens != tokens {
+            return Err(ReceiptError::Mismatch("tokens"));
+        }
+        let signature = unhex(&self.signature).ok_or(ReceiptError::Malformed("signature"))?;
+        if key.verify(&self.signed_bytes(), &signature) {
+            Ok(())
+        } else {
+            Err(ReceiptError::BadSignature)
+        }
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write as _;
+    bytes
+        .iter()
+        .fold(String::with_capacity(bytes.len() * 2), |mut out, byte| {
+            let _ = write!(out, "{byte:02x}");
+            out
+        })
+}
+
+fn unhex(text: &str) -> Option<Vec<u8>> {
+    if text.len() % 2 != 0 || text.len() > 1024 {
+        return None;
+    }
+    (0..text.len())
+        .step_by(2)
+        .map(|at| u8::from_str_radix(text.get(at..at + 2)?, 16).ok())
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use crate::wire::{ChatMessage, PROTOCOL_VERSION, Sampling};
+
+    fn request(prompt: &str) -> TaskRequest {
+        TaskRequest {
+            version: PROTOCOL_VERSION,
+            specialist: "general.assistant".to_owned(),
+            messages: vec![ChatMessage {
+                role: "user".to_owned(),
+                content: prompt.to_owned(),
+            }],
+            sampling: Sampling {
+                temperature: 0.7,
+                top_k: 40,
+                top_p: 0.9,
+                min_p: 0.05,
+                repeat_penalty: 1.1,
+                max_tokens: 64,
+                seed: 3,
+            },
+            deadline_ms: 5000,
+        }
+    }
+
+    #[test]
+    fn a_receipt_verifies_only_for_its_task() {
+        let executor = Keypair::generate_ed25519();
+        let requester = Keypair::generate_ed25519().public().to_peer_id();
+        let stranger = Keypair::generate_ed25519().public().to_peer_id();
+        let executor_id = executor.public().to_peer_id();
+        let task = request("hello");
+        let receipt = Receipt::sign(&executor, &requester, &task, "world", 2);
+        assert_eq!(
+            receipt.verify(&executor_id, &requester, &task, "world", 2),
+            Ok(())
+        );
+        // The receipt survives the wire.
+        let back: Receipt =
+            serde_json::from_str(&serde_json::to_string(&receipt).unwrap()).unwrap();
+        assert_eq!(
+            back.verify(&executor_id, &requester, &task, "world", 2),
+            Ok(())
+        );
+
+        assert!(matches!(
+            receipt.verify(&stranger, &requester, &task, "world", 2),
+            Err(ReceiptError::WrongPeer(_))
+        ));
+        assert_eq!(
+            receipt.verify(&executor_id, &stranger, &task, "world", 2),
+            Err(ReceiptError::Mismatch("requester"))
+        );
+        assert_eq!(
+            receipt.verify(&executor_id, &requester, &request("other"), "world", 2),
+            Err(ReceiptError::Mismatch("request"))
+        );
+        assert_eq!(
+            receipt.verify(&executor_id, &requester, &task, "w0rld", 2),
+            Err(ReceiptError::Mismatch("result"))
+        );
+        assert_eq!(
+            receipt.verify(&executor_id, &requester, &task, "world", 3),
+            Err(ReceiptError::Mismatch("tokens"))
+        );
+        let mut forged = receipt.clone();
+        forged.tokens = 200;
+        assert_eq!(
+            forged.verify(&executor_id, &requester, &task, "world", 200),
+            Err(ReceiptError::BadSignature)
+        );
+        let mut garbled = receipt;
+        garbled.signature = "zz".to_owned();
+        assert_eq!(
+            garbled.verify(&executor_id, &requester, &task, "world", 2),
+            Err(ReceiptError::Malformed("signature"))
+        );
+    }
+}

@@ -1,0 +1,377 @@
+//! Real libp2p nodes over the memory transport and TCP loopback: discovery
+//! through a bootstrap peer, status probes, the task protocol and its
+//! errors. The executor here is a small word-echo service, because this
+//! crate knows no models; the tests on the real model live in chorus-node.
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
+
+use chorus_net::{
+    ChatMessage, Keypair, Multiaddr, NetConfig, Network, PROTOCOL_VERSION, PeerId, PeerStatus,
+    RemoteEvent, Sampling, ServiceEvent, TaskError, TaskErrorCode, TaskRequest, TaskService,
+};
+use futures::{AsyncReadExt as _, AsyncWriteExt as _};
+use tokio::sync::mpsc;
+
+/// Echoes the prompt word by word, one word per `delay`.
+struct Echo {
+    specialists: Vec<String>,
+    slots: u32,
+    running: Arc<AtomicU32>,
+    cancelled: Arc<AtomicU32>,
+    completed: Arc<AtomicU32>,
+    delay: Duration,
+}
+
+impl Echo {
+    fn new(specialists: &[&str], slots: u32, delay: Duration) -> Arc<Self> {
+        Arc::new(Self {
+            specialists: specialists.iter().map(|s| (*s).to_owned()).collect(),
+            slots,
+            running: Arc::default(),
+            cancelled: Arc::default(),
+            completed: Arc::default(),
+            delay,
+        })
+    }
+}
+
+impl TaskService for Echo {
+    fn status(&self) -> PeerStatus {
+        let running = self.running.load(Ordering::SeqCst);
+        PeerStatus {
+            version: PROTOCOL_VERSION,
+            specialists: self.specialists.clone(),
+            free_slots: self.slots.saturating_sub(running),
+            total_slots: self.slots,
+            serving: true,
+            max_tokens: 64,
+            ..PeerStatus::default()
+        }
+    }
+
+    fn start(
+        &self,
+        _requester: PeerId,
+        request: TaskRequest,
+    ) -> Result<mpsc::Receiver<ServiceEvent>, TaskError> {
+        if !self.specialists.contains(&request.specialist) {
+            return Err(TaskError::new(
+                TaskErrorCode::UnknownSpecialist,
+                request.specialist,
+            ));
+        }
+        if self.running.fetch_add(1, Ordering::SeqCst) >= self.slots {
+            self.running.fetch_sub(1, Ordering::SeqCst);
+            return Err(TaskError::new(TaskErrorCode::Busy, "all slots taken"));
+        }
+        let (events, receiver) = mpsc::channel(4);
+        let running = Arc::clone(&self.running);
+        let cancelled = Arc::clone(&self.cancelled);
+        let delay = self.delay;
+        let words: Vec<String> = request
+            .user()
+            .split_whitespace()
+            .map(|word| format!("{word} "))
+            .collect();
+        tokio::spawn(async move {
+            let mut sent = 0;
+            for word in words {
+                tokio::time::sleep(delay).await;
+                if events.send(ServiceEvent::Token(word)).await.is_err() {
+                    cancelled.fetch_add(1, Ordering::SeqCst);
+                    running.fetch_sub(1, Ordering::SeqCst);
+                    return;
+                }
+                sent += 1;
+            }
+            let _ = events
+                .send(ServiceEvent::Done {
+                    prompt_tokens: 3,
+                    tokens: sent,
+                })
+                .await;
+            running.fetch_sub(1, Ordering::SeqCst);
+        });
+        Ok(receiver)
+    }
+
+    fn completed(&self, _requester: PeerId, _receipt: &chorus_net::Receipt) {
+        self.completed.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+fn request(specialist: &str, prompt: &str) -> TaskRequest {
+    TaskRequest {
+        version: PROTOCOL_VERSION,
+        specialist: specialist.to_owned(),
+        messages: vec![
+            ChatMessage {
+                role: "system".to_owned(),
+                content: "You echo.".to_owned(),
+            },
+            ChatMessage {
+                role: "user".to_owned(),
+                content: prompt.to_owned(),
+            },
+        ],
+        sampling: Sampling {
+            temperature: 0.0,
+            top_k: 1,
+            top_p: 1.0,
+            min_p: 0.0,
+            repeat_penalty: 1.0,
+            max_tokens: 32,
+            seed: 1,
+        },
+        deadline_ms: 10_000,
+    }
+}
+
+fn memory_address() -> Multiaddr {
+    format!("/memory/{}", rand_port()).parse().unwrap()
+}
+
+fn rand_port() -> u64 {
+    static NEXT: AtomicU32 = AtomicU32::new(1);
+    u64::from(std::process::id()) * 100_000 + u64::from(NEXT.fetch_add(1, Ordering::SeqCst))
+}
+
+async fn node(config: NetConfig, service: Option<Arc<dyn TaskService>>) -> Network {
+    Network::start(Keypair::generate_ed25519(), config, service)
+        .await
+        .unwrap()
+}
+
+async fn first_address(network: &Network) -> Multiaddr {
+    network
+        .listen_addrs()
+        .await
+        .unwrap()
+        .into_iter()
+        .next()
+        .expect("a listen address")
+}
+
+/// Polls `find_providers` until it finds one (provider records spread
+/// asynchronously), at most `tries` times.
+async fn find(network: &Network, specialist: &str, tries: u32) -> Vec<PeerId> {
+    for _ in 0..tries {
+        let lookup = network.find_providers(specialist, 1).await.unwrap();
+        if !lookup.providers.is_empty() {
+            return lookup.providers;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    Vec::new()
+}
+
+async fn collect(
+    network: &Network,
+    peer: PeerId,
+    request: TaskRequest,
+) -> Result<(String, u32), TaskError> {
+    let mut task = network.start_task(peer, request).await?;
+    let mut streamed = String::new();
+    while let Some(event) = task.next().await {
+        match event? {
+            RemoteEvent::Waiting => {}
+            RemoteEvent::Token(text) => streamed.push_str(&text),
+            RemoteEvent::Done {
+                summary,
+                text,
+                receipt,
+            } => {
+                assert_eq!(text, streamed);
+                assert_eq!(receipt.tokens, summary.tokens);
+                return Ok((text, summary.tokens));
+            }
+        }
+    }
+    panic!("the task ended without a final frame");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn memory_nodes_find_a_provider_through_a_bootstrap_peer_and_run_a_task() {
+    let hub = node(NetConfig::memory(memory_address()), None).await;
+    let hub_address = first_address(&hub).await;
+
+    let echo = Echo::new(&["writing.echo"], 2, Duration::from_millis(5));
+    let mut config = NetConfig::memory(memory_address());
+    config.bootstrap = vec![hub_address.clone()];
+    let server = node(config, Some(echo.clone())).await;
+
+    let mut config = NetConfig::memory(memory_address());
+    config.bootstrap = vec![hub_address];
+    let client = node(config, None).await;
+
+    // The server announces; the client never dialled it, so it can only
+    // learn of it through the DHT.
+    let mut reached = 0;
+    for _ in 0..20 {
+        reached = server
+            .set_provided(BTreeSet::from(["writing.echo".to_owned()]))
+            .await
+            .unwrap();
+        if reached > 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(reached, 1, "the announcement reached the DHT");
+    let providers = find(&client, "writing.echo", 20).await;
+    assert_eq!(providers, vec![server.peer_id()]);
+    assert!(find(&client, "nobody.serves.this", 1).await.is_empty());
+
+    let status = client.status(server.peer_id()).await.unwrap();
+    assert_eq!(status.specialists, vec!["writing.echo".to_owned()]);
+    assert_eq!(status.free_slots, 2);
+    assert!(status.serving);
+
+    let (text, tokens) = collect(
+        &client,
+        server.peer_id(),
+        request("writing.echo", "one two three four"),
+    )
+    .await
+    .unwrap();
+    assert_eq!(text, "one two three four ");
+    assert_eq!(tokens, 4);
+    assert_eq!(echo.completed.load(Ordering::SeqCst), 1);
+
+    let error = collect(&client, server.peer_id(), request("medicine.info", "hi"))
+        .await
+        .unwrap_err();
+    assert_eq!(error.code, TaskErrorCode::UnknownSpecialist);
+
+    let peers = client.peers().await.unwrap();
+    assert!(
+        peers
+            .iter()
+            .any(|peer| peer.peer_id == server.peer_id().to_string() && peer.connected)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tcp_loopback_serves_tasks_and_refuses_bad_requests_with_typed_errors() {
+    let echo = Echo::new(&["writing.echo"], 1, Duration::from_millis(20));
+    let mut config = NetConfig::tcp(vec!["/ip4/127.0.0.1/tcp/0".parse().unwrap()]);
+    config.mdns = false;
+    let server = node(config, Some(echo.clone())).await;
+    let server_address = first_address(&server).await;
+
+    let mut config = NetConfig::tcp(vec!["/ip4/127.0.0.1/tcp/0".parse().unwrap()]);
+    config.mdns = false;
+    let client = node(config, None).await;
+    assert_eq!(client.dial(server_address).await.unwrap(), server.peer_id());
+    let peer = server.peer_id();
+
+    // Malformed: a length prefix and no JSON.
+    let mut stream = client.open_task_stream(peer).await.unwrap();
+    stream.write_all(&7_u32.to_be_bytes()).await.unwrap();
+    stream.write_all(b"garbage").await.unwrap();
+    assert_eq!(
+        read_error(&mut stream).await.code,
+        TaskErrorCode::BadRequest
+    );
+
+    // Oversized: announces 10 MB.
+    let mut stream = client.open_task_stream(peer).await.unwrap();
+    stream
+        .write_all(&(10_000_000_u32).to_be_bytes())
+        .await
+        .unwrap();
+    assert_eq!(read_error(&mut stream).await.code, TaskErrorCode::TooLarge);
+
+    // Slow: opens the stream and sends nothing.
+    let mut slow = client.open_task_stream(peer).await.unwrap();
+    // Meanwhile the node keeps serving others.
+    let (text, _) = collect(&client, peer, request("writing.echo", "still serving"))
+        .await
+        .unwrap();
+    assert_eq!(text, "still serving ");
+    assert_eq!(
+        read_error(&mut slow).await.code,
+        TaskErrorCode::OverDeadline
+    );
+
+    // Invalid values inside well-formed JSON.
+    let mut bad = request("writing.echo", "x");
+    bad.sampling.temperature = 50.0;
+    assert_eq!(
+        collect(&client, peer, bad).await.unwrap_err().code,
+        TaskErrorCode::BadRequest
+    );
+
+    // Busy: one slot, two tasks.
+    let long = request("writing.echo", &"word ".repeat(20));
+    let mut first = client.start_task(peer, long.clone()).await.unwrap();
+    assert!(matches!(
+        first.next().await,
+        Some(Ok(RemoteEvent::Token(_)))
+    ));
+    let error = collect(&client, peer, long).await.unwrap_err();
+    assert_eq!(error.code, TaskErrorCode::Busy);
+
+    // Dropping a running task cancels the generation on the peer.
+    drop(first);
+    for _ in 0..100 {
+        if echo.cancelled.load(Ordering::SeqCst) == 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(
+        echo.cancelled.load(Ordering::SeqCst),
+        1,
+        "the peer stopped generating"
+    );
+    assert_eq!(echo.running.load(Ordering::SeqCst), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_peer_ends_its_task_with_a_disconnected_error() {
+    let echo = Echo::new(&["writing.echo"], 1, Duration::from_millis(30));
+    let server = node(NetConfig::memory(memory_address()), Some(echo)).await;
+    let address = first_address(&server).await;
+    let client = node(NetConfig::memory(memory_address()), None).await;
+    client.dial(address).await.unwrap();
+    let mut task = client
+        .start_task(server.peer_id(), request("writing.echo", &"w ".repeat(50)))
+        .await
+        .unwrap();
+    assert!(matches!(task.next().await, Some(Ok(RemoteEvent::Token(_)))));
+    server.shutdown();
+    let outcome = tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            match task.next().await {
+                Some(Ok(_)) => {}
+                Some(Err(error)) => return error,
+                None => panic!("ended without an error"),
+            }
+        }
+    })
+    .await
+    .expect("the loss is noticed within 10 s");
+    assert_eq!(outcome.code, TaskErrorCode::Disconnected);
+    let _ = PeerId::random();
+}
+
+async fn read_error(stream: &mut chorus_net::Stream) -> TaskError {
+    let frame: chorus_net::TaskFrame = tokio::time::timeout(
+        Duration::from_secs(15),
+        chorus_net::read_frame(stream, 65536),
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    let mut rest = Vec::new();
+    let _ = stream.read_to_end(&mut rest).await;
+    match frame {
+        chorus_net::TaskFrame::Error { error } => error,
+        other => panic!("expected an error frame, got {other:?}"),
+    }
+}
