@@ -49,20 +49,16 @@ enum HistoryAction {
     },
 }
 
-fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
-    Ok(tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?)
-}
-
 /// Runs a query through the conductor and shows it as it happens.
-pub(crate) fn ask(node: &Node, question: &str, json: bool) -> anyhow::Result<()> {
+pub(crate) async fn ask(node: &Node, question: &str, json: bool, on_device_only: bool) -> anyhow::Result<()> {
     if question.trim().is_empty() {
         if json {
             println!("{}", serde_json::json!({"event": "error", "code": "empty_prompt", "message": "the question is empty"}));
         }
         return Err(UsageError("the question is empty".to_owned()).into());
     }
-    runtime()?.block_on(async {
-        let mut conversation = node.conduct(question)?;
+    {
+        let mut conversation = node.conduct_with(question, on_device_only)?;
         if json {
             println!("{}", serde_json::json!({"event": "query", "query_id": conversation.query_id.to_string()}));
         }
@@ -84,7 +80,7 @@ pub(crate) fn ask(node: &Node, question: &str, json: bool) -> anyhow::Result<()>
             Some((_, message)) => Err(anyhow::anyhow!(message)),
             None => Ok(()),
         }
-    })
+    }
 }
 
 /// Human output: the answer on stdout, what happens on stderr.
@@ -119,6 +115,9 @@ fn show(stdout: &mut impl Write, event: &ConductorEvent) -> anyhow::Result<()> {
             let next = if *will_retry { ", retrying" } else { "" };
             eprintln!("· {}. failed: {error}{next}", index + 1);
         }
+        ConductorEvent::SubtaskQueued { index, specialist, timeout_s, .. } => {
+            eprintln!("· {}. {specialist}: no device can run it now; queued for up to {timeout_s} s", index + 1);
+        }
         ConductorEvent::SubtaskSkipped { index, reason } => eprintln!("· {}. skipped: {reason}", index + 1),
         ConductorEvent::SubtaskToken { .. } => {}
         ConductorEvent::Token { text } => {
@@ -136,12 +135,12 @@ fn show(stdout: &mut impl Write, event: &ConductorEvent) -> anyhow::Result<()> {
 }
 
 /// `chorus route`: the analysis, and the plan for a composite query.
-pub(crate) fn route(node: &Node, args: &RouteArgs) -> anyhow::Result<()> {
+pub(crate) async fn route(node: &Node, args: &RouteArgs) -> anyhow::Result<()> {
     let question = args.question.join(" ");
     let conductor = node.conductor();
-    let analysis = conductor.analyse(&question).map_err(|error| UsageError(error.to_string()))?;
+    let analysis = conductor.analyse(&question).await.map_err(|error| UsageError(error.to_string()))?;
     let plan = match analysis.kind {
-        QueryKind::Composite { .. } => Some(runtime()?.block_on(conductor.plan(&question, &analysis))?),
+        QueryKind::Composite { .. } => Some(conductor.plan(&question, &analysis).await?),
         QueryKind::Simple { .. } => None,
     };
     if args.json {

@@ -3,7 +3,15 @@
 use std::io::Write;
 use std::time::Instant;
 
-use chorus_node::{ChatMessage, Constraint, GenerateRequest, GenerationEvent, Node, SamplingParams};
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+
+use chorus_node::{
+    ChatMessage, Constraint, GenerateRequest, GenerationEvent, Node, NodeConfig, SamplingParams, start_cluster,
+};
+use clap::Args;
+
+use crate::{Globals, ModelArgs};
 
 const PLAN_SCHEMA: &str = r#"{
   "type": "object",
@@ -25,7 +33,91 @@ const TOGETHER: [&str; 3] = [
     "Suggest a name for a friendly robot.",
 ];
 
-pub(crate) fn run(node: &Node) -> anyhow::Result<()> {
+/// `chorus demo`.
+#[derive(Debug, Args)]
+pub(crate) struct DemoArgs {
+    /// Print the requester's events as JSON lines (the `chorus ask --json` format).
+    #[arg(long)]
+    json: bool,
+    /// The tour of what runs on one device instead (streaming, grammar,
+    /// batching, the conductor on this device alone).
+    #[arg(long)]
+    on_device: bool,
+}
+
+/// Runs the demo.
+pub(crate) fn run(globals: &Globals, model: &ModelArgs, args: &DemoArgs) -> anyhow::Result<()> {
+    if args.on_device {
+        let node = crate::start(globals, model)?;
+        return tour(&node);
+    }
+    let mut base = crate::node_config(globals, model);
+    // Four engines share two cores: one thread each, a small context.
+    base.threads = base.threads.or(Some(1));
+    base.context = 2048;
+    base.parallel = 2;
+    let root = std::env::temp_dir().join(format!("chorus-demo-{}", std::process::id()));
+    let outcome = crate::runtime()?.block_on(network_demo(base, root.clone(), args.json));
+    let _ = std::fs::remove_dir_all(&root);
+    outcome
+}
+
+/// Which node serves what: each specialist of the composite question on
+/// its own node, so the plan's sub-tasks spread over the network.
+const SERVERS: [(&str, &[&str]); 3] = [
+    ("node-a", &["marketing.strategy", "general.assistant"]),
+    ("node-b", &["marketing.copywriting", "writing.editing"]),
+    ("node-c", &["finance.pricing", "finance.forecasting"]),
+];
+
+async fn network_demo(base: NodeConfig, root: PathBuf, json: bool) -> anyhow::Result<()> {
+    let say = |line: String| if json { eprintln!("{line}") } else { println!("{line}") };
+    say("== Chorus demo: three nodes on loopback serve specialists; a fourth, holding none, asks ==".to_owned());
+    let servers = SERVERS
+        .iter()
+        .map(|(name, ids)| ((*name).to_owned(), ids.iter().map(|id| (*id).to_owned()).collect::<BTreeSet<String>>()))
+        .collect();
+    let started = Instant::now();
+    let cluster = start_cluster(&base, root, servers).await?;
+    for member in &cluster.servers {
+        say(format!(
+            "{} {} serves {}",
+            member.name,
+            member.peer_id,
+            member.specialists.iter().cloned().collect::<Vec<_>>().join(", ")
+        ));
+    }
+    say(format!("requester {} serves nothing itself", cluster.requester_id));
+    say(format!("[network formed and specialists found in the DHT in {:.1} s]", started.elapsed().as_secs_f64()));
+    say(format!("\n> {COMPOSITE}"));
+    crate::conduct::ask(&cluster.requester, COMPOSITE, json, false).await?;
+    if let Some(summary) = cluster.requester.store().list_queries(1, 0)?.first()
+        && let Some(record) = cluster.requester.store().query(summary.id)?
+    {
+        say("\nwho served what:".to_owned());
+        for subtask in &record.subtasks {
+            let name = cluster.name_of(&subtask.executor).unwrap_or("?");
+            say(format!(
+                "  {}. {:<24} on {name} ({}) {}: {} tokens in {:.1} s, {} attempt(s)",
+                subtask.index + 1,
+                subtask.specialist,
+                subtask.executor,
+                subtask.status,
+                subtask.tokens,
+                subtask.elapsed_ms as f64 / 1000.0,
+                subtask.attempts
+            ));
+        }
+    }
+    for member in &cluster.servers {
+        if let Some(network) = member.node.network() {
+            network.shutdown();
+        }
+    }
+    Ok(())
+}
+
+fn tour(node: &Node) -> anyhow::Result<()> {
     let model = node.default_model()?;
     let info = model.info();
     println!("== Chorus demo: everything below runs on this device ==");
@@ -97,11 +189,11 @@ pub(crate) fn run(node: &Node) -> anyhow::Result<()> {
 
     println!("\n-- 4. The conductor: a simple question goes straight to one specialist --");
     println!("> {SIMPLE}");
-    crate::conduct::ask(node, SIMPLE, false)?;
+    crate::runtime()?.block_on(crate::conduct::ask(node, SIMPLE, false, true))?;
 
     println!("\n-- 5. The conductor: a composite question is analysed, planned, run in parallel and synthesised --");
     println!("> {COMPOSITE}");
-    crate::conduct::ask(node, COMPOSITE, false)?;
+    crate::runtime()?.block_on(crate::conduct::ask(node, COMPOSITE, false, true))?;
     println!("\nDone. Next: `chorus ask \"…\"`, `chorus route \"…\"`, `chorus history`, `chorus models list`, `chorus bench`.");
     Ok(())
 }

@@ -11,6 +11,7 @@ use clap::{Args, Parser, Subcommand};
 mod conduct;
 mod demo;
 mod models;
+mod network;
 
 /// Chorus: private, on-device AI with specialist models.
 #[derive(Debug, Parser)]
@@ -45,8 +46,15 @@ enum Command {
     Models(models::ModelsArgs),
     /// Measure prompt and generation speed, load time and peak memory.
     Bench(BenchArgs),
-    /// A tour of what runs on this device, on the embedded model.
-    Demo,
+    /// Serve specialists to peers: join the network, announce them, answer
+    /// tasks within the limits given, until interrupted.
+    Serve(network::ServeArgs),
+    /// Join the network and list the peers found: addresses, specialists,
+    /// round-trip time, status and standing.
+    Peers(network::PeersArgs),
+    /// The whole pipeline: three nodes on loopback serve different
+    /// specialists; a fourth, holding none, asks a composite question.
+    Demo(demo::DemoArgs),
 }
 
 /// Options every command shares.
@@ -74,6 +82,20 @@ struct AskArgs {
     /// Write one JSON event per line instead of text.
     #[arg(long)]
     json: bool,
+    /// Let sub-tasks run on peers (default: on-device only; the network is
+    /// not even started).
+    #[arg(long)]
+    network: bool,
+    #[command(flatten)]
+    net: network::NetArgs,
+    /// Specialists this device runs itself, comma-separated, or `none` to
+    /// leave every sub-task to peers (default: all it can).
+    #[arg(long, value_delimiter = ',')]
+    local_specialists: Vec<String>,
+    /// Seconds a sub-task that no device can run waits for one to appear
+    /// (network mode).
+    #[arg(long, default_value_t = 120)]
+    queue_timeout: u64,
 }
 
 #[derive(Debug, Args)]
@@ -101,11 +123,16 @@ fn main() -> ExitCode {
     };
     let result = match cli.command {
         Command::Ask(args) => ask(&globals, &cli.model, args),
-        Command::Route(args) => start(&globals, &cli.model).and_then(|node| conduct::route(&node, &args)),
+        Command::Route(args) => start(&globals, &cli.model)
+            .and_then(|node| runtime().and_then(|runtime| runtime.block_on(conduct::route(&node, &args)))),
         Command::History(args) => start(&globals, &cli.model).and_then(|node| conduct::history(&node, &args)),
         Command::Models(args) => start(&globals, &cli.model).and_then(|node| models::run(&node, args)),
         Command::Bench(args) => bench(&globals, &cli.model, &args),
-        Command::Demo => start(&globals, &cli.model).and_then(|node| demo::run(&node)),
+        Command::Serve(args) => start(&globals, &cli.model)
+            .and_then(|node| runtime().and_then(|runtime| runtime.block_on(network::serve(node, args)))),
+        Command::Peers(args) => start(&globals, &cli.model)
+            .and_then(|node| runtime().and_then(|runtime| runtime.block_on(network::peers(node, args)))),
+        Command::Demo(args) => demo::run(&globals, &cli.model, &args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -137,14 +164,27 @@ fn init_tracing(verbose: bool) {
     tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
 }
 
-pub(crate) fn start(globals: &Globals, args: &ModelArgs) -> anyhow::Result<Node> {
-    let config = NodeConfig {
+/// The async runtime the node's network and conductor run on.
+pub(crate) fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?)
+}
+
+/// The node settings the global options give.
+pub(crate) fn node_config(globals: &Globals, args: &ModelArgs) -> NodeConfig {
+    NodeConfig {
         model: args.model.clone(),
         threads: args.threads,
         data_dir: globals.data_dir.clone(),
         catalog: globals.catalog.clone(),
         ..NodeConfig::default()
-    };
+    }
+}
+
+pub(crate) fn start(globals: &Globals, args: &ModelArgs) -> anyhow::Result<Node> {
+    start_with(node_config(globals, args))
+}
+
+pub(crate) fn start_with(config: NodeConfig) -> anyhow::Result<Node> {
     let node = Node::start(config)?;
     for query in node.interrupted() {
         eprintln!("note: query {} did not finish (interrupted): {:?}", query.id, query.text);
@@ -158,8 +198,23 @@ fn ask(globals: &Globals, model: &ModelArgs, args: AskArgs) -> anyhow::Result<()
         question.clear();
         std::io::stdin().read_to_string(&mut question).context("reading the question from standard input")?;
     }
-    let node = start(globals, model)?;
-    conduct::ask(&node, &question, args.json)
+    let mut config = node_config(globals, model);
+    if !args.local_specialists.is_empty() {
+        let list: std::collections::BTreeSet<String> =
+            args.local_specialists.iter().map(|id| id.trim().to_owned()).filter(|id| !id.is_empty() && id != "none").collect();
+        config.local_specialists = Some(list);
+    }
+    if args.network {
+        config.conductor.queue_timeout = std::time::Duration::from_secs(args.queue_timeout);
+    }
+    let mut node = start_with(config)?;
+    runtime()?.block_on(async {
+        if args.network {
+            node.join_network(args.net.settings()?).await?;
+            network::wait_for_a_peer(&node, std::time::Duration::from_secs(5)).await?;
+        }
+        conduct::ask(&node, &question, args.json, false).await
+    })
 }
 
 fn bench(globals: &Globals, model: &ModelArgs, args: &BenchArgs) -> anyhow::Result<()> {

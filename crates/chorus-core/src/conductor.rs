@@ -13,6 +13,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
+use futures::future::BoxFuture;
 use futures::stream::FuturesUnordered;
 use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
@@ -79,6 +80,50 @@ pub trait Executor: Send + Sync {
     fn run(&self, specialist_id: &str, spec: GenerationSpec) -> Result<GenerationStream, String>;
 }
 
+/// Where the conductor finds executors: this device alone, or this device
+/// and the network. Asked per query, since peers come and go.
+pub trait ExecutorDirectory: Send + Sync {
+    /// Specialists some executor can run now. `interest` lists the ones the
+    /// query is about, best first, so a network directory can look those
+    /// up rather than every specialist of the catalog.
+    fn reachable<'a>(&'a self, catalog: &'a Catalog, interest: &'a [String]) -> BoxFuture<'a, BTreeSet<String>>;
+
+    /// Executors for `specialist_id`, best first, leaving out the ids in
+    /// `exclude` (executors already tried for this sub-task).
+    fn executors_for<'a>(&'a self, specialist_id: &'a str, exclude: &'a [String])
+    -> BoxFuture<'a, Vec<Arc<dyn Executor>>>;
+}
+
+/// A fixed list of executors, in order of preference (this device alone).
+#[derive(Clone)]
+pub struct StaticExecutors(pub Vec<Arc<dyn Executor>>);
+
+impl ExecutorDirectory for StaticExecutors {
+    fn reachable<'a>(&'a self, catalog: &'a Catalog, _interest: &'a [String]) -> BoxFuture<'a, BTreeSet<String>> {
+        let reachable = catalog
+            .specialists()
+            .iter()
+            .filter(|specialist| self.0.iter().any(|executor| executor.serves(&specialist.id)))
+            .map(|specialist| specialist.id.clone())
+            .collect();
+        Box::pin(std::future::ready(reachable))
+    }
+
+    fn executors_for<'a>(
+        &'a self,
+        specialist_id: &'a str,
+        exclude: &'a [String],
+    ) -> BoxFuture<'a, Vec<Arc<dyn Executor>>> {
+        let executors = self
+            .0
+            .iter()
+            .filter(|executor| executor.serves(specialist_id) && !exclude.contains(&executor.id()))
+            .cloned()
+            .collect();
+        Box::pin(std::future::ready(executors))
+    }
+}
+
 /// Settings of the conductor.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ConductorConfig {
@@ -88,8 +133,14 @@ pub struct ConductorConfig {
     pub max_candidates: usize,
     /// Deadline of one attempt of one sub-task.
     pub subtask_deadline: Duration,
-    /// Attempts per sub-task (the first included).
+    /// Attempts per sub-task (the first included). Each attempt goes to the
+    /// best executor not tried yet, or the same one when it is the only one.
     pub max_attempts: u32,
+    /// How long a sub-task that no executor can run waits in the queue for
+    /// one to appear (a peer joining); zero fails it at once.
+    pub queue_timeout: Duration,
+    /// How often a queued sub-task looks for an executor again.
+    pub queue_poll: Duration,
     /// Token cap of the plan.
     pub plan_max_tokens: u32,
     /// Temperature of the planning model.
@@ -113,6 +164,8 @@ impl Default for ConductorConfig {
             max_candidates: 8,
             subtask_deadline: Duration::from_secs(120),
             max_attempts: 2,
+            queue_timeout: Duration::ZERO,
+            queue_poll: Duration::from_secs(2),
             plan_max_tokens: 640,
             plan_temperature: 0.3,
             synthesis_max_tokens: 320,
@@ -145,6 +198,21 @@ pub enum ConductorEvent {
         subtasks: Vec<crate::plan::PlanStep>,
         /// What was repaired, in words.
         repairs: Vec<String>,
+    },
+    /// No executor can run a sub-task now: it waits in the durable queue
+    /// until one appears (a peer joins) or the queue timeout passes. The
+    /// prompt is carried so the journal can keep the sub-task.
+    SubtaskQueued {
+        /// Index in the plan.
+        index: usize,
+        /// The specialist it needs.
+        specialist: String,
+        /// The specialist's system prompt.
+        system: String,
+        /// The sub-task's prompt.
+        prompt: String,
+        /// Longest wait, in seconds.
+        timeout_s: u64,
     },
     /// A sub-task started on an executor.
     SubtaskStarted {
@@ -268,16 +336,13 @@ pub enum ConductorError {
 pub struct Conductor {
     catalog: Arc<Catalog>,
     model: Arc<dyn TextGenerator>,
-    executors: Vec<Arc<dyn Executor>>,
+    directory: Arc<dyn ExecutorDirectory>,
     config: ConductorConfig,
 }
 
 impl std::fmt::Debug for Conductor {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Conductor")
-            .field("executors", &self.executors.iter().map(|e| e.id()).collect::<Vec<_>>())
-            .field("config", &self.config)
-            .finish_non_exhaustive()
+        f.debug_struct("Conductor").field("config", &self.config).finish_non_exhaustive()
     }
 }
 
@@ -302,34 +367,56 @@ impl Conductor {
         executors: Vec<Arc<dyn Executor>>,
         config: ConductorConfig,
     ) -> Self {
-        Self {
-            catalog,
-            model,
-            executors,
-            config,
-        }
+        Self::with_directory(catalog, model, Arc::new(StaticExecutors(executors)), config)
     }
 
-    /// Specialists some executor can run now.
+    /// A conductor that finds its executors in `directory` (this device and
+    /// the network).
     #[must_use]
-    pub fn reachable(&self) -> BTreeSet<String> {
-        self.catalog
-            .specialists()
-            .iter()
-            .filter(|specialist| self.executors.iter().any(|executor| executor.serves(&specialist.id)))
-            .map(|specialist| specialist.id.clone())
-            .collect()
+    pub fn with_directory(
+        catalog: Arc<Catalog>,
+        model: Arc<dyn TextGenerator>,
+        directory: Arc<dyn ExecutorDirectory>,
+        config: ConductorConfig,
+    ) -> Self {
+        Self { catalog, model, directory, config }
+    }
+
+    /// The settings.
+    #[must_use]
+    pub fn config(&self) -> &ConductorConfig {
+        &self.config
+    }
+
+    /// Specialists some executor can run now, for `query` (the directory
+    /// looks up the specialists the query is about).
+    pub async fn reachable(&self, query: &str) -> BTreeSet<String> {
+        let everything = analyse(&self.catalog, query, &crate::routing::AllSpecialists);
+        let mut interest: Vec<String> = match &everything.kind {
+            QueryKind::Simple { specialist_id } => vec![specialist_id.clone()],
+            QueryKind::Composite { specialist_ids } => specialist_ids.clone(),
+        };
+        for score in &everything.ranking {
+            if !interest.contains(&score.specialist_id) {
+                interest.push(score.specialist_id.clone());
+            }
+        }
+        interest.truncate(self.config.max_candidates.max(2));
+        if !interest.iter().any(|id| id == FALLBACK_SPECIALIST) {
+            interest.push(FALLBACK_SPECIALIST.to_owned());
+        }
+        self.directory.reachable(&self.catalog, &interest).await
     }
 
     /// The analysis stage alone (no model call).
     ///
     /// # Errors
     /// [`ConductorError::EmptyQuery`] or [`ConductorError::NothingReachable`].
-    pub fn analyse(&self, query: &str) -> Result<Analysis, ConductorError> {
+    pub async fn analyse(&self, query: &str) -> Result<Analysis, ConductorError> {
         if query.trim().is_empty() {
             return Err(ConductorError::EmptyQuery);
         }
-        let reachable = self.reachable();
+        let reachable = self.reachable(query).await;
         if reachable.is_empty() {
             return Err(ConductorError::NothingReachable);
         }
@@ -406,7 +493,7 @@ impl Conductor {
     /// # Errors
     /// [`ConductorError::Conductor`] if the model fails.
     pub async fn draft_plan(&self, query: &str, analysis: &Analysis, seed: u32) -> Result<String, ConductorError> {
-        let reachable = self.reachable();
+        let reachable = self.reachable(query).await;
         let candidates = self.candidates(analysis, &reachable);
         let stream = self
             .model
@@ -422,7 +509,7 @@ impl Conductor {
     /// # Errors
     /// [`ConductorError::Conductor`] only if even the fallback is empty.
     pub async fn plan(&self, query: &str, analysis: &Analysis) -> Result<Plan, ConductorError> {
-        let reachable = self.reachable();
+        let reachable = self.reachable(query).await;
         let rules = PlanRules {
             reachable: &reachable,
             max_subtasks: self.config.max_subtasks,
@@ -539,7 +626,7 @@ impl Conductor {
         events: &mpsc::Sender<ConductorEvent>,
     ) -> Result<ConductorEvent, ConductorError> {
         let started = Instant::now();
-        let analysis = self.analyse(query)?;
+        let analysis = self.analyse(query).await?;
         let (kind, specialists) = match &analysis.kind {
             QueryKind::Simple { specialist_id } => ("simple", vec![specialist_id.clone()]),
             QueryKind::Composite { specialist_ids } => ("composite", specialist_ids.clone()),
@@ -659,8 +746,6 @@ impl Conductor {
         events: &mpsc::Sender<ConductorEvent>,
         direct: bool,
     ) -> Result<SubtaskReport, ConductorError> {
-        let serving: Vec<&Arc<dyn Executor>> =
-            self.executors.iter().filter(|executor| executor.serves(&specialist_id)).collect();
         let mut report = SubtaskReport {
             index,
             specialist: specialist_id.clone(),
@@ -677,10 +762,37 @@ impl Conductor {
             return Ok(report);
         };
         let attempts = self.config.max_attempts.max(1);
+        let mut tried: Vec<String> = Vec::new();
         for attempt in 1..=attempts {
-            let Some(executor) = serving.get((attempt as usize - 1) % serving.len().max(1)) else {
+            let mut executors = self.directory.executors_for(&specialist_id, &tried).await;
+            if executors.is_empty() && !tried.is_empty() {
+                // Every executor was tried: the same one again, if any.
+                executors = self.directory.executors_for(&specialist_id, &[]).await;
+            }
+            if executors.is_empty() && attempt == 1 && !self.config.queue_timeout.is_zero() {
+                emit(
+                    events,
+                    ConductorEvent::SubtaskQueued {
+                        index,
+                        specialist: specialist_id.clone(),
+                        system: specialist.system_prompt.clone(),
+                        prompt: prompt.clone(),
+                        timeout_s: self.config.queue_timeout.as_secs(),
+                    },
+                )
+                .await?;
+                executors = self.wait_for_executor(&specialist_id, events).await?;
+                if executors.is_empty() {
+                    report.error = Some(format!(
+                        "no executor for {specialist_id} appeared within {} s",
+                        self.config.queue_timeout.as_secs()
+                    ));
+                }
+            }
+            let Some(executor) = executors.first() else {
                 break;
             };
+            tried.push(executor.id());
             let executor_id = executor.id();
             report.attempts = attempt;
             report.executor = executor_id.clone();
@@ -771,6 +883,28 @@ impl Conductor {
             }
         }
         Ok(report)
+    }
+
+    /// Waits for an executor of `specialist_id` to appear, up to the queue
+    /// timeout. Empty when none did.
+    async fn wait_for_executor(
+        &self,
+        specialist_id: &str,
+        events: &mpsc::Sender<ConductorEvent>,
+    ) -> Result<Vec<Arc<dyn Executor>>, ConductorError> {
+        let deadline = Instant::now() + self.config.queue_timeout;
+        let poll = self.config.queue_poll.max(Duration::from_millis(50));
+        while Instant::now() < deadline {
+            tokio::time::sleep(poll.min(deadline.saturating_duration_since(Instant::now()))).await;
+            if events.is_closed() {
+                return Err(ConductorError::Cancelled);
+            }
+            let executors = self.directory.executors_for(specialist_id, &[]).await;
+            if !executors.is_empty() {
+                return Ok(executors);
+            }
+        }
+        Ok(Vec::new())
     }
 
     /// Merges the sub-task results into one answer, streamed.

@@ -19,7 +19,7 @@ mod routing;
 
 pub use catalog::*;
 pub use conductor::{
-    Conductor, ConductorConfig, ConductorError, ConductorEvent, Executor, GenerationChunk, GenerationSpec,
+    Conductor, ConductorConfig, ConductorError, ConductorEvent, ExecutorDirectory, StaticExecutors, Executor, GenerationChunk, GenerationSpec,
     GenerationStream, SubtaskReport, TextGenerator,
 };
 pub use download::*;

@@ -52,6 +52,7 @@ impl Behaviour {
             .set_query_timeout(config.kad_query_timeout)
             .set_substreams_timeout(config.substream_timeout)
             .set_replication_factor(NonZeroUsize::new(20).unwrap_or(NonZeroUsize::MIN))
+            .set_parallelism(NonZeroUsize::new(config.kad_parallelism).unwrap_or(NonZeroUsize::MIN))
             .set_provider_record_ttl(Some(config.provider_ttl))
             .set_provider_publication_interval(Some(config.reprovide_interval))
             .set_periodic_bootstrap_interval(Some(config.bootstrap_interval))

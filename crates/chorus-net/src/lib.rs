@@ -23,6 +23,7 @@ mod limits;
 mod network;
 mod receipt;
 mod server;
+pub mod sim;
 mod wire;
 
 pub use client::{OPEN_TIMEOUT, RemoteEvent, RemoteTask};

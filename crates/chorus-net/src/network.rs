@@ -74,6 +74,10 @@ pub struct NetConfig {
     /// A Kademlia request to one peer gives up after this long: a hung peer
     /// must not cost a lookup more than this.
     pub substream_timeout: Duration,
+    /// Kademlia requests a lookup keeps in flight at once (α). A hung peer
+    /// holds one of them until [`NetConfig::substream_timeout`]; with more,
+    /// the other requests carry the lookup on meanwhile.
+    pub kad_parallelism: usize,
     /// How long provider records live in the DHT.
     pub provider_ttl: Duration,
     /// How often this node re-announces what it provides (well before the TTL).
@@ -121,6 +125,7 @@ impl NetConfig {
             dial_timeout: Duration::from_secs(5),
             kad_query_timeout: Duration::from_secs(10),
             substream_timeout: Duration::from_secs(3),
+            kad_parallelism: 3,
             provider_ttl: Duration::from_secs(2 * 3600),
             reprovide_interval: Duration::from_secs(30 * 60),
             bootstrap_interval: Duration::from_secs(5 * 60),

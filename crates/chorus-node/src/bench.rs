@@ -306,18 +306,20 @@ const SIMPLE_QUERY: &str = "How do I reverse a list in Python?";
 impl Node {
     fn conductor_figures(&self, model: &Model, repetitions: u32) -> Result<ConductorFigures, NodeError> {
         let conductor = self.conductor().clone();
-        let analysis = conductor.analyse(SIMPLE_QUERY).map_err(|error| NodeError::InvalidBench(error.to_string()))?;
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .map_err(|error| NodeError::InvalidBench(error.to_string()))?;
+        let analysis = runtime
+            .block_on(conductor.analyse(SIMPLE_QUERY))
+            .map_err(|error| NodeError::InvalidBench(error.to_string()))?;
         let specialist_id = analysis.specialist_ids().first().map(|id| (*id).to_owned()).unwrap_or_default();
         let specialist = self
             .catalog()
             .specialist(&specialist_id)
             .ok_or_else(|| NodeError::InvalidBench(format!("unknown specialist {specialist_id}")))?
             .clone();
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .enable_all()
-            .build()
-            .map_err(|error| NodeError::InvalidBench(error.to_string()))?;
         let mut through_conductor = Vec::new();
         let mut on_engine = Vec::new();
         for _ in 0..repetitions.max(1) {

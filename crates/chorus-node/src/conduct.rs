@@ -1,7 +1,7 @@
 //! Queries through the conductor, journaled.
 
 use chorus_core::{
-    ConductorError, ConductorEvent, QueryId, QueryOutcome, Store, SubtaskRecord, SubtaskStatus,
+    ConductorError, ConductorEvent, QueryId, QueryOutcome, QueuedSubtask, Store, SubtaskRecord, SubtaskStatus,
 };
 use tokio::sync::mpsc;
 
@@ -19,6 +19,8 @@ pub struct Conversation {
 
 /// Privacy mode names as the journal stores them.
 pub(crate) const ON_DEVICE: &str = "on_device";
+/// Journal mode of a query whose sub-tasks may run on peers.
+pub(crate) const NETWORK: &str = "network";
 
 /// Events buffered between the conductor and the consumer.
 const EVENT_BUFFER: usize = 512;
@@ -46,9 +48,20 @@ impl Node {
     /// # Errors
     /// [`NodeError::Store`] if the journal cannot record the query.
     pub fn conduct(&self, query: &str) -> Result<Conversation, NodeError> {
+        self.conduct_with(query, false)
+    }
+
+    /// Like [`Node::conduct`]; with `on_device_only`, no sub-task leaves this
+    /// device even when the network is joined (the per-query privacy
+    /// override).
+    ///
+    /// # Errors
+    /// As [`Node::conduct`].
+    pub fn conduct_with(&self, query: &str, on_device_only: bool) -> Result<Conversation, NodeError> {
         let store = self.store().clone();
-        let query_id = store.begin_query(query, ON_DEVICE)?;
-        let conductor = self.conductor().clone();
+        let networked = self.network().is_some() && !on_device_only;
+        let query_id = store.begin_query(query, if networked { NETWORK } else { ON_DEVICE })?;
+        let conductor = if networked { self.conductor().clone() } else { self.on_device_conductor().clone() };
         let (inner_tx, mut inner_rx) = mpsc::channel::<ConductorEvent>(EVENT_BUFFER);
         let (outer_tx, outer_rx) = mpsc::channel::<ConductorEvent>(EVENT_BUFFER);
         let text = query.to_owned();
@@ -85,6 +98,11 @@ impl Node {
                     partial_answer: Some(answer_so_far),
                 },
             };
+            // Whatever still waited in the queue is settled now: its failure
+            // is part of the answer and of the journal.
+            for queued in store.queue_for(query_id).unwrap_or_default() {
+                let _ = store.queue_remove(query_id, queued.index);
+            }
             if let Err(error) = store.finish_query(query_id, outcome) {
                 tracing::warn!(%error, %query_id, "could not finish the query in the journal");
             }
@@ -106,6 +124,21 @@ fn journal(store: &Store, id: QueryId, event: &ConductorEvent, answer: &mut Stri
                 return Ok(());
             }
             ConductorEvent::SubtaskToken { .. } => return Ok(()),
+            ConductorEvent::SubtaskQueued { index, specialist, system, prompt, .. } => {
+                store.queue_push(&QueuedSubtask {
+                    query: id,
+                    index: *index,
+                    specialist: specialist.clone(),
+                    system: system.clone(),
+                    prompt: prompt.clone(),
+                    queued_at_ms: std::time::SystemTime::now()
+                        .duration_since(std::time::UNIX_EPOCH)
+                        .map_or(0, |elapsed| u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX)),
+                })?;
+            }
+            ConductorEvent::SubtaskStarted { index, .. } => {
+                store.queue_remove(id, *index)?;
+            }
             ConductorEvent::Plan { .. } => {
                 store.set_plan(id, &serde_json::to_value(event).unwrap_or_default())?;
             }

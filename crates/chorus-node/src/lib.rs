@@ -13,17 +13,24 @@
 //! ```
 
 mod bench;
+mod cluster;
 mod conduct;
 mod local;
 mod models;
+mod network;
 mod node;
 
 pub use bench::{BatchFigures, BenchOptions, BenchReport, ConductorFigures, GrammarFigures};
+pub use cluster::{Cluster, ClusterMember, start_cluster};
 pub use conduct::Conversation;
 pub use models::{
     BaseModelStatus, ModelListing, ModelRecommendation, ModelsError, PullOutcome, RemovedModel, SpecialistStatus,
 };
+pub use network::{NetworkSettings, NodeService, PeerView, ServeSettings};
 pub use node::{AskRequest, Node, NodeConfig, NodeError, default_data_dir};
+
+/// The network layer's types (peer ids, addresses, statuses).
+pub use chorus_net as net;
 
 pub use chorus_engine::{
     ChatMessage, Completion, Constraint, FinishReason, GenerateError, GenerateRequest, Generation, GenerationEvent,

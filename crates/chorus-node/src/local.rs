@@ -86,11 +86,17 @@ pub(crate) struct LocalExecutor {
     catalog: Arc<Catalog>,
     /// Base model id → its file on this device.
     installed: BTreeMap<String, PathBuf>,
+    allowed: Option<std::collections::BTreeSet<String>>,
 }
 
 impl LocalExecutor {
     /// Finds the installed base models of `catalog` in `dirs`.
-    pub(crate) fn new(pool: Arc<ModelPool>, catalog: Arc<Catalog>, dirs: &ModelDirs) -> Self {
+    pub(crate) fn new(
+        pool: Arc<ModelPool>,
+        catalog: Arc<Catalog>,
+        dirs: &ModelDirs,
+        allowed: Option<std::collections::BTreeSet<String>>,
+    ) -> Self {
         let installed = catalog
             .base_models()
             .iter()
@@ -100,10 +106,14 @@ impl LocalExecutor {
             pool,
             catalog,
             installed,
+            allowed,
         }
     }
 
     fn path_of(&self, specialist_id: &str) -> Option<&PathBuf> {
+        if self.allowed.as_ref().is_some_and(|allowed| !allowed.contains(specialist_id)) {
+            return None;
+        }
         let specialist = self.catalog.specialist(specialist_id)?;
         self.installed.get(&specialist.base_model)
     }

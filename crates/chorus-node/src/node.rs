@@ -2,6 +2,11 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
+
+use chorus_net::{NetConfig, Network};
+
+use crate::network::{NetworkDirectory, NetworkSettings, NodeService, PeerView};
 
 use chorus_core::{
     Catalog, CatalogError, Conductor, ConductorConfig, EMBEDDED_MODEL, Executor, ModelDirs, QuerySummary, Store,
@@ -33,6 +38,10 @@ pub struct NodeConfig {
     pub catalog: Option<PathBuf>,
     /// Settings of the conductor.
     pub conductor: ConductorConfig,
+    /// Specialists the local executor may run (`None`: every one whose
+    /// base model is installed). A device can hold the conductor model and
+    /// leave every specialist to peers.
+    pub local_specialists: Option<std::collections::BTreeSet<String>>,
 }
 
 /// The default data directory.
@@ -58,6 +67,7 @@ impl Default for NodeConfig {
             data_dir: None,
             catalog: None,
             conductor: ConductorConfig::default(),
+            local_specialists: None,
         }
     }
 }
@@ -95,6 +105,9 @@ pub enum NodeError {
     /// Listing, recommending, installing or removing models failed.
     #[error(transparent)]
     Models(#[from] crate::models::ModelsError),
+    /// The network could not start or failed.
+    #[error("network: {0}")]
+    Network(String),
 }
 
 /// A question for the local model.
@@ -124,7 +137,6 @@ impl AskRequest {
 }
 
 /// A running node.
-#[derive(Debug)]
 pub struct Node {
     engine: Engine,
     pool: Arc<ModelPool>,
@@ -134,6 +146,21 @@ pub struct Node {
     conductor: Conductor,
     interrupted: Vec<QuerySummary>,
     data_dir: PathBuf,
+    local: Arc<dyn Executor>,
+    conductor_model: Arc<dyn TextGenerator>,
+    on_device: Conductor,
+    network: Option<Network>,
+    service: Option<Arc<NodeService>>,
+}
+
+impl std::fmt::Debug for Node {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Node")
+            .field("data_dir", &self.data_dir)
+            .field("default_model", &self.default_model)
+            .field("network", &self.network)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Node {
@@ -191,18 +218,32 @@ impl Node {
             pool: Arc::clone(&pool),
             path: default_model.clone(),
         });
-        let local: Arc<dyn Executor> =
-            Arc::new(crate::local::LocalExecutor::new(Arc::clone(&pool), Arc::clone(&catalog), &dirs));
-        let conductor = Conductor::new(Arc::clone(&catalog), conductor_model, vec![local], config.conductor.clone());
+        let local: Arc<dyn Executor> = Arc::new(crate::local::LocalExecutor::new(
+            Arc::clone(&pool),
+            Arc::clone(&catalog),
+            &dirs,
+            config.local_specialists.clone(),
+        ));
+        let conductor = Conductor::new(
+            Arc::clone(&catalog),
+            Arc::clone(&conductor_model),
+            vec![Arc::clone(&local)],
+            config.conductor.clone(),
+        );
         Ok(Self {
             engine,
             pool,
             default_model,
             catalog,
             store,
+            on_device: conductor.clone(),
             conductor,
             interrupted,
             data_dir,
+            local,
+            conductor_model,
+            network: None,
+            service: None,
         })
     }
 
@@ -224,10 +265,126 @@ impl Node {
         &self.store
     }
 
-    /// The conductor.
+    /// The conductor: over this device and the network once
+    /// [`Node::join_network`] ran, over this device alone before.
     #[must_use]
     pub fn conductor(&self) -> &Conductor {
         &self.conductor
+    }
+
+    /// The conductor over this device alone (the per-query "on-device only"
+    /// override).
+    #[must_use]
+    pub fn on_device_conductor(&self) -> &Conductor {
+        &self.on_device
+    }
+
+    /// The network, when joined.
+    #[must_use]
+    pub fn network(&self) -> Option<&Network> {
+        self.network.as_ref()
+    }
+
+    /// What this device serves to peers, when it serves.
+    #[must_use]
+    pub fn service(&self) -> Option<&Arc<NodeService>> {
+        self.service.as_ref()
+    }
+
+    /// Starts the network and, with `settings.serve`, serves peers within
+    /// the owner's limits. Until this is called the node opens no socket:
+    /// that is the "on-device only" privacy mode.
+    ///
+    /// # Errors
+    /// [`NodeError::Network`] when the identity or the network cannot start.
+    pub async fn join_network(&mut self, settings: NetworkSettings) -> Result<(), NodeError> {
+        if self.network.is_some() {
+            return Ok(());
+        }
+        let keypair = chorus_net::load_or_create_identity(&self.data_dir)
+            .map_err(|error| NodeError::Network(error.to_string()))?;
+        let mut net = NetConfig::tcp(settings.listen.clone());
+        net.bootstrap = settings.bootstrap.clone();
+        net.relays = settings.relays.clone();
+        net.mdns = settings.mdns;
+        net.relay_server = settings.relay_server;
+        if let Some(tune) = settings.tune {
+            tune(&mut net);
+        }
+        let service = settings
+            .serve
+            .clone()
+            .map(|serve| NodeService::new(Arc::clone(&self.local), &self.catalog, serve, self.store.clone()));
+        let task_service = service
+            .as_ref()
+            .map(|service| Arc::new(crate::network::ServiceHandle(Arc::clone(service))) as Arc<dyn chorus_net::TaskService>);
+        let network =
+            Network::start(keypair, net, task_service).await.map_err(|error| NodeError::Network(error.to_string()))?;
+        if let Some(service) = &service {
+            let served = service.served().clone();
+            let network = network.clone();
+            // Announcing takes a DHT round; the node serves meanwhile.
+            tokio::spawn(async move {
+                match network.set_provided(served).await {
+                    Ok(reached) => tracing::info!(reached, "specialists announced"),
+                    Err(error) => tracing::warn!(%error, "could not announce the specialists"),
+                }
+            });
+        }
+        let mut config = self.conductor.config().clone();
+        config.max_attempts = config.max_attempts.max(3);
+        if config.queue_timeout.is_zero() {
+            config.queue_timeout = Duration::from_secs(120);
+        }
+        let directory = NetworkDirectory::new(
+            Arc::clone(&self.local),
+            network.clone(),
+            self.store.clone(),
+            config.subtask_deadline,
+        );
+        self.conductor =
+            Conductor::with_directory(Arc::clone(&self.catalog), Arc::clone(&self.conductor_model), Arc::new(directory), config);
+        self.network = Some(network);
+        self.service = service;
+        Ok(())
+    }
+
+    /// Announces the served specialists again (after joining more peers).
+    ///
+    /// # Errors
+    /// [`NodeError::Network`].
+    pub async fn announce(&self) -> Result<usize, NodeError> {
+        let (Some(network), Some(service)) = (&self.network, &self.service) else {
+            return Ok(0);
+        };
+        network.set_provided(service.served().clone()).await.map_err(|error| NodeError::Network(error.to_string()))
+    }
+
+    /// The peers this node knows, with their live status (asked now, in
+    /// parallel, for connected peers) and their standing in the ledger.
+    ///
+    /// # Errors
+    /// [`NodeError::Network`] when the network is not joined or stopped.
+    pub async fn peers(&self) -> Result<Vec<PeerView>, NodeError> {
+        let network = self.network.as_ref().ok_or_else(|| NodeError::Network("the network is not started".to_owned()))?;
+        let peers = network.peers().await.map_err(|error| NodeError::Network(error.to_string()))?;
+        let probes = peers.iter().map(|peer| async move {
+            let status = match (peer.connected && peer.chorus, peer.peer_id.parse()) {
+                (true, Ok(id)) => tokio::time::timeout(Duration::from_secs(2), network.status(id)).await.ok().and_then(Result::ok),
+                _ => None,
+            };
+            let ledger = self.store.ledger(&peer.peer_id).unwrap_or_default();
+            PeerView {
+                peer_id: peer.peer_id.clone(),
+                addresses: peer.addresses.clone(),
+                connected: peer.connected,
+                rtt_ms: peer.rtt_ms,
+                status,
+                standing: chorus_core::standing(&ledger),
+                ledger,
+            }
+        });
+        Ok(futures::future::join_all(probes).await)
     }
 
     /// Queries an earlier run left unfinished (found at start-up, now marked interrupted).

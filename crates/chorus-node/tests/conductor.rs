@@ -131,9 +131,9 @@ async fn plan_json_is_valid_on_20_of_20_seeds() {
     let data = tempfile::tempdir().expect("temp dir");
     let node = node(&data);
     let conductor = node.conductor();
-    let analysis = conductor.analyse(COMPOSITE).expect("analysis");
+    let analysis = conductor.analyse(COMPOSITE).await.expect("analysis");
     assert!(analysis.is_composite());
-    let reachable = conductor.reachable();
+    let reachable = conductor.reachable(COMPOSITE).await;
     let drafts = futures::future::join_all((1..=20u32).map(|seed| conductor.draft_plan(COMPOSITE, &analysis, seed))).await;
     let mut distinct = BTreeSet::new();
     let mut usable = 0;
