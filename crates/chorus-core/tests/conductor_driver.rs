@@ -220,3 +220,97 @@ async fn a_plan_on_one_specialist_is_refitted_and_missing_parts_are_added() {
     assert_eq!(specialists, vec!["marketing.strategy", "marketing.copywriting", "finance.pricing"], "{repairs:?}");
     assert!(subtasks[0].task.starts_with("write a marketing plan"), "the model's own tasks are kept");
 }
+
+/// A directory whose executors appear later (a peer joining) and which
+/// records what each request excluded.
+struct Appearing {
+    executors: Mutex<Vec<Arc<dyn Executor>>>,
+    excluded: Mutex<Vec<Vec<String>>>,
+}
+
+impl chorus_core::ExecutorDirectory for Appearing {
+    fn reachable<'a>(
+        &'a self,
+        catalog: &'a Catalog,
+        _interest: &'a [String],
+    ) -> futures::future::BoxFuture<'a, std::collections::BTreeSet<String>> {
+        // Every specialist is reachable through the network, even before a
+        // peer that runs it is found.
+        let all = catalog.specialists().iter().map(|specialist| specialist.id.clone()).collect();
+        Box::pin(async move { all })
+    }
+
+    fn executors_for<'a>(
+        &'a self,
+        _specialist_id: &'a str,
+        exclude: &'a [String],
+    ) -> futures::future::BoxFuture<'a, Vec<Arc<dyn Executor>>> {
+        self.excluded.lock().unwrap().push(exclude.to_vec());
+        let executors =
+            self.executors.lock().unwrap().iter().filter(|executor| !exclude.contains(&executor.id())).cloned().collect();
+        Box::pin(async move { executors })
+    }
+}
+
+fn directory_conductor(directory: Arc<Appearing>, queue_timeout: Duration) -> Conductor {
+    let catalog = Arc::new(Catalog::bundled().expect("catalog"));
+    let config = ConductorConfig {
+        subtask_deadline: Duration::from_millis(300),
+        max_attempts: 3,
+        queue_timeout,
+        queue_poll: Duration::from_millis(20),
+        ..ConductorConfig::default()
+    };
+    Conductor::with_directory(catalog, Arc::new(Writer { plan: "{}".to_owned() }), directory, config)
+}
+
+#[tokio::test]
+async fn a_sub_task_with_no_executor_waits_in_the_queue_until_one_appears() {
+    let directory = Arc::new(Appearing { executors: Mutex::new(Vec::new()), excluded: Mutex::new(Vec::new()) });
+    let conductor = directory_conductor(Arc::clone(&directory), Duration::from_secs(10));
+    let peer = Scripted::new("peer-late", Behaviour::Answer);
+    let joining = Arc::clone(&directory);
+    let late: Arc<dyn Executor> = peer.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(150)).await;
+        joining.executors.lock().unwrap().push(late);
+    });
+    let events = run(&conductor, "How do I reverse a list in Python?").await;
+    let queued = events.iter().position(|event| matches!(event, ConductorEvent::SubtaskQueued { .. }));
+    let started = events.iter().position(|event| matches!(event, ConductorEvent::SubtaskStarted { executor, .. } if executor == "peer-late"));
+    assert!(queued.is_some() && started.is_some() && queued < started, "{events:?}");
+    let Some(ConductorEvent::SubtaskQueued { prompt, .. }) = queued.map(|at| &events[at]) else { unreachable!() };
+    assert!(prompt.contains("reverse a list"), "the queued sub-task keeps its prompt");
+    let Some(ConductorEvent::Done { subtasks, .. }) = events.last() else { panic!("no done") };
+    assert_eq!(subtasks[0].status, SubtaskStatus::Done);
+    assert_eq!(peer.calls.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test]
+async fn with_no_executor_the_queue_gives_up_after_its_timeout_and_says_so() {
+    let directory = Arc::new(Appearing { executors: Mutex::new(Vec::new()), excluded: Mutex::new(Vec::new()) });
+    let conductor = directory_conductor(directory, Duration::from_millis(200));
+    let events = run(&conductor, "How do I reverse a list in Python?").await;
+    let Some(ConductorEvent::Done { subtasks, .. }) = events.last() else { panic!("no done") };
+    assert_eq!(subtasks[0].status, SubtaskStatus::Failed);
+    assert!(subtasks[0].error.as_deref().unwrap_or("").contains("appeared"), "{:?}", subtasks[0].error);
+}
+
+#[tokio::test]
+async fn a_failed_executor_is_excluded_and_the_next_best_runs_the_sub_task() {
+    let dead = Scripted::new("peer-dead", Behaviour::Fail);
+    let alive = Scripted::new("peer-alive", Behaviour::Answer);
+    let directory = Arc::new(Appearing {
+        executors: Mutex::new(vec![dead.clone() as Arc<dyn Executor>, alive.clone()]),
+        excluded: Mutex::new(Vec::new()),
+    });
+    let conductor = directory_conductor(Arc::clone(&directory), Duration::ZERO);
+    let events = run(&conductor, "How do I reverse a list in Python?").await;
+    let Some(ConductorEvent::Done { subtasks, .. }) = events.last() else { panic!("no done") };
+    assert_eq!(subtasks[0].status, SubtaskStatus::Done);
+    assert_eq!(subtasks[0].executor, "peer-alive");
+    assert_eq!(subtasks[0].attempts, 2);
+    assert_eq!(dead.calls.load(Ordering::SeqCst), 1);
+    let excluded = directory.excluded.lock().unwrap().clone();
+    assert_eq!(excluded[1], vec!["peer-dead".to_owned()], "the second attempt left the failed peer out");
+}

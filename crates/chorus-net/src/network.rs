@@ -394,6 +394,7 @@ impl Network {
             frozen: false,
             reachability: Reachability::Unknown,
             relayed: false,
+            relay_server: config.relay_server,
         };
         event_loop
             .wait_listening(listeners, Duration::from_secs(5))
@@ -608,6 +609,7 @@ struct EventLoop {
     frozen: bool,
     reachability: Reachability,
     relayed: bool,
+    relay_server: bool,
 }
 
 impl EventLoop {
@@ -804,6 +806,11 @@ impl EventLoop {
                     .any(|protocol| matches!(protocol, Protocol::P2pCircuit))
                 {
                     self.relayed = true;
+                } else if self.relay_server {
+                    // A relay must have addresses others can reach; running
+                    // one (`chorus serve --relay`) declares this machine
+                    // reachable at what it listens on.
+                    self.swarm.add_external_address(address.clone());
                 }
                 self.listen_addrs.push(address);
             }
@@ -837,6 +844,7 @@ impl EventLoop {
                 error,
                 ..
             } => {
+                tracing::debug!(%peer, %error, "dial failed");
                 let max_failures = self.max_failures;
                 let state = self.peer(peer);
                 state.failures += 1;

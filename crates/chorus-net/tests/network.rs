@@ -375,3 +375,41 @@ async fn read_error(stream: &mut chorus_net::Stream) -> TaskError {
         other => panic!("expected an error frame, got {other:?}"),
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_behind_a_relay_serves_through_it() {
+    let loopback = || vec!["/ip4/127.0.0.1/tcp/0".parse().unwrap()];
+    let mut config = NetConfig::tcp(loopback());
+    config.mdns = false;
+    config.autonat = false;
+    config.relay_server = true;
+    let relay = node(config, None).await;
+    let relay_address = first_address(&relay).await;
+
+    // The serving node listens only through the relay (as a phone behind
+    // NAT would).
+    let echo = Echo::new(&["writing.echo"], 1, Duration::from_millis(5));
+    let mut config = NetConfig::tcp(Vec::new());
+    config.mdns = false;
+    config.autonat = false;
+    config.relays = vec![relay_address.clone()];
+    let hidden = node(config, Some(echo)).await;
+    let mut circuit = None;
+    for _ in 0..50 {
+        if let Some(address) = hidden.listen_addrs().await.unwrap().into_iter().find(|address| address.to_string().contains("p2p-circuit")) {
+            circuit = Some(address);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let circuit = circuit.expect("a reservation on the relay");
+    assert_eq!(hidden.reachability().await.unwrap(), chorus_net::Reachability::Relayed);
+
+    let mut config = NetConfig::tcp(loopback());
+    config.mdns = false;
+    config.autonat = false;
+    let client = node(config, None).await;
+    assert_eq!(client.dial(circuit).await.unwrap(), hidden.peer_id());
+    let (text, _) = collect(&client, hidden.peer_id(), request("writing.echo", "through the relay")).await.unwrap();
+    assert_eq!(text, "through the relay ");
+}
