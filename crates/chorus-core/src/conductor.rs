@@ -214,6 +214,13 @@ pub enum ConductorEvent {
         /// Longest wait, in seconds.
         timeout_s: u64,
     },
+    /// The `token` text streamed so far is void: the attempt that wrote it
+    /// failed (a simple query's specialist, whose text is the answer). The
+    /// answer starts again with the next `token`.
+    AnswerReset {
+        /// The attempt that failed.
+        attempt: u32,
+    },
     /// A sub-task started on an executor.
     SubtaskStarted {
         /// Its index in the plan.
@@ -816,10 +823,12 @@ impl Conductor {
                 json_schema: None,
             };
             let attempt_started = Instant::now();
+            let streamed = std::sync::atomic::AtomicBool::new(false);
             let outcome = match executor.run(&specialist_id, spec) {
                 Err(error) => Err(error),
                 Ok(stream) => {
                     let forward = |text: String| {
+                        streamed.store(true, std::sync::atomic::Ordering::Relaxed);
                         let event = if direct {
                             ConductorEvent::Token { text }
                         } else {
@@ -879,6 +888,11 @@ impl Conductor {
                         },
                     )
                     .await?;
+                    if direct && streamed.load(std::sync::atomic::Ordering::Relaxed) {
+                        // The answer streamed so far came from the failed
+                        // attempt: consumers drop it.
+                        emit(events, ConductorEvent::AnswerReset { attempt }).await?;
+                    }
                 }
             }
         }

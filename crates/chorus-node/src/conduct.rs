@@ -124,6 +124,7 @@ fn journal(store: &Store, id: QueryId, event: &ConductorEvent, answer: &mut Stri
                 return Ok(());
             }
             ConductorEvent::SubtaskToken { .. } => return Ok(()),
+            ConductorEvent::AnswerReset { .. } => answer.clear(),
             ConductorEvent::SubtaskQueued { index, specialist, system, prompt, .. } => {
                 store.queue_push(&QueuedSubtask {
                     query: id,

@@ -195,6 +195,9 @@ impl std::fmt::Debug for NodeService {
     }
 }
 
+/// Tells a waiting task to start, or why it never will.
+type StartSignal = oneshot::Receiver<Result<(), TaskError>>;
+
 /// Frees a ticket's slot however the task ends, and starts the next waiters.
 struct Ticket {
     service: Arc<NodeService>,
@@ -249,7 +252,7 @@ impl NodeService {
         }
     }
 
-    fn admit(self: &Arc<Self>, requester: PeerId, max_tokens: u32) -> Result<(Ticket, Option<oneshot::Receiver<Result<(), TaskError>>>), TaskError> {
+    fn admit(self: &Arc<Self>, requester: PeerId, max_tokens: u32) -> Result<(Ticket, Option<StartSignal>), TaskError> {
         let host = (self.settings.host)();
         let peer_standing = self.store.ledger(&requester.to_string()).map(|entry| standing(&entry)).unwrap_or(0);
         let id = self.next_ticket.fetch_add(1, Ordering::Relaxed);

@@ -1,0 +1,728 @@
+//! The `chorus` binary on the network, as separate processes on loopback:
+//! `chorus serve` peers found through the Kademlia DHT, a composite query
+//! served by several of them, a peer killed mid-sub-task, a requester killed
+//! mid-query, a serving process under malformed, oversized and slow
+//! requests, no prompt in clear on the wire (tcpdump) and no socket at all
+//! in on-device-only mode (strace). All on the real embedded model.
+//!
+//! Every port is chosen by the system (`/tcp/0`) and read back from the
+//! `listening` event; every wait is bounded; every child process is killed
+//! when its guard drops, so none outlives a failed assertion. The tests of
+//! this file take a lock so that only one of them runs at a time (each
+//! already runs two to four model processes on two cores).
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+
+use std::collections::BTreeSet;
+use std::fs::File;
+use std::io::{BufRead as _, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+const COMPOSITE: &str = "Write a short marketing plan for a new budgeting app, with the pricing maths for three tiers and a Spanish tagline.";
+/// A simple question (software.python) whose answer runs to the
+/// specialist's token cap, so that it is still running when a process is
+/// killed.
+const LONG_PYTHON: &str =
+    "How do I reverse a list in Python? Explain three ways in detail, each with a full example program.";
+
+/// Startup (`listening`) of a serving process.
+const START: Duration = Duration::from_secs(60);
+/// The DHT announcement, once a second peer is there.
+const ANNOUNCE: Duration = Duration::from_secs(90);
+/// A whole query, on two shared cores.
+const QUERY: Duration = Duration::from_secs(300);
+
+fn model() -> PathBuf {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../models/SmolLM2-135M-Instruct.Q4_1.gguf");
+    assert!(path.exists(), "run scripts/setup.sh first");
+    path
+}
+
+/// The arguments every `chorus` run here starts with.
+fn base_args(data: &Path) -> Vec<String> {
+    vec![
+        "--data-dir".to_owned(),
+        data.display().to_string(),
+        "--model".to_owned(),
+        model().display().to_string(),
+        "--threads".to_owned(),
+        "1".to_owned(),
+    ]
+}
+
+/// `program args…` with a clean environment for chorus (no inherited
+/// bootstrap peers, data dir or log filter).
+fn command(program: &str, args: &[String]) -> Command {
+    let mut command = Command::new(program);
+    command
+        .args(args)
+        .env_remove("RUST_LOG")
+        .env_remove("CHORUS_BOOTSTRAP")
+        .env_remove("CHORUS_DATA_DIR")
+        .stdin(Stdio::null());
+    command
+}
+
+fn chorus_bin() -> &'static str {
+    env!("CARGO_BIN_EXE_chorus")
+}
+
+/// Only one test of this file at a time, across nextest's processes.
+fn serial() -> File {
+    let path = std::env::temp_dir().join("chorus-network-cli-tests.lock");
+    let file = File::options().create(true).truncate(false).write(true).open(&path).expect("lock file");
+    file.lock().expect("lock");
+    file
+}
+
+/// A child process that is killed (SIGKILL) and reaped when dropped. Its
+/// stdout is read line by line on a thread; its stderr goes to a file.
+struct Proc {
+    name: String,
+    child: Child,
+    lines: Receiver<String>,
+    /// Every stdout line read so far, as JSON.
+    seen: Vec<Value>,
+    stderr: PathBuf,
+    closed: bool,
+}
+
+impl Proc {
+    fn spawn(name: &str, mut command: Command, dir: &Path) -> Self {
+        let stderr = dir.join(format!("{name}.stderr"));
+        let mut child = command
+            .stdout(Stdio::piped())
+            .stderr(File::create(&stderr).expect("stderr file"))
+            .spawn()
+            .unwrap_or_else(|error| panic!("cannot start {name}: {error}"));
+        let stdout = child.stdout.take().expect("stdout");
+        let (sender, lines) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if sender.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        Self { name: name.to_owned(), child, lines, seen: Vec::new(), stderr, closed: false }
+    }
+
+    fn id(&self) -> u32 {
+        self.child.id()
+    }
+
+    fn stderr(&self) -> String {
+        std::fs::read_to_string(&self.stderr).unwrap_or_default()
+    }
+
+    /// What went wrong, with what the process said.
+    fn context(&self) -> String {
+        let tail: Vec<String> = self
+            .seen
+            .iter()
+            .filter(|event| event["event"] != "subtask_token" && event["event"] != "token")
+            .map(Value::to_string)
+            .collect();
+        let stderr = self.stderr();
+        let stderr_tail: String = stderr.chars().rev().take(4000).collect::<Vec<_>>().into_iter().rev().collect();
+        format!("{}: stdout (tokens left out):\n{}\nstderr (tail):\n{stderr_tail}", self.name, tail.join("\n"))
+    }
+
+    /// The next stdout line as JSON, or `None` at the end of stdout.
+    /// Panics when nothing comes before `deadline`.
+    fn next_event(&mut self, deadline: Instant, what: &str) -> Option<Value> {
+        if self.closed {
+            return None;
+        }
+        let left = deadline.saturating_duration_since(Instant::now());
+        match self.lines.recv_timeout(left) {
+            Ok(line) => {
+                let value: Value = serde_json::from_str(&line)
+                    .unwrap_or_else(|error| panic!("{}: not JSON ({error}): {line}\n{}", self.name, self.context()));
+                self.seen.push(value.clone());
+                Some(value)
+            }
+            Err(RecvTimeoutError::Disconnected) => {
+                self.closed = true;
+                None
+            }
+            Err(RecvTimeoutError::Timeout) => {
+                panic!("{}: no {what} within the time allowed\n{}", self.name, self.context())
+            }
+        }
+    }
+
+    /// Reads events until one matches; panics on timeout or end of output.
+    fn wait_for(&mut self, what: &str, timeout: Duration, matches: impl Fn(&Value) -> bool) -> Value {
+        let deadline = Instant::now() + timeout;
+        loop {
+            match self.next_event(deadline, what) {
+                Some(event) if matches(&event) => return event,
+                Some(_) => {}
+                None => panic!("{}: output ended before {what}\n{}", self.name, self.context()),
+            }
+        }
+    }
+
+    /// Reads to the end of stdout, then waits for the exit (bounded): the
+    /// exit status and every event the process printed, from the first.
+    fn finish(&mut self, timeout: Duration) -> (ExitStatus, Vec<Value>) {
+        let deadline = Instant::now() + timeout;
+        while self.next_event(deadline, "the end of its output").is_some() {}
+        loop {
+            if let Some(status) = self.child.try_wait().expect("try_wait") {
+                return (status, self.seen.clone());
+            }
+            assert!(Instant::now() < deadline, "{} did not exit in time\n{}", self.name, self.context());
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// SIGKILL, and reap.
+    fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Whether it still runs.
+    fn running(&mut self) -> bool {
+        self.child.try_wait().expect("try_wait").is_none()
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// A `chorus serve` process and what its `listening` event said.
+struct Server {
+    proc: Proc,
+    peer_id: String,
+    address: String,
+    port: u16,
+}
+
+impl Server {
+    fn start(name: &str, dir: &Path, specialists: &str, bootstrap: &[&str]) -> Self {
+        let data = dir.join(name);
+        let mut args = base_args(&data);
+        args.extend(
+            ["serve", "--listen", "/ip4/127.0.0.1/tcp/0", "--no-mdns", "--specialists", specialists, "--json"]
+                .map(str::to_owned),
+        );
+        for address in bootstrap {
+            args.extend(["--bootstrap".to_owned(), (*address).to_owned()]);
+        }
+        let mut proc = Proc::spawn(name, command(chorus_bin(), &args), dir);
+        let listening = proc.wait_for("the listening event", START, |event| event["event"] == "listening");
+        let peer_id = listening["peer_id"].as_str().expect("peer_id").to_owned();
+        let served: BTreeSet<&str> =
+            listening["specialists"].as_array().expect("specialists").iter().filter_map(Value::as_str).collect();
+        assert_eq!(served, specialists.split(',').collect(), "{name} serves what it was asked to");
+        let address = listening["addresses"]
+            .as_array()
+            .expect("addresses")
+            .iter()
+            .filter_map(Value::as_str)
+            .find(|address| address.starts_with("/ip4/127.0.0.1/tcp/"))
+            .unwrap_or_else(|| panic!("{name}: no loopback TCP address in {listening}"))
+            .to_owned();
+        assert!(address.ends_with(&format!("/p2p/{peer_id}")), "{address}");
+        let port = address.split('/').nth(4).and_then(|port| port.parse().ok()).expect("a port");
+        assert_ne!(port, 0);
+        Self { proc, peer_id, address, port }
+    }
+
+    fn wait_announced(&mut self) {
+        let announced = self.proc.wait_for("the announced event", ANNOUNCE, |event| event["event"] == "announced");
+        assert!(announced["reached"].as_u64().expect("reached") > 0, "{announced}");
+    }
+}
+
+/// `chorus ask --network --json QUESTION` through `bootstrap`, holding no
+/// specialist itself.
+fn ask_network_args(data: &Path, bootstrap: &[&str], question: &str) -> Vec<String> {
+    let mut args = base_args(data);
+    args.extend(
+        ["ask", "--network", "--no-mdns", "--listen", "/ip4/127.0.0.1/tcp/0", "--local-specialists", "none", "--json"]
+            .map(str::to_owned),
+    );
+    for address in bootstrap {
+        args.extend(["--bootstrap".to_owned(), (*address).to_owned()]);
+    }
+    args.push(question.to_owned());
+    args
+}
+
+fn done_event(events: &[Value], proc: &Proc) -> Value {
+    let done = events.last().unwrap_or_else(|| panic!("no events\n{}", proc.context()));
+    assert_eq!(done["event"], "done", "the last event is done\n{}", proc.context());
+    done.clone()
+}
+
+fn subtasks(done: &Value) -> &Vec<Value> {
+    done["subtasks"].as_array().expect("subtasks")
+}
+
+/// Kademlia discovery and a composite query spread over two peers: the
+/// requester knows A only; B, found through the DHT, serves its part.
+#[test]
+fn a_composite_query_is_served_by_peers_found_through_the_dht() {
+    let _serial = serial();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let started = Instant::now();
+    let mut a = Server::start("serve-a", dir.path(), "marketing.strategy,general.assistant", &[]);
+    let mut b = Server::start("serve-b", dir.path(), "finance.pricing,marketing.copywriting", &[&a.address]);
+    b.wait_announced();
+    a.wait_announced();
+    eprintln!("[two peers up and announced in {:.1} s]", started.elapsed().as_secs_f64());
+
+    let args = ask_network_args(&dir.path().join("requester"), &[&a.address], COMPOSITE);
+    let mut requester = Proc::spawn("requester", command(chorus_bin(), &args), dir.path());
+    let (status, events) = requester.finish(QUERY);
+    eprintln!("[composite query answered in {:.1} s]", started.elapsed().as_secs_f64());
+    assert!(status.success(), "ask failed: {status}\n{}", requester.context());
+    assert_eq!(events[0]["event"], "query");
+    assert!(events.iter().any(|event| event["event"] == "analysis" && event["kind"] == "composite"));
+    let done = done_event(&events, &requester);
+    let subtasks = subtasks(&done);
+    assert!(subtasks.len() >= 2, "{done}");
+    for subtask in subtasks {
+        assert_eq!(subtask["status"], "done", "every sub-task is done: {subtask}\n{}", requester.context());
+        assert!(subtask["tokens"].as_u64().expect("tokens") > 0, "{subtask}");
+        assert!(!subtask["text"].as_str().expect("text").trim().is_empty(), "{subtask}");
+    }
+    let executors: BTreeSet<&str> =
+        subtasks.iter().map(|subtask| subtask["executor"].as_str().expect("executor")).collect();
+    let peers = BTreeSet::from([a.peer_id.as_str(), b.peer_id.as_str()]);
+    assert!(executors.len() >= 2, "at least two different peers served: {executors:?}");
+    assert!(executors.is_subset(&peers), "every executor is A ({}) or B ({}): {executors:?}", a.peer_id, b.peer_id);
+    assert!(executors.contains(b.peer_id.as_str()), "B, known only through the DHT, served a sub-task");
+    // What B serves went to B, what only A serves went to A.
+    for subtask in subtasks {
+        let on = subtask["executor"].as_str().expect("executor");
+        match subtask["specialist"].as_str().expect("specialist") {
+            "finance.pricing" | "marketing.copywriting" => assert_eq!(on, b.peer_id, "{subtask}"),
+            "marketing.strategy" | "general.assistant" => assert_eq!(on, a.peer_id, "{subtask}"),
+            other => panic!("a sub-task for {other}, which nobody serves: {subtask}"),
+        }
+    }
+    let answer = done["answer"].as_str().expect("answer");
+    assert!(!answer.trim().is_empty());
+    assert!(a.proc.running() && b.proc.running(), "both peers still serve");
+}
+
+/// The peer running a sub-task is SIGKILLed mid-generation: the
+/// sub-task fails over to the other peer and completes there.
+#[test]
+fn a_sub_task_whose_peer_is_killed_completes_on_another_peer() {
+    let _serial = serial();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let started = Instant::now();
+    let specialists = "software.python,general.assistant";
+    let mut p = Server::start("serve-p", dir.path(), specialists, &[]);
+    let mut q = Server::start("serve-q", dir.path(), specialists, &[&p.address]);
+    q.wait_announced();
+    p.wait_announced();
+
+    let args = ask_network_args(&dir.path().join("requester"), &[&p.address, &q.address], LONG_PYTHON);
+    let mut requester = Proc::spawn("requester", command(chorus_bin(), &args), dir.path());
+    let first = requester
+        .wait_for("the sub-task's start", QUERY, |event| event["event"] == "subtask_started" && event["index"] == 0);
+    assert_eq!(first["specialist"], "software.python");
+    assert_eq!(first["attempt"], 1);
+    let victim_id = first["executor"].as_str().expect("executor").to_owned();
+    let (victim, survivor) = if victim_id == p.peer_id {
+        (&mut p, &mut q)
+    } else {
+        assert_eq!(victim_id, q.peer_id, "the sub-task runs on one of the two peers");
+        (&mut q, &mut p)
+    };
+    // Mid-generation: the first token has arrived (a simple query streams
+    // its answer directly as `token` events).
+    requester.wait_for("the first token", QUERY, |event| {
+        event["event"] == "token" || (event["event"] == "subtask_token" && event["index"] == 0)
+    });
+    victim.proc.kill();
+    let killed_at = Instant::now();
+    eprintln!("[killed {} ({victim_id}) {:.1} s in]", victim.proc.name, started.elapsed().as_secs_f64());
+
+    let (status, events) = requester.finish(QUERY);
+    assert!(status.success(), "ask failed: {status}\n{}", requester.context());
+    eprintln!(
+        "[answered {:.1} s after the kill, {:.1} s in all]",
+        killed_at.elapsed().as_secs_f64(),
+        started.elapsed().as_secs_f64()
+    );
+    let failed = events
+        .iter()
+        .find(|event| event["event"] == "subtask_failed" && event["index"] == 0)
+        .unwrap_or_else(|| panic!("no subtask_failed\n{}", requester.context()));
+    assert_eq!(failed["executor"], victim_id.as_str(), "{failed}");
+    assert_eq!(failed["will_retry"], true, "{failed}");
+    let retry = events
+        .iter()
+        .find(|event| {
+            event["event"] == "subtask_started" && event["index"] == 0 && event["attempt"].as_u64() >= Some(2)
+        })
+        .unwrap_or_else(|| panic!("no second attempt\n{}", requester.context()));
+    assert_eq!(retry["executor"], survivor.peer_id.as_str(), "{retry}");
+    let done = done_event(&events, &requester);
+    let subtask = &subtasks(&done)[0];
+    assert_eq!(subtask["status"], "done", "{subtask}\n{}", requester.context());
+    assert_eq!(subtask["executor"], survivor.peer_id.as_str(), "{subtask}");
+    assert!(subtask["attempts"].as_u64().expect("attempts") >= 2, "{subtask}");
+    assert!(subtask["tokens"].as_u64().expect("tokens") > 0, "{subtask}");
+    assert!(!done["answer"].as_str().expect("answer").trim().is_empty());
+    // The killed attempt had streamed part of the answer: an `answer_reset`
+    // voids it, and the tokens after the last reset are exactly the answer.
+    let reset = events.iter().rposition(|event| event["event"] == "answer_reset").expect("an answer_reset after the kill");
+    let streamed: String = events[reset..]
+        .iter()
+        .filter(|event| event["event"] == "token")
+        .map(|event| event["text"].as_str().expect("token text"))
+        .collect();
+    assert_eq!(streamed, done["answer"].as_str().expect("answer"));
+    assert!(survivor.proc.running(), "the other peer still serves");
+}
+
+/// The requester is SIGKILLed mid-query: the next `chorus` run on the
+/// same data directory reports that query as interrupted.
+#[test]
+fn a_requester_killed_mid_query_finds_it_interrupted_on_restart() {
+    let _serial = serial();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let p = Server::start("serve-p", dir.path(), "software.python,general.assistant", &[]);
+    let data = dir.path().join("requester");
+    let args = ask_network_args(&data, &[&p.address], LONG_PYTHON);
+    let mut requester = Proc::spawn("requester", command(chorus_bin(), &args), dir.path());
+    let query = requester.wait_for("the query event", QUERY, |event| event["event"] == "query");
+    let query_id = query["query_id"].as_str().expect("query_id").to_owned();
+    let started = requester.wait_for("the sub-task's start", QUERY, |event| event["event"] == "subtask_started");
+    assert_eq!(started["executor"], p.peer_id.as_str(), "it runs on the peer");
+    requester.wait_for("the first token", QUERY, |event| event["event"] == "token");
+    requester.kill();
+
+    let mut args = base_args(&data);
+    args.extend(["history", "--json"].map(str::to_owned));
+    let (status, output, stderr) = run_to_end("history", &args, dir.path());
+    assert!(status.success(), "history failed: {stderr}");
+    let listed = output.first().expect("history prints one JSON list");
+    let entry = listed
+        .as_array()
+        .expect("a list")
+        .iter()
+        .find(|entry| entry["id"].as_u64().map(|id| format!("q{id}")) == Some(query_id.clone()))
+        .unwrap_or_else(|| panic!("{query_id} is not in the history: {listed}"));
+    assert_eq!(entry["status"], "interrupted", "{entry}");
+    assert_eq!(entry["text"], LONG_PYTHON);
+    assert!(entry["ended_at_ms"].as_u64().is_some(), "{entry}");
+    assert!(stderr.contains(&format!("query {query_id} did not finish")), "the restart says so: {stderr}");
+
+    // It stays interrupted (and is not reported again) on the next run.
+    let (status, output, stderr) = run_to_end("history-again", &args, dir.path());
+    assert!(status.success(), "history failed: {stderr}");
+    assert_eq!(output[0][0]["status"], "interrupted", "{output:?}");
+    assert!(!stderr.contains("did not finish"), "{stderr}");
+}
+
+/// Runs `chorus ARGS` to its end (bounded): exit status, the JSON lines it
+/// printed, its stderr.
+fn run_to_end(name: &str, args: &[String], dir: &Path) -> (ExitStatus, Vec<Value>, String) {
+    let mut proc = Proc::spawn(name, command(chorus_bin(), args), dir);
+    let (status, output) = proc.finish(Duration::from_secs(60));
+    (status, output, proc.stderr())
+}
+
+mod protocol {
+    //! The task protocol against a real `chorus serve`, from an
+    //! in-process chorus-net node.
+
+    use std::time::{Duration, Instant};
+
+    use chorus_net::{
+        ChatMessage, Keypair, NetConfig, Network, PROTOCOL_VERSION, PeerId, RemoteEvent, Sampling, TaskError,
+        TaskErrorCode, TaskFrame, TaskRequest,
+    };
+    use futures::{AsyncReadExt as _, AsyncWriteExt as _};
+
+    use super::{Server, serial};
+
+    fn request(specialist: &str, prompt: &str, max_tokens: u32) -> TaskRequest {
+        TaskRequest {
+            version: PROTOCOL_VERSION,
+            specialist: specialist.to_owned(),
+            messages: vec![
+                ChatMessage { role: "system".to_owned(), content: "You are a helpful assistant.".to_owned() },
+                ChatMessage { role: "user".to_owned(), content: prompt.to_owned() },
+            ],
+            sampling: Sampling {
+                temperature: 0.3,
+                top_k: 40,
+                top_p: 0.9,
+                min_p: 0.05,
+                repeat_penalty: 1.1,
+                max_tokens,
+                seed: 7,
+            },
+            deadline_ms: 120_000,
+        }
+    }
+
+    /// Reads the one frame a refused stream gets: an error.
+    async fn read_error(stream: &mut chorus_net::Stream) -> TaskError {
+        let frame: TaskFrame = tokio::time::timeout(
+            Duration::from_secs(20),
+            chorus_net::read_frame(stream, chorus_net::MAX_RESPONSE_FRAME_BYTES),
+        )
+        .await
+        .expect("an answer within 20 s")
+        .expect("a frame");
+        let mut rest = Vec::new();
+        let _ = tokio::time::timeout(Duration::from_secs(5), stream.read_to_end(&mut rest)).await;
+        match frame {
+            TaskFrame::Error { error } => error,
+            other => panic!("expected an error frame, got {other:?}"),
+        }
+    }
+
+    /// Runs a task to its end: the text, the token count.
+    async fn run(client: &Network, peer: PeerId, request: TaskRequest) -> Result<(String, u32), TaskError> {
+        let mut task = client.start_task(peer, request).await?;
+        let mut streamed = String::new();
+        let mut frames = 0;
+        let outcome = tokio::time::timeout(Duration::from_secs(180), async {
+            while let Some(event) = task.next().await {
+                match event? {
+                    RemoteEvent::Waiting => {}
+                    RemoteEvent::Token(text) => {
+                        frames += 1;
+                        streamed.push_str(&text);
+                    }
+                    // `next` verified the signed receipt against the peer's
+                    // key, the request and the text received.
+                    RemoteEvent::Done { summary, text, receipt } => {
+                        assert_eq!(text, streamed);
+                        assert_eq!(receipt.tokens, summary.tokens);
+                        assert!(frames == 0 || summary.tokens > 0, "{summary:?}");
+                        return Ok((text, summary.tokens));
+                    }
+                }
+            }
+            panic!("the task ended without a final frame");
+        })
+        .await;
+        outcome.expect("the task ends within 180 s")
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_serving_process_refuses_bad_requests_with_typed_errors_and_keeps_serving() {
+        let _serial = serial();
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut server = Server::start("serve", dir.path(), "general.assistant", &[]);
+
+        let mut config = NetConfig::tcp(vec!["/ip4/127.0.0.1/tcp/0".parse().unwrap()]);
+        config.mdns = false;
+        config.autonat = false;
+        let client = Network::start(Keypair::generate_ed25519(), config, None).await.expect("the client starts");
+        let peer = client.dial(server.address.parse().unwrap()).await.expect("dials the serve process");
+        assert_eq!(peer.to_string(), server.peer_id);
+
+        // Malformed: a length prefix and no JSON.
+        let mut stream = client.open_task_stream(peer).await.expect("a task stream");
+        stream.write_all(&7_u32.to_be_bytes()).await.unwrap();
+        stream.write_all(b"garbage").await.unwrap();
+        stream.flush().await.unwrap();
+        let error = read_error(&mut stream).await;
+        assert_eq!(error.code, TaskErrorCode::BadRequest, "{error}");
+
+        // Oversized: announces 10 MB (the limit is 64 KiB); nothing more is read.
+        let mut stream = client.open_task_stream(peer).await.expect("a task stream");
+        stream.write_all(&10_000_000_u32.to_be_bytes()).await.unwrap();
+        stream.flush().await.unwrap();
+        let error = read_error(&mut stream).await;
+        assert_eq!(error.code, TaskErrorCode::TooLarge, "{error}");
+
+        // Well-formed JSON that breaks the protocol's limits.
+        let mut bad = request("general.assistant", "hi", 16);
+        bad.sampling.temperature = 50.0;
+        let error = run(&client, peer, bad).await.unwrap_err();
+        assert_eq!(error.code, TaskErrorCode::BadRequest, "{error}");
+
+        // A specialist it does not serve (in the catalog, and not at all).
+        for specialist in ["finance.pricing", "nobody.serves.this"] {
+            let error = run(&client, peer, request(specialist, "hi", 16)).await.unwrap_err();
+            assert_eq!(error.code, TaskErrorCode::UnknownSpecialist, "{specialist}: {error}");
+        }
+
+        // Slow: a stream that sends nothing. Meanwhile a real task is served
+        // in full: real tokens from the model and a verified receipt.
+        let slow_opened = Instant::now();
+        let mut slow = client.open_task_stream(peer).await.expect("a task stream");
+        let (text, tokens) = run(&client, peer, request("general.assistant", "Name three colours of the rainbow.", 32))
+            .await
+            .expect("a valid task is served while a slow one hangs");
+        assert!(tokens > 0 && !text.trim().is_empty(), "{tokens} tokens: {text:?}");
+        let error = read_error(&mut slow).await;
+        let waited = slow_opened.elapsed();
+        assert_eq!(error.code, TaskErrorCode::OverDeadline, "{error}");
+        assert!(
+            waited >= Duration::from_secs(4) && waited < Duration::from_secs(20),
+            "the slow request was dropped after {waited:?} (expected ~5 s)"
+        );
+
+        // Still serving after all that.
+        let (text, _) = run(&client, peer, request("general.assistant", "Say hello.", 16)).await.expect("served");
+        assert!(!text.is_empty());
+        assert!(server.proc.running(), "the serve process is alive\n{}", server.proc.context());
+        client.shutdown();
+    }
+}
+
+/// A remote sub-task on the wire: tcpdump on loopback sees the session
+/// (its cleartext `/noise` negotiation and many bytes) but not the prompt,
+/// the specialist, the task protocol nor the answer.
+#[test]
+fn a_packet_capture_of_a_remote_sub_task_holds_no_prompt_in_clear() {
+    const WORD: &str = "zebracornflakes";
+    let question =
+        format!("How do I reverse a Python list called {WORD}? Show two ways, each with a full example program.");
+    let _serial = serial();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let tcpdump = ["/usr/sbin/tcpdump", "/usr/bin/tcpdump", "/sbin/tcpdump"]
+        .into_iter()
+        .find(|path| Path::new(path).exists())
+        .expect("tcpdump is not installed: run scripts/setup.sh (apt package tcpdump)");
+    let server = Server::start("serve", dir.path(), "software.python,general.assistant", &[]);
+
+    let capture = dir.path().join("capture.pcap");
+    let args: Vec<String> =
+        ["-i", "lo", "-U", "-n", "-w", &capture.display().to_string(), "tcp", "port", &server.port.to_string()]
+            .map(str::to_owned)
+            .to_vec();
+    let mut dump = Proc::spawn("tcpdump", command(tcpdump, &args), dir.path());
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !dump.stderr().contains("listening on") {
+        assert!(dump.running(), "tcpdump stopped: {}", dump.stderr());
+        assert!(Instant::now() < deadline, "tcpdump did not start capturing: {}", dump.stderr());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+
+    let args = ask_network_args(&dir.path().join("requester"), &[&server.address], &question);
+    let mut requester = Proc::spawn("requester", command(chorus_bin(), &args), dir.path());
+    let (status, events) = requester.finish(QUERY);
+    assert!(status.success(), "ask failed: {status}\n{}", requester.context());
+    let done = done_event(&events, &requester);
+    let subtask = &subtasks(&done)[0];
+    assert_eq!(subtask["status"], "done", "{subtask}");
+    assert_eq!(subtask["executor"], server.peer_id.as_str(), "the sub-task ran on the peer: {subtask}");
+    assert_eq!(subtask["specialist"], "software.python");
+    let result = subtask["text"].as_str().expect("text").to_owned();
+    let tokens = subtask["tokens"].as_u64().expect("tokens");
+    assert!(tokens >= 16, "a sub-task long enough to see: {subtask}");
+
+    // Stop the capture cleanly (SIGINT flushes the file).
+    let stopped = Command::new("kill").args(["-INT", &dump.id().to_string()]).status().expect("kill runs");
+    assert!(stopped.success());
+    let (status, _) = dump.finish(Duration::from_secs(20));
+    assert!(status.success(), "tcpdump: {status} {}", dump.stderr());
+    let bytes = std::fs::read(&capture).expect("the capture file");
+    eprintln!("[capture: {} bytes for {tokens} tokens; {}]", bytes.len(), dump.stderr().trim().replace('\n', "; "));
+
+    // It saw the session: the cleartext protocol negotiation before Noise,
+    // and far more than an empty capture (24 bytes) — every streamed token
+    // is at least one packet.
+    assert!(contains(&bytes, b"/noise"), "the capture holds the connection's handshake");
+    let floor = 4096 + 40 * usize::try_from(tokens).unwrap();
+    assert!(bytes.len() > floor, "only {} bytes captured (expected more than {floor})", bytes.len());
+
+    // None of the sub-task is in clear.
+    let mut secrets: Vec<String> = vec![
+        WORD.to_owned(),
+        question.clone(),
+        "reverse a Python list".to_owned(),
+        "software.python".to_owned(),
+        "/chorus/task/1".to_owned(),
+        "\"frame\"".to_owned(),
+    ];
+    // The answer streamed back: every longer word of it (a random run of
+    // ciphertext is never eight letters long).
+    let words: BTreeSet<&str> =
+        result.split(|c: char| !c.is_ascii_alphanumeric() && c != '_').filter(|word| word.len() >= 8).collect();
+    assert!(!words.is_empty(), "the answer has words to look for: {result:?}");
+    secrets.extend(words.into_iter().map(str::to_owned));
+    for secret in &secrets {
+        assert!(!contains(&bytes, secret.as_bytes()), "{secret:?} appears in clear on the wire");
+    }
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    !needle.is_empty() && haystack.windows(needle.len()).any(|window| window == needle)
+}
+
+/// The socket-related calls strace recorded, one per line.
+fn traced_calls(path: &Path) -> Vec<String> {
+    std::fs::read_to_string(path)
+        .expect("the strace output")
+        .lines()
+        .filter(|line| ["socket(", "bind(", "connect(", "listen("].iter().any(|call| line.contains(call)))
+        .map(str::to_owned)
+        .collect()
+}
+
+/// On-device only: the whole `chorus ask` (model, conductor, journal)
+/// makes no socket call at all; the same command with `--network` does
+/// open AF_INET sockets (so the check can fail).
+#[test]
+fn on_device_only_opens_no_socket_at_all() {
+    let _serial = serial();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let strace = ["/usr/bin/strace", "/bin/strace"]
+        .into_iter()
+        .find(|path| Path::new(path).exists())
+        .expect("strace is not installed: run scripts/setup.sh (apt package strace)");
+    // A short answer: the point is the trace, not the text.
+    let question = "What is the capital of France? Answer in one sentence.";
+
+    let trace = |name: &str, extra: &[&str]| -> (Vec<Value>, Vec<String>, Proc) {
+        let out = dir.path().join(format!("{name}.strace"));
+        let mut args: Vec<String> =
+            ["-f", "-qq", "--seccomp-bpf", "-e", "trace=socket,bind,connect,listen", "-o"].map(str::to_owned).to_vec();
+        args.push(out.display().to_string());
+        args.push(chorus_bin().to_owned());
+        args.extend(base_args(&dir.path().join(name)));
+        args.extend(["ask", "--json"].map(str::to_owned));
+        args.extend(extra.iter().map(|arg| (*arg).to_owned()));
+        args.push(question.to_owned());
+        let mut proc = Proc::spawn(name, command(strace, &args), dir.path());
+        let (status, events) = proc.finish(QUERY);
+        assert!(status.success(), "{name}: {status}\n{}", proc.context());
+        let calls = traced_calls(&out);
+        (events, calls, proc)
+    };
+
+    let (events, calls, proc) = trace("on-device", &[]);
+    let done = done_event(&events, &proc);
+    assert_eq!(subtasks(&done)[0]["executor"], "local");
+    assert_eq!(subtasks(&done)[0]["status"], "done");
+    let inet: Vec<&String> = calls.iter().filter(|line| line.contains("AF_INET")).collect();
+    assert!(inet.is_empty(), "on-device only opened network sockets:\n{inet:#?}");
+    assert!(calls.is_empty(), "on-device only made socket calls (of any family):\n{calls:#?}");
+
+    // The control: with --network the same trace shows AF_INET sockets.
+    let (events, calls, proc) = trace("network", &["--network", "--no-mdns", "--listen", "/ip4/127.0.0.1/tcp/0"]);
+    let done = done_event(&events, &proc);
+    assert_eq!(subtasks(&done)[0]["status"], "done");
+    assert!(
+        calls.iter().any(|line| line.contains("socket(AF_INET")),
+        "the network mode's trace shows no AF_INET socket, so the check above proves nothing:\n{calls:#?}"
+    );
+    assert!(calls.iter().any(|line| line.contains("listen(")), "{calls:#?}");
+}
