@@ -19,3 +19,12 @@ cargo nextest run --workspace --no-fail-fast --failure-output final "$@"
 cargo test --workspace --doc --quiet
 # The lints (missing docs, no unwrap/expect outside tests, …) are enforced here.
 cargo clippy --workspace --all-targets --quiet -- -D warnings
+# The app's front end (ui/): component tests with Vitest, the type check and
+# the static build the app embeds. `npm ci` installs exactly the lock file.
+(
+    cd ui
+    npm ci --no-audit --no-fund --loglevel=error
+    npm test
+    npm run check
+    npm run build
+)

@@ -1,0 +1,120 @@
+import { describe, expect, it } from 'vitest';
+import { ChorusError, insideTauri } from './api';
+import { COMMANDS, createTauriApi, type TauriCore } from './tauri';
+import { DEFAULT_SETTINGS } from './mock';
+import type { ConductorEvent, PullProgress } from './types';
+import doc from '../../COMMANDS.md?raw';
+
+class FakeChannel<T> {
+  onmessage: (message: T) => void;
+  constructor(onmessage?: (message: T) => void) {
+    this.onmessage = onmessage ?? (() => {});
+  }
+}
+
+/** A fake `invoke` that records calls and answers from `replies`. */
+function fakeCore(replies: Record<string, (args: Record<string, unknown>) => unknown>) {
+  const calls: { command: string; args: Record<string, unknown> | undefined }[] = [];
+  const core: TauriCore = {
+    invoke: async <T,>(command: string, args?: Record<string, unknown>) => {
+      calls.push({ command, args });
+      const reply = replies[command];
+      if (!reply) throw { code: 'unknown_command', message: `no ${command}` };
+      return reply(args ?? {}) as T;
+    },
+    Channel: FakeChannel as unknown as TauriCore['Channel'],
+  };
+  return { core, calls };
+}
+
+describe('tauriApi', () => {
+  it('asks over the `ask` command and streams events through a Channel', async () => {
+    const { core, calls } = fakeCore({
+      ask: (args) => {
+        const channel = args.onEvent as FakeChannel<ConductorEvent>;
+        channel.onmessage({ event: 'query', query_id: 'q9' });
+        channel.onmessage({ event: 'token', text: 'Hi' });
+        return { query_id: 'q9' };
+      },
+    });
+    const seen: ConductorEvent[] = [];
+    const result = await createTauriApi(core).ask('hello?', { onDeviceOnly: true }, (event) => seen.push(event));
+    expect(result).toEqual({ queryId: 'q9' });
+    expect(calls[0].command).toBe('ask');
+    expect(calls[0].args).toMatchObject({ question: 'hello?', onDeviceOnly: true });
+    expect(calls[0].args?.onEvent).toBeInstanceOf(FakeChannel);
+    expect(seen.map((event) => event.event)).toEqual(['query', 'token']);
+  });
+
+  it('pulls with a progress Channel and passes the outcome through', async () => {
+    const outcome = { requested: 'translate.es', id: 'gemma3-270m-q4_k_m', path: '/m', bytes: 10, sha256: 'a', verified: true, already_present: false, resumed: false };
+    const { core, calls } = fakeCore({
+      pull_model: (args) => {
+        (args.onProgress as FakeChannel<PullProgress>).onmessage({ event: 'progress', downloaded: 5, total: 10, bytes_per_second: 5, eta_seconds: 1 });
+        return outcome;
+      },
+    });
+    const progress: PullProgress[] = [];
+    await expect(createTauriApi(core).pullModel('translate.es', (p) => progress.push(p))).resolves.toEqual(outcome);
+    expect(calls[0]).toMatchObject({ command: 'pull_model', args: { id: 'translate.es' } });
+    expect(progress).toHaveLength(1);
+  });
+
+  it('uses the documented command names and argument names', async () => {
+    const { core, calls } = fakeCore(Object.fromEntries(COMMANDS.map((command) => [command, () => ({})])));
+    const api = createTauriApi(core);
+    const profile = { profession: 'marketer', skills: [], languages: ['es'], interests: [], storage_budget_bytes: 1, memory_bytes: null };
+    await api.cancel('q1');
+    await api.history(5);
+    await api.historyShow('q1');
+    await api.recommend(profile);
+    await api.listModels();
+    await api.pauseDownload('m');
+    await api.removeModel('m');
+    await api.networkInfo();
+    await api.peers();
+    await api.getSettings();
+    await api.setSettings(DEFAULT_SETTINGS);
+    expect(calls.map((call) => [call.command, call.args])).toEqual([
+      ['cancel', { queryId: 'q1' }],
+      ['history', { limit: 5 }],
+      ['history_show', { queryId: 'q1' }],
+      ['recommend', { profile }],
+      ['list_models', undefined],
+      ['pause_download', { id: 'm' }],
+      ['remove_model', { id: 'm' }],
+      ['network_info', undefined],
+      ['peers', undefined],
+      ['get_settings', undefined],
+      ['set_settings', { settings: DEFAULT_SETTINGS }],
+    ]);
+  });
+
+  it('turns rejections into ChorusError with the code the shell sent', async () => {
+    const { core } = fakeCore({
+      remove_model: () => {
+        throw { code: 'not_installed', message: 'gemma is not installed' };
+      },
+      peers: () => {
+        throw 'a bare string';
+      },
+    });
+    const api = createTauriApi(core);
+    await expect(api.removeModel('gemma')).rejects.toEqual(new ChorusError('not_installed', 'gemma is not installed'));
+    await expect(api.removeModel('gemma')).rejects.toHaveProperty('code', 'not_installed');
+    await expect(api.peers()).rejects.toHaveProperty('code', 'internal');
+  });
+
+  it('is picked only inside Tauri', () => {
+    expect(insideTauri()).toBe(false);
+    (window as unknown as Record<string, unknown>).__TAURI_INTERNALS__ = {};
+    expect(insideTauri()).toBe(true);
+    delete (window as unknown as Record<string, unknown>).__TAURI_INTERNALS__;
+  });
+});
+
+describe('COMMANDS.md', () => {
+  it('documents every command the UI invokes', () => {
+    for (const command of COMMANDS) expect(doc).toContain(`\`${command}\``);
+  });
+});

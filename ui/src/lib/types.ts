@@ -1,0 +1,343 @@
+// The JSON shapes the node speaks, as the README documents them
+// (`chorus ask --json`, `models list/recommend/pull --json`, `peers --json`,
+// `history --json`). Field names stay snake_case, exactly as serde writes
+// them, so the Tauri shell can pass chorus-node's values through unchanged.
+
+/** An error as it reaches the UI: a stable code to branch on, words for people. */
+export interface ErrorInfo {
+  code: string;
+  message: string;
+}
+
+// ---------------------------------------------------------------------------
+// Conductor events (`chorus ask --json`), tagged by `event`.
+
+export interface QueryEvent {
+  event: 'query';
+  /** Journal id, e.g. `q3`. */
+  query_id: string;
+}
+
+export interface AnalysisEvent {
+  event: 'analysis';
+  kind: 'simple' | 'composite';
+  reason: string;
+  specialists: string[];
+}
+
+export interface PlanStep {
+  index: number;
+  specialist: string;
+  task: string;
+  depends_on: number[];
+}
+
+export interface PlanEvent {
+  event: 'plan';
+  source: 'model' | 'repaired' | 'fallback';
+  subtasks: PlanStep[];
+  repairs: string[];
+}
+
+export interface SubtaskStartedEvent {
+  event: 'subtask_started';
+  index: number;
+  specialist: string;
+  /** `local` or a peer id. */
+  executor: string;
+  /** 1 for the first attempt. */
+  attempt: number;
+}
+
+export interface SubtaskTokenEvent {
+  event: 'subtask_token';
+  index: number;
+  text: string;
+}
+
+export interface SubtaskDoneEvent {
+  event: 'subtask_done';
+  index: number;
+  specialist: string;
+  executor: string;
+  tokens: number;
+  ms: number;
+}
+
+export interface SubtaskFailedEvent {
+  event: 'subtask_failed';
+  index: number;
+  specialist: string;
+  executor: string;
+  error: string;
+  attempt: number;
+  will_retry: boolean;
+}
+
+export interface SubtaskSkippedEvent {
+  event: 'subtask_skipped';
+  index: number;
+  reason: string;
+}
+
+export interface SubtaskQueuedEvent {
+  event: 'subtask_queued';
+  index: number;
+  specialist: string;
+  system: string;
+  prompt: string;
+  timeout_s: number;
+}
+
+export interface TokenEvent {
+  event: 'token';
+  text: string;
+}
+
+export interface AnswerResetEvent {
+  event: 'answer_reset';
+  attempt: number;
+}
+
+export type SubtaskStatus = 'done' | 'failed' | 'timed_out' | 'skipped';
+
+export interface SubtaskReport {
+  index: number;
+  specialist: string;
+  /** Executor of the last attempt; empty if it never started. */
+  executor: string;
+  status: SubtaskStatus;
+  attempts: number;
+  tokens: number;
+  ms: number;
+  text: string;
+  error: string | null;
+}
+
+export interface DoneEvent {
+  event: 'done';
+  answer: string;
+  ms: number;
+  subtasks: SubtaskReport[];
+}
+
+export interface ErrorEvent {
+  event: 'error';
+  /** `empty_prompt`, `nothing_reachable`, `conductor_failed`, `cancelled`. */
+  code: string;
+  message: string;
+}
+
+export type ConductorEvent =
+  | QueryEvent
+  | AnalysisEvent
+  | PlanEvent
+  | SubtaskStartedEvent
+  | SubtaskTokenEvent
+  | SubtaskDoneEvent
+  | SubtaskFailedEvent
+  | SubtaskSkippedEvent
+  | SubtaskQueuedEvent
+  | TokenEvent
+  | AnswerResetEvent
+  | DoneEvent
+  | ErrorEvent;
+
+// ---------------------------------------------------------------------------
+// The journal (`chorus history --json`, `chorus history show ID --json`).
+
+export type QueryStatus = 'running' | 'done' | 'failed' | 'cancelled' | 'interrupted';
+
+export interface QuerySummary {
+  /** `q3` (the CLI's JSON writes the bare number 3; both are accepted). */
+  id: string | number;
+  text: string;
+  /** `on_device` or `network`. */
+  mode: string;
+  status: QueryStatus;
+  started_at_ms: number;
+  ended_at_ms: number | null;
+}
+
+export interface SubtaskRecord {
+  index: number;
+  specialist: string;
+  executor: string;
+  status: string;
+  attempts: number;
+  tokens: number;
+  elapsed_ms: number;
+  text: string;
+  error: string | null;
+}
+
+export interface JournalEvent {
+  seq: number;
+  at_ms: number;
+  /** A conductor event; token events are not journaled. */
+  event: ConductorEvent;
+}
+
+export interface QueryRecord extends QuerySummary {
+  plan: PlanEvent | null;
+  answer: string | null;
+  error: string | null;
+  subtasks: SubtaskRecord[];
+  events: JournalEvent[];
+}
+
+// ---------------------------------------------------------------------------
+// Models (`chorus models list | recommend | pull | rm --json`).
+
+export interface Profile {
+  profession: string;
+  skills: string[];
+  languages: string[];
+  interests: string[];
+  storage_budget_bytes: number;
+  /** RAM for models; `null` lets the node use what the device has. */
+  memory_bytes: number | null;
+}
+
+export interface ModelRecommendation {
+  specialist_id: string;
+  name: string;
+  base_model: string;
+  score: number;
+  verified: boolean;
+  reasons: string[];
+  size_bytes: number;
+  installed: boolean;
+  download_bytes: number;
+}
+
+export interface BaseModelStatus {
+  id: string;
+  name: string;
+  size_bytes: number;
+  license: string;
+  verified: boolean;
+  /** `url`, `pypi_wheel` or `pypi_chunks`. */
+  source: string;
+  embedded: boolean;
+  installed_path: string | null;
+  installed_verified: boolean | null;
+  /** How many specialists run on it. */
+  specialists: number;
+}
+
+export interface SpecialistStatus {
+  id: string;
+  name: string;
+  base_model: string;
+  size_bytes: number;
+  verified: boolean;
+  /** Its base model is on this device. */
+  runnable: boolean;
+}
+
+export interface ModelListing {
+  base_models: BaseModelStatus[];
+  specialists: SpecialistStatus[];
+  install_dir: string;
+}
+
+/** One `{"event":"progress",…}` line of `chorus models pull --json`. */
+export interface PullProgress {
+  event: 'progress';
+  downloaded: number;
+  total: number | null;
+  bytes_per_second: number;
+  eta_seconds: number | null;
+}
+
+export interface PullOutcome {
+  requested: string;
+  /** The base model installed. */
+  id: string;
+  path: string;
+  bytes: number;
+  sha256: string;
+  verified: boolean;
+  already_present: boolean;
+  resumed: boolean;
+}
+
+export interface RemovedModel {
+  id: string;
+  files: string[];
+  registry_entry: boolean;
+}
+
+// ---------------------------------------------------------------------------
+// The network (`chorus peers --json`, plus what this device knows of itself).
+
+export type Reachability = 'public' | 'private' | 'relayed' | 'unknown';
+
+export interface NetworkInfo {
+  /** Whether the network stack runs (it does not in on-device-only mode). */
+  running: boolean;
+  /** This device's peer id (from its identity key), if it has one yet. */
+  peer_id: string | null;
+  reachability: Reachability;
+  listen_addresses: string[];
+}
+
+export type DeviceClass = 'desktop' | 'laptop' | 'phone' | 'unknown';
+
+export interface PeerStatus {
+  version: number;
+  specialists: string[];
+  free_slots: number;
+  total_slots: number;
+  waiting: number;
+  tokens_per_s: number;
+  device_class: DeviceClass;
+  serving: boolean;
+  max_tokens: number;
+}
+
+export interface LedgerEntry {
+  tasks_given: number;
+  tasks_received: number;
+  tokens_given: number;
+  tokens_received: number;
+}
+
+export interface PeerView {
+  peer_id: string;
+  addresses: string[];
+  connected: boolean;
+  rtt_ms: number | null;
+  status: PeerStatus | null;
+  /** Tokens the peer gave this device minus tokens it received. */
+  standing: number;
+  ledger: LedgerEntry;
+}
+
+// ---------------------------------------------------------------------------
+// Settings (kept by the shell, e.g. `<data-dir>/settings.json`).
+
+export type PrivacyMode = 'on_device' | 'network';
+
+export interface Settings {
+  /** Default for every query: nothing leaves the device, or the network may help. */
+  privacy: PrivacyMode;
+  /** Serve other devices' sub-tasks. */
+  serve: boolean;
+  /** Sub-tasks run for others at once (`--slots`). */
+  max_slots: number;
+  /** Inference threads. */
+  threads: number;
+  only_when_idle: boolean;
+  /** Ignored on devices without a battery. */
+  only_when_charging: boolean;
+  /** Multiaddrs ending in `/p2p/<peer id>`. */
+  bootstrap_peers: string[];
+  /** Journal, identity and installed models; a change applies at the next start. */
+  data_dir: string;
+  /** Onboarding was finished or skipped. */
+  onboarded: boolean;
+  /** What onboarding asked, if it was answered. */
+  profile: Profile | null;
+}

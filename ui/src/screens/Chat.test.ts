@@ -1,0 +1,148 @@
+import { render, screen, waitFor, within } from '@testing-library/svelte';
+import userEvent from '@testing-library/user-event';
+import { describe, expect, it, vi } from 'vitest';
+import { createMockApi } from '../lib/mock';
+import { PEER_A } from '../lib/scenarios';
+import Chat from './Chat.svelte';
+
+async function ask(question: string) {
+  const user = userEvent.setup();
+  await user.type(screen.getByLabelText('Your question'), question);
+  await user.click(screen.getByTestId('send-button'));
+  return user;
+}
+
+const finished = () =>
+  waitFor(() => expect(screen.getByTestId('chat-status')).not.toHaveAttribute('data-status', 'running'), { timeout: 3000 });
+
+describe('Chat', () => {
+  it('streams a simple answer on this device with the privacy switch on, and the plan card', async () => {
+    const api = createMockApi({ delayMs: 1 });
+    const askSpy = vi.spyOn(api, 'ask');
+    render(Chat, { api, defaultPrivacy: 'on_device' });
+
+    const toggle = screen.getByRole('switch', { name: 'On-device only' });
+    expect(toggle).toBeChecked();
+    expect(screen.getByTestId('send-button')).toBeDisabled();
+
+    await ask('How do I split a bill three ways?');
+    expect(askSpy).toHaveBeenCalledWith('How do I split a bill three ways?', { onDeviceOnly: true }, expect.any(Function));
+
+    await finished();
+    expect(screen.getByTestId('chat-status')).toHaveAttribute('data-status', 'done');
+    expect(screen.getByTestId('answer')).toHaveTextContent('Split the total by three');
+    const card = screen.getByTestId('plan-card-0');
+    expect(card).toHaveAttribute('data-state', 'done');
+    expect(card).toHaveAttribute('data-executor', 'local');
+    expect(within(card).getByTestId('plan-card-executor-0')).toHaveTextContent('this device');
+    expect(within(card).getByTestId('plan-card-time-0')).toHaveTextContent('840 ms');
+    expect(screen.getByTestId('plan-kind')).toHaveAttribute('data-kind', 'simple');
+    // The question box is ready for the next one.
+    expect(screen.getByLabelText('Your question')).toHaveValue('');
+  });
+
+  it('shows the answer while it streams', async () => {
+    render(Chat, { api: createMockApi({ delayMs: 40 }), defaultPrivacy: 'on_device' });
+    await ask('How do I split a bill?');
+    await waitFor(() => expect(screen.getByTestId('answer')).toHaveTextContent('Split the'));
+    expect(screen.getByTestId('chat-status')).toHaveAttribute('data-status', 'running');
+    expect(screen.getByTestId('answer')).toHaveAttribute('aria-busy', 'true');
+    expect(screen.getByTestId('plan-card-0')).toHaveAttribute('data-state', 'running');
+    await finished();
+  });
+
+  it('overrides the default privacy for one question', async () => {
+    const api = createMockApi({ delayMs: 1 });
+    const askSpy = vi.spyOn(api, 'ask');
+    render(Chat, { api, defaultPrivacy: 'on_device' });
+    const user = userEvent.setup();
+    await user.click(screen.getByRole('switch', { name: 'On-device only' }));
+    expect(screen.getByRole('switch', { name: 'On-device only' })).not.toBeChecked();
+    await ask('Write a marketing plan, with pricing and a Spanish tagline');
+    expect(askSpy.mock.calls[0][1]).toEqual({ onDeviceOnly: false });
+    await finished();
+  });
+
+  it('shows one card per sub-task, with the peer and its round-trip time', async () => {
+    render(Chat, { api: createMockApi({ delayMs: 1 }), defaultPrivacy: 'network' });
+    expect(screen.getByRole('switch', { name: 'On-device only' })).not.toBeChecked();
+    await ask('Write a marketing plan, with pricing maths and a Spanish tagline');
+    await finished();
+
+    const cards = within(screen.getByTestId('plan')).getAllByRole('article');
+    expect(cards).toHaveLength(3);
+    expect(cards.map((card) => card.getAttribute('data-state'))).toEqual(['done', 'done', 'done']);
+    expect(screen.getByTestId('plan-card-1')).toHaveAttribute('data-executor', PEER_A);
+    await waitFor(() => expect(screen.getByTestId('plan-card-executor-1')).toHaveTextContent('12 ms round trip'));
+    expect(screen.getByTestId('plan-card-executor-0')).toHaveTextContent('this device');
+    expect(screen.getByTestId('answer')).toHaveTextContent('Ahorra juntos');
+  });
+
+  it('drops the text of a failed attempt and counts the retry', async () => {
+    render(Chat, { api: createMockApi({ delayMs: 1 }), defaultPrivacy: 'network' });
+    await ask('Why does my Python loop fail?');
+    await finished();
+    expect(screen.getByTestId('answer-restarted')).toBeInTheDocument();
+    expect(screen.getByTestId('answer')).toHaveTextContent(/^Use a list comprehension/);
+    expect(screen.getByTestId('answer')).not.toHaveTextContent('Python lists are');
+    expect(screen.getByTestId('plan-card-retries-0')).toHaveTextContent('1');
+    expect(screen.getByTestId('plan-card-0')).toHaveTextContent('Attempt 1 on peer');
+  });
+
+  it('shows a queued sub-task while it waits', async () => {
+    render(Chat, { api: createMockApi({ delayMs: 40 }), defaultPrivacy: 'network' });
+    await ask('Summarise GDPR and queue a French version');
+    await waitFor(() => expect(screen.getByTestId('plan-card-1')).toHaveAttribute('data-state', 'queued'));
+    expect(screen.getByTestId('plan-card-1')).toHaveTextContent('up to 120 s');
+    await finished();
+    expect(screen.getByTestId('plan-card-2')).toHaveAttribute('data-state', 'skipped');
+  });
+
+  it('shows an error the UI can branch on', async () => {
+    render(Chat, { api: createMockApi({ delayMs: 1 }), defaultPrivacy: 'on_device' });
+    await ask('nothing can answer this');
+    const alert = await screen.findByTestId('chat-error');
+    expect(alert).toHaveAttribute('role', 'alert');
+    expect(alert).toHaveAttribute('data-code', 'nothing_reachable');
+  });
+
+  it('stops a running query', async () => {
+    render(Chat, { api: createMockApi({ delayMs: 40 }), defaultPrivacy: 'on_device' });
+    const user = await ask('Write a plan, with prices');
+    await user.click(await screen.findByTestId('cancel-button'));
+    await waitFor(() => expect(screen.getByTestId('chat-status')).toHaveTextContent('Cancelled.'));
+    expect(screen.queryByTestId('chat-error')).not.toBeInTheDocument();
+    expect(screen.queryByTestId('cancel-button')).not.toBeInTheDocument();
+  });
+
+  it('sends with Enter, not with Shift+Enter', async () => {
+    const api = createMockApi({ delayMs: 1 });
+    const askSpy = vi.spyOn(api, 'ask');
+    render(Chat, { api, defaultPrivacy: 'on_device' });
+    const user = userEvent.setup();
+    const box = screen.getByLabelText('Your question');
+    await user.type(box, 'first line{Shift>}{Enter}{/Shift}second');
+    expect(askSpy).not.toHaveBeenCalled();
+    expect(box).toHaveValue('first line\nsecond');
+    await user.type(box, '{Enter}');
+    expect(askSpy).toHaveBeenCalledWith('first line\nsecond', { onDeviceOnly: true }, expect.any(Function));
+    await finished();
+  });
+
+  it('lists past questions and replays one from the journal', async () => {
+    render(Chat, { api: createMockApi({ delayMs: 1 }), defaultPrivacy: 'on_device' });
+    expect(await screen.findByTestId('history-empty')).toBeInTheDocument();
+    await ask('Write a plan, with prices');
+    await finished();
+    await ask('How do I split a bill?');
+    await finished();
+
+    const item = await screen.findByTestId('history-item-q1');
+    await waitFor(() => expect(within(screen.getByTestId('history-list')).getAllByRole('button')).toHaveLength(2));
+    await userEvent.setup().click(item);
+    await screen.findByTestId('history-banner');
+    expect(screen.getByTestId('answer')).toHaveTextContent('Ahorra juntos');
+    expect(screen.getAllByRole('article')).toHaveLength(3);
+    expect(item).toHaveAttribute('aria-current', 'true');
+  });
+});
