@@ -12,6 +12,7 @@ mod conduct;
 mod demo;
 mod models;
 mod network;
+mod sim;
 
 /// Chorus: private, on-device AI with specialist models.
 #[derive(Debug, Parser)]
@@ -55,6 +56,9 @@ enum Command {
     /// The whole pipeline: three nodes on loopback serve different
     /// specialists; a fourth, holding none, asks a composite question.
     Demo(demo::DemoArgs),
+    /// Simulate a network of many real nodes in this process (memory
+    /// transport): provider lookups before and after crashes and hangs.
+    Sim(sim::SimArgs),
 }
 
 /// Options every command shares.
@@ -112,6 +116,20 @@ struct BenchArgs {
     /// Print one JSON object instead of a table.
     #[arg(long)]
     json: bool,
+    /// Measure the network instead: dispatch overhead per sub-task over
+    /// loopback TCP, and k sub-tasks on k peers (real nodes, real model).
+    #[arg(long)]
+    network: bool,
+    /// With --network: requests per dispatch variant (a tenth as many over
+    /// first connections).
+    #[arg(long, default_value_t = 1000)]
+    requests: u32,
+    /// With --network: token cap of each dispatch request (the first token is timed).
+    #[arg(long, default_value_t = 2)]
+    dispatch_tokens: u32,
+    /// With --network: rounds of the k-peers figure (medians reported).
+    #[arg(long, default_value_t = 10)]
+    rounds: u32,
 }
 
 fn main() -> ExitCode {
@@ -133,6 +151,7 @@ fn main() -> ExitCode {
         Command::Peers(args) => start(&globals, &cli.model)
             .and_then(|node| runtime().and_then(|runtime| runtime.block_on(network::peers(node, args)))),
         Command::Demo(args) => demo::run(&globals, &cli.model, &args),
+        Command::Sim(args) => sim::run(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -158,7 +177,13 @@ fn main() -> ExitCode {
 fn init_tracing(verbose: bool) {
     // llama.cpp's own logs arrive as targets `llama.cpp` and `ggml`: silent
     // unless asked for (e.g. RUST_LOG=llama.cpp=debug).
-    let default = if verbose { "info,llama.cpp=warn,ggml=warn" } else { "warn,llama.cpp=off,ggml=off" };
+    // libp2p's Kademlia warns when it has no peer to refresh from yet: normal
+    // for the first node of a network.
+    let default = if verbose {
+        "info,llama.cpp=warn,ggml=warn"
+    } else {
+        "warn,llama.cpp=off,ggml=off,libp2p_kad=error"
+    };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
     tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
@@ -218,6 +243,70 @@ fn ask(globals: &Globals, model: &ModelArgs, args: AskArgs) -> anyhow::Result<()
 }
 
 fn bench(globals: &Globals, model: &ModelArgs, args: &BenchArgs) -> anyhow::Result<()> {
+    if args.network {
+        let options = chorus_node::NetworkBenchOptions {
+            node: node_config(globals, model),
+            requests: args.requests,
+            dispatch_tokens: args.dispatch_tokens,
+            first_connections: (args.requests / 10).max(1),
+            rounds: args.rounds,
+            ..chorus_node::NetworkBenchOptions::default()
+        };
+        let report = chorus_node::bench_network(&options)?;
+        if args.json {
+            println!("{}", serde_json::to_string(&report)?);
+            return Ok(());
+        }
+        let row = |name: &str, figure: &chorus_node::Distribution| {
+            println!(
+                "  {name:<34} p50 {:>8.3}  p90 {:>8.3}  p99 {:>8.3}  max {:>8.3} ms",
+                figure.p50_ms, figure.p90_ms, figure.p99_ms, figure.max_ms
+            );
+        };
+        let dispatch = &report.dispatch;
+        println!("model      {}", report.model);
+        println!("transport  {}", report.transport);
+        println!(
+            "machine    {} cores, load average {:?} before, {:?} after; {:.0} s",
+            report.cores, report.load_before, report.load_after, report.elapsed_s
+        );
+        println!(
+            "dispatch overhead: {:?} to {} (max {} tokens), requester first token minus executor first token",
+            dispatch.prompt, dispatch.specialist, dispatch.max_tokens
+        );
+        for figures in [&dispatch.warm, &dispatch.warm_precise, &dispatch.no_inference, &dispatch.first_connection] {
+            println!("{} ({} requests, {} waited)", figures.variant, figures.requests, figures.waited);
+            row("requester first token", &figures.requester_first_token);
+            row("executor first token", &figures.executor_first_token);
+            row("overhead", &figures.overhead);
+        }
+        row("first connection: dial alone", &dispatch.first_connection_dial);
+        row("status probe round trip", &dispatch.status_round_trip);
+        let parallel = &report.parallel;
+        println!(
+            "{} sub-tasks on {} peers ({} thread each, up to {} tokens), median of {} rounds:",
+            parallel.peers, parallel.peers, parallel.threads_per_peer, parallel.max_tokens, parallel.rounds
+        );
+        println!("  slowest alone      {:>8.0} ms", parallel.slowest_alone_ms);
+        println!(
+            "  all at once        {:>8.0} ms  ({:.2}x the slowest alone; the process got {:.2} cores meanwhile)",
+            parallel.parallel_ms, parallel.parallel_vs_slowest, parallel.parallel_cpu_cores
+        );
+        println!(
+            "  one after another  {:>8.0} ms on one peer  ({:.2}x slower than at once)",
+            parallel.sequential_ms, parallel.speedup_vs_one_device
+        );
+        println!("  network's share    {:>8.0} ms of the all-at-once wall time", parallel.parallel_network_ms);
+        if let (Some(ratio), Some(speedup)) =
+            (parallel.full_core_parallel_vs_slowest, parallel.full_core_speedup_vs_one_device)
+        {
+            println!(
+                "  in the {} rounds that got {} cores: {ratio:.2}x the slowest alone, {speedup:.2}x faster than one device",
+                parallel.full_core_rounds, parallel.peers
+            );
+        }
+        return Ok(());
+    }
     let node = start(globals, model)?;
     let options = BenchOptions {
         prompt_tokens: args.prompt_tokens,

@@ -6,11 +6,12 @@
 //!
 //! Options (all optional): `--nodes`, `--seeds`, `--bootstrap-peers`,
 //! `--specialists`, `--providers`, `--requesters`, `--lookups`,
-//! `--concurrency`, `--crash`, `--hang` (fractions), `--join-batch`,
-//! `--join-interval-ms`, `--settle-ms`, `--failure-settle-ms`,
+//! `--concurrency`, `--phase-ms`, `--crash`, `--hang` (fractions), `--join-batch`,
+//! `--join-interval-ms`, `--settle-ms`, `--quiet-cores`, `--failure-settle-ms`,
 //! `--lookup-timeout-ms`, `--seed`, and the node settings `--alpha`
 //! (Kademlia parallelism), `--idle-timeout-ms`, `--substream-timeout-ms`,
-//! `--dial-timeout-ms`, `--ping-interval-ms`. Prints the Markdown table, then the
+//! `--dial-timeout-ms`, `--ping-interval-ms`, `--quarantine-ms` (0: off).
+//! Prints the Markdown table, then the
 //! report as JSON. `RUST_LOG` turns on logs.
 
 use std::time::Duration;
@@ -24,6 +25,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("off")),
         )
         .with_writer(std::io::stderr)
+        .with_ansi(false)
         .init();
     let config = parse(std::env::args().skip(1))?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -38,9 +40,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 fn parse(mut args: impl Iterator<Item = String>) -> Result<SimConfig, String> {
     let mut config = SimConfig::default();
     while let Some(flag) = args.next() {
-        let value = args
-            .next()
-            .ok_or_else(|| format!("{flag} needs a value"))?;
+        let value = args.next().ok_or_else(|| format!("{flag} needs a value"))?;
         let number = || {
             value
                 .parse::<u64>()
@@ -62,11 +62,13 @@ fn parse(mut args: impl Iterator<Item = String>) -> Result<SimConfig, String> {
             "--requesters" => config.requesters = count()?,
             "--lookups" => config.lookups_per_phase = count()?,
             "--concurrency" => config.lookup_concurrency = count()?,
+            "--phase-ms" => config.phase_duration = ms()?,
             "--crash" => config.crash_fraction = share()?,
             "--hang" => config.hang_fraction = share()?,
             "--join-batch" => config.join_batch = count()?,
             "--join-interval-ms" => config.join_interval = ms()?,
             "--settle-ms" => config.settle = ms()?,
+            "--quiet-cores" => config.quiet_cores = share()?,
             "--failure-settle-ms" => config.failure_settle = ms()?,
             "--lookup-timeout-ms" => config.lookup_timeout = ms()?,
             "--seed" => config.seed = number()?,
@@ -75,6 +77,7 @@ fn parse(mut args: impl Iterator<Item = String>) -> Result<SimConfig, String> {
             "--substream-timeout-ms" => config.net.substream_timeout = ms()?,
             "--dial-timeout-ms" => config.net.dial_timeout = ms()?,
             "--ping-interval-ms" => config.net.ping_interval = ms()?,
+            "--quarantine-ms" => config.net.quarantine = ms()?,
             other => return Err(format!("unknown option {other}")),
         }
     }

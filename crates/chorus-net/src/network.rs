@@ -26,7 +26,7 @@ use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::{CancellationToken, DropGuard};
 use tracing::Instrument as _;
 
-use crate::behaviour::{Behaviour, BehaviourEvent};
+use crate::behaviour::{Behaviour, BehaviourEvent, KadEvent};
 use crate::key::specialist_key;
 use crate::limits::RateLimiter;
 use crate::server::{self, TaskService};
@@ -75,9 +75,18 @@ pub struct NetConfig {
     /// must not cost a lookup more than this.
     pub substream_timeout: Duration,
     /// Kademlia requests a lookup keeps in flight at once (α). A hung peer
-    /// holds one of them until [`NetConfig::substream_timeout`]; with more,
-    /// the other requests carry the lookup on meanwhile.
+    /// holds one of them until [`NetConfig::substream_timeout`] while the
+    /// others carry the lookup on: with libp2p's default of 3, a lookup
+    /// whose first three peers all hang waits the whole timeout (1–3 % of
+    /// lookups with a fifth of the nodes hung); with 6 the simulation saw
+    /// none (BENCHMARKS.md, "Network simulation").
     pub kad_parallelism: usize,
+    /// A peer that lets Kademlia requests time out (two in a row with
+    /// nothing heard in between: connection open, nothing answered, hung)
+    /// is disconnected, dropped from the routing table and refused for this
+    /// long, so later lookups skip it at once instead of waiting for it
+    /// again. Zero turns this off.
+    pub quarantine: Duration,
     /// How long provider records live in the DHT.
     pub provider_ttl: Duration,
     /// How often this node re-announces what it provides (well before the TTL).
@@ -125,7 +134,8 @@ impl NetConfig {
             dial_timeout: Duration::from_secs(5),
             kad_query_timeout: Duration::from_secs(10),
             substream_timeout: Duration::from_secs(3),
-            kad_parallelism: 3,
+            kad_parallelism: 6,
+            quarantine: Duration::from_secs(120),
             provider_ttl: Duration::from_secs(2 * 3600),
             reprovide_interval: Duration::from_secs(30 * 60),
             bootstrap_interval: Duration::from_secs(5 * 60),
@@ -143,7 +153,11 @@ impl NetConfig {
     }
 
     /// Settings for a simulated node on the memory transport: no mDNS,
-    /// AutoNAT or relay, lean timers.
+    /// AutoNAT or relay, lean timers. Hundreds of these share one process,
+    /// so the background work of each is multiplied: pings (round-trip
+    /// times mean nothing in memory) come every minute and the periodic
+    /// Kademlia refresh every half hour — with 500 nodes a 5-minute refresh
+    /// alone keeps a core busy.
     #[must_use]
     pub fn memory(listen: Multiaddr) -> Self {
         Self {
@@ -151,7 +165,8 @@ impl NetConfig {
             listen: vec![listen],
             mdns: false,
             autonat: false,
-            ping_interval: Duration::from_secs(30),
+            ping_interval: Duration::from_secs(60),
+            bootstrap_interval: Duration::from_secs(30 * 60),
             ..Self::tcp(Vec::new())
         }
     }
@@ -264,6 +279,7 @@ enum Command {
     Peers(oneshot::Sender<Vec<PeerInfo>>),
     Reachability(oneshot::Sender<Reachability>),
     Freeze(bool),
+    Quarantined(oneshot::Sender<Vec<PeerId>>),
 }
 
 /// A cheap, cloneable handle on a running network.
@@ -384,6 +400,8 @@ impl Network {
             service,
             limiter,
             max_failures: config.max_peer_failures,
+            quarantine: config.quarantine,
+            quarantined: HashMap::new(),
             pending_lookups: HashMap::new(),
             pending_provides: HashMap::new(),
             pending_status: HashMap::new(),
@@ -395,6 +413,7 @@ impl Network {
             reachability: Reachability::Unknown,
             relayed: false,
             relay_server: config.relay_server,
+            memory: config.transport == TransportKind::Memory,
         };
         event_loop
             .wait_listening(listeners, Duration::from_secs(5))
@@ -560,6 +579,15 @@ impl Network {
         self.call(Command::Reachability).await
     }
 
+    /// Peers quarantined now: they let Kademlia requests time out and are
+    /// refused for [`NetConfig::quarantine`].
+    ///
+    /// # Errors
+    /// [`NetError::Stopped`].
+    pub async fn quarantined(&self) -> Result<Vec<PeerId>, NetError> {
+        self.call(Command::Quarantined).await
+    }
+
     /// Stops (true) or resumes (false) handling network events while keeping
     /// every connection open: a hung peer, for simulations of failures.
     ///
@@ -598,6 +626,8 @@ struct EventLoop {
     service: Option<Arc<dyn TaskService>>,
     limiter: RateLimiter,
     max_failures: u32,
+    quarantine: Duration,
+    quarantined: HashMap<PeerId, Instant>,
     pending_lookups: HashMap<QueryId, LookupState>,
     pending_provides: HashMap<QueryId, (String, oneshot::Sender<Result<bool, NetError>>)>,
     pending_status:
@@ -610,6 +640,8 @@ struct EventLoop {
     reachability: Reachability,
     relayed: bool,
     relay_server: bool,
+    /// On the memory transport every listen address is reachable.
+    memory: bool,
 }
 
 impl EventLoop {
@@ -727,7 +759,19 @@ impl EventLoop {
                     .iter()
                     .map(|(peer, state)| PeerInfo {
                         peer_id: peer.to_string(),
-                        addresses: state.addresses.iter().map(ToString::to_string).collect(),
+                        addresses: state
+                            .addresses
+                            .iter()
+                            .map(|address| {
+                                let mut address = address.clone();
+                                if matches!(address.iter().last(), Some(Protocol::P2p(_))) {
+                                    address.pop();
+                                }
+                                address.to_string()
+                            })
+                            .collect::<BTreeSet<String>>()
+                            .into_iter()
+                            .collect(),
                         connected: state.connections > 0,
                         rtt_ms: state
                             .rtt
@@ -752,7 +796,30 @@ impl EventLoop {
                 let _ = reply.send(reachability);
             }
             Command::Freeze(frozen) => self.frozen = frozen,
+            Command::Quarantined(reply) => {
+                let now = Instant::now();
+                self.quarantined.retain(|_, until| *until > now);
+                let _ = reply.send(self.quarantined.keys().copied().collect());
+            }
         }
+    }
+
+    /// Kademlia requests to `peer` timed out: it is hung (or hopelessly
+    /// slow). Drop it, and refuse it for a while, so lookups stop waiting
+    /// for it; its connection closing fails its other pending requests now.
+    fn on_unresponsive(&mut self, peer: PeerId) {
+        if self.quarantine.is_zero() {
+            return;
+        }
+        tracing::debug!(%peer, "Kademlia requests timed out; quarantining the peer");
+        let until = Instant::now() + self.quarantine;
+        let now = Instant::now();
+        self.quarantined.retain(|_, end| *end > now);
+        self.quarantined.insert(peer, until);
+        let kad = &mut self.swarm.behaviour_mut().kad;
+        kad.quarantine(peer, until);
+        kad.remove_peer(&peer);
+        let _ = self.swarm.disconnect_peer_id(peer);
     }
 
     fn set_provided(
@@ -806,10 +873,14 @@ impl EventLoop {
                     .any(|protocol| matches!(protocol, Protocol::P2pCircuit))
                 {
                     self.relayed = true;
-                } else if self.relay_server {
+                } else if self.relay_server || self.memory {
                     // A relay must have addresses others can reach; running
                     // one (`chorus serve --relay`) declares this machine
-                    // reachable at what it listens on.
+                    // reachable at what it listens on. On the memory
+                    // transport every listen address is reachable; declaring
+                    // it puts it into this node's provider records, without
+                    // which a record holder can only name the provider if it
+                    // happens to have it in its routing table.
                     self.swarm.add_external_address(address.clone());
                 }
                 self.listen_addrs.push(address);
@@ -868,7 +939,8 @@ impl EventLoop {
 
     fn on_behaviour_event(&mut self, event: BehaviourEvent) {
         match event {
-            BehaviourEvent::Kad(event) => self.on_kad_event(event),
+            BehaviourEvent::Kad(KadEvent::Kad(event)) => self.on_kad_event(event),
+            BehaviourEvent::Kad(KadEvent::Unresponsive(peer)) => self.on_unresponsive(peer),
             BehaviourEvent::Identify(identify::Event::Received { peer_id, info, .. }) => {
                 let chorus = info.protocols.contains(&KAD_PROTOCOL);
                 let state = self.peer(peer_id);
@@ -984,7 +1056,22 @@ impl EventLoop {
                         }
                     }
                 }
-                if state.found.len() >= state.want || step.last {
+                // A provider this node failed to reach and is not connected
+                // to is probably gone (its record lingers until it expires),
+                // a quarantined one hangs: they go last and do not count
+                // towards `want`, so the lookup goes on for a useful one.
+                let peers = &self.peers;
+                let quarantined = &self.quarantined;
+                let doubtful = |provider: &PeerId| {
+                    quarantined.contains_key(provider)
+                        || peers
+                            .get(provider)
+                            .is_some_and(|peer| peer.failures > 0 && peer.connections == 0)
+                };
+                let useful = state.found.iter().filter(|p| !doubtful(p)).count();
+                if useful >= state.want || step.last {
+                    // Stable: the order found is kept within each group.
+                    state.found.sort_by_key(|provider| doubtful(provider));
                     let state_done = self.pending_lookups.remove(&id);
                     if !step.last
                         && let Some(mut query) = self.swarm.behaviour_mut().kad.query_mut(&id)
@@ -1006,7 +1093,12 @@ impl EventLoop {
                 if step.last
                     && let Some((specialist, reply)) = self.pending_provides.remove(&id)
                 {
-                    tracing::debug!(%specialist, ok = result.is_ok(), "provided");
+                    tracing::debug!(
+                        %specialist,
+                        ok = result.is_ok(),
+                        peers = stats.num_successes(),
+                        "provided"
+                    );
                     let _ = reply.send(Ok(result.is_ok() && stats.num_successes() > 0));
                 }
             }

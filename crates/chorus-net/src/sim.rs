@@ -44,7 +44,11 @@ pub struct SimConfig {
     pub requesters: usize,
     /// Provider lookups measured in each phase.
     pub lookups_per_phase: usize,
-    /// Lookups in flight at once, across all requesters.
+    /// The lookups of a phase start at an even pace over this long: the
+    /// network sees steady traffic, long enough for timeouts to hung peers
+    /// to fire and be acted on.
+    pub phase_duration: Duration,
+    /// Most lookups in flight at once, across all requesters.
     pub lookup_concurrency: usize,
     /// A lookup that has found no provider after this long is a failure.
     pub lookup_timeout: Duration,
@@ -57,9 +61,15 @@ pub struct SimConfig {
     pub join_batch: usize,
     /// Pause between two batches of joining nodes.
     pub join_interval: Duration,
-    /// Wait after the last node joined, before the specialists are announced.
+    /// Longest wait after the last node joined, before the specialists are
+    /// announced: the joined nodes' Kademlia bootstraps go on for a while.
     pub settle: Duration,
-    /// Wait after the crashes and after the hangs, before measuring.
+    /// The wait ends early once the process uses less CPU than this, in
+    /// cores, over one second.
+    pub quiet_cores: f64,
+    /// Longest wait after the crashes and after the hangs, before
+    /// measuring; like [`SimConfig::settle`] it ends once the process is
+    /// quiet (the dead peers' connections closing costs CPU for a moment).
     pub failure_settle: Duration,
     /// Seed of every random choice (keys, providers, victims, lookups).
     pub seed: u64,
@@ -78,14 +88,16 @@ impl Default for SimConfig {
             providers_per_specialist: 3,
             requesters: 10,
             lookups_per_phase: 500,
-            lookup_concurrency: 4,
+            phase_duration: Duration::from_secs(20),
+            lookup_concurrency: 32,
             lookup_timeout: Duration::from_secs(15),
             crash_fraction: 0.2,
             hang_fraction: 0.2,
             join_batch: 10,
             join_interval: Duration::from_millis(250),
-            settle: Duration::from_secs(5),
-            failure_settle: Duration::from_secs(1),
+            settle: Duration::from_secs(60),
+            quiet_cores: 0.25,
+            failure_settle: Duration::from_secs(10),
             seed: 1,
             net: NetConfig::memory(memory_any()),
         }
@@ -151,6 +163,16 @@ pub struct PhaseReport {
     pub over_1s: usize,
     /// Wall time of the phase, milliseconds.
     pub wall_ms: u64,
+    /// CPU the process used during the phase, in cores.
+    pub cpu_cores: f64,
+    /// Wait before the phase (after the failures), milliseconds.
+    pub waited_ms: u64,
+    /// Hung peers some requester had quarantined by the end of the phase
+    /// (one of its Kademlia requests to them timed out).
+    pub quarantined_hung: usize,
+    /// Live, answering peers some requester had quarantined: false alarms
+    /// (a request that timed out on a busy machine).
+    pub quarantined_up: usize,
 }
 
 /// What a simulation measured.
@@ -174,8 +196,11 @@ pub struct SimReport {
     pub spared_last_providers: usize,
     /// Time to start every node, staggered, milliseconds.
     pub join_ms: u64,
-    /// Wait after joining, milliseconds.
+    /// Wait after joining until the process was quiet, milliseconds.
     pub settle_ms: u64,
+    /// CPU the joined network used in the last second of the wait, in cores
+    /// (1.0 = one core busy): the background work of an idle network.
+    pub settle_cpu_cores: f64,
     /// Time to announce every specialist, milliseconds.
     pub provide_ms: u64,
     /// Announcements that reached at least one peer.
@@ -207,6 +232,12 @@ pub struct SimReport {
     pub substream_timeout_ms: u64,
     /// Dial timeout of every node, milliseconds.
     pub dial_timeout_ms: u64,
+    /// Kademlia parallelism (α) of every node.
+    pub kad_parallelism: usize,
+    /// Idle connection timeout of every node, milliseconds.
+    pub idle_timeout_ms: u64,
+    /// How long a node refuses a peer that hung on it, milliseconds.
+    pub quarantine_ms: u64,
     /// Seed of the random choices.
     pub seed: u64,
     /// The three phases.
@@ -217,7 +248,9 @@ impl SimReport {
     /// Whether every phase found a provider for every lookup.
     #[must_use]
     pub fn all_succeeded(&self) -> bool {
-        self.phases.iter().all(|phase| phase.successes == phase.lookups)
+        self.phases
+            .iter()
+            .all(|phase| phase.successes == phase.lookups)
     }
 
     /// The figures as Markdown, for BENCHMARKS.md.
@@ -242,13 +275,13 @@ impl SimReport {
         let _ = writeln!(out);
         let _ = writeln!(
             out,
-            "| phase | lookups | success | live first provider | peers asked p50 / p99 / mean | first provider p50 / p99 / max (ms) | > 1 s |"
+            "| phase | lookups | success | live first provider | peers asked p50 / p99 / mean | first provider p50 / p99 / max (ms) | > 1 s | quarantined: hung / live | waited before (s) | CPU during (cores) |"
         );
-        let _ = writeln!(out, "|---|---|---|---|---|---|---|");
+        let _ = writeln!(out, "|---|---|---|---|---|---|---|---|---|---|");
         for phase in &self.phases {
             let _ = writeln!(
                 out,
-                "| {} | {} | {}/{} ({:.1} %) | {} | {} / {} / {:.1} | {:.0} / {:.0} / {:.0} | {} |",
+                "| {} | {} | {}/{} ({:.1} %) | {} | {} / {} / {:.1} | {:.0} / {:.0} / {:.0} | {} | {} / {} | {:.1} | {:.2} |",
                 phase.phase.label(),
                 phase.lookups,
                 phase.successes,
@@ -262,17 +295,23 @@ impl SimReport {
                 phase.latency_ms_p99,
                 phase.latency_ms_max,
                 phase.over_1s,
+                phase.quarantined_hung,
+                phase.quarantined_up,
+                secs(phase.waited_ms),
+                phase.cpu_cores,
             );
         }
         let _ = writeln!(out);
         let _ = writeln!(
             out,
-            "Join {:.1} s (staggered), settle {:.1} s, announcing {:.1} s ({}/{} announcements \
+            "Join {:.1} s (staggered), settling until quiet {:.1} s ({:.2} cores busy then), announcing {:.1} s ({}/{} announcements \
              reached the DHT); CPU {:.1} s to get there, {:.1} s in all; wall {:.1} s. \
              RSS {:.0} MiB before the nodes, {:.0} MiB joined ({:.0} KiB a node), peak {:.0} MiB; \
-             connected peers a node: mean {:.1}, most {}. Timeouts: lookup {} ms, Kademlia substream {} ms, dial {} ms.",
+             connected peers a node: mean {:.1}, most {}. Kademlia α = {}; timeouts: lookup {} ms, \
+             Kademlia substream {} ms, dial {} ms, idle connection {} s; quarantine {} s.",
             secs(self.join_ms),
             secs(self.settle_ms),
+            self.settle_cpu_cores,
             secs(self.provide_ms),
             self.announcements_reached,
             self.announcements,
@@ -285,9 +324,12 @@ impl SimReport {
             self.rss_peak_mib,
             self.connected_peers_mean,
             self.connected_peers_max,
+            self.kad_parallelism,
             self.lookup_timeout_ms,
             self.substream_timeout_ms,
             self.dial_timeout_ms,
+            secs(self.idle_timeout_ms),
+            secs(self.quarantine_ms),
         );
         out
     }
@@ -368,7 +410,11 @@ pub async fn run(config: SimConfig) -> Result<SimReport, NetError> {
     let mut nodes = join(&config, &mut rng).await?;
     let nodes = nodes.as_mut_slice();
     let join_ms = millis(join_started.elapsed());
-    tokio::time::sleep(config.settle).await;
+    tracing::info!(nodes = nodes.len(), ms = join_ms, "joined");
+    let settle_started = Instant::now();
+    let settle_cpu = settle(config.settle, config.quiet_cores).await;
+    let settle_ms = millis(settle_started.elapsed());
+    tracing::info!(ms = settle_ms, cores = settle_cpu, "settled");
 
     // Providers: distinct nodes per specialist, any node may serve several.
     let specialists: Vec<String> = (0..config.specialists)
@@ -391,6 +437,7 @@ pub async fn run(config: SimConfig) -> Result<SimReport, NetError> {
     let announcements = provided.iter().map(BTreeSet::len).sum::<usize>();
     let announcements_reached = announce(nodes, &provided, config.net.kad_query_timeout).await;
     let provide_ms = millis(provide_started.elapsed());
+    tracing::info!(ms = provide_ms, announcements_reached, "announced");
     let rss_joined = rss_mib("VmRSS");
     let cpu_join = cpu_seconds() - cpu_start;
     let (connected_mean, connected_max) = connections(nodes).await;
@@ -440,20 +487,22 @@ pub async fn run(config: SimConfig) -> Result<SimReport, NetError> {
         nodes[index].network.shutdown();
         nodes[index].health = Health::Crashed;
     }
-    tokio::time::sleep(config.failure_settle).await;
-    phases.push(
-        measure(
-            Phase::AfterCrash,
-            &config,
-            nodes,
-            &requesters,
-            &specialists,
-            &provided,
-            &by_peer,
-            &mut rng,
-        )
-        .await,
-    );
+    let waited = Instant::now();
+    settle(config.failure_settle, config.quiet_cores).await;
+    let waited_after_crash = millis(waited.elapsed());
+    let mut report = measure(
+        Phase::AfterCrash,
+        &config,
+        nodes,
+        &requesters,
+        &specialists,
+        &provided,
+        &by_peer,
+        &mut rng,
+    )
+    .await;
+    report.waited_ms = waited_after_crash;
+    phases.push(report);
 
     let hung = pick_victims(
         nodes,
@@ -471,20 +520,22 @@ pub async fn run(config: SimConfig) -> Result<SimReport, NetError> {
             nodes[index].health = Health::Crashed;
         }
     }
-    tokio::time::sleep(config.failure_settle).await;
-    phases.push(
-        measure(
-            Phase::AfterHang,
-            &config,
-            nodes,
-            &requesters,
-            &specialists,
-            &provided,
-            &by_peer,
-            &mut rng,
-        )
-        .await,
-    );
+    let waited = Instant::now();
+    settle(config.failure_settle, config.quiet_cores).await;
+    let waited_after_hang = millis(waited.elapsed());
+    let mut report = measure(
+        Phase::AfterHang,
+        &config,
+        nodes,
+        &requesters,
+        &specialists,
+        &provided,
+        &by_peer,
+        &mut rng,
+    )
+    .await;
+    report.waited_ms = waited_after_hang;
+    phases.push(report);
 
     let crashed_total = nodes
         .iter()
@@ -511,7 +562,8 @@ pub async fn run(config: SimConfig) -> Result<SimReport, NetError> {
         hung: hung_total,
         spared_last_providers: spared,
         join_ms,
-        settle_ms: millis(config.settle),
+        settle_ms,
+        settle_cpu_cores: settle_cpu,
         provide_ms,
         announcements_reached,
         announcements,
@@ -527,6 +579,9 @@ pub async fn run(config: SimConfig) -> Result<SimReport, NetError> {
         lookup_timeout_ms: millis(config.lookup_timeout),
         substream_timeout_ms: millis(config.net.substream_timeout),
         dial_timeout_ms: millis(config.net.dial_timeout),
+        kad_parallelism: config.net.kad_parallelism,
+        idle_timeout_ms: millis(config.net.idle_timeout),
+        quarantine_ms: millis(config.net.quarantine),
         seed: config.seed,
         phases,
     })
@@ -564,6 +619,21 @@ fn validate(config: &SimConfig) -> Result<(), NetError> {
 )]
 fn fraction(total: usize, fraction: f64) -> usize {
     ((total as f64) * fraction).round() as usize
+}
+
+/// Waits until the process uses less than `quiet` cores over a second, at
+/// most `limit`; returns the cores used in the last second.
+async fn settle(limit: Duration, quiet: f64) -> f64 {
+    let deadline = Instant::now() + limit;
+    loop {
+        let before = cpu_seconds();
+        let began = Instant::now();
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let cores = (cpu_seconds() - before) / began.elapsed().as_secs_f64().max(0.001);
+        if cores < quiet || Instant::now() >= deadline {
+            return cores;
+        }
+    }
 }
 
 /// Starts the seeds, then the other nodes in staggered batches, each
@@ -605,6 +675,9 @@ async fn join(config: &SimConfig, rng: &mut Rng) -> Result<Vec<Node>, NetError> 
             .map(|index| seed_addresses[index].clone())
             .collect();
         nodes.push(start(key, net).await?);
+        if nodes.len() % 100 == 0 {
+            tracing::info!(nodes = nodes.len(), "joining");
+        }
         in_batch += 1;
         if in_batch == batch {
             in_batch = 0;
@@ -629,24 +702,37 @@ async fn start(key: Keypair, net: NetConfig) -> Result<Node, NetError> {
     })
 }
 
-/// Announces what each node provides; returns how many announcements
-/// reached at least one peer.
+/// Announces what each node provides, again (up to three times) while an
+/// announcement reached nobody, as a provider does; returns how many
+/// announcements reached at least one peer.
 async fn announce(nodes: &[Node], provided: &[BTreeSet<String>], limit: Duration) -> usize {
     let limit = limit + Duration::from_secs(5);
-    futures::stream::iter(nodes.iter().zip(provided).filter(|(_, set)| !set.is_empty()))
-        .map(|(node, set)| async move {
-            match tokio::time::timeout(limit, node.network.set_provided(set.clone())).await {
-                Ok(Ok(reached)) => reached,
-                Ok(Err(error)) => {
-                    tracing::warn!(%error, "announcement failed");
-                    0
-                }
-                Err(_) => 0,
+    futures::stream::iter(
+        nodes
+            .iter()
+            .zip(provided)
+            .filter(|(_, set)| !set.is_empty()),
+    )
+    .map(|(node, set)| async move {
+        let mut reached = 0;
+        for attempt in 0..3 {
+            if attempt > 0 {
+                tokio::time::sleep(Duration::from_secs(1)).await;
             }
-        })
-        .buffer_unordered(16)
-        .fold(0, |sum, reached| async move { sum + reached })
-        .await
+            match tokio::time::timeout(limit, node.network.set_provided(set.clone())).await {
+                Ok(Ok(count)) => reached = count,
+                Ok(Err(error)) => tracing::warn!(%error, "announcement failed"),
+                Err(_) => tracing::warn!("announcement timed out"),
+            }
+            if reached >= set.len() {
+                break;
+            }
+        }
+        reached
+    })
+    .buffer_unordered(16)
+    .fold(0, |sum, reached| async move { sum + reached })
+    .await
 }
 
 /// Open connections per node: mean and most.
@@ -743,8 +829,15 @@ async fn measure(
     }
     let timeout = config.lookup_timeout;
     let started = Instant::now();
-    let outcomes: Vec<Outcome> = futures::stream::iter(plan)
-        .map(|(requester, specialist)| async move {
+    let cpu_before = cpu_seconds();
+    let pace = config
+        .phase_duration
+        .checked_div(u32::try_from(plan.len()).unwrap_or(u32::MAX).max(1))
+        .unwrap_or_default();
+    let phase_start = tokio::time::Instant::now();
+    let outcomes: Vec<Outcome> = futures::stream::iter(plan.into_iter().zip(0_u32..))
+        .map(|((requester, specialist), index)| async move {
+            tokio::time::sleep_until(phase_start + pace * index).await;
             let began = Instant::now();
             let lookup = tokio::time::timeout(
                 timeout,
@@ -788,7 +881,28 @@ async fn measure(
         .collect()
         .await;
     let wall_ms = millis(started.elapsed());
-    summarize(phase, nodes, by_peer, &outcomes, wall_ms)
+    tracing::info!(?phase, ms = wall_ms, "phase measured");
+    let mut report = summarize(phase, nodes, by_peer, &outcomes, wall_ms);
+    report.cpu_cores = (cpu_seconds() - cpu_before) / started.elapsed().as_secs_f64().max(0.001);
+    let mut quarantined = BTreeSet::new();
+    for &requester in requesters {
+        if let Ok(peers) = nodes[requester].network.quarantined().await {
+            quarantined.extend(
+                peers
+                    .into_iter()
+                    .filter_map(|peer| by_peer.get(&peer).copied()),
+            );
+        }
+    }
+    report.quarantined_hung = quarantined
+        .iter()
+        .filter(|&&index| nodes[index].health == Health::Hung)
+        .count();
+    report.quarantined_up = quarantined
+        .iter()
+        .filter(|&&index| nodes[index].health == Health::Up)
+        .count();
+    report
 }
 
 fn summarize(
@@ -847,6 +961,10 @@ fn summarize(
         latency_ms_max: latency.last().copied().unwrap_or(0.0),
         over_1s: latency.iter().filter(|&&ms| ms > 1000.0).count(),
         wall_ms,
+        cpu_cores: 0.0,
+        waited_ms: 0,
+        quarantined_hung: 0,
+        quarantined_up: 0,
     }
 }
 
@@ -878,7 +996,11 @@ fn rss_mib(field: &str) -> f64 {
         .lines()
         .find_map(|line| {
             let rest = line.strip_prefix(field)?.strip_prefix(':')?;
-            rest.trim().trim_end_matches("kB").trim().parse::<u64>().ok()
+            rest.trim()
+                .trim_end_matches("kB")
+                .trim()
+                .parse::<u64>()
+                .ok()
         })
         .map_or(0.0, |kb| kb as f64 / 1024.0)
 }

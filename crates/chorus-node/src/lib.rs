@@ -13,6 +13,7 @@
 //! ```
 
 mod bench;
+mod bench_net;
 mod cluster;
 mod conduct;
 mod local;
@@ -21,6 +22,10 @@ mod network;
 mod node;
 
 pub use bench::{BatchFigures, BenchOptions, BenchReport, ConductorFigures, GrammarFigures};
+pub use bench_net::{
+    DispatchFigures, DispatchReport, Distribution, NetworkBenchOptions, NetworkBenchReport, ParallelFigures, ParallelRound,
+    bench_network,
+};
 pub use cluster::{Cluster, ClusterMember, start_cluster};
 pub use conduct::Conversation;
 pub use models::{

@@ -1,0 +1,80 @@
+//! `chorus sim`: many real network nodes in this process, over libp2p's
+//! memory transport; provider lookups on the healthy network, after a share
+//! of the nodes crashed and after a further share hung.
+
+use std::time::Duration;
+
+use anyhow::Context as _;
+use chorus_node::net::sim::{self, SimConfig};
+use clap::Args;
+
+#[derive(Debug, Args)]
+pub(crate) struct SimArgs {
+    /// Nodes in the network, seeds included.
+    #[arg(long, default_value_t = 200)]
+    nodes: usize,
+    /// Provider lookups measured in each phase.
+    #[arg(long, default_value_t = 500)]
+    lookups: usize,
+    /// Distinct specialists announced in the DHT.
+    #[arg(long, default_value_t = 20)]
+    specialists: usize,
+    /// Nodes announcing each specialist.
+    #[arg(long, default_value_t = 3)]
+    providers: usize,
+    /// Share of the nodes that crash before the second phase (0–0.9).
+    #[arg(long, default_value_t = 0.2)]
+    crash: f64,
+    /// Share of the nodes that hang before the third phase (0–0.9).
+    #[arg(long, default_value_t = 0.2)]
+    hang: f64,
+    /// Kademlia requests in flight per lookup (α).
+    #[arg(long)]
+    alpha: Option<usize>,
+    /// Seed of every random choice.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Print the report as one JSON object instead of a table.
+    #[arg(long)]
+    json: bool,
+}
+
+pub(crate) fn run(args: &SimArgs) -> anyhow::Result<()> {
+    for (name, share) in [("--crash", args.crash), ("--hang", args.hang)] {
+        anyhow::ensure!((0.0..=0.9).contains(&share), "{name} must be a share between 0 and 0.9, not {share}");
+    }
+    anyhow::ensure!(args.crash + args.hang <= 0.9, "--crash and --hang together must leave a tenth of the nodes up");
+    anyhow::ensure!(args.lookups > 0, "--lookups must be at least 1");
+    anyhow::ensure!(args.alpha != Some(0), "--alpha must be at least 1");
+    let mut config = SimConfig {
+        nodes: args.nodes,
+        // Small networks get fewer seeds and requesters (the defaults are 4 and 10).
+        seeds: (args.nodes / 10).clamp(1, 4),
+        requesters: (args.nodes / 4).clamp(1, 10),
+        lookups_per_phase: args.lookups,
+        specialists: args.specialists,
+        providers_per_specialist: args.providers,
+        crash_fraction: args.crash,
+        hang_fraction: args.hang,
+        seed: args.seed,
+        ..SimConfig::default()
+    };
+    if let Some(alpha) = args.alpha {
+        config.net.kad_parallelism = alpha;
+    }
+    // Stop early, and loudly, rather than simulating for ever.
+    let limit = Duration::from_secs(30 * 60);
+    let report = crate::runtime()?
+        .block_on(async { tokio::time::timeout(limit, sim::run(config)).await })
+        .context("the simulation took more than 30 minutes")??;
+    if args.json {
+        println!("{}", serde_json::to_string(&report)?);
+    } else {
+        print!("{}", report.to_markdown());
+    }
+    if report.all_succeeded() {
+        Ok(())
+    } else {
+        anyhow::bail!("some lookups found no provider")
+    }
+}

@@ -1,0 +1,84 @@
+//! A hung peer (connection open, nothing answered) is noticed from its
+//! Kademlia timeouts and quarantined, and lookups then skip it at once.
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+
+use std::collections::BTreeSet;
+use std::time::{Duration, Instant};
+
+use chorus_net::{Keypair, Multiaddr, NetConfig, Network};
+
+async fn node(bootstrap: Vec<Multiaddr>) -> (Network, Multiaddr) {
+    let mut config = NetConfig::memory("/memory/0".parse().unwrap());
+    config.bootstrap = bootstrap;
+    config.substream_timeout = Duration::from_secs(1);
+    let network = Network::start(Keypair::generate_ed25519(), config, None)
+        .await
+        .unwrap();
+    let address = network.listen_addrs().await.unwrap().remove(0);
+    (network, address)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hung_peer_is_quarantined_after_two_timeouts_and_skipped() {
+    let (_hub, hub_address) = node(Vec::new()).await;
+    let (provider, _) = node(vec![hub_address.clone()]).await;
+    let (hung, _) = node(vec![hub_address.clone()]).await;
+    let (requester, _) = node(vec![hub_address]).await;
+
+    // Everyone knows everyone, and the record is in place.
+    let specialist = "writing.quarantine";
+    let mut found = false;
+    for _ in 0..50 {
+        let _ = provider
+            .set_provided(BTreeSet::from([specialist.to_owned()]))
+            .await
+            .unwrap();
+        let peers = requester.peers().await.unwrap();
+        let knows_hung = peers
+            .iter()
+            .any(|peer| peer.peer_id == hung.peer_id().to_string() && peer.connected);
+        if knows_hung
+            && !requester
+                .find_providers(specialist, 1)
+                .await
+                .unwrap()
+                .providers
+                .is_empty()
+        {
+            found = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(found, "the requester knows the peer and finds the provider");
+    assert!(requester.quarantined().await.unwrap().is_empty());
+
+    hung.freeze(true).await.unwrap();
+    // Lookups keep asking the hung peer (it is one of the few known) until
+    // two of its requests have timed out with nothing heard in between.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut quarantined = Vec::new();
+    while Instant::now() < deadline {
+        let lookup = requester.find_providers(specialist, 1).await.unwrap();
+        assert_eq!(lookup.providers, vec![provider.peer_id()]);
+        quarantined = requester.quarantined().await.unwrap();
+        if !quarantined.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    assert_eq!(quarantined, vec![hung.peer_id()]);
+
+    // Quarantined: no longer connected, and a dial to it is refused at once.
+    let peers = requester.peers().await.unwrap();
+    assert!(
+        !peers
+            .iter()
+            .any(|peer| peer.peer_id == hung.peer_id().to_string() && peer.connected)
+    );
+    let started = Instant::now();
+    let lookup = requester.find_providers(specialist, 1).await.unwrap();
+    assert_eq!(lookup.providers, vec![provider.peer_id()]);
+    assert!(started.elapsed() < Duration::from_millis(900));
+    hung.shutdown();
+}

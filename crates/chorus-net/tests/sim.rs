@@ -1,0 +1,62 @@
+//! A small network simulation: real nodes over the memory transport, a
+//! fifth of them crashed, then another fifth hung. Every lookup must still
+//! find a provider, and hung peers must not stall lookups for long. (The
+//! 200-node figures come from `cargo run --release --example sim`, see
+//! BENCHMARKS.md; speed is measured there, only bounded here.)
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+
+use std::time::Duration;
+
+use chorus_net::sim::{self, Phase, SimConfig};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forty_nodes_find_providers_after_crashes_and_hangs() {
+    let config = SimConfig {
+        nodes: 40,
+        seeds: 2,
+        specialists: 6,
+        providers_per_specialist: 3,
+        requesters: 4,
+        lookups_per_phase: 24,
+        phase_duration: Duration::from_secs(5),
+        join_batch: 8,
+        join_interval: Duration::from_millis(100),
+        settle: Duration::from_secs(8),
+        quiet_cores: 0.3,
+        failure_settle: Duration::from_secs(3),
+        seed: 7,
+        ..SimConfig::default()
+    };
+    let report = tokio::time::timeout(Duration::from_secs(120), sim::run(config))
+        .await
+        .expect("the simulation ends")
+        .expect("the simulation runs");
+    println!("{}", report.to_markdown());
+
+    assert_eq!(report.nodes, 40);
+    assert_eq!(report.crashed, 8);
+    assert_eq!(report.hung, 8);
+    let phases: Vec<Phase> = report.phases.iter().map(|phase| phase.phase).collect();
+    assert_eq!(
+        phases,
+        vec![Phase::Baseline, Phase::AfterCrash, Phase::AfterHang]
+    );
+    for phase in &report.phases {
+        assert_eq!(phase.lookups, 24, "{:?}", phase.phase);
+        assert!(
+            (phase.success_rate - 1.0).abs() < f64::EPSILON,
+            "{:?}: {} of {} lookups found a provider",
+            phase.phase,
+            phase.successes,
+            phase.lookups
+        );
+        assert!(phase.peers_asked_p50 >= 1, "{:?} asked nobody", phase.phase);
+    }
+    let hung = &report.phases[2];
+    assert!(
+        hung.latency_ms_p99 < 3000.0,
+        "hung peers stalled lookups: p99 {} ms",
+        hung.latency_ms_p99
+    );
+    assert!(report.rss_joined_mib > 0.0);
+}
