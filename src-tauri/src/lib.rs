@@ -1,0 +1,69 @@
+//! The Chorus app: a Tauri 2 shell over `chorus-node` for the Svelte UI in
+//! `ui/`. It holds no logic of its own: each command (ui/COMMANDS.md)
+//! converts its arguments, calls the node, and passes the node's values and
+//! events through unchanged; errors reach the UI as `{ code, message }`.
+//!
+//! Environment: `CHORUS_DATA_DIR` (data directory, overrides the settings),
+//! `CHORUS_CATALOG` (a catalog file), `CHORUS_CONFIG_DIR` (where
+//! `settings.json` lives), `CHORUS_MODELS_DIR` (where the embedded model is
+//! looked for first), `RUST_LOG`.
+
+include!("command_list.rs");
+
+mod commands;
+mod error;
+mod host;
+mod settings;
+mod state;
+
+pub use error::{CommandError, CommandResult, node_error_code};
+pub use settings::{NetworkChange, Privacy, Settings, network_change};
+pub use state::{AppState, Overrides};
+
+use tauri::Manager;
+
+/// `tauri::generate_handler!` over every command of [`COMMANDS`].
+macro_rules! handler {
+    ($($name:ident),*) => {
+        tauri::generate_handler![$(commands::$name),*]
+    };
+}
+
+fn init_tracing() {
+    // llama.cpp's own logs are silent unless asked for (RUST_LOG=llama.cpp=debug).
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,llama.cpp=off,ggml=off"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+/// Builds and runs the app until its last window closes.
+#[cfg_attr(mobile, tauri::mobile_entry_point)]
+pub fn run() {
+    init_tracing();
+    let overrides = Overrides::from_env();
+    let result = tauri::Builder::default()
+        .plugin(tauri_plugin_store::Builder::new().build())
+        .setup(move |app| {
+            let state = AppState::start(app.handle(), &overrides);
+            app.manage(state);
+            let handle = app.handle().clone();
+            // Joining the network (privacy: network) must not hold the window back.
+            tauri::async_runtime::spawn(async move {
+                let state = handle.state::<AppState>();
+                if let Err(error) = state.apply_stored().await {
+                    tracing::error!(%error, "could not apply the stored settings");
+                }
+            });
+            Ok(())
+        })
+        .invoke_handler(with_commands!(handler))
+        .run(tauri::generate_context!());
+    if let Err(error) = result {
+        tracing::error!(%error, "the app stopped with an error");
+        eprintln!("error: {error}");
+        std::process::exit(1);
+    }
+}

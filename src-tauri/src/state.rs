@@ -1,0 +1,324 @@
+//! What the app holds while it runs: the node, the settings (and where they
+//! are stored), the running queries and downloads.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, RwLock};
+
+use chorus_node::net::DeviceClass;
+use chorus_node::{CancellationToken, Node, NodeConfig};
+use tauri::{AppHandle, Manager, Runtime};
+use tauri_plugin_store::StoreExt;
+
+use crate::error::{CommandError, CommandResult};
+use crate::host::{self, HostProbe};
+use crate::settings::{NetworkChange, Privacy, Settings, network_change};
+
+/// The key the settings live under in the store file.
+const SETTINGS_KEY: &str = "settings";
+/// The store file.
+const SETTINGS_FILE: &str = "settings.json";
+
+/// Environment overrides, read once at start (tests use them to run the app
+/// in a temporary directory).
+#[derive(Debug, Clone, Default)]
+pub struct Overrides {
+    /// `CHORUS_DATA_DIR`: the data directory, whatever the settings say
+    /// (also honoured by chorus-node itself, as by the CLI).
+    pub data_dir: Option<PathBuf>,
+    /// `CHORUS_CATALOG`: a catalog file instead of the built-in one (the
+    /// CLI's `--catalog`).
+    pub catalog: Option<PathBuf>,
+    /// `CHORUS_CONFIG_DIR`: where `settings.json` lives; else
+    /// `$CHORUS_DATA_DIR` when that is set, else the app's config directory.
+    pub config_dir: Option<PathBuf>,
+}
+
+impl Overrides {
+    /// The overrides in the environment (empty values are ignored).
+    #[must_use]
+    pub fn from_env() -> Self {
+        let path = |name: &str| {
+            std::env::var_os(name)
+                .filter(|value| !value.is_empty())
+                .map(PathBuf::from)
+        };
+        Self {
+            data_dir: path("CHORUS_DATA_DIR"),
+            catalog: path("CHORUS_CATALOG"),
+            config_dir: path("CHORUS_CONFIG_DIR"),
+        }
+    }
+}
+
+/// A set of cancellation tokens by id (running queries, running pulls).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Running(Arc<Mutex<HashMap<String, CancellationToken>>>);
+
+impl Running {
+    /// Registers `id`; `None` if it is already running.
+    pub(crate) fn start(&self, id: &str) -> Option<RunningGuard> {
+        let mut map = self.0.lock().ok()?;
+        if map.contains_key(id) {
+            return None;
+        }
+        let token = CancellationToken::new();
+        map.insert(id.to_owned(), token.clone());
+        Some(RunningGuard {
+            running: self.clone(),
+            id: id.to_owned(),
+            token,
+        })
+    }
+
+    /// Cancels `id`; false if nothing runs under it.
+    pub(crate) fn cancel(&self, id: &str) -> bool {
+        let token = self.0.lock().ok().and_then(|map| map.get(id).cloned());
+        token.is_some_and(|token| {
+            token.cancel();
+            true
+        })
+    }
+}
+
+/// Removes its id from [`Running`] when the work ends, however it ends.
+#[derive(Debug)]
+pub(crate) struct RunningGuard {
+    running: Running,
+    id: String,
+    /// Cancelled by [`Running::cancel`].
+    pub(crate) token: CancellationToken,
+}
+
+impl Drop for RunningGuard {
+    fn drop(&mut self) {
+        if let Ok(mut map) = self.running.0.lock() {
+            map.remove(&self.id);
+        }
+    }
+}
+
+/// The app's state, managed by Tauri.
+pub struct AppState {
+    /// The node, or why it could not start (the settings still work).
+    node: Result<RwLock<Node>, CommandError>,
+    /// The settings in force, and the network they were applied to. The
+    /// async lock also serialises network transitions.
+    settings: tokio::sync::Mutex<Applied>,
+    /// The settings file.
+    settings_path: PathBuf,
+    /// This device's class, for peers' routing.
+    device_class: DeviceClass,
+    /// Host conditions for serving.
+    host: HostProbe,
+    /// Running queries by id (`q12`).
+    pub(crate) queries: Running,
+    /// Running pulls by the id they were asked for.
+    pub(crate) pulls: Running,
+}
+
+/// Settings as stored, and the ones the network runs under.
+struct Applied {
+    stored: Settings,
+    network: Option<Settings>,
+}
+
+impl AppState {
+    /// Loads the settings (defaults on first start) and starts the node
+    /// under them. The network, when the settings want it, is joined by
+    /// [`AppState::apply_stored`], which the caller spawns.
+    pub fn start<R: Runtime>(app: &AppHandle<R>, overrides: &Overrides) -> Self {
+        let config_dir = overrides
+            .config_dir
+            .clone()
+            .or_else(|| overrides.data_dir.clone())
+            .or_else(|| app.path().app_config_dir().ok())
+            .unwrap_or_else(|| PathBuf::from("."));
+        let settings_path = config_dir.join(SETTINGS_FILE);
+        let default_data_dir = overrides
+            .data_dir
+            .clone()
+            .unwrap_or_else(chorus_node::default_data_dir);
+        let cores = std::thread::available_parallelism()
+            .map_or(1, |cores| u32::try_from(cores.get()).unwrap_or(1));
+        let defaults = Settings::defaults(&default_data_dir, cores);
+        let stored = load_settings(app, &settings_path).unwrap_or_else(|| defaults.clone());
+        let data_dir = overrides
+            .data_dir
+            .clone()
+            .unwrap_or_else(|| stored.data_dir_path());
+        tracing::info!(settings = %settings_path.display(), data_dir = %data_dir.display(), "starting the node");
+        let config = NodeConfig {
+            threads: usize::try_from(stored.threads).ok(),
+            data_dir: Some(data_dir),
+            catalog: overrides.catalog.clone(),
+            ..NodeConfig::default()
+        };
+        let node = Node::start(config).map(RwLock::new).map_err(|error| {
+            tracing::error!(%error, "the node could not start");
+            CommandError::from(error)
+        });
+        if let Ok(node) = &node
+            && let Ok(node) = node.read()
+        {
+            for query in node.interrupted() {
+                tracing::warn!(id = %query.id, "query interrupted by an earlier run");
+            }
+        }
+        Self {
+            node,
+            settings: tokio::sync::Mutex::new(Applied {
+                stored,
+                network: None,
+            }),
+            settings_path,
+            device_class: host::device_class(),
+            host: host::probe(),
+            queries: Running::default(),
+            pulls: Running::default(),
+        }
+    }
+
+    /// A handle on the node as it is now (cheap: the node is a set of handles).
+    ///
+    /// # Errors
+    /// Why the node could not start; `internal` if its lock was poisoned.
+    pub fn node(&self) -> CommandResult<Node> {
+        let lock = self.node.as_ref().map_err(Clone::clone)?;
+        let node = lock
+            .read()
+            .map_err(|_| CommandError::internal("the node's lock is poisoned"))?;
+        Ok(node.clone())
+    }
+
+    fn replace_node(&self, node: Node) -> CommandResult<()> {
+        let lock = self.node.as_ref().map_err(Clone::clone)?;
+        *lock
+            .write()
+            .map_err(|_| CommandError::internal("the node's lock is poisoned"))? = node;
+        Ok(())
+    }
+
+    /// The settings in force.
+    pub async fn settings(&self) -> Settings {
+        self.settings.lock().await.stored.clone()
+    }
+
+    /// Where the settings are stored.
+    #[must_use]
+    pub fn settings_path(&self) -> &Path {
+        &self.settings_path
+    }
+
+    /// Applies the stored settings to the node (at start).
+    ///
+    /// # Errors
+    /// As [`AppState::set_settings`].
+    pub async fn apply_stored(&self) -> CommandResult<()> {
+        let mut applied = self.settings.lock().await;
+        let wanted = applied.stored.clone();
+        self.apply_network(&mut applied, &wanted).await
+    }
+
+    /// Validates, stores and applies new settings; returns what was stored.
+    ///
+    /// # Errors
+    /// `invalid_settings`; `store` if the file cannot be written; the
+    /// node's error if the network cannot start (the settings stay stored).
+    pub async fn set_settings<R: Runtime>(
+        &self,
+        app: &AppHandle<R>,
+        value: serde_json::Value,
+    ) -> CommandResult<Settings> {
+        let settings = Settings::from_json(value)?;
+        let mut applied = self.settings.lock().await;
+        save_settings(app, &self.settings_path, &settings)?;
+        applied.stored = settings.clone();
+        self.apply_network(&mut applied, &settings).await?;
+        Ok(settings)
+    }
+
+    async fn apply_network(&self, applied: &mut Applied, wanted: &Settings) -> CommandResult<()> {
+        let change = network_change(applied.network.as_ref(), wanted);
+        if change == NetworkChange::None {
+            if wanted.privacy == Privacy::Network {
+                applied.network = Some(wanted.clone());
+            }
+            return Ok(());
+        }
+        let mut node = self.node()?;
+        match change {
+            NetworkChange::None => {}
+            NetworkChange::Limits => {
+                node.set_serve_limits(wanted.serve_limits());
+            }
+            NetworkChange::Stop => {
+                node.leave_network();
+                self.replace_node(node)?;
+                tracing::info!("network stopped: on-device only");
+            }
+            NetworkChange::Start | NetworkChange::Restart => {
+                node.leave_network();
+                let network = wanted.network(self.device_class, self.host.clone())?;
+                let joined = node.join_network(network).await;
+                // On failure the node stays off the network (the settings stay stored).
+                self.replace_node(node)?;
+                joined?;
+                tracing::info!("network started");
+            }
+        }
+        applied.network = (wanted.privacy == Privacy::Network).then(|| wanted.clone());
+        Ok(())
+    }
+}
+
+fn load_settings<R: Runtime>(app: &AppHandle<R>, path: &Path) -> Option<Settings> {
+    let store = match app.store(path) {
+        Ok(store) => store,
+        Err(error) => {
+            tracing::warn!(%error, path = %path.display(), "cannot open the settings; using the defaults");
+            return None;
+        }
+    };
+    let value = store.get(SETTINGS_KEY)?;
+    match Settings::from_json(value) {
+        Ok(settings) => Some(settings),
+        Err(error) => {
+            tracing::warn!(%error, path = %path.display(), "stored settings are unusable; using the defaults");
+            None
+        }
+    }
+}
+
+fn save_settings<R: Runtime>(
+    app: &AppHandle<R>,
+    path: &Path,
+    settings: &Settings,
+) -> CommandResult<()> {
+    let store_error = |error: tauri_plugin_store::Error| {
+        CommandError::new("store", format!("{}: {error}", path.display()))
+    };
+    let store = app.store(path).map_err(store_error)?;
+    let value = serde_json::to_value(settings)
+        .map_err(|error| CommandError::internal(error.to_string()))?;
+    store.set(SETTINGS_KEY, value);
+    store.save().map_err(store_error)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn running_ids_are_unique_and_forgotten_when_done() {
+        let running = Running::default();
+        let guard = running.start("a").unwrap();
+        assert!(running.start("a").is_none());
+        assert!(running.cancel("a"));
+        assert!(guard.token.is_cancelled());
+        assert!(!running.cancel("b"));
+        drop(guard);
+        assert!(!running.cancel("a"));
+        assert!(running.start("a").is_some());
+    }
+}
