@@ -237,6 +237,35 @@ impl NodeService {
         &self.served
     }
 
+    /// The limits in force.
+    #[must_use]
+    pub fn limits(&self) -> ServeLimits {
+        self.queue
+            .lock()
+            .ok()
+            .and_then(|queue| queue.admission.as_ref().map(|admission| admission.limits().clone()))
+            .unwrap_or_else(|| self.settings.limits.clone())
+    }
+
+    /// Applies the owner's new limits now: waiting tickets that may start
+    /// are told to, those that lost their place are refused.
+    pub fn set_limits(&self, limits: ServeLimits) {
+        let Ok(mut queue) = self.queue.lock() else { return };
+        let state = &mut *queue;
+        let Some(admission) = state.admission.as_mut() else { return };
+        let change = admission.set_limits(limits);
+        for ticket in change.start {
+            if let Some(waiter) = state.waiters.remove(&ticket) {
+                let _ = waiter.send(Ok(()));
+            }
+        }
+        for (ticket, refusal) in change.refused {
+            if let Some(waiter) = state.waiters.remove(&ticket) {
+                let _ = waiter.send(Err(refusal_error(&refusal)));
+            }
+        }
+    }
+
     fn release(&self, ticket: u64) {
         let Ok(mut queue) = self.queue.lock() else { return };
         let state = &mut *queue;
@@ -279,7 +308,7 @@ impl NodeService {
     /// Live status for probes.
     fn live_status(&self) -> PeerStatus {
         let host = (self.settings.host)();
-        let limits = &self.settings.limits;
+        let limits = &self.limits();
         let serving = limits.serve
             && (!limits.only_when_idle || host.idle)
             && (!limits.only_when_charging || host.charging != Some(false));

@@ -137,6 +137,12 @@ impl AskRequest {
 }
 
 /// A running node.
+///
+/// Cloning is cheap and gives a second handle on the same engine, journal
+/// and network: a shell can hand a snapshot to a long task (a download, a
+/// query) while it swaps the network in or out on its own copy
+/// ([`Node::join_network`], [`Node::leave_network`]).
+#[derive(Clone)]
 pub struct Node {
     engine: Engine,
     pool: Arc<ModelPool>,
@@ -347,6 +353,30 @@ impl Node {
         self.network = Some(network);
         self.service = service;
         Ok(())
+    }
+
+    /// Stops the network stack (every connection closes) and goes back to
+    /// on-device only: later queries run on this device alone and peers are
+    /// no longer served. Queries already running keep the conductor they
+    /// started with; their remote sub-tasks fail over to this device.
+    /// Does nothing when the network is not joined.
+    pub fn leave_network(&mut self) {
+        if let Some(network) = self.network.take() {
+            network.shutdown();
+        }
+        self.service = None;
+        self.conductor = self.on_device.clone();
+    }
+
+    /// Applies new serving limits (slots, serve on or off, only when idle
+    /// or charging) to the running service at once: waiting peers may start
+    /// or be refused. Returns `false` when this node does not serve (not
+    /// joined, or joined without [`NetworkSettings::serve`]).
+    pub fn set_serve_limits(&self, limits: chorus_core::ServeLimits) -> bool {
+        self.service.as_ref().is_some_and(|service| {
+            service.set_limits(limits);
+            true
+        })
     }
 
     /// Announces the served specialists again (after joining more peers).
