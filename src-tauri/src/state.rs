@@ -139,8 +139,12 @@ impl AppState {
             .data_dir
             .clone()
             .unwrap_or_else(chorus_node::default_data_dir);
+        // One core is left to the window (WebKit) and the rest of the
+        // system: llama.cpp's threads collapse when another process holds one.
         let cores = std::thread::available_parallelism()
-            .map_or(1, |cores| u32::try_from(cores.get()).unwrap_or(1));
+            .map_or(1, |cores| u32::try_from(cores.get()).unwrap_or(1))
+            .saturating_sub(1)
+            .max(1);
         let defaults = Settings::defaults(&default_data_dir, cores);
         let stored = load_settings(app, &settings_path).unwrap_or_else(|| defaults.clone());
         let data_dir = overrides
