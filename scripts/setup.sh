@@ -28,7 +28,9 @@ APT_PACKAGES=(cmake libclang-dev pkg-config build-essential tcpdump strace
     # The Tauri app (src-tauri): WebKitGTK and friends to build it, Xvfb to
     # run it headless, WebKitWebDriver for its end-to-end tests.
     libwebkit2gtk-4.1-dev libgtk-3-dev librsvg2-dev libsoup-3.0-dev libxdo-dev libssl-dev
-    libayatana-appindicator3-dev xvfb xauth webkit2gtk-driver)
+    libayatana-appindicator3-dev xvfb xauth webkit2gtk-driver
+    # ImageMagick's `import` takes the app's screenshots under Xvfb.
+    imagemagick)
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")

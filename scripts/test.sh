@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# The whole test suite: set-up (idempotent), then every test of the
-# workspace — unit tests, the engine on the real embedded model, the CLI.
+# The whole test suite: set-up (idempotent), the UI's tests and build, then
+# every test of the workspace — unit tests, the engine on the real embedded
+# model, the network, the CLI, the app shell — the lints, and last the
+# end-to-end test of the desktop app (scripts/e2e.sh).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
@@ -15,12 +17,8 @@ fi
 # Each test runs in its own process (nextest): llama.cpp can abort() a
 # process on a failed assertion, and one such test must not take the others
 # with it. Model tests use one thread each, so two run side by side on two cores.
-cargo nextest run --workspace --no-fail-fast --failure-output final "$@"
-cargo test --workspace --doc --quiet
-# The lints (missing docs, no unwrap/expect outside tests, …) are enforced here.
-cargo clippy --workspace --all-targets --quiet -- -D warnings
-# The app's front end (ui/): component tests with Vitest, the type check and
-# the static build the app embeds. `npm ci` installs exactly the lock file.
+# The UI first: its tests, type checks and the static build that the app
+# (src-tauri) embeds.
 (
     cd ui
     npm ci --no-audit --no-fund --loglevel=error
@@ -28,3 +26,11 @@ cargo clippy --workspace --all-targets --quiet -- -D warnings
     npm run check
     npm run build
 )
+cargo nextest run --workspace --no-fail-fast --failure-output final "$@"
+cargo test --workspace --doc --quiet
+# The lints (missing docs, no unwrap/expect outside tests, …) are enforced here.
+cargo clippy --workspace --all-targets --quiet -- -D warnings
+# The app's front end (ui/): component tests with Vitest, the type check and
+# the static build the app embeds. `npm ci` installs exactly the lock file.
+# The real desktop app in its real webview, under Xvfb (e2e/app.e2e.mjs).
+scripts/e2e.sh

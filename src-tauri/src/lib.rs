@@ -4,7 +4,9 @@
 //! events through unchanged; errors reach the UI as `{ code, message }`.
 //!
 //! Environment: `CHORUS_DATA_DIR` (data directory, overrides the settings),
-//! `CHORUS_CATALOG` (a catalog file), `CHORUS_CONFIG_DIR` (where
+//! `CHORUS_CATALOG` (a catalog file), `CHORUS_LISTEN` (comma-separated
+//! multiaddrs to listen on when the network runs), `CHORUS_NO_MDNS=1`,
+//! `CHORUS_CONFIG_DIR` (where
 //! `settings.json` lives), `CHORUS_MODELS_DIR` (where the embedded model is
 //! looked for first), `RUST_LOG`.
 

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, RwLock};
 
-use chorus_node::net::DeviceClass;
+use chorus_node::net::{DeviceClass, Multiaddr};
 use chorus_node::{CancellationToken, Node, NodeConfig};
 use tauri::{AppHandle, Manager, Runtime};
 use tauri_plugin_store::StoreExt;
@@ -32,6 +32,12 @@ pub struct Overrides {
     /// `CHORUS_CONFIG_DIR`: where `settings.json` lives; else
     /// `$CHORUS_DATA_DIR` when that is set, else the app's config directory.
     pub config_dir: Option<PathBuf>,
+    /// `CHORUS_LISTEN`: comma-separated multiaddrs to listen on instead of
+    /// every interface (tests keep the network on loopback with
+    /// `/ip4/127.0.0.1/tcp/0`). Malformed ones are skipped with a warning.
+    pub listen: Option<Vec<Multiaddr>>,
+    /// `CHORUS_NO_MDNS=1`: no mDNS on the local network.
+    pub no_mdns: bool,
 }
 
 impl Overrides {
@@ -47,8 +53,29 @@ impl Overrides {
             data_dir: path("CHORUS_DATA_DIR"),
             catalog: path("CHORUS_CATALOG"),
             config_dir: path("CHORUS_CONFIG_DIR"),
+            listen: std::env::var("CHORUS_LISTEN")
+                .ok()
+                .filter(|value| !value.trim().is_empty())
+                .map(|value| parse_listen(&value)),
+            no_mdns: std::env::var("CHORUS_NO_MDNS").is_ok_and(|value| value == "1"),
         }
     }
+}
+
+/// The addresses of `CHORUS_LISTEN`, skipping (and logging) malformed ones.
+fn parse_listen(value: &str) -> Vec<Multiaddr> {
+    value
+        .split(',')
+        .map(str::trim)
+        .filter(|address| !address.is_empty())
+        .filter_map(|address| match address.parse() {
+            Ok(address) => Some(address),
+            Err(error) => {
+                tracing::warn!(%address, %error, "CHORUS_LISTEN: not a multiaddr; skipped");
+                None
+            }
+        })
+        .collect()
 }
 
 /// A set of cancellation tokens by id (running queries, running pulls).
@@ -115,6 +142,9 @@ pub struct AppState {
     pub(crate) queries: Running,
     /// Running pulls by the id they were asked for.
     pub(crate) pulls: Running,
+    /// The environment's overrides (listen addresses and mDNS apply to
+    /// every join).
+    overrides: Overrides,
 }
 
 /// Settings as stored, and the ones the network runs under.
@@ -178,6 +208,7 @@ impl AppState {
             settings_path,
             device_class: host::device_class(),
             host: host::probe(),
+            overrides: overrides.clone(),
             queries: Running::default(),
             pulls: Running::default(),
         }
@@ -263,7 +294,13 @@ impl AppState {
             }
             NetworkChange::Start | NetworkChange::Restart => {
                 node.leave_network();
-                let network = wanted.network(self.device_class, self.host.clone())?;
+                let mut network = wanted.network(self.device_class, self.host.clone())?;
+                if let Some(listen) = &self.overrides.listen {
+                    network.listen.clone_from(listen);
+                }
+                if self.overrides.no_mdns {
+                    network.mdns = false;
+                }
                 let joined = node.join_network(network).await;
                 // On failure the node stays off the network (the settings stay stored).
                 self.replace_node(node)?;

@@ -1,0 +1,414 @@
+// End-to-end test of the real desktop app in its real webview.
+//
+// `scripts/e2e.sh` builds the UI and the app and runs this file with Node
+// under Xvfb. It starts a model server on loopback and tauri-driver (which
+// drives WebKitWebDriver, which starts the app), with the app's data,
+// settings and catalog in a new temporary folder, and speaks plain W3C
+// WebDriver over HTTP: no client library.
+//
+// The three checks of ui/COMMANDS.md ("The three end-to-end checks"):
+//   1. ask a question with the network off: the answer streams in and the
+//      plan card says done, on this device;
+//   2. privacy switched to on-device only survives a restart of the app;
+//   3. a specialist installed from a local HTTP server: the progress bar
+//      reaches done, verified.
+// With E2E_SCREENSHOTS=DIR it also saves each screen at desktop and phone
+// sizes (docs/screenshots).
+//
+// Environment: CHORUS_APP (the app binary), TAURI_DRIVER (default
+// tauri-driver on PATH), WEBDRIVER_PORT (default 4444), E2E_TIMEOUT_S
+// (longest wait for an answer, default 300).
+
+import { execFileSync, spawn } from 'node:child_process';
+import { createServer } from 'node:http';
+import { createHash } from 'node:crypto';
+import { mkdtempSync, readFileSync, writeFileSync, mkdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const PORT = Number(process.env.WEBDRIVER_PORT ?? 4444);
+const DRIVER = `http://127.0.0.1:${PORT}`;
+const APP = process.env.CHORUS_APP;
+const MODEL = join(ROOT, 'models', 'SmolLM2-135M-Instruct.Q4_1.gguf');
+const ANSWER_TIMEOUT_MS = Number(process.env.E2E_TIMEOUT_S ?? 300) * 1000;
+const SHOTS = process.env.E2E_SCREENSHOTS ? resolve(process.env.E2E_SCREENSHOTS) : null;
+const ELEMENT = 'element-6066-11e4-a52e-4f735466cecf';
+const INSTALL_ID = 'loopback-e2e';
+
+if (!APP) {
+  console.error('CHORUS_APP must name the app binary');
+  process.exit(2);
+}
+
+// ---------------------------------------------------------------- WebDriver
+
+async function wd(method, path, body) {
+  if (process.env.E2E_DEBUG) console.log(`[wd] ${method} ${path} ${body === undefined ? '' : JSON.stringify(body).slice(0, 200)}`);
+  const response = await fetch(`${DRIVER}${path}`, {
+    method,
+    headers: { 'content-type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+    // No WebDriver call takes a minute (waits are polling loops): a hung one fails.
+    signal: AbortSignal.timeout(60_000),
+  });
+  const text = await response.text();
+  let json;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    throw new Error(`${method} ${path}: HTTP ${response.status}, not JSON: ${text.slice(0, 300)}`);
+  }
+  if (!response.ok || (json.value && json.value.error)) {
+    const error = json.value ?? {};
+    const failure = new Error(`${method} ${path}: ${error.error ?? response.status}: ${error.message ?? text.slice(0, 300)}`);
+    failure.code = error.error;
+    throw failure;
+  }
+  return json.value;
+}
+
+class Session {
+  static async start() {
+    const value = await wd('POST', '/session', {
+      capabilities: { alwaysMatch: { 'tauri:options': { application: APP } } },
+    });
+    const session = new Session(value.sessionId);
+    return session;
+  }
+
+  constructor(id) {
+    this.id = id;
+  }
+
+  path(rest) {
+    return `/session/${this.id}${rest}`;
+  }
+
+  async find(testid) {
+    const value = await wd('POST', this.path('/element'), {
+      using: 'css selector',
+      value: `[data-testid="${testid}"]`,
+    });
+    return value[ELEMENT];
+  }
+
+  async maybe(testid) {
+    const value = await wd('POST', this.path('/elements'), {
+      using: 'css selector',
+      value: `[data-testid="${testid}"]`,
+    });
+    return value.length > 0 ? value[0][ELEMENT] : null;
+  }
+
+  async click(testid) {
+    const element = await this.waitFor(testid);
+    await wd('POST', this.path(`/element/${element}/click`), {});
+  }
+
+  async type(testid, text) {
+    const element = await this.waitFor(testid);
+    await wd('POST', this.path(`/element/${element}/value`), { text });
+  }
+
+  async attribute(testid, name) {
+    const element = await this.find(testid);
+    return wd('GET', this.path(`/element/${element}/attribute/${name}`));
+  }
+
+  async property(testid, name) {
+    const element = await this.find(testid);
+    return wd('GET', this.path(`/element/${element}/property/${name}`));
+  }
+
+  async text(testid) {
+    const element = await this.find(testid);
+    return wd('GET', this.path(`/element/${element}/text`));
+  }
+
+  async script(source, ...args) {
+    return wd('POST', this.path('/execute/sync'), { script: source, args });
+  }
+
+  /** Waits until the element exists and, if given, `check(element)` holds. */
+  async waitFor(testid, check, timeoutMs = 30_000, what = testid) {
+    const deadline = Date.now() + timeoutMs;
+    let last = 'not found';
+    while (Date.now() < deadline) {
+      try {
+        const element = await this.maybe(testid);
+        if (element) {
+          if (!check) return element;
+          const ok = await check(element);
+          if (ok) return element;
+          last = 'present, condition not met';
+        }
+      } catch (error) {
+        last = String(error.message ?? error);
+      }
+      await sleep(250);
+    }
+    const page = await this.script('return document.body.innerText').catch(() => '?');
+    throw new Error(`timed out after ${timeoutMs} ms waiting for ${what} (${last}); the page reads:\n${page.slice(0, 2000)}`);
+  }
+
+  async attributeIs(testid, name, expected, timeoutMs) {
+    return this.waitFor(
+      testid,
+      async (element) => (await wd('GET', this.path(`/element/${element}/attribute/${name}`))) === expected,
+      timeoutMs,
+      `${testid}[${name}="${expected}"]`,
+    );
+  }
+
+  async go(screen) {
+    await this.click(`nav-${screen}`);
+    await this.attributeIs(`nav-${screen}`, 'aria-current', 'page');
+  }
+
+  /**
+   * Saves the window at desktop and phone sizes. WebDriver resizes it; the
+   * X server takes the picture (`import` from ImageMagick): WebKitWebDriver's
+   * own screenshot waits for a frame that a window larger than a phone
+   * under Xvfb never delivers.
+   */
+  async screenshot(name) {
+    if (!SHOTS) return;
+    for (const [size, width, height] of [
+      ['desktop', 1280, 800],
+      ['phone', 390, 844],
+    ]) {
+      await wd('POST', this.path('/window/rect'), { x: 0, y: 0, width, height });
+      await sleep(800);
+      grab(join(SHOTS, `${name}-${size}.png`), width, height);
+    }
+    await wd('POST', this.path('/window/rect'), { x: 0, y: 0, width: 1280, height: 800 });
+  }
+
+  async stop() {
+    await wd('DELETE', this.path('')).catch(() => {});
+  }
+}
+
+/** The top-left `width`×`height` of the X screen, as PNG. */
+function grab(path, width, height) {
+  execFileSync('import', ['-window', 'root', '-crop', `${width}x${height}+0+0`, '+repage', path], { stdio: 'ignore' });
+}
+
+function sleep(ms) {
+  return new Promise((done) => setTimeout(done, ms));
+}
+
+function assert(condition, message) {
+  if (!condition) throw new Error(`assertion failed: ${message}`);
+}
+
+// ------------------------------------------------- a model server on loopback
+
+/** Serves the GGUF at /model.gguf with ranges, slowly enough that progress shows. */
+function serveModel(body) {
+  const server = createServer((request, response) => {
+    if (request.url !== '/model.gguf') {
+      response.writeHead(404).end();
+      return;
+    }
+    const range = /bytes=(\d+)-/.exec(request.headers.range ?? '');
+    const start = range ? Math.min(Number(range[1]), body.length) : 0;
+    const headers = { 'content-length': body.length - start, 'accept-ranges': 'bytes' };
+    if (start > 0) headers['content-range'] = `bytes ${start}-${body.length - 1}/${body.length}`;
+    response.writeHead(start > 0 ? 206 : 200, headers);
+    // 8 MiB every 100 ms: about a second for the 94 MiB model.
+    let offset = start;
+    const chunk = 8 * 1024 * 1024;
+    const pump = () => {
+      if (offset >= body.length) {
+        response.end();
+        return;
+      }
+      const end = Math.min(offset + chunk, body.length);
+      response.write(body.subarray(offset, end));
+      offset = end;
+      setTimeout(pump, 100);
+    };
+    pump();
+  });
+  return new Promise((done) => server.listen(0, '127.0.0.1', () => done(server)));
+}
+
+/** The bundled catalog plus one base model served from 127.0.0.1. */
+function loopbackCatalog(dir, port, body) {
+  const catalog = JSON.parse(readFileSync(join(ROOT, 'models', 'catalog.json'), 'utf8'));
+  const template = catalog.base_models.find((base) => base.embedded);
+  catalog.base_models.push({
+    ...template,
+    id: INSTALL_ID,
+    name: 'Loopback test model',
+    file_name: `${INSTALL_ID}.gguf`,
+    sha256: createHash('sha256').update(body).digest('hex'),
+    size_bytes: body.length,
+    embedded: false,
+    source: { kind: 'url', url: `http://127.0.0.1:${port}/model.gguf` },
+  });
+  const path = join(dir, 'catalog.json');
+  writeFileSync(path, JSON.stringify(catalog, null, 2));
+  return path;
+}
+
+// -------------------------------------------------------------- tauri-driver
+
+/** Starts tauri-driver with the app's environment and waits until it answers. */
+async function startDriver(env) {
+  const driver = spawn(process.env.TAURI_DRIVER ?? 'tauri-driver', ['--port', String(PORT)], {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'inherit', 'inherit'],
+  });
+  let exited = null;
+  driver.on('exit', (code) => {
+    exited = code;
+  });
+  const deadline = Date.now() + 30_000;
+  while (Date.now() < deadline) {
+    if (exited !== null) throw new Error(`tauri-driver exited with ${exited}`);
+    try {
+      const response = await fetch(`${DRIVER}/status`);
+      if (response.ok) return driver;
+    } catch {
+      // not listening yet
+    }
+    await sleep(200);
+  }
+  driver.kill();
+  throw new Error('tauri-driver did not answer within 30 s');
+}
+
+// -------------------------------------------------------------------- checks
+
+async function skipOnboarding(session) {
+  // First start: onboarding. Its screenshot, then skip it.
+  await session.waitFor('onboarding-skip');
+  await session.screenshot('onboarding');
+  await session.click('onboarding-skip');
+  await session.waitFor('privacy-indicator');
+}
+
+async function setPrivacy(session, privacy) {
+  await session.go('settings');
+  if (await session.property(`settings-privacy-${privacy}`, 'checked')) {
+    await session.attributeIs('privacy-indicator', 'data-privacy', privacy);
+    return;
+  }
+  await session.click(`settings-privacy-${privacy}`);
+  await session.waitFor('settings-status', async () => (await session.text('settings-status')).includes('Saved.'), 30_000, 'settings-status "Saved."');
+  await session.attributeIs('privacy-indicator', 'data-privacy', privacy);
+}
+
+async function askOnDevice(session) {
+  await session.go('chat');
+  const toggle = await session.property('chat-privacy-toggle', 'checked');
+  if (!toggle) await session.click('chat-privacy-toggle');
+  assert(await session.property('chat-privacy-toggle', 'checked'), 'the chat is on-device only');
+  await session.type('question-input', 'What is the capital of France?');
+  await session.click('send-button');
+  await session.attributeIs('chat-status', 'data-status', 'running', 30_000).catch(() => {});
+  await session.waitFor(
+    'chat-status',
+    async () => ['done', 'error'].includes(await session.attribute('chat-status', 'data-status')),
+    ANSWER_TIMEOUT_MS,
+    'the query to end',
+  );
+  const status = await session.attribute('chat-status', 'data-status');
+  if (status !== 'done') {
+    const error = await session.text('chat-error').catch(() => '?');
+    throw new Error(`the query ended with an error: ${error}`);
+  }
+  const answer = (await session.text('answer')).trim();
+  assert(answer.length > 0, 'the answer has text');
+  assert((await session.attribute('plan-card-0', 'data-state')) === 'done', 'plan card 0 is done');
+  assert((await session.attribute('plan-card-0', 'data-executor')) === 'local', 'plan card 0 ran on this device');
+  const tokens = await session.text('plan-card-tokens-0');
+  console.log(`[e2e] answer (${answer.length} chars): ${answer.slice(0, 120).replace(/\n/g, ' ')}; card 0 tokens: ${tokens}`);
+  await session.screenshot('chat');
+}
+
+async function install(session) {
+  await session.go('models');
+  await session.waitFor(`model-install-${INSTALL_ID}`);
+  assert((await session.attribute(`model-row-${INSTALL_ID}`, 'data-installed')) === 'false', 'not installed yet');
+  await session.click(`model-install-${INSTALL_ID}`);
+  const bar = `download-progress-${INSTALL_ID}`;
+  await session.waitFor(bar, undefined, 30_000);
+  await session.attributeIs(bar, 'data-state', 'done', 120_000);
+  const value = await session.property(bar, 'value');
+  assert(Number(value) === 100, `the bar is full (value ${value})`);
+  await session.attributeIs(`download-verified-${INSTALL_ID}`, 'data-verified', 'true', 10_000);
+  await session.attributeIs(`model-row-${INSTALL_ID}`, 'data-installed', 'true', 30_000);
+  await session.screenshot('models');
+}
+
+// ---------------------------------------------------------------------- main
+
+async function main() {
+  if (SHOTS) mkdirSync(SHOTS, { recursive: true });
+  const body = readFileSync(MODEL);
+  const server = await serveModel(body);
+  const work = mkdtempSync(join(tmpdir(), 'chorus-e2e-'));
+  const catalog = loopbackCatalog(work, server.address().port, body);
+  // What the app keeps goes under `work`: the journal, models and settings.
+  const env = {
+    CHORUS_CATALOG: catalog,
+    CHORUS_DATA_DIR: join(work, 'data'),
+    CHORUS_MODELS_DIR: join(ROOT, 'models'),
+    // The network, when the test turns it on, stays on loopback.
+    CHORUS_LISTEN: '/ip4/127.0.0.1/tcp/0',
+    CHORUS_NO_MDNS: '1',
+  };
+  console.log(`[e2e] app ${APP}; work folder ${work}`);
+  const driver = await startDriver(env);
+  let session;
+  let failed = false;
+  try {
+    session = await Session.start();
+    await skipOnboarding(session);
+
+    console.log('[e2e] 1. ask with the network off');
+    await setPrivacy(session, 'on_device');
+    await askOnDevice(session);
+
+    console.log('[e2e] 2. privacy persists across a restart');
+    await setPrivacy(session, 'network');
+    await session.go('network');
+    await session.screenshot('network');
+    await session.go('settings');
+    await session.screenshot('settings');
+    await setPrivacy(session, 'on_device');
+    await session.stop();
+    session = await Session.start();
+    await session.attributeIs('privacy-indicator', 'data-privacy', 'on_device');
+    await session.go('settings');
+    assert(await session.property('settings-privacy-on_device', 'checked'), 'on-device only is still checked');
+    assert(!(await session.property('settings-privacy-network', 'checked')), 'network is not checked');
+
+    console.log('[e2e] 3. install a specialist from a local HTTP server');
+    await install(session);
+    console.log('[e2e] all three checks passed');
+  } catch (error) {
+    failed = true;
+    console.error(`[e2e] FAILED: ${error.stack ?? error}`);
+    try {
+      const path = join(work, 'failure.png');
+      grab(path, 1280, 900);
+      console.error(`[e2e] screenshot of the failure: ${path}`);
+    } catch {
+      // no picture
+    }
+  } finally {
+    if (session) await session.stop();
+    driver.kill();
+    server.close();
+    if (!failed) rmSync(work, { recursive: true, force: true });
+  }
+  process.exit(failed ? 1 : 0);
+}
+
+await main();

@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Runs the Chorus desktop app (src-tauri, with the Svelte UI of ui/ built into
+# it). Idempotent set-up first, then a build, then the app in a window (it
+# needs a display: a desktop session, or `xvfb-run -a scripts/app.sh`).
+#
+#   scripts/app.sh [--release]
+#
+# The app keeps its settings in the app config folder
+# (~/.config/app.chorus.desktop/settings.json) and its journal and models in
+# the data folder (Settings; default ~/.local/share/chorus, or
+# $CHORUS_DATA_DIR).
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+scripts/setup.sh
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/chorus/target}"
+if [ ! -d ui/node_modules ] || [ ui/package-lock.json -nt ui/node_modules/.package-lock.json ]; then
+    (cd ui && npm ci --no-audit --no-fund --loglevel=error)
+fi
+(cd ui && npm run build --silent)
+PROFILE=(); DIR=debug
+if [ "${1:-}" = "--release" ]; then PROFILE=(--release); DIR=release; fi
+cargo build --quiet "${PROFILE[@]}" -p chorus-app --features custom-protocol
+# The embedded model lives in models/ (scripts/setup.sh puts it there).
+export CHORUS_MODELS_DIR="${CHORUS_MODELS_DIR:-$ROOT/models}"
+exec "$CARGO_TARGET_DIR/$DIR/chorus-app"
