@@ -376,8 +376,14 @@ async function main() {
     await askOnDevice(session);
 
     console.log('[e2e] 2. privacy persists across a restart');
+    // On-device only is the default, so a lost setting would look the same:
+    // "network allowed" must survive a restart first, then on-device only.
     await setPrivacy(session, 'network');
+    await session.stop();
+    session = await Session.start();
+    await session.attributeIs('privacy-indicator', 'data-privacy', 'network');
     await session.go('network');
+    await session.attributeIs('network-running', 'data-running', 'true', 30_000);
     await session.screenshot('network');
     await session.go('settings');
     await session.screenshot('settings');
