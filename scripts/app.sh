@@ -6,7 +6,7 @@
 #   scripts/app.sh [--release]
 #
 # The app keeps its settings in the app config folder
-# (~/.config/app.chorus.desktop/settings.json) and its journal and models in
+# (~/.config/app.chorus/settings.json) and its journal and models in
 # the data folder (Settings; default ~/.local/share/chorus, or
 # $CHORUS_DATA_DIR).
 set -euo pipefail
