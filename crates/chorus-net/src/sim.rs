@@ -457,20 +457,15 @@ pub async fn run(config: SimConfig) -> Result<SimReport, NetError> {
         .map(|(index, node)| (node.network.peer_id(), index))
         .collect();
 
+    let work = Workload {
+        config: &config,
+        requesters: &requesters,
+        specialists: &specialists,
+        provided: &provided,
+        by_peer: &by_peer,
+    };
     let mut phases = Vec::with_capacity(3);
-    phases.push(
-        measure(
-            Phase::Baseline,
-            &config,
-            nodes,
-            &requesters,
-            &specialists,
-            &provided,
-            &by_peer,
-            &mut rng,
-        )
-        .await,
-    );
+    phases.push(measure(Phase::Baseline, work, nodes, &mut rng).await);
 
     let crash_count = fraction(nodes.len(), config.crash_fraction);
     let hang_count = fraction(nodes.len(), config.hang_fraction);
@@ -487,22 +482,7 @@ pub async fn run(config: SimConfig) -> Result<SimReport, NetError> {
         nodes[index].network.shutdown();
         nodes[index].health = Health::Crashed;
     }
-    let waited = Instant::now();
-    settle(config.failure_settle, config.quiet_cores).await;
-    let waited_after_crash = millis(waited.elapsed());
-    let mut report = measure(
-        Phase::AfterCrash,
-        &config,
-        nodes,
-        &requesters,
-        &specialists,
-        &provided,
-        &by_peer,
-        &mut rng,
-    )
-    .await;
-    report.waited_ms = waited_after_crash;
-    phases.push(report);
+    phases.push(settle_and_measure(Phase::AfterCrash, work, nodes, &mut rng).await);
 
     let hung = pick_victims(
         nodes,
@@ -520,22 +500,7 @@ pub async fn run(config: SimConfig) -> Result<SimReport, NetError> {
             nodes[index].health = Health::Crashed;
         }
     }
-    let waited = Instant::now();
-    settle(config.failure_settle, config.quiet_cores).await;
-    let waited_after_hang = millis(waited.elapsed());
-    let mut report = measure(
-        Phase::AfterHang,
-        &config,
-        nodes,
-        &requesters,
-        &specialists,
-        &provided,
-        &by_peer,
-        &mut rng,
-    )
-    .await;
-    report.waited_ms = waited_after_hang;
-    phases.push(report);
+    phases.push(settle_and_measure(Phase::AfterHang, work, nodes, &mut rng).await);
 
     let crashed_total = nodes
         .iter()
@@ -803,17 +768,40 @@ fn pick_victims(
     victims
 }
 
-#[allow(clippy::too_many_arguments)]
-async fn measure(
+/// What every phase looks up, and who asks.
+#[derive(Clone, Copy)]
+struct Workload<'a> {
+    config: &'a SimConfig,
+    requesters: &'a [usize],
+    specialists: &'a [String],
+    provided: &'a [BTreeSet<String>],
+    by_peer: &'a HashMap<PeerId, usize>,
+}
+
+/// Waits until the process is quiet after a failure (at most
+/// [`SimConfig::failure_settle`]), then measures `phase`.
+async fn settle_and_measure(
     phase: Phase,
-    config: &SimConfig,
+    work: Workload<'_>,
     nodes: &[Node],
-    requesters: &[usize],
-    specialists: &[String],
-    provided: &[BTreeSet<String>],
-    by_peer: &HashMap<PeerId, usize>,
     rng: &mut Rng,
 ) -> PhaseReport {
+    let waited = Instant::now();
+    settle(work.config.failure_settle, work.config.quiet_cores).await;
+    let waited_ms = millis(waited.elapsed());
+    let mut report = measure(phase, work, nodes, rng).await;
+    report.waited_ms = waited_ms;
+    report
+}
+
+async fn measure(phase: Phase, work: Workload<'_>, nodes: &[Node], rng: &mut Rng) -> PhaseReport {
+    let Workload {
+        config,
+        requesters,
+        specialists,
+        provided,
+        by_peer,
+    } = work;
     let mut plan = Vec::with_capacity(config.lookups_per_phase);
     for lookup in 0..config.lookups_per_phase {
         let requester = requesters[lookup % requesters.len()];

@@ -26,7 +26,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use chorus_core::{Catalog, Executor, GenerationChunk, GenerationSpec, GenerationStream, SpecialistSampling, Store};
-use chorus_engine::{ChatMessage, GenerateRequest, GenerationEvent, Model, SamplingParams};
+use chorus_engine::{GenerationEvent, Model};
 use chorus_net::{Keypair, Multiaddr, NetConfig, Network, PeerId, RemoteEvent, TaskRequest, TaskService, TaskSummary};
 use serde::Serialize;
 use tokio::sync::mpsc;
@@ -346,24 +346,6 @@ struct TimedExecutor {
     stamps: Arc<Mutex<Stamps>>,
 }
 
-fn engine_request(spec: &GenerationSpec) -> GenerateRequest {
-    let mut messages = Vec::with_capacity(2);
-    if !spec.system.trim().is_empty() {
-        messages.push(ChatMessage::system(spec.system.clone()));
-    }
-    messages.push(ChatMessage::user(spec.prompt.clone()));
-    GenerateRequest::chat(messages).with_sampling(SamplingParams {
-        temperature: spec.sampling.temperature,
-        top_k: i32::try_from(spec.sampling.top_k).unwrap_or(40),
-        top_p: spec.sampling.top_p,
-        min_p: spec.sampling.min_p,
-        repeat_penalty: spec.sampling.repeat_penalty,
-        seed: spec.seed,
-        max_tokens: spec.sampling.max_tokens,
-        stop: Vec::new(),
-    })
-}
-
 impl Executor for TimedExecutor {
     fn id(&self) -> String {
         "local".to_owned()
@@ -374,13 +356,13 @@ impl Executor for TimedExecutor {
     }
 
     fn run(&self, _specialist_id: &str, spec: GenerationSpec) -> Result<GenerationStream, String> {
+        let capacity = usize::try_from(spec.sampling.max_tokens).unwrap_or(1024).saturating_add(4);
         let called = Instant::now();
-        let mut generation = self.model.generate(engine_request(&spec)).map_err(|error| error.to_string())?;
+        let mut generation = self.model.generate(crate::local::engine_request(spec)).map_err(|error| error.to_string())?;
         if let Ok(mut stamps) = self.stamps.lock() {
             *stamps = Stamps { called: Some(called), first_token: None };
         }
         let stamps = Arc::clone(&self.stamps);
-        let capacity = usize::try_from(spec.sampling.max_tokens).unwrap_or(1024).saturating_add(4);
         let (chunks, stream) = mpsc::channel(capacity);
         // The same forwarding task as the node's own executor, with a stamp.
         tokio::spawn(async move {
