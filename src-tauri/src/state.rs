@@ -147,6 +147,24 @@ pub struct AppState {
     overrides: Overrides,
 }
 
+/// Where the node keeps its data unless the settings or `CHORUS_DATA_DIR`
+/// say otherwise. On a desktop it is the `chorus` command's folder, so the
+/// app and the command share installed models and the network identity.
+#[cfg(desktop)]
+fn platform_data_dir<R: Runtime>(_app: &AppHandle<R>) -> PathBuf {
+    chorus_node::default_data_dir()
+}
+
+/// On a phone it is the app's own private folder: the process has no home
+/// folder there, and nothing else may write beside the app.
+#[cfg(mobile)]
+fn platform_data_dir<R: Runtime>(app: &AppHandle<R>) -> PathBuf {
+    app.path().app_data_dir().unwrap_or_else(|error| {
+        tracing::warn!(%error, "the platform gave no app data folder");
+        chorus_node::default_data_dir()
+    })
+}
+
 /// Settings as stored, and the ones the network runs under.
 struct Applied {
     stored: Settings,
@@ -168,7 +186,7 @@ impl AppState {
         let default_data_dir = overrides
             .data_dir
             .clone()
-            .unwrap_or_else(chorus_node::default_data_dir);
+            .unwrap_or_else(|| platform_data_dir(app));
         // One core is left to the window (WebKit) and the rest of the
         // system: llama.cpp's threads collapse when another process holds one.
         let cores = std::thread::available_parallelism()

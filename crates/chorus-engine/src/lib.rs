@@ -12,6 +12,12 @@
 //! * [`ModelPool`] loads models on demand under a memory budget and unloads
 //!   the least recently used.
 //!
+//! The `llama` feature (on by default) is llama.cpp itself. Without it the
+//! crate still builds, with the same API, but [`Engine::new`] fails: that
+//! build exists only to type-check the rest of Chorus for targets whose C
+//! toolchain is not at hand (Android without its NDK). `metal`, `vulkan`
+//! and `cuda` choose llama.cpp's GPU backend.
+//!
 //! llama.cpp's own logs go to `tracing` under the targets `llama.cpp` and
 //! `ggml`; they are silent unless a subscriber enables them.
 //!
@@ -27,19 +33,33 @@
 //! # }
 //! ```
 
+// Without llama.cpp the inference thread's helpers (text, stream, option
+// checks) have no caller; they stay compiled so the API is the same.
+#![cfg_attr(not(feature = "llama"), allow(dead_code))]
+
+#[cfg(feature = "llama")]
 mod backend;
 mod error;
 mod gguf;
+#[cfg(feature = "llama")]
 mod model;
+mod options;
 mod pool;
 mod request;
 mod stream;
 mod text;
+#[cfg(not(feature = "llama"))]
+mod unavailable;
+#[cfg(feature = "llama")]
 mod worker;
 
 pub use error::{EngineError, GenerateError, LoadError};
 pub use gguf::{GgufError, GgufInfo, inspect as inspect_gguf};
-pub use model::{Engine, EngineOptions, Model, ModelInfo, ModelOptions, json_schema_to_grammar};
+#[cfg(feature = "llama")]
+pub use model::{Engine, Model, json_schema_to_grammar};
+pub use options::{EngineOptions, ModelInfo, ModelOptions};
+#[cfg(not(feature = "llama"))]
+pub use unavailable::{Engine, Model, json_schema_to_grammar};
 pub use pool::ModelPool;
 pub use request::{
     ChatMessage, Completion, Constraint, FinishReason, GenerateRequest, Prompt, Role, SamplingParams,

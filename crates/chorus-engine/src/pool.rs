@@ -4,7 +4,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use crate::error::LoadError;
-use crate::model::{Engine, Model, ModelInfo, ModelOptions};
+use crate::options::{ModelInfo, ModelOptions};
+use crate::{Engine, Model};
 
 /// Loads models on demand and unloads the least recently used one when a
 /// new model would not fit the memory budget.
