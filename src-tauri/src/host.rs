@@ -25,12 +25,12 @@ pub(crate) fn fixed(idle: bool, charging: Option<bool>) -> HostProbe {
 /// The probe of this device. Charging comes from the platform's power
 /// supplies (Linux: `/sys/class/power_supply`; `None` without a battery,
 /// which [`chorus_node::core::ServeLimits`] treats as always charging).
-/// Idleness is not measured yet: the device is reported idle, so
-/// `only_when_idle` does not hold serving back on any platform so far.
+/// Idleness is the CPU left alone by the owner's programs
+/// ([`chorus_node::device_idle`]).
 #[must_use]
 pub(crate) fn probe() -> HostProbe {
     Arc::new(|| HostConditions {
-        idle: true,
+        idle: chorus_node::device_idle(),
         charging: charging(Path::new(POWER_SUPPLY)),
     })
 }

@@ -97,13 +97,10 @@ pub(crate) struct PeersArgs {
     json: bool,
 }
 
+/// Idle as `chorus_node::device_idle` measures it: other processes leave the
+/// CPU mostly free (this process's own serving does not count).
 fn idle_now() -> HostConditions {
-    let load = std::fs::read_to_string("/proc/loadavg")
-        .ok()
-        .and_then(|text| text.split_whitespace().next().and_then(|first| first.parse::<f64>().ok()));
-    #[allow(clippy::cast_precision_loss)]
-    let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get) as f64;
-    HostConditions { idle: load.is_none_or(|load| load < cores / 2.0), charging: None }
+    HostConditions { idle: chorus_node::device_idle(), charging: None }
 }
 
 /// Joins, announces and serves until interrupted (Ctrl-C or SIGTERM).

@@ -16,6 +16,7 @@ mod bench;
 mod bench_net;
 mod cluster;
 mod conduct;
+mod idle;
 mod local;
 mod models;
 mod network;
@@ -28,6 +29,7 @@ pub use bench_net::{
 };
 pub use cluster::{Cluster, ClusterMember, start_cluster};
 pub use conduct::Conversation;
+pub use idle::{BUSY_LIMIT, device_idle, others_busy};
 pub use models::{
     BaseModelStatus, ModelListing, ModelRecommendation, ModelsError, PullOutcome, RemovedModel, SpecialistStatus,
 };

@@ -1,0 +1,230 @@
+//! Whether the device is idle, for the "only when idle" serving limit of
+//! the app and of `chorus serve --only-when-idle`.
+//!
+//! Idle means the owner's own programs leave the processor alone: over the
+//! last half minute or so, everything but this process (whose CPU time is
+//! mostly llama.cpp serving peers) kept less than [`BUSY_LIMIT`] of the
+//! machine's CPU time busy. A sampler thread reads the kernel's counters
+//! every [`SAMPLE_EVERY`] (Linux: `/proc/stat` and `/proc/self/stat`) and
+//! keeps a moving average; the probe only reads it, so a peer's slot request
+//! never waits on a measurement.
+//!
+//! Where the counters cannot be read (Android forbids `/proc/stat` to apps,
+//! and other platforms have no `/proc`) the device is never reported idle:
+//! "only when idle" then holds serving back rather than guessing.
+
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+/// The share of all CPU time that other processes may keep busy on an idle
+/// device.
+pub const BUSY_LIMIT: f64 = 0.25;
+/// How often the counters are read.
+const SAMPLE_EVERY: Duration = Duration::from_secs(3);
+/// Weight of the newest sample in the moving average: with a sample every
+/// 3 s, the average forgets a burst within about half a minute.
+const SMOOTHING: f64 = 0.2;
+
+/// CPU time counters of the whole machine and of this process, in clock
+/// ticks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct CpuSample {
+    /// All CPU time of all processors.
+    pub total: u64,
+    /// The part of it spent running something (not idle, not waiting for
+    /// I/O).
+    pub busy: u64,
+    /// This process's user and system time.
+    pub own: u64,
+}
+
+/// Reads the `cpu` line of `/proc/stat`: `(total, busy)` ticks.
+pub(crate) fn parse_proc_stat(stat: &str) -> Option<(u64, u64)> {
+    let line = stat.lines().find(|line| line.starts_with("cpu "))?;
+    let fields: Vec<u64> = line
+        .split_whitespace()
+        .skip(1)
+        .map(str::parse)
+        .collect::<Result<_, _>>()
+        .ok()?;
+    // user nice system idle iowait irq softirq steal [guest guest_nice]:
+    // guest time is already counted in user and nice.
+    if fields.len() < 4 {
+        return None;
+    }
+    let counted = &fields[..fields.len().min(8)];
+    let total: u64 = counted.iter().sum();
+    let idle = counted[3] + counted.get(4).copied().unwrap_or(0);
+    Some((total, total.saturating_sub(idle)))
+}
+
+/// Reads `utime + stime` (ticks) from `/proc/<pid>/stat`. The command name
+/// in parentheses may hold spaces, so fields are counted after its `)`.
+pub(crate) fn parse_self_stat(stat: &str) -> Option<u64> {
+    let rest = &stat[stat.rfind(')')? + 1..];
+    let mut fields = rest.split_whitespace();
+    // After the name: state(3) ppid(4) … utime(14) stime(15); `rest` starts at field 3.
+    let utime: u64 = fields.nth(11)?.parse().ok()?;
+    let stime: u64 = fields.next()?.parse().ok()?;
+    Some(utime + stime)
+}
+
+/// The moving average of other processes' share of the CPU.
+#[derive(Debug, Default)]
+pub(crate) struct IdleMeter {
+    last: Option<CpuSample>,
+    others_busy: Option<f64>,
+}
+
+impl IdleMeter {
+    /// Takes a new sample; returns the updated average share of all CPU
+    /// time that other processes kept busy, once two samples are in.
+    pub(crate) fn update(&mut self, sample: CpuSample) -> Option<f64> {
+        if let Some(last) = self.last.replace(sample) {
+            let total = sample.total.saturating_sub(last.total);
+            if total > 0 {
+                let busy = sample.busy.saturating_sub(last.busy);
+                let own = sample.own.saturating_sub(last.own);
+                // Counters of the machine and of the process are read a moment
+                // apart, so the difference is clamped.
+                #[allow(clippy::cast_precision_loss)]
+                let share = (busy.saturating_sub(own) as f64 / total as f64).clamp(0.0, 1.0);
+                self.others_busy = Some(match self.others_busy {
+                    Some(average) => average + SMOOTHING * (share - average),
+                    None => share,
+                });
+            }
+        }
+        self.others_busy
+    }
+}
+
+/// Whether other processes' share of the CPU counts as idle; an unknown
+/// share does not.
+pub(crate) fn idle_by(others_busy: Option<f64>) -> bool {
+    others_busy.is_some_and(|share| share < BUSY_LIMIT)
+}
+
+/// Reads this machine's counters now, where the platform has them.
+pub(crate) fn sample() -> Option<CpuSample> {
+    let (total, busy) = parse_proc_stat(&std::fs::read_to_string("/proc/stat").ok()?)?;
+    let own = parse_self_stat(&std::fs::read_to_string("/proc/self/stat").ok()?)?;
+    Some(CpuSample { total, busy, own })
+}
+
+/// The average share as `f64` bits; `u64::MAX` while unknown.
+static OTHERS_BUSY: AtomicU64 = AtomicU64::new(u64::MAX);
+static SAMPLER: OnceLock<()> = OnceLock::new();
+
+/// Whether the device is idle now. The first call starts the sampler
+/// thread, so the answer is `false` for the first few seconds, and always
+/// where the counters cannot be read.
+pub fn device_idle() -> bool {
+    SAMPLER.get_or_init(|| {
+        if sample().is_none() {
+            tracing::info!("CPU counters unreadable here: 'only when idle' will not serve");
+            return;
+        }
+        let spawned = std::thread::Builder::new().name("chorus-idle".into()).spawn(|| {
+            let mut meter = IdleMeter::default();
+            loop {
+                if let Some(share) = sample().and_then(|sample| meter.update(sample)) {
+                    OTHERS_BUSY.store(share.to_bits(), Ordering::Relaxed);
+                }
+                std::thread::sleep(SAMPLE_EVERY);
+            }
+        });
+        if let Err(error) = spawned {
+            tracing::warn!(%error, "could not start the idle sampler");
+        }
+    });
+    idle_by(others_busy())
+}
+
+/// The last average share of the CPU other processes kept busy, if known.
+pub fn others_busy() -> Option<f64> {
+    match OTHERS_BUSY.load(Ordering::Relaxed) {
+        u64::MAX => None,
+        bits => Some(f64::from_bits(bits)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn proc_stat_counts_busy_time_without_idle_and_iowait() {
+        let stat = "cpu  100 5 50 800 40 3 2 0 7 0\ncpu0 50 2 25 400 20 1 1 0 3 0\nintr 1 2\n";
+        // total = 100+5+50+800+40+3+2+0 = 1000; idle = 800 + 40.
+        assert_eq!(parse_proc_stat(stat), Some((1000, 160)));
+        // Old kernels have only four fields.
+        assert_eq!(parse_proc_stat("cpu 10 0 10 80\n"), Some((100, 20)));
+        assert_eq!(parse_proc_stat("cpu0 1 2 3 4\n"), None);
+        assert_eq!(parse_proc_stat("cpu  a b c d\n"), None);
+    }
+
+    #[test]
+    fn self_stat_reads_user_and_system_time_past_a_name_with_spaces() {
+        let stat = "4242 (chorus app (x)) S 1 4242 4242 0 -1 4194304 500 0 0 0 123 45 0 0 20 0 8 0 100 0 0";
+        assert_eq!(parse_self_stat(stat), Some(168));
+        assert_eq!(parse_self_stat("4242 (short) S 1"), None);
+    }
+
+    fn sample(total: u64, busy: u64, own: u64) -> CpuSample {
+        CpuSample { total, busy, own }
+    }
+
+    #[test]
+    fn own_work_does_not_count_and_the_average_moves_gradually() {
+        let mut meter = IdleMeter::default();
+        assert_eq!(meter.update(sample(1000, 100, 0)), None);
+        assert!(!idle_by(meter.others_busy), "unknown is not idle");
+        // 200 ticks, all busy, all of them this process (serving a peer).
+        assert_eq!(meter.update(sample(1200, 300, 200)), Some(0.0));
+        assert!(idle_by(meter.others_busy));
+        // 200 ticks, all busy with other programs: the average moves by a fifth.
+        let share = meter.update(sample(1400, 500, 200)).unwrap();
+        assert!((share - SMOOTHING).abs() < 1e-9, "{share}");
+        // Staying busy, it passes the limit after a few samples.
+        let mut busy = 500;
+        let mut total = 1400;
+        for _ in 0..3 {
+            total += 200;
+            busy += 200;
+            meter.update(sample(total, busy, 200));
+        }
+        assert!(!idle_by(meter.others_busy));
+        // A sample with no time passed changes nothing.
+        let before = meter.update(sample(total, busy, 200));
+        assert_eq!(meter.update(sample(total, busy, 200)), before);
+    }
+
+    /// The real counters of this machine: two busy processes hold the
+    /// processor for a few seconds, and the meter must not call it idle.
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn busy_processes_make_this_machine_not_idle() {
+        let cores = std::thread::available_parallelism().map_or(2, usize::from);
+        let mut meter = IdleMeter::default();
+        meter.update(super::sample().unwrap());
+        let mut children: Vec<_> = (0..cores.max(2))
+            .map(|_| {
+                std::process::Command::new("sh")
+                    .args(["-c", "while :; do :; done"])
+                    .spawn()
+                    .unwrap()
+            })
+            .collect();
+        std::thread::sleep(Duration::from_secs(2));
+        let share = meter.update(super::sample().unwrap());
+        for child in &mut children {
+            child.kill().unwrap();
+            child.wait().unwrap();
+        }
+        let share = share.unwrap();
+        assert!(share > BUSY_LIMIT, "busy loops on every core, yet only {share:.2} of the CPU busy");
+        assert!(!idle_by(meter.others_busy));
+    }
+}
