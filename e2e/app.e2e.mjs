@@ -12,8 +12,11 @@
 //   2. privacy switched to on-device only survives a restart of the app;
 //   3. a specialist installed from a local HTTP server: the progress bar
 //      reaches done, verified.
-// With E2E_SCREENSHOTS=DIR it also saves each screen at desktop and phone
-// sizes (docs/screenshots).
+// Every screen is also audited for accessibility at desktop and phone sizes
+// with axe-core (ui/'s dev dependency) injected into the real webview: the
+// WCAG 2.0/2.1 A and AA rules (labels, names, roles, contrast, …); any
+// violation fails the test. With E2E_SCREENSHOTS=DIR it also saves each
+// screen at both sizes (docs/screenshots).
 //
 // Environment: CHORUS_APP (the app binary), TAURI_DRIVER (default
 // tauri-driver on PATH), WEBDRIVER_PORT (default 4444), E2E_TIMEOUT_S
@@ -36,6 +39,14 @@ const ANSWER_TIMEOUT_MS = Number(process.env.E2E_TIMEOUT_S ?? 300) * 1000;
 const SHOTS = process.env.E2E_SCREENSHOTS ? resolve(process.env.E2E_SCREENSHOTS) : null;
 const ELEMENT = 'element-6066-11e4-a52e-4f735466cecf';
 const INSTALL_ID = 'loopback-e2e';
+const AXE = join(ROOT, 'ui', 'node_modules', 'axe-core', 'axe.min.js');
+const AXE_TAGS = ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'];
+const SIZES = [
+  ['desktop', 1280, 800],
+  ['phone', 390, 844],
+];
+/** Accessibility violations found so far, reported together at the end. */
+const violations = [];
 
 if (!APP) {
   console.error('CHORUS_APP must name the app binary');
@@ -174,16 +185,36 @@ class Session {
    * under Xvfb never delivers.
    */
   async screenshot(name) {
-    if (!SHOTS) return;
-    for (const [size, width, height] of [
-      ['desktop', 1280, 800],
-      ['phone', 390, 844],
-    ]) {
+    for (const [size, width, height] of SIZES) {
       await wd('POST', this.path('/window/rect'), { x: 0, y: 0, width, height });
       await sleep(800);
-      grab(join(SHOTS, `${name}-${size}.png`), width, height);
+      await this.audit(`${name} (${size})`);
+      if (SHOTS) grab(join(SHOTS, `${name}-${size}.png`), width, height);
     }
     await wd('POST', this.path('/window/rect'), { x: 0, y: 0, width: 1280, height: 800 });
+  }
+
+  /** Runs axe-core on the page as it is; records what it finds. */
+  async audit(what) {
+    if (!(await this.script('return typeof window.axe')).startsWith('object')) {
+      await this.script(`${readFileSync(AXE, 'utf8')}\n;return typeof window.axe`);
+    }
+    const result = await wd('POST', this.path('/execute/async'), {
+      script: `const done = arguments[arguments.length - 1];
+        window.axe
+          .run(document, { runOnly: { type: 'tag', values: arguments[0] }, resultTypes: ['violations'] })
+          .then((r) => done(JSON.stringify({ passes: r.passes.length, violations: r.violations.map((v) => ({
+            id: v.id, impact: v.impact, help: v.help,
+            nodes: v.nodes.slice(0, 4).map((n) => n.target.join(' ') + ' — ' + n.failureSummary.replace(/\s+/g, ' ')),
+          })) })))
+          .catch((e) => done(JSON.stringify({ error: String(e) })));`,
+      args: [AXE_TAGS],
+    });
+    const report = JSON.parse(result);
+    assert(!report.error, `axe-core failed on ${what}: ${report.error}`);
+    assert(report.passes > 0, `axe-core checked nothing on ${what}`);
+    for (const v of report.violations) violations.push({ where: what, ...v });
+    console.log(`[e2e] accessibility of ${what}: ${report.violations.length} violation(s), ${report.passes} rules passed`);
   }
 
   async stop() {
@@ -331,6 +362,37 @@ async function askOnDevice(session) {
   await session.screenshot('chat');
 }
 
+/**
+ * The keyboard alone reaches the navigation and the question box (Tab),
+ * and Enter on a navigation item opens its screen.
+ */
+async function keyboardOnly(session) {
+  const TAB = '\uE004';
+  const ENTER = '\uE007';
+  const press = (key) =>
+    wd('POST', session.path('/actions'), {
+      actions: [{ type: 'key', id: 'keyboard', actions: [{ type: 'keyDown', value: key }, { type: 'keyUp', value: key }] }],
+    });
+  const focused = () =>
+    session.script('const e = document.activeElement; return e ? e.getAttribute("data-testid") || e.id || e.tagName : ""');
+  await session.go('chat');
+  await session.script('document.activeElement && document.activeElement.blur()');
+  const seen = [];
+  for (let i = 0; i < 40 && !seen.includes('question-input'); i++) {
+    await press(TAB);
+    seen.push(await focused());
+  }
+  for (const needed of ['nav-chat', 'nav-models', 'nav-network', 'nav-settings', 'question-input']) {
+    assert(seen.includes(needed), `Tab never reached ${needed}; it went ${seen.join(' → ')}`);
+  }
+  await session.script('document.activeElement && document.activeElement.blur()');
+  for (let i = 0; i < 40 && (await focused()) !== 'nav-models'; i++) await press(TAB);
+  assert((await focused()) === 'nav-models', 'Tab reaches nav-models again');
+  await press(ENTER);
+  await session.attributeIs('nav-models', 'aria-current', 'page', 10_000);
+  console.log(`[e2e] keyboard only: Tab went ${seen.join(' → ')}; Enter opened models`);
+}
+
 async function install(session) {
   await session.go('models');
   await session.waitFor(`model-install-${INSTALL_ID}`);
@@ -395,9 +457,20 @@ async function main() {
     assert(await session.property('settings-privacy-on_device', 'checked'), 'on-device only is still checked');
     assert(!(await session.property('settings-privacy-network', 'checked')), 'network is not checked');
 
+    await keyboardOnly(session);
+
     console.log('[e2e] 3. install a specialist from a local HTTP server');
     await install(session);
     console.log('[e2e] all three checks passed');
+    if (violations.length) {
+      throw new Error(
+        `accessibility violations (axe-core, ${AXE_TAGS.join(', ')}):\n` +
+          violations
+            .map((v) => `- ${v.where}: ${v.id} (${v.impact}) ${v.help}\n    ${v.nodes.join('\n    ')}`)
+            .join('\n'),
+      );
+    }
+    console.log('[e2e] every screen passed the accessibility audit at both sizes');
   } catch (error) {
     failed = true;
     console.error(`[e2e] FAILED: ${error.stack ?? error}`);

@@ -9,6 +9,9 @@ cd "$ROOT"
 scripts/setup.sh
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/chorus/target}"
 export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
+# No incremental caches: each fresh clone (CI) has its own path, so they are
+# never reused and only pile up, tens of GB, in the shared target folder.
+export CARGO_INCREMENTAL="${CARGO_INCREMENTAL:-0}"
 
 if ! cargo nextest --version >/dev/null 2>&1; then
     echo "[test] installing cargo-nextest" >&2
