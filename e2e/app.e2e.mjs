@@ -289,9 +289,12 @@ function loopbackCatalog(dir, port, body) {
 // -------------------------------------------------------------- tauri-driver
 
 /** Starts tauri-driver with the app's environment and waits until it answers. */
-async function startDriver(env) {
+async function startDriver(env, cwd) {
+  const { CHORUS_MODELS_DIR: _unused, ...inherited } = process.env;
   const driver = spawn(process.env.TAURI_DRIVER ?? 'tauri-driver', ['--port', String(PORT)], {
-    env: { ...process.env, ...env },
+    // In the work folder, so no ./models is found either.
+    cwd,
+    env: { ...inherited, ...env },
     stdio: ['ignore', 'inherit', 'inherit'],
   });
   let exited = null;
@@ -420,13 +423,15 @@ async function main() {
   const env = {
     CHORUS_CATALOG: catalog,
     CHORUS_DATA_DIR: join(work, 'data'),
-    CHORUS_MODELS_DIR: join(ROOT, 'models'),
+    // No models folder is pointed at: the app answers with the model it
+    // bundles as a resource (src-tauri/src/bundled.rs), as an installed app does.
+    XDG_DATA_HOME: join(work, 'xdg'),
     // The network, when the test turns it on, stays on loopback.
     CHORUS_LISTEN: '/ip4/127.0.0.1/tcp/0',
     CHORUS_NO_MDNS: '1',
   };
   console.log(`[e2e] app ${APP}; work folder ${work}`);
-  const driver = await startDriver(env);
+  const driver = await startDriver(env, work);
   let session;
   let failed = false;
   try {

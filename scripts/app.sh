@@ -21,6 +21,6 @@ fi
 PROFILE=(); DIR=debug
 if [ "${1:-}" = "--release" ]; then PROFILE=(--release); DIR=release; fi
 cargo build --quiet "${PROFILE[@]}" -p chorus-app --features custom-protocol
-# The embedded model lives in models/ (scripts/setup.sh puts it there).
-export CHORUS_MODELS_DIR="${CHORUS_MODELS_DIR:-$ROOT/models}"
+# The build bundles the embedded model (models/) with the app (tauri.conf.json
+# resources), so the binary finds it beside itself.
 exec "$CARGO_TARGET_DIR/$DIR/chorus-app"

@@ -8,10 +8,12 @@
 //! multiaddrs to listen on when the network runs), `CHORUS_NO_MDNS=1`,
 //! `CHORUS_CONFIG_DIR` (where
 //! `settings.json` lives), `CHORUS_MODELS_DIR` (where the embedded model is
-//! looked for first), `RUST_LOG`.
+//! looked for first; without a copy there the app uses the one it bundles,
+//! see `bundled.rs`), `RUST_LOG`.
 
 include!("command_list.rs");
 
+mod bundled;
 mod commands;
 mod error;
 mod host;
@@ -50,8 +52,12 @@ fn init_tracing() {
 pub fn run() {
     init_tracing();
     let overrides = Overrides::from_env();
-    let result = tauri::Builder::default()
-        .plugin(tauri_plugin_store::Builder::new().build())
+    let builder = tauri::Builder::default().plugin(tauri_plugin_store::Builder::new().build());
+    // Opens the bundled model inside the APK (bundled.rs); the window is
+    // granted none of its commands.
+    #[cfg(target_os = "android")]
+    let builder = builder.plugin(tauri_plugin_fs::init());
+    let result = builder
         .setup(move |app| {
             let state = AppState::start(app.handle(), &overrides);
             app.manage(state);

@@ -201,6 +201,7 @@ impl AppState {
             .unwrap_or_else(|| stored.data_dir_path());
         tracing::info!(settings = %settings_path.display(), data_dir = %data_dir.display(), "starting the node");
         let config = NodeConfig {
+            model: crate::bundled::embedded_model(app, &data_dir),
             threads: usize::try_from(stored.threads).ok(),
             data_dir: Some(data_dir),
             catalog: overrides.catalog.clone(),
