@@ -40,15 +40,25 @@ pub(crate) fn embedded_model<R: Runtime>(app: &AppHandle<R>, data_dir: &Path) ->
 const MODELS_FOLDER: &str = "models";
 
 /// Desktops and iOS: the resource is a file the node can map in place.
+///
+/// A build that is not installed has its resources beside the binary
+/// (tauri-build copies them there), but Tauri's `resource_dir` says so only
+/// when the build folder is called `target`; any other `CARGO_TARGET_DIR`
+/// sends it to the installed location. So the binary's own folder is
+/// looked at as well.
 #[cfg(not(target_os = "android"))]
 fn from_resource<R: Runtime>(_app: &AppHandle<R>, resource: &Path, _data_dir: &Path) -> Option<PathBuf> {
-    if resource.is_file() {
-        tracing::info!(path = %resource.display(), "using the bundled embedded model");
-        Some(resource.to_path_buf())
-    } else {
-        tracing::debug!(path = %resource.display(), "no bundled embedded model");
-        None
+    let beside_binary = std::env::current_exe()
+        .ok()
+        .and_then(|exe| exe.parent().map(|dir| dir.join(RESOURCE)));
+    let found = std::iter::once(resource.to_path_buf())
+        .chain(beside_binary)
+        .find(|path| path.is_file());
+    match &found {
+        Some(path) => tracing::info!(path = %path.display(), "using the bundled embedded model"),
+        None => tracing::debug!(path = %resource.display(), "no bundled embedded model"),
     }
+    found
 }
 
 /// Android: the resource lives in the APK; the fs plugin opens it and it is
