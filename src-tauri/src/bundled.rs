@@ -48,12 +48,8 @@ const MODELS_FOLDER: &str = "models";
 /// looked at as well.
 #[cfg(not(target_os = "android"))]
 fn from_resource<R: Runtime>(_app: &AppHandle<R>, resource: &Path, _data_dir: &Path) -> Option<PathBuf> {
-    let beside_binary = std::env::current_exe()
-        .ok()
-        .and_then(|exe| exe.parent().map(|dir| dir.join(RESOURCE)));
-    let found = std::iter::once(resource.to_path_buf())
-        .chain(beside_binary)
-        .find(|path| path.is_file());
+    let beside_binary = std::env::current_exe().ok().and_then(|exe| exe.parent().map(|dir| dir.join(RESOURCE)));
+    let found = std::iter::once(resource.to_path_buf()).chain(beside_binary).find(|path| path.is_file());
     match &found {
         Some(path) => tracing::info!(path = %path.display(), "using the bundled embedded model"),
         None => tracing::debug!(path = %resource.display(), "no bundled embedded model"),
@@ -96,8 +92,10 @@ pub(crate) fn copy_verified(source: &mut impl std::io::Read, target: &Path) -> R
     std::fs::create_dir_all(folder).map_err(|error| format!("cannot create {}: {error}", folder.display()))?;
     let partial = target.with_extension("gguf.part");
     let result = (|| {
-        let mut file = std::fs::File::create(&partial).map_err(|error| format!("cannot create {}: {error}", partial.display()))?;
-        std::io::copy(source, &mut file).map_err(|error| format!("copying to {} failed: {error}", partial.display()))?;
+        let mut file =
+            std::fs::File::create(&partial).map_err(|error| format!("cannot create {}: {error}", partial.display()))?;
+        std::io::copy(source, &mut file)
+            .map_err(|error| format!("copying to {} failed: {error}", partial.display()))?;
         file.sync_all().map_err(|error| format!("cannot flush {}: {error}", partial.display()))?;
         chorus_node::core::verify_file(&partial, &EMBEDDED_MODEL).map_err(|error| error.to_string())?;
         std::fs::rename(&partial, target).map_err(|error| format!("cannot move the model into place: {error}"))
@@ -118,8 +116,7 @@ mod tests {
 
     #[test]
     fn the_resource_is_the_one_tauri_conf_bundles() {
-        let conf: serde_json::Value =
-            serde_json::from_str(include_str!("../tauri.conf.json")).unwrap();
+        let conf: serde_json::Value = serde_json::from_str(include_str!("../tauri.conf.json")).unwrap();
         let resources = conf["bundle"]["resources"].as_object().unwrap();
         assert_eq!(
             resources.get(&format!("../{RESOURCE}")).and_then(|v| v.as_str()),

@@ -4,9 +4,7 @@
 
 use std::time::{Duration, Instant};
 
-use chorus_node::core::{
-    ConductorEvent, DownloadProgress, Profile, QueryId, QueryRecord, QuerySummary,
-};
+use chorus_node::core::{ConductorEvent, DownloadProgress, Profile, QueryId, QueryRecord, QuerySummary};
 use chorus_node::net::Reachability;
 use chorus_node::{ModelListing, ModelRecommendation, PeerView, PullOutcome, RemovedModel};
 use serde::Serialize;
@@ -45,9 +43,9 @@ pub(crate) struct NetworkInfo {
 }
 
 fn event_value(event: &ConductorEvent) -> Value {
-    serde_json::to_value(event).unwrap_or_else(|error| {
-        json!({"event": "error", "code": "internal", "message": format!("unserialisable event: {error}")})
-    })
+    serde_json::to_value(event).unwrap_or_else(
+        |error| json!({"event": "error", "code": "internal", "message": format!("unserialisable event: {error}")}),
+    )
 }
 
 /// Starts a query and streams its events to `on_event` (see ui/COMMANDS.md).
@@ -65,9 +63,7 @@ pub(crate) async fn ask(
     let conversation = node.conduct_with(&question, on_device_only)?;
     let query_id = conversation.query_id.to_string();
     let Some(guard) = state.queries.start(&query_id) else {
-        return Err(CommandError::internal(format!(
-            "query {query_id} is already running"
-        )));
+        return Err(CommandError::internal(format!("query {query_id} is already running")));
     };
     // The first message, before the command returns: the stream is in order.
     let _ = on_event.send(json!({"event": "query", "query_id": query_id}));
@@ -113,26 +109,15 @@ pub(crate) async fn cancel(query_id: String, state: State<'_, AppState>) -> Comm
 
 /// Past queries, newest first.
 #[tauri::command]
-pub(crate) async fn history(
-    limit: usize,
-    state: State<'_, AppState>,
-) -> CommandResult<Vec<QuerySummary>> {
+pub(crate) async fn history(limit: usize, state: State<'_, AppState>) -> CommandResult<Vec<QuerySummary>> {
     let node = state.node()?;
     Ok(node.store().list_queries(limit.min(HISTORY_LIMIT), 0)?)
 }
 
 /// One query from the journal.
 #[tauri::command]
-pub(crate) async fn history_show(
-    query_id: String,
-    state: State<'_, AppState>,
-) -> CommandResult<QueryRecord> {
-    let unknown = || {
-        CommandError::new(
-            "unknown_query",
-            format!("no query {query_id} in the journal"),
-        )
-    };
+pub(crate) async fn history_show(query_id: String, state: State<'_, AppState>) -> CommandResult<QueryRecord> {
+    let unknown = || CommandError::new("unknown_query", format!("no query {query_id} in the journal"));
     let id: QueryId = query_id.parse().map_err(|_| unknown())?;
     let node = state.node()?;
     node.store().query(id)?.ok_or_else(unknown)
@@ -169,14 +154,8 @@ struct ProgressSender {
 
 impl ProgressSender {
     fn update(&mut self, progress: &DownloadProgress) {
-        let finished = progress
-            .total
-            .is_some_and(|total| progress.downloaded >= total);
-        if !finished
-            && self
-                .last
-                .is_some_and(|last| last.elapsed() < PROGRESS_INTERVAL)
-        {
+        let finished = progress.total.is_some_and(|total| progress.downloaded >= total);
+        if !finished && self.last.is_some_and(|last| last.elapsed() < PROGRESS_INTERVAL) {
             return;
         }
         self.last = Some(Instant::now());
@@ -199,24 +178,14 @@ pub(crate) async fn pull_model(
 ) -> CommandResult<PullOutcome> {
     let node = state.node()?;
     let Some(guard) = state.pulls.start(&id) else {
-        return Err(CommandError::new(
-            "busy",
-            format!("{id} is already downloading"),
-        ));
+        return Err(CommandError::new("busy", format!("{id} is already downloading")));
     };
-    let mut sender = ProgressSender {
-        channel: on_progress,
-        last: None,
-    };
+    let mut sender = ProgressSender { channel: on_progress, last: None };
     // The node's pull future is not `Send` (its progress callback is a
     // `&mut dyn FnMut`), so it runs on a blocking thread of the runtime.
     let runtime = tokio::runtime::Handle::current();
     let outcome = tauri::async_runtime::spawn_blocking(move || {
-        let outcome = runtime.block_on(node.pull(
-            &id,
-            |progress| sender.update(&progress),
-            guard.token.clone(),
-        ));
+        let outcome = runtime.block_on(node.pull(&id, |progress| sender.update(&progress), guard.token.clone()));
         drop(guard);
         outcome
     })
@@ -234,10 +203,7 @@ pub(crate) async fn pause_download(id: String, state: State<'_, AppState>) -> Co
 
 /// Removes an installed model.
 #[tauri::command]
-pub(crate) async fn remove_model(
-    id: String,
-    state: State<'_, AppState>,
-) -> CommandResult<RemovedModel> {
+pub(crate) async fn remove_model(id: String, state: State<'_, AppState>) -> CommandResult<RemovedModel> {
     let node = state.node()?;
     Ok(node.remove_model(&id)?)
 }
@@ -247,17 +213,9 @@ pub(crate) async fn remove_model(
 pub(crate) async fn network_info(state: State<'_, AppState>) -> CommandResult<NetworkInfo> {
     let node = state.node()?;
     if let Some(network) = node.network().filter(|network| network.is_running()) {
-        let reachability = network
-            .reachability()
-            .await
-            .unwrap_or(Reachability::Unknown);
-        let listen_addresses = network
-            .listen_addrs()
-            .await
-            .unwrap_or_default()
-            .iter()
-            .map(ToString::to_string)
-            .collect();
+        let reachability = network.reachability().await.unwrap_or(Reachability::Unknown);
+        let listen_addresses =
+            network.listen_addrs().await.unwrap_or_default().iter().map(ToString::to_string).collect();
         return Ok(NetworkInfo {
             running: true,
             peer_id: Some(network.peer_id().to_string()),
@@ -272,22 +230,14 @@ pub(crate) async fn network_info(state: State<'_, AppState>) -> CommandResult<Ne
         .then(|| chorus_node::net::load_or_create_identity(node.data_dir()).ok())
         .flatten()
         .map(|keypair| keypair.public().to_peer_id().to_string());
-    Ok(NetworkInfo {
-        running: false,
-        peer_id,
-        reachability: Reachability::Unknown,
-        listen_addresses: Vec::new(),
-    })
+    Ok(NetworkInfo { running: false, peer_id, reachability: Reachability::Unknown, listen_addresses: Vec::new() })
 }
 
 /// The peers the running node knows.
 #[tauri::command]
 pub(crate) async fn peers(state: State<'_, AppState>) -> CommandResult<Vec<PeerView>> {
     let node = state.node()?;
-    if !node
-        .network()
-        .is_some_and(chorus_node::net::Network::is_running)
-    {
+    if !node.network().is_some_and(chorus_node::net::Network::is_running) {
         return Err(CommandError::network_off());
     }
     Ok(node.peers().await?)

@@ -20,10 +20,7 @@ pub type CommandResult<T> = Result<T, CommandError>;
 impl CommandError {
     /// An error with this code and message.
     pub fn new(code: impl Into<String>, message: impl Into<String>) -> Self {
-        Self {
-            code: code.into(),
-            message: message.into(),
-        }
+        Self { code: code.into(), message: message.into() }
     }
 
     /// A blank question.
@@ -33,10 +30,7 @@ impl CommandError {
 
     /// The network stack is not running (on-device only).
     pub(crate) fn network_off() -> Self {
-        Self::new(
-            "network_off",
-            "the network is off: this device is in on-device-only mode",
-        )
+        Self::new("network_off", "the network is off: this device is in on-device-only mode")
     }
 
     /// Something the shell itself failed at (a task died, a lock was poisoned).
@@ -87,31 +81,16 @@ mod tests {
     #[test]
     fn serialises_as_code_and_message() {
         let value = serde_json::to_value(CommandError::new("busy", "try later")).unwrap();
-        assert_eq!(
-            value,
-            serde_json::json!({"code": "busy", "message": "try later"})
-        );
+        assert_eq!(value, serde_json::json!({"code": "busy", "message": "try later"}));
     }
 
     #[test]
     fn node_errors_map_to_the_codes_the_ui_knows() {
         let cases: Vec<(NodeError, &str)> = vec![
-            (
-                NodeError::Generate(GenerateError::EmptyPrompt),
-                "empty_prompt",
-            ),
-            (
-                NodeError::Models(ModelsError::UnknownModel { id: "x".into() }),
-                "unknown_model",
-            ),
-            (
-                NodeError::Models(ModelsError::NotInstalled { id: "x".into() }),
-                "not_installed",
-            ),
-            (
-                NodeError::Models(ModelsError::Cancelled { id: "x".into() }),
-                "cancelled",
-            ),
+            (NodeError::Generate(GenerateError::EmptyPrompt), "empty_prompt"),
+            (NodeError::Models(ModelsError::UnknownModel { id: "x".into() }), "unknown_model"),
+            (NodeError::Models(ModelsError::NotInstalled { id: "x".into() }), "not_installed"),
+            (NodeError::Models(ModelsError::Cancelled { id: "x".into() }), "cancelled"),
             (
                 NodeError::Models(ModelsError::HashMismatch {
                     id: "x".into(),
@@ -120,26 +99,12 @@ mod tests {
                 }),
                 "hash_mismatch",
             ),
+            (NodeError::Models(ModelsError::SizeMismatch { id: "x".into(), expected: 1, actual: 2 }), "size_mismatch"),
             (
-                NodeError::Models(ModelsError::SizeMismatch {
-                    id: "x".into(),
-                    expected: 1,
-                    actual: 2,
-                }),
-                "size_mismatch",
-            ),
-            (
-                NodeError::Models(ModelsError::InsufficientSpace {
-                    path: "/".into(),
-                    needed: 2,
-                    available: 1,
-                }),
+                NodeError::Models(ModelsError::InsufficientSpace { path: "/".into(), needed: 2, available: 1 }),
                 "insufficient_space",
             ),
-            (
-                NodeError::Models(ModelsError::Internal("x".into())),
-                "internal",
-            ),
+            (NodeError::Models(ModelsError::Internal("x".into())), "internal"),
             (NodeError::Network("down".into()), "network"),
             (NodeError::InvalidBench("x".into()), "internal"),
         ];

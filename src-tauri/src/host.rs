@@ -29,10 +29,7 @@ pub(crate) fn fixed(idle: bool, charging: Option<bool>) -> HostProbe {
 /// ([`chorus_node::device_idle`]).
 #[must_use]
 pub(crate) fn probe() -> HostProbe {
-    Arc::new(|| HostConditions {
-        idle: chorus_node::device_idle(),
-        charging: charging(Path::new(POWER_SUPPLY)),
-    })
+    Arc::new(|| HostConditions { idle: chorus_node::device_idle(), charging: charging(Path::new(POWER_SUPPLY)) })
 }
 
 /// The device class: a phone on Android and iOS, a laptop when a battery
@@ -42,11 +39,7 @@ pub(crate) fn device_class() -> DeviceClass {
     if cfg!(any(target_os = "android", target_os = "ios")) {
         return DeviceClass::Phone;
     }
-    if has_battery(Path::new(POWER_SUPPLY)) {
-        DeviceClass::Laptop
-    } else {
-        DeviceClass::Desktop
-    }
+    if has_battery(Path::new(POWER_SUPPLY)) { DeviceClass::Laptop } else { DeviceClass::Desktop }
 }
 
 /// The device's memory in bytes (Linux and Android: `MemTotal` of
@@ -68,9 +61,7 @@ fn parse_mem_total(meminfo: &str) -> Option<u64> {
 }
 
 fn read_trimmed(path: &Path) -> Option<String> {
-    std::fs::read_to_string(path)
-        .ok()
-        .map(|text| text.trim().to_owned())
+    std::fs::read_to_string(path).ok().map(|text| text.trim().to_owned())
 }
 
 fn batteries(dir: &Path) -> Vec<std::path::PathBuf> {
@@ -95,20 +86,14 @@ fn charging(dir: &Path) -> Option<bool> {
     if batteries.is_empty() {
         return None;
     }
-    let battery_says = batteries.iter().any(|battery| {
-        matches!(
-            read_trimmed(&battery.join("status")).as_deref(),
-            Some("Charging" | "Full")
-        )
-    });
+    let battery_says = batteries
+        .iter()
+        .any(|battery| matches!(read_trimmed(&battery.join("status")).as_deref(), Some("Charging" | "Full")));
     let mains_online = std::fs::read_dir(dir).ok().is_some_and(|entries| {
-        entries
-            .filter_map(Result::ok)
-            .map(|entry| entry.path())
-            .any(|path| {
-                read_trimmed(&path.join("type")).as_deref() == Some("Mains")
-                    && read_trimmed(&path.join("online")).as_deref() == Some("1")
-            })
+        entries.filter_map(Result::ok).map(|entry| entry.path()).any(|path| {
+            read_trimmed(&path.join("type")).as_deref() == Some("Mains")
+                && read_trimmed(&path.join("online")).as_deref() == Some("1")
+        })
     });
     Some(battery_says || mains_online)
 }
@@ -137,22 +122,14 @@ mod tests {
     #[test]
     fn battery_status_and_mains_decide_charging() {
         let dir = tempfile::tempdir().unwrap();
-        supply(
-            dir.path(),
-            "BAT0",
-            &[("type", "Battery"), ("status", "Discharging")],
-        );
+        supply(dir.path(), "BAT0", &[("type", "Battery"), ("status", "Discharging")]);
         supply(dir.path(), "AC", &[("type", "Mains"), ("online", "0")]);
         assert!(has_battery(dir.path()));
         assert_eq!(charging(dir.path()), Some(false));
         supply(dir.path(), "AC", &[("type", "Mains"), ("online", "1")]);
         assert_eq!(charging(dir.path()), Some(true));
         supply(dir.path(), "AC", &[("type", "Mains"), ("online", "0")]);
-        supply(
-            dir.path(),
-            "BAT0",
-            &[("type", "Battery"), ("status", "Full")],
-        );
+        supply(dir.path(), "BAT0", &[("type", "Battery"), ("status", "Full")]);
         assert_eq!(charging(dir.path()), Some(true));
     }
 

@@ -37,14 +37,9 @@ fn init_tracing() {
     // The app's and the node's own news at info; the rest (llama.cpp's
     // model-loading chatter included) only when it warns. RUST_LOG overrides.
     let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
-        tracing_subscriber::EnvFilter::new(
-            "warn,chorus_app_lib=info,chorus_node=info,chorus_net=info",
-        )
+        tracing_subscriber::EnvFilter::new("warn,chorus_app_lib=info,chorus_node=info,chorus_net=info")
     });
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .try_init();
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
 }
 
 /// Builds and runs the app until its last window closes.

@@ -77,8 +77,7 @@ impl Settings {
     /// `invalid_settings` when a field is missing, of the wrong type or
     /// unknown, or a value cannot be used.
     pub fn from_json(value: serde_json::Value) -> Result<Self, CommandError> {
-        let settings: Self =
-            serde_json::from_value(value).map_err(|error| invalid(error.to_string()))?;
+        let settings: Self = serde_json::from_value(value).map_err(|error| invalid(error.to_string()))?;
         settings.validated()
     }
 
@@ -102,10 +101,7 @@ impl Settings {
         }
         self.data_dir = self.data_dir.trim().to_owned();
         if self.data_dir.is_empty() || !Path::new(&self.data_dir).is_absolute() {
-            return Err(invalid(format!(
-                "data_dir must be an absolute path, not {:?}",
-                self.data_dir
-            )));
+            return Err(invalid(format!("data_dir must be an absolute path, not {:?}", self.data_dir)));
         }
         Ok(self)
     }
@@ -134,22 +130,11 @@ impl Settings {
         device_class: DeviceClass,
         host: crate::host::HostProbe,
     ) -> Result<NetworkSettings, CommandError> {
-        let bootstrap = self
-            .bootstrap_peers
-            .iter()
-            .map(|address| parse_peer_address(address))
-            .collect::<Result<_, _>>()?;
-        let serve = self.serve.then(|| ServeSettings {
-            specialists: None,
-            limits: self.serve_limits(),
-            device_class,
-            host,
-        });
-        Ok(NetworkSettings {
-            bootstrap,
-            serve,
-            ..NetworkSettings::default()
-        })
+        let bootstrap =
+            self.bootstrap_peers.iter().map(|address| parse_peer_address(address)).collect::<Result<_, _>>()?;
+        let serve =
+            self.serve.then(|| ServeSettings { specialists: None, limits: self.serve_limits(), device_class, host });
+        Ok(NetworkSettings { bootstrap, serve, ..NetworkSettings::default() })
     }
 
     /// The data directory these settings name.
@@ -165,17 +150,11 @@ fn invalid(message: impl Into<String>) -> CommandError {
 
 /// A bootstrap address: a multiaddr that names its peer (`…/p2p/<id>`).
 fn parse_peer_address(address: &str) -> Result<Multiaddr, CommandError> {
-    let parsed: Multiaddr = address
-        .parse()
-        .map_err(|error| invalid(format!("{address:?} is not a multiaddr: {error}")))?;
-    let names_peer = parsed
-        .iter()
-        .last()
-        .is_some_and(|part| part.to_string().starts_with("/p2p/"));
+    let parsed: Multiaddr =
+        address.parse().map_err(|error| invalid(format!("{address:?} is not a multiaddr: {error}")))?;
+    let names_peer = parsed.iter().last().is_some_and(|part| part.to_string().starts_with("/p2p/"));
     if !names_peer {
-        return Err(invalid(format!(
-            "{address:?} does not end in /p2p/<peer id>"
-        )));
+        return Err(invalid(format!("{address:?} does not end in /p2p/<peer id>")));
     }
     Ok(parsed)
 }
@@ -222,8 +201,7 @@ pub fn network_change(old: Option<&Settings>, new: &Settings) -> NetworkChange {
 mod tests {
     use super::*;
 
-    const PEER: &str =
-        "/ip4/192.0.2.7/tcp/4001/p2p/12D3KooWDpJ7As7BWAwRMfu1VU2WCqNjvq387JEYKDBj4kx6nXTN";
+    const PEER: &str = "/ip4/192.0.2.7/tcp/4001/p2p/12D3KooWDpJ7As7BWAwRMfu1VU2WCqNjvq387JEYKDBj4kx6nXTN";
 
     fn defaults() -> Settings {
         Settings::defaults(Path::new("/home/me/.local/share/chorus"), 2)
@@ -272,28 +250,18 @@ mod tests {
         settings.max_slots = 1000;
         settings.threads = 100_000;
         let clamped = settings.validated().unwrap();
-        assert_eq!(
-            (clamped.max_slots, clamped.threads),
-            (MAX_SLOTS, MAX_THREADS)
-        );
+        assert_eq!((clamped.max_slots, clamped.threads), (MAX_SLOTS, MAX_THREADS));
     }
 
     #[test]
     fn bootstrap_addresses_are_trimmed_and_checked() {
         let mut settings = defaults();
         settings.bootstrap_peers = vec![format!("  {PEER} "), "   ".to_owned()];
-        assert_eq!(
-            settings.validated().unwrap().bootstrap_peers,
-            vec![PEER.to_owned()]
-        );
+        assert_eq!(settings.validated().unwrap().bootstrap_peers, vec![PEER.to_owned()]);
         for bad in ["not an address", "/ip4/192.0.2.7/tcp/4001"] {
             let mut settings = defaults();
             settings.bootstrap_peers = vec![bad.to_owned()];
-            assert_eq!(
-                settings.validated().unwrap_err().code,
-                "invalid_settings",
-                "{bad}"
-            );
+            assert_eq!(settings.validated().unwrap_err().code, "invalid_settings", "{bad}");
         }
     }
 
@@ -317,11 +285,7 @@ mod tests {
         missing.as_object_mut().unwrap().remove("serve");
         cases.push(missing);
         for case in cases {
-            assert_eq!(
-                Settings::from_json(case.clone()).unwrap_err().code,
-                "invalid_settings",
-                "{case}"
-            );
+            assert_eq!(Settings::from_json(case.clone()).unwrap_err().code, "invalid_settings", "{case}");
         }
     }
 
@@ -363,20 +327,12 @@ mod tests {
         settings.bootstrap_peers = vec![PEER.to_owned()];
         settings.max_slots = 3;
         let probe = crate::host::fixed(true, None);
-        let network = settings
-            .network(DeviceClass::Laptop, probe.clone())
-            .unwrap();
+        let network = settings.network(DeviceClass::Laptop, probe.clone()).unwrap();
         assert_eq!(network.bootstrap.len(), 1);
         let serve = network.serve.unwrap();
         assert_eq!(serve.limits.max_slots, 3);
         assert_eq!(serve.device_class, DeviceClass::Laptop);
         settings.serve = false;
-        assert!(
-            settings
-                .network(DeviceClass::Desktop, probe)
-                .unwrap()
-                .serve
-                .is_none()
-        );
+        assert!(settings.network(DeviceClass::Desktop, probe).unwrap().serve.is_none());
     }
 }

@@ -44,11 +44,7 @@ impl Overrides {
     /// The overrides in the environment (empty values are ignored).
     #[must_use]
     pub fn from_env() -> Self {
-        let path = |name: &str| {
-            std::env::var_os(name)
-                .filter(|value| !value.is_empty())
-                .map(PathBuf::from)
-        };
+        let path = |name: &str| std::env::var_os(name).filter(|value| !value.is_empty()).map(PathBuf::from);
         Self {
             data_dir: path("CHORUS_DATA_DIR"),
             catalog: path("CHORUS_CATALOG"),
@@ -91,11 +87,7 @@ impl Running {
         }
         let token = CancellationToken::new();
         map.insert(id.to_owned(), token.clone());
-        Some(RunningGuard {
-            running: self.clone(),
-            id: id.to_owned(),
-            token,
-        })
+        Some(RunningGuard { running: self.clone(), id: id.to_owned(), token })
     }
 
     /// Cancels `id`; false if nothing runs under it.
@@ -183,10 +175,7 @@ impl AppState {
             .or_else(|| app.path().app_config_dir().ok())
             .unwrap_or_else(|| PathBuf::from("."));
         let settings_path = config_dir.join(SETTINGS_FILE);
-        let default_data_dir = overrides
-            .data_dir
-            .clone()
-            .unwrap_or_else(|| platform_data_dir(app));
+        let default_data_dir = overrides.data_dir.clone().unwrap_or_else(|| platform_data_dir(app));
         // One core is left to the window (WebKit) and the rest of the
         // system: llama.cpp's threads collapse when another process holds one.
         let cores = std::thread::available_parallelism()
@@ -195,10 +184,7 @@ impl AppState {
             .max(1);
         let defaults = Settings::defaults(&default_data_dir, cores);
         let stored = load_settings(app, &settings_path).unwrap_or_else(|| defaults.clone());
-        let data_dir = overrides
-            .data_dir
-            .clone()
-            .unwrap_or_else(|| stored.data_dir_path());
+        let data_dir = overrides.data_dir.clone().unwrap_or_else(|| stored.data_dir_path());
         tracing::info!(settings = %settings_path.display(), data_dir = %data_dir.display(), "starting the node");
         let config = NodeConfig {
             model: crate::bundled::embedded_model(app, &data_dir),
@@ -220,10 +206,7 @@ impl AppState {
         }
         Self {
             node,
-            settings: tokio::sync::Mutex::new(Applied {
-                stored,
-                network: None,
-            }),
+            settings: tokio::sync::Mutex::new(Applied { stored, network: None }),
             settings_path,
             device_class: host::device_class(),
             host: host::probe(),
@@ -239,17 +222,13 @@ impl AppState {
     /// Why the node could not start; `internal` if its lock was poisoned.
     pub fn node(&self) -> CommandResult<Node> {
         let lock = self.node.as_ref().map_err(Clone::clone)?;
-        let node = lock
-            .read()
-            .map_err(|_| CommandError::internal("the node's lock is poisoned"))?;
+        let node = lock.read().map_err(|_| CommandError::internal("the node's lock is poisoned"))?;
         Ok(node.clone())
     }
 
     fn replace_node(&self, node: Node) -> CommandResult<()> {
         let lock = self.node.as_ref().map_err(Clone::clone)?;
-        *lock
-            .write()
-            .map_err(|_| CommandError::internal("the node's lock is poisoned"))? = node;
+        *lock.write().map_err(|_| CommandError::internal("the node's lock is poisoned"))? = node;
         Ok(())
     }
 
@@ -350,17 +329,11 @@ fn load_settings<R: Runtime>(app: &AppHandle<R>, path: &Path) -> Option<Settings
     }
 }
 
-fn save_settings<R: Runtime>(
-    app: &AppHandle<R>,
-    path: &Path,
-    settings: &Settings,
-) -> CommandResult<()> {
-    let store_error = |error: tauri_plugin_store::Error| {
-        CommandError::new("store", format!("{}: {error}", path.display()))
-    };
+fn save_settings<R: Runtime>(app: &AppHandle<R>, path: &Path, settings: &Settings) -> CommandResult<()> {
+    let store_error =
+        |error: tauri_plugin_store::Error| CommandError::new("store", format!("{}: {error}", path.display()));
     let store = app.store(path).map_err(store_error)?;
-    let value = serde_json::to_value(settings)
-        .map_err(|error| CommandError::internal(error.to_string()))?;
+    let value = serde_json::to_value(settings).map_err(|error| CommandError::internal(error.to_string()))?;
     store.set(SETTINGS_KEY, value);
     store.save().map_err(store_error)
 }

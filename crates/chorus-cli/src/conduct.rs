@@ -7,7 +7,6 @@ use chorus_node::Node;
 use chorus_node::core::{ConductorEvent, QueryId, QueryKind, SubtaskStatus};
 use clap::{Args, Subcommand};
 
-
 /// A mistake in what was asked (exit code 2).
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
@@ -53,7 +52,10 @@ enum HistoryAction {
 pub(crate) async fn ask(node: &Node, question: &str, json: bool, on_device_only: bool) -> anyhow::Result<()> {
     if question.trim().is_empty() {
         if json {
-            println!("{}", serde_json::json!({"event": "error", "code": "empty_prompt", "message": "the question is empty"}));
+            println!(
+                "{}",
+                serde_json::json!({"event": "error", "code": "empty_prompt", "message": "the question is empty"})
+            );
         }
         return Err(UsageError("the question is empty".to_owned()).into());
     }
@@ -160,7 +162,11 @@ pub(crate) async fn route(node: &Node, args: &RouteArgs) -> anyhow::Result<()> {
         println!("{value}");
         return Ok(());
     }
-    println!("{} query → {}", if analysis.is_composite() { "composite" } else { "simple" }, analysis.specialist_ids().join(", "));
+    println!(
+        "{} query → {}",
+        if analysis.is_composite() { "composite" } else { "simple" },
+        analysis.specialist_ids().join(", ")
+    );
     println!("why: {}", analysis.reason);
     for score in analysis.ranking.iter().take(5) {
         println!("  {:<32} {:>5.2}  {}", score.specialist_id, score.score, score.matched.join(", "));
@@ -226,4 +232,3 @@ pub(crate) fn history(node: &Node, args: &HistoryArgs) -> anyhow::Result<()> {
     }
     Ok(())
 }
-

@@ -24,8 +24,7 @@ const PLAN_SCHEMA: &str = r#"{
 }"#;
 
 const SIMPLE: &str = "How do I reverse a list in Python?";
-const COMPOSITE: &str =
-    "Write a short marketing plan for a new budgeting app, with the pricing maths for three tiers and a Spanish tagline.";
+const COMPOSITE: &str = "Write a short marketing plan for a new budgeting app, with the pricing maths for three tiers and a Spanish tagline.";
 
 const TOGETHER: [&str; 3] = [
     "Give one tip for saving money on groceries.",
@@ -194,6 +193,8 @@ fn tour(node: &Node) -> anyhow::Result<()> {
     println!("\n-- 5. The conductor: a composite question is analysed, planned, run in parallel and synthesised --");
     println!("> {COMPOSITE}");
     crate::runtime()?.block_on(crate::conduct::ask(node, COMPOSITE, false, true))?;
-    println!("\nDone. Next: `chorus ask \"…\"`, `chorus route \"…\"`, `chorus history`, `chorus models list`, `chorus bench`.");
+    println!(
+        "\nDone. Next: `chorus ask \"…\"`, `chorus route \"…\"`, `chorus history`, `chorus models list`, `chorus bench`."
+    );
     Ok(())
 }

@@ -135,10 +135,7 @@ struct BenchArgs {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_tracing(cli.verbose);
-    let globals = Globals {
-        data_dir: cli.data_dir,
-        catalog: cli.catalog,
-    };
+    let globals = Globals { data_dir: cli.data_dir, catalog: cli.catalog };
     let result = match cli.command {
         Command::Ask(args) => ask(&globals, &cli.model, args),
         Command::Route(args) => start(&globals, &cli.model)
@@ -179,11 +176,8 @@ fn init_tracing(verbose: bool) {
     // unless asked for (e.g. RUST_LOG=llama.cpp=debug).
     // libp2p's Kademlia warns when it has no peer to refresh from yet: normal
     // for the first node of a network.
-    let default = if verbose {
-        "info,llama.cpp=warn,ggml=warn"
-    } else {
-        "warn,llama.cpp=off,ggml=off,libp2p_kad=error"
-    };
+    let default =
+        if verbose { "info,llama.cpp=warn,ggml=warn" } else { "warn,llama.cpp=off,ggml=off,libp2p_kad=error" };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
     tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
@@ -225,8 +219,12 @@ fn ask(globals: &Globals, model: &ModelArgs, args: AskArgs) -> anyhow::Result<()
     }
     let mut config = node_config(globals, model);
     if !args.local_specialists.is_empty() {
-        let list: std::collections::BTreeSet<String> =
-            args.local_specialists.iter().map(|id| id.trim().to_owned()).filter(|id| !id.is_empty() && id != "none").collect();
+        let list: std::collections::BTreeSet<String> = args
+            .local_specialists
+            .iter()
+            .map(|id| id.trim().to_owned())
+            .filter(|id| !id.is_empty() && id != "none")
+            .collect();
         config.local_specialists = Some(list);
     }
     if args.network {
@@ -327,10 +325,7 @@ fn print_report(report: &BenchReport) {
     println!("model                {}", report.model);
     println!("threads              {}", report.threads);
     println!("load                 {:.0} ms", report.load_ms);
-    println!(
-        "prompt (pp{})        {:.1} tokens/s",
-        report.prompt_tokens, report.prompt_tokens_per_s
-    );
+    println!("prompt (pp{})        {:.1} tokens/s", report.prompt_tokens, report.prompt_tokens_per_s);
     println!("generation (tg{})    {:.1} tokens/s", report.gen_tokens, report.gen_tokens_per_s);
     println!("time to first token  {:.0} ms", report.time_to_first_token_ms);
     println!(

@@ -34,7 +34,9 @@ fn addresses(list: &[String], what: &str) -> anyhow::Result<Vec<Multiaddr>> {
     list.iter()
         .filter(|text| !text.trim().is_empty())
         .map(|text| {
-            text.trim().parse::<Multiaddr>().map_err(|error| UsageError(format!("{what} {text:?} is not a multiaddr: {error}")).into())
+            text.trim()
+                .parse::<Multiaddr>()
+                .map_err(|error| UsageError(format!("{what} {text:?} is not a multiaddr: {error}")).into())
         })
         .collect()
 }
@@ -125,15 +127,12 @@ pub(crate) async fn serve(mut node: Node, args: ServeArgs) -> anyhow::Result<()>
         only_when_idle: args.only_when_idle,
         only_when_charging: false,
     };
-    settings.serve = Some(ServeSettings {
-        specialists,
-        limits,
-        host: std::sync::Arc::new(idle_now),
-        ..ServeSettings::default()
-    });
+    settings.serve =
+        Some(ServeSettings { specialists, limits, host: std::sync::Arc::new(idle_now), ..ServeSettings::default() });
     node.join_network(settings).await?;
     let network = node.network().context("the network did not start")?.clone();
-    let served: Vec<String> = node.service().map(|service| service.served().iter().cloned().collect()).unwrap_or_default();
+    let served: Vec<String> =
+        node.service().map(|service| service.served().iter().cloned().collect()).unwrap_or_default();
     if served.is_empty() {
         return Err(UsageError("this device can run none of the requested specialists".to_owned()).into());
     }
@@ -207,7 +206,12 @@ pub(crate) async fn peers(mut node: Node, args: PeersArgs) -> anyhow::Result<()>
                 )
             },
         );
-        println!("{} {} rtt {rtt} standing {:+}", peer.peer_id, if peer.connected { "connected" } else { "known" }, peer.standing);
+        println!(
+            "{} {} rtt {rtt} standing {:+}",
+            peer.peer_id,
+            if peer.connected { "connected" } else { "known" },
+            peer.standing
+        );
         println!("    {status}");
         for address in &peer.addresses {
             println!("    {address}");

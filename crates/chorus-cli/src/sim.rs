@@ -72,9 +72,5 @@ pub(crate) fn run(args: &SimArgs) -> anyhow::Result<()> {
     } else {
         print!("{}", report.to_markdown());
     }
-    if report.all_succeeded() {
-        Ok(())
-    } else {
-        anyhow::bail!("some lookups found no provider")
-    }
+    if report.all_succeeded() { Ok(()) } else { anyhow::bail!("some lookups found no provider") }
 }

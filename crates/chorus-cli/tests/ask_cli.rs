@@ -73,7 +73,11 @@ fn route_json_plans_a_composite_query_without_running_it() {
     let data = tempfile::tempdir().expect("temp dir");
     let output = chorus(
         &data,
-        &["route", "--json", "Write a marketing plan for a new budgeting app, with pricing maths and a Spanish tagline"],
+        &[
+            "route",
+            "--json",
+            "Write a marketing plan for a new budgeting app, with pricing maths and a Spanish tagline",
+        ],
     );
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     let route: Value = serde_json::from_slice(&output.stdout).expect("json");

@@ -383,7 +383,8 @@ fn a_sub_task_whose_peer_is_killed_completes_on_another_peer() {
     assert!(!done["answer"].as_str().expect("answer").trim().is_empty());
     // The killed attempt had streamed part of the answer: an `answer_reset`
     // voids it, and the tokens after the last reset are exactly the answer.
-    let reset = events.iter().rposition(|event| event["event"] == "answer_reset").expect("an answer_reset after the kill");
+    let reset =
+        events.iter().rposition(|event| event["event"] == "answer_reset").expect("an answer_reset after the kill");
     let streamed: String = events[reset..]
         .iter()
         .filter(|event| event["event"] == "token")

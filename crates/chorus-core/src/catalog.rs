@@ -529,8 +529,8 @@ impl Catalog {
     /// [`CatalogError::Io`] when the file cannot be read, otherwise as
     /// [`Catalog::from_json`].
     pub fn load(path: &Path) -> Result<Catalog, CatalogError> {
-        let json = std::fs::read_to_string(path)
-            .map_err(|source| CatalogError::Io { path: path.to_owned(), source })?;
+        let json =
+            std::fs::read_to_string(path).map_err(|source| CatalogError::Io { path: path.to_owned(), source })?;
         Catalog::from_json(&json)
     }
 
@@ -590,9 +590,7 @@ impl Catalog {
     /// The translator between English and this language (ISO 639-1 code).
     #[must_use]
     pub fn translator_for(&self, language: &str) -> Option<&Specialist> {
-        self.specialists
-            .iter()
-            .find(|specialist| specialist.translation_language() == Some(language))
+        self.specialists.iter().find(|specialist| specialist.translation_language() == Some(language))
     }
 
     /// The languages the translators cover (besides English), in file order.
@@ -711,7 +709,10 @@ fn require_https(id: &str, url: &str) -> Result<(), CatalogError> {
         .or_else(|| url.strip_prefix("http://").filter(|rest| is_loopback_authority(rest)))
         .unwrap_or_default();
     if host_and_path.is_empty() || url.chars().any(char::is_whitespace) {
-        return Err(CatalogError::InvalidSource { id: id.to_owned(), reason: format!("{url:?} is not an https:// URL") });
+        return Err(CatalogError::InvalidSource {
+            id: id.to_owned(),
+            reason: format!("{url:?} is not an https:// URL"),
+        });
     }
     Ok(())
 }
@@ -719,9 +720,9 @@ fn require_https(id: &str, url: &str) -> Result<(), CatalogError> {
 /// Whether the part after `http://` starts with a loopback host, followed
 /// by a port, a path or nothing.
 fn is_loopback_authority(rest: &str) -> bool {
-    ["127.0.0.1", "localhost", "[::1]"].iter().any(|host| {
-        rest.strip_prefix(host).is_some_and(|after| after.is_empty() || after.starts_with([':', '/']))
-    })
+    ["127.0.0.1", "localhost", "[::1]"]
+        .iter()
+        .any(|host| rest.strip_prefix(host).is_some_and(|after| after.is_empty() || after.starts_with([':', '/'])))
 }
 
 fn validate_base_model(base: &BaseModel) -> Result<(), CatalogError> {
@@ -730,9 +731,8 @@ fn validate_base_model(base: &BaseModel) -> Result<(), CatalogError> {
     require_text(id, "name", &base.name)?;
     require_text(id, "family", &base.family)?;
     require_text(id, "license", &base.license)?;
-    let plain_file_name = !base.file_name.is_empty()
-        && !base.file_name.starts_with('.')
-        && !base.file_name.contains(['/', '\\', '\0']);
+    let plain_file_name =
+        !base.file_name.is_empty() && !base.file_name.starts_with('.') && !base.file_name.contains(['/', '\\', '\0']);
     if !plain_file_name {
         return Err(CatalogError::InvalidFileName { id: id.to_owned(), file_name: base.file_name.clone() });
     }
@@ -800,11 +800,8 @@ fn validate_specialist(specialist: &Specialist, base: &BaseModel) -> Result<(), 
 }
 
 fn validate_sampling(id: &str, sampling: &SpecialistSampling, base: &BaseModel) -> Result<(), CatalogError> {
-    let out_of_range = |field: &'static str, value: f64| CatalogError::SamplingOutOfRange {
-        id: id.to_owned(),
-        field,
-        value,
-    };
+    let out_of_range =
+        |field: &'static str, value: f64| CatalogError::SamplingOutOfRange { id: id.to_owned(), field, value };
     let checks: [(&'static str, f32, bool); 4] = [
         ("temperature", sampling.temperature, (0.0..=2.0).contains(&sampling.temperature)),
         ("top_p", sampling.top_p, sampling.top_p > 0.0 && sampling.top_p <= 1.0),
@@ -876,7 +873,9 @@ pub enum RecommendError {
         needed_bytes: u64,
     },
     /// Specialists fit on disk, but none runs in the memory given.
-    #[error("{memory_bytes} bytes of memory run no specialist that fits the budget; the smallest needs {needed_bytes} bytes")]
+    #[error(
+        "{memory_bytes} bytes of memory run no specialist that fits the budget; the smallest needs {needed_bytes} bytes"
+    )]
     MemoryTooSmall {
         /// The memory given.
         memory_bytes: u64,
@@ -951,18 +950,15 @@ fn resolve_language(catalog: &Catalog, written: &str) -> Option<String> {
     if lowered.is_empty() {
         return None;
     }
-    if let Some((code, _)) = LANGUAGE_NAMES
-        .iter()
-        .find(|(code, name)| *code == lowered || name.to_lowercase() == lowered)
+    if let Some((code, _)) =
+        LANGUAGE_NAMES.iter().find(|(code, name)| *code == lowered || name.to_lowercase() == lowered)
     {
         return Some((*code).to_owned());
     }
     catalog
         .specialists()
         .iter()
-        .find(|specialist| {
-            specialist.translation_language().is_some() && specialist.keywords.contains(&lowered)
-        })
+        .find(|specialist| specialist.translation_language().is_some() && specialist.keywords.contains(&lowered))
         .and_then(Specialist::translation_language)
         .map(str::to_owned)
 }
@@ -1045,9 +1041,8 @@ fn profile_score(
 ) -> (f64, Vec<String>) {
     let mut score = 0.0;
     let mut reasons = Vec::new();
-    let profession_weight = |position: usize, tag: &str| {
-        position_factor(position) * TagCounts::specificity(&counts.professions, tag)
-    };
+    let profession_weight =
+        |position: usize, tag: &str| position_factor(position) * TagCounts::specificity(&counts.professions, tag);
 
     let profession = normalised(&profile.profession);
     if !profession.is_empty() {
@@ -1092,9 +1087,7 @@ fn profile_score(
     }
 
     for interest in profile.interests.iter().map(|interest| normalised(interest)).filter(|i| !i.is_empty()) {
-        if let Some(tag) =
-            specialist.interests.iter().find(|tag| **tag == interest || phrase_equal(tag, &interest))
-        {
+        if let Some(tag) = specialist.interests.iter().find(|tag| **tag == interest || phrase_equal(tag, &interest)) {
             score += INTEREST_EXACT * TagCounts::specificity(&counts.interests, tag);
             reasons.push(format!("fits your interest in {interest}"));
         } else if specialist
@@ -1219,9 +1212,8 @@ pub fn recommend(catalog: &Catalog, profile: &Profile) -> Result<Vec<Recommendat
     scored.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.id.cmp(&b.0.id)));
 
     let mut picker = Picker { catalog, budget, picked: Vec::new(), bases: BTreeSet::new(), used: 0 };
-    let on_merit = |specialist: &Specialist, score: f64| {
-        specialist.domain != Domain::Translation && score >= MIN_MERIT_SCORE
-    };
+    let on_merit =
+        |specialist: &Specialist, score: f64| specialist.domain != Domain::Translation && score >= MIN_MERIT_SCORE;
 
     // 1. The person's core specialist.
     if let Some(index) = scored.iter().position(|(s, score, _)| on_merit(s, *score) && picker.fits(s)) {
@@ -1296,11 +1288,7 @@ fn storage_reason(base: &BaseModel, shared: bool) -> String {
     }
 }
 
-fn nothing_fits(
-    catalog: &Catalog,
-    profile: &Profile,
-    fits_memory: &dyn Fn(&Specialist) -> bool,
-) -> RecommendError {
+fn nothing_fits(catalog: &Catalog, profile: &Profile, fits_memory: &dyn Fn(&Specialist) -> bool) -> RecommendError {
     let on_disk: Vec<&Specialist> =
         catalog.specialists().iter().filter(|s| s.size_bytes <= profile.storage_budget_bytes).collect();
     if let (Some(memory), false) = (profile.memory_bytes, on_disk.is_empty()) {
@@ -1395,7 +1383,12 @@ mod tests {
 
     #[test]
     fn plain_http_is_accepted_only_for_loopback_hosts() {
-        for url in ["https://example.org/m.gguf", "http://127.0.0.1:8080/m.gguf", "http://localhost/m.gguf", "http://[::1]:9/m"] {
+        for url in [
+            "https://example.org/m.gguf",
+            "http://127.0.0.1:8080/m.gguf",
+            "http://localhost/m.gguf",
+            "http://[::1]:9/m",
+        ] {
             assert!(require_https("m", url).is_ok(), "{url} should be accepted");
         }
         for url in [
@@ -1533,14 +1526,10 @@ mod tests {
                 }),
                 |e| matches!(e, CatalogError::DuplicateId { id } if id == "tiny-q4"),
             ),
-            (
-                "unknown base model",
-                Box::new(|v| first_specialist(v)["base_model"] = "huge-q8".into()),
-                |e| {
-                    matches!(e, CatalogError::UnknownBaseModel { specialist, base_model }
+            ("unknown base model", Box::new(|v| first_specialist(v)["base_model"] = "huge-q8".into()), |e| {
+                matches!(e, CatalogError::UnknownBaseModel { specialist, base_model }
                         if specialist == "writing.helper" && base_model == "huge-q8")
-                },
-            ),
+            }),
             (
                 "uppercase sha256",
                 Box::new(|v| v["base_models"][0]["sha256"] = "AB".repeat(32).into()),
@@ -1588,11 +1577,9 @@ mod tests {
                         if id == "writing.helper")
                 },
             ),
-            (
-                "top_p zero",
-                Box::new(|v| first_specialist(v)["sampling"]["top_p"] = 0.0.into()),
-                |e| matches!(e, CatalogError::SamplingOutOfRange { field: "top_p", .. }),
-            ),
+            ("top_p zero", Box::new(|v| first_specialist(v)["sampling"]["top_p"] = 0.0.into()), |e| {
+                matches!(e, CatalogError::SamplingOutOfRange { field: "top_p", .. })
+            }),
             (
                 "repeat penalty below one",
                 Box::new(|v| first_specialist(v)["sampling"]["repeat_penalty"] = 0.8.into()),
@@ -1603,14 +1590,10 @@ mod tests {
                 Box::new(|v| first_specialist(v)["sampling"]["max_tokens"] = 4096.into()),
                 |e| matches!(e, CatalogError::SamplingOutOfRange { field: "max_tokens", .. }),
             ),
-            (
-                "size inconsistent with base model",
-                Box::new(|v| first_specialist(v)["size_bytes"] = 999.into()),
-                |e| {
-                    matches!(e, CatalogError::SizeMismatch { id, expected: 1000, found: 999 }
+            ("size inconsistent with base model", Box::new(|v| first_specialist(v)["size_bytes"] = 999.into()), |e| {
+                matches!(e, CatalogError::SizeMismatch { id, expected: 1000, found: 999 }
                         if id == "writing.helper")
-                },
-            ),
+            }),
             (
                 "size ignores the lora",
                 Box::new(|v| {
@@ -1660,21 +1643,15 @@ mod tests {
                 }),
                 |e| matches!(e, CatalogError::MultipleEmbedded { first, second } if first == "tiny-q4" && second == "other-q4"),
             ),
-            (
-                "no fallback",
-                Box::new(|v| v["specialists"][0]["id"] = "general.other".into()),
-                |e| matches!(e, CatalogError::MissingFallback),
-            ),
-            (
-                "future version",
-                Box::new(|v| v["version"] = 2.into()),
-                |e| matches!(e, CatalogError::UnsupportedVersion { found: 2 }),
-            ),
-            (
-                "unknown field",
-                Box::new(|v| first_specialist(v)["tags"] = serde_json::json!([])),
-                |e| matches!(e, CatalogError::Parse(_)),
-            ),
+            ("no fallback", Box::new(|v| v["specialists"][0]["id"] = "general.other".into()), |e| {
+                matches!(e, CatalogError::MissingFallback)
+            }),
+            ("future version", Box::new(|v| v["version"] = 2.into()), |e| {
+                matches!(e, CatalogError::UnsupportedVersion { found: 2 })
+            }),
+            ("unknown field", Box::new(|v| first_specialist(v)["tags"] = serde_json::json!([])), |e| {
+                matches!(e, CatalogError::Parse(_))
+            }),
             (
                 "unknown field in a source",
                 Box::new(|v| v["base_models"][0]["source"]["mirror"] = "https://x.org".into()),
@@ -1694,11 +1671,9 @@ mod tests {
                 }),
                 |e| matches!(e, CatalogError::Parse(_)),
             ),
-            (
-                "unknown domain",
-                Box::new(|v| first_specialist(v)["domain"] = "astrology".into()),
-                |e| matches!(e, CatalogError::Parse(_)),
-            ),
+            ("unknown domain", Box::new(|v| first_specialist(v)["domain"] = "astrology".into()), |e| {
+                matches!(e, CatalogError::Parse(_))
+            }),
             (
                 "unknown source kind",
                 Box::new(|v| v["base_models"][0]["source"] = serde_json::json!({"kind": "torrent", "url": "x"})),
@@ -1831,8 +1806,8 @@ mod tests {
             },
         ];
         for case in cases {
-            let recommendations = recommend(&catalog, &case.profile)
-                .unwrap_or_else(|error| panic!("{}: {error}", case.name));
+            let recommendations =
+                recommend(&catalog, &case.profile).unwrap_or_else(|error| panic!("{}: {error}", case.name));
             let ids: Vec<&str> = recommendations.iter().map(|r| r.specialist_id.as_str()).collect();
             assert!((2..=5).contains(&ids.len()), "{}: {ids:?}", case.name);
             for id in case.present {
@@ -1851,7 +1826,12 @@ mod tests {
                 }
             }
             for recommendation in &recommendations {
-                assert!(!recommendation.reasons.is_empty(), "{}: no reason for {}", case.name, recommendation.specialist_id);
+                assert!(
+                    !recommendation.reasons.is_empty(),
+                    "{}: no reason for {}",
+                    case.name,
+                    recommendation.specialist_id
+                );
             }
             let distinct: HashSet<&str> = ids.iter().copied().collect();
             assert_eq!(distinct.len(), ids.len(), "{}: duplicates", case.name);
@@ -1861,8 +1841,7 @@ mod tests {
     #[test]
     fn reasons_are_human_readable() {
         let catalog = bundled();
-        let recommendations =
-            recommend(&catalog, &profile("marketer", &[], &["en", "es"], &[], GB)).expect("fits");
+        let recommendations = recommend(&catalog, &profile("marketer", &[], &["en", "es"], &[], GB)).expect("fits");
         let all_reasons: Vec<&str> =
             recommendations.iter().flat_map(|r| r.reasons.iter().map(String::as_str)).collect();
         assert!(all_reasons.iter().any(|r| r.contains("matches your profession 'marketer'")), "{all_reasons:?}");
@@ -1885,8 +1864,7 @@ mod tests {
         let catalog = bundled();
         let polyglot = profile("translator", &[], &["es", "fr", "de", "it", "pt", "ja"], &[], 2 * GB);
         let recommendations = recommend(&catalog, &polyglot).expect("fits");
-        let translators =
-            recommendations.iter().filter(|r| r.specialist_id.starts_with("translate.")).count();
+        let translators = recommendations.iter().filter(|r| r.specialist_id.starts_with("translate.")).count();
         assert!(recommendations.len() <= 5);
         assert_eq!(translators, MAX_TRANSLATORS, "{recommendations:?}");
         let ids: Vec<&str> = recommendations.iter().map(|r| r.specialist_id.as_str()).collect();

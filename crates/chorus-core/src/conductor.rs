@@ -90,8 +90,11 @@ pub trait ExecutorDirectory: Send + Sync {
 
     /// Executors for `specialist_id`, best first, leaving out the ids in
     /// `exclude` (executors already tried for this sub-task).
-    fn executors_for<'a>(&'a self, specialist_id: &'a str, exclude: &'a [String])
-    -> BoxFuture<'a, Vec<Arc<dyn Executor>>>;
+    fn executors_for<'a>(
+        &'a self,
+        specialist_id: &'a str,
+        exclude: &'a [String],
+    ) -> BoxFuture<'a, Vec<Arc<dyn Executor>>>;
 }
 
 /// A fixed list of executors, in order of preference (this device alone).
@@ -472,7 +475,9 @@ impl Conductor {
             })
             .collect();
         if parts.len() >= 2 {
-            system.push_str("\nThe request has these parts (use one sub-task per part, each for a different specialist):\n");
+            system.push_str(
+                "\nThe request has these parts (use one sub-task per part, each for a different specialist):\n",
+            );
             system.push_str(&parts.join("\n"));
             system.push('\n');
         }
@@ -517,15 +522,9 @@ impl Conductor {
     /// [`ConductorError::Conductor`] only if even the fallback is empty.
     pub async fn plan(&self, query: &str, analysis: &Analysis) -> Result<Plan, ConductorError> {
         let reachable = self.reachable(query).await;
-        let rules = PlanRules {
-            reachable: &reachable,
-            max_subtasks: self.config.max_subtasks,
-            min_specialists: 2,
-        };
+        let rules = PlanRules { reachable: &reachable, max_subtasks: self.config.max_subtasks, min_specialists: 2 };
         let reroute = |task: &str| {
-            rank_specialists(&self.catalog, task, &reachable)
-                .first()
-                .map(|score| score.specialist_id.clone())
+            rank_specialists(&self.catalog, task, &reachable).first().map(|score| score.specialist_id.clone())
         };
         let draft = self.draft_plan(query, analysis, self.config.seed).await;
         if let Ok(text) = &draft {
@@ -553,7 +552,8 @@ impl Conductor {
             },
             Err(error) => format!("the planning model failed ({error})"),
         };
-        let plan = fallback_from_analysis(&self.catalog, query, analysis, &reachable, self.config.max_subtasks, &reason);
+        let plan =
+            fallback_from_analysis(&self.catalog, query, analysis, &reachable, self.config.max_subtasks, &reason);
         if plan.subtasks.is_empty() {
             return Err(ConductorError::Conductor(reason));
         }
@@ -568,10 +568,8 @@ impl Conductor {
         for (index, subtask) in raw.subtasks.iter_mut().enumerate() {
             let ranking = rank_specialists(&self.catalog, &subtask.task, reachable);
             let Some(best) = ranking.first() else { continue };
-            let chosen = ranking
-                .iter()
-                .find(|score| score.specialist_id == subtask.specialist)
-                .map_or(0.0, |score| score.score);
+            let chosen =
+                ranking.iter().find(|score| score.specialist_id == subtask.specialist).map_or(0.0, |score| score.score);
             if best.specialist_id != subtask.specialist && best.score > chosen {
                 repairs.push(format!(
                     "sub-task {}: {} fits {:?} better than {}",
@@ -616,7 +614,11 @@ impl Conductor {
                 ),
                 depends_on: Vec::new(),
             });
-            repairs.push(format!("added sub-task {} for the part {:?}, which the plan left out", index + 1, clause.text.trim()));
+            repairs.push(format!(
+                "added sub-task {} for the part {:?}, which the plan left out",
+                index + 1,
+                clause.text.trim()
+            ));
         }
         repairs
     }
@@ -638,15 +640,8 @@ impl Conductor {
             QueryKind::Simple { specialist_id } => ("simple", vec![specialist_id.clone()]),
             QueryKind::Composite { specialist_ids } => ("composite", specialist_ids.clone()),
         };
-        emit(
-            events,
-            ConductorEvent::Analysis {
-                kind: kind.to_owned(),
-                reason: analysis.reason.clone(),
-                specialists,
-            },
-        )
-        .await?;
+        emit(events, ConductorEvent::Analysis { kind: kind.to_owned(), reason: analysis.reason.clone(), specialists })
+            .await?;
 
         let (answer, reports) = match &analysis.kind {
             QueryKind::Simple { specialist_id } => {
@@ -838,10 +833,7 @@ impl Conductor {
                     };
                     match tokio::time::timeout(self.config.subtask_deadline, collect(stream, forward)).await {
                         Ok(result) => result,
-                        Err(_) => Err(format!(
-                            "deadline of {} s passed",
-                            self.config.subtask_deadline.as_secs_f64()
-                        )),
+                        Err(_) => Err(format!("deadline of {} s passed", self.config.subtask_deadline.as_secs_f64())),
                     }
                 }
             };
@@ -870,11 +862,7 @@ impl Conductor {
                 }
                 Err(error) => {
                     let timed_out = error.starts_with("deadline");
-                    report.status = if timed_out {
-                        SubtaskStatus::TimedOut
-                    } else {
-                        SubtaskStatus::Failed
-                    };
+                    report.status = if timed_out { SubtaskStatus::TimedOut } else { SubtaskStatus::Failed };
                     report.error = Some(error.clone());
                     emit(
                         events,
@@ -976,7 +964,8 @@ impl Conductor {
             return Err(ConductorError::Cancelled);
         }
         // A failed part is acknowledged in the answer, never hidden.
-        let failed: Vec<&SubtaskReport> = reports.iter().filter(|report| report.status != SubtaskStatus::Done).collect();
+        let failed: Vec<&SubtaskReport> =
+            reports.iter().filter(|report| report.status != SubtaskStatus::Done).collect();
         if !failed.is_empty() {
             let mut note = String::from("\n\nNote: some parts could not be answered:");
             for report in failed {
@@ -1006,12 +995,8 @@ fn fallback_from_analysis(
     max_subtasks: usize,
     reason: &str,
 ) -> Plan {
-    let context: Vec<&str> = analysis
-        .clauses
-        .iter()
-        .filter(|clause| clause.context)
-        .map(|clause| clause.text.trim())
-        .collect();
+    let context: Vec<&str> =
+        analysis.clauses.iter().filter(|clause| clause.context).map(|clause| clause.text.trim()).collect();
     let context = context.join(" ");
     let mut steps: Vec<crate::plan::PlanStep> = Vec::new();
     for clause in analysis.clauses.iter().filter(|clause| !clause.context) {
@@ -1041,9 +1026,8 @@ fn fallback_from_analysis(
         if let Some(translator) = clause.translator.as_ref().filter(|id| reachable.contains(*id))
             && steps.len() < max_subtasks
         {
-            let language = catalog
-                .specialist(translator)
-                .map_or_else(|| translator.clone(), |specialist| specialist.name.clone());
+            let language =
+                catalog.specialist(translator).map_or_else(|| translator.clone(), |specialist| specialist.name.clone());
             steps.push(crate::plan::PlanStep {
                 index: index + 1,
                 specialist: translator.clone(),
@@ -1056,11 +1040,7 @@ fn fallback_from_analysis(
         let parts = vec![(FALLBACK_SPECIALIST.to_owned(), query.trim().to_owned())];
         return fallback_plan(&parts, max_subtasks, reason);
     }
-    Plan {
-        subtasks: steps,
-        source: PlanSource::Fallback,
-        repairs: vec![reason.to_owned()],
-    }
+    Plan { subtasks: steps, source: PlanSource::Fallback, repairs: vec![reason.to_owned()] }
 }
 
 /// The prompt of a sub-task: its task, plus the results of its dependencies.

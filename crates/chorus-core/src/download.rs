@@ -50,12 +50,7 @@ impl DownloadRequest {
     /// [`with_size`](Self::with_size) and [`with_sha256`](Self::with_sha256).
     #[must_use]
     pub fn new(url: impl Into<String>, dest: impl Into<PathBuf>) -> Self {
-        Self {
-            url: url.into(),
-            dest: dest.into(),
-            expected_size: None,
-            sha256: None,
-        }
+        Self { url: url.into(), dest: dest.into(), expected_size: None, sha256: None }
     }
 
     /// Sets the exact size the file must have.
@@ -286,9 +281,7 @@ pub struct Downloader {
 
 impl fmt::Debug for Downloader {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Downloader")
-            .field("options", &self.options)
-            .finish_non_exhaustive()
+        f.debug_struct("Downloader").field("options", &self.options).finish_non_exhaustive()
     }
 }
 
@@ -313,14 +306,8 @@ impl Downloader {
         if !options.use_system_proxy {
             builder = builder.no_proxy();
         }
-        let client = builder.build().map_err(|error| DownloadError::Client {
-            reason: error_chain(&error),
-        })?;
-        Ok(Self {
-            client,
-            options,
-            free_space: Arc::new(|path: &Path| crate::models::available_space(path)),
-        })
+        let client = builder.build().map_err(|error| DownloadError::Client { reason: error_chain(&error) })?;
+        Ok(Self { client, options, free_space: Arc::new(|path: &Path| crate::models::available_space(path)) })
     }
 
     /// Replaces the source of free disk space (by default
@@ -373,17 +360,12 @@ impl Downloader {
         if let Some(dir) = plan.dest.parent().filter(|dir| !dir.as_os_str().is_empty()) {
             tokio::fs::create_dir_all(dir)
                 .await
-                .map_err(|source| DownloadError::Io {
-                    path: dir.to_path_buf(),
-                    source,
-                })?;
+                .map_err(|source| DownloadError::Io { path: dir.to_path_buf(), source })?;
         }
         if let Some(expected) = plan.expected_size {
             // Checked before the partial file is re-hashed or anything is
             // requested; a partial longer than expected will be discarded.
-            let kept = tokio::fs::metadata(&plan.partial)
-                .await
-                .map_or(0, |metadata| metadata.len());
+            let kept = tokio::fs::metadata(&plan.partial).await.map_or(0, |metadata| metadata.len());
             let kept = if kept > expected { 0 } else { kept };
             self.check_space(&plan, expected - kept)?;
         }
@@ -395,20 +377,10 @@ impl Downloader {
                 let verified = verify(&plan, bytes, &sha256).await?;
                 tokio::fs::rename(&plan.partial, &plan.dest)
                     .await
-                    .map_err(|source| DownloadError::Io {
-                        path: plan.dest.clone(),
-                        source,
-                    })?;
+                    .map_err(|source| DownloadError::Io { path: plan.dest.clone(), source })?;
                 sync_parent(&plan.dest).await;
                 tracing::info!(url = %plan.url, dest = %plan.dest.display(), bytes, verified, resumed, "downloaded");
-                Ok(DownloadOutcome {
-                    path: plan.dest,
-                    bytes,
-                    sha256,
-                    verified,
-                    resumed,
-                    already_present: false,
-                })
+                Ok(DownloadOutcome { path: plan.dest, bytes, sha256, verified, resumed, already_present: false })
             }
             Err(error) => {
                 let kept = partial.close().await;
@@ -447,17 +419,7 @@ impl Downloader {
         loop {
             attempts += 1;
             let before = partial.len;
-            let step = self
-                .attempt(
-                    plan,
-                    partial,
-                    use_ranges,
-                    &mut resumed,
-                    &mut meter,
-                    progress,
-                    cancel,
-                )
-                .await;
+            let step = self.attempt(plan, partial, use_ranges, &mut resumed, &mut meter, progress, cancel).await;
             let cause = match step {
                 Ok(Step::Complete { total }) => {
                     meter.finish(partial.len, total.or(plan.expected_size), progress);
@@ -477,27 +439,14 @@ impl Downloader {
                 Err(Failure::Retry(cause)) => cause,
             };
             partial.flush().await?;
-            failures = if partial.len > before {
-                0
-            } else {
-                failures + 1
-            };
+            failures = if partial.len > before { 0 } else { failures + 1 };
             if failures > self.options.max_retries || attempts >= self.options.max_attempts {
                 return Err(match cause {
-                    RetryCause::Status(status) => DownloadError::HttpStatus {
-                        url: plan.url.clone(),
-                        status,
-                    },
-                    RetryCause::Transport(reason) => {
-                        self.gave_up(plan, attempts, partial.len, reason)
-                    }
+                    RetryCause::Status(status) => DownloadError::HttpStatus { url: plan.url.clone(), status },
+                    RetryCause::Transport(reason) => self.gave_up(plan, attempts, partial.len, reason),
                 });
             }
-            let pause = backoff(
-                self.options.initial_backoff,
-                self.options.max_backoff,
-                failures,
-            );
+            let pause = backoff(self.options.initial_backoff, self.options.max_backoff, failures);
             tracing::debug!(url = %plan.url, attempts, downloaded = partial.len, ?pause, cause = %cause, "retrying");
             tokio::select! {
                 biased;
@@ -522,9 +471,7 @@ impl Downloader {
     ) -> Result<Step, Failure> {
         let offset = partial.len;
         if offset > 0 && !use_ranges {
-            return Ok(Step::Restart {
-                reason: RestartReason::NoRanges,
-            });
+            return Ok(Step::Restart { reason: RestartReason::NoRanges });
         }
         let ranged = offset > 0;
         let mut builder = self.client.get(&plan.url);
@@ -538,30 +485,21 @@ impl Downloader {
         };
         let mut response = sent.map_err(|error| classify(&plan.url, &error))?;
         let status = response.status();
-        let content_range = response
-            .headers()
-            .get(CONTENT_RANGE)
-            .and_then(|value| value.to_str().ok())
-            .and_then(parse_content_range);
+        let content_range =
+            response.headers().get(CONTENT_RANGE).and_then(|value| value.to_str().ok()).and_then(parse_content_range);
 
         // What the server is about to send: where it starts, where it ends
         // (exclusive) and the size of the whole file, where known.
         let (declared_end, total) = match status {
             StatusCode::PARTIAL_CONTENT if ranged => match content_range {
-                Some(ContentRange::Bytes { start, end, total }) if start == offset => {
-                    (Some(end + 1), total)
-                }
+                Some(ContentRange::Bytes { start, end, total }) if start == offset => (Some(end + 1), total),
                 _ => {
-                    return Ok(Step::Restart {
-                        reason: RestartReason::BadContentRange,
-                    });
+                    return Ok(Step::Restart { reason: RestartReason::BadContentRange });
                 }
             },
             StatusCode::OK => {
                 if ranged {
-                    return Ok(Step::Restart {
-                        reason: RestartReason::RangeIgnored,
-                    });
+                    return Ok(Step::Restart { reason: RestartReason::RangeIgnored });
                 }
                 let length = response.content_length();
                 (length, length)
@@ -575,9 +513,7 @@ impl Downloader {
                 return if total == Some(offset) {
                     Ok(Step::Complete { total })
                 } else {
-                    Ok(Step::Restart {
-                        reason: RestartReason::Unsatisfiable,
-                    })
+                    Ok(Step::Restart { reason: RestartReason::Unsatisfiable })
                 };
             }
             status if is_transient_status(status) => {
@@ -592,10 +528,7 @@ impl Downloader {
         };
         match (plan.expected_size, total) {
             (Some(expected), Some(total)) if expected != total => {
-                return Err(Failure::Fatal(DownloadError::SizeMismatch {
-                    expected,
-                    actual: total,
-                }));
+                return Err(Failure::Fatal(DownloadError::SizeMismatch { expected, actual: total }));
             }
             // The size was not known before: check the space now.
             (None, Some(total)) => self.check_space(plan, total.saturating_sub(offset))?,
@@ -618,12 +551,8 @@ impl Downloader {
             match chunk {
                 Ok(Some(bytes)) => {
                     let after = partial.len + bytes.len() as u64;
-                    if let Some(expected) = plan.expected_size.filter(|&expected| after > expected)
-                    {
-                        return Err(Failure::Fatal(DownloadError::SizeMismatch {
-                            expected,
-                            actual: after,
-                        }));
+                    if let Some(expected) = plan.expected_size.filter(|&expected| after > expected) {
+                        return Err(Failure::Fatal(DownloadError::SizeMismatch { expected, actual: after }));
                     }
                     partial.append(&bytes).await?;
                     meter.report(partial.len, total, progress);
@@ -636,10 +565,9 @@ impl Downloader {
         // looks like a clean end: compare with what we expect instead.
         let wanted = declared_end.or(plan.expected_size);
         match wanted {
-            Some(end) if partial.len < end => Err(Failure::Retry(RetryCause::Transport(format!(
-                "body ended at byte {} of {end}",
-                partial.len
-            )))),
+            Some(end) if partial.len < end => {
+                Err(Failure::Retry(RetryCause::Transport(format!("body ended at byte {} of {end}", partial.len))))
+            }
             _ => Ok(Step::Complete { total }),
         }
     }
@@ -650,11 +578,9 @@ impl Downloader {
         }
         let dir = plan.space_dir();
         match (self.free_space)(&dir) {
-            Ok(available) if available < needed => Err(DownloadError::InsufficientSpace {
-                path: dir,
-                needed,
-                available,
-            }),
+            Ok(available) if available < needed => {
+                Err(DownloadError::InsufficientSpace { path: dir, needed, available })
+            }
             Ok(_) => Ok(()),
             Err(error) => {
                 tracing::warn!(dir = %dir.display(), %error, "cannot read free disk space; downloading anyway");
@@ -663,19 +589,8 @@ impl Downloader {
         }
     }
 
-    fn gave_up(
-        &self,
-        plan: &Plan,
-        attempts: u32,
-        downloaded: u64,
-        reason: String,
-    ) -> DownloadError {
-        DownloadError::Network {
-            url: plan.url.clone(),
-            attempts,
-            downloaded,
-            reason,
-        }
+    fn gave_up(&self, plan: &Plan, attempts: u32, downloaded: u64, reason: String) -> DownloadError {
+        DownloadError::Network { url: plan.url.clone(), attempts, downloaded, reason }
     }
 }
 
@@ -692,25 +607,15 @@ struct Plan {
 impl Plan {
     fn new(request: &DownloadRequest) -> Result<Self, DownloadError> {
         let invalid = |reason: String| DownloadError::InvalidRequest { reason };
-        let url = reqwest::Url::parse(&request.url)
-            .map_err(|error| invalid(format!("{}: {error}", request.url)))?;
+        let url = reqwest::Url::parse(&request.url).map_err(|error| invalid(format!("{}: {error}", request.url)))?;
         if !matches!(url.scheme(), "http" | "https") {
-            return Err(invalid(format!(
-                "{}: only http and https are supported",
-                request.url
-            )));
+            return Err(invalid(format!("{}: only http and https are supported", request.url)));
         }
         if request.dest.file_name().is_none() {
-            return Err(invalid(format!(
-                "{} has no file name",
-                request.dest.display()
-            )));
+            return Err(invalid(format!("{} has no file name", request.dest.display())));
         }
         let sha256 = match &request.sha256 {
-            Some(hash) => Some(
-                normalize_sha256(hash)
-                    .ok_or_else(|| invalid(format!("{hash} is not a hex sha256")))?,
-            ),
+            Some(hash) => Some(normalize_sha256(hash).ok_or_else(|| invalid(format!("{hash} is not a hex sha256")))?),
             None => None,
         };
         Ok(Self {
@@ -806,9 +711,7 @@ fn is_transient_status(status: StatusCode) -> bool {
 /// Transport failures are retried; a bad URL or a redirect loop is not.
 fn classify(url: &str, error: &reqwest::Error) -> Failure {
     if error.is_builder() || error.is_redirect() {
-        Failure::Fatal(DownloadError::InvalidRequest {
-            reason: format!("{url}: {}", error_chain(error)),
-        })
+        Failure::Fatal(DownloadError::InvalidRequest { reason: format!("{url}: {}", error_chain(error)) })
     } else {
         Failure::Retry(RetryCause::Transport(error_chain(error)))
     }
@@ -841,34 +744,21 @@ struct PartialFile {
 impl PartialFile {
     /// Opens (or creates) the partial file, locks it, and hashes the bytes
     /// it already holds. A partial longer than the expected size is emptied.
-    async fn open(
-        path: &Path,
-        expected_size: Option<u64>,
-        cancel: &CancellationToken,
-    ) -> Result<Self, DownloadError> {
+    async fn open(path: &Path, expected_size: Option<u64>, cancel: &CancellationToken) -> Result<Self, DownloadError> {
         let owned = path.to_path_buf();
         let token = cancel.clone();
-        let opening =
-            tokio::task::spawn_blocking(move || open_and_hash(&owned, expected_size, &token));
+        let opening = tokio::task::spawn_blocking(move || open_and_hash(&owned, expected_size, &token));
         let opened = tokio::select! {
             biased;
             () = cancel.cancelled() => return Err(DownloadError::Cancelled),
             opened = opening => opened,
         };
         let (file, hasher, len) = opened
-            .map_err(|join| DownloadError::Io {
-                path: path.to_path_buf(),
-                source: io::Error::other(join),
-            })?
+            .map_err(|join| DownloadError::Io { path: path.to_path_buf(), source: io::Error::other(join) })?
             .map_err(|error| match error {
-                OpenError::Busy => DownloadError::Busy {
-                    path: path.to_path_buf(),
-                },
+                OpenError::Busy => DownloadError::Busy { path: path.to_path_buf() },
                 OpenError::Cancelled => DownloadError::Cancelled,
-                OpenError::Io(source) => DownloadError::Io {
-                    path: path.to_path_buf(),
-                    source,
-                },
+                OpenError::Io(source) => DownloadError::Io { path: path.to_path_buf(), source },
             })?;
         if len > 0 {
             tracing::debug!(partial = %path.display(), len, "resuming from partial file");
@@ -882,10 +772,7 @@ impl PartialFile {
     }
 
     fn io_error(&self, source: io::Error) -> DownloadError {
-        DownloadError::Io {
-            path: self.path.clone(),
-            source,
-        }
+        DownloadError::Io { path: self.path.clone(), source }
     }
 
     async fn append(&mut self, bytes: &[u8]) -> Result<(), DownloadError> {
@@ -958,12 +845,7 @@ fn open_and_hash(
     expected_size: Option<u64>,
     cancel: &CancellationToken,
 ) -> Result<(std::fs::File, Sha256, u64), OpenError> {
-    let mut file = std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .open(path)?;
+    let mut file = std::fs::OpenOptions::new().read(true).write(true).create(true).truncate(false).open(path)?;
     // Fully qualified: std has an inherent `File::try_lock` since 1.89.
     match fs4::FileExt::try_lock(&file) {
         Ok(()) => {}
@@ -1002,11 +884,7 @@ async fn existing_destination(
     let Ok(metadata) = tokio::fs::metadata(&plan.dest).await else {
         return Ok(None);
     };
-    if !metadata.is_file()
-        || plan
-            .expected_size
-            .is_some_and(|size| size != metadata.len())
-    {
+    if !metadata.is_file() || plan.expected_size.is_some_and(|size| size != metadata.len()) {
         return Ok(None);
     }
     let sha256 = match &plan.sha256 {
@@ -1056,17 +934,12 @@ async fn hash_file(path: &Path, cancel: &CancellationToken) -> Result<String, Do
         () = cancel.cancelled() => return Err(DownloadError::Cancelled),
         hashed = hashing => hashed,
     };
-    let io_error = |source| DownloadError::Io {
-        path: path.to_path_buf(),
-        source,
-    };
+    let io_error = |source| DownloadError::Io { path: path.to_path_buf(), source };
     match hashed {
         Ok(Ok(hash)) => Ok(hash),
         Ok(Err(OpenError::Cancelled)) => Err(DownloadError::Cancelled),
         Ok(Err(OpenError::Io(source))) => Err(io_error(source)),
-        Ok(Err(OpenError::Busy)) => Err(DownloadError::Busy {
-            path: path.to_path_buf(),
-        }),
+        Ok(Err(OpenError::Busy)) => Err(DownloadError::Busy { path: path.to_path_buf() }),
         Err(join) => Err(io_error(io::Error::other(join))),
     }
 }
@@ -1075,18 +948,13 @@ async fn hash_file(path: &Path, cancel: &CancellationToken) -> Result<String, Do
 /// itself (the caller removes the partial on mismatch). Returns whether a
 /// hash was checked.
 async fn verify(plan: &Plan, bytes: u64, sha256: &str) -> Result<bool, DownloadError> {
-    let mismatch = if let Some(expected) = plan.expected_size.filter(|&expected| expected != bytes)
-    {
-        Some(DownloadError::SizeMismatch {
-            expected,
-            actual: bytes,
-        })
+    let mismatch = if let Some(expected) = plan.expected_size.filter(|&expected| expected != bytes) {
+        Some(DownloadError::SizeMismatch { expected, actual: bytes })
     } else {
         match &plan.sha256 {
-            Some(expected) if expected != sha256 => Some(DownloadError::HashMismatch {
-                expected: expected.clone(),
-                actual: sha256.to_owned(),
-            }),
+            Some(expected) if expected != sha256 => {
+                Some(DownloadError::HashMismatch { expected: expected.clone(), actual: sha256.to_owned() })
+            }
             _ => None,
         }
     };
@@ -1115,10 +983,8 @@ async fn sync_parent(dest: &Path) {
     #[cfg(unix)]
     if let Some(dir) = dest.parent().filter(|dir| !dir.as_os_str().is_empty()) {
         let dir = dir.to_path_buf();
-        let synced = tokio::task::spawn_blocking(move || {
-            std::fs::File::open(&dir).and_then(|handle| handle.sync_all())
-        })
-        .await;
+        let synced =
+            tokio::task::spawn_blocking(move || std::fs::File::open(&dir).and_then(|handle| handle.sync_all())).await;
         if let Ok(Err(error)) = synced {
             tracing::debug!(%error, "cannot fsync the destination directory");
         }
@@ -1138,21 +1004,11 @@ struct ProgressMeter {
 
 impl ProgressMeter {
     fn new(interval: Duration, start_bytes: u64) -> Self {
-        Self {
-            interval,
-            last_report: None,
-            last_bytes: start_bytes,
-            rate: None,
-        }
+        Self { interval, last_report: None, last_bytes: start_bytes, rate: None }
     }
 
     /// Reports if the interval has passed (the first call always reports).
-    fn report(
-        &mut self,
-        downloaded: u64,
-        total: Option<u64>,
-        emit: &mut impl FnMut(DownloadProgress),
-    ) {
+    fn report(&mut self, downloaded: u64, total: Option<u64>, emit: &mut impl FnMut(DownloadProgress)) {
         let now = Instant::now();
         match self.last_report {
             None => {
@@ -1160,20 +1016,13 @@ impl ProgressMeter {
                 self.last_bytes = downloaded;
                 emit(progress_at(downloaded, total, 0.0));
             }
-            Some(last) if now.duration_since(last) >= self.interval => {
-                self.emit(now, last, downloaded, total, emit)
-            }
+            Some(last) if now.duration_since(last) >= self.interval => self.emit(now, last, downloaded, total, emit),
             Some(_) => {}
         }
     }
 
     /// The final report.
-    fn finish(
-        &mut self,
-        downloaded: u64,
-        total: Option<u64>,
-        emit: &mut impl FnMut(DownloadProgress),
-    ) {
+    fn finish(&mut self, downloaded: u64, total: Option<u64>, emit: &mut impl FnMut(DownloadProgress)) {
         let now = Instant::now();
         let last = self.last_report.unwrap_or(now);
         self.emit(now, last, downloaded, total, emit);
@@ -1225,11 +1074,7 @@ pub(crate) fn smoothed_rate(previous: Option<f64>, delta_bytes: u64, seconds: f6
 
 /// Seconds until `total` at `bytes_per_second`; `None` without a total or
 /// a rate.
-pub(crate) fn eta_seconds(
-    downloaded: u64,
-    total: Option<u64>,
-    bytes_per_second: f64,
-) -> Option<f64> {
+pub(crate) fn eta_seconds(downloaded: u64, total: Option<u64>, bytes_per_second: f64) -> Option<f64> {
     let total = total?;
     if downloaded >= total {
         return Some(0.0);
@@ -1253,11 +1098,7 @@ pub(crate) fn backoff(initial: Duration, max: Duration, failures: u32) -> Durati
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum ContentRange {
     /// `bytes start-end/total` (`total` is `None` for `*`); `end` inclusive.
-    Bytes {
-        start: u64,
-        end: u64,
-        total: Option<u64>,
-    },
+    Bytes { start: u64, end: u64, total: Option<u64> },
     /// `bytes */total`, sent with 416.
     Unsatisfied { total: u64 },
 }
@@ -1265,9 +1106,7 @@ pub(crate) enum ContentRange {
 /// Parses a `Content-Range` value; `None` if malformed or not in bytes.
 pub(crate) fn parse_content_range(value: &str) -> Option<ContentRange> {
     let rest = value.trim().strip_prefix("bytes")?;
-    let rest = rest
-        .strip_prefix(|c: char| c == ' ' || c == '=')?
-        .trim_start();
+    let rest = rest.strip_prefix(|c: char| c == ' ' || c == '=')?.trim_start();
     let (range, total) = rest.split_once('/')?;
     let total = match total.trim() {
         "*" => None,
@@ -1294,25 +1133,19 @@ fn parse_decimal(text: &str) -> Option<u64> {
 /// Lowercase hex of a 64-character sha256, or `None` if it is not one.
 pub(crate) fn normalize_sha256(text: &str) -> Option<String> {
     let text = text.trim();
-    (text.len() == 64 && text.bytes().all(|byte| byte.is_ascii_hexdigit()))
-        .then(|| text.to_ascii_lowercase())
+    (text.len() == 64 && text.bytes().all(|byte| byte.is_ascii_hexdigit())).then(|| text.to_ascii_lowercase())
 }
 
 fn hex(bytes: &[u8]) -> String {
     use fmt::Write as _;
-    bytes
-        .iter()
-        .fold(String::with_capacity(bytes.len() * 2), |mut text, byte| {
-            let _ = write!(text, "{byte:02x}");
-            text
-        })
+    bytes.iter().fold(String::with_capacity(bytes.len() * 2), |mut text, byte| {
+        let _ = write!(text, "{byte:02x}");
+        text
+    })
 }
 
 pub(crate) fn partial_path_for(dest: &Path) -> PathBuf {
-    let mut name = dest
-        .file_name()
-        .map(std::ffi::OsStr::to_os_string)
-        .unwrap_or_default();
+    let mut name = dest.file_name().map(std::ffi::OsStr::to_os_string).unwrap_or_default();
     name.push(PARTIAL_SUFFIX);
     dest.with_file_name(name)
 }
@@ -1324,42 +1157,11 @@ mod tests {
     #[test]
     fn parses_content_ranges() {
         let table: &[(&str, Option<ContentRange>)] = &[
-            (
-                "bytes 0-99/100",
-                Some(ContentRange::Bytes {
-                    start: 0,
-                    end: 99,
-                    total: Some(100),
-                }),
-            ),
-            (
-                "bytes 50-99/*",
-                Some(ContentRange::Bytes {
-                    start: 50,
-                    end: 99,
-                    total: None,
-                }),
-            ),
-            (
-                " bytes  7-7/8 ",
-                Some(ContentRange::Bytes {
-                    start: 7,
-                    end: 7,
-                    total: Some(8),
-                }),
-            ),
-            (
-                "bytes */1234",
-                Some(ContentRange::Unsatisfied { total: 1234 }),
-            ),
-            (
-                "bytes=10-19/20",
-                Some(ContentRange::Bytes {
-                    start: 10,
-                    end: 19,
-                    total: Some(20),
-                }),
-            ),
+            ("bytes 0-99/100", Some(ContentRange::Bytes { start: 0, end: 99, total: Some(100) })),
+            ("bytes 50-99/*", Some(ContentRange::Bytes { start: 50, end: 99, total: None })),
+            (" bytes  7-7/8 ", Some(ContentRange::Bytes { start: 7, end: 7, total: Some(8) })),
+            ("bytes */1234", Some(ContentRange::Unsatisfied { total: 1234 })),
+            ("bytes=10-19/20", Some(ContentRange::Bytes { start: 10, end: 19, total: Some(20) })),
             ("bytes */*", None),
             ("bytes 10-5/20", None),
             ("bytes 0-100/100", None),
@@ -1397,23 +1199,15 @@ mod tests {
     fn backoff_doubles_up_to_the_cap() {
         let initial = Duration::from_millis(100);
         let max = Duration::from_secs(1);
-        let pauses: Vec<u128> = (0..7)
-            .map(|failures| backoff(initial, max, failures).as_millis())
-            .collect();
+        let pauses: Vec<u128> = (0..7).map(|failures| backoff(initial, max, failures).as_millis()).collect();
         assert_eq!(pauses, [100, 100, 200, 400, 800, 1000, 1000]);
-        assert_eq!(
-            backoff(initial, Duration::MAX, u32::MAX),
-            initial * (1 << 16)
-        );
+        assert_eq!(backoff(initial, Duration::MAX, u32::MAX), initial * (1 << 16));
     }
 
     #[test]
     fn sha256_is_normalized() {
         let upper = "B179C9523D0E6A0F98A330C7562B682750A6F8C8C15E5BC70EA373728110DB53";
-        assert_eq!(
-            normalize_sha256(upper).as_deref(),
-            Some(upper.to_ascii_lowercase().as_str())
-        );
+        assert_eq!(normalize_sha256(upper).as_deref(), Some(upper.to_ascii_lowercase().as_str()));
         assert_eq!(normalize_sha256("abc"), None);
         assert_eq!(normalize_sha256(&"g".repeat(64)), None);
     }
@@ -1421,14 +1215,8 @@ mod tests {
     #[test]
     fn partial_sits_next_to_dest() {
         let request = DownloadRequest::new("http://127.0.0.1/m.gguf", "/models/m.gguf");
-        assert_eq!(
-            request.partial_path(),
-            PathBuf::from("/models/m.gguf.partial")
-        );
-        assert_eq!(
-            partial_path_for(Path::new("m.gguf")),
-            PathBuf::from("m.gguf.partial")
-        );
+        assert_eq!(request.partial_path(), PathBuf::from("/models/m.gguf.partial"));
+        assert_eq!(partial_path_for(Path::new("m.gguf")), PathBuf::from("m.gguf.partial"));
     }
 
     #[test]
@@ -1440,18 +1228,9 @@ mod tests {
             DownloadRequest::new("http://127.0.0.1/x", "/tmp/x").with_sha256("abc"),
         ];
         for request in &bad {
-            assert!(
-                matches!(
-                    Plan::new(request),
-                    Err(DownloadError::InvalidRequest { .. })
-                ),
-                "{request:?}"
-            );
+            assert!(matches!(Plan::new(request), Err(DownloadError::InvalidRequest { .. })), "{request:?}");
         }
-        assert!(
-            Plan::new(&DownloadRequest::new("http://127.0.0.1/x", "x").with_sha256("A".repeat(64)))
-                .is_ok()
-        );
+        assert!(Plan::new(&DownloadRequest::new("http://127.0.0.1/x", "x").with_sha256("A".repeat(64))).is_ok());
     }
 
     #[test]
@@ -1465,18 +1244,12 @@ mod tests {
         meter.finish(100, Some(100), &mut emit);
         let downloaded: Vec<u64> = seen.iter().map(|progress| progress.downloaded).collect();
         assert_eq!(downloaded, [10, 100]);
-        assert_eq!(
-            seen.last().and_then(|progress| progress.eta_seconds),
-            Some(0.0)
-        );
+        assert_eq!(seen.last().and_then(|progress| progress.eta_seconds), Some(0.0));
     }
 
     #[test]
     fn errors_have_codes() {
-        let error = DownloadError::HttpStatus {
-            url: "http://127.0.0.1/x".into(),
-            status: 404,
-        };
+        let error = DownloadError::HttpStatus { url: "http://127.0.0.1/x".into(), status: 404 };
         assert_eq!(error.code(), "http_status");
         assert_eq!(error.to_string(), "http://127.0.0.1/x answered HTTP 404");
     }

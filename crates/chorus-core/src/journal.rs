@@ -119,9 +119,7 @@ pub enum StoreError {
         path: PathBuf,
     },
     /// The store was written by a newer (or unknown) version of Chorus.
-    #[error(
-        "the store at {path} has format version {found}; this Chorus reads version {supported}"
-    )]
+    #[error("the store at {path} has format version {found}; this Chorus reads version {supported}")]
     UnsupportedVersion {
         /// The store directory.
         path: PathBuf,
@@ -197,10 +195,7 @@ impl FromStr for QueryId {
     fn from_str(text: &str) -> Result<Self, Self::Err> {
         let trimmed = text.trim();
         let digits = trimmed.strip_prefix('q').unwrap_or(trimmed);
-        digits
-            .parse::<u64>()
-            .map(QueryId)
-            .map_err(|_| ParseQueryIdError(text.to_owned()))
+        digits.parse::<u64>().map(QueryId).map_err(|_| ParseQueryIdError(text.to_owned()))
     }
 }
 
@@ -512,9 +507,7 @@ struct StoreInner {
 
 impl fmt::Debug for Store {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Store")
-            .field("path", &self.inner.path)
-            .finish_non_exhaustive()
+        f.debug_struct("Store").field("path", &self.inner.path).finish_non_exhaustive()
     }
 }
 
@@ -540,10 +533,7 @@ impl Store {
     /// A store that lives in memory (and a temporary file) and vanishes when
     /// the last clone is dropped: for tests and demos.
     pub fn temporary() -> Result<Self, StoreError> {
-        let db = sled::Config::new()
-            .temporary(true)
-            .cache_capacity(CACHE_CAPACITY_BYTES)
-            .open()?;
+        let db = sled::Config::new().temporary(true).cache_capacity(CACHE_CAPACITY_BYTES).open()?;
         Self::from_db(db, None)
     }
 
@@ -578,9 +568,7 @@ impl Store {
             path,
             live: Mutex::new(HashSet::new()),
         };
-        Ok(Self {
-            inner: Arc::new(inner),
-        })
+        Ok(Self { inner: Arc::new(inner) })
     }
 
     /// The store's directory (`None` for a temporary store).
@@ -616,12 +604,10 @@ impl Store {
             .transaction(|(meta, queries)| {
                 let next = match meta.get(META_NEXT_QUERY_ID)? {
                     None => 1,
-                    Some(bytes) => {
-                        match decode::<u64>(TREE_META, || "next_query_id".to_owned(), &bytes) {
-                            Ok(next) => next,
-                            Err(error) => return Err(ConflictableTransactionError::Abort(error)),
-                        }
-                    }
+                    Some(bytes) => match decode::<u64>(TREE_META, || "next_query_id".to_owned(), &bytes) {
+                        Ok(next) => next,
+                        Err(error) => return Err(ConflictableTransactionError::Abort(error)),
+                    },
                 };
                 let id = QueryId(next);
                 let _ = meta.insert(META_NEXT_QUERY_ID, encode_u64_json(next.saturating_add(1)))?;
@@ -648,18 +634,13 @@ impl Store {
     /// sequence number, 0, 1, 2, … without gaps, and reading the query back
     /// returns the events in that order. Not flushed (see the module docs).
     pub fn append_event(&self, id: QueryId, event: &Value) -> Result<u64, StoreError> {
-        let stored = encode(&StoredEvent {
-            at_ms: now_ms(),
-            event: event.clone(),
-        })?;
+        let stored = encode(&StoredEvent { at_ms: now_ms(), event: event.clone() })?;
         let inner = &self.inner;
         let key = id.key();
         (&inner.queries, &inner.seq, &inner.events)
             .transaction(|(queries, seqs, events)| {
                 if queries.get(key)?.is_none() {
-                    return Err(ConflictableTransactionError::Abort(
-                        StoreError::UnknownQuery(id),
-                    ));
+                    return Err(ConflictableTransactionError::Abort(StoreError::UnknownQuery(id)));
                 }
                 let seq = match seqs.get(key)? {
                     None => 0,
@@ -690,9 +671,7 @@ impl Store {
         (&inner.queries, &inner.subtasks)
             .transaction(|(queries, subtasks)| {
                 if queries.get(id.key())?.is_none() {
-                    return Err(ConflictableTransactionError::Abort(
-                        StoreError::UnknownQuery(id),
-                    ));
+                    return Err(ConflictableTransactionError::Abort(StoreError::UnknownQuery(id)));
                 }
                 let _ = subtasks.insert(&key, value.clone())?;
                 Ok(())
@@ -707,10 +686,7 @@ impl Store {
         let ended_at_ms = now_ms();
         self.update_header(id, |header| {
             if header.status.is_finished() {
-                return Err(StoreError::NotRunning {
-                    id,
-                    status: header.status,
-                });
+                return Err(StoreError::NotRunning { id, status: header.status });
             }
             header.status = outcome.status();
             header.ended_at_ms = Some(ended_at_ms);
@@ -719,10 +695,7 @@ impl Store {
                     header.answer = Some(answer.clone());
                     header.error = None;
                 }
-                QueryOutcome::Failed {
-                    error,
-                    partial_answer,
-                } => {
+                QueryOutcome::Failed { error, partial_answer } => {
                     header.answer.clone_from(partial_answer);
                     header.error = Some(error.clone());
                 }
@@ -749,36 +722,21 @@ impl Store {
         let mut subtasks = Vec::new();
         for entry in self.inner.subtasks.scan_prefix(id.key()) {
             let (key, value) = entry?;
-            let index = key
-                .get(8..12)
-                .and_then(|b| b.try_into().ok())
-                .map(u32::from_be_bytes);
-            let describe = || {
-                format!(
-                    "{id}/subtask/{}",
-                    index.map_or_else(|| "?".to_owned(), |i| i.to_string())
-                )
-            };
+            let index = key.get(8..12).and_then(|b| b.try_into().ok()).map(u32::from_be_bytes);
+            let describe = || format!("{id}/subtask/{}", index.map_or_else(|| "?".to_owned(), |i| i.to_string()));
             subtasks.push(decode::<SubtaskRecord>(TREE_SUBTASKS, describe, &value)?);
         }
 
         let mut events = Vec::new();
         for entry in self.inner.events.scan_prefix(id.key()) {
             let (key, value) = entry?;
-            let seq =
-                key.get(8..16)
-                    .and_then(decode_raw_u64)
-                    .ok_or_else(|| StoreError::Corrupt {
-                        tree: TREE_EVENTS,
-                        key: format!("{id}/event/?"),
-                        reason: format!("malformed key of {} bytes", key.len()),
-                    })?;
+            let seq = key.get(8..16).and_then(decode_raw_u64).ok_or_else(|| StoreError::Corrupt {
+                tree: TREE_EVENTS,
+                key: format!("{id}/event/?"),
+                reason: format!("malformed key of {} bytes", key.len()),
+            })?;
             let stored: StoredEvent = decode(TREE_EVENTS, || format!("{id}/event/{seq}"), &value)?;
-            events.push(JournalEvent {
-                seq,
-                at_ms: stored.at_ms,
-                event: stored.event,
-            });
+            events.push(JournalEvent { seq, at_ms: stored.at_ms, event: stored.event });
         }
 
         Ok(Some(QueryRecord {
@@ -798,11 +756,7 @@ impl Store {
 
     /// The history, newest first: `limit` queries after skipping `offset`.
     /// Corrupt entries are skipped (and logged), not counted.
-    pub fn list_queries(
-        &self,
-        limit: usize,
-        offset: usize,
-    ) -> Result<Vec<QuerySummary>, StoreError> {
+    pub fn list_queries(&self, limit: usize, offset: usize) -> Result<Vec<QuerySummary>, StoreError> {
         let mut summaries = Vec::new();
         let mut skipped = 0;
         for entry in self.inner.queries.iter().rev() {
@@ -861,22 +815,14 @@ impl Store {
                 Ok(Some(summary)) => recovered.push(summary),
                 Ok(None) => {}
                 Err(StoreError::Corrupt { tree, key, reason }) => {
-                    tracing::warn!(
-                        tree,
-                        key,
-                        reason,
-                        "skipping a corrupt query while recovering"
-                    );
+                    tracing::warn!(tree, key, reason, "skipping a corrupt query while recovering");
                 }
                 Err(StoreError::UnknownQuery(_)) => {} // deleted meanwhile
                 Err(error) => return Err(error),
             }
         }
         if !recovered.is_empty() {
-            tracing::info!(
-                count = recovered.len(),
-                "queries left unfinished by the last run are now interrupted"
-            );
+            tracing::info!(count = recovered.len(), "queries left unfinished by the last run are now interrupted");
             self.flush()?;
         }
         Ok(recovered)
@@ -904,9 +850,7 @@ impl Store {
         let last_event_at = match self.inner.events.scan_prefix(id.key()).next_back() {
             Some(entry) => {
                 let (_, value) = entry?;
-                serde_json::from_slice::<StoredEvent>(&value)
-                    .ok()
-                    .map(|event| event.at_ms)
+                serde_json::from_slice::<StoredEvent>(&value).ok().map(|event| event.at_ms)
             }
             None => None,
         };
@@ -915,11 +859,7 @@ impl Store {
                 return Ok(None);
             }
             header.status = QueryStatus::Interrupted;
-            header.ended_at_ms = Some(
-                last_event_at
-                    .unwrap_or(header.started_at_ms)
-                    .max(header.started_at_ms),
-            );
+            header.ended_at_ms = Some(last_event_at.unwrap_or(header.started_at_ms).max(header.started_at_ms));
             Ok(Some(header.summary(id)))
         })?;
         self.live().remove(&id);
@@ -937,15 +877,12 @@ impl Store {
             .queries
             .transaction(|queries| {
                 let Some(bytes) = queries.get(key)? else {
-                    return Err(ConflictableTransactionError::Abort(
-                        StoreError::UnknownQuery(id),
-                    ));
+                    return Err(ConflictableTransactionError::Abort(StoreError::UnknownQuery(id)));
                 };
-                let result = decode::<QueryHeader>(TREE_QUERIES, || id.to_string(), &bytes)
-                    .and_then(|mut header| {
-                        let result = change(&mut header)?;
-                        Ok((result, encode(&header)?))
-                    });
+                let result = decode::<QueryHeader>(TREE_QUERIES, || id.to_string(), &bytes).and_then(|mut header| {
+                    let result = change(&mut header)?;
+                    Ok((result, encode(&header)?))
+                });
                 match result {
                     Ok((result, encoded)) => {
                         let _ = queries.insert(&key, encoded)?;
@@ -958,20 +895,14 @@ impl Store {
     }
 
     fn live(&self) -> std::sync::MutexGuard<'_, HashSet<QueryId>> {
-        self.inner
-            .live
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
+        self.inner.live.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     // ----- installed models --------------------------------------------------
 
     /// Records (or replaces) an installed model. Flushed.
     pub fn record_installed(&self, model: &InstalledModel) -> Result<(), StoreError> {
-        let _ = self
-            .inner
-            .installed
-            .insert(model.id.as_bytes(), encode(model)?)?;
+        let _ = self.inner.installed.insert(model.id.as_bytes(), encode(model)?)?;
         self.flush()
     }
 
@@ -980,11 +911,7 @@ impl Store {
         let mut models = Vec::new();
         for entry in self.inner.installed.iter() {
             let (key, value) = entry?;
-            match decode(
-                TREE_INSTALLED,
-                || String::from_utf8_lossy(&key).into_owned(),
-                &value,
-            ) {
+            match decode(TREE_INSTALLED, || String::from_utf8_lossy(&key).into_owned(), &value) {
                 Ok(model) => models.push(model),
                 Err(error) => tracing::warn!(%error, "skipping a corrupt installed-model entry"),
             }
@@ -1025,9 +952,7 @@ impl Store {
         (&inner.queries, &inner.queue)
             .transaction(|(queries, queue)| {
                 if queries.get(id.key())?.is_none() {
-                    return Err(ConflictableTransactionError::Abort(
-                        StoreError::UnknownQuery(id),
-                    ));
+                    return Err(ConflictableTransactionError::Abort(StoreError::UnknownQuery(id)));
                 }
                 let _ = queue.insert(&key, value.clone())?;
                 Ok(())
@@ -1123,26 +1048,15 @@ impl Store {
 
 /// Refuses paths that cannot or should not hold a store.
 fn check_directory(path: &Path) -> Result<(), StoreError> {
-    let io_error = |source| StoreError::Io {
-        path: path.to_path_buf(),
-        source,
-    };
+    let io_error = |source| StoreError::Io { path: path.to_path_buf(), source };
     match std::fs::metadata(path) {
         Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(()),
         Err(error) => Err(io_error(error)),
-        Ok(metadata) if !metadata.is_dir() => Err(StoreError::NotADirectory {
-            path: path.to_path_buf(),
-        }),
+        Ok(metadata) if !metadata.is_dir() => Err(StoreError::NotADirectory { path: path.to_path_buf() }),
         Ok(_) => {
             let holds_sled = path.join("conf").is_file() || path.join("db").is_file();
             let empty = std::fs::read_dir(path).map_err(io_error)?.next().is_none();
-            if holds_sled || empty {
-                Ok(())
-            } else {
-                Err(StoreError::NotAStore {
-                    path: path.to_path_buf(),
-                })
-            }
+            if holds_sled || empty { Ok(()) } else { Err(StoreError::NotAStore { path: path.to_path_buf() }) }
         }
     }
 }
@@ -1152,19 +1066,12 @@ fn check_directory(path: &Path) -> Result<(), StoreError> {
 fn open_error(path: &Path, error: sled::Error) -> StoreError {
     match error {
         sled::Error::Io(io) if io.to_string().contains("could not acquire lock") => {
-            StoreError::Locked {
-                path: path.to_path_buf(),
-            }
+            StoreError::Locked { path: path.to_path_buf() }
         }
         sled::Error::Io(io) if io.kind() == std::io::ErrorKind::NotADirectory => {
-            StoreError::NotADirectory {
-                path: path.to_path_buf(),
-            }
+            StoreError::NotADirectory { path: path.to_path_buf() }
         }
-        sled::Error::Io(source) => StoreError::Io {
-            path: path.to_path_buf(),
-            source,
-        },
+        sled::Error::Io(source) => StoreError::Io { path: path.to_path_buf(), source },
         other => StoreError::Database(other),
     }
 }
@@ -1216,10 +1123,7 @@ fn queue_key(id: QueryId, index: usize) -> [u8; 16] {
 
 /// Describes a `queue` key for error messages: `q17/queued/2`.
 fn describe_queue_key(key: &[u8]) -> String {
-    match (
-        key.get(..8).and_then(decode_raw_u64),
-        key.get(8..16).and_then(decode_raw_u64),
-    ) {
+    match (key.get(..8).and_then(decode_raw_u64), key.get(8..16).and_then(decode_raw_u64)) {
         (Some(id), Some(index)) if key.len() == 16 => format!("{}/queued/{index}", QueryId(id)),
         _ => format!("malformed key of {} bytes", key.len()),
     }
@@ -1256,19 +1160,13 @@ fn decode<T: DeserializeOwned>(
     key: impl FnOnce() -> String,
     bytes: &[u8],
 ) -> Result<T, StoreError> {
-    serde_json::from_slice(bytes).map_err(|error| StoreError::Corrupt {
-        tree,
-        key: key(),
-        reason: error.to_string(),
-    })
+    serde_json::from_slice(bytes).map_err(|error| StoreError::Corrupt { tree, key: key(), reason: error.to_string() })
 }
 
 fn now_ms() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
-        .map_or(0, |elapsed| {
-            u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX)
-        })
+        .map_or(0, |elapsed| u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX))
 }
 
 #[cfg(test)]
@@ -1295,19 +1193,13 @@ mod tests {
 
     #[test]
     fn queue_keys_describe_themselves() {
-        assert_eq!(
-            describe_queue_key(&queue_key(QueryId(17), 2)),
-            "q17/queued/2"
-        );
+        assert_eq!(describe_queue_key(&queue_key(QueryId(17), 2)), "q17/queued/2");
         assert_eq!(describe_queue_key(b"short"), "malformed key of 5 bytes");
     }
 
     #[test]
     fn statuses_serialise_in_lowercase() -> Result<(), serde_json::Error> {
-        assert_eq!(
-            serde_json::to_string(&QueryStatus::Interrupted)?,
-            "\"interrupted\""
-        );
+        assert_eq!(serde_json::to_string(&QueryStatus::Interrupted)?, "\"interrupted\"");
         assert_eq!(QueryStatus::Cancelled.to_string(), "cancelled");
         assert!(!QueryStatus::Running.is_finished());
         Ok(())

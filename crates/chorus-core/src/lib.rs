@@ -19,8 +19,8 @@ mod routing;
 
 pub use catalog::*;
 pub use conductor::{
-    Conductor, ConductorConfig, ConductorError, ConductorEvent, ExecutorDirectory, StaticExecutors, Executor, GenerationChunk, GenerationSpec,
-    GenerationStream, SubtaskReport, TextGenerator,
+    Conductor, ConductorConfig, ConductorError, ConductorEvent, Executor, ExecutorDirectory, GenerationChunk,
+    GenerationSpec, GenerationStream, StaticExecutors, SubtaskReport, TextGenerator,
 };
 pub use download::*;
 pub use journal::*;

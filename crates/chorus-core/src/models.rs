@@ -114,10 +114,7 @@ pub enum VerifyError {
 /// # Errors
 /// [`VerifyError::Read`] if the file cannot be read.
 pub fn sha256_file(path: &Path) -> Result<String, VerifyError> {
-    let read_error = |source| VerifyError::Read {
-        path: path.to_path_buf(),
-        source,
-    };
+    let read_error = |source| VerifyError::Read { path: path.to_path_buf(), source };
     let mut file = File::open(path).map_err(read_error)?;
     let mut hasher = Sha256::new();
     let mut buffer = vec![0u8; 1 << 20];
@@ -145,26 +142,14 @@ pub fn available_space(path: &Path) -> std::io::Result<u64> {
 /// # Errors
 /// A [`VerifyError`] saying which check failed.
 pub fn verify_file(path: &Path, model: &KnownModel) -> Result<(), VerifyError> {
-    let actual = std::fs::metadata(path)
-        .map_err(|source| VerifyError::Read {
-            path: path.to_path_buf(),
-            source,
-        })?
-        .len();
+    let actual =
+        std::fs::metadata(path).map_err(|source| VerifyError::Read { path: path.to_path_buf(), source })?.len();
     if actual != model.size_bytes {
-        return Err(VerifyError::Size {
-            path: path.to_path_buf(),
-            expected: model.size_bytes,
-            actual,
-        });
+        return Err(VerifyError::Size { path: path.to_path_buf(), expected: model.size_bytes, actual });
     }
     let hash = sha256_file(path)?;
     if hash != model.sha256 {
-        return Err(VerifyError::Hash {
-            path: path.to_path_buf(),
-            expected: model.sha256.to_owned(),
-            actual: hash,
-        });
+        return Err(VerifyError::Hash { path: path.to_path_buf(), expected: model.sha256.to_owned(), actual: hash });
     }
     Ok(())
 }
@@ -190,10 +175,7 @@ mod tests {
         assert!(matches!(verify_file(&path, &wrong_size), Err(VerifyError::Size { actual: 3, .. })));
         std::fs::write(&path, b"abd").expect("write");
         assert!(matches!(verify_file(&path, &known), Err(VerifyError::Hash { .. })));
-        assert!(matches!(
-            verify_file(&dir.path().join("none"), &known),
-            Err(VerifyError::Read { .. })
-        ));
+        assert!(matches!(verify_file(&dir.path().join("none"), &known), Err(VerifyError::Read { .. })));
     }
 
     #[test]

@@ -109,12 +109,7 @@ pub struct PlacementPolicy {
 
 impl Default for PlacementPolicy {
     fn default() -> Self {
-        Self {
-            expected_tokens: 256,
-            local_preference: 0.25,
-            default_tokens_per_s: 20.0,
-            max_rtt_ms: 1_000,
-        }
+        Self { expected_tokens: 256, local_preference: 0.25, default_tokens_per_s: 20.0, max_rtt_ms: 1_000 }
     }
 }
 
@@ -159,15 +154,10 @@ pub fn rank_executors(candidates: &[Candidate], policy: &PlacementPolicy) -> Vec
 
     // Only near peers with a free slot compete with local: busy and slow
     // ones rank after it anyway.
-    let best_peer_ms = ranked
-        .iter()
-        .find(|entry| !entry.candidate.local && entry.tier() == 0)
-        .map(|entry| entry.expected_ms);
+    let best_peer_ms =
+        ranked.iter().find(|entry| !entry.candidate.local && entry.tier() == 0).map(|entry| entry.expected_ms);
     let mut local_verdict = None;
-    if let Some(position) = ranked
-        .iter()
-        .position(|entry| entry.candidate.local && entry.has_free_slot())
-    {
+    if let Some(position) = ranked.iter().position(|entry| entry.candidate.local && entry.has_free_slot()) {
         let local_ms = ranked[position].expected_ms;
         let verdict = match best_peer_ms {
             None => Some(LocalVerdict::NoPeerFree),
@@ -219,17 +209,9 @@ struct Ranked<'a> {
 
 impl<'a> Ranked<'a> {
     fn new(candidate: &'a Candidate, policy: &PlacementPolicy) -> Self {
-        let rtt_ms = if candidate.local {
-            0
-        } else {
-            candidate.rtt_ms.unwrap_or(policy.max_rtt_ms)
-        };
+        let rtt_ms = if candidate.local { 0 } else { candidate.rtt_ms.unwrap_or(policy.max_rtt_ms) };
         let far = !candidate.local && candidate.rtt_ms.is_some_and(|rtt| rtt > policy.max_rtt_ms);
-        Self {
-            candidate,
-            expected_ms: u64::from(rtt_ms).saturating_add(generation_ms(candidate, policy)),
-            far,
-        }
+        Self { candidate, expected_ms: u64::from(rtt_ms).saturating_add(generation_ms(candidate, policy)), far }
     }
 
     fn has_free_slot(&self) -> bool {
@@ -244,12 +226,7 @@ impl<'a> Ranked<'a> {
     /// Capacity tier, then expected time, then higher standing, then id:
     /// a total order, so the ranking never depends on the input order.
     fn order_key(&self) -> (u8, u64, Reverse<i64>, &str) {
-        (
-            self.tier(),
-            self.expected_ms,
-            Reverse(self.candidate.standing),
-            &self.candidate.executor,
-        )
+        (self.tier(), self.expected_ms, Reverse(self.candidate.standing), &self.candidate.executor)
     }
 
     fn reason(&self, verdict: Option<LocalVerdict>, policy: &PlacementPolicy) -> String {
@@ -312,36 +289,14 @@ pub fn standing(entry: &LedgerEntry) -> i64 {
 /// id: sorting would send every requester on the network to the same few
 /// peers, while the order a DHT lookup returns differs from node to node.
 #[must_use]
-pub fn pick_probe_targets(
-    providers: &[String],
-    known_rtt: &BTreeMap<String, u32>,
-    max: usize,
-) -> Vec<String> {
+pub fn pick_probe_targets(providers: &[String], known_rtt: &BTreeMap<String, u32>, max: usize) -> Vec<String> {
     let mut seen = HashSet::new();
-    let unique: Vec<&String> = providers
-        .iter()
-        .filter(|provider| seen.insert(provider.as_str()))
-        .collect();
-    let mut known: Vec<(u32, &String)> = unique
-        .iter()
-        .filter_map(|provider| {
-            known_rtt
-                .get(provider.as_str())
-                .map(|rtt| (*rtt, *provider))
-        })
-        .collect();
+    let unique: Vec<&String> = providers.iter().filter(|provider| seen.insert(provider.as_str())).collect();
+    let mut known: Vec<(u32, &String)> =
+        unique.iter().filter_map(|provider| known_rtt.get(provider.as_str()).map(|rtt| (*rtt, *provider))).collect();
     known.sort();
-    let unknown = unique
-        .iter()
-        .filter(|provider| !known_rtt.contains_key(provider.as_str()))
-        .copied();
-    known
-        .into_iter()
-        .map(|(_, provider)| provider)
-        .chain(unknown)
-        .take(max)
-        .cloned()
-        .collect()
+    let unknown = unique.iter().filter(|provider| !known_rtt.contains_key(provider.as_str())).copied();
+    known.into_iter().map(|(_, provider)| provider).chain(unknown).take(max).cloned().collect()
 }
 
 // ---------------------------------------------------------------------------
@@ -428,9 +383,7 @@ impl Refusal {
     }
 
     fn not_serving(reason: &str) -> Self {
-        Self::NotServing {
-            reason: reason.to_owned(),
-        }
+        Self::NotServing { reason: reason.to_owned() }
     }
 }
 
@@ -511,11 +464,7 @@ impl AdmissionQueue {
     /// An empty queue under these limits.
     #[must_use]
     pub fn new(limits: ServeLimits) -> Self {
-        Self {
-            limits,
-            running: Vec::new(),
-            waiting: Vec::new(),
-        }
+        Self { limits, running: Vec::new(), waiting: Vec::new() }
     }
 
     /// The limits in force.
@@ -532,11 +481,7 @@ impl AdmissionQueue {
         self.limits = limits;
         let mut change = LimitsChange::default();
         if let Some(refusal) = self.closed() {
-            change.refused = self
-                .waiting
-                .drain(..)
-                .map(|waiter| (waiter.ticket, refusal.clone()))
-                .collect();
+            change.refused = self.waiting.drain(..).map(|waiter| (waiter.ticket, refusal.clone())).collect();
             return change;
         }
         change.start = self.promote();
@@ -573,14 +518,9 @@ impl AdmissionQueue {
             return Err(Refusal::not_serving("the device is not charging"));
         }
         if max_tokens > self.limits.max_tokens {
-            return Err(Refusal::TooManyTokens {
-                max: self.limits.max_tokens,
-            });
+            return Err(Refusal::TooManyTokens { max: self.limits.max_tokens });
         }
-        let admitted = |admitted| Admission {
-            admitted,
-            evicted: None,
-        };
+        let admitted = |admitted| Admission { admitted, evicted: None };
         if self.running.contains(&ticket) {
             return Ok(admitted(Admitted::RunNow));
         }
@@ -600,14 +540,9 @@ impl AdmissionQueue {
                 _ => return Err(Refusal::Busy),
             }
         }
-        let position = self
-            .waiting
-            .partition_point(|waiter| waiter.standing >= standing);
+        let position = self.waiting.partition_point(|waiter| waiter.standing >= standing);
         self.waiting.insert(position, Waiter { ticket, standing });
-        Ok(Admission {
-            admitted: Admitted::Wait,
-            evicted,
-        })
+        Ok(Admission { admitted: Admitted::Wait, evicted })
     }
 
     /// A started ticket is done (finished, failed or abandoned): frees its
@@ -676,11 +611,8 @@ impl AdmissionQueue {
     /// Starts waiting tickets while slots are free.
     fn promote(&mut self) -> Vec<u64> {
         let free = self.max_slots().saturating_sub(self.running.len());
-        let started: Vec<u64> = self
-            .waiting
-            .drain(..free.min(self.waiting.len()))
-            .map(|waiter| waiter.ticket)
-            .collect();
+        let started: Vec<u64> =
+            self.waiting.drain(..free.min(self.waiting.len())).map(|waiter| waiter.ticket).collect();
         self.running.extend_from_slice(&started);
         started
     }
@@ -691,11 +623,7 @@ mod tests {
     use super::*;
 
     fn ledger(tokens_given: u64, tokens_received: u64) -> LedgerEntry {
-        LedgerEntry {
-            tokens_given,
-            tokens_received,
-            ..LedgerEntry::default()
-        }
+        LedgerEntry { tokens_given, tokens_received, ..LedgerEntry::default() }
     }
 
     #[test]
@@ -710,10 +638,7 @@ mod tests {
 
     #[test]
     fn probe_targets_nearest_known_first_then_unknown_in_given_order() {
-        let providers: Vec<String> = ["e", "a", "far", "b", "near", "a", "c"]
-            .iter()
-            .map(|s| (*s).to_owned())
-            .collect();
+        let providers: Vec<String> = ["e", "a", "far", "b", "near", "a", "c"].iter().map(|s| (*s).to_owned()).collect();
         let rtt = BTreeMap::from([
             ("far".to_owned(), 300),
             ("near".to_owned(), 5),
@@ -721,21 +646,12 @@ mod tests {
             ("c".to_owned(), 40),
             ("absent".to_owned(), 1),
         ]);
-        assert_eq!(
-            pick_probe_targets(&providers, &rtt, 10),
-            ["near", "b", "c", "far", "e", "a"]
-        );
+        assert_eq!(pick_probe_targets(&providers, &rtt, 10), ["near", "b", "c", "far", "e", "a"]);
         assert_eq!(pick_probe_targets(&providers, &rtt, 3), ["near", "b", "c"]);
-        assert_eq!(
-            pick_probe_targets(&providers, &rtt, 5),
-            ["near", "b", "c", "far", "e"]
-        );
+        assert_eq!(pick_probe_targets(&providers, &rtt, 5), ["near", "b", "c", "far", "e"]);
         assert!(pick_probe_targets(&providers, &rtt, 0).is_empty());
         assert!(pick_probe_targets(&[], &rtt, 3).is_empty());
-        assert_eq!(
-            pick_probe_targets(&providers, &BTreeMap::new(), 3),
-            ["e", "a", "far"]
-        );
+        assert_eq!(pick_probe_targets(&providers, &BTreeMap::new(), 3), ["e", "a", "far"]);
     }
 
     #[test]
@@ -751,26 +667,13 @@ mod tests {
             tokens_per_s,
             standing: 0,
         };
-        let policy = PlacementPolicy {
-            expected_tokens: 100,
-            default_tokens_per_s: 50.0,
-            ..PlacementPolicy::default()
-        };
+        let policy = PlacementPolicy { expected_tokens: 100, default_tokens_per_s: 50.0, ..PlacementPolicy::default() };
         assert_eq!(generation_ms(&candidate(Some(100.0)), &policy), 1_000);
         assert_eq!(generation_ms(&candidate(Some(3.0)), &policy), 33_334);
-        for bad in [
-            None,
-            Some(0.0),
-            Some(-5.0),
-            Some(f32::NAN),
-            Some(f32::INFINITY),
-        ] {
+        for bad in [None, Some(0.0), Some(-5.0), Some(f32::NAN), Some(f32::INFINITY)] {
             assert_eq!(generation_ms(&candidate(bad), &policy), 2_000, "{bad:?}");
         }
-        let broken = PlacementPolicy {
-            default_tokens_per_s: 0.0,
-            ..policy
-        };
+        let broken = PlacementPolicy { default_tokens_per_s: 0.0, ..policy };
         assert_eq!(generation_ms(&candidate(None), &broken), 100_000);
         assert_eq!(generation_ms(&candidate(Some(1e-30)), &broken), u64::MAX);
     }
@@ -778,9 +681,7 @@ mod tests {
     #[test]
     fn refusals_have_stable_codes_on_the_wire() -> Result<(), serde_json::Error> {
         let refusals = [
-            Refusal::NotServing {
-                reason: "the device is in use".into(),
-            },
+            Refusal::NotServing { reason: "the device is in use".into() },
             Refusal::Busy,
             Refusal::TooManyTokens { max: 512 },
         ];
@@ -795,27 +696,18 @@ mod tests {
             serde_json::to_string(&Refusal::TooManyTokens { max: 512 })?,
             r#"{"code":"too_many_tokens","max":512}"#
         );
-        assert_eq!(
-            Refusal::TooManyTokens { max: 512 }.to_string(),
-            "too many tokens requested: at most 512"
-        );
+        assert_eq!(Refusal::TooManyTokens { max: 512 }.to_string(), "too many tokens requested: at most 512");
         Ok(())
     }
 
     #[test]
     fn free_slots_follow_the_limits() -> Result<(), Refusal> {
-        let host = HostConditions {
-            idle: true,
-            charging: None,
-        };
+        let host = HostConditions { idle: true, charging: None };
         let mut queue = AdmissionQueue::new(ServeLimits::default());
         assert_eq!(queue.free_slots(), 2);
         let _ = queue.request(1, 0, 1, &host)?;
         assert_eq!(queue.free_slots(), 1);
-        let _ = queue.set_limits(ServeLimits {
-            serve: false,
-            ..ServeLimits::default()
-        });
+        let _ = queue.set_limits(ServeLimits { serve: false, ..ServeLimits::default() });
         assert_eq!(queue.free_slots(), 0);
         assert_eq!(queue.running(), [1], "running work is never preempted");
         Ok(())

@@ -70,11 +70,7 @@ impl Plan {
     #[must_use]
     pub fn specialists(&self) -> Vec<&str> {
         let mut seen = BTreeSet::new();
-        self.subtasks
-            .iter()
-            .map(|step| step.specialist.as_str())
-            .filter(|id| seen.insert(*id))
-            .collect()
+        self.subtasks.iter().map(|step| step.specialist.as_str()).filter(|id| seen.insert(*id)).collect()
     }
 }
 
@@ -131,11 +127,7 @@ pub struct PlanRules<'a> {
 /// cycle), and the plan cut to `max_subtasks`. Returns `None` when nothing
 /// usable is left (fewer than `min_specialists` distinct specialists): the
 /// caller then uses a fallback plan.
-pub fn repair_plan(
-    raw: &RawPlan,
-    rules: &PlanRules<'_>,
-    reroute: impl Fn(&str) -> Option<String>,
-) -> Option<Plan> {
+pub fn repair_plan(raw: &RawPlan, rules: &PlanRules<'_>, reroute: impl Fn(&str) -> Option<String>) -> Option<Plan> {
     let mut repairs = Vec::new();
     let mut steps: Vec<PlanStep> = Vec::new();
     // Raw 1-based number → new 0-based index (for kept sub-tasks).
@@ -163,10 +155,7 @@ pub fn repair_plan(
             ));
             other
         } else {
-            repairs.push(format!(
-                "dropped sub-task {number}: specialist {:?} is not reachable",
-                subtask.specialist
-            ));
+            repairs.push(format!("dropped sub-task {number}: specialist {:?} is not reachable", subtask.specialist));
             renumber.push(None);
             continue;
         };
@@ -187,28 +176,15 @@ pub fn repair_plan(
                 )),
             }
         }
-        steps.push(PlanStep {
-            index,
-            specialist,
-            task: task.to_owned(),
-            depends_on: depends_on.into_iter().collect(),
-        });
+        steps.push(PlanStep { index, specialist, task: task.to_owned(), depends_on: depends_on.into_iter().collect() });
         renumber.push(Some(index));
     }
     let distinct: BTreeSet<&str> = steps.iter().map(|step| step.specialist.as_str()).collect();
     if steps.is_empty() || distinct.len() < rules.min_specialists {
         return None;
     }
-    let source = if repairs.is_empty() {
-        PlanSource::Model
-    } else {
-        PlanSource::Repaired
-    };
-    Some(Plan {
-        subtasks: steps,
-        source,
-        repairs,
-    })
+    let source = if repairs.is_empty() { PlanSource::Model } else { PlanSource::Repaired };
+    Some(Plan { subtasks: steps, source, repairs })
 }
 
 /// A plan of independent sub-tasks, one per `(specialist, task)` pair —
@@ -228,11 +204,7 @@ pub fn fallback_plan(parts: &[(String, String)], max_subtasks: usize, reason: &s
             depends_on: Vec::new(),
         })
         .collect();
-    Plan {
-        subtasks,
-        source: PlanSource::Fallback,
-        repairs: vec![reason.to_owned()],
-    }
+    Plan { subtasks, source: PlanSource::Fallback, repairs: vec![reason.to_owned()] }
 }
 
 /// State of one sub-task as the driver tracks it.
@@ -286,10 +258,7 @@ pub fn next_actions(plan: &Plan, statuses: &[SubtaskStatus]) -> NextActions {
             .iter()
             .map(|&dependency| statuses.get(dependency).copied().unwrap_or(SubtaskStatus::Failed))
             .collect();
-        if dependency_states
-            .iter()
-            .any(|state| state.is_final() && *state != SubtaskStatus::Done)
-        {
+        if dependency_states.iter().any(|state| state.is_final() && *state != SubtaskStatus::Done) {
             skip.push(step.index);
         } else if dependency_states.iter().all(|state| *state == SubtaskStatus::Done) {
             start.push(step.index);
@@ -308,24 +277,14 @@ mod tests {
     }
 
     fn sub(specialist: &str, task: &str, depends_on: &[usize]) -> PlannedSubtask {
-        PlannedSubtask {
-            specialist: specialist.to_owned(),
-            task: task.to_owned(),
-            depends_on: depends_on.to_vec(),
-        }
+        PlannedSubtask { specialist: specialist.to_owned(), task: task.to_owned(), depends_on: depends_on.to_vec() }
     }
 
     #[test]
     fn a_good_plan_is_taken_as_written() {
         let ids = reachable(&["a", "b"]);
-        let rules = PlanRules {
-            reachable: &ids,
-            max_subtasks: 4,
-            min_specialists: 2,
-        };
-        let raw = RawPlan {
-            subtasks: vec![sub("a", "do the first thing", &[]), sub("b", "do the second", &[1])],
-        };
+        let rules = PlanRules { reachable: &ids, max_subtasks: 4, min_specialists: 2 };
+        let raw = RawPlan { subtasks: vec![sub("a", "do the first thing", &[]), sub("b", "do the second", &[1])] };
         let plan = repair_plan(&raw, &rules, |_| None).expect("usable");
         assert_eq!(plan.source, PlanSource::Model);
         assert_eq!(plan.subtasks[1].depends_on, vec![0]);
@@ -336,22 +295,13 @@ mod tests {
     #[allow(clippy::type_complexity)]
     fn repairs_table() {
         let ids = reachable(&["a", "b", "c"]);
-        let rules = PlanRules {
-            reachable: &ids,
-            max_subtasks: 3,
-            min_specialists: 2,
-        };
+        let rules = PlanRules { reachable: &ids, max_subtasks: 3, min_specialists: 2 };
         // (raw plan, expected specialists, expected deps, usable)
         let cases: Vec<(Vec<PlannedSubtask>, Vec<&str>, Vec<Vec<usize>>, bool)> = vec![
             // unknown id rerouted
             (vec![sub("zzz", "price it", &[]), sub("b", "write it", &[])], vec!["c", "b"], vec![vec![], vec![]], true),
             // self, forward and missing dependencies removed (no cycles possible)
-            (
-                vec![sub("a", "one", &[1, 2]), sub("b", "two", &[1, 9])],
-                vec!["a", "b"],
-                vec![vec![], vec![0]],
-                true,
-            ),
+            (vec![sub("a", "one", &[1, 2]), sub("b", "two", &[1, 9])], vec!["a", "b"], vec![vec![], vec![0]], true),
             // empty and duplicate tasks dropped, numbering follows
             (
                 vec![sub("a", " ", &[]), sub("a", "x task", &[]), sub("a", "X task", &[]), sub("b", "y", &[2])],

@@ -251,14 +251,13 @@ fn is_unspaced_script(c: char) -> bool {
         | '\u{3400}'..='\u{4DBF}'   // CJK extension A
         | '\u{4E00}'..='\u{9FFF}'   // CJK unified ideographs
         | '\u{AC00}'..='\u{D7AF}'   // Hangul syllables
-        | '\u{F900}'..='\u{FAFF}')  // CJK compatibility ideographs
+        | '\u{F900}'..='\u{FAFF}') // CJK compatibility ideographs
 }
 
 /// Words that stand for each other in phrases (`fix my sink` ≈ "fix the
 /// sink") and do not count towards a keyword's weight.
-const DETERMINERS: &[&str] = &[
-    "a", "an", "the", "my", "our", "your", "this", "that", "these", "those", "his", "her", "their", "its", "some",
-];
+const DETERMINERS: &[&str] =
+    &["a", "an", "the", "my", "our", "your", "this", "that", "these", "those", "his", "her", "their", "its", "some"];
 
 fn is_determiner(word: &str) -> bool {
     DETERMINERS.contains(&word)
@@ -350,7 +349,8 @@ fn arithmetic_cue(folded: &str) -> Option<&'static str> {
         let after = chars.get(index + 1).copied();
         (before, after)
     };
-    let operand = |c: Option<char>| c.is_some_and(|c| c.is_ascii_digit() || c == 'x' || c == 'y' || c == ')' || c == '(');
+    let operand =
+        |c: Option<char>| c.is_some_and(|c| c.is_ascii_digit() || c == 'x' || c == 'y' || c == ')' || c == '(');
     for (index, c) in chars.iter().enumerate() {
         if *c == '=' {
             let (before, after) = around(index);
@@ -478,9 +478,11 @@ impl Term {
         match &self.kind {
             TermKind::Words(words) => find_words(words, text),
             TermKind::Symbols(forms) => find_symbols(forms, &text.folded),
-            TermKind::Unspaced(needle) => {
-                text.folded.find(needle.as_str()).map(|start| TermMatch { start, end: start + needle.len(), gapped: false })
-            }
+            TermKind::Unspaced(needle) => text.folded.find(needle.as_str()).map(|start| TermMatch {
+                start,
+                end: start + needle.len(),
+                gapped: false,
+            }),
         }
     }
 }
@@ -535,9 +537,10 @@ fn extend_words(
     // compounds: `cell biology` never matches "cell phone biology"), and only
     // a plain word, never a number or a conjunction.
     let skippable = words.len() >= 3
-        && text.tokens.get(next).is_some_and(|token| {
-            !is_conjunction(&token.word) && token.word.chars().all(char::is_alphabetic)
-        });
+        && text
+            .tokens
+            .get(next)
+            .is_some_and(|token| !is_conjunction(&token.word) && token.word.chars().all(char::is_alphabetic));
     if !gapped
         && skippable
         && text.joined(previous, next)
@@ -790,8 +793,7 @@ impl<'c> Matcher<'c> {
             let mut score: f64 = accepted.iter().map(|(_, weight, _)| weight).sum();
             let first = accepted.first().map_or(usize::MAX, |(at, _, _)| at.start);
             let mut matched: Vec<String> = accepted.iter().map(|(_, _, label)| (*label).to_owned()).collect();
-            let translator =
-                self.catalog.specialists().get(order).is_some_and(|s| s.domain == Domain::Translation);
+            let translator = self.catalog.specialists().get(order).is_some_and(|s| s.domain == Domain::Translation);
             if translate_cue && translator {
                 score += TRANSLATE_CUE_BONUS;
                 matched.push("translate".to_owned());
@@ -1136,8 +1138,7 @@ fn split_pieces(folded: &str, protected: &[(usize, usize)]) -> Pieces {
         if !(start..end).any(|i| at(i).is_some_and(is_word_char)) {
             return;
         }
-        let boundary =
-            if result.pieces.is_empty() { Boundary::Start } else { pending.unwrap_or(Boundary::Weak) };
+        let boundary = if result.pieces.is_empty() { Boundary::Start } else { pending.unwrap_or(Boundary::Weak) };
         if result.pieces.is_empty() || boundary == Boundary::Strong {
             result.questions.push(false);
         }
@@ -1166,35 +1167,166 @@ fn split_pieces(folded: &str, protected: &[(usize, usize)]) -> Pieces {
 
 /// Words skipped before looking at how a clause starts.
 const FILLERS: &[&str] = &[
-    "also", "then", "and", "plus", "please", "pls", "now", "next", "finally", "additionally", "lastly", "so", "ok",
-    "okay", "afterwards", "first", "second", "third", "secondly", "thirdly", "hi", "hey", "hello", "oh", "kindly",
+    "also",
+    "then",
+    "and",
+    "plus",
+    "please",
+    "pls",
+    "now",
+    "next",
+    "finally",
+    "additionally",
+    "lastly",
+    "so",
+    "ok",
+    "okay",
+    "afterwards",
+    "first",
+    "second",
+    "third",
+    "secondly",
+    "thirdly",
+    "hi",
+    "hey",
+    "hello",
+    "oh",
+    "kindly",
 ];
 
 /// Verbs that start a request ("write …", "translate …").
 const REQUEST_VERBS: &[&str] = &[
-    "write", "draft", "create", "make", "build", "design", "plan", "translate", "summarise", "summarize", "explain",
-    "describe", "give", "list", "suggest", "recommend", "calculate", "compute", "work", "estimate", "find", "fix",
-    "review", "check", "proofread", "edit", "rewrite", "compare", "analyse", "analyze", "generate", "compose",
-    "come", "prepare", "outline", "help", "tell", "show", "teach", "add", "include", "flag", "convert", "turn",
-    "put", "draw", "sketch", "propose", "set", "choose", "pick", "brainstorm", "research", "send", "respond",
-    "reply", "answer", "improve", "optimise", "optimize", "debug", "refactor", "test", "plot", "develop",
-    "implement", "organise", "organize", "schedule", "book", "advise", "assess", "evaluate", "identify", "define",
-    "clarify", "simplify", "shorten", "expand", "polish", "format", "structure", "map", "solve", "balance",
-    "derive", "prove", "name", "recap", "quiz", "rate", "rank", "sort", "convert", "say", "spell", "count",
+    "write",
+    "draft",
+    "create",
+    "make",
+    "build",
+    "design",
+    "plan",
+    "translate",
+    "summarise",
+    "summarize",
+    "explain",
+    "describe",
+    "give",
+    "list",
+    "suggest",
+    "recommend",
+    "calculate",
+    "compute",
+    "work",
+    "estimate",
+    "find",
+    "fix",
+    "review",
+    "check",
+    "proofread",
+    "edit",
+    "rewrite",
+    "compare",
+    "analyse",
+    "analyze",
+    "generate",
+    "compose",
+    "come",
+    "prepare",
+    "outline",
+    "help",
+    "tell",
+    "show",
+    "teach",
+    "add",
+    "include",
+    "flag",
+    "convert",
+    "turn",
+    "put",
+    "draw",
+    "sketch",
+    "propose",
+    "set",
+    "choose",
+    "pick",
+    "brainstorm",
+    "research",
+    "send",
+    "respond",
+    "reply",
+    "answer",
+    "improve",
+    "optimise",
+    "optimize",
+    "debug",
+    "refactor",
+    "test",
+    "plot",
+    "develop",
+    "implement",
+    "organise",
+    "organize",
+    "schedule",
+    "book",
+    "advise",
+    "assess",
+    "evaluate",
+    "identify",
+    "define",
+    "clarify",
+    "simplify",
+    "shorten",
+    "expand",
+    "polish",
+    "format",
+    "structure",
+    "map",
+    "solve",
+    "balance",
+    "derive",
+    "prove",
+    "name",
+    "recap",
+    "quiz",
+    "rate",
+    "rank",
+    "sort",
+    "convert",
+    "say",
+    "spell",
+    "count",
 ];
 
 /// Words that start a question, even without a question mark.
 const QUESTION_WORDS: &[&str] = &[
     "what", "what's", "whats", "how", "how's", "why", "when", "where", "where's", "which", "who", "who's", "whom",
-    "whose", "is", "are", "am", "was", "were", "can", "could", "should", "would", "will", "do", "does", "did",
-    "may", "might", "shall", "any", "have", "has",
+    "whose", "is", "are", "am", "was", "were", "can", "could", "should", "would", "will", "do", "does", "did", "may",
+    "might", "shall", "any", "have", "has",
 ];
 
 /// Phrases that make a sentence a request wherever they appear.
 const REQUEST_PHRASES: &[&str] = &[
-    "please", "help me", "i need", "i want", "i'd like", "i would like", "we need", "we want", "we'd like",
-    "can you", "could you", "would you", "let's", "i'm looking for", "give me", "show me", "tell me", "i have to",
-    "remind me", "i wonder", "any tips", "any ideas", "any advice",
+    "please",
+    "help me",
+    "i need",
+    "i want",
+    "i'd like",
+    "i would like",
+    "we need",
+    "we want",
+    "we'd like",
+    "can you",
+    "could you",
+    "would you",
+    "let's",
+    "i'm looking for",
+    "give me",
+    "show me",
+    "tell me",
+    "i have to",
+    "remind me",
+    "i wonder",
+    "any tips",
+    "any ideas",
+    "any advice",
 ];
 
 /// The first word of a clause that is not a filler.
@@ -1219,7 +1351,8 @@ fn is_request_sentence(folded: &str, question: bool) -> bool {
         return true;
     }
     static PHRASES: OnceLock<Vec<Term>> = OnceLock::new();
-    let phrases = PHRASES.get_or_init(|| REQUEST_PHRASES.iter().filter_map(|phrase| Term::keyword(phrase, 1.0)).collect());
+    let phrases =
+        PHRASES.get_or_init(|| REQUEST_PHRASES.iter().filter_map(|phrase| Term::keyword(phrase, 1.0)).collect());
     let text = Text::plain(folded);
     phrases.iter().any(|term| term.find(&text).is_some())
 }
@@ -1255,11 +1388,8 @@ struct OffsetMap {
 
 impl OffsetMap {
     fn new(folded: &str, original: &str) -> OffsetMap {
-        let mut pairs: Vec<(usize, usize)> = folded
-            .char_indices()
-            .map(|(byte, _)| byte)
-            .zip(original.char_indices().map(|(byte, _)| byte))
-            .collect();
+        let mut pairs: Vec<(usize, usize)> =
+            folded.char_indices().map(|(byte, _)| byte).zip(original.char_indices().map(|(byte, _)| byte)).collect();
         pairs.push((folded.len(), original.len()));
         OffsetMap { pairs }
     }
@@ -1405,7 +1535,13 @@ fn merge_parts(routed: &[RoutedPiece]) -> Vec<Part> {
                         last.end = piece.end;
                         last.best = Some(best.order);
                     }
-                    _ => parts.push(Part { start, end: piece.end, best: Some(best.order), own_request: own, context: false }),
+                    _ => parts.push(Part {
+                        start,
+                        end: piece.end,
+                        best: Some(best.order),
+                        own_request: own,
+                        context: false,
+                    }),
                 }
             }
         }
@@ -1461,7 +1597,12 @@ fn decide<R: Reachable + ?Sized>(
     // The request text: the query without its context sentences.
     let has_context = parts.iter().any(|part| part.context);
     let request_text: String = if has_context {
-        clauses.iter().filter(|clause| !clause.context).map(|clause| clause.text.as_str()).collect::<Vec<_>>().join("\n")
+        clauses
+            .iter()
+            .filter(|clause| !clause.context)
+            .map(|clause| clause.text.as_str())
+            .collect::<Vec<_>>()
+            .join("\n")
     } else {
         query.to_owned()
     };
@@ -1481,9 +1622,8 @@ fn decide<R: Reachable + ?Sized>(
             if !ids.contains(&specialist.id) {
                 ids.push(specialist.id.clone());
             }
-            let translator = clauses
-                .get(part_index)
-                .and_then(|clause| needed_translator(matcher, specialist, &clause.text));
+            let translator =
+                clauses.get(part_index).and_then(|clause| needed_translator(matcher, specialist, &clause.text));
             let text = clauses.get(part_index).map_or("", |clause| clause.text.as_str());
             match &translator {
                 Some(translator) => {
@@ -1690,9 +1830,10 @@ mod tests {
 
     #[test]
     fn clauses_keep_quotes_numbers_abbreviations_and_protected_phrases() {
-        assert_eq!(piece_texts("Translate 'apples, pears and plums' into French"), [
-            "translate 'apples, pears and plums' into french"
-        ]);
+        assert_eq!(
+            piece_texts("Translate 'apples, pears and plums' into French"),
+            ["translate 'apples, pears and plums' into french"]
+        );
         assert_eq!(piece_texts("It costs 1,250.50 dollars"), ["it costs 1,250.50 dollars"]);
         assert_eq!(piece_texts("Use tools, e.g. grep"), ["use tools", "e.g. grep"]);
         assert_eq!(piece_texts("I don't know and can't tell"), ["i don't know", "can't tell"]);
@@ -1802,8 +1943,11 @@ mod tests {
 
     #[test]
     fn context_sentences_do_not_make_a_query_composite() {
-        let analysis =
-            analyse(&catalog(), "We are launching a budgeting app next month. Write three taglines for it.", &AllSpecialists);
+        let analysis = analyse(
+            &catalog(),
+            "We are launching a budgeting app next month. Write three taglines for it.",
+            &AllSpecialists,
+        );
         assert_eq!(analysis.kind, QueryKind::Simple { specialist_id: "marketing.copywriting".into() });
         assert!(analysis.clauses[0].context);
         assert!(!analysis.clauses[1].context);
@@ -1812,14 +1956,16 @@ mod tests {
     #[test]
     fn same_domain_parts_join_unless_they_are_separate_requests() {
         let catalog = catalog();
-        let joined = analyse(&catalog, "Suggest a colour palette and font pairing for a meditation app", &AllSpecialists);
+        let joined =
+            analyse(&catalog, "Suggest a colour palette and font pairing for a meditation app", &AllSpecialists);
         assert!(!joined.is_composite(), "{joined:?}");
         let separate = analyse(&catalog, "Draft a logo brief, and write the Instagram bio", &AllSpecialists);
         assert!(separate.is_composite(), "{separate:?}");
         let languages = analyse(&catalog, "Translate our return policy into German and Italian", &AllSpecialists);
-        assert_eq!(languages.kind, QueryKind::Composite {
-            specialist_ids: vec!["translate.de".into(), "translate.it".into()]
-        });
+        assert_eq!(
+            languages.kind,
+            QueryKind::Composite { specialist_ids: vec!["translate.de".into(), "translate.it".into()] }
+        );
     }
 
     #[test]

@@ -30,12 +30,7 @@ struct Scripted {
 
 impl Scripted {
     fn new(name: &'static str, behaviour: Behaviour) -> Arc<Self> {
-        Arc::new(Self {
-            name,
-            behaviour,
-            calls: AtomicU32::new(0),
-            seen: Mutex::new(Vec::new()),
-        })
+        Arc::new(Self { name, behaviour, calls: AtomicU32::new(0), seen: Mutex::new(Vec::new()) })
     }
 }
 
@@ -92,10 +87,7 @@ impl TextGenerator for Writer {
 
 fn conductor(plan: &str, executors: Vec<Arc<dyn Executor>>) -> Conductor {
     let catalog = Arc::new(Catalog::bundled().expect("catalog"));
-    let config = ConductorConfig {
-        subtask_deadline: Duration::from_millis(300),
-        ..ConductorConfig::default()
-    };
+    let config = ConductorConfig { subtask_deadline: Duration::from_millis(300), ..ConductorConfig::default() };
     Conductor::new(catalog, Arc::new(Writer { plan: plan.to_owned() }), executors, config)
 }
 
@@ -118,7 +110,9 @@ async fn a_simple_query_runs_one_specialist_without_a_plan() {
     let local = Scripted::new("local", Behaviour::Answer);
     let conductor = conductor("{}", vec![local.clone()]);
     let events = run(&conductor, "Translate 'good morning' into Spanish").await;
-    assert!(matches!(&events[0], ConductorEvent::Analysis { kind, specialists, .. } if kind == "simple" && specialists == &vec!["translate.es".to_owned()]));
+    assert!(
+        matches!(&events[0], ConductorEvent::Analysis { kind, specialists, .. } if kind == "simple" && specialists == &vec!["translate.es".to_owned()])
+    );
     assert!(!events.iter().any(|event| matches!(event, ConductorEvent::Plan { .. })));
     assert_eq!(local.calls.load(Ordering::SeqCst), 1);
     let Some(ConductorEvent::Done { answer, subtasks, .. }) = events.last() else { panic!("no done") };
@@ -135,7 +129,8 @@ async fn a_composite_query_is_planned_run_and_synthesised() {
     let local = Scripted::new("local", Behaviour::Answer);
     let conductor = conductor(plan, vec![local.clone()]);
     let events = run(&conductor, COMPOSITE).await;
-    let Some(ConductorEvent::Plan { subtasks, .. }) = events.iter().find(|e| matches!(e, ConductorEvent::Plan { .. })) else {
+    let Some(ConductorEvent::Plan { subtasks, .. }) = events.iter().find(|e| matches!(e, ConductorEvent::Plan { .. }))
+    else {
         panic!("no plan: {events:?}")
     };
     assert!(subtasks.len() >= 2);
@@ -153,7 +148,9 @@ async fn a_failing_executor_is_retried_on_another() {
     let local = Scripted::new("local", Behaviour::Answer);
     let conductor = conductor("{}", vec![broken.clone(), local.clone()]);
     let events = run(&conductor, "Translate 'good morning' into Spanish").await;
-    assert!(events.iter().any(|e| matches!(e, ConductorEvent::SubtaskFailed { will_retry: true, executor, .. } if executor == "broken-peer")));
+    assert!(events.iter().any(
+        |e| matches!(e, ConductorEvent::SubtaskFailed { will_retry: true, executor, .. } if executor == "broken-peer")
+    ));
     let Some(ConductorEvent::Done { subtasks, .. }) = events.last() else { panic!("no done") };
     assert_eq!(subtasks[0].status, SubtaskStatus::Done);
     assert_eq!(subtasks[0].executor, "local");
@@ -179,11 +176,14 @@ async fn a_hanging_sub_task_times_out_its_dependents_are_skipped_and_the_answer_
 #[tokio::test]
 async fn an_unusable_plan_is_replaced_by_a_fallback_from_the_clauses() {
     // Valid JSON, but everything on one specialist: not a plan for a composite query.
-    let plan = r#"{"subtasks":[{"specialist":"general.assistant","task":"Do everything at once please.","depends_on":[]}]}"#;
+    let plan =
+        r#"{"subtasks":[{"specialist":"general.assistant","task":"Do everything at once please.","depends_on":[]}]}"#;
     let local = Scripted::new("local", Behaviour::Answer);
     let conductor = conductor(plan, vec![local]);
     let events = run(&conductor, COMPOSITE).await;
-    let Some(ConductorEvent::Plan { source, subtasks, .. }) = events.iter().find(|e| matches!(e, ConductorEvent::Plan { .. })) else {
+    let Some(ConductorEvent::Plan { source, subtasks, .. }) =
+        events.iter().find(|e| matches!(e, ConductorEvent::Plan { .. }))
+    else {
         panic!("no plan")
     };
     assert_eq!(*source, chorus_core::PlanSource::Fallback);
@@ -246,8 +246,14 @@ impl chorus_core::ExecutorDirectory for Appearing {
         exclude: &'a [String],
     ) -> futures::future::BoxFuture<'a, Vec<Arc<dyn Executor>>> {
         self.excluded.lock().unwrap().push(exclude.to_vec());
-        let executors =
-            self.executors.lock().unwrap().iter().filter(|executor| !exclude.contains(&executor.id())).cloned().collect();
+        let executors = self
+            .executors
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|executor| !exclude.contains(&executor.id()))
+            .cloned()
+            .collect();
         Box::pin(async move { executors })
     }
 }
@@ -277,7 +283,9 @@ async fn a_sub_task_with_no_executor_waits_in_the_queue_until_one_appears() {
     });
     let events = run(&conductor, "How do I reverse a list in Python?").await;
     let queued = events.iter().position(|event| matches!(event, ConductorEvent::SubtaskQueued { .. }));
-    let started = events.iter().position(|event| matches!(event, ConductorEvent::SubtaskStarted { executor, .. } if executor == "peer-late"));
+    let started = events
+        .iter()
+        .position(|event| matches!(event, ConductorEvent::SubtaskStarted { executor, .. } if executor == "peer-late"));
     assert!(queued.is_some() && started.is_some() && queued < started, "{events:?}");
     let Some(ConductorEvent::SubtaskQueued { prompt, .. }) = queued.map(|at| &events[at]) else { unreachable!() };
     assert!(prompt.contains("reverse a list"), "the queued sub-task keeps its prompt");

@@ -21,10 +21,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-const MODEL_PATH: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../../models/SmolLM2-135M-Instruct.Q4_1.gguf"
-);
+const MODEL_PATH: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../models/SmolLM2-135M-Instruct.Q4_1.gguf");
 const MODEL_SIZE: u64 = 98_362_432;
 const MODEL_SHA256: &str = "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53";
 const HALF: usize = (MODEL_SIZE / 2) as usize;
@@ -88,20 +85,12 @@ struct Route {
 impl Route {
     /// Serves the whole model.
     fn model(path: &'static str, behaviour: Behaviour) -> Self {
-        Self {
-            path,
-            behaviour,
-            len: MODEL_SIZE as usize,
-        }
+        Self { path, behaviour, len: MODEL_SIZE as usize }
     }
 
     /// Serves the first `len` bytes of the model as if that were the file.
     fn prefix(path: &'static str, behaviour: Behaviour, len: usize) -> Self {
-        Self {
-            path,
-            behaviour,
-            len,
-        }
+        Self { path, behaviour, len }
     }
 }
 
@@ -125,15 +114,10 @@ impl Drop for Server {
 
 impl Server {
     async fn start(routes: &[Route]) -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind loopback");
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind loopback");
         let addr = listener.local_addr().expect("local addr");
         let state = Arc::new(State {
-            routes: routes
-                .iter()
-                .map(|route| (route.path.to_owned(), *route))
-                .collect(),
+            routes: routes.iter().map(|route| (route.path.to_owned(), *route)).collect(),
             seen: Mutex::new(Vec::new()),
             body: model(),
         });
@@ -147,11 +131,7 @@ impl Server {
                 });
             }
         });
-        Self {
-            addr,
-            state,
-            accept,
-        }
+        Self { addr, state, accept }
     }
 
     fn url(&self, path: &str) -> String {
@@ -175,11 +155,7 @@ async fn serve(mut stream: TcpStream, state: Arc<State>) -> std::io::Result<()> 
     }
     let head = String::from_utf8_lossy(&head).into_owned();
     let mut lines = head.split("\r\n");
-    let path = lines
-        .next()
-        .and_then(|line| line.split(' ').nth(1))
-        .unwrap_or("/")
-        .to_owned();
+    let path = lines.next().and_then(|line| line.split(' ').nth(1)).unwrap_or("/").to_owned();
     let range = lines
         .filter_map(|line| line.split_once(':'))
         .find(|(name, _)| name.trim().eq_ignore_ascii_case("range"))
@@ -187,17 +163,11 @@ async fn serve(mut stream: TcpStream, state: Arc<State>) -> std::io::Result<()> 
     let earlier = {
         let mut seen = state.seen.lock().unwrap();
         let earlier = seen.iter().filter(|request| request.path == path).count();
-        seen.push(Seen {
-            path: path.clone(),
-            range: range.clone(),
-        });
+        seen.push(Seen { path: path.clone(), range: range.clone() });
         earlier
     };
     let (behaviour, len) = match state.routes.get(&path) {
-        Some(Route {
-            behaviour: Behaviour::Status(status),
-            ..
-        }) => {
+        Some(Route { behaviour: Behaviour::Status(status), .. }) => {
             return respond_empty(&mut stream, *status, "").await;
         }
         Some(route) => (route.behaviour, route.len.min(state.body.len())),
@@ -209,12 +179,7 @@ async fn serve(mut stream: TcpStream, state: Arc<State>) -> std::io::Result<()> 
     };
     let start = match requested_start {
         Some(start) if start >= len => {
-            return respond_empty(
-                &mut stream,
-                416,
-                &format!("Content-Range: bytes */{len}\r\n"),
-            )
-            .await;
+            return respond_empty(&mut stream, 416, &format!("Content-Range: bytes */{len}\r\n")).await;
         }
         Some(start) => {
             let head = format!(
@@ -264,11 +229,7 @@ async fn serve(mut stream: TcpStream, state: Arc<State>) -> std::io::Result<()> 
     stream.shutdown().await
 }
 
-async fn respond_empty(
-    stream: &mut TcpStream,
-    status: u16,
-    extra_headers: &str,
-) -> std::io::Result<()> {
+async fn respond_empty(stream: &mut TcpStream, status: u16, extra_headers: &str) -> std::io::Result<()> {
     let reason = match status {
         404 => "Not Found",
         416 => "Range Not Satisfiable",
@@ -276,22 +237,14 @@ async fn respond_empty(
         503 => "Service Unavailable",
         _ => "Status",
     };
-    let head = format!(
-        "HTTP/1.1 {status} {reason}\r\nContent-Length: 0\r\n{extra_headers}Connection: close\r\n\r\n"
-    );
+    let head = format!("HTTP/1.1 {status} {reason}\r\nContent-Length: 0\r\n{extra_headers}Connection: close\r\n\r\n");
     stream.write_all(head.as_bytes()).await?;
     stream.shutdown().await
 }
 
 /// `bytes=N-` or `bytes=N-M` → N.
 fn parse_range_start(value: &str) -> Option<usize> {
-    value
-        .strip_prefix("bytes=")?
-        .split_once('-')?
-        .0
-        .trim()
-        .parse()
-        .ok()
+    value.strip_prefix("bytes=")?.split_once('-')?.0.trim().parse().ok()
 }
 
 fn options() -> DownloadOptions {
@@ -317,9 +270,7 @@ fn model_request(server: &Server, path: &str, dir: &Path) -> DownloadRequest {
 }
 
 async fn bounded<F: Future>(test: F) -> F::Output {
-    tokio::time::timeout(DEADLINE, test)
-        .await
-        .expect("the test took too long")
+    tokio::time::timeout(DEADLINE, test).await.expect("the test took too long")
 }
 
 fn file_len(path: &Path) -> Option<u64> {
@@ -334,10 +285,7 @@ fn write_file(path: &Path, bytes: &[u8]) {
 fn assert_monotonic(reports: &[DownloadProgress]) {
     assert!(!reports.is_empty(), "no progress reported");
     for pair in reports.windows(2) {
-        assert!(
-            pair[0].downloaded <= pair[1].downloaded,
-            "progress went back: {pair:?}"
-        );
+        assert!(pair[0].downloaded <= pair[1].downloaded, "progress went back: {pair:?}");
     }
 }
 
@@ -350,11 +298,7 @@ fn assert_the_model_is_at(path: &Path) {
 fn assert_the_prefix_is_at(path: &Path, len: usize) {
     let bytes = std::fs::read(path).expect("read the downloaded file");
     assert_eq!(bytes.len(), len);
-    assert!(
-        bytes[..] == model()[..len],
-        "{} differs from the model",
-        path.display()
-    );
+    assert!(bytes[..] == model()[..len], "{} differs from the model", path.display());
 }
 
 /// Length of the prefix of the model served where the full size is not the
@@ -363,10 +307,7 @@ const PREFIX: usize = 8 * MIB;
 
 fn prefix_sha256(len: usize) -> String {
     use sha2::Digest as _;
-    sha2::Sha256::digest(&model()[..len])
-        .iter()
-        .map(|byte| format!("{byte:02x}"))
-        .collect()
+    sha2::Sha256::digest(&model()[..len]).iter().map(|byte| format!("{byte:02x}")).collect()
 }
 
 fn prefix_request(server: &Server, path: &str, dir: &Path) -> DownloadRequest {
@@ -384,18 +325,10 @@ async fn downloads_and_verifies_the_real_model() {
         let mut reports = Vec::new();
         let started = Instant::now();
         let outcome = downloader()
-            .download(
-                &request,
-                |progress| reports.push(progress),
-                CancellationToken::new(),
-            )
+            .download(&request, |progress| reports.push(progress), CancellationToken::new())
             .await
             .expect("download");
-        eprintln!(
-            "98 MB over loopback in {:?}, {} progress reports",
-            started.elapsed(),
-            reports.len()
-        );
+        eprintln!("98 MB over loopback in {:?}, {} progress reports", started.elapsed(), reports.len());
 
         assert_eq!(outcome.path, request.dest);
         assert_eq!(outcome.bytes, MODEL_SIZE);
@@ -404,32 +337,15 @@ async fn downloads_and_verifies_the_real_model() {
         assert!(!outcome.resumed);
         assert!(!outcome.already_present);
         assert_the_model_is_at(&request.dest);
-        assert!(
-            !request.partial_path().exists(),
-            "the partial file is left behind"
-        );
+        assert!(!request.partial_path().exists(), "the partial file is left behind");
 
         assert_monotonic(&reports);
-        assert!(
-            reports
-                .iter()
-                .all(|progress| progress.total == Some(MODEL_SIZE))
-        );
+        assert!(reports.iter().all(|progress| progress.total == Some(MODEL_SIZE)));
         let last = reports.last().expect("a final report");
         assert_eq!(last.downloaded, MODEL_SIZE);
         assert_eq!(last.eta_seconds, Some(0.0));
-        assert!(
-            reports
-                .iter()
-                .any(|progress| progress.bytes_per_second > 0.0)
-        );
-        assert_eq!(
-            server.seen(),
-            [Seen {
-                path: "/smollm2.gguf".into(),
-                range: None
-            }]
-        );
+        assert!(reports.iter().any(|progress| progress.bytes_per_second > 0.0));
+        assert_eq!(server.seen(), [Seen { path: "/smollm2.gguf".into(), range: None }]);
     })
     .await;
 }
@@ -437,24 +353,13 @@ async fn downloads_and_verifies_the_real_model() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_body_cut_short_every_time_fails_after_bounded_retries() {
     bounded(async {
-        let server = Server::start(&[Route::model(
-            "/cut.gguf",
-            Behaviour::Truncated { available: HALF },
-        )])
-        .await;
+        let server = Server::start(&[Route::model("/cut.gguf", Behaviour::Truncated { available: HALF })]).await;
         let dir = tempfile::tempdir().expect("temp dir");
         let request = model_request(&server, "/cut.gguf", dir.path());
-        let result = downloader()
-            .download(&request, |_| {}, CancellationToken::new())
-            .await;
+        let result = downloader().download(&request, |_| {}, CancellationToken::new()).await;
 
         // One attempt that made progress, then max_retries + 1 that did not.
-        let Err(DownloadError::Network {
-            attempts,
-            downloaded,
-            ..
-        }) = result
-        else {
+        let Err(DownloadError::Network { attempts, downloaded, .. }) = result else {
             panic!("expected a network error, got {result:?}");
         };
         assert_eq!(attempts, 5);
@@ -466,12 +371,7 @@ async fn a_body_cut_short_every_time_fails_after_bounded_retries() {
         assert_eq!(seen.len(), 5);
         assert_eq!(seen[0].range, None);
         let resume = format!("bytes={HALF}-");
-        assert!(
-            seen[1..]
-                .iter()
-                .all(|request| request.range.as_deref() == Some(resume.as_str())),
-            "{seen:?}"
-        );
+        assert!(seen[1..].iter().all(|request| request.range.as_deref() == Some(resume.as_str())), "{seen:?}");
     })
     .await;
 }
@@ -509,13 +409,10 @@ async fn a_shorter_file_is_rejected_by_size_or_hash() {
 async fn a_corrupted_file_is_rejected_by_hash() {
     bounded(async {
         let offset = 40 * MIB + 7;
-        let server =
-            Server::start(&[Route::model("/corrupt.gguf", Behaviour::Corrupt { offset })]).await;
+        let server = Server::start(&[Route::model("/corrupt.gguf", Behaviour::Corrupt { offset })]).await;
         let dir = tempfile::tempdir().expect("temp dir");
         let request = model_request(&server, "/corrupt.gguf", dir.path());
-        let result = downloader()
-            .download(&request, |_| {}, CancellationToken::new())
-            .await;
+        let result = downloader().download(&request, |_| {}, CancellationToken::new()).await;
         let Err(DownloadError::HashMismatch { expected, actual }) = result else {
             panic!("expected a hash mismatch, got {result:?}");
         };
@@ -523,10 +420,7 @@ async fn a_corrupted_file_is_rejected_by_hash() {
         assert_ne!(actual, MODEL_SHA256);
         assert_eq!(actual.len(), 64);
         assert!(!request.dest.exists(), "a corrupt file was put at dest");
-        assert!(
-            !request.partial_path().exists(),
-            "the corrupt partial file is kept"
-        );
+        assert!(!request.partial_path().exists(), "the corrupt partial file is kept");
     })
     .await;
 }
@@ -534,26 +428,13 @@ async fn a_corrupted_file_is_rejected_by_hash() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failed_download_leaves_the_previous_file_alone() {
     bounded(async {
-        let server = Server::start(&[Route::prefix(
-            "/corrupt.gguf",
-            Behaviour::Corrupt { offset: 5 },
-            PREFIX,
-        )])
-        .await;
+        let server = Server::start(&[Route::prefix("/corrupt.gguf", Behaviour::Corrupt { offset: 5 }, PREFIX)]).await;
         let dir = tempfile::tempdir().expect("temp dir");
         let request = prefix_request(&server, "/corrupt.gguf", dir.path());
         write_file(&request.dest, b"an older model");
-        let result = downloader()
-            .download(&request, |_| {}, CancellationToken::new())
-            .await;
-        assert!(
-            matches!(result, Err(DownloadError::HashMismatch { .. })),
-            "{result:?}"
-        );
-        assert_eq!(
-            std::fs::read(&request.dest).expect("dest"),
-            b"an older model"
-        );
+        let result = downloader().download(&request, |_| {}, CancellationToken::new()).await;
+        assert!(matches!(result, Err(DownloadError::HashMismatch { .. })), "{result:?}");
+        assert_eq!(std::fs::read(&request.dest).expect("dest"), b"an older model");
     })
     .await;
 }
@@ -561,15 +442,11 @@ async fn a_failed_download_leaves_the_previous_file_alone() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stale_file_is_replaced_once_the_new_one_verifies() {
     bounded(async {
-        let server =
-            Server::start(&[Route::prefix("/prefix.gguf", Behaviour::Honest, PREFIX)]).await;
+        let server = Server::start(&[Route::prefix("/prefix.gguf", Behaviour::Honest, PREFIX)]).await;
         let dir = tempfile::tempdir().expect("temp dir");
         let request = prefix_request(&server, "/prefix.gguf", dir.path());
         write_file(&request.dest, b"an older model");
-        let outcome = downloader()
-            .download(&request, |_| {}, CancellationToken::new())
-            .await
-            .expect("download");
+        let outcome = downloader().download(&request, |_| {}, CancellationToken::new()).await.expect("download");
         assert!(outcome.verified && !outcome.already_present);
         assert_the_prefix_is_at(&request.dest, PREFIX);
     })
@@ -579,20 +456,12 @@ async fn a_stale_file_is_replaced_once_the_new_one_verifies() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_connection_dropped_halfway_is_resumed_with_a_range_request() {
     bounded(async {
-        let server = Server::start(&[Route::model(
-            "/flaky.gguf",
-            Behaviour::DropFirst { after: HALF },
-        )])
-        .await;
+        let server = Server::start(&[Route::model("/flaky.gguf", Behaviour::DropFirst { after: HALF })]).await;
         let dir = tempfile::tempdir().expect("temp dir");
         let request = model_request(&server, "/flaky.gguf", dir.path());
         let mut reports = Vec::new();
         let outcome = downloader()
-            .download(
-                &request,
-                |progress| reports.push(progress),
-                CancellationToken::new(),
-            )
+            .download(&request, |progress| reports.push(progress), CancellationToken::new())
             .await
             .expect("download");
         assert!(outcome.resumed);
@@ -601,21 +470,12 @@ async fn a_connection_dropped_halfway_is_resumed_with_a_range_request() {
         assert_the_model_is_at(&request.dest);
         assert!(!request.partial_path().exists());
         assert_monotonic(&reports);
-        assert_eq!(
-            reports.last().map(|progress| progress.downloaded),
-            Some(MODEL_SIZE)
-        );
+        assert_eq!(reports.last().map(|progress| progress.downloaded), Some(MODEL_SIZE));
         assert_eq!(
             server.seen(),
             [
-                Seen {
-                    path: "/flaky.gguf".into(),
-                    range: None
-                },
-                Seen {
-                    path: "/flaky.gguf".into(),
-                    range: Some(format!("bytes={HALF}-"))
-                },
+                Seen { path: "/flaky.gguf".into(), range: None },
+                Seen { path: "/flaky.gguf".into(), range: Some(format!("bytes={HALF}-")) },
             ]
         );
     })
@@ -625,25 +485,15 @@ async fn a_connection_dropped_halfway_is_resumed_with_a_range_request() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_partial_file_from_an_earlier_run_is_rehashed_and_resumed() {
     bounded(async {
-        let server =
-            Server::start(&[Route::prefix("/prefix.gguf", Behaviour::Honest, PREFIX)]).await;
+        let server = Server::start(&[Route::prefix("/prefix.gguf", Behaviour::Honest, PREFIX)]).await;
         let dir = tempfile::tempdir().expect("temp dir");
         let request = prefix_request(&server, "/prefix.gguf", dir.path());
         let kept = 3 * MIB + 5;
         write_file(&request.partial_path(), &model()[..kept]);
-        let outcome = downloader()
-            .download(&request, |_| {}, CancellationToken::new())
-            .await
-            .expect("download");
+        let outcome = downloader().download(&request, |_| {}, CancellationToken::new()).await.expect("download");
         assert!(outcome.resumed && outcome.verified);
         assert_the_prefix_is_at(&request.dest, PREFIX);
-        assert_eq!(
-            server.seen(),
-            [Seen {
-                path: "/prefix.gguf".into(),
-                range: Some(format!("bytes={kept}-"))
-            }]
-        );
+        assert_eq!(server.seen(), [Seen { path: "/prefix.gguf".into(), range: Some(format!("bytes={kept}-")) }]);
     })
     .await;
 }
@@ -651,15 +501,11 @@ async fn a_partial_file_from_an_earlier_run_is_rehashed_and_resumed() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_complete_partial_file_is_verified_without_a_request() {
     bounded(async {
-        let server =
-            Server::start(&[Route::prefix("/prefix.gguf", Behaviour::Honest, PREFIX)]).await;
+        let server = Server::start(&[Route::prefix("/prefix.gguf", Behaviour::Honest, PREFIX)]).await;
         let dir = tempfile::tempdir().expect("temp dir");
         let request = prefix_request(&server, "/prefix.gguf", dir.path());
         write_file(&request.partial_path(), &model()[..PREFIX]);
-        let outcome = downloader()
-            .download(&request, |_| {}, CancellationToken::new())
-            .await
-            .expect("download");
+        let outcome = downloader().download(&request, |_| {}, CancellationToken::new()).await.expect("download");
         assert!(outcome.resumed && outcome.verified && !outcome.already_present);
         assert_the_prefix_is_at(&request.dest, PREFIX);
         assert!(!request.partial_path().exists());
@@ -671,20 +517,13 @@ async fn a_complete_partial_file_is_verified_without_a_request() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn range_not_satisfiable_means_complete_or_start_over() {
     bounded(async {
-        let server =
-            Server::start(&[Route::prefix("/prefix.gguf", Behaviour::Honest, PREFIX)]).await;
+        let server = Server::start(&[Route::prefix("/prefix.gguf", Behaviour::Honest, PREFIX)]).await;
         let dir = tempfile::tempdir().expect("temp dir");
         // No size given, so the downloader cannot tell the partial file is
         // complete: the server's 416 (`bytes */len`) tells it.
-        let request = DownloadRequest {
-            expected_size: None,
-            ..prefix_request(&server, "/prefix.gguf", dir.path())
-        };
+        let request = DownloadRequest { expected_size: None, ..prefix_request(&server, "/prefix.gguf", dir.path()) };
         write_file(&request.partial_path(), &model()[..PREFIX]);
-        let outcome = downloader()
-            .download(&request, |_| {}, CancellationToken::new())
-            .await
-            .expect("download");
+        let outcome = downloader().download(&request, |_| {}, CancellationToken::new()).await.expect("download");
         assert!(outcome.resumed && outcome.verified);
         assert_the_prefix_is_at(&request.dest, PREFIX);
         assert_eq!(server.seen().len(), 1);
@@ -692,10 +531,7 @@ async fn range_not_satisfiable_means_complete_or_start_over() {
         // A partial file longer than the server's file: start over.
         std::fs::remove_file(&request.dest).expect("remove dest");
         write_file(&request.partial_path(), &model()[..PREFIX + 10]);
-        let outcome = downloader()
-            .download(&request, |_| {}, CancellationToken::new())
-            .await
-            .expect("download");
+        let outcome = downloader().download(&request, |_| {}, CancellationToken::new()).await.expect("download");
         assert!(!outcome.resumed && outcome.verified);
         assert_the_prefix_is_at(&request.dest, PREFIX);
         let seen = server.seen();
@@ -709,20 +545,12 @@ async fn range_not_satisfiable_means_complete_or_start_over() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_server_that_ignores_ranges_makes_the_download_start_over() {
     bounded(async {
-        let server = Server::start(&[Route::prefix(
-            "/noranges.gguf",
-            Behaviour::IgnoreRanges,
-            PREFIX,
-        )])
-        .await;
+        let server = Server::start(&[Route::prefix("/noranges.gguf", Behaviour::IgnoreRanges, PREFIX)]).await;
         let dir = tempfile::tempdir().expect("temp dir");
         let request = prefix_request(&server, "/noranges.gguf", dir.path());
         // A partial file of the wrong bytes: if they were kept, the hash would fail.
         write_file(&request.partial_path(), &vec![0u8; 5 * MIB]);
-        let outcome = downloader()
-            .download(&request, |_| {}, CancellationToken::new())
-            .await
-            .expect("download");
+        let outcome = downloader().download(&request, |_| {}, CancellationToken::new()).await.expect("download");
         assert!(!outcome.resumed && outcome.verified);
         assert_the_prefix_is_at(&request.dest, PREFIX);
         let seen = server.seen();
@@ -740,18 +568,11 @@ async fn a_good_file_already_in_place_is_not_fetched_again() {
         let dir = tempfile::tempdir().expect("temp dir");
         let request = model_request(&server, "/smollm2.gguf", dir.path());
         write_file(&request.dest, &model());
-        let outcome = downloader()
-            .download(&request, |_| {}, CancellationToken::new())
-            .await
-            .expect("download");
+        let outcome = downloader().download(&request, |_| {}, CancellationToken::new()).await.expect("download");
         assert!(outcome.already_present && outcome.verified && !outcome.resumed);
         assert_eq!(outcome.bytes, MODEL_SIZE);
         assert_eq!(outcome.sha256, MODEL_SHA256);
-        assert!(
-            server.seen().is_empty(),
-            "a request was made: {:?}",
-            server.seen()
-        );
+        assert!(server.seen().is_empty(), "a request was made: {:?}", server.seen());
         assert!(!request.partial_path().exists());
     })
     .await;
@@ -827,8 +648,7 @@ async fn insufficient_space_is_reported_before_any_body_is_fetched() {
 async fn cancellation_keeps_the_partial_file_and_a_later_call_resumes() {
     bounded(async {
         let pause = Duration::from_millis(5);
-        let server =
-            Server::start(&[Route::model("/slow.gguf", Behaviour::Throttled { pause })]).await;
+        let server = Server::start(&[Route::model("/slow.gguf", Behaviour::Throttled { pause })]).await;
         let dir = tempfile::tempdir().expect("temp dir");
         let request = model_request(&server, "/slow.gguf", dir.path());
         let downloader = downloader();
@@ -848,37 +668,21 @@ async fn cancellation_keeps_the_partial_file_and_a_later_call_resumes() {
             )
             .await;
         let stopped_after = cancelled_at.expect("cancelled").elapsed();
-        assert!(
-            matches!(result, Err(DownloadError::Cancelled)),
-            "{result:?}"
-        );
-        assert!(
-            stopped_after < Duration::from_secs(1),
-            "took {stopped_after:?} to stop"
-        );
+        assert!(matches!(result, Err(DownloadError::Cancelled)), "{result:?}");
+        assert!(stopped_after < Duration::from_secs(1), "took {stopped_after:?} to stop");
         assert!(!request.dest.exists());
         let kept = file_len(&request.partial_path()).expect("the partial file is kept");
-        assert!(
-            kept >= 16 * MIB as u64 && kept < MODEL_SIZE,
-            "kept {kept} bytes"
-        );
+        assert!(kept >= 16 * MIB as u64 && kept < MODEL_SIZE, "kept {kept} bytes");
 
         let mut reports = Vec::new();
         let outcome = downloader
-            .download(
-                &request,
-                |progress| reports.push(progress),
-                CancellationToken::new(),
-            )
+            .download(&request, |progress| reports.push(progress), CancellationToken::new())
             .await
             .expect("resumed download");
         assert!(outcome.resumed && outcome.verified);
         assert_the_model_is_at(&request.dest);
         assert!(!request.partial_path().exists());
-        assert_eq!(
-            reports.first().map(|progress| progress.downloaded),
-            Some(kept)
-        );
+        assert_eq!(reports.first().map(|progress| progress.downloaded), Some(kept));
         assert_monotonic(&reports);
         let seen = server.seen();
         assert_eq!(seen.len(), 2);
@@ -896,10 +700,7 @@ async fn a_cancelled_token_stops_before_any_request() {
         let cancel = CancellationToken::new();
         cancel.cancel();
         let result = downloader().download(&request, |_| {}, cancel).await;
-        assert!(
-            matches!(result, Err(DownloadError::Cancelled)),
-            "{result:?}"
-        );
+        assert!(matches!(result, Err(DownloadError::Cancelled)), "{result:?}");
         assert!(server.seen().is_empty());
     })
     .await;
@@ -908,8 +709,7 @@ async fn a_cancelled_token_stops_before_any_request() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stalled_transfer_times_out_and_is_retried() {
     bounded(async {
-        let server =
-            Server::start(&[Route::model("/stall.gguf", Behaviour::Stall { at: MIB })]).await;
+        let server = Server::start(&[Route::model("/stall.gguf", Behaviour::Stall { at: MIB })]).await;
         let dir = tempfile::tempdir().expect("temp dir");
         let request = model_request(&server, "/stall.gguf", dir.path());
         let mut options = options();
@@ -917,18 +717,10 @@ async fn a_stalled_transfer_times_out_and_is_retried() {
         options.max_retries = 1;
         let downloader = Downloader::with_options(options).expect("client");
         let started = Instant::now();
-        let result = downloader
-            .download(&request, |_| {}, CancellationToken::new())
-            .await;
+        let result = downloader.download(&request, |_| {}, CancellationToken::new()).await;
         // Attempt 1 gets 1 MiB and times out; attempts 2 and 3 resume at
         // 1 MiB, get nothing and time out; max_retries = 1 ends it there.
-        let Err(DownloadError::Network {
-            reason,
-            attempts,
-            downloaded,
-            ..
-        }) = result
-        else {
+        let Err(DownloadError::Network { reason, attempts, downloaded, .. }) = result else {
             panic!("expected a network error, got {result:?}");
         };
         assert!(reason.to_lowercase().contains("time"), "{reason}");
@@ -949,24 +741,9 @@ async fn an_unreachable_server_is_a_network_error() {
             listener.local_addr().expect("addr").port()
         };
         let dir = tempfile::tempdir().expect("temp dir");
-        let request = DownloadRequest::new(
-            format!("http://127.0.0.1:{port}/m.gguf"),
-            dir.path().join("m.gguf"),
-        );
-        let result = downloader()
-            .download(&request, |_| {}, CancellationToken::new())
-            .await;
-        assert!(
-            matches!(
-                result,
-                Err(DownloadError::Network {
-                    attempts: 4,
-                    downloaded: 0,
-                    ..
-                })
-            ),
-            "{result:?}"
-        );
+        let request = DownloadRequest::new(format!("http://127.0.0.1:{port}/m.gguf"), dir.path().join("m.gguf"));
+        let result = downloader().download(&request, |_| {}, CancellationToken::new()).await;
+        assert!(matches!(result, Err(DownloadError::Network { attempts: 4, downloaded: 0, .. })), "{result:?}");
         assert!(!request.dest.exists() && !request.partial_path().exists());
     })
     .await;
@@ -976,12 +753,7 @@ async fn an_unreachable_server_is_a_network_error() {
 async fn two_downloads_to_the_same_file_do_not_interleave() {
     bounded(async {
         let pause = Duration::from_millis(50);
-        let server = Server::start(&[Route::prefix(
-            "/slow.gguf",
-            Behaviour::Throttled { pause },
-            PREFIX,
-        )])
-        .await;
+        let server = Server::start(&[Route::prefix("/slow.gguf", Behaviour::Throttled { pause }, PREFIX)]).await;
         let dir = tempfile::tempdir().expect("temp dir");
         let request = prefix_request(&server, "/slow.gguf", dir.path());
         let downloader = downloader();
@@ -1007,13 +779,8 @@ async fn two_downloads_to_the_same_file_do_not_interleave() {
             })
         };
         started_rx.await.expect("first download started");
-        let second = downloader
-            .download(&request, |_| {}, CancellationToken::new())
-            .await;
-        assert!(
-            matches!(&second, Err(DownloadError::Busy { path }) if path == &request.partial_path()),
-            "{second:?}"
-        );
+        let second = downloader.download(&request, |_| {}, CancellationToken::new()).await;
+        assert!(matches!(&second, Err(DownloadError::Busy { path }) if path == &request.partial_path()), "{second:?}");
         cancel.cancel();
         let first = first.await.expect("join");
         assert!(matches!(first, Err(DownloadError::Cancelled)), "{first:?}");

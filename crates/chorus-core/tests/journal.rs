@@ -12,8 +12,8 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use chorus_core::{
-    InstalledKind, InstalledModel, LedgerEntry, QueryId, QueryOutcome, QueryStatus, QueuedSubtask,
-    Store, StoreError, SubtaskRecord,
+    InstalledKind, InstalledModel, LedgerEntry, QueryId, QueryOutcome, QueryStatus, QueuedSubtask, Store, StoreError,
+    SubtaskRecord,
 };
 use serde_json::json;
 
@@ -34,10 +34,7 @@ fn subtask(index: u32, specialist: &str, text: &str) -> SubtaskRecord {
 }
 
 fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
 }
 
 #[test]
@@ -77,12 +74,7 @@ fn a_query_is_journaled_from_begin_to_finish() -> TestResult {
     assert_eq!(running.status, QueryStatus::Running);
     assert_eq!(running.ended_at_ms, None);
 
-    store.finish_query(
-        id,
-        QueryOutcome::Done {
-            answer: "The plan: …".into(),
-        },
-    )?;
+    store.finish_query(id, QueryOutcome::Done { answer: "The plan: …".into() })?;
     let after = now_ms();
 
     let record = store.query(id)?.ok_or("query missing")?;
@@ -96,64 +88,26 @@ fn a_query_is_journaled_from_begin_to_finish() -> TestResult {
     assert!(before <= record.started_at_ms && record.started_at_ms <= after);
     let ended = record.ended_at_ms.ok_or("no end time")?;
     assert!(record.started_at_ms <= ended && ended <= after);
-    assert_eq!(
-        record.subtasks,
-        vec![
-            subtask(0, "marketing-strategist", "Position it as…"),
-            retried
-        ]
-    );
+    assert_eq!(record.subtasks, vec![subtask(0, "marketing-strategist", "Position it as…"), retried]);
     let read_events: Vec<_> = record.events.iter().map(|e| e.event.clone()).collect();
     assert_eq!(read_events, events);
     let seqs: Vec<_> = record.events.iter().map(|e| e.seq).collect();
     assert_eq!(seqs, vec![0, 1, 2, 3, 4]);
-    assert!(
-        record
-            .events
-            .iter()
-            .all(|e| before <= e.at_ms && e.at_ms <= after)
-    );
+    assert!(record.events.iter().all(|e| before <= e.at_ms && e.at_ms <= after));
 
     // Finishing twice is refused and changes nothing.
-    let again = store.finish_query(
-        id,
-        QueryOutcome::Cancelled {
-            partial_answer: None,
-        },
-    );
-    assert!(matches!(
-        again,
-        Err(StoreError::NotRunning {
-            status: QueryStatus::Done,
-            ..
-        })
-    ));
-    assert_eq!(
-        store.query(id)?.ok_or("query missing")?.status,
-        QueryStatus::Done
-    );
+    let again = store.finish_query(id, QueryOutcome::Cancelled { partial_answer: None });
+    assert!(matches!(again, Err(StoreError::NotRunning { status: QueryStatus::Done, .. })));
+    assert_eq!(store.query(id)?.ok_or("query missing")?.status, QueryStatus::Done);
 
     // Unknown queries.
     let unknown = QueryId(999);
     assert!(store.query(unknown)?.is_none());
-    assert!(
-        matches!(store.append_event(unknown, &json!({})), Err(StoreError::UnknownQuery(q)) if q == unknown)
-    );
+    assert!(matches!(store.append_event(unknown, &json!({})), Err(StoreError::UnknownQuery(q)) if q == unknown));
+    assert!(matches!(store.set_plan(unknown, &json!({})), Err(StoreError::UnknownQuery(_))));
+    assert!(matches!(store.record_subtask(unknown, &subtask(0, "x", "")), Err(StoreError::UnknownQuery(_))));
     assert!(matches!(
-        store.set_plan(unknown, &json!({})),
-        Err(StoreError::UnknownQuery(_))
-    ));
-    assert!(matches!(
-        store.record_subtask(unknown, &subtask(0, "x", "")),
-        Err(StoreError::UnknownQuery(_))
-    ));
-    assert!(matches!(
-        store.finish_query(
-            unknown,
-            QueryOutcome::Done {
-                answer: String::new()
-            }
-        ),
+        store.finish_query(unknown, QueryOutcome::Done { answer: String::new() }),
         Err(StoreError::UnknownQuery(_))
     ));
 
@@ -177,41 +131,19 @@ fn outcomes_are_recorded_and_history_lists_newest_first() -> TestResult {
 
     store.finish_query(
         ids[1],
-        QueryOutcome::Failed {
-            error: "no specialist".into(),
-            partial_answer: Some("Par".into()),
-        },
+        QueryOutcome::Failed { error: "no specialist".into(), partial_answer: Some("Par".into()) },
     )?;
-    store.finish_query(
-        ids[2],
-        QueryOutcome::Cancelled {
-            partial_answer: None,
-        },
-    )?;
+    store.finish_query(ids[2], QueryOutcome::Cancelled { partial_answer: None })?;
     let failed = store.query(ids[1])?.ok_or("missing")?;
     assert_eq!(
-        (
-            failed.status,
-            failed.error.as_deref(),
-            failed.answer.as_deref()
-        ),
+        (failed.status, failed.error.as_deref(), failed.answer.as_deref()),
         (QueryStatus::Failed, Some("no specialist"), Some("Par"))
     );
-    assert_eq!(
-        store.query(ids[2])?.ok_or("missing")?.status,
-        QueryStatus::Cancelled
-    );
+    assert_eq!(store.query(ids[2])?.ok_or("missing")?.status, QueryStatus::Cancelled);
 
-    let texts =
-        |list: Vec<chorus_core::QuerySummary>| list.into_iter().map(|s| s.text).collect::<Vec<_>>();
-    assert_eq!(
-        texts(store.list_queries(3, 0)?),
-        ["question 6", "question 5", "question 4"]
-    );
-    assert_eq!(
-        texts(store.list_queries(3, 3)?),
-        ["question 3", "question 2", "question 1"]
-    );
+    let texts = |list: Vec<chorus_core::QuerySummary>| list.into_iter().map(|s| s.text).collect::<Vec<_>>();
+    assert_eq!(texts(store.list_queries(3, 0)?), ["question 6", "question 5", "question 4"]);
+    assert_eq!(texts(store.list_queries(3, 3)?), ["question 3", "question 2", "question 1"]);
     assert_eq!(texts(store.list_queries(3, 6)?), ["question 0"]);
     assert!(store.list_queries(3, 7)?.is_empty());
     assert!(store.list_queries(0, 0)?.is_empty());
@@ -228,14 +160,7 @@ fn outcomes_are_recorded_and_history_lists_newest_first() -> TestResult {
     drop(store);
     let store = Store::open(dir.path())?;
     assert_eq!(store.begin_query("after reopen", "on_device")?, QueryId(8));
-    assert_eq!(
-        store
-            .list_queries(2, 0)?
-            .iter()
-            .map(|s| s.id)
-            .collect::<Vec<_>>(),
-        [QueryId(8), QueryId(6)]
-    );
+    assert_eq!(store.list_queries(2, 0)?.iter().map(|s| s.id).collect::<Vec<_>>(), [QueryId(8), QueryId(6)]);
     Ok(())
 }
 
@@ -247,28 +172,17 @@ fn after_a_crash_recover_reports_the_unfinished_query() -> TestResult {
         let finished = store.begin_query("finished", "on_device")?;
         let unfinished = store.begin_query("left running", "on_device")?;
         store.append_event(unfinished, &json!({ "type": "plan_ready" }))?;
-        store.finish_query(
-            finished,
-            QueryOutcome::Done {
-                answer: "ok".into(),
-            },
-        )?;
+        store.finish_query(finished, QueryOutcome::Done { answer: "ok".into() })?;
         // In this process the running query is live: recover leaves it be,
         // although it is unfinished in storage.
         assert!(store.recover()?.is_empty());
-        assert_eq!(
-            store.unfinished()?.iter().map(|s| s.id).collect::<Vec<_>>(),
-            [unfinished]
-        );
+        assert_eq!(store.unfinished()?.iter().map(|s| s.id).collect::<Vec<_>>(), [unfinished]);
         (finished, unfinished)
         // The store is dropped here with `unfinished` still running.
     };
 
     let store = Store::open(dir.path())?;
-    assert_eq!(
-        store.unfinished()?.iter().map(|s| s.id).collect::<Vec<_>>(),
-        [unfinished]
-    );
+    assert_eq!(store.unfinished()?.iter().map(|s| s.id).collect::<Vec<_>>(), [unfinished]);
     let recovered = store.recover()?;
     assert_eq!(recovered.len(), 1);
     assert_eq!(recovered[0].id, unfinished);
@@ -277,10 +191,7 @@ fn after_a_crash_recover_reports_the_unfinished_query() -> TestResult {
     assert_eq!(record.status, QueryStatus::Interrupted);
     // Its end is its last sign of life: the last event.
     assert_eq!(record.ended_at_ms, Some(record.events[0].at_ms));
-    assert_eq!(
-        store.query(finished)?.ok_or("missing")?.status,
-        QueryStatus::Done
-    );
+    assert_eq!(store.query(finished)?.ok_or("missing")?.status, QueryStatus::Done);
 
     assert!(store.recover()?.is_empty());
     assert!(store.unfinished()?.is_empty());
@@ -289,10 +200,7 @@ fn after_a_crash_recover_reports_the_unfinished_query() -> TestResult {
     // Still interrupted after another reopen: the change was flushed.
     let store = Store::open(dir.path())?;
     assert!(store.recover()?.is_empty());
-    assert_eq!(
-        store.query(unfinished)?.ok_or("missing")?.status,
-        QueryStatus::Interrupted
-    );
+    assert_eq!(store.query(unfinished)?.ok_or("missing")?.status, QueryStatus::Interrupted);
     Ok(())
 }
 
@@ -311,12 +219,7 @@ fn crash_child_process() -> TestResult {
     let finished = store.begin_query("finished before the crash", "on_device")?;
     let running = store.begin_query("running at the crash", "network")?;
     store.set_plan(running, &json!({ "subtasks": [] }))?;
-    store.finish_query(
-        finished,
-        QueryOutcome::Done {
-            answer: "done".into(),
-        },
-    )?;
+    store.finish_query(finished, QueryOutcome::Done { answer: "done".into() })?;
     println!("{READY_MARK} {} {}", finished.0, running.0);
     // Bounded: the parent kills us long before this ends.
     std::thread::sleep(Duration::from_secs(60));
@@ -327,13 +230,7 @@ fn crash_child_process() -> TestResult {
 fn a_killed_process_leaves_its_query_interrupted() -> TestResult {
     let dir = tempfile::tempdir()?;
     let mut child = Command::new(std::env::current_exe()?)
-        .args([
-            "crash_child_process",
-            "--exact",
-            "--ignored",
-            "--nocapture",
-            "--test-threads=1",
-        ])
+        .args(["crash_child_process", "--exact", "--ignored", "--nocapture", "--test-threads=1"])
         .env(CRASH_DIR_VAR, dir.path())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -343,10 +240,7 @@ fn a_killed_process_leaves_its_query_interrupted() -> TestResult {
     for line in BufReader::new(stdout).lines() {
         let line = line?;
         if let Some(rest) = line.split(READY_MARK).nth(1) {
-            let numbers: Vec<u64> = rest
-                .split_whitespace()
-                .map(str::parse)
-                .collect::<Result<_, _>>()?;
+            let numbers: Vec<u64> = rest.split_whitespace().map(str::parse).collect::<Result<_, _>>()?;
             ids = Some((QueryId(numbers[0]), QueryId(numbers[1])));
             break;
         }
@@ -368,22 +262,9 @@ fn a_killed_process_leaves_its_query_interrupted() -> TestResult {
         }
     };
     let recovered = store.recover()?;
-    assert_eq!(
-        recovered
-            .iter()
-            .map(|s| (s.id, s.status))
-            .collect::<Vec<_>>(),
-        [(running, QueryStatus::Interrupted)]
-    );
+    assert_eq!(recovered.iter().map(|s| (s.id, s.status)).collect::<Vec<_>>(), [(running, QueryStatus::Interrupted)]);
     assert_eq!(recovered[0].text, "running at the crash");
-    assert_eq!(
-        store
-            .query(finished)?
-            .ok_or("finished query lost")?
-            .answer
-            .as_deref(),
-        Some("done")
-    );
+    assert_eq!(store.query(finished)?.ok_or("finished query lost")?.answer.as_deref(), Some("done"));
     assert!(store.recover()?.is_empty());
     Ok(())
 }
@@ -416,10 +297,7 @@ fn concurrent_appends_keep_every_event_in_order() -> TestResult {
     let mut returned = HashSet::new();
     for handle in handles {
         let seqs = handle.join().map_err(|_| "thread panicked")??;
-        assert!(
-            seqs.windows(2).all(|w| w[0] < w[1]),
-            "one thread's seqs must increase"
-        );
+        assert!(seqs.windows(2).all(|w| w[0] < w[1]), "one thread's seqs must increase");
         for seq in seqs {
             assert!(returned.insert(seq), "seq {seq} returned twice");
         }
@@ -427,19 +305,10 @@ fn concurrent_appends_keep_every_event_in_order() -> TestResult {
 
     for id in [first, second] {
         let record = store.query(id)?.ok_or("missing")?;
-        let expected_count = (0..PER_THREAD)
-            .filter(|n| (n % 3 == 0) == (id == second))
-            .count() as u64
-            * THREADS;
+        let expected_count = (0..PER_THREAD).filter(|n| (n % 3 == 0) == (id == second)).count() as u64 * THREADS;
         assert_eq!(record.events.len() as u64, expected_count);
         // Dense: 0..count, in order.
-        assert!(
-            record
-                .events
-                .iter()
-                .enumerate()
-                .all(|(i, e)| e.seq == i as u64)
-        );
+        assert!(record.events.iter().enumerate().all(|(i, e)| e.seq == i as u64));
         // Every event is there once, and each thread's events are in the
         // order that thread appended them.
         let mut last_n: HashMap<u64, u64> = HashMap::new();
@@ -453,10 +322,7 @@ fn concurrent_appends_keep_every_event_in_order() -> TestResult {
             }
         }
         if id == first {
-            assert_eq!(
-                record.events.iter().map(|e| e.seq).collect::<HashSet<_>>(),
-                returned
-            );
+            assert_eq!(record.events.iter().map(|e| e.seq).collect::<HashSet<_>>(), returned);
         }
     }
     Ok(())
@@ -548,17 +414,8 @@ fn ledger_counts_add_up_under_concurrent_updates() -> TestResult {
             let store = store.clone();
             std::thread::spawn(move || -> Result<(), StoreError> {
                 for n in 0..PER_THREAD {
-                    let peer = if (thread + n) % 2 == 0 {
-                        "12D3KooWalice"
-                    } else {
-                        "12D3KooWbob"
-                    };
-                    let delta = LedgerEntry {
-                        tasks_given: 1,
-                        tokens_given: 3,
-                        tokens_received: 2,
-                        tasks_received: 0,
-                    };
+                    let peer = if (thread + n) % 2 == 0 { "12D3KooWalice" } else { "12D3KooWbob" };
+                    let delta = LedgerEntry { tasks_given: 1, tokens_given: 3, tokens_received: 2, tasks_received: 0 };
                     let totals = store.ledger_add(peer, &delta)?;
                     assert!(totals.tasks_given >= 1);
                 }
@@ -570,33 +427,18 @@ fn ledger_counts_add_up_under_concurrent_updates() -> TestResult {
         handle.join().map_err(|_| "thread panicked")??;
     }
     let half = THREADS * PER_THREAD / 2;
-    let expected = LedgerEntry {
-        tasks_given: half,
-        tasks_received: 0,
-        tokens_given: 3 * half,
-        tokens_received: 2 * half,
-    };
+    let expected =
+        LedgerEntry { tasks_given: half, tasks_received: 0, tokens_given: 3 * half, tokens_received: 2 * half };
     assert_eq!(store.ledger("12D3KooWalice")?, expected);
     assert_eq!(store.ledger("12D3KooWbob")?, expected);
-    let received = store.ledger_add(
-        "12D3KooWbob",
-        &LedgerEntry {
-            tasks_received: 5,
-            ..LedgerEntry::default()
-        },
-    )?;
+    let received = store.ledger_add("12D3KooWbob", &LedgerEntry { tasks_received: 5, ..LedgerEntry::default() })?;
     assert_eq!(received.tasks_received, 5);
     assert_eq!(received.tasks_given, half);
 
     drop(store);
     let store = Store::open(dir.path())?;
     let all = store.ledger_all()?;
-    assert_eq!(
-        all.iter()
-            .map(|(peer, _)| peer.as_str())
-            .collect::<Vec<_>>(),
-        ["12D3KooWalice", "12D3KooWbob"]
-    );
+    assert_eq!(all.iter().map(|(peer, _)| peer.as_str()).collect::<Vec<_>>(), ["12D3KooWalice", "12D3KooWbob"]);
     assert_eq!(all[0].1, expected);
     assert_eq!(all[1].1.tasks_received, 5);
     Ok(())
@@ -620,24 +462,16 @@ fn corrupt_records_are_reported_and_skipped() -> TestResult {
             verified: false,
             installed_at_ms: 1,
         })?;
-        store.ledger_add(
-            "peer-good",
-            &LedgerEntry {
-                tasks_given: 1,
-                ..LedgerEntry::default()
-            },
-        )?;
+        store.ledger_add("peer-good", &LedgerEntry { tasks_given: 1, ..LedgerEntry::default() })?;
         (first, second, third)
     };
     {
         // Damage values behind the store's back, through sled itself.
         let db = sled::open(dir.path())?;
-        db.open_tree("queries")?
-            .insert(second.0.to_be_bytes(), &b"{not json"[..])?;
+        db.open_tree("queries")?.insert(second.0.to_be_bytes(), &b"{not json"[..])?;
         let mut event_key = third.0.to_be_bytes().to_vec();
         event_key.extend_from_slice(&0_u64.to_be_bytes());
-        db.open_tree("query_events")?
-            .insert(event_key, &b"\xff\xfe"[..])?;
+        db.open_tree("query_events")?.insert(event_key, &b"\xff\xfe"[..])?;
         db.open_tree("installed")?.insert("bad", &b"[]"[..])?;
         db.open_tree("ledger")?.insert("peer-bad", &b"?"[..])?;
         db.flush()?;
@@ -645,10 +479,7 @@ fn corrupt_records_are_reported_and_skipped() -> TestResult {
     let store = Store::open(dir.path())?;
 
     let error = store.query(second);
-    assert!(
-        matches!(&error, Err(StoreError::Corrupt { tree: "queries", key, .. }) if key == "q2"),
-        "{error:?}"
-    );
+    assert!(matches!(&error, Err(StoreError::Corrupt { tree: "queries", key, .. }) if key == "q2"), "{error:?}");
     let error = store.query(third);
     assert!(
         matches!(&error, Err(StoreError::Corrupt { tree: "query_events", key, .. }) if key == "q3/event/0"),
@@ -656,64 +487,22 @@ fn corrupt_records_are_reported_and_skipped() -> TestResult {
     );
     assert!(store.query(first)?.is_some());
 
-    let listed: Vec<_> = store
-        .list_queries(10, 0)?
-        .into_iter()
-        .map(|s| s.id)
-        .collect();
+    let listed: Vec<_> = store.list_queries(10, 0)?.into_iter().map(|s| s.id).collect();
     assert_eq!(listed, [third, first]);
-    assert_eq!(
-        store
-            .list_queries(1, 1)?
-            .into_iter()
-            .map(|s| s.id)
-            .collect::<Vec<_>>(),
-        [first]
-    );
+    assert_eq!(store.list_queries(1, 1)?.into_iter().map(|s| s.id).collect::<Vec<_>>(), [first]);
     // Recovery skips the corrupt one and still recovers the others.
     let recovered: Vec<_> = store.recover()?.into_iter().map(|s| s.id).collect();
     assert_eq!(recovered, [first, third]);
     assert!(matches!(
-        store.finish_query(
-            second,
-            QueryOutcome::Cancelled {
-                partial_answer: None
-            }
-        ),
+        store.finish_query(second, QueryOutcome::Cancelled { partial_answer: None }),
         Err(StoreError::Corrupt { .. })
     ));
 
-    assert_eq!(
-        store
-            .installed()?
-            .into_iter()
-            .map(|m| m.id)
-            .collect::<Vec<_>>(),
-        ["good"]
-    );
-    assert!(matches!(
-        store.installed_model("bad"),
-        Err(StoreError::Corrupt {
-            tree: "installed",
-            ..
-        })
-    ));
-    assert_eq!(
-        store
-            .ledger_all()?
-            .into_iter()
-            .map(|(peer, _)| peer)
-            .collect::<Vec<_>>(),
-        ["peer-good"]
-    );
-    assert!(matches!(
-        store.ledger("peer-bad"),
-        Err(StoreError::Corrupt { tree: "ledger", .. })
-    ));
-    assert!(matches!(
-        store.ledger_add("peer-bad", &LedgerEntry::default()),
-        Err(StoreError::Corrupt { .. })
-    ));
+    assert_eq!(store.installed()?.into_iter().map(|m| m.id).collect::<Vec<_>>(), ["good"]);
+    assert!(matches!(store.installed_model("bad"), Err(StoreError::Corrupt { tree: "installed", .. })));
+    assert_eq!(store.ledger_all()?.into_iter().map(|(peer, _)| peer).collect::<Vec<_>>(), ["peer-good"]);
+    assert!(matches!(store.ledger("peer-bad"), Err(StoreError::Corrupt { tree: "ledger", .. })));
+    assert!(matches!(store.ledger_add("peer-bad", &LedgerEntry::default()), Err(StoreError::Corrupt { .. })));
     Ok(())
 }
 
@@ -728,28 +517,15 @@ fn bad_paths_give_typed_errors() -> TestResult {
     let documents = dir.path().join("documents");
     std::fs::create_dir(&documents)?;
     std::fs::write(documents.join("letter.txt"), "Dear reader")?;
-    assert!(matches!(
-        Store::open(&documents),
-        Err(StoreError::NotAStore { .. })
-    ));
-    assert_eq!(
-        std::fs::read_dir(&documents)?.count(),
-        1,
-        "nothing written among foreign files"
-    );
+    assert!(matches!(Store::open(&documents), Err(StoreError::NotAStore { .. })));
+    assert_eq!(std::fs::read_dir(&documents)?.count(), 1, "nothing written among foreign files");
 
     let store_dir = dir.path().join("store");
     let store = Store::open(&store_dir)?;
     let second = Store::open(&store_dir);
-    assert!(
-        matches!(&second, Err(StoreError::Locked { path }) if *path == store_dir),
-        "{second:?}"
-    );
+    assert!(matches!(&second, Err(StoreError::Locked { path }) if *path == store_dir), "{second:?}");
     drop(store);
-    assert!(
-        Store::open(&store_dir).is_ok(),
-        "the lock is released with the store"
-    );
+    assert!(Store::open(&store_dir).is_ok(), "the lock is released with the store");
 
     let error = StoreError::NotADirectory { path: file };
     assert!(error.to_string().contains("not a directory"));
@@ -784,18 +560,11 @@ fn queued_subtasks_survive_a_reopen_in_order() -> TestResult {
         // Dropped without an explicit flush: the pushes flushed themselves.
     };
     let store = Store::open(dir.path())?;
-    let listed: Vec<(QueryId, usize)> = store
-        .queue_list()?
-        .iter()
-        .map(|q| (q.query, q.index))
-        .collect();
+    let listed: Vec<(QueryId, usize)> = store.queue_list()?.iter().map(|q| (q.query, q.index)).collect();
     assert_eq!(listed, [(first, 2), (first, 300), (second, 0), (second, 1)]);
     assert_eq!(
         store.queue_for(first)?,
-        vec![
-            queued(first, 2, "marketing-strategist"),
-            queued(first, 300, "software.rust")
-        ]
+        vec![queued(first, 2, "marketing-strategist"), queued(first, 300, "software.rust")]
     );
     assert!(store.queue_for(QueryId(99))?.is_empty());
 
@@ -804,10 +573,7 @@ fn queued_subtasks_survive_a_reopen_in_order() -> TestResult {
     requeued.prompt = "Tagline in Spanish, again".into();
     requeued.queued_at_ms += 60_000;
     store.queue_push(&requeued)?;
-    assert_eq!(
-        store.queue_for(second)?,
-        vec![queued(second, 0, "software.python"), requeued.clone()]
-    );
+    assert_eq!(store.queue_for(second)?, vec![queued(second, 0, "software.python"), requeued.clone()]);
 
     assert!(store.queue_remove(first, 2)?);
     assert!(!store.queue_remove(first, 2)?);
@@ -815,11 +581,7 @@ fn queued_subtasks_survive_a_reopen_in_order() -> TestResult {
     drop(store);
 
     let store = Store::open(dir.path())?;
-    let listed: Vec<(QueryId, usize)> = store
-        .queue_list()?
-        .iter()
-        .map(|q| (q.query, q.index))
-        .collect();
+    let listed: Vec<(QueryId, usize)> = store.queue_list()?.iter().map(|q| (q.query, q.index)).collect();
     assert_eq!(listed, [(first, 300), (second, 0), (second, 1)]);
     assert_eq!(store.queue_for(second)?[1], requeued);
     Ok(())
@@ -849,13 +611,7 @@ fn queue_crash_child_process() -> TestResult {
 fn a_killed_process_keeps_its_queue() -> TestResult {
     let dir = tempfile::tempdir()?;
     let mut child = Command::new(std::env::current_exe()?)
-        .args([
-            "queue_crash_child_process",
-            "--exact",
-            "--ignored",
-            "--nocapture",
-            "--test-threads=1",
-        ])
+        .args(["queue_crash_child_process", "--exact", "--ignored", "--nocapture", "--test-threads=1"])
         .env(QUEUE_CRASH_DIR_VAR, dir.path())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -892,10 +648,7 @@ fn a_killed_process_keeps_its_queue() -> TestResult {
 fn queueing_needs_a_journaled_query() -> TestResult {
     let store = Store::temporary()?;
     let error = store.queue_push(&queued(QueryId(7), 0, "software.rust"));
-    assert!(
-        matches!(error, Err(StoreError::UnknownQuery(QueryId(7)))),
-        "{error:?}"
-    );
+    assert!(matches!(error, Err(StoreError::UnknownQuery(QueryId(7)))), "{error:?}");
     assert!(store.queue_list()?.is_empty());
     Ok(())
 }
@@ -942,9 +695,7 @@ fn corrupt_queued_subtasks_are_skipped() -> TestResult {
         db.flush()?;
     }
     let store = Store::open(dir.path())?;
-    let specialists = |list: Vec<QueuedSubtask>| -> Vec<String> {
-        list.into_iter().map(|q| q.specialist).collect()
-    };
+    let specialists = |list: Vec<QueuedSubtask>| -> Vec<String> { list.into_iter().map(|q| q.specialist).collect() };
     assert_eq!(specialists(store.queue_list()?), ["good", "also-good"]);
     assert_eq!(specialists(store.queue_for(id)?), ["good", "also-good"]);
     // A corrupt entry can still be removed, and delete_query clears them all.

@@ -11,8 +11,8 @@
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
 use chorus_core::{
-    Admission, AdmissionQueue, Admitted, Candidate, HostConditions, LimitsChange, Placement,
-    PlacementPolicy, Refusal, ServeLimits, rank_executors,
+    Admission, AdmissionQueue, Admitted, Candidate, HostConditions, LimitsChange, Placement, PlacementPolicy, Refusal,
+    ServeLimits, rank_executors,
 };
 
 // ---------------------------------------------------------------------------
@@ -65,14 +65,7 @@ struct RankRow {
 }
 
 fn row(name: &'static str, candidates: Vec<Candidate>, order: &'static [&'static str]) -> RankRow {
-    RankRow {
-        name,
-        candidates,
-        policy: PlacementPolicy::default(),
-        order,
-        reasons: &[],
-        expected_ms: &[],
-    }
+    RankRow { name, candidates, policy: PlacementPolicy::default(), order, reasons: &[], expected_ms: &[] }
 }
 
 impl RankRow {
@@ -99,123 +92,63 @@ fn rank_rows() -> Vec<RankRow> {
         row(
             "nobody has the specialist",
             vec![
-                Candidate {
-                    has_specialist: false,
-                    ..local(1, 40.0)
-                },
-                Candidate {
-                    has_specialist: false,
-                    ..peer("p1", 2, Some(5), 80.0)
-                },
+                Candidate { has_specialist: false, ..local(1, 40.0) },
+                Candidate { has_specialist: false, ..peer("p1", 2, Some(5), 80.0) },
             ],
             &[],
         ),
         row(
             "nobody is serving",
             vec![
-                Candidate {
-                    serving: false,
-                    ..local(1, 40.0)
-                },
-                Candidate {
-                    serving: false,
-                    ..peer("p1", 2, Some(5), 80.0)
-                },
+                Candidate { serving: false, ..local(1, 40.0) },
+                Candidate { serving: false, ..peer("p1", 2, Some(5), 80.0) },
             ],
             &[],
         ),
         // --- local versus peers -------------------------------------------
-        row("only local", vec![local(1, 40.0)], &["local"])
-            .reasons(&["local: no nearby peer is free"])
-            .times(&[6_400]),
-        row(
-            "local as fast as the best peer",
-            vec![peer("p1", 2, Some(10), 40.0), local(1, 40.0)],
-            &["local", "p1"],
-        )
-        .reasons(&[
-            "local: as fast as the best peer",
-            "peer: 2 free slots, 10 ms",
-        ])
-        .times(&[6_400, 6_410]),
-        row(
-            "local faster than every peer",
-            vec![peer("p1", 2, Some(10), 20.0), local(1, 80.0)],
-            &["local", "p1"],
-        )
-        .reasons(&[
-            "local: as fast as the best peer",
-            "peer: 2 free slots, 10 ms",
-        ]),
+        row("only local", vec![local(1, 40.0)], &["local"]).reasons(&["local: no nearby peer is free"]).times(&[6_400]),
+        row("local as fast as the best peer", vec![peer("p1", 2, Some(10), 40.0), local(1, 40.0)], &["local", "p1"])
+            .reasons(&["local: as fast as the best peer", "peer: 2 free slots, 10 ms"])
+            .times(&[6_400, 6_410]),
+        row("local faster than every peer", vec![peer("p1", 2, Some(10), 20.0), local(1, 80.0)], &["local", "p1"])
+            .reasons(&["local: as fast as the best peer", "peer: 2 free slots, 10 ms"]),
         row(
             "local within the preference margin wins",
             vec![peer("p1", 2, Some(10), 40.0), local(1, 32.0)],
             &["local", "p1"],
         )
-        .reasons(&[
-            "local: within 25% of the best peer",
-            "peer: 2 free slots, 10 ms",
-        ])
+        .reasons(&["local: within 25% of the best peer", "peer: 2 free slots, 10 ms"])
         .times(&[8_000, 6_410]),
-        row(
-            "local beyond the margin loses",
-            vec![peer("p1", 2, Some(10), 40.0), local(1, 20.0)],
-            &["p1", "local"],
-        )
-        .reasons(&[
-            "peer: 2 free slots, 10 ms",
-            "local: slower than the best peer",
-        ])
-        .times(&[6_410, 12_800]),
+        row("local beyond the margin loses", vec![peer("p1", 2, Some(10), 40.0), local(1, 20.0)], &["p1", "local"])
+            .reasons(&["peer: 2 free slots, 10 ms", "local: slower than the best peer"])
+            .times(&[6_410, 12_800]),
         row(
             "no preference: the faster peer wins",
             vec![peer("p1", 2, Some(10), 40.0), local(1, 32.0)],
             &["p1", "local"],
         )
-        .policy(PlacementPolicy {
-            local_preference: 0.0,
-            ..PlacementPolicy::default()
-        }),
+        .policy(PlacementPolicy { local_preference: 0.0, ..PlacementPolicy::default() }),
         row(
             "a generous preference keeps a slow local device first",
             vec![peer("p1", 2, Some(10), 40.0), local(1, 20.0)],
             &["local", "p1"],
         )
-        .policy(PlacementPolicy {
-            local_preference: 1.0,
-            ..PlacementPolicy::default()
-        })
-        .reasons(&[
-            "local: within 100% of the best peer",
-            "peer: 2 free slots, 10 ms",
-        ]),
+        .policy(PlacementPolicy { local_preference: 1.0, ..PlacementPolicy::default() })
+        .reasons(&["local: within 100% of the best peer", "peer: 2 free slots, 10 ms"]),
         row(
             "a negative preference counts as none",
             vec![peer("p1", 2, Some(10), 40.0), local(1, 40.0)],
             &["local", "p1"],
         )
-        .policy(PlacementPolicy {
-            local_preference: -0.5,
-            ..PlacementPolicy::default()
-        }),
+        .policy(PlacementPolicy { local_preference: -0.5, ..PlacementPolicy::default() }),
         row(
             "local is compared with the best peer, not the first given",
-            vec![
-                peer("slow", 1, Some(5), 20.0),
-                peer("fast", 1, Some(5), 80.0),
-                local(1, 40.0),
-            ],
+            vec![peer("slow", 1, Some(5), 20.0), peer("fast", 1, Some(5), 80.0), local(1, 40.0)],
             &["fast", "local", "slow"],
         ),
         row(
             "local's round trip is zero whatever it says",
-            vec![
-                Candidate {
-                    rtt_ms: None,
-                    ..local(1, 40.0)
-                },
-                peer("p1", 1, Some(10), 40.0),
-            ],
+            vec![Candidate { rtt_ms: None, ..local(1, 40.0) }, peer("p1", 1, Some(10), 40.0)],
             &["local", "p1"],
         )
         .times(&[6_400, 6_410]),
@@ -236,17 +169,11 @@ fn rank_rows() -> Vec<RankRow> {
             vec![peer("far", 3, Some(1_500), 200.0), local(1, 10.0)],
             &["local", "far"],
         )
-        .reasons(&[
-            "local: no nearby peer is free",
-            "peer: 3 free slots, 1500 ms (slow to answer)",
-        ]),
+        .reasons(&["local: no nearby peer is free", "peer: 3 free slots, 1500 ms (slow to answer)"]),
         // --- busy peers ----------------------------------------------------
         row(
             "busy peers come after free ones",
-            vec![
-                peer("busy", 0, Some(5), 80.0),
-                peer("free", 1, Some(50), 20.0),
-            ],
+            vec![peer("busy", 0, Some(5), 80.0), peer("free", 1, Some(50), 20.0)],
             &["free", "busy"],
         ),
         row(
@@ -275,47 +202,28 @@ fn rank_rows() -> Vec<RankRow> {
             ],
             &["measured", "unknown", "near-slow"],
         )
-        .reasons(&[
-            "peer: 1 free slot, 500 ms",
-            "peer: 1 free slot, round trip unknown",
-            "peer: 1 free slot, 10 ms",
-        ])
+        .reasons(&["peer: 1 free slot, 500 ms", "peer: 1 free slot, round trip unknown", "peer: 1 free slot, 10 ms"])
         .times(&[6_900, 7_400, 12_810]),
         row(
             "slow to answer goes last among the free, even when fast",
-            vec![
-                peer("far", 2, Some(1_500), 80.0),
-                peer("near", 2, Some(20), 20.0),
-            ],
+            vec![peer("far", 2, Some(1_500), 80.0), peer("near", 2, Some(20), 20.0)],
             &["near", "far"],
         )
         .times(&[12_820, 4_700]),
         row(
             "exactly at the limit is not slow",
-            vec![
-                peer("edge", 1, Some(1_000), 80.0),
-                peer("near", 1, Some(20), 20.0),
-            ],
+            vec![peer("edge", 1, Some(1_000), 80.0), peer("near", 1, Some(20), 20.0)],
             &["edge", "near"],
         ),
         row(
             "a lower limit pushes a peer back",
-            vec![
-                peer("edge", 1, Some(1_000), 80.0),
-                peer("near", 1, Some(20), 20.0),
-            ],
+            vec![peer("edge", 1, Some(1_000), 80.0), peer("near", 1, Some(20), 20.0)],
             &["near", "edge"],
         )
-        .policy(PlacementPolicy {
-            max_rtt_ms: 200,
-            ..PlacementPolicy::default()
-        }),
+        .policy(PlacementPolicy { max_rtt_ms: 200, ..PlacementPolicy::default() }),
         row(
             "nearer wins at equal speed",
-            vec![
-                peer("p-far", 1, Some(90), 40.0),
-                peer("p-near", 1, Some(12), 40.0),
-            ],
+            vec![peer("p-far", 1, Some(90), 40.0), peer("p-near", 1, Some(12), 40.0)],
             &["p-near", "p-far"],
         )
         .reasons(&["peer: 1 free slot, 12 ms", "peer: 1 free slot, 90 ms"]),
@@ -323,10 +231,7 @@ fn rank_rows() -> Vec<RankRow> {
         row(
             "an unknown speed is the policy's default",
             vec![
-                Candidate {
-                    tokens_per_s: None,
-                    ..peer("unknown", 1, Some(0), 1.0)
-                },
+                Candidate { tokens_per_s: None, ..peer("unknown", 1, Some(0), 1.0) },
                 peer("slower", 1, Some(0), 19.0),
             ],
             &["unknown", "slower"],
@@ -335,37 +240,22 @@ fn rank_rows() -> Vec<RankRow> {
         row(
             "the default speed is tunable",
             vec![
-                Candidate {
-                    tokens_per_s: None,
-                    ..peer("unknown", 1, Some(0), 1.0)
-                },
+                Candidate { tokens_per_s: None, ..peer("unknown", 1, Some(0), 1.0) },
                 peer("slower", 1, Some(0), 19.0),
             ],
             &["slower", "unknown"],
         )
-        .policy(PlacementPolicy {
-            default_tokens_per_s: 10.0,
-            ..PlacementPolicy::default()
-        }),
+        .policy(PlacementPolicy { default_tokens_per_s: 10.0, ..PlacementPolicy::default() }),
         row(
             "a shorter answer shrinks the generation, not the round trip",
-            vec![
-                peer("fast-far", 1, Some(600), 80.0),
-                peer("slow-near", 1, Some(5), 40.0),
-            ],
+            vec![peer("fast-far", 1, Some(600), 80.0), peer("slow-near", 1, Some(5), 40.0)],
             &["slow-near", "fast-far"],
         )
-        .policy(PlacementPolicy {
-            expected_tokens: 32,
-            ..PlacementPolicy::default()
-        })
+        .policy(PlacementPolicy { expected_tokens: 32, ..PlacementPolicy::default() })
         .times(&[805, 1_000]),
         row(
             "more free slots do not beat a faster peer",
-            vec![
-                peer("roomy", 8, Some(10), 20.0),
-                peer("quick", 1, Some(10), 40.0),
-            ],
+            vec![peer("roomy", 8, Some(10), 20.0), peer("quick", 1, Some(10), 40.0)],
             &["quick", "roomy"],
         )
         .reasons(&["peer: 1 free slot, 10 ms", "peer: 8 free slots, 10 ms"]),
@@ -381,10 +271,7 @@ fn rank_rows() -> Vec<RankRow> {
         ),
         row(
             "standing does not beat a faster peer",
-            vec![
-                with_standing(peer("giver", 1, Some(10), 39.0), 1_000_000),
-                peer("faster", 1, Some(10), 40.0),
-            ],
+            vec![with_standing(peer("giver", 1, Some(10), 39.0), 1_000_000), peer("faster", 1, Some(10), 40.0)],
             &["faster", "giver"],
         ),
         row(
@@ -398,24 +285,15 @@ fn rank_rows() -> Vec<RankRow> {
         ),
         row(
             "standing breaks ties among busy peers too",
-            vec![
-                with_standing(peer("b", 0, Some(10), 40.0), 1),
-                with_standing(peer("a", 0, Some(10), 40.0), 2),
-            ],
+            vec![with_standing(peer("b", 0, Some(10), 40.0), 1), with_standing(peer("a", 0, Some(10), 40.0), 2)],
             &["a", "b"],
         ),
         // --- everything at once -------------------------------------------
         row(
             "a mixed crowd",
             vec![
-                Candidate {
-                    serving: false,
-                    ..peer("off", 4, Some(1), 500.0)
-                },
-                Candidate {
-                    has_specialist: false,
-                    ..peer("other-model", 4, Some(1), 500.0)
-                },
+                Candidate { serving: false, ..peer("off", 4, Some(1), 500.0) },
+                Candidate { has_specialist: false, ..peer("other-model", 4, Some(1), 500.0) },
                 peer("busy", 0, Some(3), 100.0),
                 peer("laptop", 2, Some(8), 60.0),
                 peer("desktop", 1, Some(25), 120.0),
@@ -446,10 +324,7 @@ fn rank_table() {
         let ranked = rank_executors(&row.candidates, &row.policy);
         let order: Vec<&str> = ranked.iter().map(|p| p.executor.as_str()).collect();
         if order != row.order {
-            failures.push(format!(
-                "{}: order {order:?}, expected {:?}",
-                row.name, row.order
-            ));
+            failures.push(format!("{}: order {order:?}, expected {:?}", row.name, row.order));
             continue;
         }
         if !row.reasons.is_empty() {
@@ -473,12 +348,7 @@ fn rank_table() {
             assert_eq!(placement.local, source.local, "{}", row.name);
         }
     }
-    assert!(
-        failures.is_empty(),
-        "{} rows failed:\n{}",
-        failures.len(),
-        failures.join("\n")
-    );
+    assert!(failures.is_empty(), "{} rows failed:\n{}", failures.len(), failures.join("\n"));
 }
 
 #[test]
@@ -487,22 +357,12 @@ fn ranking_does_not_depend_on_input_order() {
         let forward = rank_executors(&row.candidates, &row.policy);
         let mut reversed = row.candidates.clone();
         reversed.reverse();
-        assert_eq!(
-            rank_executors(&reversed, &row.policy),
-            forward,
-            "{}",
-            row.name
-        );
+        assert_eq!(rank_executors(&reversed, &row.policy), forward, "{}", row.name);
         let mut rotated = row.candidates.clone();
         if !rotated.is_empty() {
             rotated.rotate_left(1);
         }
-        assert_eq!(
-            rank_executors(&rotated, &row.policy),
-            forward,
-            "{}",
-            row.name
-        );
+        assert_eq!(rank_executors(&rotated, &row.policy), forward, "{}", row.name);
     }
 }
 
@@ -522,8 +382,7 @@ fn placements_serialise_for_the_ui() {
     let back: Vec<Placement> = serde_json::from_value(json).unwrap();
     assert_eq!(back, ranked);
     let candidate = peer("p1", 1, None, 12.5);
-    let round_trip: Candidate =
-        serde_json::from_str(&serde_json::to_string(&candidate).unwrap()).unwrap();
+    let round_trip: Candidate = serde_json::from_str(&serde_json::to_string(&candidate).unwrap()).unwrap();
     assert_eq!(round_trip, candidate);
 }
 
@@ -531,33 +390,15 @@ fn placements_serialise_for_the_ui() {
 // AdmissionQueue
 // ---------------------------------------------------------------------------
 
-const IDLE: HostConditions = HostConditions {
-    idle: true,
-    charging: None,
-};
-const IN_USE: HostConditions = HostConditions {
-    idle: false,
-    charging: None,
-};
-const ON_BATTERY: HostConditions = HostConditions {
-    idle: true,
-    charging: Some(false),
-};
-const CHARGING: HostConditions = HostConditions {
-    idle: true,
-    charging: Some(true),
-};
+const IDLE: HostConditions = HostConditions { idle: true, charging: None };
+const IN_USE: HostConditions = HostConditions { idle: false, charging: None };
+const ON_BATTERY: HostConditions = HostConditions { idle: true, charging: Some(false) };
+const CHARGING: HostConditions = HostConditions { idle: true, charging: Some(true) };
 
 /// One step of a scenario and what it must answer.
 enum Step {
     /// `request(ticket, standing, tokens, host)` must give this.
-    Request {
-        ticket: u64,
-        standing: i64,
-        tokens: u32,
-        host: HostConditions,
-        expect: Result<Admission, Refusal>,
-    },
+    Request { ticket: u64, standing: i64, tokens: u32, host: HostConditions, expect: Result<Admission, Refusal> },
     /// `finish(ticket)` must start these.
     Finish(u64, &'static [u64]),
     /// `cancel(ticket)` must answer this.
@@ -574,41 +415,20 @@ fn ask(ticket: u64, standing: i64, expect: Result<Admission, Refusal>) -> Step {
     ask_as(ticket, standing, 100, IDLE, expect)
 }
 
-fn ask_as(
-    ticket: u64,
-    standing: i64,
-    tokens: u32,
-    host: HostConditions,
-    expect: Result<Admission, Refusal>,
-) -> Step {
-    Step::Request {
-        ticket,
-        standing,
-        tokens,
-        host,
-        expect,
-    }
+fn ask_as(ticket: u64, standing: i64, tokens: u32, host: HostConditions, expect: Result<Admission, Refusal>) -> Step {
+    Step::Request { ticket, standing, tokens, host, expect }
 }
 
 fn run() -> Result<Admission, Refusal> {
-    Ok(Admission {
-        admitted: Admitted::RunNow,
-        evicted: None,
-    })
+    Ok(Admission { admitted: Admitted::RunNow, evicted: None })
 }
 
 fn wait() -> Result<Admission, Refusal> {
-    Ok(Admission {
-        admitted: Admitted::Wait,
-        evicted: None,
-    })
+    Ok(Admission { admitted: Admitted::Wait, evicted: None })
 }
 
 fn wait_evicting(ticket: u64) -> Result<Admission, Refusal> {
-    Ok(Admission {
-        admitted: Admitted::Wait,
-        evicted: Some(ticket),
-    })
+    Ok(Admission { admitted: Admitted::Wait, evicted: Some(ticket) })
 }
 
 fn busy() -> Result<Admission, Refusal> {
@@ -616,24 +436,15 @@ fn busy() -> Result<Admission, Refusal> {
 }
 
 fn not_serving(reason: &str) -> Result<Admission, Refusal> {
-    Err(Refusal::NotServing {
-        reason: reason.into(),
-    })
+    Err(Refusal::NotServing { reason: reason.into() })
 }
 
 fn limits(max_slots: u32, max_waiting: u32) -> ServeLimits {
-    ServeLimits {
-        max_slots,
-        max_waiting,
-        ..ServeLimits::default()
-    }
+    ServeLimits { max_slots, max_waiting, ..ServeLimits::default() }
 }
 
 fn change(start: &[u64], refused: &[(u64, Refusal)]) -> LimitsChange {
-    LimitsChange {
-        start: start.to_vec(),
-        refused: refused.to_vec(),
-    }
+    LimitsChange { start: start.to_vec(), refused: refused.to_vec() }
 }
 
 struct Scenario {
@@ -722,33 +533,17 @@ fn scenarios() -> Vec<Scenario> {
         Scenario {
             name: "a free slot runs anyone, whatever their standing",
             limits: limits(2, 2),
-            steps: vec![
-                ask(1, -1_000_000, run()),
-                ask(2, i64::MIN, run()),
-                ask(3, i64::MAX, wait()),
-                Finish(2, &[3]),
-            ],
+            steps: vec![ask(1, -1_000_000, run()), ask(2, i64::MIN, run()), ask(3, i64::MAX, wait()), Finish(2, &[3])],
         },
         Scenario {
             name: "finishing an unknown ticket changes nothing",
             limits: limits(1, 1),
-            steps: vec![
-                ask(1, 0, run()),
-                ask(2, 0, wait()),
-                Finish(99, &[]),
-                State(&[1], &[2]),
-            ],
+            steps: vec![ask(1, 0, run()), ask(2, 0, wait()), Finish(99, &[]), State(&[1], &[2])],
         },
         Scenario {
             name: "finishing a waiting ticket just removes it",
             limits: limits(1, 2),
-            steps: vec![
-                ask(1, 0, run()),
-                ask(2, 0, wait()),
-                ask(3, 0, wait()),
-                Finish(2, &[]),
-                State(&[1], &[3]),
-            ],
+            steps: vec![ask(1, 0, run()), ask(2, 0, wait()), ask(3, 0, wait()), Finish(2, &[]), State(&[1], &[3])],
         },
         Scenario {
             name: "a cancelled waiter leaves its place to the next",
@@ -775,40 +570,22 @@ fn scenarios() -> Vec<Scenario> {
         Scenario {
             name: "asking again with the same ticket changes nothing",
             limits: limits(1, 1),
-            steps: vec![
-                ask(1, 0, run()),
-                ask(1, 0, run()),
-                ask(2, 0, wait()),
-                ask(2, 50, wait()),
-                State(&[1], &[2]),
-            ],
+            steps: vec![ask(1, 0, run()), ask(1, 0, run()), ask(2, 0, wait()), ask(2, 50, wait()), State(&[1], &[2])],
         },
         // --- host conditions and limits ------------------------------------
         Scenario {
             name: "serving off refuses everyone",
-            limits: ServeLimits {
-                serve: false,
-                ..ServeLimits::default()
-            },
-            steps: vec![
-                ask(1, i64::MAX, not_serving("serving is turned off")),
-                State(&[], &[]),
-            ],
+            limits: ServeLimits { serve: false, ..ServeLimits::default() },
+            steps: vec![ask(1, i64::MAX, not_serving("serving is turned off")), State(&[], &[])],
         },
         Scenario {
             name: "zero slots is not serving, not busy",
             limits: limits(0, 4),
-            steps: vec![
-                ask(1, 0, not_serving("no slots are offered")),
-                State(&[], &[]),
-            ],
+            steps: vec![ask(1, 0, not_serving("no slots are offered")), State(&[], &[])],
         },
         Scenario {
             name: "only when idle",
-            limits: ServeLimits {
-                only_when_idle: true,
-                ..ServeLimits::default()
-            },
+            limits: ServeLimits { only_when_idle: true, ..ServeLimits::default() },
             steps: vec![
                 ask_as(1, 0, 100, IN_USE, not_serving("the device is in use")),
                 ask_as(2, 0, 100, IDLE, run()),
@@ -823,18 +600,9 @@ fn scenarios() -> Vec<Scenario> {
         },
         Scenario {
             name: "only when charging; no battery counts as charging",
-            limits: ServeLimits {
-                only_when_charging: true,
-                ..ServeLimits::default()
-            },
+            limits: ServeLimits { only_when_charging: true, ..ServeLimits::default() },
             steps: vec![
-                ask_as(
-                    1,
-                    0,
-                    100,
-                    ON_BATTERY,
-                    not_serving("the device is not charging"),
-                ),
+                ask_as(1, 0, 100, ON_BATTERY, not_serving("the device is not charging")),
                 ask_as(2, 0, 100, CHARGING, run()),
                 ask_as(3, 0, 100, IDLE, run()),
                 ask_as(4, 0, 100, IN_USE, wait()), // idleness not required
@@ -842,29 +610,16 @@ fn scenarios() -> Vec<Scenario> {
         },
         Scenario {
             name: "idle and charging both required",
-            limits: ServeLimits {
-                only_when_idle: true,
-                only_when_charging: true,
-                ..ServeLimits::default()
-            },
+            limits: ServeLimits { only_when_idle: true, only_when_charging: true, ..ServeLimits::default() },
             steps: vec![
                 ask_as(
                     1,
                     0,
                     100,
-                    HostConditions {
-                        idle: false,
-                        charging: Some(true),
-                    },
+                    HostConditions { idle: false, charging: Some(true) },
                     not_serving("the device is in use"),
                 ),
-                ask_as(
-                    2,
-                    0,
-                    100,
-                    ON_BATTERY,
-                    not_serving("the device is not charging"),
-                ),
+                ask_as(2, 0, 100, ON_BATTERY, not_serving("the device is not charging")),
                 ask_as(3, 0, 100, CHARGING, run()),
             ],
         },
@@ -875,36 +630,18 @@ fn scenarios() -> Vec<Scenario> {
                 ask_as(1, 0, 513, IDLE, Err(Refusal::TooManyTokens { max: 512 })),
                 ask_as(2, 0, 512, IDLE, run()),
                 ask_as(3, 0, 0, IDLE, run()),
-                ask_as(
-                    4,
-                    i64::MAX,
-                    u32::MAX,
-                    IDLE,
-                    Err(Refusal::TooManyTokens { max: 512 }),
-                ),
+                ask_as(4, i64::MAX, u32::MAX, IDLE, Err(Refusal::TooManyTokens { max: 512 })),
                 State(&[2, 3], &[]),
             ],
         },
         Scenario {
             name: "not serving is said before too many tokens",
-            limits: ServeLimits {
-                only_when_idle: true,
-                ..ServeLimits::default()
-            },
-            steps: vec![ask_as(
-                1,
-                0,
-                10_000,
-                IN_USE,
-                not_serving("the device is in use"),
-            )],
+            limits: ServeLimits { only_when_idle: true, ..ServeLimits::default() },
+            steps: vec![ask_as(1, 0, 10_000, IN_USE, not_serving("the device is in use"))],
         },
         Scenario {
             name: "refusals leave the queue as it was",
-            limits: ServeLimits {
-                only_when_idle: true,
-                ..limits(1, 1)
-            },
+            limits: ServeLimits { only_when_idle: true, ..limits(1, 1) },
             steps: vec![
                 ask(1, 0, run()),
                 ask(2, 0, wait()),
@@ -936,10 +673,7 @@ fn scenarios() -> Vec<Scenario> {
                 ask(3, -4, wait()),
                 ask(4, 8, wait()),
                 ask(5, 3, wait()),
-                SetLimits(
-                    limits(1, 2),
-                    change(&[], &[(3, Refusal::Busy), (5, Refusal::Busy)]),
-                ),
+                SetLimits(limits(1, 2), change(&[], &[(3, Refusal::Busy), (5, Refusal::Busy)])),
                 State(&[1], &[4, 2]),
             ],
         },
@@ -967,25 +701,12 @@ fn scenarios() -> Vec<Scenario> {
                 ask(2, 0, wait()),
                 ask(3, 1, wait()),
                 SetLimits(
-                    ServeLimits {
-                        serve: false,
-                        ..limits(1, 3)
-                    },
+                    ServeLimits { serve: false, ..limits(1, 3) },
                     change(
                         &[],
                         &[
-                            (
-                                3,
-                                Refusal::NotServing {
-                                    reason: "serving is turned off".into(),
-                                },
-                            ),
-                            (
-                                2,
-                                Refusal::NotServing {
-                                    reason: "serving is turned off".into(),
-                                },
-                            ),
+                            (3, Refusal::NotServing { reason: "serving is turned off".into() }),
+                            (2, Refusal::NotServing { reason: "serving is turned off".into() }),
                         ],
                     ),
                 ),
@@ -1001,13 +722,7 @@ fn scenarios() -> Vec<Scenario> {
             limits: ServeLimits::default(),
             steps: vec![
                 ask_as(1, 0, 400, IDLE, run()),
-                SetLimits(
-                    ServeLimits {
-                        max_tokens: 256,
-                        ..ServeLimits::default()
-                    },
-                    change(&[], &[]),
-                ),
+                SetLimits(ServeLimits { max_tokens: 256, ..ServeLimits::default() }, change(&[], &[])),
                 ask_as(2, 0, 400, IDLE, Err(Refusal::TooManyTokens { max: 256 })),
                 State(&[1], &[]),
             ],
@@ -1025,18 +740,8 @@ fn admission_scenarios() {
         for (number, step) in scenario.steps.into_iter().enumerate() {
             let at = format!("{name}, step {number}");
             match step {
-                Step::Request {
-                    ticket,
-                    standing,
-                    tokens,
-                    host,
-                    expect,
-                } => {
-                    assert_eq!(
-                        queue.request(ticket, standing, tokens, &host),
-                        expect,
-                        "{at}"
-                    );
+                Step::Request { ticket, standing, tokens, host, expect } => {
+                    assert_eq!(queue.request(ticket, standing, tokens, &host), expect, "{at}");
                 }
                 Finish(ticket, start) => assert_eq!(queue.finish(ticket), start, "{at}"),
                 Cancel(ticket, was_waiting) => {
@@ -1051,14 +756,8 @@ fn admission_scenarios() {
                     assert_eq!(queue.waiting(), waiting, "{at}: waiting");
                 }
             }
-            assert!(
-                queue.waiting().len() <= queue.limits().max_waiting as usize,
-                "{at}: too many waiting"
-            );
-            assert!(
-                queue.waiting().is_empty() || queue.free_slots() == 0,
-                "{at}: someone waits while a slot is free"
-            );
+            assert!(queue.waiting().len() <= queue.limits().max_waiting as usize, "{at}: too many waiting");
+            assert!(queue.waiting().is_empty() || queue.free_slots() == 0, "{at}: someone waits while a slot is free");
         }
     }
 }
@@ -1069,9 +768,7 @@ fn admission_scenarios() {
 fn admission_bounds_hold_under_churn() {
     let mut seed: u64 = 0x2545_F491_4F6C_DD1D;
     let mut next = move |bound: u64| {
-        seed = seed
-            .wrapping_mul(6_364_136_223_846_793_005)
-            .wrapping_add(1_442_695_040_888_963_407);
+        seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
         (seed >> 33) % bound
     };
     let mut queue = AdmissionQueue::new(limits(3, 5));
@@ -1111,10 +808,7 @@ fn admission_bounds_hold_under_churn() {
                 }
             }
             _ => {
-                let new = limits(
-                    u32::try_from(next(4)).unwrap() + 1,
-                    u32::try_from(next(6)).unwrap(),
-                );
+                let new = limits(u32::try_from(next(4)).unwrap() + 1, u32::try_from(next(6)).unwrap());
                 let change = queue.set_limits(new);
                 for promoted in change.start {
                     assert!(told_to_wait.remove(&promoted));
@@ -1128,19 +822,12 @@ fn admission_bounds_hold_under_churn() {
         }
         assert!(queue.waiting().len() <= queue.limits().max_waiting as usize);
         assert_eq!(
-            queue
-                .waiting()
-                .into_iter()
-                .collect::<std::collections::BTreeSet<_>>(),
+            queue.waiting().into_iter().collect::<std::collections::BTreeSet<_>>(),
             told_to_wait,
             "every waiter knows it waits"
         );
         assert!(queue.waiting().is_empty() || queue.free_slots() == 0);
         assert!(queue.running().iter().all(|t| started.contains(t)));
     }
-    assert!(
-        started.len() > 1_000,
-        "the run exercised the queue: {}",
-        started.len()
-    );
+    assert!(started.len() > 1_000, "the run exercised the queue: {}", started.len());
 }

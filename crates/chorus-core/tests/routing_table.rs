@@ -35,8 +35,14 @@ const CASES: &[(&str, Expected)] = &[
         simple("software", "software.rust"),
     ),
     ("How do I set up a virtual environment and install requests with pip?", simple("software", "software.python")),
-    ("Why does my React component re-render every time the parent state changes?", simple("software", "software.frontend")),
-    ("Write a Dockerfile for a Node app and a GitHub Actions workflow that deploys it", simple("software", "software.devops")),
+    (
+        "Why does my React component re-render every time the parent state changes?",
+        simple("software", "software.frontend"),
+    ),
+    (
+        "Write a Dockerfile for a Node app and a GitHub Actions workflow that deploys it",
+        simple("software", "software.devops"),
+    ),
     ("Can you explain what a p-value actually tells me?", simple("data-science", "data-science.statistics")),
     (
         "Give me an Excel formula that adds up column B only when column A says 'paid'",
@@ -46,20 +52,35 @@ const CASES: &[(&str, Expected)] = &[
     ("How should I price my handmade candles if each one costs $4 to make?", simple("finance", "finance.pricing")),
     ("What is 15% of 80?", simple("finance", "finance.pricing")),
     ("I keep waking up at 3am and can't get back to sleep, any tips?", simple("medical-info", "medical-info.sleep")),
-    ("Is it safe to take ibuprofen and paracetamol at the same time?", simple("medical-info", "medical-info.pharmacology")),
-    ("My landlord is keeping my deposit after I moved out — what are my options?", simple("legal-research", "legal-research.tenancy")),
+    (
+        "Is it safe to take ibuprofen and paracetamol at the same time?",
+        simple("medical-info", "medical-info.pharmacology"),
+    ),
+    (
+        "My landlord is keeping my deposit after I moved out — what are my options?",
+        simple("legal-research", "legal-research.tenancy"),
+    ),
     (
         "Does using a 10-second clip of a song in my YouTube video count as fair use?",
         simple("legal-research", "legal-research.intellectual-property"),
     ),
-    ("Suggest a colour palette and font pairing for a calm meditation app", Simple { domain: "design", specialist: None }),
-    ("Proofread this paragraph and fix the grammar: their going to the park tomorow", simple("writing", "writing.editing")),
+    (
+        "Suggest a colour palette and font pairing for a calm meditation app",
+        Simple { domain: "design", specialist: None },
+    ),
+    (
+        "Proofread this paragraph and fix the grammar: their going to the park tomorow",
+        simple("writing", "writing.editing"),
+    ),
     ("Write a short poem about autumn rain on the window", simple("writing", "writing.poetry")),
     ("Help me solve 3x + 7 = 22 step by step", simple("education", "education.math-tutor")),
     ("What were the main causes of the First World War?", simple("education", "education.history")),
     ("Translate 'good morning, did you sleep well?' into Spanish", simple("translation", "translate.es")),
     ("How do you say 'thank you very much' in Japanese?", simple("translation", "translate.ja")),
-    ("Can you put this into German for me: the meeting has been moved to Friday", simple("translation", "translate.de")),
+    (
+        "Can you put this into German for me: the meeting has been moved to Friday",
+        simple("translation", "translate.de"),
+    ),
     ("Write a job description for a senior backend engineer", simple("hr", "hr.recruiting")),
     ("How should I answer 'tell me about yourself' at a job interview?", simple("hr", "hr.career-coach")),
     (
@@ -73,26 +94,44 @@ const CASES: &[(&str, Expected)] = &[
     ("What's the difference between a Roth IRA and a 401k?", simple("finance", "finance.investing-info")),
     ("Summarise the key points of this article in five bullets", simple("writing", "writing.summarization")),
     ("Write a cold email to a VP of engineering pitching our monitoring tool", simple("sales", "sales.prospecting")),
+    ("How do I tell someone on my team that their work has been slipping for months?", simple("hr", "hr.performance")),
     (
-        "How do I tell someone on my team that their work has been slipping for months?",
-        simple("hr", "hr.performance"),
+        "Can you help me build a weekly schedule so I stop procrastinating?",
+        simple("productivity", "productivity.planning"),
     ),
-    ("Can you help me build a weekly schedule so I stop procrastinating?", simple("productivity", "productivity.planning")),
     ("What should go into a pitch deck for our seed round?", simple("finance", "finance.fundraising")),
     ("Write Jest unit tests for this TypeScript function", simple("software", "software.testing")),
     ("Is my employer allowed to make me work unpaid overtime?", simple("legal-research", "legal-research.employment")),
     ("Explain how compound interest works with a simple example", simple("finance", "finance.investing-info")),
-    ("How many grams of protein should I eat a day if I lift weights?", simple("medical-info", "medical-info.nutrition")),
-    ("Write an SQL query that returns monthly active users per country", simple("data-science", "data-science.sql-analytics")),
+    (
+        "How many grams of protein should I eat a day if I lift weights?",
+        simple("medical-info", "medical-info.nutrition"),
+    ),
+    (
+        "Write an SQL query that returns monthly active users per country",
+        simple("data-science", "data-science.sql-analytics"),
+    ),
     ("Check my essay introduction and make the thesis statement stronger", simple("writing", "writing.academic")),
     ("Why is the sky blue?", simple("general", "general.assistant")),
     ("Tell me a fun fact about octopuses", simple("general", "general.assistant")),
-    ("Our sprints keep overrunning; how do we run better retrospectives?", simple("business", "business.project-management")),
-    ("What's the carbon footprint of a return flight from London to New York?", simple("science", "science.earth-climate")),
-    ("I have a sore throat and a mild fever, should I see a doctor?", simple("medical-info", "medical-info.general-health")),
+    (
+        "Our sprints keep overrunning; how do we run better retrospectives?",
+        simple("business", "business.project-management"),
+    ),
+    (
+        "What's the carbon footprint of a return flight from London to New York?",
+        simple("science", "science.earth-climate"),
+    ),
+    (
+        "I have a sore throat and a mild fever, should I see a doctor?",
+        simple("medical-info", "medical-info.general-health"),
+    ),
     ("How do I write a bash script that renames all .jpg files in a folder?", simple("software", "software.shell")),
     ("Which Kubernetes resources do I need to expose a service on port 443?", simple("software", "software.devops")),
-    ("How can I improve my website's ranking on Google for 'vegan bakery london'?", simple("marketing", "marketing.seo")),
+    (
+        "How can I improve my website's ranking on Google for 'vegan bakery london'?",
+        simple("marketing", "marketing.seo"),
+    ),
     ("Compare PostgreSQL and MySQL for a small web app", simple("software", "software.sql")),
     ("Explain the difference between stocks and bonds for a beginner", simple("finance", "finance.investing-info")),
     // --- composite ------------------------------------------------------
@@ -150,7 +189,10 @@ const CASES: &[(&str, Expected)] = &[
     ),
     (
         "Three things for my café launch:\n1. a catchy slogan\n2. a simple monthly budget for the first quarter\n3. an Instagram caption announcing the opening",
-        composite(&["marketing", "finance"], &["marketing.copywriting", "finance.personal-budgeting", "marketing.social-media"]),
+        composite(
+            &["marketing", "finance"],
+            &["marketing.copywriting", "finance.personal-budgeting", "marketing.social-media"],
+        ),
     ),
 ];
 
@@ -159,8 +201,14 @@ const CASES: &[(&str, Expected)] = &[
 /// generalise. Their accuracy is printed; the assertion is only a floor
 /// against regressions.
 const HELD_OUT: &[(&str, Expected)] = &[
-    ("Why does my Go program deadlock when two goroutines send on the same channel?", simple("software", "software.go")),
-    ("What's a good way to structure a Kotlin ViewModel for a login screen?", simple("software", "software.kotlin-android")),
+    (
+        "Why does my Go program deadlock when two goroutines send on the same channel?",
+        simple("software", "software.go"),
+    ),
+    (
+        "What's a good way to structure a Kotlin ViewModel for a login screen?",
+        simple("software", "software.kotlin-android"),
+    ),
     ("How do I center a div horizontally and vertically?", simple("software", "software.frontend")),
     ("Can you explain overfitting in plain words?", simple("data-science", "data-science.machine-learning")),
     ("Make me a pivot table that shows sales by region", simple("data-science", "data-science.spreadsheets")),
@@ -171,11 +219,17 @@ const HELD_OUT: &[(&str, Expected)] = &[
     ("Design a simple onboarding flow for a meditation app", Simple { domain: "design", specialist: None }),
     ("Give me feedback on the wording of my wedding toast", simple("writing", "writing.speeches")),
     ("Explain photosynthesis to a ten-year-old", simple("education", "education.biology")),
-    ("Translate this paragraph from Portuguese to English: o livro está na mesa", simple("translation", "translate.pt")),
+    (
+        "Translate this paragraph from Portuguese to English: o livro está na mesa",
+        simple("translation", "translate.pt"),
+    ),
     ("What's the Korean word for 'friend'?", simple("translation", "translate.ko")),
     ("Write interview questions for a junior data analyst", simple("hr", "hr.recruiting")),
     ("How do I politely ask my manager for a raise?", Simple { domain: "business", specialist: None }),
-    ("The customer is furious about a late delivery, how do I calm them down?", Simple { domain: "customer-support", specialist: None }),
+    (
+        "The customer is furious about a late delivery, how do I calm them down?",
+        Simple { domain: "customer-support", specialist: None },
+    ),
     ("What happens to my body during a marathon?", Simple { domain: "medical-info", specialist: None }),
     ("Turn these meeting notes into a list of action items", simple("productivity", "productivity.meeting-notes")),
     ("Find me cheap things to do in Rome with kids", simple("lifestyle", "lifestyle.travel")),
@@ -186,10 +240,7 @@ const HELD_OUT: &[(&str, Expected)] = &[
         "Write a blog post about sustainable fashion and suggest SEO keywords for it",
         composite(&["marketing"], &["marketing.content", "marketing.seo"]),
     ),
-    (
-        "Create a budget for our team offsite, and draft the invitation email",
-        composite(&["finance", "writing"], &[]),
-    ),
+    ("Create a budget for our team offsite, and draft the invitation email", composite(&["finance", "writing"], &[])),
     (
         "Explain how mortgages work and translate the summary into Polish",
         composite(&["finance", "translation"], &["finance.loans", "translate.pl"]),

@@ -18,4 +18,3 @@ pub(crate) fn init() -> Result<&'static LlamaBackend, EngineError> {
     });
     backend.as_ref().map_err(|reason| EngineError::Backend(reason.clone()))
 }
-

@@ -22,7 +22,9 @@ pub enum LoadError {
     InvalidFile(#[from] GgufError),
     /// The header is sound but llama.cpp refused the model (for example an
     /// architecture it does not know, or tensors that do not match it).
-    #[error("llama.cpp could not load {path} (architecture {architecture:?}); it is broken or of an unsupported architecture")]
+    #[error(
+        "llama.cpp could not load {path} (architecture {architecture:?}); it is broken or of an unsupported architecture"
+    )]
     Rejected {
         /// The model file.
         path: PathBuf,

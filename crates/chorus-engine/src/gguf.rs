@@ -107,23 +107,9 @@ pub struct GgufInfo {
 /// # Errors
 /// A [`GgufError`] naming what is wrong.
 pub fn inspect(path: &Path) -> Result<GgufInfo, GgufError> {
-    let file = File::open(path).map_err(|source| GgufError::Open {
-        path: path.to_path_buf(),
-        source,
-    })?;
-    let file_size = file
-        .metadata()
-        .map_err(|source| GgufError::Open {
-            path: path.to_path_buf(),
-            source,
-        })?
-        .len();
-    let mut reader = Reader {
-        inner: BufReader::with_capacity(1 << 16, file),
-        path,
-        file_size,
-        position: 0,
-    };
+    let file = File::open(path).map_err(|source| GgufError::Open { path: path.to_path_buf(), source })?;
+    let file_size = file.metadata().map_err(|source| GgufError::Open { path: path.to_path_buf(), source })?.len();
+    let mut reader = Reader { inner: BufReader::with_capacity(1 << 16, file), path, file_size, position: 0 };
     reader.header()
 }
 
@@ -234,19 +220,11 @@ struct Reader<'a, R> {
 
 impl<R: Read + Seek> Reader<'_, R> {
     fn truncated(&self, what: &'static str, needed: u64) -> GgufError {
-        GgufError::Truncated {
-            path: self.path.to_path_buf(),
-            what,
-            needed,
-            actual: self.file_size,
-        }
+        GgufError::Truncated { path: self.path.to_path_buf(), what, needed, actual: self.file_size }
     }
 
     fn malformed(&self, reason: impl Into<String>) -> GgufError {
-        GgufError::Malformed {
-            path: self.path.to_path_buf(),
-            reason: reason.into(),
-        }
+        GgufError::Malformed { path: self.path.to_path_buf(), reason: reason.into() }
     }
 
     fn bytes<const N: usize>(&mut self, what: &'static str) -> Result<[u8; N], GgufError> {
@@ -255,9 +233,7 @@ impl<R: Read + Seek> Reader<'_, R> {
             return Err(self.truncated(what, needed));
         }
         let mut buf = [0u8; N];
-        self.inner
-            .read_exact(&mut buf)
-            .map_err(|_| self.truncated(what, needed))?;
+        self.inner.read_exact(&mut buf).map_err(|_| self.truncated(what, needed))?;
         self.position = needed;
         Ok(buf)
     }
@@ -276,9 +252,7 @@ impl<R: Read + Seek> Reader<'_, R> {
             return Err(self.truncated(what, needed));
         }
         let offset = i64::try_from(n).map_err(|_| self.malformed("offset overflow"))?;
-        self.inner
-            .seek(SeekFrom::Current(offset))
-            .map_err(|_| self.truncated(what, needed))?;
+        self.inner.seek(SeekFrom::Current(offset)).map_err(|_| self.truncated(what, needed))?;
         self.position = needed;
         Ok(())
     }
@@ -294,9 +268,7 @@ impl<R: Read + Seek> Reader<'_, R> {
         }
         let len = usize::try_from(len).map_err(|_| self.malformed("string too long"))?;
         let mut buf = vec![0u8; len];
-        self.inner
-            .read_exact(&mut buf)
-            .map_err(|_| self.truncated(what, needed))?;
+        self.inner.read_exact(&mut buf).map_err(|_| self.truncated(what, needed))?;
         self.position = needed;
         String::from_utf8(buf).map_err(|_| self.malformed(format!("a {what} string is not UTF-8")))
     }
@@ -347,24 +319,18 @@ impl<R: Read + Seek> Reader<'_, R> {
         }
         let magic = self.bytes::<4>("the GGUF magic")?;
         if magic != MAGIC {
-            return Err(GgufError::NotGguf {
-                path: self.path.to_path_buf(),
-                found: magic.to_vec(),
-            });
+            return Err(GgufError::NotGguf { path: self.path.to_path_buf(), found: magic.to_vec() });
         }
         let version = self.u32("the version")?;
         if !(2..=3).contains(&version) {
-            return Err(GgufError::UnsupportedVersion {
-                path: self.path.to_path_buf(),
-                version,
-            });
+            return Err(GgufError::UnsupportedVersion { path: self.path.to_path_buf(), version });
         }
         let tensor_count = self.u64("the tensor count")?;
         let kv_count = self.u64("the metadata count")?;
         if tensor_count > MAX_COUNT || kv_count > MAX_COUNT {
-            return Err(self.malformed(format!(
-                "implausible counts: {tensor_count} tensors, {kv_count} metadata entries"
-            )));
+            return Err(
+                self.malformed(format!("implausible counts: {tensor_count} tensors, {kv_count} metadata entries"))
+            );
         }
 
         let mut architecture = None;
@@ -377,10 +343,7 @@ impl<R: Read + Seek> Reader<'_, R> {
             let code = self.u32("metadata type")?;
             let value_type = ValueType::from_code(code)
                 .ok_or_else(|| self.malformed(format!("key {key} has unknown type {code}")))?;
-            let keep = matches!(
-                key.as_str(),
-                "general.architecture" | "general.name" | "tokenizer.chat_template"
-            );
+            let keep = matches!(key.as_str(), "general.architecture" | "general.name" | "tokenizer.chat_template");
             match (self.value(value_type, keep)?, key.as_str()) {
                 (Value::Text(v), "general.architecture") => architecture = Some(v),
                 (Value::Text(v), "general.name") => name = Some(v),
@@ -395,13 +358,10 @@ impl<R: Read + Seek> Reader<'_, R> {
         if alignment == 0 || !alignment.is_power_of_two() {
             return Err(self.malformed(format!("alignment {alignment} is not a power of two")));
         }
-        let architecture = architecture.ok_or_else(|| GgufError::MissingArchitecture {
-            path: self.path.to_path_buf(),
-        })?;
-        let context_length = context_lengths
-            .iter()
-            .find(|(k, _)| *k == format!("{architecture}.context_length"))
-            .map(|(_, v)| *v);
+        let architecture =
+            architecture.ok_or_else(|| GgufError::MissingArchitecture { path: self.path.to_path_buf() })?;
+        let context_length =
+            context_lengths.iter().find(|(k, _)| *k == format!("{architecture}.context_length")).map(|(_, v)| *v);
 
         // Tensor descriptions: name, dims, type, offset into the data section.
         let mut data_needed = 0u64;
@@ -414,16 +374,12 @@ impl<R: Read + Seek> Reader<'_, R> {
             let mut elements = 1u64;
             for _ in 0..n_dims {
                 let dim = self.u64("tensor shape")?;
-                elements = elements
-                    .checked_mul(dim)
-                    .ok_or_else(|| self.malformed("tensor shape overflows"))?;
+                elements = elements.checked_mul(dim).ok_or_else(|| self.malformed("tensor shape overflows"))?;
             }
             let ggml_type = self.u32("tensor type")?;
             let offset = self.u64("tensor offset")?;
             let bytes = type_layout(ggml_type).map_or(0, |(block, size)| elements / block * size);
-            let end = offset
-                .checked_add(bytes)
-                .ok_or_else(|| self.malformed("tensor offset overflows"))?;
+            let end = offset.checked_add(bytes).ok_or_else(|| self.malformed("tensor offset overflows"))?;
             data_needed = data_needed.max(end);
         }
         let data_start = self.position.div_ceil(alignment) * alignment;
@@ -498,10 +454,7 @@ mod tests {
     #[test]
     fn rejects_missing_tensor_data() {
         let file = write(&tiny_gguf(Some("llama"), 31));
-        assert!(matches!(
-            inspect(file.path()),
-            Err(GgufError::Truncated { what: "the tensor data", .. })
-        ));
+        assert!(matches!(inspect(file.path()), Err(GgufError::Truncated { what: "the tensor data", .. })));
     }
 
     #[test]
@@ -509,10 +462,7 @@ mod tests {
         let full = tiny_gguf(Some("llama"), 32);
         for len in 0..full.len() {
             let file = write(&full[..len]);
-            assert!(
-                matches!(inspect(file.path()), Err(GgufError::Truncated { .. })),
-                "cut at {len}"
-            );
+            assert!(matches!(inspect(file.path()), Err(GgufError::Truncated { .. })), "cut at {len}");
         }
     }
 
@@ -520,10 +470,7 @@ mod tests {
     fn rejects_random_bytes_and_missing_files() {
         let file = write(b"this is not a model, just some text of some length");
         assert!(matches!(inspect(file.path()), Err(GgufError::NotGguf { .. })));
-        assert!(matches!(
-            inspect(Path::new("/nonexistent/model.gguf")),
-            Err(GgufError::Open { .. })
-        ));
+        assert!(matches!(inspect(Path::new("/nonexistent/model.gguf")), Err(GgufError::Open { .. })));
     }
 
     #[test]
@@ -531,15 +478,9 @@ mod tests {
         let mut bytes = tiny_gguf(Some("llama"), 32);
         bytes[4..8].copy_from_slice(&9u32.to_le_bytes());
         let file = write(&bytes);
-        assert!(matches!(
-            inspect(file.path()),
-            Err(GgufError::UnsupportedVersion { version: 9, .. })
-        ));
+        assert!(matches!(inspect(file.path()), Err(GgufError::UnsupportedVersion { version: 9, .. })));
         let file = write(&tiny_gguf(None, 32));
-        assert!(matches!(
-            inspect(file.path()),
-            Err(GgufError::MissingArchitecture { .. })
-        ));
+        assert!(matches!(inspect(file.path()), Err(GgufError::MissingArchitecture { .. })));
     }
 
     #[test]

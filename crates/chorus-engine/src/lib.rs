@@ -58,13 +58,11 @@ pub use gguf::{GgufError, GgufInfo, inspect as inspect_gguf};
 #[cfg(feature = "llama")]
 pub use model::{Engine, Model, json_schema_to_grammar};
 pub use options::{EngineOptions, ModelInfo, ModelOptions};
+pub use pool::ModelPool;
+pub use request::{ChatMessage, Completion, Constraint, FinishReason, GenerateRequest, Prompt, Role, SamplingParams};
+pub use stream::{Generation, GenerationEvent};
 #[cfg(not(feature = "llama"))]
 pub use unavailable::{Engine, Model, json_schema_to_grammar};
-pub use pool::ModelPool;
-pub use request::{
-    ChatMessage, Completion, Constraint, FinishReason, GenerateRequest, Prompt, Role, SamplingParams,
-};
-pub use stream::{Generation, GenerationEvent};
 
 /// Peak resident memory of this process in bytes (`VmHWM`), where the
 /// platform tells it.

@@ -59,10 +59,7 @@ impl Engine {
         let params = LlamaModelParams::default().with_use_mmap(true);
         let llama = LlamaModel::load_from_file(self.backend, path, &params).map_err(|error| {
             tracing::debug!(%error, path = %path.display(), "llama.cpp refused the model");
-            LoadError::Rejected {
-                path: path.to_path_buf(),
-                architecture: header.architecture.clone(),
-            }
+            LoadError::Rejected { path: path.to_path_buf(), architecture: header.architecture.clone() }
         })?;
         let llama = Arc::new(llama);
         let n_ctx_train = llama.n_ctx_train().max(1);
@@ -101,9 +98,7 @@ impl Engine {
             n_batch: options.batch,
             threads: i32::try_from(self.threads).unwrap_or(1),
         };
-        let name = path
-            .file_stem()
-            .map_or_else(|| "model".to_owned(), |stem| stem.to_string_lossy().into_owned());
+        let name = path.file_stem().map_or_else(|| "model".to_owned(), |stem| stem.to_string_lossy().into_owned());
         let tokens_generated = Arc::new(AtomicU64::new(0));
         let stop = Arc::new(AtomicBool::new(false));
         let (jobs, worker) = worker::spawn(
@@ -113,12 +108,8 @@ impl Engine {
             name,
             Arc::clone(&tokens_generated),
             Arc::clone(&stop),
-        ).map_err(|reason| {
-            LoadError::Context {
-                path: path.to_path_buf(),
-                reason,
-            }
-        })?;
+        )
+        .map_err(|reason| LoadError::Context { path: path.to_path_buf(), reason })?;
         let load_ms = started.elapsed().as_secs_f64() * 1000.0;
         tracing::info!(path = %path.display(), load_ms, "model loaded");
         Ok(Model {
@@ -223,7 +214,8 @@ impl Model {
         let template = match &self.inner.template {
             Some(template) => template,
             None => {
-                chatml = LlamaChatTemplate::new("chatml").map_err(|error| GenerateError::Template(error.to_string()))?;
+                chatml =
+                    LlamaChatTemplate::new("chatml").map_err(|error| GenerateError::Template(error.to_string()))?;
                 &chatml
             }
         };
@@ -321,10 +313,7 @@ impl Model {
         let context = usize::try_from(self.inner.info.context).unwrap_or(usize::MAX);
         let limit = context.saturating_sub(1);
         if tokens.len() > limit {
-            return Err(GenerateError::PromptTooLong {
-                tokens: tokens.len(),
-                limit,
-            });
+            return Err(GenerateError::PromptTooLong { tokens: tokens.len(), limit });
         }
         let room = u32::try_from(context - tokens.len()).unwrap_or(u32::MAX);
         let max_tokens = request.sampling.max_tokens.min(room);

@@ -33,21 +33,14 @@ pub struct ModelOptions {
 
 impl Default for ModelOptions {
     fn default() -> Self {
-        Self {
-            context: 4096,
-            parallel: 4,
-            batch: 512,
-        }
+        Self { context: 4096, parallel: 4, batch: 512 }
     }
 }
 
 impl ModelOptions {
     pub(crate) fn validate(&self) -> Result<(), LoadError> {
         if !(1..=64).contains(&self.parallel) {
-            return Err(LoadError::InvalidOptions(format!(
-                "parallel must be 1..=64, not {}",
-                self.parallel
-            )));
+            return Err(LoadError::InvalidOptions(format!("parallel must be 1..=64, not {}", self.parallel)));
         }
         if !(32..=8192).contains(&self.batch) {
             return Err(LoadError::InvalidOptions(format!("batch must be 32..=8192, not {}", self.batch)));

@@ -41,12 +41,7 @@ impl ModelPool {
     /// A pool that keeps the estimated memory of its models under `budget` bytes.
     #[must_use]
     pub fn new(engine: Engine, budget: u64, options: ModelOptions) -> Self {
-        Self {
-            engine,
-            budget,
-            options,
-            state: Mutex::new(State::default()),
-        }
+        Self { engine, budget, options, state: Mutex::new(State::default()) }
     }
 
     /// The model at `path`, loading it (and evicting others) if needed.
@@ -63,26 +58,15 @@ impl ModelPool {
             return Ok(entry.model.clone());
         }
         let file_size = std::fs::metadata(path)
-            .map_err(|source| crate::gguf::GgufError::Open {
-                path: path.to_path_buf(),
-                source,
-            })?
+            .map_err(|source| crate::gguf::GgufError::Open { path: path.to_path_buf(), source })?
             .len();
         let needed = file_size + LOAD_OVERHEAD;
         if needed > self.budget {
-            return Err(LoadError::OverBudget {
-                path: path.to_path_buf(),
-                needed,
-                budget: self.budget,
-            });
+            return Err(LoadError::OverBudget { path: path.to_path_buf(), needed, budget: self.budget });
         }
         while state.used() + needed > self.budget {
-            let Some(oldest) = state
-                .entries
-                .iter()
-                .enumerate()
-                .min_by_key(|(_, entry)| entry.last_used)
-                .map(|(index, _)| index)
+            let Some(oldest) =
+                state.entries.iter().enumerate().min_by_key(|(_, entry)| entry.last_used).map(|(index, _)| index)
             else {
                 break;
             };
@@ -90,11 +74,7 @@ impl ModelPool {
             tracing::info!(path = %evicted.path.display(), "unloading least recently used model");
         }
         let model = self.engine.load(path, &self.options)?;
-        state.entries.push(Entry {
-            path: path.to_path_buf(),
-            model: model.clone(),
-            last_used: now,
-        });
+        state.entries.push(Entry { path: path.to_path_buf(), model: model.clone(), last_used: now });
         Ok(model)
     }
 

@@ -38,26 +38,17 @@ pub struct ChatMessage {
 impl ChatMessage {
     /// A system message.
     pub fn system(content: impl Into<String>) -> Self {
-        Self {
-            role: Role::System,
-            content: content.into(),
-        }
+        Self { role: Role::System, content: content.into() }
     }
 
     /// A user message.
     pub fn user(content: impl Into<String>) -> Self {
-        Self {
-            role: Role::User,
-            content: content.into(),
-        }
+        Self { role: Role::User, content: content.into() }
     }
 
     /// An assistant message.
     pub fn assistant(content: impl Into<String>) -> Self {
-        Self {
-            role: Role::Assistant,
-            content: content.into(),
-        }
+        Self { role: Role::Assistant, content: content.into() }
     }
 }
 
@@ -114,14 +105,7 @@ impl SamplingParams {
     /// Greedy decoding: the most likely token every step. Reproducible, used by tests.
     #[must_use]
     pub fn greedy() -> Self {
-        Self {
-            temperature: 0.0,
-            top_k: 0,
-            top_p: 1.0,
-            min_p: 0.0,
-            repeat_penalty: 1.0,
-            ..Self::default()
-        }
+        Self { temperature: 0.0, top_k: 0, top_p: 1.0, min_p: 0.0, repeat_penalty: 1.0, ..Self::default() }
     }
 
     /// Checks that the values make sense.
@@ -255,9 +239,5 @@ impl Completion {
 }
 
 fn rate(tokens: u32, ms: f64) -> f64 {
-    if ms > 0.0 {
-        f64::from(tokens) * 1000.0 / ms
-    } else {
-        0.0
-    }
+    if ms > 0.0 { f64::from(tokens) * 1000.0 / ms } else { 0.0 }
 }

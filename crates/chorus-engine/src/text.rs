@@ -70,10 +70,7 @@ pub(crate) struct StopMatcher {
 
 impl StopMatcher {
     pub(crate) fn new(stops: &[String]) -> Self {
-        Self {
-            stops: stops.iter().filter(|s| !s.is_empty()).cloned().collect(),
-            held: String::new(),
-        }
+        Self { stops: stops.iter().filter(|s| !s.is_empty()).cloned().collect(), held: String::new() }
     }
 
     /// Feeds new text.
@@ -82,11 +79,7 @@ impl StopMatcher {
         if self.stops.is_empty() {
             return StopScan::Continue(std::mem::take(&mut self.held));
         }
-        let earliest = self
-            .stops
-            .iter()
-            .filter_map(|stop| self.held.find(stop.as_str()))
-            .min();
+        let earliest = self.stops.iter().filter_map(|stop| self.held.find(stop.as_str())).min();
         if let Some(at) = earliest {
             let shown = self.held[..at].to_owned();
             self.held.clear();

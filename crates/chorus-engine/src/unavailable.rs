@@ -14,7 +14,8 @@ use crate::options::{EngineOptions, ModelInfo, ModelOptions};
 use crate::request::{ChatMessage, GenerateRequest};
 use crate::stream::Generation;
 
-const NO_BACKEND: &str = "this build of Chorus has no inference backend (chorus-engine was built without its `llama` feature)";
+const NO_BACKEND: &str =
+    "this build of Chorus has no inference backend (chorus-engine was built without its `llama` feature)";
 
 /// The inference engine. In this build it cannot be started.
 #[derive(Debug, Clone)]

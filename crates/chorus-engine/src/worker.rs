@@ -13,8 +13,8 @@
 
 use std::collections::VecDeque;
 use std::num::NonZeroU32;
-use std::sync::mpsc::{Receiver, SyncSender, TryRecvError};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::mpsc::{Receiver, SyncSender, TryRecvError};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
@@ -84,10 +84,7 @@ impl Samplers {
             stages.push(LlamaSampler::temp(params.temperature));
             stages.push(LlamaSampler::dist(params.seed));
         }
-        Self {
-            chain: LlamaSampler::chain_simple(stages),
-            grammar,
-        }
+        Self { chain: LlamaSampler::chain_simple(stages), grammar }
     }
 
     /// Picks the next token from the logits at batch index `index`.
@@ -103,10 +100,7 @@ impl Samplers {
         if let Some(grammar) = self.grammar.as_mut() {
             let mut single = LlamaTokenDataArray::new(vec![LlamaTokenData::new(token, 1.0, 0.0)], false);
             grammar.apply(&mut single);
-            let rejected = single
-                .data
-                .first()
-                .is_none_or(|data| data.logit() == f32::NEG_INFINITY);
+            let rejected = single.data.first().is_none_or(|data| data.logit() == f32::NEG_INFINITY);
             if rejected {
                 let mut candidates = ctx.token_data_array_ith(index);
                 grammar.apply(&mut candidates);
@@ -138,9 +132,7 @@ pub(crate) struct Job {
 impl Job {
     /// KV cells this request may use at most.
     fn reservation(&self) -> u32 {
-        u32::try_from(self.tokens.len())
-            .unwrap_or(u32::MAX)
-            .saturating_add(self.max_tokens)
+        u32::try_from(self.tokens.len()).unwrap_or(u32::MAX).saturating_add(self.max_tokens)
     }
 }
 
@@ -378,10 +370,7 @@ fn run(
             for offset in 0..take {
                 let at = slot.prompt_done + offset;
                 let last = at + 1 == slot.job.tokens.len();
-                if batch
-                    .add(slot.job.tokens[at], slot.position, &[slot.seq], last)
-                    .is_err()
-                {
+                if batch.add(slot.job.tokens[at], slot.position, &[slot.seq], last).is_err() {
                     break;
                 }
                 slot.position += 1;
@@ -452,11 +441,7 @@ fn step(model: &LlamaModel, ctx: &LlamaContext<'_>, slot: &mut Slot, counter: &A
         }
     }
     if slot.generated >= slot.job.max_tokens {
-        return Some(if slot.job.clamped {
-            FinishReason::ContextFull
-        } else {
-            FinishReason::MaxTokens
-        });
+        return Some(if slot.job.clamped { FinishReason::ContextFull } else { FinishReason::MaxTokens });
     }
     None
 }

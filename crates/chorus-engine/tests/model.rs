@@ -23,9 +23,7 @@ fn ask(question: &str, max_tokens: u32) -> GenerateRequest {
 fn generates_text_from_the_chat_template() {
     let model = load(&ModelOptions::default());
     assert!(model.info().has_chat_template, "SmolLM2 carries its own chat template");
-    let rendered = model
-        .render_chat(&[ChatMessage::system("Be brief."), ChatMessage::user("Hi")])
-        .expect("renders");
+    let rendered = model.render_chat(&[ChatMessage::system("Be brief."), ChatMessage::user("Hi")]).expect("renders");
     assert!(rendered.contains("<|im_start|>system\nBe brief."), "{rendered}");
     assert!(rendered.ends_with("<|im_start|>assistant\n"), "{rendered}");
 
@@ -76,12 +74,7 @@ fn json_schema_output_is_valid_on_20_of_20_seeds() {
     let model = load(&ModelOptions::default());
     let mut generations = Vec::new();
     for seed in 1..=20u32 {
-        let sampling = SamplingParams {
-            temperature: 0.9,
-            seed,
-            max_tokens: 160,
-            ..SamplingParams::default()
-        };
+        let sampling = SamplingParams { temperature: 0.9, seed, max_tokens: 160, ..SamplingParams::default() };
         let request = GenerateRequest::chat(vec![ChatMessage::user(
             "Invent a person and describe them as JSON with name, age, languages and employed.",
         )])
@@ -160,22 +153,15 @@ fn four_batched_prompts_answer_their_own_question() {
         "List three primary colours.",
         "Explain what a CPU does in one sentence.",
     ];
-    let model = load(&ModelOptions {
-        parallel: 4,
-        ..ModelOptions::default()
-    });
+    let model = load(&ModelOptions { parallel: 4, ..ModelOptions::default() });
     let single: Vec<String> = prompts
         .iter()
         .map(|prompt| model.generate(ask(prompt, 48)).expect("starts").blocking_complete().expect("completes").text)
         .collect();
     // All four at once: they are decoded together in one batch.
-    let generations = model
-        .generate_many(prompts.iter().map(|prompt| ask(prompt, 48)).collect())
-        .expect("starts");
-    let batched: Vec<String> = generations
-        .into_iter()
-        .map(|generation| generation.blocking_complete().expect("completes").text)
-        .collect();
+    let generations = model.generate_many(prompts.iter().map(|prompt| ask(prompt, 48)).collect()).expect("starts");
+    let batched: Vec<String> =
+        generations.into_iter().map(|generation| generation.blocking_complete().expect("completes").text).collect();
     let mut identical = 0;
     for (index, text) in batched.iter().enumerate() {
         let own = common_prefix(text, &single[index]);
@@ -213,10 +199,7 @@ fn broken_files_are_typed_errors_and_the_process_goes_on() {
     let truncated = dir.path().join("truncated.gguf");
     std::fs::write(&truncated, &real[..real.len() / 2]).expect("write");
     let error = engine.load(&truncated, &ModelOptions::default()).expect_err("truncated");
-    assert!(
-        matches!(error, LoadError::InvalidFile(chorus_engine::GgufError::Truncated { .. })),
-        "{error}"
-    );
+    assert!(matches!(error, LoadError::InvalidFile(chorus_engine::GgufError::Truncated { .. })), "{error}");
 
     let random = dir.path().join("random.gguf");
     let mut file = std::fs::File::create(&random).expect("create");
@@ -248,10 +231,7 @@ fn broken_files_are_typed_errors_and_the_process_goes_on() {
     let alien_path = dir.path().join("alien.gguf");
     std::fs::write(&alien_path, &alien).expect("write");
     let error = engine.load(&alien_path, &ModelOptions::default()).expect_err("alien");
-    assert!(
-        matches!(&error, LoadError::Rejected { architecture, .. } if architecture == "zorgo"),
-        "{error}"
-    );
+    assert!(matches!(&error, LoadError::Rejected { architecture, .. } if architecture == "zorgo"), "{error}");
 
     // Still alive, and the real model still loads and answers.
     let model = engine.load(&model_path(), &ModelOptions::default()).expect("loads");
@@ -261,21 +241,11 @@ fn broken_files_are_typed_errors_and_the_process_goes_on() {
 
 #[test]
 fn bad_requests_are_refused_clearly() {
-    let model = load(&ModelOptions {
-        context: 256,
-        parallel: 1,
-        ..ModelOptions::default()
-    });
+    let model = load(&ModelOptions { context: 256, parallel: 1, ..ModelOptions::default() });
     assert!(matches!(model.generate(ask("   ", 8)), Err(GenerateError::EmptyPrompt)));
     let long = "word ".repeat(2000);
-    assert!(matches!(
-        model.generate(ask(&long, 8)),
-        Err(GenerateError::PromptTooLong { limit: 255, .. })
-    ));
-    let hot = ask("hi", 8).with_sampling(SamplingParams {
-        temperature: f32::NAN,
-        ..SamplingParams::default()
-    });
+    assert!(matches!(model.generate(ask(&long, 8)), Err(GenerateError::PromptTooLong { limit: 255, .. })));
+    let hot = ask("hi", 8).with_sampling(SamplingParams { temperature: f32::NAN, ..SamplingParams::default() });
     assert!(matches!(model.generate(hot), Err(GenerateError::InvalidSampling(_))));
     let mut bad_tokens = ask("hi", 8);
     bad_tokens.prompt = Prompt::Tokens(vec![1, -5]);
@@ -313,11 +283,11 @@ fn the_pool_unloads_the_least_recently_used_model() {
     std::os::unix::fs::symlink(&first, &second).expect("symlink");
     let file = std::fs::metadata(&first).expect("model").len();
     // Room for one model (its file, KV cache and buffers), not two.
-    let pool = ModelPool::new(engine(), file * 2 + (16 << 20), ModelOptions {
-        context: 512,
-        parallel: 1,
-        ..ModelOptions::default()
-    });
+    let pool = ModelPool::new(
+        engine(),
+        file * 2 + (16 << 20),
+        ModelOptions { context: 512, parallel: 1, ..ModelOptions::default() },
+    );
     pool.get(&first).expect("first loads");
     assert_eq!(pool.loaded().len(), 1);
     let model = pool.get(&second).expect("second loads");

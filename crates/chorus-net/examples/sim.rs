@@ -28,9 +28,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .with_ansi(false)
         .init();
     let config = parse(std::env::args().skip(1))?;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     let report = runtime.block_on(sim::run(config))?;
     println!("{}", report.to_markdown());
     println!("{}", serde_json::to_string_pretty(&report)?);
@@ -41,18 +39,10 @@ fn parse(mut args: impl Iterator<Item = String>) -> Result<SimConfig, String> {
     let mut config = SimConfig::default();
     while let Some(flag) = args.next() {
         let value = args.next().ok_or_else(|| format!("{flag} needs a value"))?;
-        let number = || {
-            value
-                .parse::<u64>()
-                .map_err(|error| format!("{flag} {value}: {error}"))
-        };
+        let number = || value.parse::<u64>().map_err(|error| format!("{flag} {value}: {error}"));
         let count = || number().map(|n| usize::try_from(n).unwrap_or(usize::MAX));
         let ms = || number().map(Duration::from_millis);
-        let share = || {
-            value
-                .parse::<f64>()
-                .map_err(|error| format!("{flag} {value}: {error}"))
-        };
+        let share = || value.parse::<f64>().map_err(|error| format!("{flag} {value}: {error}"));
         match flag.as_str() {
             "--nodes" => config.nodes = count()?,
             "--seeds" => config.seeds = count()?,

@@ -14,16 +14,14 @@ use libp2p::kad::store::{MemoryStore, MemoryStoreConfig};
 use libp2p::request_response::{self, ProtocolSupport};
 use libp2p::swarm::behaviour::toggle::Toggle;
 use libp2p::swarm::{
-    ConnectionDenied, ConnectionId, FromSwarm, NetworkBehaviour, THandler, THandlerInEvent,
-    THandlerOutEvent, ToSwarm,
+    ConnectionDenied, ConnectionId, FromSwarm, NetworkBehaviour, THandler, THandlerInEvent, THandlerOutEvent, ToSwarm,
 };
 use libp2p::{Multiaddr, PeerId};
 use libp2p::{autonat, connection_limits, dcutr, identify, kad, mdns, ping, relay};
 
 use crate::network::NetConfig;
 use crate::wire::{
-    KAD_PROTOCOL, MAX_STATUS_BYTES, MAX_STATUS_REQUEST_BYTES, PeerStatus, STATUS_PROTOCOL,
-    StatusRequest,
+    KAD_PROTOCOL, MAX_STATUS_BYTES, MAX_STATUS_REQUEST_BYTES, PeerStatus, STATUS_PROTOCOL, StatusRequest,
 };
 
 /// Identify's protocol version string: peers of other networks are told apart.
@@ -70,11 +68,7 @@ impl Behaviour {
             .set_max_packet_size(64 * 1024);
         let store = MemoryStore::with_config(
             peer_id,
-            MemoryStoreConfig {
-                max_provided_keys: 4096,
-                max_providers_per_key: 64,
-                ..MemoryStoreConfig::default()
-            },
+            MemoryStoreConfig { max_provided_keys: 4096, max_providers_per_key: 64, ..MemoryStoreConfig::default() },
         );
         let mut kad = kad::Behaviour::with_config(peer_id, store, kad_config);
         if config.kad_server {
@@ -96,23 +90,11 @@ impl Behaviour {
                 .with_request_timeout(config.status_timeout)
                 .with_max_concurrent_streams(64),
         );
-        let mdns = if config.mdns {
-            Some(mdns::tokio::Behaviour::new(
-                mdns::Config::default(),
-                peer_id,
-            )?)
-        } else {
-            None
-        };
-        let autonat = config
-            .autonat
-            .then(|| autonat::Behaviour::new(peer_id, autonat::Config::default()));
-        let dcutr = relay_client
-            .as_ref()
-            .map(|_| dcutr::Behaviour::new(peer_id));
-        let relay_server = config
-            .relay_server
-            .then(|| relay::Behaviour::new(peer_id, relay::Config::default()));
+        let mdns =
+            if config.mdns { Some(mdns::tokio::Behaviour::new(mdns::Config::default(), peer_id)?) } else { None };
+        let autonat = config.autonat.then(|| autonat::Behaviour::new(peer_id, autonat::Config::default()));
+        let dcutr = relay_client.as_ref().map(|_| dcutr::Behaviour::new(peer_id));
+        let relay_server = config.relay_server.then(|| relay::Behaviour::new(peer_id, relay::Config::default()));
         Ok(Self {
             limits: connection_limits::Behaviour::new(limits),
             kad: Kademlia::new(kad),
@@ -170,12 +152,7 @@ struct Quarantined;
 
 impl Kademlia {
     fn new(inner: kad::Behaviour<MemoryStore>) -> Self {
-        Self {
-            inner,
-            strikes: HashMap::new(),
-            unresponsive: VecDeque::new(),
-            quarantined: HashMap::new(),
-        }
+        Self { inner, strikes: HashMap::new(), unresponsive: VecDeque::new(), quarantined: HashMap::new() }
     }
 
     /// Refuses connections with `peer` until `until`.
@@ -219,8 +196,7 @@ impl NetworkBehaviour for Kademlia {
         local_addr: &Multiaddr,
         remote_addr: &Multiaddr,
     ) -> Result<(), ConnectionDenied> {
-        self.inner
-            .handle_pending_inbound_connection(connection_id, local_addr, remote_addr)
+        self.inner.handle_pending_inbound_connection(connection_id, local_addr, remote_addr)
     }
 
     fn handle_established_inbound_connection(
@@ -231,12 +207,7 @@ impl NetworkBehaviour for Kademlia {
         remote_addr: &Multiaddr,
     ) -> Result<THandler<Self>, ConnectionDenied> {
         self.check(&peer)?;
-        self.inner.handle_established_inbound_connection(
-            connection_id,
-            peer,
-            local_addr,
-            remote_addr,
-        )
+        self.inner.handle_established_inbound_connection(connection_id, peer, local_addr, remote_addr)
     }
 
     fn handle_pending_outbound_connection(
@@ -249,12 +220,7 @@ impl NetworkBehaviour for Kademlia {
         if let Some(peer) = &maybe_peer {
             self.check(peer)?;
         }
-        self.inner.handle_pending_outbound_connection(
-            connection_id,
-            maybe_peer,
-            addresses,
-            effective_role,
-        )
+        self.inner.handle_pending_outbound_connection(connection_id, maybe_peer, addresses, effective_role)
     }
 
     fn handle_established_outbound_connection(
@@ -266,13 +232,7 @@ impl NetworkBehaviour for Kademlia {
         port_use: PortUse,
     ) -> Result<THandler<Self>, ConnectionDenied> {
         self.check(&peer)?;
-        self.inner.handle_established_outbound_connection(
-            connection_id,
-            peer,
-            addr,
-            role_override,
-            port_use,
-        )
+        self.inner.handle_established_outbound_connection(connection_id, peer, addr, role_override, port_use)
     }
 
     fn on_swarm_event(&mut self, event: FromSwarm) {
@@ -301,20 +261,14 @@ impl NetworkBehaviour for Kademlia {
             // An answer, or a request of its own: the peer is alive.
             self.strikes.remove(&peer);
         }
-        self.inner
-            .on_connection_handler_event(peer, connection_id, event);
+        self.inner.on_connection_handler_event(peer, connection_id, event);
     }
 
-    fn poll(
-        &mut self,
-        cx: &mut Context<'_>,
-    ) -> Poll<ToSwarm<Self::ToSwarm, THandlerInEvent<Self>>> {
+    fn poll(&mut self, cx: &mut Context<'_>) -> Poll<ToSwarm<Self::ToSwarm, THandlerInEvent<Self>>> {
         if let Some(peer) = self.unresponsive.pop_front() {
             return Poll::Ready(ToSwarm::GenerateEvent(KadEvent::Unresponsive(peer)));
         }
-        self.inner
-            .poll(cx)
-            .map(|event| event.map_out(KadEvent::Kad))
+        self.inner.poll(cx).map(|event| event.map_out(KadEvent::Kad))
     }
 }
 
@@ -327,10 +281,7 @@ impl NetworkBehaviour for Kademlia {
 /// large responses cost nothing. The network simulation's hang phase
 /// checks that this still recognises timeouts (`peers_quarantined`).
 fn is_request_timeout(event: &impl fmt::Debug) -> bool {
-    let mut prefix = Prefix {
-        bytes: [0; 64],
-        len: 0,
-    };
+    let mut prefix = Prefix { bytes: [0; 64], len: 0 };
     let _ = write!(prefix, "{event:?}");
     let text = prefix.as_str();
     text.starts_with("QueryError") && text.contains("TimedOut")
@@ -348,8 +299,7 @@ impl Prefix {
         match std::str::from_utf8(bytes) {
             Ok(text) => text,
             // Cut inside a character: keep what is valid.
-            Err(error) => std::str::from_utf8(bytes.get(..error.valid_up_to()).unwrap_or_default())
-                .unwrap_or_default(),
+            Err(error) => std::str::from_utf8(bytes.get(..error.valid_up_to()).unwrap_or_default()).unwrap_or_default(),
         }
     }
 }
@@ -358,18 +308,13 @@ impl fmt::Write for Prefix {
     fn write_str(&mut self, text: &str) -> fmt::Result {
         let room = self.bytes.len() - self.len;
         let take = room.min(text.len());
-        if let (Some(target), Some(source)) = (
-            self.bytes.get_mut(self.len..self.len + take),
-            text.as_bytes().get(..take),
-        ) {
+        if let (Some(target), Some(source)) =
+            (self.bytes.get_mut(self.len..self.len + take), text.as_bytes().get(..take))
+        {
             target.copy_from_slice(source);
             self.len += take;
         }
-        if take < text.len() {
-            Err(fmt::Error)
-        } else {
-            Ok(())
-        }
+        if take < text.len() { Err(fmt::Error) } else { Ok(()) }
     }
 }
 
@@ -392,19 +337,11 @@ mod tests {
 
     #[test]
     fn timeouts_are_recognised_from_the_first_bytes_only() {
-        let timeout = Event::QueryError {
-            error: Error::Io(std::io::ErrorKind::TimedOut.into()),
-            query_id: 7,
-        };
+        let timeout = Event::QueryError { error: Error::Io(std::io::ErrorKind::TimedOut.into()), query_id: 7 };
         assert!(is_request_timeout(&timeout));
-        let refused = Event::QueryError {
-            error: Error::Io(std::io::ErrorKind::ConnectionRefused.into()),
-            query_id: 7,
-        };
+        let refused = Event::QueryError { error: Error::Io(std::io::ErrorKind::ConnectionRefused.into()), query_id: 7 };
         assert!(!is_request_timeout(&refused));
-        let big = Event::FindNodeRes {
-            peers: vec!["TimedOut".repeat(1000); 100],
-        };
+        let big = Event::FindNodeRes { peers: vec!["TimedOut".repeat(1000); 100] };
         assert!(!is_request_timeout(&big));
     }
 }

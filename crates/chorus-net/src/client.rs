@@ -7,8 +7,8 @@ use libp2p::{PeerId, Stream};
 use crate::network::Network;
 use crate::receipt::Receipt;
 use crate::wire::{
-    FrameError, MAX_REQUEST_BYTES, MAX_RESPONSE_FRAME_BYTES, MAX_RESULT_BYTES, TASK_PROTOCOL,
-    TaskError, TaskErrorCode, TaskFrame, TaskRequest, TaskSummary, read_frame, write_frame,
+    FrameError, MAX_REQUEST_BYTES, MAX_RESPONSE_FRAME_BYTES, MAX_RESULT_BYTES, TASK_PROTOCOL, TaskError, TaskErrorCode,
+    TaskFrame, TaskRequest, TaskSummary, read_frame, write_frame,
 };
 
 /// How long opening a task stream (dialling included) may take.
@@ -50,30 +50,17 @@ impl Network {
     /// # Errors
     /// `disconnected` when the peer cannot be reached, `not_serving` when it
     /// does not speak the task protocol.
-    pub async fn start_task(
-        &self,
-        peer: PeerId,
-        request: TaskRequest,
-    ) -> Result<RemoteTask, TaskError> {
+    pub async fn start_task(&self, peer: PeerId, request: TaskRequest) -> Result<RemoteTask, TaskError> {
         let mut stream = self.open_task_stream(peer).await?;
-        write_frame(&mut stream, &request, MAX_REQUEST_BYTES)
-            .await
-            .map_err(|error| {
-                let code = if error.kind() == std::io::ErrorKind::InvalidInput {
-                    TaskErrorCode::TooLarge
-                } else {
-                    TaskErrorCode::Disconnected
-                };
-                TaskError::new(code, error.to_string())
-            })?;
-        Ok(RemoteTask {
-            peer,
-            local: self.peer_id(),
-            request,
-            stream,
-            text: String::new(),
-            finished: false,
-        })
+        write_frame(&mut stream, &request, MAX_REQUEST_BYTES).await.map_err(|error| {
+            let code = if error.kind() == std::io::ErrorKind::InvalidInput {
+                TaskErrorCode::TooLarge
+            } else {
+                TaskErrorCode::Disconnected
+            };
+            TaskError::new(code, error.to_string())
+        })?;
+        Ok(RemoteTask { peer, local: self.peer_id(), request, stream, text: String::new(), finished: false })
     }
 
     /// Opens a bare `/chorus/task/1` stream to `peer`. [`Network::start_task`]
@@ -84,12 +71,7 @@ impl Network {
     /// As [`Network::start_task`].
     pub async fn open_task_stream(&self, peer: PeerId) -> Result<Stream, TaskError> {
         let mut control = self.control();
-        let stream = match tokio::time::timeout(
-            OPEN_TIMEOUT,
-            control.open_stream(peer, TASK_PROTOCOL),
-        )
-        .await
-        {
+        let stream = match tokio::time::timeout(OPEN_TIMEOUT, control.open_stream(peer, TASK_PROTOCOL)).await {
             Err(_) => {
                 return Err(TaskError::new(
                     TaskErrorCode::Disconnected,
@@ -97,16 +79,10 @@ impl Network {
                 ));
             }
             Ok(Err(libp2p_stream::OpenStreamError::UnsupportedProtocol(_))) => {
-                return Err(TaskError::new(
-                    TaskErrorCode::NotServing,
-                    format!("{peer} does not serve tasks"),
-                ));
+                return Err(TaskError::new(TaskErrorCode::NotServing, format!("{peer} does not serve tasks")));
             }
             Ok(Err(error)) => {
-                return Err(TaskError::new(
-                    TaskErrorCode::Disconnected,
-                    format!("{peer}: {error}"),
-                ));
+                return Err(TaskError::new(TaskErrorCode::Disconnected, format!("{peer}: {error}")));
             }
             Ok(Ok(stream)) => stream,
         };
@@ -128,44 +104,24 @@ impl RemoteTask {
         }
         let frame = read_frame::<_, TaskFrame>(&mut self.stream, MAX_RESPONSE_FRAME_BYTES).await;
         let event = match frame {
-            Err(FrameError::Closed) => Err(TaskError::new(
-                TaskErrorCode::Disconnected,
-                "the peer closed the task",
-            )),
-            Err(FrameError::Io(error)) => Err(TaskError::new(
-                TaskErrorCode::Disconnected,
-                format!("connection lost: {error}"),
-            )),
+            Err(FrameError::Closed) => Err(TaskError::new(TaskErrorCode::Disconnected, "the peer closed the task")),
+            Err(FrameError::Io(error)) => {
+                Err(TaskError::new(TaskErrorCode::Disconnected, format!("connection lost: {error}")))
+            }
             Err(error) => Err(TaskError::new(TaskErrorCode::Protocol, error.to_string())),
             Ok(TaskFrame::Waiting) => Ok(RemoteEvent::Waiting),
             Ok(TaskFrame::Token { text }) => {
                 if self.text.len() + text.len() > MAX_RESULT_BYTES {
-                    Err(TaskError::new(
-                        TaskErrorCode::TooLarge,
-                        "the peer sent more text than allowed",
-                    ))
+                    Err(TaskError::new(TaskErrorCode::TooLarge, "the peer sent more text than allowed"))
                 } else {
                     self.text.push_str(&text);
                     Ok(RemoteEvent::Token(text))
                 }
             }
             Ok(TaskFrame::Done { summary, receipt }) => {
-                match receipt.verify(
-                    &self.peer,
-                    &self.local,
-                    &self.request,
-                    &self.text,
-                    summary.tokens,
-                ) {
-                    Ok(()) => Ok(RemoteEvent::Done {
-                        summary,
-                        receipt,
-                        text: std::mem::take(&mut self.text),
-                    }),
-                    Err(error) => Err(TaskError::new(
-                        TaskErrorCode::Protocol,
-                        format!("bad receipt: {error}"),
-                    )),
+                match receipt.verify(&self.peer, &self.local, &self.request, &self.text, summary.tokens) {
+                    Ok(()) => Ok(RemoteEvent::Done { summary, receipt, text: std::mem::take(&mut self.text) }),
+                    Err(error) => Err(TaskError::new(TaskErrorCode::Protocol, format!("bad receipt: {error}"))),
                 }
             }
             Ok(TaskFrame::Error { error }) => Err(error),

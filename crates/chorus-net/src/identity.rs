@@ -27,9 +27,7 @@ pub enum IdentityError {
         source: std::io::Error,
     },
     /// The file exists but does not hold an Ed25519 key.
-    #[error(
-        "identity key {path} is not a valid key ({reason}); move it away to start with a new identity"
-    )]
+    #[error("identity key {path} is not a valid key ({reason}); move it away to start with a new identity")]
     Corrupt {
         /// The key file.
         path: PathBuf,
@@ -45,23 +43,13 @@ pub enum IdentityError {
 /// (a corrupt key is never silently replaced: it is the node's standing).
 pub fn load_or_create(dir: &Path) -> Result<Keypair, IdentityError> {
     let path = dir.join(KEY_FILE);
-    let io = |source| IdentityError::Io {
-        path: path.clone(),
-        source,
-    };
+    let io = |source| IdentityError::Io { path: path.clone(), source };
     match fs::read(&path) {
         Ok(bytes) => {
-            let keypair = Keypair::from_protobuf_encoding(&bytes).map_err(|error| {
-                IdentityError::Corrupt {
-                    path: path.clone(),
-                    reason: error.to_string(),
-                }
-            })?;
+            let keypair = Keypair::from_protobuf_encoding(&bytes)
+                .map_err(|error| IdentityError::Corrupt { path: path.clone(), reason: error.to_string() })?;
             if keypair.clone().try_into_ed25519().is_err() {
-                return Err(IdentityError::Corrupt {
-                    path,
-                    reason: "not an Ed25519 key".to_owned(),
-                });
+                return Err(IdentityError::Corrupt { path, reason: "not an Ed25519 key".to_owned() });
             }
             Ok(keypair)
         }
@@ -70,10 +58,7 @@ pub fn load_or_create(dir: &Path) -> Result<Keypair, IdentityError> {
             let keypair = Keypair::generate_ed25519();
             let bytes = keypair
                 .to_protobuf_encoding()
-                .map_err(|error| IdentityError::Corrupt {
-                    path: path.clone(),
-                    reason: error.to_string(),
-                })?;
+                .map_err(|error| IdentityError::Corrupt { path: path.clone(), reason: error.to_string() })?;
             let partial = dir.join(format!("{KEY_FILE}.partial"));
             let mut options = fs::OpenOptions::new();
             options.write(true).create(true).truncate(true);
@@ -107,10 +92,7 @@ mod tests {
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt as _;
-            let mode = fs::metadata(dir.path().join(KEY_FILE))
-                .unwrap()
-                .permissions()
-                .mode();
+            let mode = fs::metadata(dir.path().join(KEY_FILE)).unwrap().permissions().mode();
             assert_eq!(mode & 0o777, 0o600);
         }
     }
@@ -119,10 +101,7 @@ mod tests {
     fn a_corrupt_key_is_an_error_not_a_new_identity() {
         let dir = tempfile::tempdir().unwrap();
         fs::write(dir.path().join(KEY_FILE), b"garbage").unwrap();
-        assert!(matches!(
-            load_or_create(dir.path()),
-            Err(IdentityError::Corrupt { .. })
-        ));
+        assert!(matches!(load_or_create(dir.path()), Err(IdentityError::Corrupt { .. })));
         assert_eq!(fs::read(dir.path().join(KEY_FILE)).unwrap(), b"garbage");
     }
 }

@@ -18,10 +18,7 @@ pub(crate) struct RateLimiter {
 
 impl RateLimiter {
     pub(crate) fn new(per_minute: u32) -> Self {
-        Self {
-            per_minute,
-            buckets: Arc::new(Mutex::new(HashMap::new())),
-        }
+        Self { per_minute, buckets: Arc::new(Mutex::new(HashMap::new())) }
     }
 
     /// Takes one request from `peer`'s bucket; false when it is empty.

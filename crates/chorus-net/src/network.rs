@@ -18,9 +18,7 @@ use libp2p::kad::{self, GetProvidersOk, QueryId, QueryResult};
 use libp2p::multiaddr::Protocol;
 use libp2p::request_response::{self, OutboundRequestId};
 use libp2p::swarm::SwarmEvent;
-use libp2p::{
-    Multiaddr, PeerId, Swarm, Transport as _, autonat, identify, mdns, noise, ping, tcp, yamux,
-};
+use libp2p::{Multiaddr, PeerId, Swarm, Transport as _, autonat, identify, mdns, noise, ping, tcp, yamux};
 use serde::{Deserialize, Serialize};
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::{CancellationToken, DropGuard};
@@ -267,15 +265,8 @@ enum Command {
     Dial(Multiaddr, oneshot::Sender<Result<PeerId, NetError>>),
     Bootstrap(oneshot::Sender<Result<(), NetError>>),
     SetProvided(BTreeSet<String>, oneshot::Sender<Result<usize, NetError>>),
-    FindProviders {
-        specialist: String,
-        want: usize,
-        reply: oneshot::Sender<ProviderLookup>,
-    },
-    Status {
-        peer: PeerId,
-        reply: oneshot::Sender<Result<PeerStatus, NetError>>,
-    },
+    FindProviders { specialist: String, want: usize, reply: oneshot::Sender<ProviderLookup> },
+    Status { peer: PeerId, reply: oneshot::Sender<Result<PeerStatus, NetError>> },
     Peers(oneshot::Sender<Vec<PeerInfo>>),
     Reachability(oneshot::Sender<Reachability>),
     Freeze(bool),
@@ -299,9 +290,7 @@ struct Inner {
 
 impl std::fmt::Debug for Network {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Network")
-            .field("peer_id", &self.inner.peer_id)
-            .finish_non_exhaustive()
+        f.debug_struct("Network").field("peer_id", &self.inner.peer_id).finish_non_exhaustive()
     }
 }
 
@@ -324,32 +313,24 @@ impl Network {
         let mut swarm: Swarm<Behaviour> = match config.transport {
             TransportKind::Tcp => libp2p::SwarmBuilder::with_existing_identity(keypair.clone())
                 .with_tokio()
-                .with_tcp(
-                    tcp::Config::default().nodelay(true),
-                    noise::Config::new,
-                    yamux::Config::default,
-                )
+                .with_tcp(tcp::Config::default().nodelay(true), noise::Config::new, yamux::Config::default)
                 .map_err(|error| start_error(&error))?
                 .with_quic()
                 .with_relay_client(noise::Config::new, yamux::Config::default)
                 .map_err(|error| start_error(&error))?
-                .with_behaviour(|key, relay| {
-                    Behaviour::new(key, Some(relay), &config).map_err(Into::into)
-                })
+                .with_behaviour(|key, relay| Behaviour::new(key, Some(relay), &config).map_err(Into::into))
                 .map_err(|error| start_error(&error))?
                 .with_swarm_config(|swarm| swarm.with_idle_connection_timeout(idle))
                 .with_connection_timeout(config.dial_timeout)
                 .build(),
             TransportKind::Memory => libp2p::SwarmBuilder::with_existing_identity(keypair.clone())
                 .with_tokio()
-                .with_other_transport(
-                    |key| -> Result<_, Box<dyn std::error::Error + Send + Sync>> {
-                        Ok(MemoryTransport::default()
-                            .upgrade(upgrade::Version::V1)
-                            .authenticate(noise::Config::new(key)?)
-                            .multiplex(yamux::Config::default()))
-                    },
-                )
+                .with_other_transport(|key| -> Result<_, Box<dyn std::error::Error + Send + Sync>> {
+                    Ok(MemoryTransport::default()
+                        .upgrade(upgrade::Version::V1)
+                        .authenticate(noise::Config::new(key)?)
+                        .multiplex(yamux::Config::default()))
+                })
                 .map_err(|error| start_error(&error))?
                 .with_behaviour(|key| Behaviour::new(key, None, &config).map_err(Into::into))
                 .map_err(|error| start_error(&error))?
@@ -415,9 +396,7 @@ impl Network {
             relay_server: config.relay_server,
             memory: config.transport == TransportKind::Memory,
         };
-        event_loop
-            .wait_listening(listeners, Duration::from_secs(5))
-            .await;
+        event_loop.wait_listening(listeners, Duration::from_secs(5)).await;
         let mut bootstrapped = false;
         for address in &config.bootstrap {
             let Some(Protocol::P2p(peer)) = address.iter().last() else {
@@ -429,11 +408,7 @@ impl Network {
             if peer == peer_id {
                 continue;
             }
-            event_loop
-                .swarm
-                .behaviour_mut()
-                .kad
-                .add_address(&peer, address.clone());
+            event_loop.swarm.behaviour_mut().kad.add_address(&peer, address.clone());
             if let Err(error) = event_loop.swarm.dial(address.clone()) {
                 tracing::warn!(%address, %error, "cannot dial a bootstrap peer");
             }
@@ -483,16 +458,9 @@ impl Network {
         !self.inner.cancel.is_cancelled() && !self.inner.commands.is_closed()
     }
 
-    async fn call<T>(
-        &self,
-        make: impl FnOnce(oneshot::Sender<T>) -> Command,
-    ) -> Result<T, NetError> {
+    async fn call<T>(&self, make: impl FnOnce(oneshot::Sender<T>) -> Command) -> Result<T, NetError> {
         let (reply, answer) = oneshot::channel();
-        self.inner
-            .commands
-            .send(make(reply))
-            .await
-            .map_err(|_| NetError::Stopped)?;
+        self.inner.commands.send(make(reply)).await.map_err(|_| NetError::Stopped)?;
         answer.await.map_err(|_| NetError::Stopped)
     }
 
@@ -503,10 +471,7 @@ impl Network {
     pub async fn listen_addrs(&self) -> Result<Vec<Multiaddr>, NetError> {
         let peer = self.inner.peer_id;
         let addrs = self.call(Command::Listeners).await?;
-        Ok(addrs
-            .into_iter()
-            .map(|address| address.with_p2p(peer).unwrap_or_else(|address| address))
-            .collect())
+        Ok(addrs.into_iter().map(|address| address.with_p2p(peer).unwrap_or_else(|address| address)).collect())
     }
 
     /// Dials an address ending in `/p2p/<peer id>` and adds the peer to the
@@ -532,8 +497,7 @@ impl Network {
     /// # Errors
     /// [`NetError::Provide`] when the local record store refuses a key.
     pub async fn set_provided(&self, specialists: BTreeSet<String>) -> Result<usize, NetError> {
-        self.call(|reply| Command::SetProvided(specialists, reply))
-            .await?
+        self.call(|reply| Command::SetProvided(specialists, reply)).await?
     }
 
     /// Looks up providers of a specialist in the DHT, stopping once `want`
@@ -541,18 +505,9 @@ impl Network {
     ///
     /// # Errors
     /// [`NetError::Stopped`].
-    pub async fn find_providers(
-        &self,
-        specialist: &str,
-        want: usize,
-    ) -> Result<ProviderLookup, NetError> {
+    pub async fn find_providers(&self, specialist: &str, want: usize) -> Result<ProviderLookup, NetError> {
         let specialist = specialist.to_owned();
-        self.call(|reply| Command::FindProviders {
-            specialist,
-            want: want.max(1),
-            reply,
-        })
-        .await
+        self.call(|reply| Command::FindProviders { specialist, want: want.max(1), reply }).await
     }
 
     /// Asks a peer for its live status.
@@ -594,11 +549,7 @@ impl Network {
     /// # Errors
     /// [`NetError::Stopped`].
     pub async fn freeze(&self, frozen: bool) -> Result<(), NetError> {
-        self.inner
-            .commands
-            .send(Command::Freeze(frozen))
-            .await
-            .map_err(|_| NetError::Stopped)
+        self.inner.commands.send(Command::Freeze(frozen)).await.map_err(|_| NetError::Stopped)
     }
 }
 
@@ -630,8 +581,7 @@ struct EventLoop {
     quarantined: HashMap<PeerId, Instant>,
     pending_lookups: HashMap<QueryId, LookupState>,
     pending_provides: HashMap<QueryId, (String, oneshot::Sender<Result<bool, NetError>>)>,
-    pending_status:
-        HashMap<OutboundRequestId, (PeerId, oneshot::Sender<Result<PeerStatus, NetError>>)>,
+    pending_status: HashMap<OutboundRequestId, (PeerId, oneshot::Sender<Result<PeerStatus, NetError>>)>,
     pending_dials: HashMap<PeerId, Vec<oneshot::Sender<Result<PeerId, NetError>>>>,
     peers: HashMap<PeerId, PeerState>,
     listen_addrs: Vec<Multiaddr>,
@@ -699,58 +649,27 @@ impl EventLoop {
                     let _ = reply.send(Ok(peer));
                     return;
                 }
-                self.swarm
-                    .behaviour_mut()
-                    .kad
-                    .add_address(&peer, address.clone());
+                self.swarm.behaviour_mut().kad.add_address(&peer, address.clone());
                 match self.swarm.dial(address) {
                     Ok(()) => self.pending_dials.entry(peer).or_default().push(reply),
                     Err(error) => {
-                        let _ = reply.send(Err(NetError::Dial {
-                            peer: peer.to_string(),
-                            reason: error.to_string(),
-                        }));
+                        let _ = reply.send(Err(NetError::Dial { peer: peer.to_string(), reason: error.to_string() }));
                     }
                 }
             }
             Command::Bootstrap(reply) => {
-                let result = self
-                    .swarm
-                    .behaviour_mut()
-                    .kad
-                    .bootstrap()
-                    .map(|_| ())
-                    .map_err(|_| NetError::NoPeers);
+                let result = self.swarm.behaviour_mut().kad.bootstrap().map(|_| ()).map_err(|_| NetError::NoPeers);
                 let _ = reply.send(result);
             }
             Command::SetProvided(wanted, reply) => self.set_provided(wanted, reply),
-            Command::FindProviders {
-                specialist,
-                want,
-                reply,
-            } => {
-                let id = self
-                    .swarm
-                    .behaviour_mut()
-                    .kad
-                    .get_providers(specialist_key(&specialist));
-                self.pending_lookups.insert(
-                    id,
-                    LookupState {
-                        want,
-                        found: Vec::new(),
-                        started: Instant::now(),
-                        reply: Some(reply),
-                    },
-                );
+            Command::FindProviders { specialist, want, reply } => {
+                let id = self.swarm.behaviour_mut().kad.get_providers(specialist_key(&specialist));
+                self.pending_lookups
+                    .insert(id, LookupState { want, found: Vec::new(), started: Instant::now(), reply: Some(reply) });
             }
             Command::Status { peer, reply } => {
-                let id = self.swarm.behaviour_mut().status.send_request(
-                    &peer,
-                    StatusRequest {
-                        version: PROTOCOL_VERSION,
-                    },
-                );
+                let id =
+                    self.swarm.behaviour_mut().status.send_request(&peer, StatusRequest { version: PROTOCOL_VERSION });
                 self.pending_status.insert(id, (peer, reply));
             }
             Command::Peers(reply) => {
@@ -773,18 +692,12 @@ impl EventLoop {
                             .into_iter()
                             .collect(),
                         connected: state.connections > 0,
-                        rtt_ms: state
-                            .rtt
-                            .map(|rtt| u32::try_from(rtt.as_millis()).unwrap_or(u32::MAX)),
+                        rtt_ms: state.rtt.map(|rtt| u32::try_from(rtt.as_millis()).unwrap_or(u32::MAX)),
                         agent: state.agent.clone(),
                         chorus: state.chorus,
                     })
                     .collect();
-                peers.sort_by(|a, b| {
-                    b.connected
-                        .cmp(&a.connected)
-                        .then(a.peer_id.cmp(&b.peer_id))
-                });
+                peers.sort_by(|a, b| b.connected.cmp(&a.connected).then(a.peer_id.cmp(&b.peer_id)));
                 let _ = reply.send(peers);
             }
             Command::Reachability(reply) => {
@@ -822,11 +735,7 @@ impl EventLoop {
         let _ = self.swarm.disconnect_peer_id(peer);
     }
 
-    fn set_provided(
-        &mut self,
-        wanted: BTreeSet<String>,
-        reply: oneshot::Sender<Result<usize, NetError>>,
-    ) {
+    fn set_provided(&mut self, wanted: BTreeSet<String>, reply: oneshot::Sender<Result<usize, NetError>>) {
         let kad = &mut self.swarm.behaviour_mut().kad;
         for gone in self.provided.difference(&wanted) {
             kad.stop_providing(&specialist_key(gone));
@@ -840,10 +749,8 @@ impl EventLoop {
                     waiting.push(result);
                 }
                 Err(error) => {
-                    let _ = reply.send(Err(NetError::Provide {
-                        specialist: specialist.clone(),
-                        reason: error.to_string(),
-                    }));
+                    let _ = reply
+                        .send(Err(NetError::Provide { specialist: specialist.clone(), reason: error.to_string() }));
                     return;
                 }
             }
@@ -868,10 +775,7 @@ impl EventLoop {
         match event {
             SwarmEvent::NewListenAddr { address, .. } => {
                 tracing::info!(%address, "listening");
-                if address
-                    .iter()
-                    .any(|protocol| matches!(protocol, Protocol::P2pCircuit))
-                {
+                if address.iter().any(|protocol| matches!(protocol, Protocol::P2pCircuit)) {
                     self.relayed = true;
                 } else if self.relay_server || self.memory {
                     // A relay must have addresses others can reach; running
@@ -885,36 +789,22 @@ impl EventLoop {
                 }
                 self.listen_addrs.push(address);
             }
-            SwarmEvent::ExpiredListenAddr { address, .. } => {
-                self.listen_addrs.retain(|known| *known != address)
-            }
-            SwarmEvent::ConnectionEstablished {
-                peer_id, endpoint, ..
-            } => {
+            SwarmEvent::ExpiredListenAddr { address, .. } => self.listen_addrs.retain(|known| *known != address),
+            SwarmEvent::ConnectionEstablished { peer_id, endpoint, .. } => {
                 let state = self.peer(peer_id);
                 state.connections += 1;
                 state.failures = 0;
                 if endpoint.is_dialer() {
-                    state
-                        .addresses
-                        .insert(endpoint.get_remote_address().clone());
+                    state.addresses.insert(endpoint.get_remote_address().clone());
                 }
                 for reply in self.pending_dials.remove(&peer_id).unwrap_or_default() {
                     let _ = reply.send(Ok(peer_id));
                 }
             }
-            SwarmEvent::ConnectionClosed {
-                peer_id,
-                num_established,
-                ..
-            } => {
+            SwarmEvent::ConnectionClosed { peer_id, num_established, .. } => {
                 self.peer(peer_id).connections = num_established;
             }
-            SwarmEvent::OutgoingConnectionError {
-                peer_id: Some(peer),
-                error,
-                ..
-            } => {
+            SwarmEvent::OutgoingConnectionError { peer_id: Some(peer), error, .. } => {
                 tracing::debug!(%peer, %error, "dial failed");
                 let max_failures = self.max_failures;
                 let state = self.peer(peer);
@@ -926,10 +816,7 @@ impl EventLoop {
                     self.swarm.behaviour_mut().kad.remove_peer(&peer);
                 }
                 for reply in self.pending_dials.remove(&peer).unwrap_or_default() {
-                    let _ = reply.send(Err(NetError::Dial {
-                        peer: peer.to_string(),
-                        reason: error.to_string(),
-                    }));
+                    let _ = reply.send(Err(NetError::Dial { peer: peer.to_string(), reason: error.to_string() }));
                 }
             }
             SwarmEvent::Behaviour(event) => self.on_behaviour_event(event),
@@ -952,19 +839,12 @@ impl EventLoop {
                     for address in info.listen_addrs {
                         if !is_unroutable(&address) {
                             self.peer(peer_id).addresses.insert(address.clone());
-                            self.swarm
-                                .behaviour_mut()
-                                .kad
-                                .add_address(&peer_id, address);
+                            self.swarm.behaviour_mut().kad.add_address(&peer_id, address);
                         }
                     }
                 }
             }
-            BehaviourEvent::Ping(ping::Event {
-                peer,
-                result: Ok(rtt),
-                ..
-            }) => self.peer(peer).rtt = Some(rtt),
+            BehaviourEvent::Ping(ping::Event { peer, result: Ok(rtt), .. }) => self.peer(peer).rtt = Some(rtt),
             BehaviourEvent::Status(request_response::Event::Message { peer, message, .. }) => {
                 match message {
                     request_response::Message::Request { channel, .. } => {
@@ -973,48 +853,28 @@ impl EventLoop {
                             return; // dropping the channel fails the probe
                         }
                         let status = self.service.as_ref().map_or_else(
-                            || PeerStatus {
-                                version: PROTOCOL_VERSION,
-                                ..PeerStatus::default()
-                            },
+                            || PeerStatus { version: PROTOCOL_VERSION, ..PeerStatus::default() },
                             |service| service.status(),
                         );
-                        let _ = self
-                            .swarm
-                            .behaviour_mut()
-                            .status
-                            .send_response(channel, status);
+                        let _ = self.swarm.behaviour_mut().status.send_response(channel, status);
                     }
-                    request_response::Message::Response {
-                        request_id,
-                        response,
-                    } => {
+                    request_response::Message::Response { request_id, response } => {
                         if let Some((_, reply)) = self.pending_status.remove(&request_id) {
                             let _ = reply.send(Ok(response));
                         }
                     }
                 }
             }
-            BehaviourEvent::Status(request_response::Event::OutboundFailure {
-                request_id,
-                error,
-                ..
-            }) => {
+            BehaviourEvent::Status(request_response::Event::OutboundFailure { request_id, error, .. }) => {
                 if let Some((peer, reply)) = self.pending_status.remove(&request_id) {
-                    let _ = reply.send(Err(NetError::Status {
-                        peer: peer.to_string(),
-                        reason: error.to_string(),
-                    }));
+                    let _ = reply.send(Err(NetError::Status { peer: peer.to_string(), reason: error.to_string() }));
                 }
             }
             BehaviourEvent::Mdns(mdns::Event::Discovered(found)) => {
                 for (peer, address) in found {
                     tracing::debug!(%peer, %address, "found on the local network");
                     self.peer(peer).addresses.insert(address.clone());
-                    self.swarm
-                        .behaviour_mut()
-                        .kad
-                        .add_address(&peer, address.clone());
+                    self.swarm.behaviour_mut().kad.add_address(&peer, address.clone());
                     if !self.swarm.is_connected(&peer) {
                         let _ = self.swarm.dial(address);
                     }
@@ -1033,13 +893,7 @@ impl EventLoop {
     }
 
     fn on_kad_event(&mut self, event: kad::Event) {
-        let kad::Event::OutboundQueryProgressed {
-            id,
-            result,
-            stats,
-            step,
-        } = event
-        else {
+        let kad::Event::OutboundQueryProgressed { id, result, stats, step } = event else {
             return;
         };
         match result {
@@ -1064,9 +918,7 @@ impl EventLoop {
                 let quarantined = &self.quarantined;
                 let doubtful = |provider: &PeerId| {
                     quarantined.contains_key(provider)
-                        || peers
-                            .get(provider)
-                            .is_some_and(|peer| peer.failures > 0 && peer.connections == 0)
+                        || peers.get(provider).is_some_and(|peer| peer.failures > 0 && peer.connections == 0)
                 };
                 let useful = state.found.iter().filter(|p| !doubtful(p)).count();
                 if useful >= state.want || step.last {

@@ -52,9 +52,7 @@ pub enum ReceiptError {
 /// Hex sha256 of a request, as both sides compute it.
 #[must_use]
 pub fn request_hash(request: &TaskRequest) -> String {
-    hex(&Sha256::digest(
-        serde_json::to_vec(request).unwrap_or_default(),
-    ))
+    hex(&Sha256::digest(serde_json::to_vec(request).unwrap_or_default()))
 }
 
 /// Hex sha256 of a result text.
@@ -66,13 +64,7 @@ pub fn result_hash(text: &str) -> String {
 impl Receipt {
     /// Signs a receipt as `keypair` (the executor).
     #[must_use]
-    pub fn sign(
-        keypair: &Keypair,
-        requester: &PeerId,
-        request: &TaskRequest,
-        result: &str,
-        tokens: u32,
-    ) -> Self {
+    pub fn sign(keypair: &Keypair, requester: &PeerId, request: &TaskRequest, result: &str, tokens: u32) -> Self {
         let mut receipt = Self {
             executor: keypair.public().to_peer_id().to_string(),
             requester: requester.to_string(),
@@ -82,10 +74,7 @@ impl Receipt {
             public_key: hex(&keypair.public().encode_protobuf()),
             signature: String::new(),
         };
-        receipt.signature = keypair
-            .sign(&receipt.signed_bytes())
-            .map(|signature| hex(&signature))
-            .unwrap_or_default();
+        receipt.signature = keypair.sign(&receipt.signed_bytes()).map(|signature| hex(&signature)).unwrap_or_default();
         receipt
     }
 
@@ -113,8 +102,7 @@ impl Receipt {
         tokens: u32,
     ) -> Result<(), ReceiptError> {
         let key_bytes = unhex(&self.public_key).ok_or(ReceiptError::Malformed("public_key"))?;
-        let key = PublicKey::try_decode_protobuf(&key_bytes)
-            .map_err(|_| ReceiptError::Malformed("public_key"))?;
+        let key = PublicKey::try_decode_protobuf(&key_bytes).map_err(|_| ReceiptError::Malformed("public_key"))?;
         if key.to_peer_id() != *executor || self.executor != executor.to_string() {
             return Err(ReceiptError::WrongPeer(executor.to_string()));
         }
@@ -131,32 +119,23 @@ impl Receipt {
             return Err(ReceiptError::Mismatch("tokens"));
         }
         let signature = unhex(&self.signature).ok_or(ReceiptError::Malformed("signature"))?;
-        if key.verify(&self.signed_bytes(), &signature) {
-            Ok(())
-        } else {
-            Err(ReceiptError::BadSignature)
-        }
+        if key.verify(&self.signed_bytes(), &signature) { Ok(()) } else { Err(ReceiptError::BadSignature) }
     }
 }
 
 fn hex(bytes: &[u8]) -> String {
     use std::fmt::Write as _;
-    bytes
-        .iter()
-        .fold(String::with_capacity(bytes.len() * 2), |mut out, byte| {
-            let _ = write!(out, "{byte:02x}");
-            out
-        })
+    bytes.iter().fold(String::with_capacity(bytes.len() * 2), |mut out, byte| {
+        let _ = write!(out, "{byte:02x}");
+        out
+    })
 }
 
 fn unhex(text: &str) -> Option<Vec<u8>> {
     if text.len() % 2 != 0 || text.len() > 1024 {
         return None;
     }
-    (0..text.len())
-        .step_by(2)
-        .map(|at| u8::from_str_radix(text.get(at..at + 2)?, 16).ok())
-        .collect()
+    (0..text.len()).step_by(2).map(|at| u8::from_str_radix(text.get(at..at + 2)?, 16).ok()).collect()
 }
 
 #[cfg(test)]
@@ -169,10 +148,7 @@ mod tests {
         TaskRequest {
             version: PROTOCOL_VERSION,
             specialist: "general.assistant".to_owned(),
-            messages: vec![ChatMessage {
-                role: "user".to_owned(),
-                content: prompt.to_owned(),
-            }],
+            messages: vec![ChatMessage { role: "user".to_owned(), content: prompt.to_owned() }],
             sampling: Sampling {
                 temperature: 0.7,
                 top_k: 40,
@@ -194,22 +170,12 @@ mod tests {
         let executor_id = executor.public().to_peer_id();
         let task = request("hello");
         let receipt = Receipt::sign(&executor, &requester, &task, "world", 2);
-        assert_eq!(
-            receipt.verify(&executor_id, &requester, &task, "world", 2),
-            Ok(())
-        );
+        assert_eq!(receipt.verify(&executor_id, &requester, &task, "world", 2), Ok(()));
         // The receipt survives the wire.
-        let back: Receipt =
-            serde_json::from_str(&serde_json::to_string(&receipt).unwrap()).unwrap();
-        assert_eq!(
-            back.verify(&executor_id, &requester, &task, "world", 2),
-            Ok(())
-        );
+        let back: Receipt = serde_json::from_str(&serde_json::to_string(&receipt).unwrap()).unwrap();
+        assert_eq!(back.verify(&executor_id, &requester, &task, "world", 2), Ok(()));
 
-        assert!(matches!(
-            receipt.verify(&stranger, &requester, &task, "world", 2),
-            Err(ReceiptError::WrongPeer(_))
-        ));
+        assert!(matches!(receipt.verify(&stranger, &requester, &task, "world", 2), Err(ReceiptError::WrongPeer(_))));
         assert_eq!(
             receipt.verify(&executor_id, &stranger, &task, "world", 2),
             Err(ReceiptError::Mismatch("requester"))
@@ -218,20 +184,11 @@ mod tests {
             receipt.verify(&executor_id, &requester, &request("other"), "world", 2),
             Err(ReceiptError::Mismatch("request"))
         );
-        assert_eq!(
-            receipt.verify(&executor_id, &requester, &task, "w0rld", 2),
-            Err(ReceiptError::Mismatch("result"))
-        );
-        assert_eq!(
-            receipt.verify(&executor_id, &requester, &task, "world", 3),
-            Err(ReceiptError::Mismatch("tokens"))
-        );
+        assert_eq!(receipt.verify(&executor_id, &requester, &task, "w0rld", 2), Err(ReceiptError::Mismatch("result")));
+        assert_eq!(receipt.verify(&executor_id, &requester, &task, "world", 3), Err(ReceiptError::Mismatch("tokens")));
         let mut forged = receipt.clone();
         forged.tokens = 200;
-        assert_eq!(
-            forged.verify(&executor_id, &requester, &task, "world", 200),
-            Err(ReceiptError::BadSignature)
-        );
+        assert_eq!(forged.verify(&executor_id, &requester, &task, "world", 200), Err(ReceiptError::BadSignature));
         let mut garbled = receipt;
         garbled.signature = "zz".to_owned();
         assert_eq!(

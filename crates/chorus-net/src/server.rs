@@ -18,8 +18,8 @@ use tokio_util::sync::CancellationToken;
 use crate::limits::RateLimiter;
 use crate::receipt::Receipt;
 use crate::wire::{
-    FrameError, MAX_REQUEST_BYTES, MAX_RESPONSE_FRAME_BYTES, MAX_RESULT_BYTES, PeerStatus,
-    TaskError, TaskErrorCode, TaskFrame, TaskRequest, TaskSummary, read_frame, write_frame,
+    FrameError, MAX_REQUEST_BYTES, MAX_RESPONSE_FRAME_BYTES, MAX_RESULT_BYTES, PeerStatus, TaskError, TaskErrorCode,
+    TaskFrame, TaskRequest, TaskSummary, read_frame, write_frame,
 };
 
 /// How long a requester has to send its request once the stream is open.
@@ -55,11 +55,7 @@ pub trait TaskService: Send + Sync + 'static {
     ///
     /// # Errors
     /// The refusal.
-    fn start(
-        &self,
-        requester: PeerId,
-        request: TaskRequest,
-    ) -> Result<mpsc::Receiver<ServiceEvent>, TaskError>;
+    fn start(&self, requester: PeerId, request: TaskRequest) -> Result<mpsc::Receiver<ServiceEvent>, TaskError>;
 
     /// A task for `requester` finished and its receipt went out.
     fn completed(&self, requester: PeerId, receipt: &Receipt) {
@@ -87,21 +83,13 @@ pub(crate) async fn serve(
         };
         if !limiter.allow(&peer) {
             tokio::spawn(async move {
-                refuse(
-                    &mut stream,
-                    TaskError::new(TaskErrorCode::RateLimited, "too many requests; slow down"),
-                )
-                .await;
+                refuse(&mut stream, TaskError::new(TaskErrorCode::RateLimited, "too many requests; slow down")).await;
             });
             continue;
         }
         let Ok(permit) = Arc::clone(&streams).try_acquire_owned() else {
             tokio::spawn(async move {
-                refuse(
-                    &mut stream,
-                    TaskError::new(TaskErrorCode::Busy, "too many open task streams"),
-                )
-                .await;
+                refuse(&mut stream, TaskError::new(TaskErrorCode::Busy, "too many open task streams")).await;
             });
             continue;
         };
@@ -120,58 +108,35 @@ pub(crate) async fn serve(
 
 async fn refuse(stream: &mut Stream, error: TaskError) {
     tracing::debug!(%error, "task refused");
-    let _ = write_frame(
-        stream,
-        &TaskFrame::Error { error },
-        MAX_RESPONSE_FRAME_BYTES,
-    )
-    .await;
+    let _ = write_frame(stream, &TaskFrame::Error { error }, MAX_RESPONSE_FRAME_BYTES).await;
     let _ = stream.close().await;
 }
 
 async fn handle(peer: PeerId, mut stream: Stream, service: Arc<dyn TaskService>, keypair: Keypair) {
     let started = Instant::now();
-    let request: TaskRequest = match tokio::time::timeout(
-        REQUEST_READ_TIMEOUT,
-        read_frame(&mut stream, MAX_REQUEST_BYTES),
-    )
-    .await
-    {
-        Err(_) => {
-            let message = format!(
-                "the request did not arrive within {} s",
-                REQUEST_READ_TIMEOUT.as_secs()
-            );
-            return refuse(
-                &mut stream,
-                TaskError::new(TaskErrorCode::OverDeadline, message),
-            )
-            .await;
-        }
-        Ok(Err(FrameError::TooLarge { length, limit })) => {
-            let message = format!("request of {length} bytes is over the {limit}-byte limit");
-            return refuse(
-                &mut stream,
-                TaskError::new(TaskErrorCode::TooLarge, message),
-            )
-            .await;
-        }
-        Ok(Err(FrameError::Malformed(reason))) => {
-            return refuse(
-                &mut stream,
-                TaskError::new(
-                    TaskErrorCode::BadRequest,
-                    format!("malformed request: {reason}"),
-                ),
-            )
-            .await;
-        }
-        Ok(Err(error)) => {
-            tracing::debug!(%peer, %error, "task stream broke before its request");
-            return;
-        }
-        Ok(Ok(request)) => request,
-    };
+    let request: TaskRequest =
+        match tokio::time::timeout(REQUEST_READ_TIMEOUT, read_frame(&mut stream, MAX_REQUEST_BYTES)).await {
+            Err(_) => {
+                let message = format!("the request did not arrive within {} s", REQUEST_READ_TIMEOUT.as_secs());
+                return refuse(&mut stream, TaskError::new(TaskErrorCode::OverDeadline, message)).await;
+            }
+            Ok(Err(FrameError::TooLarge { length, limit })) => {
+                let message = format!("request of {length} bytes is over the {limit}-byte limit");
+                return refuse(&mut stream, TaskError::new(TaskErrorCode::TooLarge, message)).await;
+            }
+            Ok(Err(FrameError::Malformed(reason))) => {
+                return refuse(
+                    &mut stream,
+                    TaskError::new(TaskErrorCode::BadRequest, format!("malformed request: {reason}")),
+                )
+                .await;
+            }
+            Ok(Err(error)) => {
+                tracing::debug!(%peer, %error, "task stream broke before its request");
+                return;
+            }
+            Ok(Ok(request)) => request,
+        };
     if let Err(error) = request.validate() {
         return refuse(&mut stream, error).await;
     }
@@ -210,28 +175,18 @@ async fn handle(peer: PeerId, mut stream: Stream, service: Arc<dyn TaskService>,
             event = events.recv() => event,
         };
         let frame = match event {
-            None => TaskFrame::Error {
-                error: TaskError::new(TaskErrorCode::Internal, "the generation stopped"),
-            },
+            None => TaskFrame::Error { error: TaskError::new(TaskErrorCode::Internal, "the generation stopped") },
             Some(ServiceEvent::Waiting) => TaskFrame::Waiting,
             Some(ServiceEvent::Token(piece)) => {
                 if text.len() + piece.len() > MAX_RESULT_BYTES {
-                    TaskFrame::Error {
-                        error: TaskError::new(
-                            TaskErrorCode::TooLarge,
-                            "result over the size limit",
-                        ),
-                    }
+                    TaskFrame::Error { error: TaskError::new(TaskErrorCode::TooLarge, "result over the size limit") }
                 } else {
                     first_token_ms.get_or_insert_with(|| millis(started.elapsed()));
                     text.push_str(&piece);
                     TaskFrame::Token { text: piece }
                 }
             }
-            Some(ServiceEvent::Done {
-                prompt_tokens,
-                tokens,
-            }) => {
+            Some(ServiceEvent::Done { prompt_tokens, tokens }) => {
                 let receipt = Receipt::sign(&keypair, &peer, &request, &text, tokens);
                 let summary = TaskSummary {
                     prompt_tokens,
@@ -239,14 +194,8 @@ async fn handle(peer: PeerId, mut stream: Stream, service: Arc<dyn TaskService>,
                     first_token_ms: first_token_ms.unwrap_or_else(|| millis(started.elapsed())),
                     total_ms: millis(started.elapsed()),
                 };
-                let frame = TaskFrame::Done {
-                    summary,
-                    receipt: receipt.clone(),
-                };
-                if write_frame(&mut writer, &frame, MAX_RESPONSE_FRAME_BYTES)
-                    .await
-                    .is_ok()
-                {
+                let frame = TaskFrame::Done { summary, receipt: receipt.clone() };
+                if write_frame(&mut writer, &frame, MAX_RESPONSE_FRAME_BYTES).await.is_ok() {
                     service.completed(peer, &receipt);
                 }
                 let _ = writer.close().await;
@@ -255,10 +204,7 @@ async fn handle(peer: PeerId, mut stream: Stream, service: Arc<dyn TaskService>,
             Some(ServiceEvent::Failed(error)) => TaskFrame::Error { error },
         };
         let last = matches!(frame, TaskFrame::Error { .. });
-        if write_frame(&mut writer, &frame, MAX_RESPONSE_FRAME_BYTES)
-            .await
-            .is_err()
-        {
+        if write_frame(&mut writer, &frame, MAX_RESPONSE_FRAME_BYTES).await.is_err() {
             tracing::debug!(%peer, "requester unreachable; cancelling");
             return;
         }

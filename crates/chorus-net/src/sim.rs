@@ -248,9 +248,7 @@ impl SimReport {
     /// Whether every phase found a provider for every lookup.
     #[must_use]
     pub fn all_succeeded(&self) -> bool {
-        self.phases
-            .iter()
-            .all(|phase| phase.successes == phase.lookups)
+        self.phases.iter().all(|phase| phase.successes == phase.lookups)
     }
 
     /// The figures as Markdown, for BENCHMARKS.md.
@@ -417,9 +415,7 @@ pub async fn run(config: SimConfig) -> Result<SimReport, NetError> {
     tracing::info!(ms = settle_ms, cores = settle_cpu, "settled");
 
     // Providers: distinct nodes per specialist, any node may serve several.
-    let specialists: Vec<String> = (0..config.specialists)
-        .map(|index| format!("sim.specialist.{index:03}"))
-        .collect();
+    let specialists: Vec<String> = (0..config.specialists).map(|index| format!("sim.specialist.{index:03}")).collect();
     let mut provided: Vec<BTreeSet<String>> = vec![BTreeSet::new(); nodes.len()];
     let mut providers_of: HashMap<String, Vec<usize>> = HashMap::new();
     for specialist in &specialists {
@@ -427,10 +423,7 @@ pub async fn run(config: SimConfig) -> Result<SimReport, NetError> {
         rng.shuffle(&mut order);
         for &index in order.iter().take(config.providers_per_specialist) {
             provided[index].insert(specialist.clone());
-            providers_of
-                .entry(specialist.clone())
-                .or_default()
-                .push(index);
+            providers_of.entry(specialist.clone()).or_default().push(index);
         }
     }
     let provide_started = Instant::now();
@@ -451,11 +444,8 @@ pub async fn run(config: SimConfig) -> Result<SimReport, NetError> {
         .filter(|&index| provided[index].len() < specialists.len())
         .take(config.requesters)
         .collect();
-    let by_peer: HashMap<PeerId, usize> = nodes
-        .iter()
-        .enumerate()
-        .map(|(index, node)| (node.network.peer_id(), index))
-        .collect();
+    let by_peer: HashMap<PeerId, usize> =
+        nodes.iter().enumerate().map(|(index, node)| (node.network.peer_id(), index)).collect();
 
     let work = Workload {
         config: &config,
@@ -470,28 +460,14 @@ pub async fn run(config: SimConfig) -> Result<SimReport, NetError> {
     let crash_count = fraction(nodes.len(), config.crash_fraction);
     let hang_count = fraction(nodes.len(), config.hang_fraction);
     let mut spared = 0;
-    let crashed = pick_victims(
-        nodes,
-        &requesters,
-        &providers_of,
-        crash_count,
-        &mut rng,
-        &mut spared,
-    );
+    let crashed = pick_victims(nodes, &requesters, &providers_of, crash_count, &mut rng, &mut spared);
     for &index in &crashed {
         nodes[index].network.shutdown();
         nodes[index].health = Health::Crashed;
     }
     phases.push(settle_and_measure(Phase::AfterCrash, work, nodes, &mut rng).await);
 
-    let hung = pick_victims(
-        nodes,
-        &requesters,
-        &providers_of,
-        hang_count,
-        &mut rng,
-        &mut spared,
-    );
+    let hung = pick_victims(nodes, &requesters, &providers_of, hang_count, &mut rng, &mut spared);
     for &index in &hung {
         // A node whose task already stopped counts as crashed, not hung.
         if nodes[index].network.freeze(true).await.is_ok() {
@@ -502,14 +478,8 @@ pub async fn run(config: SimConfig) -> Result<SimReport, NetError> {
     }
     phases.push(settle_and_measure(Phase::AfterHang, work, nodes, &mut rng).await);
 
-    let crashed_total = nodes
-        .iter()
-        .filter(|node| node.health == Health::Crashed)
-        .count();
-    let hung_total = nodes
-        .iter()
-        .filter(|node| node.health == Health::Hung)
-        .count();
+    let crashed_total = nodes.iter().filter(|node| node.health == Health::Crashed).count();
+    let hung_total = nodes.iter().filter(|node| node.health == Health::Hung).count();
     for node in nodes.iter() {
         node.network.shutdown();
     }
@@ -577,11 +547,7 @@ fn validate(config: &SimConfig) -> Result<(), NetError> {
     }
 }
 
-#[allow(
-    clippy::cast_precision_loss,
-    clippy::cast_possible_truncation,
-    clippy::cast_sign_loss
-)]
+#[allow(clippy::cast_precision_loss, clippy::cast_possible_truncation, clippy::cast_sign_loss)]
 fn fraction(total: usize, fraction: f64) -> usize {
     ((total as f64) * fraction).round() as usize
 }
@@ -612,10 +578,7 @@ async fn join(config: &SimConfig, rng: &mut Rng) -> Result<Vec<Node>, NetError> 
         for chunk in bytes.chunks_mut(8) {
             chunk.copy_from_slice(&rng.next().to_le_bytes());
         }
-        keys.push(
-            Keypair::ed25519_from_bytes(bytes)
-                .map_err(|error| NetError::Start(format!("key: {error}")))?,
-        );
+        keys.push(Keypair::ed25519_from_bytes(bytes).map_err(|error| NetError::Start(format!("key: {error}")))?);
     }
     let mut keys = keys.into_iter();
     for _ in 0..config.seeds {
@@ -634,11 +597,8 @@ async fn join(config: &SimConfig, rng: &mut Rng) -> Result<Vec<Node>, NetError> 
         net.listen = vec![memory_any()];
         let mut chosen: Vec<usize> = (0..seed_addresses.len()).collect();
         rng.shuffle(&mut chosen);
-        net.bootstrap = chosen
-            .into_iter()
-            .take(config.bootstrap_peers.max(1))
-            .map(|index| seed_addresses[index].clone())
-            .collect();
+        net.bootstrap =
+            chosen.into_iter().take(config.bootstrap_peers.max(1)).map(|index| seed_addresses[index].clone()).collect();
         nodes.push(start(key, net).await?);
         if nodes.len() % 100 == 0 {
             tracing::info!(nodes = nodes.len(), "joining");
@@ -660,11 +620,7 @@ async fn start(key: Keypair, net: NetConfig) -> Result<Node, NetError> {
         .into_iter()
         .next()
         .ok_or_else(|| NetError::Start("a simulated node is not listening".to_owned()))?;
-    Ok(Node {
-        network,
-        address,
-        health: Health::Up,
-    })
+    Ok(Node { network, address, health: Health::Up })
 }
 
 /// Announces what each node provides, again (up to three times) while an
@@ -672,43 +628,34 @@ async fn start(key: Keypair, net: NetConfig) -> Result<Node, NetError> {
 /// announcements reached at least one peer.
 async fn announce(nodes: &[Node], provided: &[BTreeSet<String>], limit: Duration) -> usize {
     let limit = limit + Duration::from_secs(5);
-    futures::stream::iter(
-        nodes
-            .iter()
-            .zip(provided)
-            .filter(|(_, set)| !set.is_empty()),
-    )
-    .map(|(node, set)| async move {
-        let mut reached = 0;
-        for attempt in 0..3 {
-            if attempt > 0 {
-                tokio::time::sleep(Duration::from_secs(1)).await;
+    futures::stream::iter(nodes.iter().zip(provided).filter(|(_, set)| !set.is_empty()))
+        .map(|(node, set)| async move {
+            let mut reached = 0;
+            for attempt in 0..3 {
+                if attempt > 0 {
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                }
+                match tokio::time::timeout(limit, node.network.set_provided(set.clone())).await {
+                    Ok(Ok(count)) => reached = count,
+                    Ok(Err(error)) => tracing::warn!(%error, "announcement failed"),
+                    Err(_) => tracing::warn!("announcement timed out"),
+                }
+                if reached >= set.len() {
+                    break;
+                }
             }
-            match tokio::time::timeout(limit, node.network.set_provided(set.clone())).await {
-                Ok(Ok(count)) => reached = count,
-                Ok(Err(error)) => tracing::warn!(%error, "announcement failed"),
-                Err(_) => tracing::warn!("announcement timed out"),
-            }
-            if reached >= set.len() {
-                break;
-            }
-        }
-        reached
-    })
-    .buffer_unordered(16)
-    .fold(0, |sum, reached| async move { sum + reached })
-    .await
+            reached
+        })
+        .buffer_unordered(16)
+        .fold(0, |sum, reached| async move { sum + reached })
+        .await
 }
 
 /// Open connections per node: mean and most.
 async fn connections(nodes: &[Node]) -> (f64, usize) {
     let counts: Vec<usize> = futures::stream::iter(nodes)
         .then(|node| async move {
-            node.network
-                .peers()
-                .await
-                .map(|peers| peers.iter().filter(|peer| peer.connected).count())
-                .unwrap_or(0)
+            node.network.peers().await.map(|peers| peers.iter().filter(|peer| peer.connected).count()).unwrap_or(0)
         })
         .collect()
         .await;
@@ -730,16 +677,12 @@ fn pick_victims(
     let mut live: BTreeMap<&str, usize> = providers_of
         .iter()
         .map(|(specialist, providers)| {
-            let up = providers
-                .iter()
-                .filter(|&&index| nodes[index].health == Health::Up)
-                .count();
+            let up = providers.iter().filter(|&&index| nodes[index].health == Health::Up).count();
             (specialist.as_str(), up)
         })
         .collect();
-    let mut candidates: Vec<usize> = (0..nodes.len())
-        .filter(|index| nodes[*index].health == Health::Up && !requesters.contains(index))
-        .collect();
+    let mut candidates: Vec<usize> =
+        (0..nodes.len()).filter(|index| nodes[*index].health == Health::Up && !requesters.contains(index)).collect();
     rng.shuffle(&mut candidates);
     let mut victims = Vec::with_capacity(count);
     for index in candidates {
@@ -751,10 +694,7 @@ fn pick_victims(
             .filter(|(_, providers)| providers.contains(&index))
             .map(|(specialist, _)| specialist.as_str())
             .collect();
-        if serves
-            .iter()
-            .any(|specialist| live.get(specialist).copied().unwrap_or(0) <= 1)
-        {
+        if serves.iter().any(|specialist| live.get(specialist).copied().unwrap_or(0) <= 1) {
             *spared += 1;
             continue;
         }
@@ -780,12 +720,7 @@ struct Workload<'a> {
 
 /// Waits until the process is quiet after a failure (at most
 /// [`SimConfig::failure_settle`]), then measures `phase`.
-async fn settle_and_measure(
-    phase: Phase,
-    work: Workload<'_>,
-    nodes: &[Node],
-    rng: &mut Rng,
-) -> PhaseReport {
+async fn settle_and_measure(phase: Phase, work: Workload<'_>, nodes: &[Node], rng: &mut Rng) -> PhaseReport {
     let waited = Instant::now();
     settle(work.config.failure_settle, work.config.quiet_cores).await;
     let waited_ms = millis(waited.elapsed());
@@ -795,20 +730,12 @@ async fn settle_and_measure(
 }
 
 async fn measure(phase: Phase, work: Workload<'_>, nodes: &[Node], rng: &mut Rng) -> PhaseReport {
-    let Workload {
-        config,
-        requesters,
-        specialists,
-        provided,
-        by_peer,
-    } = work;
+    let Workload { config, requesters, specialists, provided, by_peer } = work;
     let mut plan = Vec::with_capacity(config.lookups_per_phase);
     for lookup in 0..config.lookups_per_phase {
         let requester = requesters[lookup % requesters.len()];
-        let wanted: Vec<&String> = specialists
-            .iter()
-            .filter(|specialist| !provided[requester].contains(*specialist))
-            .collect();
+        let wanted: Vec<&String> =
+            specialists.iter().filter(|specialist| !provided[requester].contains(*specialist)).collect();
         if wanted.is_empty() {
             continue;
         }
@@ -818,20 +745,14 @@ async fn measure(phase: Phase, work: Workload<'_>, nodes: &[Node], rng: &mut Rng
     let timeout = config.lookup_timeout;
     let started = Instant::now();
     let cpu_before = cpu_seconds();
-    let pace = config
-        .phase_duration
-        .checked_div(u32::try_from(plan.len()).unwrap_or(u32::MAX).max(1))
-        .unwrap_or_default();
+    let pace =
+        config.phase_duration.checked_div(u32::try_from(plan.len()).unwrap_or(u32::MAX).max(1)).unwrap_or_default();
     let phase_start = tokio::time::Instant::now();
     let outcomes: Vec<Outcome> = futures::stream::iter(plan.into_iter().zip(0_u32..))
         .map(|((requester, specialist), index)| async move {
             tokio::time::sleep_until(phase_start + pace * index).await;
             let began = Instant::now();
-            let lookup = tokio::time::timeout(
-                timeout,
-                nodes[requester].network.find_providers(&specialist, 1),
-            )
-            .await;
+            let lookup = tokio::time::timeout(timeout, nodes[requester].network.find_providers(&specialist, 1)).await;
             let elapsed = began.elapsed();
             match lookup {
                 Ok(Ok(lookup)) => {
@@ -845,11 +766,8 @@ async fn measure(phase: Phase, work: Workload<'_>, nodes: &[Node], rng: &mut Rng
                             "slow or empty lookup"
                         );
                     }
-                    let live = |peer: &PeerId| {
-                        by_peer
-                            .get(peer)
-                            .is_some_and(|&index| nodes[index].health == Health::Up)
-                    };
+                    let live =
+                        |peer: &PeerId| by_peer.get(peer).is_some_and(|&index| nodes[index].health == Health::Up);
                     Outcome {
                         found: lookup.providers.first().copied(),
                         any_live: lookup.providers.iter().any(live),
@@ -857,12 +775,7 @@ async fn measure(phase: Phase, work: Workload<'_>, nodes: &[Node], rng: &mut Rng
                         elapsed,
                     }
                 }
-                Ok(Err(_)) | Err(_) => Outcome {
-                    found: None,
-                    any_live: false,
-                    peers_asked: 0,
-                    elapsed,
-                },
+                Ok(Err(_)) | Err(_) => Outcome { found: None, any_live: false, peers_asked: 0, elapsed },
             }
         })
         .buffer_unordered(config.lookup_concurrency.max(1))
@@ -875,21 +788,11 @@ async fn measure(phase: Phase, work: Workload<'_>, nodes: &[Node], rng: &mut Rng
     let mut quarantined = BTreeSet::new();
     for &requester in requesters {
         if let Ok(peers) = nodes[requester].network.quarantined().await {
-            quarantined.extend(
-                peers
-                    .into_iter()
-                    .filter_map(|peer| by_peer.get(&peer).copied()),
-            );
+            quarantined.extend(peers.into_iter().filter_map(|peer| by_peer.get(&peer).copied()));
         }
     }
-    report.quarantined_hung = quarantined
-        .iter()
-        .filter(|&&index| nodes[index].health == Health::Hung)
-        .count();
-    report.quarantined_up = quarantined
-        .iter()
-        .filter(|&&index| nodes[index].health == Health::Up)
-        .count();
+    report.quarantined_hung = quarantined.iter().filter(|&&index| nodes[index].health == Health::Hung).count();
+    report.quarantined_up = quarantined.iter().filter(|&&index| nodes[index].health == Health::Up).count();
     report
 }
 
@@ -904,34 +807,19 @@ fn summarize(
     let successes = outcomes.iter().filter(|o| o.found.is_some()).count();
     let live_first_provider = outcomes
         .iter()
-        .filter(|o| {
-            o.found
-                .and_then(|peer| by_peer.get(&peer))
-                .is_some_and(|&index| nodes[index].health == Health::Up)
-        })
+        .filter(|o| o.found.and_then(|peer| by_peer.get(&peer)).is_some_and(|&index| nodes[index].health == Health::Up))
         .count();
     let live_any_provider = outcomes.iter().filter(|o| o.any_live).count();
     let mut asked: Vec<u32> = outcomes.iter().map(|o| o.peers_asked).collect();
     asked.sort_unstable();
-    let mut latency: Vec<f64> = outcomes
-        .iter()
-        .map(|o| o.elapsed.as_secs_f64() * 1000.0)
-        .collect();
+    let mut latency: Vec<f64> = outcomes.iter().map(|o| o.elapsed.as_secs_f64() * 1000.0).collect();
     latency.sort_by(f64::total_cmp);
     #[allow(clippy::cast_precision_loss)]
     let ratio = |part: usize| {
-        if lookups == 0 {
-            0.0
-        } else {
-            part as f64 / lookups as f64
-        }
+        if lookups == 0 { 0.0 } else { part as f64 / lookups as f64 }
     };
     #[allow(clippy::cast_precision_loss)]
-    let asked_mean = if lookups == 0 {
-        0.0
-    } else {
-        asked.iter().map(|&n| f64::from(n)).sum::<f64>() / lookups as f64
-    };
+    let asked_mean = if lookups == 0 { 0.0 } else { asked.iter().map(|&n| f64::from(n)).sum::<f64>() / lookups as f64 };
     PhaseReport {
         phase,
         crashed: nodes.iter().filter(|n| n.health == Health::Crashed).count(),
@@ -957,11 +845,7 @@ fn summarize(
 }
 
 /// Nearest-rank percentile of sorted values.
-#[allow(
-    clippy::cast_precision_loss,
-    clippy::cast_possible_truncation,
-    clippy::cast_sign_loss
-)]
+#[allow(clippy::cast_precision_loss, clippy::cast_possible_truncation, clippy::cast_sign_loss)]
 fn percentile<T: Copy>(sorted: &[T], p: f64) -> Option<T> {
     if sorted.is_empty() {
         return None;
@@ -984,11 +868,7 @@ fn rss_mib(field: &str) -> f64 {
         .lines()
         .find_map(|line| {
             let rest = line.strip_prefix(field)?.strip_prefix(':')?;
-            rest.trim()
-                .trim_end_matches("kB")
-                .trim()
-                .parse::<u64>()
-                .ok()
+            rest.trim().trim_end_matches("kB").trim().parse::<u64>().ok()
         })
         .map_or(0.0, |kb| kb as f64 / 1024.0)
 }
@@ -1006,12 +886,7 @@ fn cpu_seconds() -> f64 {
     };
     let fields: Vec<&str> = rest.split_whitespace().collect();
     // utime and stime are fields 14 and 15 of the line, 12 and 13 here.
-    let ticks = |index: usize| {
-        fields
-            .get(index)
-            .and_then(|field| field.parse::<u64>().ok())
-            .unwrap_or(0)
-    };
+    let ticks = |index: usize| fields.get(index).and_then(|field| field.parse::<u64>().ok()).unwrap_or(0);
     (ticks(11) + ticks(12)) as f64 / 100.0
 }
 

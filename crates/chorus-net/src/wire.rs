@@ -140,11 +140,7 @@ impl TaskRequest {
         if self.messages.is_empty() || self.messages.len() > MAX_MESSAGES {
             return bad(format!("1 to {MAX_MESSAGES} messages are allowed"));
         }
-        if let Some(message) = self
-            .messages
-            .iter()
-            .find(|message| message.role != "system" && message.role != "user")
-        {
+        if let Some(message) = self.messages.iter().find(|message| message.role != "system" && message.role != "user") {
             return bad(format!("unknown message role {:?}", message.role));
         }
         if !self.messages.iter().any(|message| message.role == "user") {
@@ -170,10 +166,7 @@ impl TaskRequest {
     /// The system message, if any.
     #[must_use]
     pub fn system(&self) -> &str {
-        self.messages
-            .iter()
-            .find(|message| message.role == "system")
-            .map_or("", |message| message.content.as_str())
+        self.messages.iter().find(|message| message.role == "system").map_or("", |message| message.content.as_str())
     }
 
     /// The user messages joined.
@@ -249,10 +242,7 @@ impl TaskError {
     /// A new error.
     #[must_use]
     pub fn new(code: TaskErrorCode, message: impl Into<String>) -> Self {
-        Self {
-            code,
-            message: message.into(),
-        }
+        Self { code, message: message.into() }
     }
 }
 
@@ -307,10 +297,7 @@ where
     if body.len() > limit {
         return Err(std::io::Error::new(
             std::io::ErrorKind::InvalidInput,
-            format!(
-                "frame of {} bytes is over the {limit}-byte limit",
-                body.len()
-            ),
+            format!("frame of {} bytes is over the {limit}-byte limit", body.len()),
         ));
     }
     let length = u32::try_from(body.len()).map_err(std::io::Error::other)?;
@@ -382,10 +369,7 @@ mod tests {
         TaskRequest {
             version: PROTOCOL_VERSION,
             specialist: "general.assistant".to_owned(),
-            messages: vec![ChatMessage {
-                role: "user".to_owned(),
-                content: "hi".to_owned(),
-            }],
+            messages: vec![ChatMessage { role: "user".to_owned(), content: "hi".to_owned() }],
             sampling: Sampling {
                 temperature: 0.7,
                 top_k: 40,
@@ -422,33 +406,19 @@ mod tests {
     #[tokio::test]
     async fn frames_round_trip_and_limits_hold() {
         let mut buffer = Vec::new();
-        write_frame(&mut buffer, &request(), MAX_REQUEST_BYTES)
-            .await
-            .unwrap();
-        let back: TaskRequest = read_frame(&mut buffer.as_slice(), MAX_REQUEST_BYTES)
-            .await
-            .unwrap();
+        write_frame(&mut buffer, &request(), MAX_REQUEST_BYTES).await.unwrap();
+        let back: TaskRequest = read_frame(&mut buffer.as_slice(), MAX_REQUEST_BYTES).await.unwrap();
         assert_eq!(back, request());
-        let error = read_frame::<_, TaskRequest>(&mut buffer.as_slice(), 10)
-            .await
-            .unwrap_err();
+        let error = read_frame::<_, TaskRequest>(&mut buffer.as_slice(), 10).await.unwrap_err();
         assert!(matches!(error, FrameError::TooLarge { limit: 10, .. }));
         let mut garbage = 5_u32.to_be_bytes().to_vec();
         garbage.extend_from_slice(b"{nope");
-        let error = read_frame::<_, TaskRequest>(&mut garbage.as_slice(), 100)
-            .await
-            .unwrap_err();
+        let error = read_frame::<_, TaskRequest>(&mut garbage.as_slice(), 100).await.unwrap_err();
         assert!(matches!(error, FrameError::Malformed(_)));
-        let error = read_frame::<_, TaskRequest>(&mut &b""[..], 100)
-            .await
-            .unwrap_err();
+        let error = read_frame::<_, TaskRequest>(&mut &b""[..], 100).await.unwrap_err();
         assert!(matches!(error, FrameError::Closed));
         let mut big = request();
         big.messages[0].content = "x".repeat(MAX_REQUEST_BYTES);
-        assert!(
-            write_frame(&mut Vec::new(), &big, MAX_REQUEST_BYTES)
-                .await
-                .is_err()
-        );
+        assert!(write_frame(&mut Vec::new(), &big, MAX_REQUEST_BYTES).await.is_err());
     }
 }

@@ -10,8 +10,8 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use chorus_net::{
-    ChatMessage, Keypair, Multiaddr, NetConfig, Network, PROTOCOL_VERSION, PeerId, PeerStatus,
-    RemoteEvent, Sampling, ServiceEvent, TaskError, TaskErrorCode, TaskRequest, TaskService,
+    ChatMessage, Keypair, Multiaddr, NetConfig, Network, PROTOCOL_VERSION, PeerId, PeerStatus, RemoteEvent, Sampling,
+    ServiceEvent, TaskError, TaskErrorCode, TaskRequest, TaskService,
 };
 use futures::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::sync::mpsc;
@@ -53,16 +53,9 @@ impl TaskService for Echo {
         }
     }
 
-    fn start(
-        &self,
-        _requester: PeerId,
-        request: TaskRequest,
-    ) -> Result<mpsc::Receiver<ServiceEvent>, TaskError> {
+    fn start(&self, _requester: PeerId, request: TaskRequest) -> Result<mpsc::Receiver<ServiceEvent>, TaskError> {
         if !self.specialists.contains(&request.specialist) {
-            return Err(TaskError::new(
-                TaskErrorCode::UnknownSpecialist,
-                request.specialist,
-            ));
+            return Err(TaskError::new(TaskErrorCode::UnknownSpecialist, request.specialist));
         }
         if self.running.fetch_add(1, Ordering::SeqCst) >= self.slots {
             self.running.fetch_sub(1, Ordering::SeqCst);
@@ -72,11 +65,7 @@ impl TaskService for Echo {
         let running = Arc::clone(&self.running);
         let cancelled = Arc::clone(&self.cancelled);
         let delay = self.delay;
-        let words: Vec<String> = request
-            .user()
-            .split_whitespace()
-            .map(|word| format!("{word} "))
-            .collect();
+        let words: Vec<String> = request.user().split_whitespace().map(|word| format!("{word} ")).collect();
         tokio::spawn(async move {
             let mut sent = 0;
             for word in words {
@@ -88,12 +77,7 @@ impl TaskService for Echo {
                 }
                 sent += 1;
             }
-            let _ = events
-                .send(ServiceEvent::Done {
-                    prompt_tokens: 3,
-                    tokens: sent,
-                })
-                .await;
+            let _ = events.send(ServiceEvent::Done { prompt_tokens: 3, tokens: sent }).await;
             running.fetch_sub(1, Ordering::SeqCst);
         });
         Ok(receiver)
@@ -109,14 +93,8 @@ fn request(specialist: &str, prompt: &str) -> TaskRequest {
         version: PROTOCOL_VERSION,
         specialist: specialist.to_owned(),
         messages: vec![
-            ChatMessage {
-                role: "system".to_owned(),
-                content: "You echo.".to_owned(),
-            },
-            ChatMessage {
-                role: "user".to_owned(),
-                content: prompt.to_owned(),
-            },
+            ChatMessage { role: "system".to_owned(), content: "You echo.".to_owned() },
+            ChatMessage { role: "user".to_owned(), content: prompt.to_owned() },
         ],
         sampling: Sampling {
             temperature: 0.0,
@@ -141,19 +119,11 @@ fn rand_port() -> u64 {
 }
 
 async fn node(config: NetConfig, service: Option<Arc<dyn TaskService>>) -> Network {
-    Network::start(Keypair::generate_ed25519(), config, service)
-        .await
-        .unwrap()
+    Network::start(Keypair::generate_ed25519(), config, service).await.unwrap()
 }
 
 async fn first_address(network: &Network) -> Multiaddr {
-    network
-        .listen_addrs()
-        .await
-        .unwrap()
-        .into_iter()
-        .next()
-        .expect("a listen address")
+    network.listen_addrs().await.unwrap().into_iter().next().expect("a listen address")
 }
 
 /// Polls `find_providers` until it finds one (provider records spread
@@ -169,22 +139,14 @@ async fn find(network: &Network, specialist: &str, tries: u32) -> Vec<PeerId> {
     Vec::new()
 }
 
-async fn collect(
-    network: &Network,
-    peer: PeerId,
-    request: TaskRequest,
-) -> Result<(String, u32), TaskError> {
+async fn collect(network: &Network, peer: PeerId, request: TaskRequest) -> Result<(String, u32), TaskError> {
     let mut task = network.start_task(peer, request).await?;
     let mut streamed = String::new();
     while let Some(event) = task.next().await {
         match event? {
             RemoteEvent::Waiting => {}
             RemoteEvent::Token(text) => streamed.push_str(&text),
-            RemoteEvent::Done {
-                summary,
-                text,
-                receipt,
-            } => {
+            RemoteEvent::Done { summary, text, receipt } => {
                 assert_eq!(text, streamed);
                 assert_eq!(receipt.tokens, summary.tokens);
                 return Ok((text, summary.tokens));
@@ -212,10 +174,7 @@ async fn memory_nodes_find_a_provider_through_a_bootstrap_peer_and_run_a_task() 
     // learn of it through the DHT.
     let mut reached = 0;
     for _ in 0..20 {
-        reached = server
-            .set_provided(BTreeSet::from(["writing.echo".to_owned()]))
-            .await
-            .unwrap();
+        reached = server.set_provided(BTreeSet::from(["writing.echo".to_owned()])).await.unwrap();
         if reached > 0 {
             break;
         }
@@ -231,28 +190,17 @@ async fn memory_nodes_find_a_provider_through_a_bootstrap_peer_and_run_a_task() 
     assert_eq!(status.free_slots, 2);
     assert!(status.serving);
 
-    let (text, tokens) = collect(
-        &client,
-        server.peer_id(),
-        request("writing.echo", "one two three four"),
-    )
-    .await
-    .unwrap();
+    let (text, tokens) =
+        collect(&client, server.peer_id(), request("writing.echo", "one two three four")).await.unwrap();
     assert_eq!(text, "one two three four ");
     assert_eq!(tokens, 4);
     assert_eq!(echo.completed.load(Ordering::SeqCst), 1);
 
-    let error = collect(&client, server.peer_id(), request("medicine.info", "hi"))
-        .await
-        .unwrap_err();
+    let error = collect(&client, server.peer_id(), request("medicine.info", "hi")).await.unwrap_err();
     assert_eq!(error.code, TaskErrorCode::UnknownSpecialist);
 
     let peers = client.peers().await.unwrap();
-    assert!(
-        peers
-            .iter()
-            .any(|peer| peer.peer_id == server.peer_id().to_string() && peer.connected)
-    );
+    assert!(peers.iter().any(|peer| peer.peer_id == server.peer_id().to_string() && peer.connected));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -273,46 +221,29 @@ async fn tcp_loopback_serves_tasks_and_refuses_bad_requests_with_typed_errors() 
     let mut stream = client.open_task_stream(peer).await.unwrap();
     stream.write_all(&7_u32.to_be_bytes()).await.unwrap();
     stream.write_all(b"garbage").await.unwrap();
-    assert_eq!(
-        read_error(&mut stream).await.code,
-        TaskErrorCode::BadRequest
-    );
+    assert_eq!(read_error(&mut stream).await.code, TaskErrorCode::BadRequest);
 
     // Oversized: announces 10 MB.
     let mut stream = client.open_task_stream(peer).await.unwrap();
-    stream
-        .write_all(&(10_000_000_u32).to_be_bytes())
-        .await
-        .unwrap();
+    stream.write_all(&(10_000_000_u32).to_be_bytes()).await.unwrap();
     assert_eq!(read_error(&mut stream).await.code, TaskErrorCode::TooLarge);
 
     // Slow: opens the stream and sends nothing.
     let mut slow = client.open_task_stream(peer).await.unwrap();
     // Meanwhile the node keeps serving others.
-    let (text, _) = collect(&client, peer, request("writing.echo", "still serving"))
-        .await
-        .unwrap();
+    let (text, _) = collect(&client, peer, request("writing.echo", "still serving")).await.unwrap();
     assert_eq!(text, "still serving ");
-    assert_eq!(
-        read_error(&mut slow).await.code,
-        TaskErrorCode::OverDeadline
-    );
+    assert_eq!(read_error(&mut slow).await.code, TaskErrorCode::OverDeadline);
 
     // Invalid values inside well-formed JSON.
     let mut bad = request("writing.echo", "x");
     bad.sampling.temperature = 50.0;
-    assert_eq!(
-        collect(&client, peer, bad).await.unwrap_err().code,
-        TaskErrorCode::BadRequest
-    );
+    assert_eq!(collect(&client, peer, bad).await.unwrap_err().code, TaskErrorCode::BadRequest);
 
     // Busy: one slot, two tasks.
     let long = request("writing.echo", &"word ".repeat(20));
     let mut first = client.start_task(peer, long.clone()).await.unwrap();
-    assert!(matches!(
-        first.next().await,
-        Some(Ok(RemoteEvent::Token(_)))
-    ));
+    assert!(matches!(first.next().await, Some(Ok(RemoteEvent::Token(_)))));
     let error = collect(&client, peer, long).await.unwrap_err();
     assert_eq!(error.code, TaskErrorCode::Busy);
 
@@ -324,11 +255,7 @@ async fn tcp_loopback_serves_tasks_and_refuses_bad_requests_with_typed_errors() 
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    assert_eq!(
-        echo.cancelled.load(Ordering::SeqCst),
-        1,
-        "the peer stopped generating"
-    );
+    assert_eq!(echo.cancelled.load(Ordering::SeqCst), 1, "the peer stopped generating");
     assert_eq!(echo.running.load(Ordering::SeqCst), 0);
 }
 
@@ -339,10 +266,7 @@ async fn a_killed_peer_ends_its_task_with_a_disconnected_error() {
     let address = first_address(&server).await;
     let client = node(NetConfig::memory(memory_address()), None).await;
     client.dial(address).await.unwrap();
-    let mut task = client
-        .start_task(server.peer_id(), request("writing.echo", &"w ".repeat(50)))
-        .await
-        .unwrap();
+    let mut task = client.start_task(server.peer_id(), request("writing.echo", &"w ".repeat(50))).await.unwrap();
     assert!(matches!(task.next().await, Some(Ok(RemoteEvent::Token(_)))));
     server.shutdown();
     let outcome = tokio::time::timeout(Duration::from_secs(10), async {
@@ -361,13 +285,8 @@ async fn a_killed_peer_ends_its_task_with_a_disconnected_error() {
 }
 
 async fn read_error(stream: &mut chorus_net::Stream) -> TaskError {
-    let frame: chorus_net::TaskFrame = tokio::time::timeout(
-        Duration::from_secs(15),
-        chorus_net::read_frame(stream, 65536),
-    )
-    .await
-    .unwrap()
-    .unwrap();
+    let frame: chorus_net::TaskFrame =
+        tokio::time::timeout(Duration::from_secs(15), chorus_net::read_frame(stream, 65536)).await.unwrap().unwrap();
     let mut rest = Vec::new();
     let _ = stream.read_to_end(&mut rest).await;
     match frame {
@@ -396,7 +315,9 @@ async fn a_node_behind_a_relay_serves_through_it() {
     let hidden = node(config, Some(echo)).await;
     let mut circuit = None;
     for _ in 0..50 {
-        if let Some(address) = hidden.listen_addrs().await.unwrap().into_iter().find(|address| address.to_string().contains("p2p-circuit")) {
+        if let Some(address) =
+            hidden.listen_addrs().await.unwrap().into_iter().find(|address| address.to_string().contains("p2p-circuit"))
+        {
             circuit = Some(address);
             break;
         }

@@ -11,9 +11,7 @@ async fn node(bootstrap: Vec<Multiaddr>) -> (Network, Multiaddr) {
     let mut config = NetConfig::memory("/memory/0".parse().unwrap());
     config.bootstrap = bootstrap;
     config.substream_timeout = Duration::from_secs(1);
-    let network = Network::start(Keypair::generate_ed25519(), config, None)
-        .await
-        .unwrap();
+    let network = Network::start(Keypair::generate_ed25519(), config, None).await.unwrap();
     let address = network.listen_addrs().await.unwrap().remove(0);
     (network, address)
 }
@@ -29,22 +27,10 @@ async fn a_hung_peer_is_quarantined_after_two_timeouts_and_skipped() {
     let specialist = "writing.quarantine";
     let mut found = false;
     for _ in 0..50 {
-        let _ = provider
-            .set_provided(BTreeSet::from([specialist.to_owned()]))
-            .await
-            .unwrap();
+        let _ = provider.set_provided(BTreeSet::from([specialist.to_owned()])).await.unwrap();
         let peers = requester.peers().await.unwrap();
-        let knows_hung = peers
-            .iter()
-            .any(|peer| peer.peer_id == hung.peer_id().to_string() && peer.connected);
-        if knows_hung
-            && !requester
-                .find_providers(specialist, 1)
-                .await
-                .unwrap()
-                .providers
-                .is_empty()
-        {
+        let knows_hung = peers.iter().any(|peer| peer.peer_id == hung.peer_id().to_string() && peer.connected);
+        if knows_hung && !requester.find_providers(specialist, 1).await.unwrap().providers.is_empty() {
             found = true;
             break;
         }
@@ -74,11 +60,7 @@ async fn a_hung_peer_is_quarantined_after_two_timeouts_and_skipped() {
 
     // Quarantined: no longer connected, and a dial to it is refused at once.
     let peers = requester.peers().await.unwrap();
-    assert!(
-        !peers
-            .iter()
-            .any(|peer| peer.peer_id == hung.peer_id().to_string() && peer.connected)
-    );
+    assert!(!peers.iter().any(|peer| peer.peer_id == hung.peer_id().to_string() && peer.connected));
     let started = Instant::now();
     let lookup = requester.find_providers(specialist, 1).await.unwrap();
     assert_eq!(lookup.providers, vec![provider.peer_id()]);

@@ -37,10 +37,7 @@ async fn forty_nodes_find_providers_after_crashes_and_hangs() {
     assert_eq!(report.crashed, 8);
     assert_eq!(report.hung, 8);
     let phases: Vec<Phase> = report.phases.iter().map(|phase| phase.phase).collect();
-    assert_eq!(
-        phases,
-        vec![Phase::Baseline, Phase::AfterCrash, Phase::AfterHang]
-    );
+    assert_eq!(phases, vec![Phase::Baseline, Phase::AfterCrash, Phase::AfterHang]);
     for phase in &report.phases {
         assert_eq!(phase.lookups, 24, "{:?}", phase.phase);
         assert!(
@@ -53,10 +50,6 @@ async fn forty_nodes_find_providers_after_crashes_and_hangs() {
         assert!(phase.peers_asked_p50 >= 1, "{:?} asked nobody", phase.phase);
     }
     let hung = &report.phases[2];
-    assert!(
-        hung.latency_ms_p99 < 3000.0,
-        "hung peers stalled lookups: p99 {} ms",
-        hung.latency_ms_p99
-    );
+    assert!(hung.latency_ms_p99 < 3000.0, "hung peers stalled lookups: p99 {} ms", hung.latency_ms_p99);
     assert!(report.rss_joined_mib > 0.0);
 }

@@ -9,9 +9,7 @@
 
 use std::time::Instant;
 
-use chorus_engine::{
-    ChatMessage, Constraint, GenerateRequest, Model, Prompt, SamplingParams, peak_rss_bytes,
-};
+use chorus_engine::{ChatMessage, Constraint, GenerateRequest, Model, Prompt, SamplingParams, peak_rss_bytes};
 use serde::Serialize;
 
 use crate::node::{Node, NodeError};
@@ -31,12 +29,7 @@ pub struct BenchOptions {
 
 impl Default for BenchOptions {
     fn default() -> Self {
-        Self {
-            prompt_tokens: 128,
-            gen_tokens: 64,
-            repetitions: 3,
-            batch_sequences: 4,
-        }
+        Self { prompt_tokens: 128, gen_tokens: 64, repetitions: 3, batch_sequences: 4 }
     }
 }
 
@@ -138,10 +131,7 @@ impl Node {
             ));
         }
         if !(1..=BATCH_PROMPTS.len() as u32).contains(&options.batch_sequences) {
-            return Err(NodeError::InvalidBench(format!(
-                "batch sequences must be 1..={}",
-                BATCH_PROMPTS.len()
-            )));
+            return Err(NodeError::InvalidBench(format!("batch sequences must be 1..={}", BATCH_PROMPTS.len())));
         }
         let model = self.default_model()?;
         let needed = options.prompt_tokens + options.gen_tokens;
@@ -190,11 +180,7 @@ impl Node {
 }
 
 fn mean(values: &[f64]) -> f64 {
-    if values.is_empty() {
-        0.0
-    } else {
-        values.iter().sum::<f64>() / values.len() as f64
-    }
+    if values.is_empty() { 0.0 } else { values.iter().sum::<f64>() / values.len() as f64 }
 }
 
 /// A prompt of exactly `length` tokens.
@@ -212,10 +198,7 @@ fn exact_prompt(model: &Model, length: u32) -> Vec<i32> {
 fn run_tokens(model: &Model, prompt: &[i32], gen_tokens: u32) -> Result<chorus_engine::Completion, NodeError> {
     let request = GenerateRequest {
         prompt: Prompt::Tokens(prompt.to_vec()),
-        sampling: SamplingParams {
-            max_tokens: gen_tokens,
-            ..SamplingParams::greedy()
-        },
+        sampling: SamplingParams { max_tokens: gen_tokens, ..SamplingParams::greedy() },
         constraint: None,
         ignore_eos: true,
     };
@@ -243,9 +226,8 @@ fn grammar_figures(model: &Model, options: &BenchOptions) -> Result<GrammarFigur
             ignore_eos: false,
         };
         let free = model.generate(request(None))?.blocking_complete()?;
-        let bound = model
-            .generate(request(Some(Constraint::JsonSchema(BENCH_SCHEMA.to_owned()))))?
-            .blocking_complete()?;
+        let bound =
+            model.generate(request(Some(Constraint::JsonSchema(BENCH_SCHEMA.to_owned()))))?.blocking_complete()?;
         if free.completion_tokens > 8 {
             unconstrained.push(free.generation_tokens_per_s());
         }
@@ -270,10 +252,7 @@ fn batch_figures(model: &Model, options: &BenchOptions) -> Result<BatchFigures, 
     let count = options.batch_sequences as usize;
     let request = |prompt: &str| GenerateRequest {
         prompt: Prompt::Chat(vec![ChatMessage::user(prompt)]),
-        sampling: SamplingParams {
-            max_tokens: options.gen_tokens,
-            ..SamplingParams::greedy()
-        },
+        sampling: SamplingParams { max_tokens: options.gen_tokens, ..SamplingParams::greedy() },
         constraint: None,
         ignore_eos: true,
     };
@@ -283,10 +262,8 @@ fn batch_figures(model: &Model, options: &BenchOptions) -> Result<BatchFigures, 
     }
     let sequential_ms = started.elapsed().as_secs_f64() * 1000.0;
     let started = Instant::now();
-    let running = BATCH_PROMPTS[..count]
-        .iter()
-        .map(|prompt| model.generate(request(prompt)))
-        .collect::<Result<Vec<_>, _>>()?;
+    let running =
+        BATCH_PROMPTS[..count].iter().map(|prompt| model.generate(request(prompt))).collect::<Result<Vec<_>, _>>()?;
     for generation in running {
         generation.blocking_complete()?;
     }

@@ -358,7 +358,8 @@ impl Executor for TimedExecutor {
     fn run(&self, _specialist_id: &str, spec: GenerationSpec) -> Result<GenerationStream, String> {
         let capacity = usize::try_from(spec.sampling.max_tokens).unwrap_or(1024).saturating_add(4);
         let called = Instant::now();
-        let mut generation = self.model.generate(crate::local::engine_request(spec)).map_err(|error| error.to_string())?;
+        let mut generation =
+            self.model.generate(crate::local::engine_request(spec)).map_err(|error| error.to_string())?;
         if let Ok(mut stamps) = self.stamps.lock() {
             *stamps = Stamps { called: Some(called), first_token: None };
         }
@@ -435,7 +436,12 @@ struct Timed {
 }
 
 /// Runs a task to its end; times count from `started`.
-async fn timed_task(network: &Network, peer: PeerId, request: TaskRequest, started: Instant) -> Result<Timed, NodeError> {
+async fn timed_task(
+    network: &Network,
+    peer: PeerId,
+    request: TaskRequest,
+    started: Instant,
+) -> Result<Timed, NodeError> {
     let mut task = network.start_task(peer, request).await.map_err(network_error)?;
     let mut first_token = None;
     let mut waited = false;
@@ -516,9 +522,8 @@ struct Samples {
 impl Samples {
     /// Records a task; `executor_ms` is the executor's time to first token.
     fn push(&mut self, timed: &Timed, executor_ms: f64) -> Result<(), NodeError> {
-        let first = timed
-            .first_token
-            .ok_or_else(|| NodeError::Network("a task finished without a single token".to_owned()))?;
+        let first =
+            timed.first_token.ok_or_else(|| NodeError::Network("a task finished without a single token".to_owned()))?;
         self.requester.push(millis(first));
         self.executor.push(executor_ms);
         self.waited += u32::from(timed.waited);
@@ -568,9 +573,15 @@ async fn run(options: &NetworkBenchOptions, root: &Path) -> Result<NetworkBenchR
         ..base.clone()
     })?;
     requester
-        .join_network(NetworkSettings { listen: loopback(), mdns: false, tune: Some(bench_tune), ..NetworkSettings::default() })
+        .join_network(NetworkSettings {
+            listen: loopback(),
+            mdns: false,
+            tune: Some(bench_tune),
+            ..NetworkSettings::default()
+        })
         .await?;
-    let network = requester.network().ok_or_else(|| NodeError::Network("the network did not start".to_owned()))?.clone();
+    let network =
+        requester.network().ok_or_else(|| NodeError::Network("the network did not start".to_owned()))?.clone();
     for address in [&address_a, &address_b, &address_t, &address_i] {
         network.dial(address.clone()).await.map_err(network_error)?;
     }
@@ -712,15 +723,13 @@ async fn parallel_figures(
             tokens,
         });
     }
-    let slowest: Vec<f64> =
-        per_round.iter().map(|round| round.alone_ms.iter().copied().fold(0.0, f64::max)).collect();
+    let slowest: Vec<f64> = per_round.iter().map(|round| round.alone_ms.iter().copied().fold(0.0, f64::max)).collect();
     let parallel: Vec<f64> = per_round.iter().map(|round| round.parallel_ms).collect();
     let sequential: Vec<f64> = per_round.iter().map(|round| round.sequential_ms).collect();
     let against_slowest: Vec<f64> = parallel.iter().zip(&slowest).map(|(both, slow)| both / slow).collect();
     let speedup: Vec<f64> = sequential.iter().zip(&parallel).map(|(one, both)| one / both).collect();
     #[allow(clippy::cast_precision_loss)]
-    let full: Vec<bool> =
-        per_round.iter().map(|round| round.parallel_cpu_cores >= 0.9 * peers.len() as f64).collect();
+    let full: Vec<bool> = per_round.iter().map(|round| round.parallel_cpu_cores >= 0.9 * peers.len() as f64).collect();
     let only_full = |values: &[f64]| -> Option<f64> {
         let kept: Vec<f64> = values.iter().zip(&full).filter(|(_, full)| **full).map(|(value, _)| *value).collect();
         (!kept.is_empty()).then(|| median(&kept))

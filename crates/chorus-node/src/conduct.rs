@@ -78,20 +78,13 @@ impl Node {
             let outcome = match run.await {
                 Ok(Ok(ConductorEvent::Done { answer, .. })) => QueryOutcome::Done { answer },
                 Ok(Ok(_)) => QueryOutcome::Done { answer: answer_so_far },
-                Ok(Err(ConductorError::Cancelled)) => QueryOutcome::Cancelled {
-                    partial_answer: Some(answer_so_far),
-                },
+                Ok(Err(ConductorError::Cancelled)) => QueryOutcome::Cancelled { partial_answer: Some(answer_so_far) },
                 Ok(Err(error)) => {
-                    let event = ConductorEvent::Error {
-                        code: error_code(&error).to_owned(),
-                        message: error.to_string(),
-                    };
+                    let event =
+                        ConductorEvent::Error { code: error_code(&error).to_owned(), message: error.to_string() };
                     journal(&store, query_id, &event, &mut answer_so_far);
                     let _ = outer_tx.send(event).await;
-                    QueryOutcome::Failed {
-                        error: error.to_string(),
-                        partial_answer: Some(answer_so_far),
-                    }
+                    QueryOutcome::Failed { error: error.to_string(), partial_answer: Some(answer_so_far) }
                 }
                 Err(join) => QueryOutcome::Failed {
                     error: format!("the conductor task ended abnormally: {join}"),
@@ -107,10 +100,7 @@ impl Node {
                 tracing::warn!(%error, %query_id, "could not finish the query in the journal");
             }
         });
-        Ok(Conversation {
-            query_id,
-            events: outer_rx,
-        })
+        Ok(Conversation { query_id, events: outer_rx })
     }
 }
 

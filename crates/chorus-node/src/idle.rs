@@ -42,12 +42,7 @@ pub(crate) struct CpuSample {
 /// Reads the `cpu` line of `/proc/stat`: `(total, busy)` ticks.
 pub(crate) fn parse_proc_stat(stat: &str) -> Option<(u64, u64)> {
     let line = stat.lines().find(|line| line.starts_with("cpu "))?;
-    let fields: Vec<u64> = line
-        .split_whitespace()
-        .skip(1)
-        .map(str::parse)
-        .collect::<Result<_, _>>()
-        .ok()?;
+    let fields: Vec<u64> = line.split_whitespace().skip(1).map(str::parse).collect::<Result<_, _>>().ok()?;
     // user nice system idle iowait irq softirq steal [guest guest_nice]:
     // guest time is already counted in user and nice.
     if fields.len() < 4 {
@@ -210,12 +205,7 @@ mod tests {
         let mut meter = IdleMeter::default();
         meter.update(super::sample().unwrap());
         let mut children: Vec<_> = (0..cores.max(2))
-            .map(|_| {
-                std::process::Command::new("sh")
-                    .args(["-c", "while :; do :; done"])
-                    .spawn()
-                    .unwrap()
-            })
+            .map(|_| std::process::Command::new("sh").args(["-c", "while :; do :; done"]).spawn().unwrap())
             .collect();
         std::thread::sleep(Duration::from_secs(2));
         let share = meter.update(super::sample().unwrap());

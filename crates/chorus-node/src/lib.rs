@@ -24,8 +24,8 @@ mod node;
 
 pub use bench::{BatchFigures, BenchOptions, BenchReport, ConductorFigures, GrammarFigures};
 pub use bench_net::{
-    DispatchFigures, DispatchReport, Distribution, NetworkBenchOptions, NetworkBenchReport, ParallelFigures, ParallelRound,
-    bench_network,
+    DispatchFigures, DispatchReport, Distribution, NetworkBenchOptions, NetworkBenchReport, ParallelFigures,
+    ParallelRound, bench_network,
 };
 pub use cluster::{Cluster, ClusterMember, start_cluster};
 pub use conduct::Conversation;

