@@ -9,22 +9,17 @@
 #
 # Idempotent: installs what is missing (scripts/setup.sh, tauri-driver, the
 # UI's npm packages) and reuses the build cache.
-set -euo pipefail
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$ROOT"
 scripts/setup.sh
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/chorus/target}"
-export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
 
 if ! command -v tauri-driver >/dev/null 2>&1; then
-    echo "[e2e] installing tauri-driver" >&2
+    log "installing tauri-driver"
     cargo install --locked tauri-driver >&2
 fi
 export PATH="$HOME/.cargo/bin:$PATH"
 
-if [ ! -d ui/node_modules ] || [ ui/package-lock.json -nt ui/node_modules/.package-lock.json ]; then
-    (cd ui && npm ci --no-audit --no-fund --loglevel=error)
-fi
+ui_deps
 (cd ui && npm run build --silent)
 # The debug binary embeds the built UI only with the custom protocol.
 cargo build --quiet -p chorus-app --features custom-protocol

@@ -3,18 +3,12 @@
 # every test of the workspace — unit tests, the engine on the real embedded
 # model, the network, the CLI, the app shell — the lints, and last the
 # end-to-end test of the desktop app (scripts/e2e.sh).
-set -euo pipefail
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$ROOT"
 scripts/setup.sh
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/chorus/target}"
-export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
-# No incremental caches: each fresh clone (CI) has its own path, so they are
-# never reused and only pile up, tens of GB, in the shared target folder.
-export CARGO_INCREMENTAL="${CARGO_INCREMENTAL:-0}"
 
 if ! cargo nextest --version >/dev/null 2>&1; then
-    echo "[test] installing cargo-nextest" >&2
+    log "installing cargo-nextest"
     cargo install --locked cargo-nextest >&2
 fi
 # Each test runs in its own process (nextest): llama.cpp can abort() a
