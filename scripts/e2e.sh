@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # End-to-end test of the desktop app (src-tauri + ui/) in its real webview,
 # driven over W3C WebDriver: tauri-driver in front of WebKitGTK's
-# WebKitWebDriver, under Xvfb. The checks are in e2e/app.e2e.mjs.
+# WebKitWebDriver, under Xvfb. The checks are in tests/e2e/app.e2e.mjs.
 #
 #   scripts/e2e.sh                 # build, then run the three checks
 #   scripts/e2e.sh --screenshots   # the same, and save every screen at desktop
@@ -30,4 +30,4 @@ if [ "${1:-}" = "--screenshots" ]; then
 fi
 # WebKit in a container: no sandbox for its web processes, no GPU.
 export WEBKIT_DISABLE_COMPOSITING_MODE=1
-exec timeout 1200 xvfb-run -a -s "-screen 0 1280x900x24" node e2e/app.e2e.mjs
+exec timeout 1200 xvfb-run -a -s "-screen 0 1280x900x24" node tests/e2e/app.e2e.mjs

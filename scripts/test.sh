@@ -105,7 +105,7 @@ stage clippy-no-llama cargo clippy -p chorus-engine --no-default-features --quie
 # cfg(mobile) code.
 stage android scripts/check-android.sh --quiet
 
-# The real desktop app in its real webview, under Xvfb (e2e/app.e2e.mjs).
+# The real desktop app in its real webview, under Xvfb (tests/e2e/app.e2e.mjs).
 # It builds what it runs itself (the UI and the app with the custom
 # protocol), so it does not depend on the stages above having passed.
 stage e2e scripts/e2e.sh
