@@ -9,14 +9,10 @@
 # (~/.config/app.chorus/settings.json) and its journal and models in
 # the data folder (Settings; default ~/.local/share/chorus, or
 # $CHORUS_DATA_DIR).
-set -euo pipefail
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$ROOT"
 scripts/setup.sh
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/chorus/target}"
-if [ ! -d ui/node_modules ] || [ ui/package-lock.json -nt ui/node_modules/.package-lock.json ]; then
-    (cd ui && npm ci --no-audit --no-fund --loglevel=error)
-fi
+ui_deps
 (cd ui && npm run build --silent)
 PROFILE=(); DIR=debug
 if [ "${1:-}" = "--release" ]; then PROFILE=(--release); DIR=release; fi

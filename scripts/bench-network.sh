@@ -10,14 +10,12 @@
 # Every serving node runs one inference thread: two of them share the two
 # cores of these machines in the k-peers figure. Run it on an idle machine;
 # the load average before and after is printed with the figures.
-set -euo pipefail
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$ROOT"
 REQUESTS="${1:-1000}"
 ROUNDS="${2:-10}"
 MODEL="${3:-$ROOT/models/SmolLM2-135M-Instruct.Q4_1.gguf}"
 scripts/setup.sh
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/chorus/target}"
 cargo build --release --quiet -p chorus-cli
 CHORUS="$CARGO_TARGET_DIR/release/chorus"
 

@@ -7,14 +7,12 @@
 #
 # Run it on an idle machine: with as many threads as cores, any other busy
 # process makes both sides collapse.
-set -euo pipefail
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$ROOT"
 THREADS="${1:-2}"
 MODEL="${2:-$ROOT/models/SmolLM2-135M-Instruct.Q4_1.gguf}"
 PROMPT=128 GEN=64 REPS=5
 scripts/setup.sh
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/chorus/target}"
 cargo build --release --quiet -p chorus-cli
 CHORUS="$CARGO_TARGET_DIR/release/chorus"
 

@@ -14,14 +14,11 @@
 # header aws-lc asks for (sys/system_properties.h) is declared by a stub in
 # the build folder. That is enough to compile, which is all a check needs:
 # nothing of it is linked or run.
-set -euo pipefail
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$ROOT"
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/chorus/target}"
 TARGET=aarch64-linux-android
 API=24
 
-die() { printf '[check-android] error: %s\n' "$*" >&2; exit 1; }
 rustup target list --installed | grep -qx "$TARGET" || rustup target add "$TARGET" >&2 \
     || die "rustup target add $TARGET failed"
 command -v clang >/dev/null || die "clang is missing (scripts/setup.sh installs it)"

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # End-to-end test of the desktop app (src-tauri + ui/) in its real webview,
 # driven over W3C WebDriver: tauri-driver in front of WebKitGTK's
-# WebKitWebDriver, under Xvfb. The checks are in e2e/app.e2e.mjs.
+# WebKitWebDriver, under Xvfb. The checks are in tests/e2e/app.e2e.mjs.
 #
 #   scripts/e2e.sh                 # build, then run the three checks
 #   scripts/e2e.sh --screenshots   # the same, and save every screen at desktop
@@ -9,22 +9,17 @@
 #
 # Idempotent: installs what is missing (scripts/setup.sh, tauri-driver, the
 # UI's npm packages) and reuses the build cache.
-set -euo pipefail
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$ROOT"
 scripts/setup.sh
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/chorus/target}"
-export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
 
 if ! command -v tauri-driver >/dev/null 2>&1; then
-    echo "[e2e] installing tauri-driver" >&2
+    log "installing tauri-driver"
     cargo install --locked tauri-driver >&2
 fi
 export PATH="$HOME/.cargo/bin:$PATH"
 
-if [ ! -d ui/node_modules ] || [ ui/package-lock.json -nt ui/node_modules/.package-lock.json ]; then
-    (cd ui && npm ci --no-audit --no-fund --loglevel=error)
-fi
+ui_deps
 (cd ui && npm run build --silent)
 # The debug binary embeds the built UI only with the custom protocol.
 cargo build --quiet -p chorus-app --features custom-protocol
@@ -35,4 +30,4 @@ if [ "${1:-}" = "--screenshots" ]; then
 fi
 # WebKit in a container: no sandbox for its web processes, no GPU.
 export WEBKIT_DISABLE_COMPOSITING_MODE=1
-exec timeout 1200 xvfb-run -a -s "-screen 0 1280x900x24" node e2e/app.e2e.mjs
+exec timeout 1200 xvfb-run -a -s "-screen 0 1280x900x24" node tests/e2e/app.e2e.mjs

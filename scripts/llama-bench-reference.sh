@@ -56,19 +56,15 @@
 # (about 15 minutes of wall time on these 2 cores).
 # Run it while the machine is otherwise idle: with two threads on two cores,
 # any other busy process makes the figures much lower.
-set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 # --- pinned reference ---------------------------------------------------------
 LCP_VERSION="0.3.36"
 LCP_SDIST_SHA256="832db0699007f1be95a7e41ef12e88926b02ba836461e36a36372db2760c1a2e"
 
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 CACHE_ROOT="${CHORUS_CACHE:-$HOME/.cache/chorus}/llama-bench"
 PYTHON="${PYTHON:-python3}"
 JOBS="${LLAMA_BENCH_JOBS:-2}"
-
-log() { printf '[llama-bench-reference] %s\n' "$*" >&2; }
-die() { printf '[llama-bench-reference] error: %s\n' "$*" >&2; exit 1; }
 
 usage() {
     sed -n '/^# Usage:/,/^#   LLAMA_BENCH_JOBS/p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2

@@ -16,13 +16,8 @@
 #    message and leaves nothing where the model belongs.
 #
 # A second run does nothing (each step checks before it acts).
-set -euo pipefail
-
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 CACHE="${CHORUS_CACHE:-$HOME/.cache/chorus}"
-
-log() { printf '[setup] %s\n' "$*" >&2; }
-die() { printf '[setup] error: %s\n' "$*" >&2; exit 1; }
 
 # --- 1. system packages -------------------------------------------------------
 APT_PACKAGES=(cmake libclang-dev pkg-config build-essential tcpdump strace

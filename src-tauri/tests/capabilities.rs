@@ -17,8 +17,10 @@ fn read(path: &Path) -> String {
     std::fs::read_to_string(path).unwrap_or_else(|error| panic!("{}: {error}", path.display()))
 }
 
+/// The main window's capability, in the top-level `capabilities/` (build.rs
+/// points tauri-build there).
 fn capability() -> serde_json::Value {
-    serde_json::from_str(&read(&manifest_dir().join("capabilities/default.json"))).unwrap()
+    serde_json::from_str(&read(&manifest_dir().join("../capabilities/default.json"))).unwrap()
 }
 
 fn granted() -> BTreeSet<String> {

@@ -30,7 +30,8 @@ import { tmpdir } from 'node:os';
 import { join, resolve, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+// This file is tests/e2e/app.e2e.mjs: the repository is two folders up.
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const PORT = Number(process.env.WEBDRIVER_PORT ?? 4444);
 const DRIVER = `http://127.0.0.1:${PORT}`;
 const APP = process.env.CHORUS_APP;
