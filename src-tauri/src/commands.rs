@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use chorus_node::core::{ConductorEvent, DownloadProgress, Profile, QueryId, QueryRecord, QuerySummary};
 use chorus_node::net::Reachability;
-use chorus_node::{ModelListing, ModelRecommendation, PeerView, PullOutcome, RemovedModel};
+use chorus_node::{ErrorCode, ModelListing, ModelRecommendation, PeerView, PullOutcome, RemovedModel, Settings};
 use serde::Serialize;
 use serde_json::{Value, json};
 use tauri::ipc::Channel;
@@ -14,7 +14,6 @@ use tauri::{AppHandle, State};
 use tokio::sync::mpsc;
 
 use crate::error::{CommandError, CommandResult};
-use crate::settings::Settings;
 use crate::state::AppState;
 
 /// The most history entries one call returns.
@@ -43,9 +42,8 @@ pub(crate) struct NetworkInfo {
 }
 
 fn event_value(event: &ConductorEvent) -> Value {
-    serde_json::to_value(event).unwrap_or_else(
-        |error| json!({"event": "error", "code": "internal", "message": format!("unserialisable event: {error}")}),
-    )
+    serde_json::to_value(event)
+        .unwrap_or_else(|error| CommandError::internal(format!("unserialisable event: {error}")).to_event())
 }
 
 /// Starts a query and streams its events to `on_event` (see ui/COMMANDS.md).
@@ -83,7 +81,7 @@ async fn forward(
             biased;
             () = guard.token.cancelled() => {
                 drop(events);
-                let _ = channel.send(json!({"event": "error", "code": "cancelled", "message": "the query was cancelled"}));
+                let _ = channel.send(CommandError::new(ErrorCode::Cancelled, "the query was cancelled").to_event());
                 return;
             }
             event = events.recv() => match event {
@@ -117,7 +115,7 @@ pub(crate) async fn history(limit: usize, state: State<'_, AppState>) -> Command
 /// One query from the journal.
 #[tauri::command]
 pub(crate) async fn history_show(query_id: String, state: State<'_, AppState>) -> CommandResult<QueryRecord> {
-    let unknown = || CommandError::new("unknown_query", format!("no query {query_id} in the journal"));
+    let unknown = || CommandError::new(ErrorCode::UnknownQuery, format!("no query {query_id} in the journal"));
     let id: QueryId = query_id.parse().map_err(|_| unknown())?;
     let node = state.node()?;
     node.store().query(id)?.ok_or_else(unknown)
@@ -130,7 +128,7 @@ pub(crate) async fn recommend(
     state: State<'_, AppState>,
 ) -> CommandResult<Vec<ModelRecommendation>> {
     if profile.memory_bytes.is_none() {
-        profile.memory_bytes = crate::host::total_memory();
+        profile.memory_bytes = chorus_node::total_memory();
     }
     let node = state.node()?;
     Ok(node.recommend_models(&profile)?)
@@ -178,7 +176,7 @@ pub(crate) async fn pull_model(
 ) -> CommandResult<PullOutcome> {
     let node = state.node()?;
     let Some(guard) = state.pulls.start(&id) else {
-        return Err(CommandError::new("busy", format!("{id} is already downloading")));
+        return Err(CommandError::new(ErrorCode::Busy, format!("{id} is already downloading")));
     };
     let mut sender = ProgressSender { channel: on_progress, last: None };
     // The node's pull future is not `Send` (its progress callback is a
@@ -237,7 +235,7 @@ pub(crate) async fn network_info(state: State<'_, AppState>) -> CommandResult<Ne
 #[tauri::command]
 pub(crate) async fn peers(state: State<'_, AppState>) -> CommandResult<Vec<PeerView>> {
     let node = state.node()?;
-    if !node.network().is_some_and(chorus_node::net::Network::is_running) {
+    if !node.network().as_ref().is_some_and(chorus_node::net::Network::is_running) {
         return Err(CommandError::network_off());
     }
     Ok(node.peers().await?)

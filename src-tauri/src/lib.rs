@@ -16,12 +16,9 @@ include!("command_list.rs");
 mod bundled;
 mod commands;
 mod error;
-mod host;
-mod settings;
 mod state;
 
-pub use error::{CommandError, CommandResult, node_error_code};
-pub use settings::{NetworkChange, Privacy, Settings, network_change};
+pub use error::{CommandError, CommandResult};
 pub use state::{AppState, Overrides};
 
 use tauri::Manager;

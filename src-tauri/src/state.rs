@@ -3,16 +3,14 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex};
 
 use chorus_node::net::{DeviceClass, Multiaddr};
-use chorus_node::{CancellationToken, Node, NodeConfig};
+use chorus_node::{CancellationToken, ErrorCode, HostProbe, NetworkChange, Node, NodeConfig, Privacy, Settings};
 use tauri::{AppHandle, Manager, Runtime};
 use tauri_plugin_store::StoreExt;
 
 use crate::error::{CommandError, CommandResult};
-use crate::host::{self, HostProbe};
-use crate::settings::{NetworkChange, Privacy, Settings, network_change};
 
 /// The key the settings live under in the store file.
 const SETTINGS_KEY: &str = "settings";
@@ -119,8 +117,9 @@ impl Drop for RunningGuard {
 
 /// The app's state, managed by Tauri.
 pub struct AppState {
-    /// The node, or why it could not start (the settings still work).
-    node: Result<RwLock<Node>, CommandError>,
+    /// The node, or why it could not start (the settings still work). It
+    /// joins and leaves the network in place.
+    node: Result<Node, CommandError>,
     /// The settings in force, and the network they were applied to. The
     /// async lock also serialises network transitions.
     settings: tokio::sync::Mutex<Applied>,
@@ -193,13 +192,11 @@ impl AppState {
             catalog: overrides.catalog.clone(),
             ..NodeConfig::default()
         };
-        let node = Node::start(config).map(RwLock::new).map_err(|error| {
+        let node = Node::start(config).map_err(|error| {
             tracing::error!(%error, "the node could not start");
             CommandError::from(error)
         });
-        if let Ok(node) = &node
-            && let Ok(node) = node.read()
-        {
+        if let Ok(node) = &node {
             for query in node.interrupted() {
                 tracing::warn!(id = %query.id, "query interrupted by an earlier run");
             }
@@ -208,28 +205,21 @@ impl AppState {
             node,
             settings: tokio::sync::Mutex::new(Applied { stored, network: None }),
             settings_path,
-            device_class: host::device_class(),
-            host: host::probe(),
+            device_class: chorus_node::device_class(),
+            host: chorus_node::host_probe(),
             overrides: overrides.clone(),
             queries: Running::default(),
             pulls: Running::default(),
         }
     }
 
-    /// A handle on the node as it is now (cheap: the node is a set of handles).
+    /// A handle on the node as it is now (cheap: the node is a set of
+    /// handles; a snapshot, see [`Node`]).
     ///
     /// # Errors
-    /// Why the node could not start; `internal` if its lock was poisoned.
+    /// Why the node could not start.
     pub fn node(&self) -> CommandResult<Node> {
-        let lock = self.node.as_ref().map_err(Clone::clone)?;
-        let node = lock.read().map_err(|_| CommandError::internal("the node's lock is poisoned"))?;
-        Ok(node.clone())
-    }
-
-    fn replace_node(&self, node: Node) -> CommandResult<()> {
-        let lock = self.node.as_ref().map_err(Clone::clone)?;
-        *lock.write().map_err(|_| CommandError::internal("the node's lock is poisoned"))? = node;
-        Ok(())
+        self.node.clone()
     }
 
     /// The settings in force.
@@ -272,40 +262,20 @@ impl AppState {
     }
 
     async fn apply_network(&self, applied: &mut Applied, wanted: &Settings) -> CommandResult<()> {
-        let change = network_change(applied.network.as_ref(), wanted);
-        if change == NetworkChange::None {
-            if wanted.privacy == Privacy::Network {
-                applied.network = Some(wanted.clone());
-            }
+        if chorus_node::network_change(applied.network.as_ref(), wanted) == NetworkChange::None {
+            applied.network = (wanted.privacy == Privacy::Network).then(|| wanted.clone());
             return Ok(());
         }
-        let mut node = self.node()?;
-        match change {
-            NetworkChange::None => {}
-            NetworkChange::Limits => {
-                node.set_serve_limits(wanted.serve_limits());
-            }
-            NetworkChange::Stop => {
-                node.leave_network();
-                self.replace_node(node)?;
-                tracing::info!("network stopped: on-device only");
-            }
-            NetworkChange::Start | NetworkChange::Restart => {
-                node.leave_network();
-                let mut network = wanted.network(self.device_class, self.host.clone())?;
-                if let Some(listen) = &self.overrides.listen {
-                    network.listen.clone_from(listen);
-                }
-                if self.overrides.no_mdns {
-                    network.mdns = false;
-                }
-                let joined = node.join_network(network).await;
-                // On failure the node stays off the network (the settings stay stored).
-                self.replace_node(node)?;
-                joined?;
-                tracing::info!("network started");
-            }
+        let node = self.node.as_ref().map_err(Clone::clone)?;
+        let mut network = wanted.network(self.device_class, self.host.clone())?;
+        if let Some(listen) = &self.overrides.listen {
+            network.listen.clone_from(listen);
         }
+        if self.overrides.no_mdns {
+            network.mdns = false;
+        }
+        // On failure the node stays off the network (the settings stay stored).
+        node.apply_settings(applied.network.as_ref(), wanted, network).await?;
         applied.network = (wanted.privacy == Privacy::Network).then(|| wanted.clone());
         Ok(())
     }
@@ -331,7 +301,7 @@ fn load_settings<R: Runtime>(app: &AppHandle<R>, path: &Path) -> Option<Settings
 
 fn save_settings<R: Runtime>(app: &AppHandle<R>, path: &Path, settings: &Settings) -> CommandResult<()> {
     let store_error =
-        |error: tauri_plugin_store::Error| CommandError::new("store", format!("{}: {error}", path.display()));
+        |error: tauri_plugin_store::Error| CommandError::new(ErrorCode::Store, format!("{}: {error}", path.display()));
     let store = app.store(path).map_err(store_error)?;
     let value = serde_json::to_value(settings).map_err(|error| CommandError::internal(error.to_string()))?;
     store.set(SETTINGS_KEY, value);

@@ -3,8 +3,8 @@
 
 use std::io::Write;
 
-use chorus_node::Node;
 use chorus_node::core::{ConductorEvent, QueryId, QueryKind, SubtaskStatus};
+use chorus_node::{ErrorReply, Node};
 use clap::{Args, Subcommand};
 
 /// A mistake in what was asked (exit code 2).
@@ -52,12 +52,9 @@ enum HistoryAction {
 pub(crate) async fn ask(node: &Node, question: &str, json: bool, on_device_only: bool) -> anyhow::Result<()> {
     if question.trim().is_empty() {
         if json {
-            println!(
-                "{}",
-                serde_json::json!({"event": "error", "code": "empty_prompt", "message": "the question is empty"})
-            );
+            println!("{}", ErrorReply::empty_prompt().to_event());
         }
-        return Err(UsageError("the question is empty".to_owned()).into());
+        return Err(UsageError(ErrorReply::empty_prompt().message).into());
     }
     {
         let mut conversation = node.conduct_with(question, on_device_only)?;

@@ -230,7 +230,7 @@ fn ask(globals: &Globals, model: &ModelArgs, args: AskArgs) -> anyhow::Result<()
     if args.network {
         config.conductor.queue_timeout = std::time::Duration::from_secs(args.queue_timeout);
     }
-    let mut node = start_with(config)?;
+    let node = start_with(config)?;
     runtime()?.block_on(async {
         if args.network {
             node.join_network(args.net.settings()?).await?;

@@ -313,11 +313,7 @@ fn pull(node: &Node, id: &str, json: bool) -> anyhow::Result<()> {
         Ok(outcome) => outcome,
         Err(error) => {
             if json {
-                let code = match &error {
-                    chorus_node::NodeError::Models(inner) => inner.code(),
-                    _ => "internal",
-                };
-                println!("{}", serde_json::json!({"event": "error", "code": code, "message": error.to_string()}));
+                println!("{}", chorus_node::ErrorReply::new(error.code(), error.to_string()).to_event());
             }
             return Err(error.into());
         }

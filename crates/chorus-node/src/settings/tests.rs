@@ -1,0 +1,144 @@
+use super::*;
+
+const PEER: &str = "/ip4/192.0.2.7/tcp/4001/p2p/12D3KooWDpJ7As7BWAwRMfu1VU2WCqNjvq387JEYKDBj4kx6nXTN";
+
+fn defaults() -> Settings {
+    Settings::defaults(Path::new("/home/me/.local/share/chorus"), 2)
+}
+
+#[test]
+fn defaults_are_on_device_and_not_onboarded() {
+    let settings = defaults();
+    assert_eq!(settings.privacy, Privacy::OnDevice);
+    assert!(!settings.onboarded);
+    assert_eq!(settings.profile, None);
+    assert_eq!(settings.threads, 2);
+    assert_eq!(settings.clone().validated().unwrap(), settings);
+}
+
+#[test]
+fn json_round_trips_in_the_ui_shape() {
+    let value = serde_json::json!({
+        "privacy": "network",
+        "serve": true,
+        "max_slots": 3,
+        "threads": 2,
+        "only_when_idle": true,
+        "only_when_charging": false,
+        "bootstrap_peers": [PEER],
+        "data_dir": "/tmp/chorus",
+        "onboarded": true,
+        "profile": {
+            "profession": "nurse", "skills": ["triage"], "languages": ["es"], "interests": [],
+            "storage_budget_bytes": 1_000_000_000u64, "memory_bytes": null
+        }
+    });
+    let settings = Settings::from_json(value.clone()).unwrap();
+    assert_eq!(settings.privacy, Privacy::Network);
+    assert_eq!(serde_json::to_value(&settings).unwrap(), value);
+}
+
+#[test]
+fn numbers_are_clamped() {
+    let mut settings = defaults();
+    settings.max_slots = 0;
+    settings.threads = 0;
+    let clamped = settings.validated().unwrap();
+    assert_eq!((clamped.max_slots, clamped.threads), (1, 1));
+    let mut settings = defaults();
+    settings.max_slots = 1000;
+    settings.threads = 100_000;
+    let clamped = settings.validated().unwrap();
+    assert_eq!((clamped.max_slots, clamped.threads), (MAX_SLOTS, MAX_THREADS));
+}
+
+#[test]
+fn bootstrap_addresses_are_trimmed_and_checked() {
+    let mut settings = defaults();
+    settings.bootstrap_peers = vec![format!("  {PEER} "), "   ".to_owned()];
+    assert_eq!(settings.validated().unwrap().bootstrap_peers, vec![PEER.to_owned()]);
+    for bad in ["not an address", "/ip4/192.0.2.7/tcp/4001"] {
+        let mut settings = defaults();
+        settings.bootstrap_peers = vec![bad.to_owned()];
+        assert_eq!(
+            settings.validated().map_err(crate::ErrorReply::from).unwrap_err().code.as_str(),
+            "invalid_settings",
+            "{bad}"
+        );
+    }
+}
+
+#[test]
+fn wrong_shapes_are_invalid_settings() {
+    let good = serde_json::to_value(defaults()).unwrap();
+    let mut cases = Vec::new();
+    for (field, value) in [
+        ("privacy", serde_json::json!("everywhere")),
+        ("max_slots", serde_json::json!(-1)),
+        ("threads", serde_json::json!("two")),
+        ("data_dir", serde_json::json!("relative/dir")),
+        ("data_dir", serde_json::json!("")),
+        ("surprise", serde_json::json!(1)),
+    ] {
+        let mut value_of = good.clone();
+        value_of[field] = value;
+        cases.push(value_of);
+    }
+    let mut missing = good.clone();
+    missing.as_object_mut().unwrap().remove("serve");
+    cases.push(missing);
+    for case in cases {
+        assert_eq!(
+            Settings::from_json(case.clone()).map_err(crate::ErrorReply::from).unwrap_err().code.as_str(),
+            "invalid_settings",
+            "{case}"
+        );
+    }
+}
+
+#[test]
+fn network_changes() {
+    let off = defaults();
+    let mut on = defaults();
+    on.privacy = Privacy::Network;
+    assert_eq!(network_change(None, &off), NetworkChange::None);
+    assert_eq!(network_change(None, &on), NetworkChange::Start);
+    assert_eq!(network_change(Some(&off), &on), NetworkChange::Start);
+    assert_eq!(network_change(Some(&on), &off), NetworkChange::Stop);
+    assert_eq!(network_change(Some(&on), &on), NetworkChange::None);
+
+    let mut slots = on.clone();
+    slots.max_slots = 5;
+    assert_eq!(network_change(Some(&on), &slots), NetworkChange::Limits);
+    let mut idle = on.clone();
+    idle.only_when_idle = true;
+    assert_eq!(network_change(Some(&on), &idle), NetworkChange::Limits);
+    let mut no_serve = on.clone();
+    no_serve.serve = false;
+    assert_eq!(network_change(Some(&on), &no_serve), NetworkChange::Restart);
+    let mut peers = on.clone();
+    peers.bootstrap_peers = vec![PEER.to_owned()];
+    assert_eq!(network_change(Some(&on), &peers), NetworkChange::Restart);
+    let mut threads = on.clone();
+    threads.threads = 1;
+    assert_eq!(network_change(Some(&on), &threads), NetworkChange::None);
+    // Serving limits do not matter while the network is off.
+    let mut off_slots = off.clone();
+    off_slots.max_slots = 7;
+    assert_eq!(network_change(Some(&off), &off_slots), NetworkChange::None);
+}
+
+#[test]
+fn network_settings_follow_serve() {
+    let mut settings = defaults();
+    settings.bootstrap_peers = vec![PEER.to_owned()];
+    settings.max_slots = 3;
+    let probe = crate::host::fixed(true, None);
+    let network = settings.network(DeviceClass::Laptop, probe.clone()).unwrap();
+    assert_eq!(network.bootstrap.len(), 1);
+    let serve = network.serve.unwrap();
+    assert_eq!(serve.limits.max_slots, 3);
+    assert_eq!(serve.device_class, DeviceClass::Laptop);
+    settings.serve = false;
+    assert!(settings.network(DeviceClass::Desktop, probe).unwrap().serve.is_none());
+}
