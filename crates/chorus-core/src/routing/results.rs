@@ -19,7 +19,7 @@ pub struct SpecialistScore {
     pub matched: Vec<String>,
 }
 
-/// The verdict of [`analyse`].
+/// The verdict of [`analyse`](super::analyse).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum QueryKind {
@@ -36,7 +36,7 @@ pub enum QueryKind {
     },
 }
 
-/// One part of a query, as [`analyse`] cut it: a request (a sub-task for
+/// One part of a query, as [`analyse`](super::analyse) cut it: a request (a sub-task for
 /// the fallback plan) or a context sentence.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Clause {
