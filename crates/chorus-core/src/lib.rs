@@ -16,8 +16,12 @@ mod models;
 mod placement;
 mod plan;
 mod routing;
+mod text;
 
-pub use catalog::*;
+pub use catalog::{
+    BaseModel, CATALOG_VERSION, Catalog, CatalogError, Domain, FALLBACK_SPECIALIST, LoraAdapter, ModelSource,
+    ParseDomainError, Profile, PypiChunk, RecommendError, Recommendation, Specialist, SpecialistSampling, recommend,
+};
 pub use conductor::{
     Conductor, ConductorConfig, ConductorError, ConductorEvent, Executor, ExecutorDirectory, GenerationChunk,
     GenerationSpec, GenerationStream, StaticExecutors, SubtaskReport, TextGenerator,
@@ -30,4 +34,6 @@ pub use plan::{
     NextActions, Plan, PlanRules, PlanSource, PlanStep, PlannedSubtask, RawPlan, SubtaskStatus, fallback_plan,
     next_actions, plan_schema, repair_plan,
 };
-pub use routing::*;
+pub use routing::{
+    AllSpecialists, Analysis, Clause, QueryKind, Reachable, Router, SpecialistScore, analyse, rank_specialists,
+};

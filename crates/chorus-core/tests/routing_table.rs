@@ -7,7 +7,9 @@
 
 #![allow(clippy::expect_used)]
 
-use chorus_core::{AllSpecialists, Analysis, Catalog, QueryKind, analyse};
+use std::sync::Arc;
+
+use chorus_core::{AllSpecialists, Analysis, Catalog, QueryKind, Router};
 
 /// What a query should route to.
 enum Expected {
@@ -267,6 +269,11 @@ const HELD_OUT: &[(&str, Expected)] = &[
     ),
 ];
 
+/// The bundled catalog, compiled for routing once.
+fn bundled_router() -> Router {
+    Router::new(Arc::new(Catalog::bundled().expect("bundled catalog")))
+}
+
 /// The domains of the chosen specialists.
 fn chosen_domains<'a>(catalog: &'a Catalog, analysis: &Analysis) -> Vec<&'a str> {
     analysis
@@ -299,11 +306,12 @@ fn percent(part: usize, whole: usize) -> f64 {
 }
 
 /// Routes every case; returns (routed right, verdict right), printing misses.
-fn score_table(catalog: &Catalog, cases: &[(&str, Expected)]) -> (usize, usize) {
+fn score_table(router: &Router, cases: &[(&str, Expected)]) -> (usize, usize) {
+    let catalog = router.catalog();
     let mut correct = 0;
     let mut kind_correct = 0;
     for (query, expected) in cases {
-        let analysis = analyse(catalog, query, &AllSpecialists);
+        let analysis = router.analyse(query, &AllSpecialists);
         let kind_right = matches!(
             (expected, &analysis.kind),
             (Simple { .. }, QueryKind::Simple { .. }) | (Composite { .. }, QueryKind::Composite { .. })
@@ -320,13 +328,13 @@ fn score_table(catalog: &Catalog, cases: &[(&str, Expected)]) -> (usize, usize) 
 
 #[test]
 fn routing_table() {
-    let catalog = Catalog::bundled().expect("bundled catalog");
+    let router = bundled_router();
     let total = CASES.len();
     let simple_count = CASES.iter().filter(|(_, expected)| matches!(expected, Simple { .. })).count();
     assert!(total >= 40, "{total} queries");
     assert!(simple_count >= 8 && total - simple_count >= 8, "{simple_count} simple of {total}");
 
-    let (correct, kind_correct) = score_table(&catalog, CASES);
+    let (correct, kind_correct) = score_table(&router, CASES);
     let pct = percent(correct, total);
     let kind_pct = percent(kind_correct, total);
     eprintln!("routing accuracy: {correct}/{total} = {pct}%");
@@ -337,19 +345,21 @@ fn routing_table() {
 
 #[test]
 fn analysis_is_deterministic() {
-    let catalog = Catalog::bundled().expect("bundled catalog");
+    // Two routers, each with its own compiled catalog (and hash maps).
+    let (router, other) = (bundled_router(), bundled_router());
     for (query, _) in CASES {
-        let first = analyse(&catalog, query, &AllSpecialists);
-        let again = analyse(&catalog, query, &AllSpecialists);
+        let first = router.analyse(query, &AllSpecialists);
+        let again = other.analyse(query, &AllSpecialists);
+        assert_eq!(first, router.analyse(query, &AllSpecialists), "{query}");
         assert_eq!(first, again, "{query}");
     }
 }
 
 #[test]
 fn composite_verdicts_name_at_least_two_distinct_specialists() {
-    let catalog = Catalog::bundled().expect("bundled catalog");
+    let router = bundled_router();
     for (query, _) in CASES {
-        let analysis = analyse(&catalog, query, &AllSpecialists);
+        let analysis = router.analyse(query, &AllSpecialists);
         if let QueryKind::Composite { specialist_ids } = &analysis.kind {
             let mut distinct = specialist_ids.clone();
             distinct.sort();
@@ -363,9 +373,9 @@ fn composite_verdicts_name_at_least_two_distinct_specialists() {
 
 #[test]
 fn held_out_table() {
-    let catalog = Catalog::bundled().expect("bundled catalog");
+    let router = bundled_router();
     let total = HELD_OUT.len();
-    let (correct, kind_correct) = score_table(&catalog, HELD_OUT);
+    let (correct, kind_correct) = score_table(&router, HELD_OUT);
     let pct = percent(correct, total);
     let kind_pct = percent(kind_correct, total);
     eprintln!("held-out routing accuracy: {correct}/{total} = {pct}%");

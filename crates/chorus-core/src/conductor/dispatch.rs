@@ -1,0 +1,262 @@
+//! Dispatch: the plan's sub-tasks run as their dependencies allow, each
+//! with a deadline per attempt, retried on another executor, queued while
+//! no executor can run it.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures::StreamExt;
+use futures::stream::FuturesUnordered;
+use tokio::sync::mpsc;
+
+use crate::plan::{Plan, SubtaskStatus, next_actions};
+
+use super::events::{ConductorEvent, SubtaskReport, emit};
+use super::executor::{Executor, GenerationSpec, collect};
+use super::synthesis::shorten;
+use super::{Conductor, ConductorError};
+
+impl Conductor {
+    /// Runs the plan's sub-tasks, each as soon as its dependencies are done,
+    /// all runnable ones at once. With `direct`, sub-task text is the answer
+    /// and goes out as `token` events.
+    pub(super) async fn dispatch(
+        &self,
+        plan: &Plan,
+        events: &mpsc::Sender<ConductorEvent>,
+        direct: bool,
+    ) -> Result<Vec<SubtaskReport>, ConductorError> {
+        let mut statuses = vec![SubtaskStatus::Pending; plan.subtasks.len()];
+        let mut reports: Vec<SubtaskReport> = plan
+            .subtasks
+            .iter()
+            .map(|step| SubtaskReport {
+                index: step.index,
+                specialist: step.specialist.clone(),
+                executor: String::new(),
+                status: SubtaskStatus::Pending,
+                attempts: 0,
+                tokens: 0,
+                ms: 0,
+                text: String::new(),
+                error: None,
+            })
+            .collect();
+        let mut running = FuturesUnordered::new();
+        loop {
+            let next = next_actions(plan, &statuses);
+            for index in next.skip {
+                statuses[index] = SubtaskStatus::Skipped;
+                reports[index].status = SubtaskStatus::Skipped;
+                let reason = "a sub-task it depends on did not finish".to_owned();
+                reports[index].error = Some(reason.clone());
+                emit(events, ConductorEvent::SubtaskSkipped { index, reason }).await?;
+            }
+            for index in next.start {
+                statuses[index] = SubtaskStatus::Running;
+                let prompt = subtask_prompt(plan, index, &reports);
+                running.push(self.run_subtask(plan.subtasks[index].specialist.clone(), index, prompt, events, direct));
+            }
+            if statuses.iter().all(|status| status.is_final()) {
+                break;
+            }
+            match running.next().await {
+                Some(report) => {
+                    let report = report?;
+                    statuses[report.index] = report.status;
+                    let index = report.index;
+                    reports[index] = report;
+                }
+                None => break,
+            }
+        }
+        Ok(reports)
+    }
+
+    /// Runs one sub-task with a deadline per attempt and retries on another
+    /// executor (or the same one when it is the only one).
+    async fn run_subtask(
+        &self,
+        specialist_id: String,
+        index: usize,
+        prompt: String,
+        events: &mpsc::Sender<ConductorEvent>,
+        direct: bool,
+    ) -> Result<SubtaskReport, ConductorError> {
+        let mut report = SubtaskReport {
+            index,
+            specialist: specialist_id.clone(),
+            executor: String::new(),
+            status: SubtaskStatus::Failed,
+            attempts: 0,
+            tokens: 0,
+            ms: 0,
+            text: String::new(),
+            error: Some("no executor serves this specialist".to_owned()),
+        };
+        let Some(specialist) = self.catalog().specialist(&specialist_id) else {
+            report.error = Some(format!("unknown specialist {specialist_id}"));
+            return Ok(report);
+        };
+        let attempts = self.config.max_attempts.max(1);
+        let mut tried: Vec<String> = Vec::new();
+        for attempt in 1..=attempts {
+            let mut executors = self.directory.executors_for(&specialist_id, &tried).await;
+            if executors.is_empty() && !tried.is_empty() {
+                // Every executor was tried: the same one again, if any.
+                executors = self.directory.executors_for(&specialist_id, &[]).await;
+            }
+            if executors.is_empty() && attempt == 1 && !self.config.queue_timeout.is_zero() {
+                emit(
+                    events,
+                    ConductorEvent::SubtaskQueued {
+                        index,
+                        specialist: specialist_id.clone(),
+                        system: specialist.system_prompt.clone(),
+                        prompt: prompt.clone(),
+                        timeout_s: self.config.queue_timeout.as_secs(),
+                    },
+                )
+                .await?;
+                executors = self.wait_for_executor(&specialist_id, events).await?;
+                if executors.is_empty() {
+                    report.error = Some(format!(
+                        "no executor for {specialist_id} appeared within {} s",
+                        self.config.queue_timeout.as_secs()
+                    ));
+                }
+            }
+            let Some(executor) = executors.first() else {
+                break;
+            };
+            tried.push(executor.id());
+            let executor_id = executor.id();
+            report.attempts = attempt;
+            report.executor = executor_id.clone();
+            emit(
+                events,
+                ConductorEvent::SubtaskStarted {
+                    index,
+                    specialist: specialist_id.clone(),
+                    executor: executor_id.clone(),
+                    attempt,
+                },
+            )
+            .await?;
+            let mut sampling = specialist.sampling;
+            sampling.max_tokens = sampling.max_tokens.min(self.config.subtask_max_tokens);
+            let spec = GenerationSpec {
+                system: specialist.system_prompt.clone(),
+                prompt: prompt.clone(),
+                sampling,
+                seed: self.config.seed.wrapping_add(attempt),
+                json_schema: None,
+            };
+            let attempt_started = Instant::now();
+            let streamed = std::sync::atomic::AtomicBool::new(false);
+            let outcome = match executor.run(&specialist_id, spec) {
+                Err(error) => Err(error),
+                Ok(stream) => {
+                    let forward = |text: String| {
+                        streamed.store(true, std::sync::atomic::Ordering::Relaxed);
+                        let event = if direct {
+                            ConductorEvent::Token { text }
+                        } else {
+                            ConductorEvent::SubtaskToken { index, text }
+                        };
+                        async move { events.send(event).await.is_ok() }
+                    };
+                    match tokio::time::timeout(self.config.subtask_deadline, collect(stream, forward)).await {
+                        Ok(result) => result,
+                        Err(_) => Err(format!("deadline of {} s passed", self.config.subtask_deadline.as_secs_f64())),
+                    }
+                }
+            };
+            if events.is_closed() {
+                return Err(ConductorError::Cancelled);
+            }
+            report.ms = u64::try_from(attempt_started.elapsed().as_millis()).unwrap_or(u64::MAX);
+            match outcome {
+                Ok((text, tokens)) => {
+                    report.status = SubtaskStatus::Done;
+                    report.text = text;
+                    report.tokens = tokens;
+                    report.error = None;
+                    emit(
+                        events,
+                        ConductorEvent::SubtaskDone {
+                            index,
+                            specialist: specialist_id.clone(),
+                            executor: executor_id,
+                            tokens,
+                            ms: report.ms,
+                        },
+                    )
+                    .await?;
+                    return Ok(report);
+                }
+                Err(error) => {
+                    let timed_out = error.starts_with("deadline");
+                    report.status = if timed_out { SubtaskStatus::TimedOut } else { SubtaskStatus::Failed };
+                    report.error = Some(error.clone());
+                    emit(
+                        events,
+                        ConductorEvent::SubtaskFailed {
+                            index,
+                            specialist: specialist_id.clone(),
+                            executor: executor_id,
+                            error,
+                            attempt,
+                            will_retry: attempt < attempts,
+                        },
+                    )
+                    .await?;
+                    if direct && streamed.load(std::sync::atomic::Ordering::Relaxed) {
+                        // The answer streamed so far came from the failed
+                        // attempt: consumers drop it.
+                        emit(events, ConductorEvent::AnswerReset { attempt }).await?;
+                    }
+                }
+            }
+        }
+        Ok(report)
+    }
+
+    /// Waits for an executor of `specialist_id` to appear, up to the queue
+    /// timeout. Empty when none did.
+    async fn wait_for_executor(
+        &self,
+        specialist_id: &str,
+        events: &mpsc::Sender<ConductorEvent>,
+    ) -> Result<Vec<Arc<dyn Executor>>, ConductorError> {
+        let deadline = Instant::now() + self.config.queue_timeout;
+        let poll = self.config.queue_poll.max(Duration::from_millis(50));
+        while Instant::now() < deadline {
+            tokio::time::sleep(poll.min(deadline.saturating_duration_since(Instant::now()))).await;
+            if events.is_closed() {
+                return Err(ConductorError::Cancelled);
+            }
+            let executors = self.directory.executors_for(specialist_id, &[]).await;
+            if !executors.is_empty() {
+                return Ok(executors);
+            }
+        }
+        Ok(Vec::new())
+    }
+}
+
+/// The prompt of a sub-task: its task, plus the results of its dependencies.
+fn subtask_prompt(plan: &Plan, index: usize, reports: &[SubtaskReport]) -> String {
+    let step = &plan.subtasks[index];
+    if step.depends_on.is_empty() {
+        return step.task.clone();
+    }
+    let mut prompt = step.task.clone();
+    prompt.push_str("\n\nUse these results:\n");
+    for &dependency in &step.depends_on {
+        if let Some(report) = reports.get(dependency) {
+            prompt.push_str(&format!("- {}: {}\n", plan.subtasks[dependency].task, shorten(report.text.trim(), 600)));
+        }
+    }
+    prompt
+}

@@ -1,0 +1,232 @@
+//! The conductor's thin async driver: analyse → plan → dispatch and
+//! collect → synthesise, with every step reported as a [`ConductorEvent`].
+//!
+//! The decisions are pure functions elsewhere ([`crate::analyse`],
+//! [`crate::repair_plan`], [`crate::next_actions`]); this module only
+//! carries them out. It sees models through two small traits —
+//! [`TextGenerator`] for the conductor's own writing (plan, synthesis) and
+//! [`Executor`] for running a specialist — so it imports neither llama.cpp
+//! nor libp2p: `chorus-node` plugs in the local engine, and peers through
+//! an [`ExecutorDirectory`] (its network directory offers a
+//! `RemoteExecutor` per peer that serves the specialist).
+//!
+//! The stages, one file each: `planning` (the plan of a composite query),
+//! `dispatch` (sub-tasks run with deadlines, retries and the queue) and
+//! `synthesis` (the combined answer); `executor` holds the traits models
+//! are seen through, `events` what the driver reports, `config` its
+//! settings. The conductor owns the [`Router`] that routes its queries.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::time::Instant;
+
+use tokio::sync::mpsc;
+
+use crate::catalog::{Catalog, FALLBACK_SPECIALIST};
+use crate::plan::{SubtaskStatus, fallback_plan};
+use crate::routing::{AllSpecialists, Analysis, QueryKind, Router};
+
+mod config;
+mod dispatch;
+mod events;
+mod executor;
+mod planning;
+mod synthesis;
+
+pub use config::ConductorConfig;
+pub use events::{ConductorEvent, SubtaskReport};
+pub use executor::{
+    Executor, ExecutorDirectory, GenerationChunk, GenerationSpec, GenerationStream, StaticExecutors, TextGenerator,
+};
+
+use events::emit;
+
+/// Why the conductor could not answer.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConductorError {
+    /// The query is empty.
+    #[error("the question is empty")]
+    EmptyQuery,
+    /// No executor serves any specialist.
+    #[error("no specialist can be reached: install a model or allow the network")]
+    NothingReachable,
+    /// The conductor model failed while synthesising.
+    #[error("the conductor model failed: {0}")]
+    Conductor(String),
+    /// The event consumer went away: the query was cancelled.
+    #[error("cancelled")]
+    Cancelled,
+}
+
+/// The conductor: a catalog (compiled for routing), the conductor model
+/// and executors.
+#[derive(Clone)]
+pub struct Conductor {
+    router: Arc<Router>,
+    model: Arc<dyn TextGenerator>,
+    directory: Arc<dyn ExecutorDirectory>,
+    config: ConductorConfig,
+}
+
+impl std::fmt::Debug for Conductor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Conductor").field("config", &self.config).finish_non_exhaustive()
+    }
+}
+
+impl Conductor {
+    /// A conductor over `catalog`, writing plans and syntheses with `model`
+    /// and running specialists on `executors` (in order of preference).
+    #[must_use]
+    pub fn new(
+        catalog: Arc<Catalog>,
+        model: Arc<dyn TextGenerator>,
+        executors: Vec<Arc<dyn Executor>>,
+        config: ConductorConfig,
+    ) -> Self {
+        Self::with_directory(catalog, model, Arc::new(StaticExecutors(executors)), config)
+    }
+
+    /// A conductor that finds its executors in `directory` (this device and
+    /// the network).
+    #[must_use]
+    pub fn with_directory(
+        catalog: Arc<Catalog>,
+        model: Arc<dyn TextGenerator>,
+        directory: Arc<dyn ExecutorDirectory>,
+        config: ConductorConfig,
+    ) -> Self {
+        Self { router: Arc::new(Router::new(catalog)), model, directory, config }
+    }
+
+    /// The settings.
+    #[must_use]
+    pub fn config(&self) -> &ConductorConfig {
+        &self.config
+    }
+
+    /// The catalog it routes over.
+    fn catalog(&self) -> &Catalog {
+        self.router.catalog()
+    }
+
+    /// Specialists some executor can run now, for `query` (the directory
+    /// looks up the specialists the query is about).
+    pub async fn reachable(&self, query: &str) -> BTreeSet<String> {
+        let everything = self.router.analyse(query, &AllSpecialists);
+        let mut interest: Vec<String> = match &everything.kind {
+            QueryKind::Simple { specialist_id } => vec![specialist_id.clone()],
+            QueryKind::Composite { specialist_ids } => specialist_ids.clone(),
+        };
+        for score in &everything.ranking {
+            if !interest.contains(&score.specialist_id) {
+                interest.push(score.specialist_id.clone());
+            }
+        }
+        interest.truncate(self.config.max_candidates.max(2));
+        if !interest.iter().any(|id| id == FALLBACK_SPECIALIST) {
+            interest.push(FALLBACK_SPECIALIST.to_owned());
+        }
+        self.directory.reachable(self.catalog(), &interest).await
+    }
+
+    /// The analysis stage alone (no model call).
+    ///
+    /// # Errors
+    /// [`ConductorError::EmptyQuery`] or [`ConductorError::NothingReachable`].
+    pub async fn analyse(&self, query: &str) -> Result<Analysis, ConductorError> {
+        if query.trim().is_empty() {
+            return Err(ConductorError::EmptyQuery);
+        }
+        let reachable = self.reachable(query).await;
+        if reachable.is_empty() {
+            return Err(ConductorError::NothingReachable);
+        }
+        Ok(self.router.analyse(query, &reachable))
+    }
+
+    /// Specialists offered to the planning model for `analysis`: the ones it
+    /// ranked, then the general assistant, all reachable.
+    fn candidates(&self, analysis: &Analysis, reachable: &BTreeSet<String>) -> Vec<String> {
+        let mut candidates: Vec<String> = Vec::new();
+        let mut push = |id: &str| {
+            if reachable.contains(id) && !candidates.iter().any(|c| c == id) {
+                candidates.push(id.to_owned());
+            }
+        };
+        if let QueryKind::Composite { specialist_ids } = &analysis.kind {
+            for id in specialist_ids {
+                push(id);
+            }
+        }
+        for score in &analysis.ranking {
+            push(&score.specialist_id);
+        }
+        push(FALLBACK_SPECIALIST);
+        candidates.truncate(self.config.max_candidates.max(2));
+        candidates
+    }
+
+    /// Answers a query, reporting every step on `events`. Dropping the
+    /// receiver of `events` cancels the query.
+    ///
+    /// # Errors
+    /// A [`ConductorError`]; sub-task failures are not errors (they are
+    /// reported and acknowledged in the answer).
+    pub async fn ask(
+        &self,
+        query: &str,
+        events: &mpsc::Sender<ConductorEvent>,
+    ) -> Result<ConductorEvent, ConductorError> {
+        let started = Instant::now();
+        let analysis = self.analyse(query).await?;
+        let (kind, specialists) = match &analysis.kind {
+            QueryKind::Simple { specialist_id } => ("simple", vec![specialist_id.clone()]),
+            QueryKind::Composite { specialist_ids } => ("composite", specialist_ids.clone()),
+        };
+        emit(events, ConductorEvent::Analysis { kind: kind.to_owned(), reason: analysis.reason.clone(), specialists })
+            .await?;
+
+        let (answer, reports) = match &analysis.kind {
+            QueryKind::Simple { specialist_id } => {
+                let plan = fallback_plan(&[(specialist_id.clone(), query.to_owned())], 1, "simple query");
+                let reports = self.dispatch(&plan, events, true).await?;
+                let answer = reports.first().map(|report| report.text.clone()).unwrap_or_default();
+                if reports.first().is_some_and(|report| report.status != SubtaskStatus::Done) {
+                    let error = reports.first().and_then(|report| report.error.clone()).unwrap_or_default();
+                    let text = format!("Sorry, the {specialist_id} specialist could not answer: {error}");
+                    emit(events, ConductorEvent::Token { text: text.clone() }).await?;
+                    (text, reports)
+                } else {
+                    (answer, reports)
+                }
+            }
+            QueryKind::Composite { .. } => {
+                let plan = self.plan(query, &analysis).await?;
+                emit(
+                    events,
+                    ConductorEvent::Plan {
+                        source: plan.source,
+                        subtasks: plan.subtasks.clone(),
+                        repairs: plan.repairs.clone(),
+                    },
+                )
+                .await?;
+                let reports = self.dispatch(&plan, events, false).await?;
+                let answer = self.synthesise(query, &plan, &reports, events).await?;
+                (answer, reports)
+            }
+        };
+        let done = ConductorEvent::Done {
+            answer,
+            subtasks: reports,
+            ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+        };
+        emit(events, done.clone()).await?;
+        Ok(done)
+    }
+}
+
+#[cfg(test)]
+mod tests;

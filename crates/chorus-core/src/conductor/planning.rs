@@ -1,0 +1,247 @@
+//! The plan of a composite query: the model's draft, refitted and
+//! repaired, or a fallback built from the analysis.
+
+use std::collections::BTreeSet;
+
+use crate::catalog::{Catalog, FALLBACK_SPECIALIST, SpecialistSampling};
+use crate::plan::{Plan, PlanRules, PlanSource, RawPlan, fallback_plan, plan_schema, repair_plan};
+use crate::routing::Analysis;
+
+use super::executor::{GenerationSpec, collect};
+use super::{Conductor, ConductorError};
+
+/// The system prompt of the planning step.
+const PLAN_SYSTEM: &str = "You are the conductor of Chorus. Split the user's request into a few self-contained \
+sub-tasks, one per part of the request, each for the most suitable specialist from the list. Write each task as \
+a complete instruction that a specialist can do without seeing the request, carrying only the context it needs. \
+Use depends_on only when a task needs an earlier task's result. Answer with JSON only.";
+
+impl Conductor {
+    /// The planning prompt and schema for a query (used by `plan` and by
+    /// `chorus route`).
+    fn plan_spec(&self, query: &str, analysis: &Analysis, candidates: &[String], seed: u32) -> GenerationSpec {
+        let mut system = String::from(PLAN_SYSTEM);
+        system.push_str("\n\nSpecialists:\n");
+        for id in candidates {
+            if let Some(specialist) = self.catalog().specialist(id) {
+                system.push_str(&format!("- {id}: {}\n", specialist.description));
+            }
+        }
+        let parts: Vec<String> = analysis
+            .clauses
+            .iter()
+            .filter(|clause| !clause.context)
+            .filter_map(|clause| {
+                let best = clause.best.as_ref().filter(|best| candidates.contains(&best.specialist_id))?;
+                Some(format!("- \"{}\" -> {}", clause.text.trim(), best.specialist_id))
+            })
+            .collect();
+        if parts.len() >= 2 {
+            system.push_str(
+                "\nThe request has these parts (use one sub-task per part, each for a different specialist):\n",
+            );
+            system.push_str(&parts.join("\n"));
+            system.push('\n');
+        }
+        let ids: Vec<&str> = candidates.iter().map(String::as_str).collect();
+        GenerationSpec {
+            system,
+            prompt: query.to_owned(),
+            sampling: SpecialistSampling {
+                temperature: self.config.plan_temperature,
+                top_k: 40,
+                top_p: 0.95,
+                min_p: 0.05,
+                repeat_penalty: 1.0,
+                max_tokens: self.config.plan_max_tokens,
+            },
+            seed,
+            json_schema: Some(plan_schema(&ids, self.config.max_subtasks)),
+        }
+    }
+
+    /// Asks the conductor model for a plan and returns its raw text (JSON
+    /// under the plan grammar) — the planning step alone, for tests and
+    /// `chorus route`.
+    ///
+    /// # Errors
+    /// [`ConductorError::Conductor`] if the model fails.
+    pub async fn draft_plan(&self, query: &str, analysis: &Analysis, seed: u32) -> Result<String, ConductorError> {
+        let reachable = self.reachable(query).await;
+        let candidates = self.candidates(analysis, &reachable);
+        let stream = self
+            .model
+            .generate(self.plan_spec(query, analysis, &candidates, seed))
+            .map_err(ConductorError::Conductor)?;
+        let (text, _) = collect(stream, |_| async { true }).await.map_err(ConductorError::Conductor)?;
+        Ok(text)
+    }
+
+    /// Makes the plan of a composite query: the model's draft, checked and
+    /// repaired, or a fallback built from the query's clauses.
+    ///
+    /// # Errors
+    /// [`ConductorError::Conductor`] only if even the fallback is empty.
+    pub async fn plan(&self, query: &str, analysis: &Analysis) -> Result<Plan, ConductorError> {
+        let reachable = self.reachable(query).await;
+        let rules = PlanRules { reachable: &reachable, max_subtasks: self.config.max_subtasks, min_specialists: 2 };
+        let reroute = |task: &str| {
+            self.router.rank_specialists(task, &reachable).first().map(|score| score.specialist_id.clone())
+        };
+        let draft = self.draft_plan(query, analysis, self.config.seed).await;
+        if let Ok(text) = &draft {
+            tracing::debug!(draft = %text, "the planning model's draft");
+        }
+        let reason = match draft {
+            Ok(text) => match serde_json::from_str::<RawPlan>(&text) {
+                Ok(mut raw) => {
+                    let refits = self.refit(&mut raw, &reachable);
+                    match repair_plan(&raw, &rules, reroute) {
+                        Some(mut plan) => {
+                            let mut repairs = refits;
+                            repairs.append(&mut plan.repairs);
+                            repairs.extend(self.cover_missing_parts(&mut plan, query, analysis, &reachable));
+                            if !repairs.is_empty() {
+                                plan.source = PlanSource::Repaired;
+                            }
+                            plan.repairs = repairs;
+                            return Ok(plan);
+                        }
+                        None => "the model's plan had fewer than two usable specialists".to_owned(),
+                    }
+                }
+                Err(error) => format!("the model's plan was not valid JSON ({error})"),
+            },
+            Err(error) => format!("the planning model failed ({error})"),
+        };
+        let plan =
+            fallback_from_analysis(self.catalog(), query, analysis, &reachable, self.config.max_subtasks, &reason);
+        if plan.subtasks.is_empty() {
+            return Err(ConductorError::Conductor(reason));
+        }
+        Ok(plan)
+    }
+
+    /// Moves each sub-task to the reachable specialist its own text routes
+    /// to best, when that one matches it better than the model's choice
+    /// (small planners tend to give every sub-task the first specialist).
+    fn refit(&self, raw: &mut RawPlan, reachable: &BTreeSet<String>) -> Vec<String> {
+        let mut repairs = Vec::new();
+        for (index, subtask) in raw.subtasks.iter_mut().enumerate() {
+            let ranking = self.router.rank_specialists(&subtask.task, reachable);
+            let Some(best) = ranking.first() else { continue };
+            let chosen =
+                ranking.iter().find(|score| score.specialist_id == subtask.specialist).map_or(0.0, |score| score.score);
+            if best.specialist_id != subtask.specialist && best.score > chosen {
+                repairs.push(format!(
+                    "sub-task {}: {} fits {:?} better than {}",
+                    index + 1,
+                    best.specialist_id,
+                    subtask.task,
+                    subtask.specialist
+                ));
+                subtask.specialist = best.specialist_id.clone();
+            }
+        }
+        repairs
+    }
+
+    /// Adds a sub-task for each part of the request the analysis routed to a
+    /// specialist the plan leaves out (while there is room).
+    fn cover_missing_parts(
+        &self,
+        plan: &mut Plan,
+        query: &str,
+        analysis: &Analysis,
+        reachable: &BTreeSet<String>,
+    ) -> Vec<String> {
+        let mut repairs = Vec::new();
+        for clause in analysis.clauses.iter().filter(|clause| !clause.context) {
+            let Some(best) = clause.best.as_ref().filter(|best| reachable.contains(&best.specialist_id)) else {
+                continue;
+            };
+            if plan.subtasks.iter().any(|step| step.specialist == best.specialist_id)
+                || plan.subtasks.len() >= self.config.max_subtasks
+            {
+                continue;
+            }
+            let index = plan.subtasks.len();
+            plan.subtasks.push(crate::plan::PlanStep {
+                index,
+                specialist: best.specialist_id.clone(),
+                task: format!(
+                    "{} (This is one part of the request \"{}\"; answer only this part.)",
+                    clause.text.trim(),
+                    query.trim()
+                ),
+                depends_on: Vec::new(),
+            });
+            repairs.push(format!(
+                "added sub-task {} for the part {:?}, which the plan left out",
+                index + 1,
+                clause.text.trim()
+            ));
+        }
+        repairs
+    }
+}
+
+/// A plan built from the analysis alone: one sub-task per request clause
+/// (carrying the query's context sentences), plus a translation step that
+/// depends on it when the clause names a language its specialist does not
+/// write.
+fn fallback_from_analysis(
+    catalog: &Catalog,
+    query: &str,
+    analysis: &Analysis,
+    reachable: &BTreeSet<String>,
+    max_subtasks: usize,
+    reason: &str,
+) -> Plan {
+    let context: Vec<&str> =
+        analysis.clauses.iter().filter(|clause| clause.context).map(|clause| clause.text.trim()).collect();
+    let context = context.join(" ");
+    let mut steps: Vec<crate::plan::PlanStep> = Vec::new();
+    for clause in analysis.clauses.iter().filter(|clause| !clause.context) {
+        if steps.len() >= max_subtasks {
+            break;
+        }
+        let Some(best) = clause.best.as_ref().filter(|best| reachable.contains(&best.specialist_id)) else {
+            continue;
+        };
+        // A clause alone ("with pricing maths") is no self-contained task:
+        // carry the request it belongs to.
+        let mut task = format!(
+            "{} (This is one part of the request \"{}\"; answer only this part.)",
+            clause.text.trim(),
+            query.trim()
+        );
+        if !context.is_empty() {
+            task = format!("{context} {task}");
+        }
+        let index = steps.len();
+        steps.push(crate::plan::PlanStep {
+            index,
+            specialist: best.specialist_id.clone(),
+            task,
+            depends_on: Vec::new(),
+        });
+        if let Some(translator) = clause.translator.as_ref().filter(|id| reachable.contains(*id))
+            && steps.len() < max_subtasks
+        {
+            let language =
+                catalog.specialist(translator).map_or_else(|| translator.clone(), |specialist| specialist.name.clone());
+            steps.push(crate::plan::PlanStep {
+                index: index + 1,
+                specialist: translator.clone(),
+                task: format!("Translate the result of the previous step as asked ({language})."),
+                depends_on: vec![index],
+            });
+        }
+    }
+    if steps.is_empty() {
+        let parts = vec![(FALLBACK_SPECIALIST.to_owned(), query.trim().to_owned())];
+        return fallback_plan(&parts, max_subtasks, reason);
+    }
+    Plan { subtasks: steps, source: PlanSource::Fallback, repairs: vec![reason.to_owned()] }
+}

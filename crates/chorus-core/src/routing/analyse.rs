@@ -1,0 +1,386 @@
+//! The analyse stage: clauses routed, merged and judged simple or
+//! composite.
+
+use std::collections::BTreeSet;
+
+use crate::catalog::{Catalog, Domain, FALLBACK_SPECIALIST, Specialist};
+use crate::text::{Text, fold};
+
+use super::clauses::{Boundary, Piece, split_pieces};
+use super::compiled::{CompiledCatalog, LANGUAGE_NAME_WEIGHT, MIN_CLAUSE_SCORE, Matcher, Ranked};
+use super::reachable::Reachable;
+use super::requests::{is_request_sentence, starts_request};
+use super::results::{Analysis, Clause, QueryKind};
+
+/// A piece with its routing, before parts are merged.
+struct RoutedPiece {
+    start: usize,
+    end: usize,
+    best: Option<Ranked>,
+    own_request: bool,
+    context: bool,
+}
+
+/// A merged part of the query: byte span in the folded query.
+struct Part {
+    start: usize,
+    end: usize,
+    /// Catalog order of the part's best specialist.
+    best: Option<usize>,
+    own_request: bool,
+    context: bool,
+}
+
+/// Maps byte offsets of the folded query back to the original (same chars,
+/// possibly different UTF-8 lengths).
+struct OffsetMap {
+    pairs: Vec<(usize, usize)>,
+}
+
+impl OffsetMap {
+    fn new(folded: &str, original: &str) -> OffsetMap {
+        let mut pairs: Vec<(usize, usize)> =
+            folded.char_indices().map(|(byte, _)| byte).zip(original.char_indices().map(|(byte, _)| byte)).collect();
+        pairs.push((folded.len(), original.len()));
+        OffsetMap { pairs }
+    }
+
+    fn original(&self, folded_byte: usize) -> usize {
+        match self.pairs.binary_search_by_key(&folded_byte, |&(folded, _)| folded) {
+            Ok(index) => self.pairs[index].1,
+            Err(index) => self.pairs.get(index).map_or(0, |&(_, original)| original),
+        }
+    }
+}
+
+/// Decides whether a query is simple or composite, and routes it.
+///
+/// **The rule.** The query is cut into clauses at sentence ends, question
+/// marks, semicolons, line breaks and list items (strong separators) and at
+/// commas, "and", "plus", "as well as", "along with" (weak separators) —
+/// never inside quotes or inside a keyword such as "terms and conditions".
+/// When some sentences ask for something and others only state facts, the
+/// statements are *context*, not requests. Each request clause is routed on
+/// its own (best specialist with score ≥ 0.9); a clause that matches
+/// nothing joins its neighbour, and neighbours with the same specialist
+/// merge. The query is **composite** when two request parts route to
+/// different specialists that cannot stand in for each other: different
+/// domains, or two translators (each is tied to one language), or — within
+/// one domain — a later part that is a request of its own (after a strong
+/// separator, or starting with a verb or question word: "…; also write
+/// tests"). Otherwise it is **simple**, answered by the best specialist for
+/// the whole request; when nothing matches, by `general.assistant`.
+///
+/// So "Translate 'good morning' into Spanish" and "What is 15% of 80?" are
+/// simple, while "Write a marketing plan for a budgeting app, with pricing
+/// maths and a Spanish tagline" is composite (marketing, finance, and the
+/// Spanish translator for the tagline — a part that names a language its
+/// specialist does not write brings that language's translator along).
+///
+/// ```
+/// use chorus_core::{AllSpecialists, Catalog, QueryKind, analyse};
+/// let catalog = Catalog::bundled()?;
+/// let analysis = analyse(&catalog, "Translate 'good morning' into Spanish", &AllSpecialists);
+/// assert_eq!(analysis.kind, QueryKind::Simple { specialist_id: "translate.es".into() });
+/// let plan = analyse(
+///     &catalog,
+///     "Write a marketing plan for a budgeting app, with pricing maths and a Spanish tagline",
+///     &AllSpecialists,
+/// );
+/// assert!(plan.is_composite());
+/// # Ok::<(), chorus_core::CatalogError>(())
+/// ```
+///
+/// Compiles the catalog's keywords on every call: to route many queries,
+/// make a [`Router`](super::Router) once.
+#[must_use]
+pub fn analyse<R: Reachable + ?Sized>(catalog: &Catalog, query: &str, reachable: &R) -> Analysis {
+    analyse_with(catalog, &CompiledCatalog::new(catalog), query, reachable)
+}
+
+/// [`analyse`] with the catalog already compiled.
+pub(super) fn analyse_with<R: Reachable + ?Sized>(
+    catalog: &Catalog,
+    compiled: &CompiledCatalog,
+    query: &str,
+    reachable: &R,
+) -> Analysis {
+    let matcher = Matcher::new(catalog, compiled, reachable);
+    let folded = fold(query);
+    let offsets = OffsetMap::new(&folded, query);
+    let original = |start: usize, end: usize| -> &str {
+        query.get(offsets.original(start)..offsets.original(end)).unwrap_or_default().trim()
+    };
+    let split = split_pieces(&folded, &matcher.protected_spans(&folded));
+
+    // Which sentences ask, and which only give context.
+    let sentence_count = split.questions.len();
+    let mut requests = vec![false; sentence_count];
+    for (sentence, asks) in requests.iter_mut().enumerate() {
+        let members: Vec<&Piece> = split.pieces.iter().filter(|piece| piece.sentence == sentence).collect();
+        if let (Some(first), Some(last)) = (members.first(), members.last()) {
+            let text = folded.get(first.start..last.end).unwrap_or_default();
+            *asks = is_request_sentence(text, split.questions.get(sentence).copied().unwrap_or(false));
+        }
+    }
+    let any_request = requests.iter().any(|asks| *asks);
+
+    let routed: Vec<RoutedPiece> = split
+        .pieces
+        .iter()
+        .map(|piece| {
+            let text = Text::new(original(piece.start, piece.end));
+            let best = matcher.rank(&text).into_iter().next().filter(|best| best.score >= MIN_CLAUSE_SCORE);
+            let piece_folded = folded.get(piece.start..piece.end).unwrap_or_default();
+            RoutedPiece {
+                start: piece.start,
+                end: piece.end,
+                best,
+                own_request: piece.boundary != Boundary::Weak || starts_request(piece_folded),
+                context: any_request && !requests.get(piece.sentence).copied().unwrap_or(true),
+            }
+        })
+        .collect();
+
+    let parts = merge_parts(&routed);
+    let clauses: Vec<Clause> = parts
+        .iter()
+        .map(|part| {
+            let text = original(part.start, part.end).to_owned();
+            let ranking = matcher.rank(&Text::new(&text));
+            let best = match part.best {
+                Some(order) => ranking.iter().find(|entry| entry.order == order),
+                None if part.context => ranking.first().filter(|entry| entry.score >= MIN_CLAUSE_SCORE),
+                None => None,
+            };
+            Clause { text, best: best.and_then(|entry| matcher.public(entry)), context: part.context, translator: None }
+        })
+        .collect();
+
+    decide(catalog, &matcher, reachable, query, &parts, clauses)
+}
+
+/// Merges routed pieces into parts: unrouted pieces join a neighbour,
+/// neighbours with the same specialist merge, context stays apart.
+fn merge_parts(routed: &[RoutedPiece]) -> Vec<Part> {
+    let mut parts: Vec<Part> = Vec::new();
+    let mut pending: Option<(usize, usize, bool)> = None;
+    for piece in routed {
+        if piece.context {
+            if let Some((start, end, own)) = pending.take() {
+                parts.push(Part { start, end, best: None, own_request: own, context: false });
+            }
+            match parts.last_mut() {
+                Some(last) if last.context => last.end = piece.end,
+                _ => parts.push(Part {
+                    start: piece.start,
+                    end: piece.end,
+                    best: None,
+                    own_request: false,
+                    context: true,
+                }),
+            }
+            continue;
+        }
+        match &piece.best {
+            None => match (parts.last_mut(), pending.as_mut()) {
+                (_, Some(waiting)) => waiting.1 = piece.end,
+                (Some(last), None) if !last.context => last.end = piece.end,
+                _ => pending = Some((piece.start, piece.end, piece.own_request)),
+            },
+            Some(best) => {
+                let (start, own) = match pending.take() {
+                    Some((start, _, own)) => (start, own || piece.own_request),
+                    None => (piece.start, piece.own_request),
+                };
+                match parts.last_mut() {
+                    Some(last) if !last.context && last.best == Some(best.order) => last.end = piece.end,
+                    Some(last) if !last.context && last.best.is_none() => {
+                        last.end = piece.end;
+                        last.best = Some(best.order);
+                    }
+                    _ => parts.push(Part {
+                        start,
+                        end: piece.end,
+                        best: Some(best.order),
+                        own_request: own,
+                        context: false,
+                    }),
+                }
+            }
+        }
+    }
+    if let Some((start, end, own)) = pending {
+        parts.push(Part { start, end, best: None, own_request: own, context: false });
+    }
+    parts
+}
+
+/// Applies the composite rule to the merged parts and writes the reason.
+fn decide<R: Reachable + ?Sized>(
+    catalog: &Catalog,
+    matcher: &Matcher<'_>,
+    reachable: &R,
+    query: &str,
+    parts: &[Part],
+    mut clauses: Vec<Clause>,
+) -> Analysis {
+    let specialists = catalog.specialists();
+    let routed: Vec<(usize, usize)> = parts
+        .iter()
+        .enumerate()
+        .filter(|(_, part)| !part.context)
+        .filter_map(|(index, part)| part.best.map(|order| (index, order)))
+        .collect();
+
+    let mut independent_pair: Option<(usize, usize, &'static str)> = None;
+    'pairs: for (later, &(later_part, later_order)) in routed.iter().enumerate() {
+        for &(earlier_part, earlier_order) in &routed[..later] {
+            if earlier_order == later_order {
+                continue;
+            }
+            let (Some(earlier), Some(current)) = (specialists.get(earlier_order), specialists.get(later_order)) else {
+                continue;
+            };
+            let why = if earlier.domain != current.domain {
+                Some("different domains")
+            } else if earlier.domain == Domain::Translation {
+                Some("different languages")
+            } else if parts[later_part].own_request {
+                Some("separate requests")
+            } else {
+                None
+            };
+            if let Some(why) = why {
+                independent_pair = Some((earlier_part, later_part, why));
+                break 'pairs;
+            }
+        }
+    }
+
+    // The request text: the query without its context sentences.
+    let has_context = parts.iter().any(|part| part.context);
+    let request_text: String = if has_context {
+        clauses
+            .iter()
+            .filter(|clause| !clause.context)
+            .map(|clause| clause.text.as_str())
+            .collect::<Vec<_>>()
+            .join("\n")
+    } else {
+        query.to_owned()
+    };
+    let mut ranked = matcher.rank(&Text::new(&request_text));
+    let mut from_context = false;
+    if ranked.is_empty() && has_context {
+        ranked = matcher.rank(&Text::new(query));
+        from_context = !ranked.is_empty();
+    }
+    let ranking = matcher.public_all(&ranked);
+
+    if let Some((_, _, why)) = independent_pair {
+        let mut ids: Vec<String> = Vec::new();
+        let mut described = Vec::new();
+        for &(part_index, order) in &routed {
+            let Some(specialist) = specialists.get(order) else { continue };
+            if !ids.contains(&specialist.id) {
+                ids.push(specialist.id.clone());
+            }
+            let translator =
+                clauses.get(part_index).and_then(|clause| needed_translator(matcher, specialist, &clause.text));
+            let text = clauses.get(part_index).map_or("", |clause| clause.text.as_str());
+            match &translator {
+                Some(translator) => {
+                    described.push(format!("'{}' → {}, then {}", shorten(text), specialist.id, translator));
+                    if !ids.contains(translator) {
+                        ids.push(translator.clone());
+                    }
+                }
+                None => described.push(format!("'{}' → {}", shorten(text), specialist.id)),
+            }
+            if let Some(clause) = clauses.get_mut(part_index) {
+                clause.translator = translator;
+            }
+        }
+        let reason = format!(
+            "composite: {} requests need specialists that cannot stand in for each other ({why}): {}",
+            routed.len(),
+            described.join("; ")
+        );
+        return Analysis { kind: QueryKind::Composite { specialist_ids: ids }, reason, ranking, clauses };
+    }
+
+    let top = ranked.first().and_then(|entry| matcher.public(entry));
+    let (specialist_id, reason) = match top {
+        None if query.trim().is_empty() => {
+            let fallback = fallback_id(catalog, reachable);
+            (fallback.clone(), format!("simple: the query is empty; {fallback} answers"))
+        }
+        None => {
+            let fallback = fallback_id(catalog, reachable);
+            (fallback.clone(), format!("simple: no specialist's keywords match; {fallback} answers"))
+        }
+        Some(top) => {
+            let evidence = format!("{} matches {}", top.specialist_id, quote_list(&top.matched));
+            let reason = if from_context {
+                format!("simple: the request names no specialist, its context does: {evidence}")
+            } else if routed.len() >= 2 {
+                let domains: BTreeSet<&str> =
+                    routed.iter().filter_map(|&(_, order)| specialists.get(order)).map(|s| s.domain.as_str()).collect();
+                let domains: Vec<&str> = domains.into_iter().collect();
+                format!(
+                    "simple: {} parts, all within {} and joined as one request, so one specialist covers them: {evidence}",
+                    routed.len(),
+                    domains.join(", ")
+                )
+            } else {
+                format!("simple: one request; {evidence}")
+            };
+            (top.specialist_id, reason)
+        }
+    };
+    Analysis { kind: QueryKind::Simple { specialist_id }, reason, ranking, clauses }
+}
+
+/// The translator a part needs: it names a language (a translator matched)
+/// that its own specialist does not write.
+fn needed_translator(matcher: &Matcher<'_>, specialist: &Specialist, text: &str) -> Option<String> {
+    if specialist.domain == Domain::Translation {
+        return None;
+    }
+    matcher
+        .rank(&Text::new(text))
+        .iter()
+        .filter(|entry| entry.score >= LANGUAGE_NAME_WEIGHT)
+        .filter_map(|entry| matcher.specialist(entry))
+        .find(|candidate| candidate.translation_language().is_some_and(|language| !specialist.speaks(language)))
+        .map(|translator| translator.id.clone())
+}
+
+/// `general.assistant` if reachable, else the first reachable general
+/// specialist, else the first reachable one; `general.assistant` when
+/// nothing is reachable (the conductor's own model can play it).
+fn fallback_id<R: Reachable + ?Sized>(catalog: &Catalog, reachable: &R) -> String {
+    if reachable.is_reachable(FALLBACK_SPECIALIST) {
+        return FALLBACK_SPECIALIST.to_owned();
+    }
+    let reachable_ones = || catalog.specialists().iter().filter(|s| reachable.is_reachable(&s.id));
+    reachable_ones()
+        .find(|specialist| specialist.domain == Domain::General)
+        .or_else(|| reachable_ones().next())
+        .map_or_else(|| FALLBACK_SPECIALIST.to_owned(), |specialist| specialist.id.clone())
+}
+
+fn quote_list(items: &[String]) -> String {
+    items.iter().map(|item| format!("'{item}'")).collect::<Vec<_>>().join(", ")
+}
+
+/// At most 60 chars of a clause, for reasons.
+fn shorten(text: &str) -> String {
+    const LIMIT: usize = 60;
+    if text.chars().count() <= LIMIT {
+        return text.to_owned();
+    }
+    let cut: String = text.chars().take(LIMIT - 1).collect();
+    format!("{}…", cut.trim_end())
+}

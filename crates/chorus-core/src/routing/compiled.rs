@@ -1,0 +1,279 @@
+//! Scoring: the catalog's keywords and tags compiled for matching, and the
+//! ranking of specialists on a text.
+
+use std::collections::{BTreeSet, HashMap, HashSet};
+
+use crate::catalog::{Catalog, Domain, Specialist};
+use crate::text::{DETERMINERS, Term, TermKind, TermMatch, Text, find_words_at, is_determiner};
+
+use super::reachable::Reachable;
+use super::results::SpecialistScore;
+
+/// A translator's one-word keyword (a bare language name) weighs less than
+/// one word: "Spanish" is often the topic, not the target language.
+pub(super) const LANGUAGE_NAME_WEIGHT: f64 = 0.9;
+/// Skills, professions and the name count half a keyword.
+const TAG_SCALE: f64 = 0.5;
+/// A tag shared by more specialists than this says nothing about one.
+const MAX_TAG_SHARING: usize = 2;
+/// Added to every matched translator when the query asks to translate.
+const TRANSLATE_CUE_BONUS: f64 = 1.0;
+/// A clause routes on its own from this score: one keyword (or one bare
+/// language name).
+pub(super) const MIN_CLAUSE_SCORE: f64 = LANGUAGE_NAME_WEIGHT;
+
+const TRANSLATE_CUES: &[&str] = &[
+    "translate",
+    "translation",
+    "how do you say",
+    "how do i say",
+    "how would you say",
+    "what's the word for",
+    "what is the word for",
+];
+
+/// Keywords that contain a separator are never split ("terms and
+/// conditions", "tl;dr").
+fn contains_separator(keyword: &str) -> bool {
+    keyword.contains([',', ';', '.', '!', '?', '&'])
+        || keyword.split_whitespace().any(|word| matches!(word, "and" | "plus" | "also" | "then"))
+}
+
+/// The catalog's keywords and tags compiled for matching: built once by a
+/// [`Router`](super::Router), which keeps it, or per call by
+/// [`analyse`](super::analyse) and [`rank_specialists`]. Terms are indexed
+/// by the forms of their first word, so ranking a query only tries the
+/// terms that can start at one of its words.
+#[derive(Debug)]
+pub(super) struct CompiledCatalog {
+    /// Per specialist, in catalog order: its terms and their scale.
+    terms: Vec<Vec<(Term, f64)>>,
+    /// Word form → (specialist, term) whose first word takes that form.
+    by_first_word: HashMap<String, Vec<(usize, usize)>>,
+    /// Terms matched on the raw text (symbols, unspaced scripts).
+    scanned: Vec<(usize, usize)>,
+    translate_cues: Vec<Term>,
+    protected: Vec<Term>,
+}
+
+impl CompiledCatalog {
+    pub(super) fn new(catalog: &Catalog) -> CompiledCatalog {
+        let tags_of = |specialist: &Specialist| -> BTreeSet<String> {
+            specialist
+                .skills
+                .iter()
+                .chain(&specialist.professions)
+                .map(|tag| tag.trim().to_lowercase())
+                .chain(std::iter::once(specialist.name.trim().to_lowercase()))
+                .filter(|tag| tag.chars().count() >= 3)
+                .collect()
+        };
+        let mut sharing: HashMap<String, usize> = HashMap::new();
+        for specialist in catalog.specialists() {
+            for tag in tags_of(specialist) {
+                *sharing.entry(tag).or_default() += 1;
+            }
+        }
+        let mut compiled = CompiledCatalog {
+            terms: Vec::new(),
+            by_first_word: HashMap::new(),
+            scanned: Vec::new(),
+            translate_cues: TRANSLATE_CUES.iter().filter_map(|cue| Term::keyword(cue, 1.0)).collect(),
+            protected: Vec::new(),
+        };
+        let mut protected_seen = HashSet::new();
+        for (order, specialist) in catalog.specialists().iter().enumerate() {
+            let translator = specialist.domain == Domain::Translation;
+            let mut terms = Vec::new();
+            for keyword in &specialist.keywords {
+                if contains_separator(keyword) && protected_seen.insert(keyword.as_str()) {
+                    compiled.protected.extend(Term::keyword(keyword, 1.0));
+                }
+                if let Some(mut term) = Term::keyword(keyword, 1.0) {
+                    if translator && term.content_words == 1 {
+                        term.weight = LANGUAGE_NAME_WEIGHT;
+                    }
+                    terms.push((term, 1.0));
+                }
+            }
+            for tag in tags_of(specialist) {
+                let shared_by = sharing.get(&tag).copied().unwrap_or(0);
+                if shared_by <= MAX_TAG_SHARING && !specialist.keywords.contains(&tag) {
+                    terms.extend(Term::keyword(&tag, TAG_SCALE).map(|term| (term, TAG_SCALE)));
+                }
+            }
+            for (index, (term, _)) in terms.iter().enumerate() {
+                match &term.kind {
+                    TermKind::Words(words) => {
+                        let first: Vec<String> = match words.first() {
+                            Some(forms) if forms.first().is_some_and(|word| is_determiner(word)) => {
+                                DETERMINERS.iter().map(|word| (*word).to_owned()).collect()
+                            }
+                            Some(forms) => forms.clone(),
+                            None => Vec::new(),
+                        };
+                        for form in first {
+                            compiled.by_first_word.entry(form).or_default().push((order, index));
+                        }
+                    }
+                    TermKind::Symbols(_) | TermKind::Unspaced(_) => compiled.scanned.push((order, index)),
+                }
+            }
+            compiled.terms.push(terms);
+        }
+        compiled
+    }
+}
+
+/// The compiled catalog seen through a reachability filter.
+pub(super) struct Matcher<'c> {
+    catalog: &'c Catalog,
+    compiled: &'c CompiledCatalog,
+    reachable: Vec<bool>,
+}
+
+/// One specialist's score on a text, before it becomes public.
+#[derive(Debug, Clone)]
+pub(super) struct Ranked {
+    pub(super) order: usize,
+    pub(super) score: f64,
+    first: usize,
+    matched: Vec<String>,
+}
+
+impl<'c> Matcher<'c> {
+    pub(super) fn new<R: Reachable + ?Sized>(
+        catalog: &'c Catalog,
+        compiled: &'c CompiledCatalog,
+        reachable: &R,
+    ) -> Matcher<'c> {
+        Matcher {
+            catalog,
+            compiled,
+            reachable: catalog.specialists().iter().map(|specialist| reachable.is_reachable(&specialist.id)).collect(),
+        }
+    }
+
+    /// Scores every reachable specialist on the text; best first.
+    pub(super) fn rank(&self, text: &Text) -> Vec<Ranked> {
+        let compiled = self.compiled;
+        let reachable = |order: usize| self.reachable.get(order).copied().unwrap_or(false);
+        // Earliest match of every term that matches, per specialist.
+        let mut found: HashMap<usize, Vec<(TermMatch, f64, &str)>> = HashMap::new();
+        let mut seen: HashSet<(usize, usize)> = HashSet::new();
+        let term_at = |order: usize, index: usize| compiled.terms.get(order).and_then(|terms| terms.get(index));
+        for (position, token) in text.tokens.iter().enumerate() {
+            let Some(starting_here) = compiled.by_first_word.get(&token.word) else { continue };
+            for &(order, index) in starting_here {
+                if !reachable(order) || seen.contains(&(order, index)) {
+                    continue;
+                }
+                let Some((term, scale)) = term_at(order, index) else { continue };
+                if let TermKind::Words(words) = &term.kind
+                    && let Some(at) = find_words_at(words, text, position)
+                {
+                    seen.insert((order, index));
+                    found.entry(order).or_default().push((at, term.weight_of(at, *scale), term.label.as_str()));
+                }
+            }
+        }
+        for &(order, index) in &compiled.scanned {
+            let Some((term, scale)) = term_at(order, index).filter(|_| reachable(order)) else { continue };
+            if let Some(at) = term.find(text) {
+                found.entry(order).or_default().push((at, term.weight_of(at, *scale), term.label.as_str()));
+            }
+        }
+
+        let translate_cue = compiled.translate_cues.iter().any(|cue| cue.find(text).is_some());
+        let mut ranked = Vec::new();
+        for (order, mut matches) in found {
+            matches.sort_by(|a, b| {
+                b.1.total_cmp(&a.1)
+                    .then_with(|| (b.0.end - b.0.start).cmp(&(a.0.end - a.0.start)))
+                    .then_with(|| a.0.start.cmp(&b.0.start))
+                    .then_with(|| a.2.cmp(b.2))
+            });
+            let mut accepted: Vec<(TermMatch, f64, &str)> = Vec::new();
+            for (at, weight, label) in matches {
+                let overlaps = accepted.iter().any(|(other, _, _)| at.start < other.end && other.start < at.end);
+                if !overlaps && weight > 0.0 {
+                    accepted.push((at, weight, label));
+                }
+            }
+            if accepted.is_empty() {
+                continue;
+            }
+            accepted.sort_by_key(|(at, _, _)| at.start);
+            let mut score: f64 = accepted.iter().map(|(_, weight, _)| weight).sum();
+            let first = accepted.first().map_or(usize::MAX, |(at, _, _)| at.start);
+            let mut matched: Vec<String> = accepted.iter().map(|(_, _, label)| (*label).to_owned()).collect();
+            let translator = self.catalog.specialists().get(order).is_some_and(|s| s.domain == Domain::Translation);
+            if translate_cue && translator {
+                score += TRANSLATE_CUE_BONUS;
+                matched.push("translate".to_owned());
+            }
+            ranked.push(Ranked { order, score: round(score), first, matched });
+        }
+        ranked.sort_by(|a, b| {
+            b.score.total_cmp(&a.score).then_with(|| a.first.cmp(&b.first)).then_with(|| a.order.cmp(&b.order))
+        });
+        ranked
+    }
+
+    pub(super) fn specialist(&self, ranked: &Ranked) -> Option<&'c Specialist> {
+        self.catalog.specialists().get(ranked.order)
+    }
+
+    pub(super) fn public(&self, ranked: &Ranked) -> Option<SpecialistScore> {
+        let specialist = self.specialist(ranked)?;
+        Some(SpecialistScore {
+            specialist_id: specialist.id.clone(),
+            domain: specialist.domain,
+            score: ranked.score,
+            matched: ranked.matched.clone(),
+        })
+    }
+
+    pub(super) fn public_all(&self, ranked: &[Ranked]) -> Vec<SpecialistScore> {
+        ranked.iter().filter_map(|entry| self.public(entry)).collect()
+    }
+
+    /// Byte spans of separator-carrying keywords in the folded query.
+    pub(super) fn protected_spans(&self, folded: &str) -> Vec<(usize, usize)> {
+        let text = Text::plain(folded);
+        self.compiled.protected.iter().filter_map(|term| term.find(&text)).map(|at| (at.start, at.end)).collect()
+    }
+}
+
+fn round(score: f64) -> f64 {
+    (score * 1000.0).round() / 1000.0
+}
+
+/// Scores the reachable specialists on a query, best first; specialists
+/// with no match are left out. See the module docs for the rules.
+///
+/// Compiles the catalog's keywords on every call: to route many queries,
+/// make a [`Router`](super::Router) once.
+///
+/// ```
+/// use chorus_core::{AllSpecialists, Catalog, rank_specialists};
+/// let catalog = Catalog::bundled()?;
+/// let ranking = rank_specialists(&catalog, "Write a job description for a backend engineer", &AllSpecialists);
+/// assert_eq!(ranking[0].specialist_id, "hr.recruiting");
+/// # Ok::<(), chorus_core::CatalogError>(())
+/// ```
+#[must_use]
+pub fn rank_specialists<R: Reachable + ?Sized>(catalog: &Catalog, query: &str, reachable: &R) -> Vec<SpecialistScore> {
+    rank_with(catalog, &CompiledCatalog::new(catalog), query, reachable)
+}
+
+/// [`rank_specialists`] with the catalog already compiled.
+pub(super) fn rank_with<R: Reachable + ?Sized>(
+    catalog: &Catalog,
+    compiled: &CompiledCatalog,
+    query: &str,
+    reachable: &R,
+) -> Vec<SpecialistScore> {
+    let matcher = Matcher::new(catalog, compiled, reachable);
+    matcher.public_all(&matcher.rank(&Text::new(query)))
+}

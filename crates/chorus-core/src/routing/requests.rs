@@ -1,0 +1,197 @@
+//! Requests and context: whether a clause or sentence asks for something.
+
+use std::sync::OnceLock;
+
+use crate::text::{Term, Text, is_word_char};
+
+/// Words skipped before looking at how a clause starts.
+const FILLERS: &[&str] = &[
+    "also",
+    "then",
+    "and",
+    "plus",
+    "please",
+    "pls",
+    "now",
+    "next",
+    "finally",
+    "additionally",
+    "lastly",
+    "so",
+    "ok",
+    "okay",
+    "afterwards",
+    "first",
+    "second",
+    "third",
+    "secondly",
+    "thirdly",
+    "hi",
+    "hey",
+    "hello",
+    "oh",
+    "kindly",
+];
+
+/// Verbs that start a request ("write …", "translate …").
+const REQUEST_VERBS: &[&str] = &[
+    "write",
+    "draft",
+    "create",
+    "make",
+    "build",
+    "design",
+    "plan",
+    "translate",
+    "summarise",
+    "summarize",
+    "explain",
+    "describe",
+    "give",
+    "list",
+    "suggest",
+    "recommend",
+    "calculate",
+    "compute",
+    "work",
+    "estimate",
+    "find",
+    "fix",
+    "review",
+    "check",
+    "proofread",
+    "edit",
+    "rewrite",
+    "compare",
+    "analyse",
+    "analyze",
+    "generate",
+    "compose",
+    "come",
+    "prepare",
+    "outline",
+    "help",
+    "tell",
+    "show",
+    "teach",
+    "add",
+    "include",
+    "flag",
+    "convert",
+    "turn",
+    "put",
+    "draw",
+    "sketch",
+    "propose",
+    "set",
+    "choose",
+    "pick",
+    "brainstorm",
+    "research",
+    "send",
+    "respond",
+    "reply",
+    "answer",
+    "improve",
+    "optimise",
+    "optimize",
+    "debug",
+    "refactor",
+    "test",
+    "plot",
+    "develop",
+    "implement",
+    "organise",
+    "organize",
+    "schedule",
+    "book",
+    "advise",
+    "assess",
+    "evaluate",
+    "identify",
+    "define",
+    "clarify",
+    "simplify",
+    "shorten",
+    "expand",
+    "polish",
+    "format",
+    "structure",
+    "map",
+    "solve",
+    "balance",
+    "derive",
+    "prove",
+    "name",
+    "recap",
+    "quiz",
+    "rate",
+    "rank",
+    "sort",
+    "convert",
+    "say",
+    "spell",
+    "count",
+];
+
+/// Words that start a question, even without a question mark.
+const QUESTION_WORDS: &[&str] = &[
+    "what", "what's", "whats", "how", "how's", "why", "when", "where", "where's", "which", "who", "who's", "whom",
+    "whose", "is", "are", "am", "was", "were", "can", "could", "should", "would", "will", "do", "does", "did", "may",
+    "might", "shall", "any", "have", "has",
+];
+
+/// Phrases that make a sentence a request wherever they appear.
+const REQUEST_PHRASES: &[&str] = &[
+    "please",
+    "help me",
+    "i need",
+    "i want",
+    "i'd like",
+    "i would like",
+    "we need",
+    "we want",
+    "we'd like",
+    "can you",
+    "could you",
+    "would you",
+    "let's",
+    "i'm looking for",
+    "give me",
+    "show me",
+    "tell me",
+    "i have to",
+    "remind me",
+    "i wonder",
+    "any tips",
+    "any ideas",
+    "any advice",
+];
+
+/// The first word of a clause that is not a filler.
+fn leading_word(folded: &str) -> Option<&str> {
+    folded
+        .split(|c: char| !(is_word_char(c) || c == '\''))
+        .map(|word| word.trim_matches('\''))
+        .filter(|word| !word.is_empty())
+        .find(|word| !FILLERS.contains(word))
+}
+
+/// Whether a clause opens a request of its own (starts with a request verb
+/// or a question word).
+pub(super) fn starts_request(folded: &str) -> bool {
+    leading_word(folded).is_some_and(|word| REQUEST_VERBS.contains(&word) || QUESTION_WORDS.contains(&word))
+}
+
+/// Whether a sentence asks for something: a question, a request verb or
+/// question word at its start, or a request phrase ("I need", "can you").
+pub(super) fn is_request_sentence(folded: &str, question: bool) -> bool {
+    if question || starts_request(folded) {
+        return true;
+    }
+    static PHRASES: OnceLock<Vec<Term>> = OnceLock::new();
+    let phrases =
+        PHRASES.get_or_init(|| REQUEST_PHRASES.iter().filter_map(|phrase| Term::keyword(phrase, 1.0)).collect());
+    let text = Text::plain(folded);
+    phrases.iter().any(|term| term.find(&text).is_some())
+}
