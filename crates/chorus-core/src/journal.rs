@@ -67,7 +67,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -82,6 +82,12 @@ const FORMAT_VERSION: u64 = 1;
 const CACHE_CAPACITY_BYTES: u64 = 32 * 1024 * 1024;
 /// How often sled's background thread flushes unflushed writes.
 const FLUSH_EVERY_MS: u64 = 500;
+
+/// How long [`Store::open`] waits for a held lock before it reports
+/// [`StoreError::Locked`] (see [`open_waiting_for_lock`]).
+const LOCK_WAIT: Duration = Duration::from_secs(2);
+/// How often it tries again meanwhile.
+const LOCK_RETRY_EVERY: Duration = Duration::from_millis(10);
 
 const TREE_META: &str = "meta";
 const TREE_QUERIES: &str = "queries";
@@ -517,16 +523,15 @@ impl Store {
     /// The directory is created if missing. It must be empty or hold a
     /// store: a regular file gives [`StoreError::NotADirectory`], a
     /// directory of other files [`StoreError::NotAStore`], a store open in
-    /// another process [`StoreError::Locked`].
+    /// another process (or another `Store` in this one) [`StoreError::Locked`]
+    /// — after waiting up to 2 s for the lock, since a store just dropped
+    /// may hold it for a moment longer (see `open_waiting_for_lock`).
     pub fn open(dir: impl AsRef<Path>) -> Result<Self, StoreError> {
         let path = dir.as_ref().to_path_buf();
         check_directory(&path)?;
-        let db = sled::Config::new()
-            .path(&path)
-            .cache_capacity(CACHE_CAPACITY_BYTES)
-            .flush_every_ms(Some(FLUSH_EVERY_MS))
-            .open()
-            .map_err(|error| open_error(&path, error))?;
+        let config =
+            sled::Config::new().path(&path).cache_capacity(CACHE_CAPACITY_BYTES).flush_every_ms(Some(FLUSH_EVERY_MS));
+        let db = open_waiting_for_lock(&path, || config.open())?;
         Self::from_db(db, Some(path))
     }
 
@@ -1057,6 +1062,30 @@ fn check_directory(path: &Path) -> Result<(), StoreError> {
             let holds_sled = path.join("conf").is_file() || path.join("db").is_file();
             let empty = std::fs::read_dir(path).map_err(io_error)?.next().is_none();
             if holds_sled || empty { Ok(()) } else { Err(StoreError::NotAStore { path: path.to_path_buf() }) }
+        }
+    }
+}
+
+/// Opens the database with `open`, retrying for up to [`LOCK_WAIT`] while
+/// the lock file is held; any other error is returned at once, and a lock
+/// still held after the wait gives [`StoreError::Locked`].
+///
+/// Why wait: dropping the last clone of a [`Store`] does not release sled's
+/// lock at once. sled 0.34 locks its data file (`db`, an `Arc<File>` in its
+/// config) and closes it only when the last clone of that config
+/// is dropped, and clones live in the closures it hands its global thread
+/// pool (writing a log buffer, truncating a segment). `Db`'s drop joins the
+/// periodic flusher and flushes the log, but it does not wait for those
+/// closures to be dropped, and sled offers no way to. So a store closed
+/// and reopened at once (a test, or the app restarting its node) may find
+/// its own lock still held for a few milliseconds. A lock held by another
+/// process is reported after the wait, as before.
+fn open_waiting_for_lock(path: &Path, open: impl Fn() -> sled::Result<sled::Db>) -> Result<sled::Db, StoreError> {
+    let deadline = Instant::now() + LOCK_WAIT;
+    loop {
+        match open().map_err(|error| open_error(path, error)) {
+            Err(StoreError::Locked { .. }) if Instant::now() < deadline => std::thread::sleep(LOCK_RETRY_EVERY),
+            other => return other,
         }
     }
 }

@@ -532,6 +532,27 @@ fn bad_paths_give_typed_errors() -> TestResult {
     Ok(())
 }
 
+/// A store dropped and reopened at once must open: sled releases its lock
+/// a moment after the drop, and `Store::open` waits for it (boundedly).
+#[test]
+fn a_store_reopens_at_once_many_times() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let started = Instant::now();
+    for round in 0..50u64 {
+        let store = Store::open(dir.path())?;
+        let id = store.begin_query(&format!("round {round}"), "on_device")?;
+        store.append_event(id, &json!({ "type": "token", "text": "x" }))?;
+        let _ = store.ledger_add("peer-a", &LedgerEntry { tasks_given: 1, ..LedgerEntry::default() })?;
+        store.finish_query(id, QueryOutcome::Done { answer: format!("answer {round}") })?;
+        assert_eq!(store.ledger("peer-a")?.tasks_given, round + 1);
+        drop(store);
+    }
+    let store = Store::open(dir.path())?;
+    assert_eq!(store.list_queries(100, 0)?.len(), 50);
+    assert!(started.elapsed() < Duration::from_secs(60), "reopening took {:?}", started.elapsed());
+    Ok(())
+}
+
 fn queued(query: QueryId, index: usize, specialist: &str) -> QueuedSubtask {
     QueuedSubtask {
         query,
