@@ -26,10 +26,18 @@ pub use conductor::{
     Conductor, ConductorConfig, ConductorError, ConductorEvent, Executor, ExecutorDirectory, GenerationChunk,
     GenerationSpec, GenerationStream, StaticExecutors, SubtaskReport, TextGenerator,
 };
-pub use download::*;
-pub use journal::*;
+pub use download::{
+    DownloadError, DownloadOptions, DownloadOutcome, DownloadProgress, DownloadRequest, Downloader, PARTIAL_SUFFIX,
+};
+pub use journal::{
+    InstalledKind, InstalledModel, JournalEvent, LedgerEntry, ParseQueryIdError, QueryId, QueryOutcome, QueryRecord,
+    QueryStatus, QuerySummary, QueuedSubtask, Store, StoreError, SubtaskRecord,
+};
 pub use models::{EMBEDDED_MODEL, KnownModel, ModelDirs, VerifyError, available_space, sha256_file, verify_file};
-pub use placement::*;
+pub use placement::{
+    Admission, AdmissionQueue, Admitted, Candidate, HostConditions, LimitsChange, Placement, PlacementPolicy, Refusal,
+    ServeLimits, pick_probe_targets, rank_executors, standing,
+};
 pub use plan::{
     NextActions, Plan, PlanRules, PlanSource, PlanStep, PlannedSubtask, RawPlan, SubtaskStatus, fallback_plan,
     next_actions, plan_schema, repair_plan,

@@ -1,8 +1,6 @@
 //! Queries through the conductor, journaled.
 
-use chorus_core::{
-    ConductorError, ConductorEvent, QueryId, QueryOutcome, QueuedSubtask, Store, SubtaskRecord, SubtaskStatus,
-};
+use chorus_core::{ConductorError, ConductorEvent, QueryId, QueryOutcome, Store};
 use tokio::sync::mpsc;
 
 use crate::node::{Node, NodeError};
@@ -24,13 +22,6 @@ pub(crate) const NETWORK: &str = "network";
 
 /// Events buffered between the conductor and the consumer.
 const EVENT_BUFFER: usize = 512;
-
-fn status_name(status: SubtaskStatus) -> String {
-    serde_json::to_value(status)
-        .ok()
-        .and_then(|value| value.as_str().map(str::to_owned))
-        .unwrap_or_else(|| "unknown".to_owned())
-}
 
 fn error_code(error: &ConductorError) -> &'static str {
     match error {
@@ -104,59 +95,10 @@ impl Node {
     }
 }
 
-/// Records an event: everything but token events goes to the event log; the
-/// plan and sub-task results also go to their own fields.
+/// Records an event in the journal ([`Store::record_event`]); a failure is
+/// logged, not fatal to the query.
 fn journal(store: &Store, id: QueryId, event: &ConductorEvent, answer: &mut String) {
-    let result = (|| -> Result<(), chorus_core::StoreError> {
-        match event {
-            ConductorEvent::Token { text } => {
-                answer.push_str(text);
-                return Ok(());
-            }
-            ConductorEvent::SubtaskToken { .. } => return Ok(()),
-            ConductorEvent::AnswerReset { .. } => answer.clear(),
-            ConductorEvent::SubtaskQueued { index, specialist, system, prompt, .. } => {
-                store.queue_push(&QueuedSubtask {
-                    query: id,
-                    index: *index,
-                    specialist: specialist.clone(),
-                    system: system.clone(),
-                    prompt: prompt.clone(),
-                    queued_at_ms: std::time::SystemTime::now()
-                        .duration_since(std::time::UNIX_EPOCH)
-                        .map_or(0, |elapsed| u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX)),
-                })?;
-            }
-            ConductorEvent::SubtaskStarted { index, .. } => {
-                store.queue_remove(id, *index)?;
-            }
-            ConductorEvent::Plan { .. } => {
-                store.set_plan(id, &serde_json::to_value(event).unwrap_or_default())?;
-            }
-            ConductorEvent::Done { subtasks, .. } => {
-                for report in subtasks {
-                    store.record_subtask(
-                        id,
-                        &SubtaskRecord {
-                            index: u32::try_from(report.index).unwrap_or(u32::MAX),
-                            specialist: report.specialist.clone(),
-                            executor: report.executor.clone(),
-                            status: status_name(report.status),
-                            attempts: report.attempts,
-                            tokens: u64::from(report.tokens),
-                            elapsed_ms: report.ms,
-                            text: report.text.clone(),
-                            error: report.error.clone(),
-                        },
-                    )?;
-                }
-            }
-            _ => {}
-        }
-        store.append_event(id, &serde_json::to_value(event).unwrap_or_default())?;
-        Ok(())
-    })();
-    if let Err(error) = result {
+    if let Err(error) = store.record_event(id, event, answer) {
         tracing::warn!(%error, %id, "could not journal an event");
     }
 }

@@ -1,0 +1,91 @@
+//! Unit tests of ranking, standing, probe targets and admission.
+
+use super::*;
+
+fn ledger(tokens_given: u64, tokens_received: u64) -> LedgerEntry {
+    LedgerEntry { tokens_given, tokens_received, ..LedgerEntry::default() }
+}
+
+#[test]
+fn standing_is_net_tokens_received_and_saturates() {
+    assert_eq!(standing(&LedgerEntry::default()), 0);
+    assert_eq!(standing(&ledger(100, 250)), 150);
+    assert_eq!(standing(&ledger(250, 100)), -150);
+    assert_eq!(standing(&ledger(0, u64::MAX)), i64::MAX);
+    assert_eq!(standing(&ledger(u64::MAX, 0)), i64::MIN);
+    assert_eq!(standing(&ledger(u64::MAX, u64::MAX)), 0);
+}
+
+#[test]
+fn probe_targets_nearest_known_first_then_unknown_in_given_order() {
+    let providers: Vec<String> = ["e", "a", "far", "b", "near", "a", "c"].iter().map(|s| (*s).to_owned()).collect();
+    let rtt = BTreeMap::from([
+        ("far".to_owned(), 300),
+        ("near".to_owned(), 5),
+        ("b".to_owned(), 40),
+        ("c".to_owned(), 40),
+        ("absent".to_owned(), 1),
+    ]);
+    assert_eq!(pick_probe_targets(&providers, &rtt, 10), ["near", "b", "c", "far", "e", "a"]);
+    assert_eq!(pick_probe_targets(&providers, &rtt, 3), ["near", "b", "c"]);
+    assert_eq!(pick_probe_targets(&providers, &rtt, 5), ["near", "b", "c", "far", "e"]);
+    assert!(pick_probe_targets(&providers, &rtt, 0).is_empty());
+    assert!(pick_probe_targets(&[], &rtt, 3).is_empty());
+    assert_eq!(pick_probe_targets(&providers, &BTreeMap::new(), 3), ["e", "a", "far"]);
+}
+
+#[test]
+fn generation_time_guards_against_bad_speeds() {
+    let candidate = |tokens_per_s| Candidate {
+        executor: "p".into(),
+        local: false,
+        has_specialist: true,
+        serving: true,
+        free_slots: 1,
+        total_slots: 1,
+        rtt_ms: Some(0),
+        tokens_per_s,
+        standing: 0,
+    };
+    let policy = PlacementPolicy { expected_tokens: 100, default_tokens_per_s: 50.0, ..PlacementPolicy::default() };
+    assert_eq!(generation_ms(&candidate(Some(100.0)), &policy), 1_000);
+    assert_eq!(generation_ms(&candidate(Some(3.0)), &policy), 33_334);
+    for bad in [None, Some(0.0), Some(-5.0), Some(f32::NAN), Some(f32::INFINITY)] {
+        assert_eq!(generation_ms(&candidate(bad), &policy), 2_000, "{bad:?}");
+    }
+    let broken = PlacementPolicy { default_tokens_per_s: 0.0, ..policy };
+    assert_eq!(generation_ms(&candidate(None), &broken), 100_000);
+    assert_eq!(generation_ms(&candidate(Some(1e-30)), &broken), u64::MAX);
+}
+
+#[test]
+fn refusals_have_stable_codes_on_the_wire() -> Result<(), serde_json::Error> {
+    let refusals = [
+        Refusal::NotServing { reason: "the device is in use".into() },
+        Refusal::Busy,
+        Refusal::TooManyTokens { max: 512 },
+    ];
+    let codes: Vec<_> = refusals.iter().map(Refusal::code).collect();
+    assert_eq!(codes, ["not_serving", "busy", "too_many_tokens"]);
+    for refusal in &refusals {
+        let json = serde_json::to_value(refusal)?;
+        assert_eq!(json["code"], refusal.code());
+        assert_eq!(&serde_json::from_value::<Refusal>(json)?, refusal);
+    }
+    assert_eq!(serde_json::to_string(&Refusal::TooManyTokens { max: 512 })?, r#"{"code":"too_many_tokens","max":512}"#);
+    assert_eq!(Refusal::TooManyTokens { max: 512 }.to_string(), "too many tokens requested: at most 512");
+    Ok(())
+}
+
+#[test]
+fn free_slots_follow_the_limits() -> Result<(), Refusal> {
+    let host = HostConditions { idle: true, charging: None };
+    let mut queue = AdmissionQueue::new(ServeLimits::default());
+    assert_eq!(queue.free_slots(), 2);
+    let _ = queue.request(1, 0, 1, &host)?;
+    assert_eq!(queue.free_slots(), 1);
+    let _ = queue.set_limits(ServeLimits { serve: false, ..ServeLimits::default() });
+    assert_eq!(queue.free_slots(), 0);
+    assert_eq!(queue.running(), [1], "running work is never preempted");
+    Ok(())
+}
