@@ -80,6 +80,10 @@ stage ui ui
 # Every Rust file as rustfmt (rustfmt.toml) writes it.
 stage fmt cargo fmt --all --check
 
+# The layout rules of docs/ARCHITECTURE.md: files of at most 700 lines, no
+# two sibling modules importing each other, crate dependencies one way.
+stage structure python3 scripts/check-structure.py
+
 # Each test runs in its own process (nextest): llama.cpp can abort() a
 # process on a failed assertion, and one such test must not take the others
 # with it. Model tests use one thread each, so two run side by side on two cores.
