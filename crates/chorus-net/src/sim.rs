@@ -24,7 +24,8 @@ use libp2p::identity::Keypair;
 use libp2p::{Multiaddr, PeerId};
 use serde::Serialize;
 
-use crate::network::{NetConfig, NetError, Network};
+use crate::config::NetConfig;
+use crate::network::{NetError, Network};
 
 /// Settings of a simulation.
 #[derive(Debug, Clone)]
