@@ -24,6 +24,7 @@ mod limits;
 mod network;
 mod receipt;
 mod server;
+#[cfg(feature = "test-hooks")]
 pub mod sim;
 mod wire;
 

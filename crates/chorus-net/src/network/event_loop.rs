@@ -58,6 +58,8 @@ pub(super) struct EventLoop {
     pub(super) peers: HashMap<PeerId, PeerState>,
     pub(super) listen_addrs: Vec<Multiaddr>,
     pub(super) provided: BTreeSet<String>,
+    /// A hung node (test hook): handles no events and answers nothing.
+    #[cfg(feature = "test-hooks")]
     pub(super) frozen: bool,
     pub(super) reachability: Reachability,
     pub(super) relayed: bool,
@@ -92,6 +94,7 @@ impl EventLoop {
             peers: HashMap::new(),
             listen_addrs: Vec::new(),
             provided: BTreeSet::new(),
+            #[cfg(feature = "test-hooks")]
             frozen: false,
             reachability: Reachability::Unknown,
             relayed: false,
@@ -115,6 +118,7 @@ impl EventLoop {
     /// first, then commands, then swarm events.
     pub(super) async fn run(mut self) {
         loop {
+            #[cfg(feature = "test-hooks")]
             if self.frozen {
                 tokio::select! {
                     biased;
@@ -178,6 +182,7 @@ impl EventLoop {
             Command::Reachability(reply) => {
                 let _ = reply.send(self.current_reachability());
             }
+            #[cfg(feature = "test-hooks")]
             Command::Freeze(frozen) => self.frozen = frozen,
             Command::Quarantined(reply) => {
                 let _ = reply.send(self.quarantined_now());

@@ -43,10 +43,19 @@ enum Command {
     Dial(Multiaddr, oneshot::Sender<Result<PeerId, NetError>>),
     Bootstrap(oneshot::Sender<Result<(), NetError>>),
     SetProvided(BTreeSet<String>, oneshot::Sender<Result<usize, NetError>>),
-    FindProviders { specialist: String, want: usize, reply: oneshot::Sender<ProviderLookup> },
-    Status { peer: PeerId, reply: oneshot::Sender<Result<PeerStatus, NetError>> },
+    FindProviders {
+        specialist: String,
+        want: usize,
+        reply: oneshot::Sender<ProviderLookup>,
+    },
+    Status {
+        peer: PeerId,
+        reply: oneshot::Sender<Result<PeerStatus, NetError>>,
+    },
     Peers(oneshot::Sender<Vec<PeerInfo>>),
     Reachability(oneshot::Sender<Reachability>),
+    /// Test hook: stop (true) or resume (false) handling events.
+    #[cfg(feature = "test-hooks")]
     Freeze(bool),
     Quarantined(oneshot::Sender<Vec<PeerId>>),
 }
@@ -260,9 +269,11 @@ impl Network {
 
     /// Stops (true) or resumes (false) handling network events while keeping
     /// every connection open: a hung peer, for simulations of failures.
+    /// Only with the `test-hooks` feature.
     ///
     /// # Errors
     /// [`NetError::Stopped`].
+    #[cfg(feature = "test-hooks")]
     pub async fn freeze(&self, frozen: bool) -> Result<(), NetError> {
         self.inner.commands.send(Command::Freeze(frozen)).await.map_err(|_| NetError::Stopped)
     }
