@@ -24,8 +24,6 @@ mod limits;
 mod network;
 mod receipt;
 mod server;
-#[cfg(feature = "test-hooks")]
-pub mod sim;
 mod wire;
 
 pub use client::{OPEN_TIMEOUT, RemoteEvent, RemoteTask};

@@ -12,8 +12,6 @@
 //! # }
 //! ```
 
-mod bench;
-mod bench_net;
 mod cluster;
 mod conduct;
 mod idle;
@@ -21,20 +19,18 @@ mod local;
 mod models;
 mod network;
 mod node;
+mod serving;
 
-pub use bench::{BatchFigures, BenchOptions, BenchReport, ConductorFigures, GrammarFigures};
-pub use bench_net::{
-    DispatchFigures, DispatchReport, Distribution, NetworkBenchOptions, NetworkBenchReport, ParallelFigures,
-    ParallelRound, bench_network,
-};
 pub use cluster::{Cluster, ClusterMember, start_cluster};
 pub use conduct::Conversation;
 pub use idle::{BUSY_LIMIT, device_idle, others_busy};
+pub use local::engine_request;
 pub use models::{
     BaseModelStatus, ModelListing, ModelRecommendation, ModelsError, PullOutcome, RemovedModel, SpecialistStatus,
 };
 pub use network::{NetworkSettings, NodeService, PeerView, ServeSettings};
 pub use node::{AskRequest, Node, NodeConfig, NodeError, default_data_dir};
+pub use serving::{task_request, task_service};
 
 /// The network layer's types (peer ids, addresses, statuses).
 pub use chorus_net as net;
