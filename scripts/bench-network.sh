@@ -20,7 +20,7 @@ cargo build --release --quiet -p chorus-cli
 CHORUS="$CARGO_TARGET_DIR/release/chorus"
 
 echo "[bench-network] $REQUESTS requests per variant, $ROUNDS rounds; load: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
-REPORT="$(RUST_LOG="${RUST_LOG:-warn,chorus_node::bench_net=info}" "$CHORUS" bench --network --json \
+REPORT="$(RUST_LOG="${RUST_LOG:-warn,chorus_bench::network=info}" "$CHORUS" bench --network --json \
     --model "$MODEL" --requests "$REQUESTS" --rounds "$ROUNDS")"
 
 python3 - "$REPORT" <<'PY'

@@ -5,7 +5,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
-use chorus_node::{BenchOptions, BenchReport, Node, NodeConfig, NodeError};
+use chorus_bench::{BenchOptions, BenchReport};
+use chorus_node::{Node, NodeConfig, NodeError};
 use clap::{Args, Parser, Subcommand};
 
 mod conduct;
@@ -242,20 +243,20 @@ fn ask(globals: &Globals, model: &ModelArgs, args: AskArgs) -> anyhow::Result<()
 
 fn bench(globals: &Globals, model: &ModelArgs, args: &BenchArgs) -> anyhow::Result<()> {
     if args.network {
-        let options = chorus_node::NetworkBenchOptions {
+        let options = chorus_bench::NetworkBenchOptions {
             node: node_config(globals, model),
             requests: args.requests,
             dispatch_tokens: args.dispatch_tokens,
             first_connections: (args.requests / 10).max(1),
             rounds: args.rounds,
-            ..chorus_node::NetworkBenchOptions::default()
+            ..chorus_bench::NetworkBenchOptions::default()
         };
-        let report = chorus_node::bench_network(&options)?;
+        let report = chorus_bench::bench_network(&options)?;
         if args.json {
             println!("{}", serde_json::to_string(&report)?);
             return Ok(());
         }
-        let row = |name: &str, figure: &chorus_node::Distribution| {
+        let row = |name: &str, figure: &chorus_bench::Distribution| {
             println!(
                 "  {name:<34} p50 {:>8.3}  p90 {:>8.3}  p99 {:>8.3}  max {:>8.3} ms",
                 figure.p50_ms, figure.p90_ms, figure.p99_ms, figure.max_ms
@@ -312,7 +313,7 @@ fn bench(globals: &Globals, model: &ModelArgs, args: &BenchArgs) -> anyhow::Resu
         repetitions: args.repetitions,
         ..BenchOptions::default()
     };
-    let report = node.bench(&options)?;
+    let report = chorus_bench::bench(&node, &options)?;
     if args.json {
         println!("{}", serde_json::to_string(&report)?);
     } else {

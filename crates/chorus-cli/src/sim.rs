@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use anyhow::Context as _;
-use chorus_node::net::sim::{self, SimConfig};
+use chorus_bench::sim::{self, SimConfig};
 use clap::Args;
 
 #[derive(Debug, Args)]

@@ -19,7 +19,7 @@ use libp2p::swarm::{
 use libp2p::{Multiaddr, PeerId};
 use libp2p::{autonat, connection_limits, dcutr, identify, kad, mdns, ping, relay};
 
-use crate::network::NetConfig;
+use crate::config::NetConfig;
 use crate::wire::{
     KAD_PROTOCOL, MAX_STATUS_BYTES, MAX_STATUS_REQUEST_BYTES, PeerStatus, STATUS_PROTOCOL, StatusRequest,
 };

@@ -5,10 +5,9 @@ use std::time::Duration;
 use libp2p::{PeerId, Stream};
 
 use crate::network::Network;
-use crate::receipt::Receipt;
 use crate::wire::{
-    FrameError, MAX_REQUEST_BYTES, MAX_RESPONSE_FRAME_BYTES, MAX_RESULT_BYTES, TASK_PROTOCOL, TaskError, TaskErrorCode,
-    TaskFrame, TaskRequest, TaskSummary, read_frame, write_frame,
+    FrameError, MAX_REQUEST_BYTES, MAX_RESPONSE_FRAME_BYTES, MAX_RESULT_BYTES, Receipt, TASK_PROTOCOL, TaskError,
+    TaskErrorCode, TaskFrame, TaskRequest, TaskSummary, read_frame, write_frame,
 };
 
 /// How long opening a task stream (dialling included) may take.

@@ -17,26 +17,27 @@
 
 mod behaviour;
 mod client;
+mod config;
 mod identity;
 mod key;
 mod limits;
 mod network;
 mod receipt;
 mod server;
-pub mod sim;
 mod wire;
 
 pub use client::{OPEN_TIMEOUT, RemoteEvent, RemoteTask};
+pub use config::{NetConfig, TransportKind};
 pub use identity::{IdentityError, KEY_FILE, load_or_create as load_or_create_identity};
 pub use key::specialist_key;
 pub use libp2p::identity::Keypair;
 pub use libp2p::{Multiaddr, PeerId, Stream};
-pub use network::{NetConfig, NetError, Network, PeerInfo, ProviderLookup, Reachability, TransportKind};
-pub use receipt::{Receipt, ReceiptError, request_hash, result_hash};
+pub use network::{NetError, Network, PeerInfo, ProviderLookup, Reachability};
+pub use receipt::{ReceiptError, request_hash, result_hash};
 pub use server::{REQUEST_READ_TIMEOUT, ServiceEvent, TaskService};
 pub use wire::{
     ChatMessage, DeviceClass, FrameError, KAD_PROTOCOL, MAX_MESSAGES, MAX_REQUEST_BYTES, MAX_RESPONSE_FRAME_BYTES,
-    MAX_RESULT_BYTES, MAX_STATUS_BYTES, MAX_STATUS_REQUEST_BYTES, PROTOCOL_VERSION, PeerStatus, STATUS_PROTOCOL,
-    Sampling, StatusRequest, TASK_PROTOCOL, TaskError, TaskErrorCode, TaskFrame, TaskRequest, TaskSummary, read_frame,
-    write_frame,
+    MAX_RESULT_BYTES, MAX_STATUS_BYTES, MAX_STATUS_REQUEST_BYTES, PROTOCOL_VERSION, PeerStatus, Receipt,
+    STATUS_PROTOCOL, Sampling, StatusRequest, TASK_PROTOCOL, TaskError, TaskErrorCode, TaskFrame, TaskRequest,
+    TaskSummary, read_frame, write_frame,
 };

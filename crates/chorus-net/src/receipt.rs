@@ -7,29 +7,9 @@
 
 use libp2p::PeerId;
 use libp2p::identity::{Keypair, PublicKey};
-use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
 
-use crate::wire::TaskRequest;
-
-/// A signed receipt for one task.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Receipt {
-    /// The executor's peer id.
-    pub executor: String,
-    /// The requester's peer id.
-    pub requester: String,
-    /// Hex sha256 of the request as JSON.
-    pub request_hash: String,
-    /// Hex sha256 of the whole result text.
-    pub result_hash: String,
-    /// Tokens generated.
-    pub tokens: u32,
-    /// Hex of the executor's public key (libp2p protobuf encoding).
-    pub public_key: String,
-    /// Hex Ed25519 signature over [`Receipt::signed_bytes`].
-    pub signature: String,
-}
+use crate::wire::{Receipt, TaskRequest};
 
 /// Why a receipt was rejected.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

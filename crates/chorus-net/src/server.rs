@@ -16,10 +16,9 @@ use tokio::sync::{Semaphore, mpsc};
 use tokio_util::sync::CancellationToken;
 
 use crate::limits::RateLimiter;
-use crate::receipt::Receipt;
 use crate::wire::{
-    FrameError, MAX_REQUEST_BYTES, MAX_RESPONSE_FRAME_BYTES, MAX_RESULT_BYTES, PeerStatus, TaskError, TaskErrorCode,
-    TaskFrame, TaskRequest, TaskSummary, read_frame, write_frame,
+    FrameError, MAX_REQUEST_BYTES, MAX_RESPONSE_FRAME_BYTES, MAX_RESULT_BYTES, PeerStatus, Receipt, TaskError,
+    TaskErrorCode, TaskFrame, TaskRequest, TaskSummary, read_frame, write_frame,
 };
 
 /// How long a requester has to send its request once the stream is open.

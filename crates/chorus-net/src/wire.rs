@@ -275,13 +275,33 @@ pub enum TaskFrame {
         /// Token counts and timings.
         summary: TaskSummary,
         /// The receipt.
-        receipt: crate::receipt::Receipt,
+        receipt: Receipt,
     },
     /// Failed.
     Error {
         /// Why.
         error: TaskError,
     },
+}
+
+/// A signed receipt for one task (signed and checked in `receipt.rs`:
+/// [`Receipt::sign`], [`Receipt::verify`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Receipt {
+    /// The executor's peer id.
+    pub executor: String,
+    /// The requester's peer id.
+    pub requester: String,
+    /// Hex sha256 of the request as JSON.
+    pub request_hash: String,
+    /// Hex sha256 of the whole result text.
+    pub result_hash: String,
+    /// Tokens generated.
+    pub tokens: u32,
+    /// Hex of the executor's public key (libp2p protobuf encoding).
+    pub public_key: String,
+    /// Hex Ed25519 signature over [`Receipt::signed_bytes`].
+    pub signature: String,
 }
 
 /// Writes one length-prefixed JSON frame.

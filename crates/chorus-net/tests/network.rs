@@ -5,8 +5,8 @@
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
 use std::collections::BTreeSet;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chorus_net::{
@@ -14,10 +14,12 @@ use chorus_net::{
     ServiceEvent, TaskError, TaskErrorCode, TaskRequest, TaskService,
 };
 use futures::{AsyncReadExt as _, AsyncWriteExt as _};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 
 /// Echoes the prompt word by word, one word per `delay`.
 struct Echo {
+    /// Holds the next task started after its first word (see [`Echo::hold_next`]).
+    hold: Mutex<Option<oneshot::Receiver<()>>>,
     specialists: Vec<String>,
     slots: u32,
     running: Arc<AtomicU32>,
@@ -29,6 +31,7 @@ struct Echo {
 impl Echo {
     fn new(specialists: &[&str], slots: u32, delay: Duration) -> Arc<Self> {
         Arc::new(Self {
+            hold: Mutex::new(None),
             specialists: specialists.iter().map(|s| (*s).to_owned()).collect(),
             slots,
             running: Arc::default(),
@@ -36,6 +39,15 @@ impl Echo {
             completed: Arc::default(),
             delay,
         })
+    }
+
+    /// The next task started stops after its first word until the returned
+    /// sender fires (or is dropped), or until its requester goes away: the
+    /// test, not the clock, decides how long it runs.
+    fn hold_next(&self) -> oneshot::Sender<()> {
+        let (release, held) = oneshot::channel();
+        *self.hold.lock().unwrap() = Some(held);
+        release
     }
 }
 
@@ -66,9 +78,20 @@ impl TaskService for Echo {
         let cancelled = Arc::clone(&self.cancelled);
         let delay = self.delay;
         let words: Vec<String> = request.user().split_whitespace().map(|word| format!("{word} ")).collect();
+        let mut hold = self.hold.lock().unwrap().take();
         tokio::spawn(async move {
             let mut sent = 0;
             for word in words {
+                if sent > 0
+                    && let Some(released) = hold.take()
+                {
+                    // Held until released, or until the requester goes away
+                    // (then the next send fails: a cancellation).
+                    tokio::select! {
+                        _ = released => {}
+                        () = events.closed() => {}
+                    }
+                }
                 tokio::time::sleep(delay).await;
                 if events.send(ServiceEvent::Token(word)).await.is_err() {
                     cancelled.fetch_add(1, Ordering::SeqCst);
@@ -240,7 +263,10 @@ async fn tcp_loopback_serves_tasks_and_refuses_bad_requests_with_typed_errors() 
     bad.sampling.temperature = 50.0;
     assert_eq!(collect(&client, peer, bad).await.unwrap_err().code, TaskErrorCode::BadRequest);
 
-    // Busy: one slot, two tasks.
+    // Busy: one slot, two tasks. The first is held after its first word
+    // until this test lets it go, so it is still running when the second
+    // arrives, however slow the machine.
+    let release = echo.hold_next();
     let long = request("writing.echo", &"word ".repeat(20));
     let mut first = client.start_task(peer, long.clone()).await.unwrap();
     assert!(matches!(first.next().await, Some(Ok(RemoteEvent::Token(_)))));
@@ -257,6 +283,7 @@ async fn tcp_loopback_serves_tasks_and_refuses_bad_requests_with_typed_errors() 
     }
     assert_eq!(echo.cancelled.load(Ordering::SeqCst), 1, "the peer stopped generating");
     assert_eq!(echo.running.load(Ordering::SeqCst), 0);
+    drop(release);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -12,8 +12,6 @@
 //! # }
 //! ```
 
-mod bench;
-mod bench_net;
 mod cluster;
 mod code;
 mod conduct;
@@ -23,25 +21,23 @@ mod models;
 mod network;
 mod node;
 mod reply;
+mod serving;
 mod settings;
 
-pub use bench::{BatchFigures, BenchOptions, BenchReport, ConductorFigures, GrammarFigures};
-pub use bench_net::{
-    DispatchFigures, DispatchReport, Distribution, NetworkBenchOptions, NetworkBenchReport, ParallelFigures,
-    ParallelRound, bench_network,
-};
 pub use cluster::{Cluster, ClusterMember, start_cluster};
 pub use code::ErrorCode;
 pub use conduct::Conversation;
 pub use host::{
     BUSY_LIMIT, HostProbe, device_charging, device_class, device_idle, host_probe, others_busy, total_memory,
 };
+pub use local::engine_request;
 pub use models::{
     BaseModelStatus, ModelListing, ModelRecommendation, ModelsError, PullOutcome, RemovedModel, SpecialistStatus,
 };
 pub use network::{NetworkSettings, NodeService, PeerView, ServeSettings};
 pub use node::{AskRequest, Node, NodeConfig, NodeError, default_data_dir};
 pub use reply::ErrorReply;
+pub use serving::{task_request, task_service};
 pub use settings::{InvalidSettings, MAX_SLOTS, MAX_THREADS, NetworkChange, Privacy, Settings, network_change};
 
 /// The network layer's types (peer ids, addresses, statuses).

@@ -12,8 +12,8 @@ use chorus_engine::{
 use tokio::sync::mpsc;
 
 /// Turns a conductor request into an engine request (the local executor's,
-/// and the network bench's timed executor's).
-pub(crate) fn engine_request(spec: GenerationSpec) -> GenerateRequest {
+/// and chorus-bench's timed executor's in `chorus bench --network`).
+pub fn engine_request(spec: GenerationSpec) -> GenerateRequest {
     let mut messages = Vec::with_capacity(2);
     if !spec.system.trim().is_empty() {
         messages.push(ChatMessage::system(spec.system));

@@ -1,13 +1,13 @@
 //! A small network simulation: real nodes over the memory transport, a
 //! fifth of them crashed, then another fifth hung. Every lookup must still
 //! find a provider, and hung peers must not stall lookups for long. (The
-//! 200-node figures come from `cargo run --release --example sim`, see
+//! 200-node figures come from `chorus sim --nodes 200`, see
 //! BENCHMARKS.md; speed is measured there, only bounded here.)
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
 use std::time::Duration;
 
-use chorus_net::sim::{self, Phase, SimConfig};
+use chorus_bench::sim::{self, Phase, SimConfig};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn forty_nodes_find_providers_after_crashes_and_hangs() {

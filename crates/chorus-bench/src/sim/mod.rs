@@ -15,359 +15,25 @@
 //! provider only (`find_providers(specialist, 1)`); one that returns no
 //! provider within [`SimConfig::lookup_timeout`] is a failure.
 
+mod config;
+mod report;
+mod rng;
+#[cfg(test)]
+mod tests;
+
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::fmt::Write as _;
 use std::time::{Duration, Instant};
 
+use chorus_net::{Keypair, Multiaddr, NetConfig, NetError, Network, PeerId};
 use futures::StreamExt as _;
-use libp2p::identity::Keypair;
-use libp2p::{Multiaddr, PeerId};
-use serde::Serialize;
 
-use crate::network::{NetConfig, NetError, Network};
+pub use config::SimConfig;
+use config::memory_any;
+pub use report::{Phase, PhaseReport, SimReport};
+use rng::Rng;
 
-/// Settings of a simulation.
-#[derive(Debug, Clone)]
-pub struct SimConfig {
-    /// Nodes in the network, seeds included.
-    pub nodes: usize,
-    /// Seed nodes the others join through (each joins through
-    /// [`SimConfig::bootstrap_peers`] of them).
-    pub seeds: usize,
-    /// Seeds each joining node is given.
-    pub bootstrap_peers: usize,
-    /// Distinct specialists announced in the DHT.
-    pub specialists: usize,
-    /// Nodes announcing each specialist.
-    pub providers_per_specialist: usize,
-    /// Nodes that look providers up; they never crash or hang.
-    pub requesters: usize,
-    /// Provider lookups measured in each phase.
-    pub lookups_per_phase: usize,
-    /// The lookups of a phase start at an even pace over this long: the
-    /// network sees steady traffic, long enough for timeouts to hung peers
-    /// to fire and be acted on.
-    pub phase_duration: Duration,
-    /// Most lookups in flight at once, across all requesters.
-    pub lookup_concurrency: usize,
-    /// A lookup that has found no provider after this long is a failure.
-    pub lookup_timeout: Duration,
-    /// Fraction of all nodes that crash before the second phase.
-    pub crash_fraction: f64,
-    /// Fraction of all nodes that hang before the third phase (on top of
-    /// the crashed ones).
-    pub hang_fraction: f64,
-    /// Nodes started at once while joining.
-    pub join_batch: usize,
-    /// Pause between two batches of joining nodes.
-    pub join_interval: Duration,
-    /// Longest wait after the last node joined, before the specialists are
-    /// announced: the joined nodes' Kademlia bootstraps go on for a while.
-    pub settle: Duration,
-    /// The wait ends early once the process uses less CPU than this, in
-    /// cores, over one second.
-    pub quiet_cores: f64,
-    /// Longest wait after the crashes and after the hangs, before
-    /// measuring; like [`SimConfig::settle`] it ends once the process is
-    /// quiet (the dead peers' connections closing costs CPU for a moment).
-    pub failure_settle: Duration,
-    /// Seed of every random choice (keys, providers, victims, lookups).
-    pub seed: u64,
-    /// Network settings of every node; `listen` and `bootstrap` are set by
-    /// the simulation.
-    pub net: NetConfig,
-}
-
-impl Default for SimConfig {
-    fn default() -> Self {
-        Self {
-            nodes: 200,
-            seeds: 4,
-            bootstrap_peers: 2,
-            specialists: 20,
-            providers_per_specialist: 3,
-            requesters: 10,
-            lookups_per_phase: 500,
-            phase_duration: Duration::from_secs(20),
-            lookup_concurrency: 32,
-            lookup_timeout: Duration::from_secs(15),
-            crash_fraction: 0.2,
-            hang_fraction: 0.2,
-            join_batch: 10,
-            join_interval: Duration::from_millis(250),
-            settle: Duration::from_secs(60),
-            quiet_cores: 0.25,
-            failure_settle: Duration::from_secs(10),
-            seed: 1,
-            net: NetConfig::memory(memory_any()),
-        }
-    }
-}
-
-/// Which state of the network a phase measured.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Phase {
-    /// Every node up.
-    Baseline,
-    /// After the crashes.
-    AfterCrash,
-    /// After the crashes and the hangs.
-    AfterHang,
-}
-
-impl Phase {
-    fn label(self) -> &'static str {
-        match self {
-            Self::Baseline => "baseline",
-            Self::AfterCrash => "after crash",
-            Self::AfterHang => "after crash + hang",
-        }
-    }
-}
-
-/// The lookups of one phase.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct PhaseReport {
-    /// Which phase.
-    pub phase: Phase,
-    /// Nodes crashed so far.
-    pub crashed: usize,
-    /// Nodes hung so far.
-    pub hung: usize,
-    /// Lookups made.
-    pub lookups: usize,
-    /// Lookups that returned at least one provider in time.
-    pub successes: usize,
-    /// `successes / lookups`.
-    pub success_rate: f64,
-    /// Lookups whose first provider returned was alive (neither crashed nor
-    /// hung): records of dead providers linger until they expire.
-    pub live_first_provider: usize,
-    /// Lookups that returned at least one live provider.
-    pub live_any_provider: usize,
-    /// Peers each lookup asked: median.
-    pub peers_asked_p50: u32,
-    /// Peers each lookup asked: 99th percentile.
-    pub peers_asked_p99: u32,
-    /// Peers each lookup asked: mean.
-    pub peers_asked_mean: f64,
-    /// Time to the first provider, milliseconds: median (a failed lookup
-    /// counts with the time it took to give up).
-    pub latency_ms_p50: f64,
-    /// Time to the first provider, milliseconds: 99th percentile.
-    pub latency_ms_p99: f64,
-    /// Time to the first provider, milliseconds: worst.
-    pub latency_ms_max: f64,
-    /// Lookups slower than one second.
-    pub over_1s: usize,
-    /// Wall time of the phase, milliseconds.
-    pub wall_ms: u64,
-    /// CPU the process used during the phase, in cores.
-    pub cpu_cores: f64,
-    /// Wait before the phase (after the failures), milliseconds.
-    pub waited_ms: u64,
-    /// Hung peers some requester had quarantined by the end of the phase
-    /// (one of its Kademlia requests to them timed out).
-    pub quarantined_hung: usize,
-    /// Live, answering peers some requester had quarantined: false alarms
-    /// (a request that timed out on a busy machine).
-    pub quarantined_up: usize,
-}
-
-/// What a simulation measured.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct SimReport {
-    /// Nodes started.
-    pub nodes: usize,
-    /// Seed nodes among them.
-    pub seeds: usize,
-    /// Specialists announced.
-    pub specialists: usize,
-    /// Providers per specialist.
-    pub providers_per_specialist: usize,
-    /// Requesting nodes.
-    pub requesters: usize,
-    /// Nodes that crashed.
-    pub crashed: usize,
-    /// Nodes that hung.
-    pub hung: usize,
-    /// Victims skipped because they were a specialist's last live provider.
-    pub spared_last_providers: usize,
-    /// Time to start every node, staggered, milliseconds.
-    pub join_ms: u64,
-    /// Wait after joining until the process was quiet, milliseconds.
-    pub settle_ms: u64,
-    /// CPU the joined network used in the last second of the wait, in cores
-    /// (1.0 = one core busy): the background work of an idle network.
-    pub settle_cpu_cores: f64,
-    /// Time to announce every specialist, milliseconds.
-    pub provide_ms: u64,
-    /// Announcements that reached at least one peer.
-    pub announcements_reached: usize,
-    /// Announcements made.
-    pub announcements: usize,
-    /// Peers each node had an open connection to once joined: mean.
-    pub connected_peers_mean: f64,
-    /// Peers each node had an open connection to once joined: most.
-    pub connected_peers_max: usize,
-    /// Resident memory of the process before the first node, MiB.
-    pub rss_before_mib: f64,
-    /// Resident memory with every node joined and announced, MiB.
-    pub rss_joined_mib: f64,
-    /// `(rss_joined - rss_before) / nodes`, KiB.
-    pub rss_per_node_kib: f64,
-    /// Peak resident memory of the process, MiB.
-    pub rss_peak_mib: f64,
-    /// CPU time of the process (user + system) while joining, settling and
-    /// announcing, seconds.
-    pub cpu_join_s: f64,
-    /// CPU time of the process over the whole simulation, seconds.
-    pub cpu_total_s: f64,
-    /// Wall time of the whole simulation, milliseconds.
-    pub total_ms: u64,
-    /// Lookup timeout, milliseconds.
-    pub lookup_timeout_ms: u64,
-    /// Kademlia substream timeout of every node, milliseconds.
-    pub substream_timeout_ms: u64,
-    /// Dial timeout of every node, milliseconds.
-    pub dial_timeout_ms: u64,
-    /// Kademlia parallelism (α) of every node.
-    pub kad_parallelism: usize,
-    /// Idle connection timeout of every node, milliseconds.
-    pub idle_timeout_ms: u64,
-    /// How long a node refuses a peer that hung on it, milliseconds.
-    pub quarantine_ms: u64,
-    /// Seed of the random choices.
-    pub seed: u64,
-    /// The three phases.
-    pub phases: Vec<PhaseReport>,
-}
-
-impl SimReport {
-    /// Whether every phase found a provider for every lookup.
-    #[must_use]
-    pub fn all_succeeded(&self) -> bool {
-        self.phases.iter().all(|phase| phase.successes == phase.lookups)
-    }
-
-    /// The figures as Markdown, for BENCHMARKS.md.
-    #[must_use]
-    pub fn to_markdown(&self) -> String {
-        let mut out = String::new();
-        let _ = writeln!(
-            out,
-            "{} nodes ({} seeds), {} specialists × {} providers, {} requesters; \
-             {} crashed then {} hung (requesters spared, every specialist keeps a live \
-             provider: {} victim draws skipped for that). Seed {}.",
-            self.nodes,
-            self.seeds,
-            self.specialists,
-            self.providers_per_specialist,
-            self.requesters,
-            self.crashed,
-            self.hung,
-            self.spared_last_providers,
-            self.seed,
-        );
-        let _ = writeln!(out);
-        let _ = writeln!(
-            out,
-            "| phase | lookups | success | live first provider | peers asked p50 / p99 / mean | first provider p50 / p99 / max (ms) | > 1 s | quarantined: hung / live | waited before (s) | CPU during (cores) |"
-        );
-        let _ = writeln!(out, "|---|---|---|---|---|---|---|---|---|---|");
-        for phase in &self.phases {
-            let _ = writeln!(
-                out,
-                "| {} | {} | {}/{} ({:.1} %) | {} | {} / {} / {:.1} | {:.0} / {:.0} / {:.0} | {} | {} / {} | {:.1} | {:.2} |",
-                phase.phase.label(),
-                phase.lookups,
-                phase.successes,
-                phase.lookups,
-                phase.success_rate * 100.0,
-                phase.live_first_provider,
-                phase.peers_asked_p50,
-                phase.peers_asked_p99,
-                phase.peers_asked_mean,
-                phase.latency_ms_p50,
-                phase.latency_ms_p99,
-                phase.latency_ms_max,
-                phase.over_1s,
-                phase.quarantined_hung,
-                phase.quarantined_up,
-                secs(phase.waited_ms),
-                phase.cpu_cores,
-            );
-        }
-        let _ = writeln!(out);
-        let _ = writeln!(
-            out,
-            "Join {:.1} s (staggered), settling until quiet {:.1} s ({:.2} cores busy then), announcing {:.1} s ({}/{} announcements \
-             reached the DHT); CPU {:.1} s to get there, {:.1} s in all; wall {:.1} s. \
-             RSS {:.0} MiB before the nodes, {:.0} MiB joined ({:.0} KiB a node), peak {:.0} MiB; \
-             connected peers a node: mean {:.1}, most {}. Kademlia α = {}; timeouts: lookup {} ms, \
-             Kademlia substream {} ms, dial {} ms, idle connection {} s; quarantine {} s.",
-            secs(self.join_ms),
-            secs(self.settle_ms),
-            self.settle_cpu_cores,
-            secs(self.provide_ms),
-            self.announcements_reached,
-            self.announcements,
-            self.cpu_join_s,
-            self.cpu_total_s,
-            secs(self.total_ms),
-            self.rss_before_mib,
-            self.rss_joined_mib,
-            self.rss_per_node_kib,
-            self.rss_peak_mib,
-            self.connected_peers_mean,
-            self.connected_peers_max,
-            self.kad_parallelism,
-            self.lookup_timeout_ms,
-            self.substream_timeout_ms,
-            self.dial_timeout_ms,
-            secs(self.idle_timeout_ms),
-            secs(self.quarantine_ms),
-        );
-        out
-    }
-}
-
-#[allow(clippy::cast_precision_loss)]
-fn secs(ms: u64) -> f64 {
-    ms as f64 / 1000.0
-}
-
-fn memory_any() -> Multiaddr {
-    Multiaddr::empty().with(libp2p::multiaddr::Protocol::Memory(0))
-}
-
-/// A small deterministic generator (SplitMix64): the simulation needs
-/// reproducible choices, not cryptographic ones.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    /// Uniform in `0..bound` (`bound > 0`).
-    fn below(&mut self, bound: usize) -> usize {
-        let bound = u64::try_from(bound.max(1)).unwrap_or(u64::MAX);
-        usize::try_from(self.next() % bound).unwrap_or(0)
-    }
-
-    fn shuffle<T>(&mut self, items: &mut [T]) {
-        for i in (1..items.len()).rev() {
-            let j = self.below(i + 1);
-            items.swap(i, j);
-        }
-    }
-}
+use crate::procfs::{process_cpu_seconds, rss_mib};
+use crate::stats::{millis, percentile};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Health {
@@ -400,7 +66,7 @@ struct Outcome {
 pub async fn run(config: SimConfig) -> Result<SimReport, NetError> {
     validate(&config)?;
     let started = Instant::now();
-    let cpu_start = cpu_seconds();
+    let cpu_start = process_cpu_seconds().unwrap_or(0.0);
     let rss_before = rss_mib("VmRSS");
     let mut rng = Rng(config.seed);
 
@@ -432,7 +98,7 @@ pub async fn run(config: SimConfig) -> Result<SimReport, NetError> {
     let provide_ms = millis(provide_started.elapsed());
     tracing::info!(ms = provide_ms, announcements_reached, "announced");
     let rss_joined = rss_mib("VmRSS");
-    let cpu_join = cpu_seconds() - cpu_start;
+    let cpu_join = process_cpu_seconds().unwrap_or(0.0) - cpu_start;
     let (connected_mean, connected_max) = connections(nodes).await;
 
     // Requesters: random nodes; they look up what they do not provide.
@@ -509,7 +175,7 @@ pub async fn run(config: SimConfig) -> Result<SimReport, NetError> {
         rss_per_node_kib: per_node,
         rss_peak_mib: rss_peak,
         cpu_join_s: cpu_join,
-        cpu_total_s: cpu_seconds() - cpu_start,
+        cpu_total_s: process_cpu_seconds().unwrap_or(0.0) - cpu_start,
         total_ms: millis(started.elapsed()),
         lookup_timeout_ms: millis(config.lookup_timeout),
         substream_timeout_ms: millis(config.net.substream_timeout),
@@ -557,10 +223,10 @@ fn fraction(total: usize, fraction: f64) -> usize {
 async fn settle(limit: Duration, quiet: f64) -> f64 {
     let deadline = Instant::now() + limit;
     loop {
-        let before = cpu_seconds();
+        let before = process_cpu_seconds().unwrap_or(0.0);
         let began = Instant::now();
         tokio::time::sleep(Duration::from_secs(1)).await;
-        let cores = (cpu_seconds() - before) / began.elapsed().as_secs_f64().max(0.001);
+        let cores = (process_cpu_seconds().unwrap_or(0.0) - before) / began.elapsed().as_secs_f64().max(0.001);
         if cores < quiet || Instant::now() >= deadline {
             return cores;
         }
@@ -744,7 +410,7 @@ async fn measure(phase: Phase, work: Workload<'_>, nodes: &[Node], rng: &mut Rng
     }
     let timeout = config.lookup_timeout;
     let started = Instant::now();
-    let cpu_before = cpu_seconds();
+    let cpu_before = process_cpu_seconds().unwrap_or(0.0);
     let pace =
         config.phase_duration.checked_div(u32::try_from(plan.len()).unwrap_or(u32::MAX).max(1)).unwrap_or_default();
     let phase_start = tokio::time::Instant::now();
@@ -784,7 +450,7 @@ async fn measure(phase: Phase, work: Workload<'_>, nodes: &[Node], rng: &mut Rng
     let wall_ms = millis(started.elapsed());
     tracing::info!(?phase, ms = wall_ms, "phase measured");
     let mut report = summarize(phase, nodes, by_peer, &outcomes, wall_ms);
-    report.cpu_cores = (cpu_seconds() - cpu_before) / started.elapsed().as_secs_f64().max(0.001);
+    report.cpu_cores = (process_cpu_seconds().unwrap_or(0.0) - cpu_before) / started.elapsed().as_secs_f64().max(0.001);
     let mut quarantined = BTreeSet::new();
     for &requester in requesters {
         if let Ok(peers) = nodes[requester].network.quarantined().await {
@@ -841,85 +507,5 @@ fn summarize(
         waited_ms: 0,
         quarantined_hung: 0,
         quarantined_up: 0,
-    }
-}
-
-/// Nearest-rank percentile of sorted values.
-#[allow(clippy::cast_precision_loss, clippy::cast_possible_truncation, clippy::cast_sign_loss)]
-fn percentile<T: Copy>(sorted: &[T], p: f64) -> Option<T> {
-    if sorted.is_empty() {
-        return None;
-    }
-    let rank = ((p * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len());
-    sorted.get(rank - 1).copied()
-}
-
-fn millis(duration: Duration) -> u64 {
-    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
-}
-
-/// A `/proc/self/status` field in kB, as MiB (0 where there is no /proc).
-#[allow(clippy::cast_precision_loss)]
-fn rss_mib(field: &str) -> f64 {
-    let Ok(status) = std::fs::read_to_string("/proc/self/status") else {
-        return 0.0;
-    };
-    status
-        .lines()
-        .find_map(|line| {
-            let rest = line.strip_prefix(field)?.strip_prefix(':')?;
-            rest.trim().trim_end_matches("kB").trim().parse::<u64>().ok()
-        })
-        .map_or(0.0, |kb| kb as f64 / 1024.0)
-}
-
-/// User + system CPU time of the process from `/proc/self/stat`, assuming
-/// the usual 100 ticks a second (0 where there is no /proc).
-#[allow(clippy::cast_precision_loss)]
-fn cpu_seconds() -> f64 {
-    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
-        return 0.0;
-    };
-    // Fields after the command name (which may hold spaces) start at ")".
-    let Some(rest) = stat.rsplit_once(')').map(|(_, rest)| rest) else {
-        return 0.0;
-    };
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    // utime and stime are fields 14 and 15 of the line, 12 and 13 here.
-    let ticks = |index: usize| fields.get(index).and_then(|field| field.parse::<u64>().ok()).unwrap_or(0);
-    (ticks(11) + ticks(12)) as f64 / 100.0
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn percentiles_are_nearest_rank() {
-        let values: Vec<u32> = (1..=100).collect();
-        assert_eq!(percentile(&values, 0.50), Some(50));
-        assert_eq!(percentile(&values, 0.99), Some(99));
-        assert_eq!(percentile(&values, 1.0), Some(100));
-        assert_eq!(percentile(&[7_u32], 0.99), Some(7));
-        assert_eq!(percentile::<u32>(&[], 0.5), None);
-    }
-
-    #[test]
-    fn the_generator_is_reproducible_and_shuffles_everything() {
-        let mut a = Rng(7);
-        let mut b = Rng(7);
-        assert_eq!(a.next(), b.next());
-        let mut items: Vec<usize> = (0..50).collect();
-        a.shuffle(&mut items);
-        let mut sorted = items.clone();
-        sorted.sort_unstable();
-        assert_eq!(sorted, (0..50).collect::<Vec<_>>());
-        assert_ne!(items, sorted);
-    }
-
-    #[test]
-    fn proc_figures_are_read() {
-        assert!(rss_mib("VmRSS") > 0.0);
-        assert!(cpu_seconds() >= 0.0);
     }
 }

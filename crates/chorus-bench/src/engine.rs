@@ -12,7 +12,7 @@ use std::time::Instant;
 use chorus_engine::{ChatMessage, Constraint, GenerateRequest, Model, Prompt, SamplingParams, peak_rss_bytes};
 use serde::Serialize;
 
-use crate::node::{Node, NodeError};
+use chorus_node::{Node, NodeError};
 
 /// What to measure.
 #[derive(Debug, Clone)]
@@ -118,65 +118,61 @@ const BATCH_PROMPTS: [&str; 4] = [
     "Give advice for a first job interview.",
 ];
 
-impl Node {
-    /// Runs the benchmark on the default model. Blocks for a while.
-    ///
-    /// # Errors
-    /// [`NodeError::InvalidBench`] for nonsense options, or any load or
-    /// generation error.
-    pub fn bench(&self, options: &BenchOptions) -> Result<BenchReport, NodeError> {
-        if options.prompt_tokens == 0 || options.gen_tokens < 2 || options.repetitions == 0 {
-            return Err(NodeError::InvalidBench(
-                "prompt tokens must be ≥1, gen tokens ≥2 and repetitions ≥1".to_owned(),
-            ));
-        }
-        if !(1..=BATCH_PROMPTS.len() as u32).contains(&options.batch_sequences) {
-            return Err(NodeError::InvalidBench(format!("batch sequences must be 1..={}", BATCH_PROMPTS.len())));
-        }
-        let model = self.default_model()?;
-        let needed = options.prompt_tokens + options.gen_tokens;
-        if needed >= model.info().context {
-            return Err(NodeError::InvalidBench(format!(
-                "{needed} tokens do not fit the context of {}",
-                model.info().context
-            )));
-        }
-        let prompt = exact_prompt(&model, options.prompt_tokens);
-
-        // As llama-bench: pp = a prompt of exactly N tokens; tg = N tokens
-        // generated one by one from an (almost) empty context. One warm-up each.
-        run_tokens(&model, &prompt, 1)?;
-        run_tokens(&model, &prompt[..1], options.gen_tokens)?;
-        let mut prompt_rates = Vec::new();
-        let mut gen_rates = Vec::new();
-        let mut first_token = Vec::new();
-        for _ in 0..options.repetitions {
-            let processed = run_tokens(&model, &prompt, 1)?;
-            prompt_rates.push(processed.prompt_tokens_per_s());
-            first_token.push(processed.time_to_first_token_ms);
-            let generated = run_tokens(&model, &prompt[..1], options.gen_tokens + 1)?;
-            gen_rates.push(generated.generation_tokens_per_s());
-        }
-
-        let grammar = grammar_figures(&model, options)?;
-        let batch = batch_figures(&model, options)?;
-        let conductor = self.conductor_figures(&model, options.repetitions)?;
-        Ok(BenchReport {
-            model: model.info().path.display().to_string(),
-            threads: model.info().threads,
-            prompt_tokens: options.prompt_tokens,
-            gen_tokens: options.gen_tokens,
-            repetitions: options.repetitions,
-            load_ms: model.load_ms(),
-            prompt_tokens_per_s: mean(&prompt_rates),
-            gen_tokens_per_s: mean(&gen_rates),
-            time_to_first_token_ms: mean(&first_token),
-            grammar,
-            batch,
-            conductor,
-            peak_rss_bytes: peak_rss_bytes().unwrap_or(0),
-        })
+/// Runs the benchmark on `node`'s default model. Blocks for a while.
+///
+/// # Errors
+/// [`NodeError::InvalidBench`] for nonsense options, or any load or
+/// generation error.
+pub fn bench(node: &Node, options: &BenchOptions) -> Result<BenchReport, NodeError> {
+    if options.prompt_tokens == 0 || options.gen_tokens < 2 || options.repetitions == 0 {
+        return Err(NodeError::InvalidBench("prompt tokens must be ≥1, gen tokens ≥2 and repetitions ≥1".to_owned()));
     }
+    if !(1..=BATCH_PROMPTS.len() as u32).contains(&options.batch_sequences) {
+        return Err(NodeError::InvalidBench(format!("batch sequences must be 1..={}", BATCH_PROMPTS.len())));
+    }
+    let model = node.default_model()?;
+    let needed = options.prompt_tokens + options.gen_tokens;
+    if needed >= model.info().context {
+        return Err(NodeError::InvalidBench(format!(
+            "{needed} tokens do not fit the context of {}",
+            model.info().context
+        )));
+    }
+    let prompt = exact_prompt(&model, options.prompt_tokens);
+
+    // As llama-bench: pp = a prompt of exactly N tokens; tg = N tokens
+    // generated one by one from an (almost) empty context. One warm-up each.
+    run_tokens(&model, &prompt, 1)?;
+    run_tokens(&model, &prompt[..1], options.gen_tokens)?;
+    let mut prompt_rates = Vec::new();
+    let mut gen_rates = Vec::new();
+    let mut first_token = Vec::new();
+    for _ in 0..options.repetitions {
+        let processed = run_tokens(&model, &prompt, 1)?;
+        prompt_rates.push(processed.prompt_tokens_per_s());
+        first_token.push(processed.time_to_first_token_ms);
+        let generated = run_tokens(&model, &prompt[..1], options.gen_tokens + 1)?;
+        gen_rates.push(generated.generation_tokens_per_s());
+    }
+
+    let grammar = grammar_figures(&model, options)?;
+    let batch = batch_figures(&model, options)?;
+    let conductor = conductor_figures(node, &model, options.repetitions)?;
+    Ok(BenchReport {
+        model: model.info().path.display().to_string(),
+        threads: model.info().threads,
+        prompt_tokens: options.prompt_tokens,
+        gen_tokens: options.gen_tokens,
+        repetitions: options.repetitions,
+        load_ms: model.load_ms(),
+        prompt_tokens_per_s: mean(&prompt_rates),
+        gen_tokens_per_s: mean(&gen_rates),
+        time_to_first_token_ms: mean(&first_token),
+        grammar,
+        batch,
+        conductor,
+        peak_rss_bytes: peak_rss_bytes().unwrap_or(0),
+    })
 }
 
 fn mean(values: &[f64]) -> f64 {
@@ -280,68 +276,66 @@ fn batch_figures(model: &Model, options: &BenchOptions) -> Result<BatchFigures, 
 /// The simple query of the conductor figure.
 const SIMPLE_QUERY: &str = "How do I reverse a list in Python?";
 
-impl Node {
-    fn conductor_figures(&self, model: &Model, repetitions: u32) -> Result<ConductorFigures, NodeError> {
-        let conductor = self.conductor().clone();
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .enable_all()
-            .build()
-            .map_err(|error| NodeError::InvalidBench(error.to_string()))?;
-        let analysis = runtime
-            .block_on(conductor.analyse(SIMPLE_QUERY))
-            .map_err(|error| NodeError::InvalidBench(error.to_string()))?;
-        let specialist_id = analysis.specialist_ids().first().map(|id| (*id).to_owned()).unwrap_or_default();
-        let specialist = self
-            .catalog()
-            .specialist(&specialist_id)
-            .ok_or_else(|| NodeError::InvalidBench(format!("unknown specialist {specialist_id}")))?
-            .clone();
-        let mut through_conductor = Vec::new();
-        let mut on_engine = Vec::new();
-        for _ in 0..repetitions.max(1) {
-            // Bare engine: the same system prompt and question.
-            let request = GenerateRequest::chat(vec![
-                ChatMessage::system(specialist.system_prompt.clone()),
-                ChatMessage::user(SIMPLE_QUERY),
-            ])
-            .with_sampling(SamplingParams { max_tokens: 8, ..SamplingParams::greedy() });
+fn conductor_figures(node: &Node, model: &Model, repetitions: u32) -> Result<ConductorFigures, NodeError> {
+    let conductor = node.conductor().clone();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .map_err(|error| NodeError::InvalidBench(error.to_string()))?;
+    let analysis = runtime
+        .block_on(conductor.analyse(SIMPLE_QUERY))
+        .map_err(|error| NodeError::InvalidBench(error.to_string()))?;
+    let specialist_id = analysis.specialist_ids().first().map(|id| (*id).to_owned()).unwrap_or_default();
+    let specialist = node
+        .catalog()
+        .specialist(&specialist_id)
+        .ok_or_else(|| NodeError::InvalidBench(format!("unknown specialist {specialist_id}")))?
+        .clone();
+    let mut through_conductor = Vec::new();
+    let mut on_engine = Vec::new();
+    for _ in 0..repetitions.max(1) {
+        // Bare engine: the same system prompt and question.
+        let request = GenerateRequest::chat(vec![
+            ChatMessage::system(specialist.system_prompt.clone()),
+            ChatMessage::user(SIMPLE_QUERY),
+        ])
+        .with_sampling(SamplingParams { max_tokens: 8, ..SamplingParams::greedy() });
+        let started = Instant::now();
+        let mut generation = model.generate(request)?;
+        while let Some(event) = generation.blocking_next_event() {
+            if matches!(event, chorus_engine::GenerationEvent::Token(_)) {
+                break;
+            }
+        }
+        on_engine.push(started.elapsed().as_secs_f64() * 1000.0);
+        drop(generation);
+        // Through the conductor (not journaled: the bench leaves no history).
+        let conductor = conductor.clone();
+        let elapsed = runtime.block_on(async move {
+            let (events, mut receiver) = tokio::sync::mpsc::channel(256);
             let started = Instant::now();
-            let mut generation = model.generate(request)?;
-            while let Some(event) = generation.blocking_next_event() {
-                if matches!(event, chorus_engine::GenerationEvent::Token(_)) {
+            let run = tokio::spawn(async move { conductor.ask(SIMPLE_QUERY, &events).await });
+            let mut first = None;
+            while let Some(event) = receiver.recv().await {
+                if matches!(event, chorus_core::ConductorEvent::Token { .. }) {
+                    first = Some(started.elapsed().as_secs_f64() * 1000.0);
                     break;
                 }
             }
-            on_engine.push(started.elapsed().as_secs_f64() * 1000.0);
-            drop(generation);
-            // Through the conductor (not journaled: the bench leaves no history).
-            let conductor = conductor.clone();
-            let elapsed = runtime.block_on(async move {
-                let (events, mut receiver) = tokio::sync::mpsc::channel(256);
-                let started = Instant::now();
-                let run = tokio::spawn(async move { conductor.ask(SIMPLE_QUERY, &events).await });
-                let mut first = None;
-                while let Some(event) = receiver.recv().await {
-                    if matches!(event, chorus_core::ConductorEvent::Token { .. }) {
-                        first = Some(started.elapsed().as_secs_f64() * 1000.0);
-                        break;
-                    }
-                }
-                drop(receiver);
-                let _ = run.await;
-                first
-            });
-            through_conductor.push(elapsed.unwrap_or(f64::NAN));
-        }
-        let conductor_first_token_ms = mean(&through_conductor);
-        let engine_first_token_ms = mean(&on_engine);
-        Ok(ConductorFigures {
-            query: SIMPLE_QUERY.to_owned(),
-            specialist: specialist_id,
-            conductor_first_token_ms,
-            engine_first_token_ms,
-            ratio: if engine_first_token_ms > 0.0 { conductor_first_token_ms / engine_first_token_ms } else { 0.0 },
-        })
+            drop(receiver);
+            let _ = run.await;
+            first
+        });
+        through_conductor.push(elapsed.unwrap_or(f64::NAN));
     }
+    let conductor_first_token_ms = mean(&through_conductor);
+    let engine_first_token_ms = mean(&on_engine);
+    Ok(ConductorFigures {
+        query: SIMPLE_QUERY.to_owned(),
+        specialist: specialist_id,
+        conductor_first_token_ms,
+        engine_first_token_ms,
+        ratio: if engine_first_token_ms > 0.0 { conductor_first_token_ms / engine_first_token_ms } else { 0.0 },
+    })
 }

@@ -1,0 +1,21 @@
+//! Chorus measured: the network simulation behind `chorus sim` and the
+//! benchmarks behind `chorus bench` (the engine's speed and memory) and
+//! `chorus bench --network` (what the network adds to a sub-task). They
+//! live here, not in the libraries they measure; `chorus-cli` prints what
+//! they report (README.md documents the output and the `--json` fields).
+//!
+//! The simulation runs many real [`chorus_net::Network`]s in one process and
+//! hangs some of them with the network's `test-hooks` feature
+//! (`Network::freeze`), which this crate turns on.
+
+mod engine;
+mod network;
+mod procfs;
+pub mod sim;
+mod stats;
+
+pub use engine::{BatchFigures, BenchOptions, BenchReport, ConductorFigures, GrammarFigures, bench};
+pub use network::{
+    DispatchFigures, DispatchReport, Distribution, NetworkBenchOptions, NetworkBenchReport, ParallelFigures,
+    ParallelRound, bench_network,
+};

@@ -1,0 +1,41 @@
+//! The process's own figures from Linux's `/proc` (none elsewhere): the one
+//! `/proc/self/stat` CPU-time reader of the simulation and the benches, and
+//! resident memory and the load average.
+
+#[cfg(test)]
+mod tests;
+
+/// CPU seconds this process used so far (user + system, all threads), from
+/// `/proc/self/stat` (in USER_HZ = 100 ticks a second on Linux).
+#[allow(clippy::cast_precision_loss)]
+pub(crate) fn process_cpu_seconds() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // Fields after the command name (which may hold spaces) start at ")".
+    let mut fields = stat.rsplit_once(')')?.1.split_whitespace();
+    // After the command: state is field 3, utime 14 and stime 15.
+    let user: u64 = fields.nth(11)?.parse().ok()?;
+    let system: u64 = fields.next()?.parse().ok()?;
+    Some((user + system) as f64 / 100.0)
+}
+
+/// A `/proc/self/status` field in kB, as MiB (0 where there is no /proc).
+#[allow(clippy::cast_precision_loss)]
+pub(crate) fn rss_mib(field: &str) -> f64 {
+    let Ok(status) = std::fs::read_to_string("/proc/self/status") else {
+        return 0.0;
+    };
+    status
+        .lines()
+        .find_map(|line| {
+            let rest = line.strip_prefix(field)?.strip_prefix(':')?;
+            rest.trim().trim_end_matches("kB").trim().parse::<u64>().ok()
+        })
+        .map_or(0.0, |kb| kb as f64 / 1024.0)
+}
+
+/// The load average (1, 5, 15 min) from `/proc/loadavg` (empty elsewhere).
+pub(crate) fn load_average() -> Vec<f64> {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|text| text.split_whitespace().take(3).filter_map(|value| value.parse().ok()).collect())
+        .unwrap_or_default()
+}

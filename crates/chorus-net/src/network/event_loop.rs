@@ -1,0 +1,302 @@
+//! The loop that owns the swarm: one task, a bounded inbox of commands
+//! (each with its reply channel) and the swarm's events, cancellation first.
+//! What is asked but not answered yet waits in the `pending_*` maps.
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures::StreamExt as _;
+use libp2p::kad::QueryId;
+use libp2p::multiaddr::Protocol;
+use libp2p::request_response::OutboundRequestId;
+use libp2p::swarm::SwarmEvent;
+use libp2p::{Multiaddr, PeerId, Swarm, autonat, identify, mdns, ping};
+use tokio::sync::{mpsc, oneshot};
+use tokio_util::sync::CancellationToken;
+
+use super::{Command, NetError, ProviderLookup, Reachability};
+use crate::behaviour::{Behaviour, BehaviourEvent, KadEvent};
+use crate::config::{NetConfig, TransportKind};
+use crate::limits::RateLimiter;
+use crate::server::TaskService;
+use crate::wire::{KAD_PROTOCOL, PeerStatus};
+
+/// A provider lookup under way.
+pub(super) struct LookupState {
+    pub(super) want: usize,
+    pub(super) found: Vec<PeerId>,
+    pub(super) started: Instant,
+    pub(super) reply: Option<oneshot::Sender<ProviderLookup>>,
+}
+
+/// What this node knows about a peer.
+#[derive(Default)]
+pub(super) struct PeerState {
+    pub(super) addresses: BTreeSet<Multiaddr>,
+    pub(super) connections: u32,
+    pub(super) rtt: Option<Duration>,
+    pub(super) agent: Option<String>,
+    pub(super) chorus: bool,
+    pub(super) failures: u32,
+}
+
+/// The network task: owns the swarm and everything pending on it.
+pub(super) struct EventLoop {
+    pub(super) swarm: Swarm<Behaviour>,
+    pub(super) inbox: mpsc::Receiver<Command>,
+    pub(super) cancel: CancellationToken,
+    pub(super) service: Option<Arc<dyn TaskService>>,
+    pub(super) limiter: RateLimiter,
+    pub(super) max_failures: u32,
+    pub(super) quarantine: Duration,
+    pub(super) quarantined: HashMap<PeerId, Instant>,
+    pub(super) pending_lookups: HashMap<QueryId, LookupState>,
+    pub(super) pending_provides: HashMap<QueryId, (String, oneshot::Sender<Result<bool, NetError>>)>,
+    pub(super) pending_status: HashMap<OutboundRequestId, (PeerId, oneshot::Sender<Result<PeerStatus, NetError>>)>,
+    pub(super) pending_dials: HashMap<PeerId, Vec<oneshot::Sender<Result<PeerId, NetError>>>>,
+    pub(super) peers: HashMap<PeerId, PeerState>,
+    pub(super) listen_addrs: Vec<Multiaddr>,
+    pub(super) provided: BTreeSet<String>,
+    /// A hung node (test hook): handles no events and answers nothing.
+    #[cfg(feature = "test-hooks")]
+    pub(super) frozen: bool,
+    pub(super) reachability: Reachability,
+    pub(super) relayed: bool,
+    pub(super) relay_server: bool,
+    /// On the memory transport every listen address is reachable.
+    pub(super) memory: bool,
+}
+
+impl EventLoop {
+    /// The loop over a built swarm, with nothing pending yet.
+    pub(super) fn new(
+        swarm: Swarm<Behaviour>,
+        inbox: mpsc::Receiver<Command>,
+        cancel: CancellationToken,
+        service: Option<Arc<dyn TaskService>>,
+        limiter: RateLimiter,
+        config: &NetConfig,
+    ) -> Self {
+        Self {
+            swarm,
+            inbox,
+            cancel,
+            service,
+            limiter,
+            max_failures: config.max_peer_failures,
+            quarantine: config.quarantine,
+            quarantined: HashMap::new(),
+            pending_lookups: HashMap::new(),
+            pending_provides: HashMap::new(),
+            pending_status: HashMap::new(),
+            pending_dials: HashMap::new(),
+            peers: HashMap::new(),
+            listen_addrs: Vec::new(),
+            provided: BTreeSet::new(),
+            #[cfg(feature = "test-hooks")]
+            frozen: false,
+            reachability: Reachability::Unknown,
+            relayed: false,
+            relay_server: config.relay_server,
+            memory: config.transport == TransportKind::Memory,
+        }
+    }
+
+    /// Handles swarm events until `listeners` addresses are up, at most `limit`.
+    pub(super) async fn wait_listening(&mut self, listeners: usize, limit: Duration) {
+        let deadline = tokio::time::Instant::now() + limit;
+        while self.listen_addrs.len() < listeners {
+            match tokio::time::timeout_at(deadline, self.swarm.select_next_some()).await {
+                Ok(event) => self.on_swarm_event(event),
+                Err(_) => break,
+            }
+        }
+    }
+
+    /// Runs until cancelled or the last handle is dropped; cancellation goes
+    /// first, then commands, then swarm events.
+    pub(super) async fn run(mut self) {
+        loop {
+            #[cfg(feature = "test-hooks")]
+            if self.frozen {
+                tokio::select! {
+                    biased;
+                    () = self.cancel.cancelled() => break,
+                    command = self.inbox.recv() => match command {
+                        Some(Command::Freeze(frozen)) => self.frozen = frozen,
+                        Some(_) => {} // a hung node answers nothing; dropping the reply says so
+                        None => break,
+                    },
+                }
+                continue;
+            }
+            tokio::select! {
+                biased;
+                () = self.cancel.cancelled() => break,
+                command = self.inbox.recv() => match command {
+                    Some(command) => self.on_command(command),
+                    None => break,
+                },
+                event = self.swarm.select_next_some() => self.on_swarm_event(event),
+            }
+        }
+        tracing::debug!("network stopped");
+    }
+
+    fn on_command(&mut self, command: Command) {
+        match command {
+            Command::Listeners(reply) => {
+                let _ = reply.send(self.listen_addrs.clone());
+            }
+            Command::Dial(address, reply) => {
+                let Some(Protocol::P2p(peer)) = address.iter().last() else {
+                    let _ = reply.send(Err(NetError::Address {
+                        address: address.to_string(),
+                        reason: "the address must end in /p2p/<peer id>".to_owned(),
+                    }));
+                    return;
+                };
+                if self.swarm.is_connected(&peer) {
+                    let _ = reply.send(Ok(peer));
+                    return;
+                }
+                self.swarm.behaviour_mut().kad.add_address(&peer, address.clone());
+                match self.swarm.dial(address) {
+                    Ok(()) => self.pending_dials.entry(peer).or_default().push(reply),
+                    Err(error) => {
+                        let _ = reply.send(Err(NetError::Dial { peer: peer.to_string(), reason: error.to_string() }));
+                    }
+                }
+            }
+            Command::Bootstrap(reply) => {
+                let result = self.swarm.behaviour_mut().kad.bootstrap().map(|_| ()).map_err(|_| NetError::NoPeers);
+                let _ = reply.send(result);
+            }
+            Command::SetProvided(wanted, reply) => self.set_provided(wanted, reply),
+            Command::FindProviders { specialist, want, reply } => self.find_providers(&specialist, want, reply),
+            Command::Status { peer, reply } => self.probe_status(peer, reply),
+            Command::Peers(reply) => {
+                let _ = reply.send(self.peer_infos());
+            }
+            Command::Reachability(reply) => {
+                let _ = reply.send(self.current_reachability());
+            }
+            #[cfg(feature = "test-hooks")]
+            Command::Freeze(frozen) => self.frozen = frozen,
+            Command::Quarantined(reply) => {
+                let _ = reply.send(self.quarantined_now());
+            }
+        }
+    }
+
+    /// What this node knows about `peer` (created empty).
+    pub(super) fn peer(&mut self, peer: PeerId) -> &mut PeerState {
+        self.peers.entry(peer).or_default()
+    }
+
+    fn on_swarm_event(&mut self, event: SwarmEvent<BehaviourEvent>) {
+        match event {
+            SwarmEvent::NewListenAddr { address, .. } => {
+                tracing::info!(%address, "listening");
+                if address.iter().any(|protocol| matches!(protocol, Protocol::P2pCircuit)) {
+                    self.relayed = true;
+                } else if self.relay_server || self.memory {
+                    // A relay must have addresses others can reach; running
+                    // one (`chorus serve --relay`) declares this machine
+                    // reachable at what it listens on. On the memory
+                    // transport every listen address is reachable; declaring
+                    // it puts it into this node's provider records, without
+                    // which a record holder can only name the provider if it
+                    // happens to have it in its routing table.
+                    self.swarm.add_external_address(address.clone());
+                }
+                self.listen_addrs.push(address);
+            }
+            SwarmEvent::ExpiredListenAddr { address, .. } => self.listen_addrs.retain(|known| *known != address),
+            SwarmEvent::ConnectionEstablished { peer_id, endpoint, .. } => {
+                let state = self.peer(peer_id);
+                state.connections += 1;
+                state.failures = 0;
+                if endpoint.is_dialer() {
+                    state.addresses.insert(endpoint.get_remote_address().clone());
+                }
+                for reply in self.pending_dials.remove(&peer_id).unwrap_or_default() {
+                    let _ = reply.send(Ok(peer_id));
+                }
+            }
+            SwarmEvent::ConnectionClosed { peer_id, num_established, .. } => {
+                self.peer(peer_id).connections = num_established;
+            }
+            SwarmEvent::OutgoingConnectionError { peer_id: Some(peer), error, .. } => {
+                tracing::debug!(%peer, %error, "dial failed");
+                let max_failures = self.max_failures;
+                let state = self.peer(peer);
+                state.failures += 1;
+                let failures = state.failures;
+                if failures >= max_failures {
+                    // A peer that keeps failing leaves the routing table, so
+                    // lookups stop wasting time on it.
+                    self.swarm.behaviour_mut().kad.remove_peer(&peer);
+                }
+                for reply in self.pending_dials.remove(&peer).unwrap_or_default() {
+                    let _ = reply.send(Err(NetError::Dial { peer: peer.to_string(), reason: error.to_string() }));
+                }
+            }
+            SwarmEvent::Behaviour(event) => self.on_behaviour_event(event),
+            _ => {}
+        }
+    }
+
+    fn on_behaviour_event(&mut self, event: BehaviourEvent) {
+        match event {
+            BehaviourEvent::Kad(KadEvent::Kad(event)) => self.on_kad_event(event),
+            BehaviourEvent::Kad(KadEvent::Unresponsive(peer)) => self.on_unresponsive(peer),
+            BehaviourEvent::Identify(identify::Event::Received { peer_id, info, .. }) => {
+                let chorus = info.protocols.contains(&KAD_PROTOCOL);
+                let state = self.peer(peer_id);
+                state.agent = Some(info.agent_version.clone());
+                state.chorus = chorus;
+                if chorus {
+                    // Identify's listen addresses feed the routing table: that
+                    // is how peers we were dialled by become reachable.
+                    for address in info.listen_addrs {
+                        if !is_unroutable(&address) {
+                            self.peer(peer_id).addresses.insert(address.clone());
+                            self.swarm.behaviour_mut().kad.add_address(&peer_id, address);
+                        }
+                    }
+                }
+            }
+            BehaviourEvent::Ping(ping::Event { peer, result: Ok(rtt), .. }) => self.peer(peer).rtt = Some(rtt),
+            BehaviourEvent::Status(event) => self.on_status_event(event),
+            BehaviourEvent::Mdns(mdns::Event::Discovered(found)) => {
+                for (peer, address) in found {
+                    tracing::debug!(%peer, %address, "found on the local network");
+                    self.peer(peer).addresses.insert(address.clone());
+                    self.swarm.behaviour_mut().kad.add_address(&peer, address.clone());
+                    if !self.swarm.is_connected(&peer) {
+                        let _ = self.swarm.dial(address);
+                    }
+                }
+            }
+            BehaviourEvent::Autonat(autonat::Event::StatusChanged { new, .. }) => {
+                self.reachability = match new {
+                    autonat::NatStatus::Public(_) => Reachability::Public,
+                    autonat::NatStatus::Private => Reachability::Private,
+                    autonat::NatStatus::Unknown => Reachability::Unknown,
+                };
+                tracing::info!(reachability = ?self.reachability, "reachability changed");
+            }
+            _ => {}
+        }
+    }
+}
+
+fn is_unroutable(address: &Multiaddr) -> bool {
+    address.iter().any(|protocol| match protocol {
+        Protocol::Ip4(ip) => ip.is_unspecified(),
+        Protocol::Ip6(ip) => ip.is_unspecified(),
+        _ => false,
+    })
+}

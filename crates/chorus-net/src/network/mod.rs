@@ -1,0 +1,280 @@
+//! The network task and its handle.
+//!
+//! [`Network::start`] builds the libp2p `Swarm` and spawns one task that owns
+//! it; everything else holds a cheap [`Network`] handle whose commands carry
+//! their own reply channel (rust-libp2p's file-sharing example, iroh's
+//! actors). Dropping the last handle, or [`Network::shutdown`], stops the
+//! task and closes every connection.
+//!
+//! The task's parts: `swarm` builds the swarm on the configured
+//! transports; `event_loop` owns it and dispatches commands and events;
+//! `kad` runs provider lookups, announcements and the quarantine of hung
+//! peers; `status` answers status probes and tells what this node knows
+//! of its peers and its reachability.
+
+mod event_loop;
+mod kad;
+mod status;
+mod swarm;
+mod types;
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use libp2p::identity::Keypair;
+use libp2p::multiaddr::Protocol;
+use libp2p::{Multiaddr, PeerId};
+use tokio::sync::{mpsc, oneshot};
+use tokio_util::sync::{CancellationToken, DropGuard};
+use tracing::Instrument as _;
+
+use crate::config::NetConfig;
+use crate::limits::RateLimiter;
+use crate::server::{self, TaskService};
+use crate::wire::PeerStatus;
+use event_loop::EventLoop;
+pub use types::{NetError, PeerInfo, ProviderLookup, Reachability};
+
+/// What the handle asks of the network task; each carries its reply channel.
+#[derive(Debug)]
+enum Command {
+    Listeners(oneshot::Sender<Vec<Multiaddr>>),
+    Dial(Multiaddr, oneshot::Sender<Result<PeerId, NetError>>),
+    Bootstrap(oneshot::Sender<Result<(), NetError>>),
+    SetProvided(BTreeSet<String>, oneshot::Sender<Result<usize, NetError>>),
+    FindProviders {
+        specialist: String,
+        want: usize,
+        reply: oneshot::Sender<ProviderLookup>,
+    },
+    Status {
+        peer: PeerId,
+        reply: oneshot::Sender<Result<PeerStatus, NetError>>,
+    },
+    Peers(oneshot::Sender<Vec<PeerInfo>>),
+    Reachability(oneshot::Sender<Reachability>),
+    /// Test hook: stop (true) or resume (false) handling events.
+    #[cfg(feature = "test-hooks")]
+    Freeze(bool),
+    Quarantined(oneshot::Sender<Vec<PeerId>>),
+}
+
+/// A cheap, cloneable handle on a running network.
+#[derive(Clone)]
+pub struct Network {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    peer_id: PeerId,
+    keypair: Keypair,
+    commands: mpsc::Sender<Command>,
+    control: libp2p_stream::Control,
+    cancel: CancellationToken,
+    _guard: DropGuard,
+}
+
+impl std::fmt::Debug for Network {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Network").field("peer_id", &self.inner.peer_id).finish_non_exhaustive()
+    }
+}
+
+impl Network {
+    /// Builds the swarm, starts listening and joins through the bootstrap
+    /// peers. With a `service`, the node answers status probes with its
+    /// status and serves the task protocol; without, it only asks.
+    ///
+    /// # Errors
+    /// [`NetError::Start`] when the transports or a listener cannot be set
+    /// up, [`NetError::Address`] for a bootstrap address without a peer id.
+    pub async fn start(
+        keypair: Keypair,
+        config: NetConfig,
+        service: Option<Arc<dyn TaskService>>,
+    ) -> Result<Self, NetError> {
+        let peer_id = keypair.public().to_peer_id();
+        let (swarm, listeners) = swarm::build(&keypair, &config)?;
+
+        let mut control = swarm.behaviour().stream.new_control();
+        let cancel = CancellationToken::new();
+        let limiter = RateLimiter::new(config.requests_per_minute);
+        if let Some(service) = &service {
+            let incoming = control
+                .accept(crate::wire::TASK_PROTOCOL)
+                .map_err(|error| NetError::Start(format!("task protocol: {error}")))?;
+            let span = tracing::info_span!("task_server", peer = %peer_id);
+            tokio::spawn(
+                server::serve(
+                    incoming,
+                    Arc::clone(service),
+                    keypair.clone(),
+                    limiter.clone(),
+                    config.max_task_streams,
+                    cancel.clone(),
+                )
+                .instrument(span),
+            );
+        }
+
+        let (commands, inbox) = mpsc::channel(64);
+        let mut event_loop = EventLoop::new(swarm, inbox, cancel.clone(), service, limiter, &config);
+        event_loop.wait_listening(listeners, Duration::from_secs(5)).await;
+        let mut bootstrapped = false;
+        for address in &config.bootstrap {
+            let Some(Protocol::P2p(peer)) = address.iter().last() else {
+                return Err(NetError::Address {
+                    address: address.to_string(),
+                    reason: "a bootstrap address must end in /p2p/<peer id>".to_owned(),
+                });
+            };
+            if peer == peer_id {
+                continue;
+            }
+            event_loop.swarm.behaviour_mut().kad.add_address(&peer, address.clone());
+            if let Err(error) = event_loop.swarm.dial(address.clone()) {
+                tracing::warn!(%address, %error, "cannot dial a bootstrap peer");
+            }
+            bootstrapped = true;
+        }
+        if bootstrapped && let Err(error) = event_loop.swarm.behaviour_mut().kad.bootstrap() {
+            tracing::debug!(%error, "bootstrap not started");
+        }
+        let span = tracing::info_span!("network", peer = %peer_id);
+        tokio::spawn(event_loop.run().instrument(span));
+        Ok(Self {
+            inner: Arc::new(Inner {
+                peer_id,
+                keypair,
+                commands,
+                control,
+                cancel: cancel.clone(),
+                _guard: cancel.drop_guard(),
+            }),
+        })
+    }
+
+    /// This node's peer id.
+    #[must_use]
+    pub fn peer_id(&self) -> PeerId {
+        self.inner.peer_id
+    }
+
+    /// This node's identity key (it signs receipts).
+    #[must_use]
+    pub fn keypair(&self) -> &Keypair {
+        &self.inner.keypair
+    }
+
+    pub(crate) fn control(&self) -> libp2p_stream::Control {
+        self.inner.control.clone()
+    }
+
+    /// Stops the network task: every connection closes.
+    pub fn shutdown(&self) {
+        self.inner.cancel.cancel();
+    }
+
+    /// Whether the network task is still running.
+    #[must_use]
+    pub fn is_running(&self) -> bool {
+        !self.inner.cancel.is_cancelled() && !self.inner.commands.is_closed()
+    }
+
+    async fn call<T>(&self, make: impl FnOnce(oneshot::Sender<T>) -> Command) -> Result<T, NetError> {
+        let (reply, answer) = oneshot::channel();
+        self.inner.commands.send(make(reply)).await.map_err(|_| NetError::Stopped)?;
+        answer.await.map_err(|_| NetError::Stopped)
+    }
+
+    /// The addresses this node listens on, each ending in `/p2p/<peer id>`.
+    ///
+    /// # Errors
+    /// [`NetError::Stopped`].
+    pub async fn listen_addrs(&self) -> Result<Vec<Multiaddr>, NetError> {
+        let peer = self.inner.peer_id;
+        let addrs = self.call(Command::Listeners).await?;
+        Ok(addrs.into_iter().map(|address| address.with_p2p(peer).unwrap_or_else(|address| address)).collect())
+    }
+
+    /// Dials an address ending in `/p2p/<peer id>` and adds the peer to the
+    /// routing table once connected.
+    ///
+    /// # Errors
+    /// [`NetError::Address`], [`NetError::Dial`].
+    pub async fn dial(&self, address: Multiaddr) -> Result<PeerId, NetError> {
+        self.call(|reply| Command::Dial(address, reply)).await?
+    }
+
+    /// Refreshes the routing table from the known peers.
+    ///
+    /// # Errors
+    /// [`NetError::NoPeers`] when no peer is known yet.
+    pub async fn bootstrap(&self) -> Result<(), NetError> {
+        self.call(Command::Bootstrap).await?
+    }
+
+    /// Announces exactly these specialists (stops announcing others). Returns
+    /// how many announcements reached at least one peer.
+    ///
+    /// # Errors
+    /// [`NetError::Provide`] when the local record store refuses a key.
+    pub async fn set_provided(&self, specialists: BTreeSet<String>) -> Result<usize, NetError> {
+        self.call(|reply| Command::SetProvided(specialists, reply)).await?
+    }
+
+    /// Looks up providers of a specialist in the DHT, stopping once `want`
+    /// are found (the first useful ones, not all of them).
+    ///
+    /// # Errors
+    /// [`NetError::Stopped`].
+    pub async fn find_providers(&self, specialist: &str, want: usize) -> Result<ProviderLookup, NetError> {
+        let specialist = specialist.to_owned();
+        self.call(|reply| Command::FindProviders { specialist, want: want.max(1), reply }).await
+    }
+
+    /// Asks a peer for its live status.
+    ///
+    /// # Errors
+    /// [`NetError::Status`] when it does not answer in time or at all.
+    pub async fn status(&self, peer: PeerId) -> Result<PeerStatus, NetError> {
+        self.call(|reply| Command::Status { peer, reply }).await?
+    }
+
+    /// What this node knows about its peers.
+    ///
+    /// # Errors
+    /// [`NetError::Stopped`].
+    pub async fn peers(&self) -> Result<Vec<PeerInfo>, NetError> {
+        self.call(Command::Peers).await
+    }
+
+    /// How this node can be reached.
+    ///
+    /// # Errors
+    /// [`NetError::Stopped`].
+    pub async fn reachability(&self) -> Result<Reachability, NetError> {
+        self.call(Command::Reachability).await
+    }
+
+    /// Peers quarantined now: they let Kademlia requests time out and are
+    /// refused for [`NetConfig::quarantine`].
+    ///
+    /// # Errors
+    /// [`NetError::Stopped`].
+    pub async fn quarantined(&self) -> Result<Vec<PeerId>, NetError> {
+        self.call(Command::Quarantined).await
+    }
+
+    /// Stops (true) or resumes (false) handling network events while keeping
+    /// every connection open: a hung peer, for simulations of failures.
+    /// Only with the `test-hooks` feature.
+    ///
+    /// # Errors
+    /// [`NetError::Stopped`].
+    #[cfg(feature = "test-hooks")]
+    pub async fn freeze(&self, frozen: bool) -> Result<(), NetError> {
+        self.inner.commands.send(Command::Freeze(frozen)).await.map_err(|_| NetError::Stopped)
+    }
+}
