@@ -1,22 +1,13 @@
-//! The process's own figures from Linux's `/proc` (none elsewhere): the one
-//! `/proc/self/stat` CPU-time reader of the simulation and the benches, and
-//! resident memory and the load average.
+//! The process's own figures from Linux's `/proc` (none elsewhere): this process's CPU
+//! time (read by chorus-node's host probe), resident memory and the load
+//! average.
 
 #[cfg(test)]
 mod tests;
 
-/// CPU seconds this process used so far (user + system, all threads), from
-/// `/proc/self/stat` (in USER_HZ = 100 ticks a second on Linux).
-#[allow(clippy::cast_precision_loss)]
-pub(crate) fn process_cpu_seconds() -> Option<f64> {
-    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
-    // Fields after the command name (which may hold spaces) start at ")".
-    let mut fields = stat.rsplit_once(')')?.1.split_whitespace();
-    // After the command: state is field 3, utime 14 and stime 15.
-    let user: u64 = fields.nth(11)?.parse().ok()?;
-    let system: u64 = fields.next()?.parse().ok()?;
-    Some((user + system) as f64 / 100.0)
-}
+/// CPU seconds this process used so far (user + system, all threads):
+/// chorus-node's reader, the one `/proc/self/stat` parser of Chorus.
+pub(crate) use chorus_node::process_cpu_seconds;
 
 /// A `/proc/self/status` field in kB, as MiB (0 where there is no /proc).
 #[allow(clippy::cast_precision_loss)]

@@ -23,15 +23,16 @@ pub use catalog::{
     ParseDomainError, Profile, PypiChunk, RecommendError, Recommendation, Specialist, SpecialistSampling, recommend,
 };
 pub use conductor::{
-    Conductor, ConductorConfig, ConductorError, ConductorEvent, Executor, ExecutorDirectory, GenerationChunk,
-    GenerationSpec, GenerationStream, StaticExecutors, SubtaskReport, TextGenerator,
+    Conductor, ConductorConfig, ConductorError, ConductorEvent, Executor, ExecutorDirectory, ExecutorError,
+    ExecutorErrorKind, GenerationChunk, GenerationSpec, GenerationStream, StaticExecutors, SubtaskReport,
+    TextGenerator,
 };
 pub use download::{
     DownloadError, DownloadOptions, DownloadOutcome, DownloadProgress, DownloadRequest, Downloader, PARTIAL_SUFFIX,
 };
 pub use journal::{
     InstalledKind, InstalledModel, JournalEvent, LedgerEntry, ParseQueryIdError, QueryId, QueryOutcome, QueryRecord,
-    QueryStatus, QuerySummary, QueuedSubtask, Store, StoreError, SubtaskRecord,
+    QueryStatus, QuerySummary, QueuedSubtask, Store, StoreError, SubtaskRecord, now_ms,
 };
 pub use models::{EMBEDDED_MODEL, KnownModel, ModelDirs, VerifyError, available_space, sha256_file, verify_file};
 pub use placement::{

@@ -8,8 +8,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chorus_core::{
-    Catalog, Conductor, ConductorConfig, ConductorEvent, Executor, GenerationChunk, GenerationSpec, GenerationStream,
-    SubtaskStatus, TextGenerator,
+    Catalog, Conductor, ConductorConfig, ConductorEvent, Executor, ExecutorError, ExecutorErrorKind, GenerationChunk,
+    GenerationSpec, GenerationStream, SubtaskStatus, TextGenerator,
 };
 use tokio::sync::mpsc;
 
@@ -18,6 +18,8 @@ use tokio::sync::mpsc;
 enum Behaviour {
     Answer,
     Fail,
+    /// Refuses every request (as a peer does for a specialist it lacks).
+    Refuse,
     Hang,
 }
 
@@ -52,12 +54,13 @@ impl Executor for Scripted {
         true
     }
 
-    fn run(&self, specialist_id: &str, spec: GenerationSpec) -> Result<GenerationStream, String> {
+    fn run(&self, specialist_id: &str, spec: GenerationSpec) -> Result<GenerationStream, ExecutorError> {
         self.calls.fetch_add(1, Ordering::SeqCst);
         self.seen.lock().expect("lock").push(spec.prompt.clone());
         match self.behaviour {
             Behaviour::Answer => Ok(answer(format!("[{specialist_id} via {}]", self.name))),
-            Behaviour::Fail => Err("executor refused".to_owned()),
+            Behaviour::Fail => Err(ExecutorError::failed("executor failed")),
+            Behaviour::Refuse => Err(ExecutorError::new(ExecutorErrorKind::Refused, "executor refused")),
             Behaviour::Hang => {
                 let (tx, rx) = mpsc::channel(1);
                 tokio::spawn(async move {
@@ -76,7 +79,7 @@ struct Writer {
 }
 
 impl TextGenerator for Writer {
-    fn generate(&self, spec: GenerationSpec) -> Result<GenerationStream, String> {
+    fn generate(&self, spec: GenerationSpec) -> Result<GenerationStream, ExecutorError> {
         if spec.json_schema.is_some() {
             Ok(answer(self.plan.clone()))
         } else {
@@ -155,6 +158,22 @@ async fn a_failing_executor_is_retried_on_another() {
     assert_eq!(subtasks[0].status, SubtaskStatus::Done);
     assert_eq!(subtasks[0].executor, "local");
     assert_eq!(subtasks[0].attempts, 2);
+}
+
+#[tokio::test]
+async fn a_lone_failing_executor_is_tried_again_but_a_refusing_one_is_not() {
+    let broken = Scripted::new("local", Behaviour::Fail);
+    let events = run(&conductor("{}", vec![broken.clone()]), "Translate 'good morning' into Spanish").await;
+    let Some(ConductorEvent::Done { subtasks, .. }) = events.last() else { panic!("no done") };
+    assert_eq!(subtasks[0].status, SubtaskStatus::Failed);
+    assert_eq!(broken.calls.load(Ordering::SeqCst), 2, "a failure may pass: the only executor is asked again");
+
+    let refusing = Scripted::new("local", Behaviour::Refuse);
+    let events = run(&conductor("{}", vec![refusing.clone()]), "Translate 'good morning' into Spanish").await;
+    let Some(ConductorEvent::Done { subtasks, .. }) = events.last() else { panic!("no done") };
+    assert_eq!(subtasks[0].status, SubtaskStatus::Failed);
+    assert_eq!(subtasks[0].error.as_deref(), Some("executor refused"));
+    assert_eq!(refusing.calls.load(Ordering::SeqCst), 1, "a refusal is final for that executor");
 }
 
 #[tokio::test]

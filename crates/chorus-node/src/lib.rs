@@ -28,7 +28,8 @@ pub use cluster::{Cluster, ClusterMember, start_cluster};
 pub use code::ErrorCode;
 pub use conduct::Conversation;
 pub use host::{
-    BUSY_LIMIT, HostProbe, device_charging, device_class, device_idle, host_probe, others_busy, total_memory,
+    BUSY_LIMIT, HostProbe, device_charging, device_class, device_idle, host_probe, others_busy, process_cpu_seconds,
+    total_memory,
 };
 pub use local::engine_request;
 pub use models::{

@@ -5,9 +5,13 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use chorus_core::{Catalog, Executor, GenerationChunk, GenerationSpec, GenerationStream, ModelDirs, TextGenerator};
+use chorus_core::{
+    Catalog, Executor, ExecutorError, ExecutorErrorKind, GenerationChunk, GenerationSpec, GenerationStream, ModelDirs,
+    TextGenerator,
+};
 use chorus_engine::{
-    ChatMessage, Constraint, GenerateRequest, Generation, GenerationEvent, Model, ModelPool, SamplingParams,
+    ChatMessage, Constraint, GenerateError, GenerateRequest, Generation, GenerationEvent, Model, ModelPool,
+    SamplingParams,
 };
 use tokio::sync::mpsc;
 
@@ -46,7 +50,7 @@ fn forward(mut generation: Generation, chunks: mpsc::Sender<GenerationChunk>) {
                 GenerationEvent::Done(done) => {
                     GenerationChunk::Done { text: done.text, tokens: done.completion_tokens }
                 }
-                GenerationEvent::Failed(error) => GenerationChunk::Failed(error.to_string()),
+                GenerationEvent::Failed(error) => GenerationChunk::Failed(generate_error(&error)),
             };
             if chunks.send(chunk).await.is_err() {
                 return;
@@ -55,10 +59,29 @@ fn forward(mut generation: Generation, chunks: mpsc::Sender<GenerationChunk>) {
     });
 }
 
+/// An engine error as the conductor sees it: a request the model will not
+/// take is refused, a full queue is busy, the rest failed.
+pub(crate) fn generate_error(error: &GenerateError) -> ExecutorError {
+    let kind = match error {
+        GenerateError::EmptyPrompt
+        | GenerateError::PromptTooLong { .. }
+        | GenerateError::InvalidSampling(_)
+        | GenerateError::InvalidConstraint(_) => ExecutorErrorKind::Refused,
+        GenerateError::Busy(_) => ExecutorErrorKind::Busy,
+        _ => ExecutorErrorKind::Failed,
+    };
+    ExecutorError::new(kind, error.to_string())
+}
+
+/// A model that cannot be loaded: this device cannot run it now.
+fn load_error(error: &impl std::fmt::Display) -> ExecutorError {
+    ExecutorError::failed(error.to_string())
+}
+
 /// Starts `spec` on `model` and returns the conductor-side stream.
-fn start(model: &Model, spec: GenerationSpec) -> Result<GenerationStream, String> {
+fn start(model: &Model, spec: GenerationSpec) -> Result<GenerationStream, ExecutorError> {
     let capacity = usize::try_from(spec.sampling.max_tokens).unwrap_or(1024).saturating_add(4);
-    let generation = model.generate(engine_request(spec)).map_err(|error| error.to_string())?;
+    let generation = model.generate(engine_request(spec)).map_err(|error| generate_error(&error))?;
     let (chunks, stream) = mpsc::channel(capacity);
     forward(generation, chunks);
     Ok(stream)
@@ -72,8 +95,8 @@ pub(crate) struct LocalConductorModel {
 }
 
 impl TextGenerator for LocalConductorModel {
-    fn generate(&self, spec: GenerationSpec) -> Result<GenerationStream, String> {
-        let model = self.pool.get(&self.path).map_err(|error| error.to_string())?;
+    fn generate(&self, spec: GenerationSpec) -> Result<GenerationStream, ExecutorError> {
+        let model = self.pool.get(&self.path).map_err(|error| load_error(&error))?;
         start(&model, spec)
     }
 }
@@ -123,11 +146,14 @@ impl Executor for LocalExecutor {
         self.path_of(specialist_id).is_some()
     }
 
-    fn run(&self, specialist_id: &str, spec: GenerationSpec) -> Result<GenerationStream, String> {
-        let path = self
-            .path_of(specialist_id)
-            .ok_or_else(|| format!("the base model of {specialist_id} is not installed on this device"))?;
-        let model = self.pool.get(path).map_err(|error| error.to_string())?;
+    fn run(&self, specialist_id: &str, spec: GenerationSpec) -> Result<GenerationStream, ExecutorError> {
+        let path = self.path_of(specialist_id).ok_or_else(|| {
+            ExecutorError::new(
+                ExecutorErrorKind::Refused,
+                format!("the base model of {specialist_id} is not installed on this device"),
+            )
+        })?;
+        let model = self.pool.get(path).map_err(|error| load_error(&error))?;
         start(&model, spec)
     }
 }

@@ -4,7 +4,7 @@
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use chorus_core::{Executor, GenerationChunk, GenerationSpec, GenerationStream};
+use chorus_core::{Executor, ExecutorError, GenerationChunk, GenerationSpec, GenerationStream};
 use chorus_engine::{GenerationEvent, Model};
 use tokio::sync::mpsc;
 
@@ -33,11 +33,13 @@ impl Executor for TimedExecutor {
         specialist_id == SPECIALIST
     }
 
-    fn run(&self, _specialist_id: &str, spec: GenerationSpec) -> Result<GenerationStream, String> {
+    fn run(&self, _specialist_id: &str, spec: GenerationSpec) -> Result<GenerationStream, ExecutorError> {
         let capacity = usize::try_from(spec.sampling.max_tokens).unwrap_or(1024).saturating_add(4);
         let called = Instant::now();
-        let mut generation =
-            self.model.generate(chorus_node::engine_request(spec)).map_err(|error| error.to_string())?;
+        let mut generation = self
+            .model
+            .generate(chorus_node::engine_request(spec))
+            .map_err(|error| ExecutorError::failed(error.to_string()))?;
         if let Ok(mut stamps) = self.stamps.lock() {
             *stamps = Stamps { called: Some(called), first_token: None };
         }
@@ -56,7 +58,7 @@ impl Executor for TimedExecutor {
                     GenerationEvent::Done(done) => {
                         GenerationChunk::Done { text: done.text, tokens: done.completion_tokens }
                     }
-                    GenerationEvent::Failed(error) => GenerationChunk::Failed(error.to_string()),
+                    GenerationEvent::Failed(error) => GenerationChunk::Failed(ExecutorError::failed(error.to_string())),
                 };
                 if chunks.send(chunk).await.is_err() {
                     return;
@@ -79,7 +81,7 @@ impl Executor for InstantExecutor {
         specialist_id == SPECIALIST
     }
 
-    fn run(&self, _specialist_id: &str, _spec: GenerationSpec) -> Result<GenerationStream, String> {
+    fn run(&self, _specialist_id: &str, _spec: GenerationSpec) -> Result<GenerationStream, ExecutorError> {
         let (chunks, stream) = mpsc::channel(2);
         let _ = chunks.try_send(GenerationChunk::Token("Hello".to_owned()));
         let _ = chunks.try_send(GenerationChunk::Done { text: "Hello".to_owned(), tokens: 1 });

@@ -12,7 +12,7 @@ use tokio::sync::mpsc;
 use crate::plan::{Plan, SubtaskStatus, next_actions};
 
 use super::events::{ConductorEvent, SubtaskReport, emit};
-use super::executor::{Executor, GenerationSpec, collect};
+use super::executor::{Executor, ExecutorError, ExecutorErrorKind, GenerationSpec, collect};
 use super::synthesis::shorten;
 use super::{Conductor, ConductorError};
 
@@ -100,11 +100,15 @@ impl Conductor {
         };
         let attempts = self.config.max_attempts.max(1);
         let mut tried: Vec<String> = Vec::new();
+        // Executors that refused this sub-task: asking again gives the same
+        // answer, so they are not tried a second time.
+        let mut refused: Vec<String> = Vec::new();
         for attempt in 1..=attempts {
             let mut executors = self.directory.executors_for(&specialist_id, &tried).await;
             if executors.is_empty() && !tried.is_empty() {
-                // Every executor was tried: the same one again, if any.
-                executors = self.directory.executors_for(&specialist_id, &[]).await;
+                // Every executor was tried: the same one again, if any,
+                // unless it refused.
+                executors = self.directory.executors_for(&specialist_id, &refused).await;
             }
             if executors.is_empty() && attempt == 1 && !self.config.queue_timeout.is_zero() {
                 emit(
@@ -168,7 +172,10 @@ impl Conductor {
                     };
                     match tokio::time::timeout(self.config.subtask_deadline, collect(stream, forward)).await {
                         Ok(result) => result,
-                        Err(_) => Err(format!("deadline of {} s passed", self.config.subtask_deadline.as_secs_f64())),
+                        Err(_) => Err(ExecutorError::new(
+                            ExecutorErrorKind::TimedOut,
+                            format!("deadline of {} s passed", self.config.subtask_deadline.as_secs_f64()),
+                        )),
                     }
                 }
             };
@@ -195,9 +202,15 @@ impl Conductor {
                     .await?;
                     return Ok(report);
                 }
-                Err(error) => {
-                    let timed_out = error.starts_with("deadline");
-                    report.status = if timed_out { SubtaskStatus::TimedOut } else { SubtaskStatus::Failed };
+                Err(ExecutorError { kind, message: error }) => {
+                    report.status = if kind == ExecutorErrorKind::TimedOut {
+                        SubtaskStatus::TimedOut
+                    } else {
+                        SubtaskStatus::Failed
+                    };
+                    if kind == ExecutorErrorKind::Refused {
+                        refused.push(executor_id.clone());
+                    }
                     report.error = Some(error.clone());
                     emit(
                         events,

@@ -39,7 +39,53 @@ pub enum GenerationChunk {
         tokens: u32,
     },
     /// Failed.
-    Failed(String),
+    Failed(ExecutorError),
+}
+
+/// Why a generation could not start or did not finish, as the executor (or
+/// the conductor model) saw it. The conductor branches on the kind (a
+/// timeout is reported as `timed_out`, a refusal is not retried on the same
+/// executor); the message is for people.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+#[error("{message}")]
+pub struct ExecutorError {
+    /// What went wrong, for decisions.
+    pub kind: ExecutorErrorKind,
+    /// What went wrong, for people (events, the journal).
+    pub message: String,
+}
+
+impl ExecutorError {
+    /// An error of this kind.
+    pub fn new(kind: ExecutorErrorKind, message: impl Into<String>) -> Self {
+        Self { kind, message: message.into() }
+    }
+
+    /// The generation started and failed (or never produced a result).
+    pub fn failed(message: impl Into<String>) -> Self {
+        Self::new(ExecutorErrorKind::Failed, message)
+    }
+}
+
+/// The kinds of [`ExecutorError`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum ExecutorErrorKind {
+    /// No free slot now: another executor, or this one later, may take it.
+    Busy,
+    /// The executor will not run this request (unknown specialist, its
+    /// limits or policy, a request it found invalid): asking it again
+    /// gives the same answer.
+    Refused,
+    /// The deadline passed.
+    TimedOut,
+    /// The executor could not be reached, or the connection broke.
+    Unreachable,
+    /// The generation started and failed, or ended without a result.
+    Failed,
+    /// Whoever waited for the result went away.
+    Cancelled,
 }
 
 /// A running generation. Dropping it cancels the generation.
@@ -50,8 +96,8 @@ pub trait TextGenerator: Send + Sync {
     /// Starts a generation.
     ///
     /// # Errors
-    /// A message when the generation cannot start.
-    fn generate(&self, spec: GenerationSpec) -> Result<GenerationStream, String>;
+    /// An [`ExecutorError`] when the generation cannot start.
+    fn generate(&self, spec: GenerationSpec) -> Result<GenerationStream, ExecutorError>;
 }
 
 /// Something that runs specialists: this device, or a peer.
@@ -63,8 +109,8 @@ pub trait Executor: Send + Sync {
     /// Runs one sub-task as the specialist `specialist_id`.
     ///
     /// # Errors
-    /// A message when the sub-task cannot start.
-    fn run(&self, specialist_id: &str, spec: GenerationSpec) -> Result<GenerationStream, String>;
+    /// An [`ExecutorError`] when the sub-task cannot start.
+    fn run(&self, specialist_id: &str, spec: GenerationSpec) -> Result<GenerationStream, ExecutorError>;
 }
 
 /// Where the conductor finds executors: this device alone, or this device
@@ -116,7 +162,10 @@ impl ExecutorDirectory for StaticExecutors {
 
 /// Reads a generation to its end, passing each token to `forward` (which
 /// returns false to stop). Returns the text and token count.
-pub(super) async fn collect<F, Fut>(mut stream: GenerationStream, mut forward: F) -> Result<(String, u32), String>
+pub(super) async fn collect<F, Fut>(
+    mut stream: GenerationStream,
+    mut forward: F,
+) -> Result<(String, u32), ExecutorError>
 where
     F: FnMut(String) -> Fut,
     Fut: std::future::Future<Output = bool>,
@@ -127,12 +176,12 @@ where
             GenerationChunk::Token(piece) => {
                 text.push_str(&piece);
                 if !forward(piece).await {
-                    return Err("cancelled".to_owned());
+                    return Err(ExecutorError::new(ExecutorErrorKind::Cancelled, "cancelled"));
                 }
             }
             GenerationChunk::Done { text: whole, tokens } => return Ok((whole, tokens)),
             GenerationChunk::Failed(error) => return Err(error),
         }
     }
-    Err(format!("the generation stopped without a result after {} bytes", text.len()))
+    Err(ExecutorError::failed(format!("the generation stopped without a result after {} bytes", text.len())))
 }

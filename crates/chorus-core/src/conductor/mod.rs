@@ -36,7 +36,8 @@ mod synthesis;
 pub use config::ConductorConfig;
 pub use events::{ConductorEvent, SubtaskReport};
 pub use executor::{
-    Executor, ExecutorDirectory, GenerationChunk, GenerationSpec, GenerationStream, StaticExecutors, TextGenerator,
+    Executor, ExecutorDirectory, ExecutorError, ExecutorErrorKind, GenerationChunk, GenerationSpec, GenerationStream,
+    StaticExecutors, TextGenerator,
 };
 
 use events::emit;
@@ -57,6 +58,17 @@ pub enum ConductorError {
     /// The event consumer went away: the query was cancelled.
     #[error("cancelled")]
     Cancelled,
+}
+
+impl From<ExecutorError> for ConductorError {
+    /// The conductor model's failure; its consumer going away is a
+    /// cancellation.
+    fn from(error: ExecutorError) -> Self {
+        match error.kind {
+            ExecutorErrorKind::Cancelled => Self::Cancelled,
+            _ => Self::Conductor(error.message),
+        }
+    }
 }
 
 /// The conductor: a catalog (compiled for routing), the conductor model

@@ -69,11 +69,9 @@ impl Conductor {
     pub async fn draft_plan(&self, query: &str, analysis: &Analysis, seed: u32) -> Result<String, ConductorError> {
         let reachable = self.reachable(query).await;
         let candidates = self.candidates(analysis, &reachable);
-        let stream = self
-            .model
-            .generate(self.plan_spec(query, analysis, &candidates, seed))
-            .map_err(ConductorError::Conductor)?;
-        let (text, _) = collect(stream, |_| async { true }).await.map_err(ConductorError::Conductor)?;
+        let stream =
+            self.model.generate(self.plan_spec(query, analysis, &candidates, seed)).map_err(ConductorError::from)?;
+        let (text, _) = collect(stream, |_| async { true }).await.map_err(ConductorError::from)?;
         Ok(text)
     }
 

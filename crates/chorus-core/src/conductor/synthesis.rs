@@ -61,12 +61,12 @@ impl Conductor {
             seed: self.config.seed,
             json_schema: None,
         };
-        let stream = self.model.generate(spec).map_err(ConductorError::Conductor)?;
+        let stream = self.model.generate(spec).map_err(ConductorError::from)?;
         let forward = |text: String| {
             let event = ConductorEvent::Token { text };
             async move { events.send(event).await.is_ok() }
         };
-        let (mut answer, _) = collect(stream, forward).await.map_err(ConductorError::Conductor)?;
+        let (mut answer, _) = collect(stream, forward).await.map_err(ConductorError::from)?;
         if events.is_closed() {
             return Err(ConductorError::Cancelled);
         }

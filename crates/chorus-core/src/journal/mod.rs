@@ -365,7 +365,10 @@ fn decode<T: DeserializeOwned>(
     serde_json::from_slice(bytes).map_err(|error| StoreError::Corrupt { tree, key: key(), reason: error.to_string() })
 }
 
-fn now_ms() -> u64 {
+/// Milliseconds since the Unix epoch: how the journal (and the registry of
+/// installed models) stamps times; 0 if the clock is before 1970.
+#[must_use]
+pub fn now_ms() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |elapsed| u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX))

@@ -104,8 +104,26 @@ pub(crate) fn idle_by(others_busy: Option<f64>) -> bool {
 /// Reads this machine's counters now, where the platform has them.
 pub(crate) fn sample() -> Option<CpuSample> {
     let (total, busy) = parse_proc_stat(&std::fs::read_to_string("/proc/stat").ok()?)?;
-    let own = parse_self_stat(&std::fs::read_to_string("/proc/self/stat").ok()?)?;
-    Some(CpuSample { total, busy, own })
+    Some(CpuSample { total, busy, own: own_cpu_ticks()? })
+}
+
+/// Clock ticks per second of `/proc`'s CPU times (Linux's USER_HZ).
+const TICKS_PER_SECOND: f64 = 100.0;
+
+/// This process's CPU time so far (user + system, all threads), in
+/// `/proc` ticks: the one `/proc/self/stat` reader of Chorus. `None` where
+/// there is no `/proc` (or it cannot be read).
+pub(crate) fn own_cpu_ticks() -> Option<u64> {
+    parse_self_stat(&std::fs::read_to_string("/proc/self/stat").ok()?)
+}
+
+/// This process's CPU time so far (user + system, all threads), in
+/// seconds; `None` where there is no `/proc`. The benches divide it by the
+/// wall time to show how many cores a run got.
+#[must_use]
+#[allow(clippy::cast_precision_loss)]
+pub fn process_cpu_seconds() -> Option<f64> {
+    own_cpu_ticks().map(|ticks| ticks as f64 / TICKS_PER_SECOND)
 }
 
 /// The average share as `f64` bits; `u64::MAX` while unknown.

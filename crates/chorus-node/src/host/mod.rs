@@ -15,7 +15,7 @@ use std::sync::Arc;
 use chorus_core::HostConditions;
 use chorus_net::DeviceClass;
 
-pub use idle::{BUSY_LIMIT, device_idle, others_busy};
+pub use idle::{BUSY_LIMIT, device_idle, others_busy, process_cpu_seconds};
 use power::{POWER_SUPPLY, charging, has_battery};
 
 /// Reports the host conditions when a peer asks for a slot

