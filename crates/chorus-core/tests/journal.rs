@@ -4,11 +4,11 @@
 //! paths and reopening. The queue of sub-tasks is in `journal_queue.rs`.
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
+mod crash;
+
 use std::collections::{HashMap, HashSet};
 use std::error::Error;
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use chorus_core::{
@@ -204,7 +204,6 @@ fn after_a_crash_recover_reports_the_unfinished_query() -> TestResult {
 }
 
 const CRASH_DIR_VAR: &str = "CHORUS_JOURNAL_CRASH_DIR";
-const READY_MARK: &str = "CHORUS-JOURNAL-CHILD-READY";
 
 /// Run by `a_killed_process_leaves_its_query_interrupted` in a child process,
 /// which it then kills: begins two queries, finishes one, and waits.
@@ -219,7 +218,7 @@ fn crash_child_process() -> TestResult {
     let running = store.begin_query("running at the crash", "network")?;
     store.set_plan(running, &json!({ "subtasks": [] }))?;
     store.finish_query(finished, QueryOutcome::Done { answer: "done".into() })?;
-    println!("{READY_MARK} {} {}", finished.0, running.0);
+    println!("{} {} {}", crash::READY_MARK, finished.0, running.0);
     // Bounded: the parent kills us long before this ends.
     std::thread::sleep(Duration::from_secs(60));
     Err("the parent did not kill this process".into())
@@ -228,38 +227,10 @@ fn crash_child_process() -> TestResult {
 #[test]
 fn a_killed_process_leaves_its_query_interrupted() -> TestResult {
     let dir = tempfile::tempdir()?;
-    let mut child = Command::new(std::env::current_exe()?)
-        .args(["crash_child_process", "--exact", "--ignored", "--nocapture", "--test-threads=1"])
-        .env(CRASH_DIR_VAR, dir.path())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()?;
-    let stdout = child.stdout.take().ok_or("no stdout")?;
-    let mut ids = None;
-    for line in BufReader::new(stdout).lines() {
-        let line = line?;
-        if let Some(rest) = line.split(READY_MARK).nth(1) {
-            let numbers: Vec<u64> = rest.split_whitespace().map(str::parse).collect::<Result<_, _>>()?;
-            ids = Some((QueryId(numbers[0]), QueryId(numbers[1])));
-            break;
-        }
-    }
-    // SIGKILL: no destructor runs, sled gets no chance to flush.
-    child.kill()?;
-    let status = child.wait()?;
-    assert!(!status.success());
-    let (finished, running) = ids.ok_or("the child never got ready")?;
-
-    // The lock dies with the process; wait for it boundedly all the same.
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let store = loop {
-        match Store::open(dir.path()) {
-            Err(StoreError::Locked { .. }) if Instant::now() < deadline => {
-                std::thread::sleep(Duration::from_millis(50))
-            }
-            other => break other?,
-        }
-    };
+    let ready = crash::kill_when_ready("crash_child_process", CRASH_DIR_VAR, dir.path())?;
+    let numbers: Vec<u64> = ready.split_whitespace().map(str::parse).collect::<Result<_, _>>()?;
+    let (finished, running) = (QueryId(numbers[0]), QueryId(numbers[1]));
+    let store = crash::reopen(dir.path())?;
     let recovered = store.recover()?;
     assert_eq!(recovered.iter().map(|s| (s.id, s.status)).collect::<Vec<_>>(), [(running, QueryStatus::Interrupted)]);
     assert_eq!(recovered[0].text, "running at the crash");

@@ -3,18 +3,15 @@
 //! query it belongs to, deletion and corruption.
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
+mod crash;
+
 use std::error::Error;
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use chorus_core::{QueryId, QueuedSubtask, Store, StoreError};
 
 type TestResult = Result<(), Box<dyn Error>>;
-
-/// What the child process prints once its sub-task is queued.
-const READY_MARK: &str = "CHORUS-JOURNAL-CHILD-READY";
 
 fn queued(query: QueryId, index: usize, specialist: &str) -> QueuedSubtask {
     QueuedSubtask {
@@ -86,7 +83,7 @@ fn queue_crash_child_process() -> TestResult {
     store.queue_push(&queued(id, 0, "software.rust"))?;
     store.queue_push(&queued(id, 1, "translator-es"))?;
     assert!(store.queue_remove(id, 0)?);
-    println!("{READY_MARK} {}", id.0);
+    println!("{} {}", crash::READY_MARK, id.0);
     std::thread::sleep(Duration::from_secs(60));
     Err("the parent did not kill this process".into())
 }
@@ -94,36 +91,10 @@ fn queue_crash_child_process() -> TestResult {
 #[test]
 fn a_killed_process_keeps_its_queue() -> TestResult {
     let dir = tempfile::tempdir()?;
-    let mut child = Command::new(std::env::current_exe()?)
-        .args(["queue_crash_child_process", "--exact", "--ignored", "--nocapture", "--test-threads=1"])
-        .env(QUEUE_CRASH_DIR_VAR, dir.path())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()?;
-    let stdout = child.stdout.take().ok_or("no stdout")?;
-    let mut id = None;
-    for line in BufReader::new(stdout).lines() {
-        let line = line?;
-        if let Some(rest) = line.split(READY_MARK).nth(1) {
-            id = Some(QueryId(rest.trim().parse()?));
-            break;
-        }
-    }
-    // SIGKILL: sled gets no chance to flush; only what the store flushed
-    // itself is on disk.
-    child.kill()?;
-    let _ = child.wait()?;
-    let id = id.ok_or("the child never got ready")?;
-
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let store = loop {
-        match Store::open(dir.path()) {
-            Err(StoreError::Locked { .. }) if Instant::now() < deadline => {
-                std::thread::sleep(Duration::from_millis(50))
-            }
-            other => break other?,
-        }
-    };
+    // Only what the store flushed itself is on disk after the kill.
+    let ready = crash::kill_when_ready("queue_crash_child_process", QUEUE_CRASH_DIR_VAR, dir.path())?;
+    let id = QueryId(ready.parse()?);
+    let store = crash::reopen(dir.path())?;
     assert_eq!(store.queue_list()?, vec![queued(id, 1, "translator-es")]);
     Ok(())
 }

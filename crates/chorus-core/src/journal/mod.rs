@@ -70,7 +70,7 @@ mod record;
 #[cfg(test)]
 mod tests;
 
-use std::collections::HashSet;
+use std::collections::{BTreeSet, HashSet};
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -218,9 +218,10 @@ impl Store {
     /// The directory is created if missing. It must be empty or hold a
     /// store: a regular file gives [`StoreError::NotADirectory`], a
     /// directory of other files [`StoreError::NotAStore`], a store open in
-    /// another process (or another `Store` in this one) [`StoreError::Locked`]
-    /// — after waiting up to 2 s for the lock, since a store just dropped
-    /// may hold it for a moment longer (see `open_waiting_for_lock`).
+    /// another process (or another `Store` in this one) [`StoreError::Locked`].
+    /// A store this process opened before is waited for, up to 2 s, since a
+    /// store just dropped may hold its lock a moment longer (see
+    /// `open_waiting_for_lock`); another process's lock is reported at once.
     pub fn open(dir: impl AsRef<Path>) -> Result<Self, StoreError> {
         let path = dir.as_ref().to_path_buf();
         check_directory(&path)?;
@@ -311,13 +312,24 @@ fn check_directory(path: &Path) -> Result<(), StoreError> {
 /// periodic flusher and flushes the log, but it does not wait for those
 /// closures to be dropped, and sled offers no way to. So a store closed
 /// and reopened at once (a test, or the app restarting its node) may find
-/// its own lock still held for a few milliseconds. A lock held by another
-/// process is reported after the wait, as before.
+/// its own lock still held for a few milliseconds. Only folders this
+/// process opened before are waited for: a lock held by another process
+/// (a second `chorus` on the same data folder) is reported at once.
 fn open_waiting_for_lock(path: &Path, open: impl Fn() -> sled::Result<sled::Db>) -> Result<sled::Db, StoreError> {
-    let deadline = Instant::now() + LOCK_WAIT;
+    static OPENED_HERE: Mutex<BTreeSet<PathBuf>> = Mutex::new(BTreeSet::new());
+    let key = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+    let ours = OPENED_HERE.lock().map(|opened| opened.contains(&key)).unwrap_or(true);
+    let deadline = Instant::now() + if ours { LOCK_WAIT } else { Duration::ZERO };
     loop {
         match open().map_err(|error| open_error(path, error)) {
             Err(StoreError::Locked { .. }) if Instant::now() < deadline => std::thread::sleep(LOCK_RETRY_EVERY),
+            Ok(db) => {
+                let key = std::fs::canonicalize(path).unwrap_or(key);
+                if let Ok(mut opened) = OPENED_HERE.lock() {
+                    opened.insert(key);
+                }
+                return Ok(db);
+            }
             other => return other,
         }
     }
