@@ -11,7 +11,7 @@
 mod engine;
 mod network;
 mod procfs;
-pub mod sim;
+mod sim;
 mod stats;
 
 pub use engine::{BatchFigures, BenchOptions, BenchReport, ConductorFigures, GrammarFigures, bench};
@@ -19,3 +19,4 @@ pub use network::{
     DispatchFigures, DispatchReport, Distribution, NetworkBenchOptions, NetworkBenchReport, ParallelFigures,
     ParallelRound, bench_network,
 };
+pub use sim::{Phase, PhaseReport, SimConfig, SimReport, run as simulate};

@@ -7,7 +7,7 @@
 
 use std::time::Duration;
 
-use chorus_bench::sim::{self, Phase, SimConfig};
+use chorus_bench::{Phase, SimConfig, simulate};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn forty_nodes_find_providers_after_crashes_and_hangs() {
@@ -27,7 +27,7 @@ async fn forty_nodes_find_providers_after_crashes_and_hangs() {
         seed: 7,
         ..SimConfig::default()
     };
-    let report = tokio::time::timeout(Duration::from_secs(120), sim::run(config))
+    let report = tokio::time::timeout(Duration::from_secs(120), simulate(config))
         .await
         .expect("the simulation ends")
         .expect("the simulation runs");

@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use anyhow::Context as _;
-use chorus_bench::sim::{self, SimConfig};
+use chorus_bench::{SimConfig, simulate};
 use clap::Args;
 
 #[derive(Debug, Args)]
@@ -65,7 +65,7 @@ pub(crate) fn run(args: &SimArgs) -> anyhow::Result<()> {
     // Stop early, and loudly, rather than simulating for ever.
     let limit = Duration::from_secs(30 * 60);
     let report = crate::runtime()?
-        .block_on(async { tokio::time::timeout(limit, sim::run(config)).await })
+        .block_on(async { tokio::time::timeout(limit, simulate(config)).await })
         .context("the simulation took more than 30 minutes")??;
     if args.json {
         println!("{}", serde_json::to_string(&report)?);

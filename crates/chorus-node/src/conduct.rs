@@ -3,6 +3,7 @@
 use chorus_core::{ConductorError, ConductorEvent, QueryId, QueryOutcome, Store};
 use tokio::sync::mpsc;
 
+use crate::code::ErrorCode;
 use crate::node::{Node, NodeError};
 
 /// A query on its way: its journal id and its events, ending with `done`
@@ -23,12 +24,12 @@ pub(crate) const NETWORK: &str = "network";
 /// Events buffered between the conductor and the consumer.
 const EVENT_BUFFER: usize = 512;
 
-fn error_code(error: &ConductorError) -> &'static str {
+fn error_code(error: &ConductorError) -> ErrorCode {
     match error {
-        ConductorError::EmptyQuery => "empty_prompt",
-        ConductorError::NothingReachable => "nothing_reachable",
-        ConductorError::Cancelled => "cancelled",
-        _ => "conductor_failed",
+        ConductorError::EmptyQuery => ErrorCode::EmptyPrompt,
+        ConductorError::NothingReachable => ErrorCode::NothingReachable,
+        ConductorError::Cancelled => ErrorCode::Cancelled,
+        _ => ErrorCode::ConductorFailed,
     }
 }
 
@@ -71,8 +72,10 @@ impl Node {
                 Ok(Ok(_)) => QueryOutcome::Done { answer: answer_so_far },
                 Ok(Err(ConductorError::Cancelled)) => QueryOutcome::Cancelled { partial_answer: Some(answer_so_far) },
                 Ok(Err(error)) => {
-                    let event =
-                        ConductorEvent::Error { code: error_code(&error).to_owned(), message: error.to_string() };
+                    let event = ConductorEvent::Error {
+                        code: error_code(&error).as_str().to_owned(),
+                        message: error.to_string(),
+                    };
                     journal(&store, query_id, &event, &mut answer_so_far);
                     let _ = outer_tx.send(event).await;
                     QueryOutcome::Failed { error: error.to_string(), partial_answer: Some(answer_so_far) }
