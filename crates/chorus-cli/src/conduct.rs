@@ -49,7 +49,16 @@ enum HistoryAction {
 }
 
 /// Runs a query through the conductor and shows it as it happens.
-pub(crate) async fn ask(node: &Node, question: &str, json: bool, on_device_only: bool) -> anyhow::Result<()> {
+/// How `ask` prints: JSON events or text, and in text whether each
+/// peer's received text is shown.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Output {
+    pub(crate) json: bool,
+    pub(crate) show_sent: bool,
+}
+
+pub(crate) async fn ask(node: &Node, question: &str, output: Output, on_device_only: bool) -> anyhow::Result<()> {
+    let json = output.json;
     if question.trim().is_empty() {
         if json {
             println!("{}", ErrorReply::empty_prompt().to_event());
@@ -68,7 +77,7 @@ pub(crate) async fn ask(node: &Node, question: &str, json: bool, on_device_only:
                 writeln!(stdout, "{}", serde_json::to_string(&event)?)?;
                 stdout.flush()?;
             } else {
-                show(&mut stdout, &event)?;
+                show(&mut stdout, &event, output.show_sent)?;
             }
             if let ConductorEvent::Error { code, message } = event {
                 failure = Some((code, message));
@@ -83,7 +92,7 @@ pub(crate) async fn ask(node: &Node, question: &str, json: bool, on_device_only:
 }
 
 /// Human output: the answer on stdout, what happens on stderr.
-fn show(stdout: &mut impl Write, event: &ConductorEvent) -> anyhow::Result<()> {
+fn show(stdout: &mut impl Write, event: &ConductorEvent, show_sent: bool) -> anyhow::Result<()> {
     match event {
         ConductorEvent::Analysis { kind, reason, specialists } => {
             eprintln!("· {kind} query → {} ({reason})", specialists.join(", "));
@@ -103,9 +112,35 @@ fn show(stdout: &mut impl Write, event: &ConductorEvent) -> anyhow::Result<()> {
                 eprintln!("  (repair: {repair})");
             }
         }
-        ConductorEvent::SubtaskStarted { index, specialist, executor, attempt } => {
+        ConductorEvent::SubtaskStarted {
+            index,
+            specialist,
+            executor,
+            attempt,
+            left_device,
+            redacted,
+            sent,
+            kept_on_device,
+            ..
+        } => {
             let retry = if *attempt > 1 { format!(", attempt {attempt}") } else { String::new() };
-            eprintln!("· {}. {specialist} started on {executor}{retry}", index + 1);
+            if *left_device {
+                let items = match redacted {
+                    0 => "nothing to redact".to_owned(),
+                    1 => "1 item redacted".to_owned(),
+                    n => format!("{n} items redacted"),
+                };
+                eprintln!("· {}. {specialist} started on peer {executor}{retry} ({items})", index + 1);
+                if let Some(sent) = sent.as_ref().filter(|_| show_sent) {
+                    eprintln!("  the peer received:");
+                    for line in sent.prompt.lines() {
+                        eprintln!("  │ {line}");
+                    }
+                }
+            } else {
+                let why = kept_on_device.as_ref().map(|why| format!(", kept here: {why}")).unwrap_or_default();
+                eprintln!("· {}. {specialist} started on this device{retry}{why}", index + 1);
+            }
         }
         ConductorEvent::SubtaskDone { index, tokens, ms, .. } => {
             eprintln!("· {}. done: {tokens} tokens in {:.1} s", index + 1, *ms as f64 / 1000.0);

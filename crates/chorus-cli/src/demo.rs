@@ -89,7 +89,8 @@ async fn network_demo(base: NodeConfig, root: PathBuf, json: bool) -> anyhow::Re
     say(format!("requester {} serves nothing itself", cluster.requester_id));
     say(format!("[network formed and specialists found in the DHT in {:.1} s]", started.elapsed().as_secs_f64()));
     say(format!("\n> {COMPOSITE}"));
-    crate::conduct::ask(&cluster.requester, COMPOSITE, json, false).await?;
+    crate::conduct::ask(&cluster.requester, COMPOSITE, crate::conduct::Output { json, show_sent: false }, false)
+        .await?;
     if let Some(summary) = cluster.requester.store().list_queries(1, 0)?.first()
         && let Some(record) = cluster.requester.store().query(summary.id)?
     {
@@ -188,11 +189,11 @@ fn tour(node: &Node) -> anyhow::Result<()> {
 
     println!("\n-- 4. The conductor: a simple question goes straight to one specialist --");
     println!("> {SIMPLE}");
-    crate::runtime()?.block_on(crate::conduct::ask(node, SIMPLE, false, true))?;
+    crate::runtime()?.block_on(crate::conduct::ask(node, SIMPLE, crate::conduct::Output::default(), true))?;
 
     println!("\n-- 5. The conductor: a composite question is analysed, planned, run in parallel and synthesised --");
     println!("> {COMPOSITE}");
-    crate::runtime()?.block_on(crate::conduct::ask(node, COMPOSITE, false, true))?;
+    crate::runtime()?.block_on(crate::conduct::ask(node, COMPOSITE, crate::conduct::Output::default(), true))?;
     println!(
         "\nDone. Next: `chorus ask \"…\"`, `chorus route \"…\"`, `chorus history`, `chorus models list`, `chorus bench`."
     );

@@ -101,6 +101,19 @@ struct AskArgs {
     /// (network mode).
     #[arg(long, default_value_t = 120)]
     queue_timeout: u64,
+    /// Names to redact from what leaves this device (yours, family,
+    /// clients), comma-separated; every other kind of personal data is
+    /// found without a list.
+    #[arg(long, value_delimiter = ',')]
+    private_names: Vec<String>,
+    /// Let sub-tasks of sensitive specialists (health, personal legal and
+    /// money matters) run on peers, redacted (default: they stay on this
+    /// device).
+    #[arg(long)]
+    share_sensitive: bool,
+    /// In text output, show exactly what each peer received.
+    #[arg(long)]
+    show_sent: bool,
 }
 
 #[derive(Debug, Args)]
@@ -231,13 +244,16 @@ fn ask(globals: &Globals, model: &ModelArgs, args: AskArgs) -> anyhow::Result<()
     if args.network {
         config.conductor.queue_timeout = std::time::Duration::from_secs(args.queue_timeout);
     }
+    config.conductor.private_names =
+        args.private_names.iter().map(|name| name.trim().to_owned()).filter(|name| !name.is_empty()).collect();
+    config.conductor.keep_sensitive_on_device = !args.share_sensitive;
     let node = start_with(config)?;
     runtime()?.block_on(async {
         if args.network {
             node.join_network(args.net.settings()?).await?;
             network::wait_for_a_peer(&node, std::time::Duration::from_secs(5)).await?;
         }
-        conduct::ask(&node, &question, args.json, false).await
+        conduct::ask(&node, &question, conduct::Output { json: args.json, show_sent: args.show_sent }, false).await
     })
 }
 

@@ -15,6 +15,8 @@ mod journal;
 mod models;
 mod placement;
 mod plan;
+mod privacy;
+mod recognise;
 mod routing;
 mod text;
 
@@ -24,7 +26,7 @@ pub use catalog::{
 };
 pub use conductor::{
     Conductor, ConductorConfig, ConductorError, ConductorEvent, Executor, ExecutorDirectory, ExecutorError,
-    ExecutorErrorKind, GenerationChunk, GenerationSpec, GenerationStream, StaticExecutors, SubtaskReport,
+    ExecutorErrorKind, GenerationChunk, GenerationSpec, GenerationStream, SentText, StaticExecutors, SubtaskReport,
     TextGenerator,
 };
 pub use download::{
@@ -43,6 +45,8 @@ pub use plan::{
     NextActions, Plan, PlanRules, PlanSource, PlanStep, PlannedSubtask, RawPlan, SubtaskStatus, fallback_plan,
     next_actions, plan_schema, repair_plan,
 };
+pub use privacy::{RedactedItem, Redaction, Redactor, Restorer, context_share, residual_personal_data, word_count};
+pub use recognise::{Finding, PiiKind, Recogniser};
 pub use routing::{
     AllSpecialists, Analysis, Clause, QueryKind, Reachable, Router, SpecialistScore, analyse, rank_specialists,
 };

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use chorus_core::{
     Catalog, Conductor, ConductorConfig, ConductorEvent, Executor, ExecutorError, ExecutorErrorKind, GenerationChunk,
-    GenerationSpec, GenerationStream, SubtaskStatus, TextGenerator,
+    GenerationSpec, GenerationStream, PlanSource, SubtaskStatus, TextGenerator,
 };
 use tokio::sync::mpsc;
 
@@ -21,6 +21,9 @@ enum Behaviour {
     /// Refuses every request (as a peer does for a specialist it lacks).
     Refuse,
     Hang,
+    /// Writes back the prompt it received, in pieces of three bytes (or
+    /// less, at a char boundary), as a model writing placeholders does.
+    Echo,
 }
 
 struct Scripted {
@@ -45,6 +48,23 @@ fn answer(text: String) -> GenerationStream {
     rx
 }
 
+fn echo(text: String) -> GenerationStream {
+    let (tx, rx) = mpsc::channel(text.len() + 2);
+    tokio::spawn(async move {
+        let mut rest = text.as_str();
+        while !rest.is_empty() {
+            let mut cut = rest.len().min(3);
+            while !rest.is_char_boundary(cut) {
+                cut += 1;
+            }
+            let _ = tx.send(GenerationChunk::Token(rest[..cut].to_owned())).await;
+            rest = &rest[cut..];
+        }
+        let _ = tx.send(GenerationChunk::Done { text: text.clone(), tokens: 3 }).await;
+    });
+    rx
+}
+
 impl Executor for Scripted {
     fn id(&self) -> String {
         self.name.to_owned()
@@ -54,11 +74,16 @@ impl Executor for Scripted {
         true
     }
 
+    fn leaves_device(&self) -> bool {
+        self.name.starts_with("peer")
+    }
+
     fn run(&self, specialist_id: &str, spec: GenerationSpec) -> Result<GenerationStream, ExecutorError> {
         self.calls.fetch_add(1, Ordering::SeqCst);
         self.seen.lock().expect("lock").push(spec.prompt.clone());
         match self.behaviour {
             Behaviour::Answer => Ok(answer(format!("[{specialist_id} via {}]", self.name))),
+            Behaviour::Echo => Ok(echo(spec.prompt)),
             Behaviour::Fail => Err(ExecutorError::failed("executor failed")),
             Behaviour::Refuse => Err(ExecutorError::new(ExecutorErrorKind::Refused, "executor refused")),
             Behaviour::Hang => {
@@ -140,9 +165,12 @@ async fn a_composite_query_is_planned_run_and_synthesised() {
     let Some(ConductorEvent::Done { answer, subtasks: reports, .. }) = events.last() else { panic!("no done") };
     assert!(answer.starts_with("SYNTHESIS of:"), "{answer}");
     assert!(reports.iter().all(|report| report.status == SubtaskStatus::Done), "{reports:?}");
-    // The dependent sub-task saw its dependency's result.
+    // The dependent sub-task saw its dependency's result, and nothing of
+    // the other part's task.
     let seen = local.seen.lock().expect("lock").clone();
-    assert!(seen.iter().any(|prompt| prompt.contains("Use these results")), "{seen:?}");
+    let dependent = seen.iter().find(|prompt| prompt.contains("Use this result")).expect("a dependent prompt");
+    assert!(dependent.contains(" via local]"), "{dependent}");
+    assert!(!dependent.contains("pricing tiers"), "{dependent}");
 }
 
 #[tokio::test]
@@ -340,4 +368,135 @@ async fn a_failed_executor_is_excluded_and_the_next_best_runs_the_sub_task() {
     assert_eq!(dead.calls.load(Ordering::SeqCst), 1);
     let excluded = directory.excluded.lock().unwrap().clone();
     assert_eq!(excluded[1], vec!["peer-dead".to_owned()], "the second attempt left the failed peer out");
+}
+
+// ---------------------------------------------------------------------------
+// Privacy: the gate where work leaves the device
+// ---------------------------------------------------------------------------
+
+const PERSONAL: &str = "My e-mail is priya.raman@example.com. Write a Python function that validates an IBAN checksum.";
+
+fn started(events: &[ConductorEvent]) -> Vec<&ConductorEvent> {
+    events.iter().filter(|event| matches!(event, ConductorEvent::SubtaskStarted { .. })).collect()
+}
+
+#[tokio::test]
+async fn what_a_peer_receives_is_redacted_and_its_answer_restored() {
+    let peer = Scripted::new("peer-1", Behaviour::Echo);
+    let conductor = conductor("{}", vec![peer.clone()]);
+    let events = run(&conductor, PERSONAL).await;
+    let seen = peer.seen.lock().expect("lock").clone();
+    assert_eq!(seen.len(), 1, "{seen:?}");
+    assert!(!seen[0].contains("priya"), "the peer saw the e-mail address: {}", seen[0]);
+    assert!(seen[0].contains("[EMAIL_1]"), "{}", seen[0]);
+    let starts = started(&events);
+    let Some(ConductorEvent::SubtaskStarted { left_device, redacted, sent, kept_on_device, .. }) = starts.first()
+    else {
+        panic!("no start: {events:?}")
+    };
+    assert!(*left_device);
+    assert_eq!(*redacted, 1);
+    assert_eq!(sent.as_ref().map(|sent| sent.prompt.as_str()), Some(seen[0].as_str()), "the event shows what was sent");
+    assert_eq!(kept_on_device, &None);
+    // The peer wrote the placeholder back; the person reads the value.
+    let Some(ConductorEvent::Done { answer, .. }) = events.last() else { panic!("no done") };
+    assert!(answer.contains("priya.raman@example.com"), "{answer}");
+    assert!(!answer.contains("EMAIL_1"), "{answer}");
+    let streamed: String = events
+        .iter()
+        .filter_map(|event| match event {
+            ConductorEvent::Token { text } => Some(text.as_str()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(&streamed, answer, "the streamed tokens were restored as well");
+}
+
+#[tokio::test]
+async fn work_on_this_device_sees_the_original_text() {
+    let local = Scripted::new("local", Behaviour::Echo);
+    let conductor = conductor("{}", vec![local.clone()]);
+    let events = run(&conductor, PERSONAL).await;
+    let seen = local.seen.lock().expect("lock").clone();
+    assert!(seen[0].contains("priya.raman@example.com"), "{seen:?}");
+    let Some(ConductorEvent::SubtaskStarted { left_device, redacted, sent, .. }) = started(&events).first().copied()
+    else {
+        panic!("no start")
+    };
+    assert!(!*left_device);
+    assert_eq!(*redacted, 0);
+    assert!(sent.is_none());
+}
+
+const HEALTH: &str = "What are common symptoms of iron deficiency anaemia?";
+
+#[tokio::test]
+async fn a_sensitive_part_stays_home_while_a_peer_offers_its_specialist() {
+    // The peer comes first: without the rule it would run the part.
+    let peer = Scripted::new("peer-fast", Behaviour::Answer);
+    let local = Scripted::new("local", Behaviour::Answer);
+    let conductor = conductor("{}", vec![peer.clone(), local.clone()]);
+    let events = run(&conductor, HEALTH).await;
+    assert_eq!(peer.calls.load(Ordering::SeqCst), 0, "the sensitive part went to the peer");
+    assert_eq!(local.calls.load(Ordering::SeqCst), 1);
+    let Some(ConductorEvent::SubtaskStarted { specialist, executor, kept_on_device, .. }) =
+        started(&events).first().copied()
+    else {
+        panic!("no start")
+    };
+    assert!(specialist.starts_with("medical-info."), "{specialist}");
+    assert_eq!(executor, "local");
+    assert!(kept_on_device.as_deref().is_some_and(|why| why.contains("sensitive")), "{kept_on_device:?}");
+
+    // The owner may let it go.
+    let peer = Scripted::new("peer-fast", Behaviour::Answer);
+    let local = Scripted::new("local", Behaviour::Answer);
+    let catalog = Arc::new(Catalog::bundled().expect("catalog"));
+    let config = ConductorConfig { keep_sensitive_on_device: false, ..ConductorConfig::default() };
+    let writer = Arc::new(Writer { plan: "{}".to_owned() });
+    let open = Conductor::new(catalog, writer, vec![peer.clone(), local.clone()], config);
+    let _ = run(&open, HEALTH).await;
+    assert_eq!(peer.calls.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test]
+async fn with_no_local_specialist_a_sensitive_part_runs_on_the_conductor_model() {
+    let peer = Scripted::new("peer-only", Behaviour::Answer);
+    let conductor = conductor("{}", vec![peer.clone()]);
+    let events = run(&conductor, HEALTH).await;
+    assert_eq!(peer.calls.load(Ordering::SeqCst), 0);
+    let Some(ConductorEvent::Done { subtasks, answer, .. }) = events.last() else { panic!("no done") };
+    assert_eq!(subtasks[0].status, SubtaskStatus::Done, "{subtasks:?}");
+    assert_eq!(subtasks[0].executor, "local");
+    // The Writer echoes what it was asked: the health question itself.
+    assert!(answer.contains("iron deficiency"), "{answer}");
+}
+
+#[tokio::test]
+async fn a_planned_task_that_carries_the_whole_question_is_cut_to_its_part() {
+    let plan = format!(
+        r#"{{"subtasks":[
+        {{"specialist":"marketing.strategy","task":"{COMPOSITE}","depends_on":[]}},
+        {{"specialist":"finance.pricing","task":"{COMPOSITE}","depends_on":[]}}]}}"#
+    );
+    let peer = Scripted::new("peer-1", Behaviour::Answer);
+    let conductor = conductor(&plan, vec![peer.clone()]);
+    let events = run(&conductor, COMPOSITE).await;
+    let seen = peer.seen.lock().expect("lock").clone();
+    assert!(seen.len() >= 2, "{seen:?}");
+    for prompt in &seen {
+        let share = chorus_core::context_share(COMPOSITE, prompt);
+        assert!(share < 0.8, "a peer received {share:.2} of the question: {prompt}");
+    }
+    // The two tasks route alike, so the plan falls back to the clauses (or,
+    // if it survives, each task is cut to its part).
+    let Some(ConductorEvent::Plan { source, repairs, .. }) =
+        events.iter().find(|e| matches!(e, ConductorEvent::Plan { .. }))
+    else {
+        panic!("no plan")
+    };
+    assert!(
+        *source == PlanSource::Fallback || repairs.iter().any(|repair| repair.contains("whole question")),
+        "{source:?} {repairs:?}"
+    );
 }

@@ -146,6 +146,10 @@ impl Executor for LocalExecutor {
         self.path_of(specialist_id).is_some()
     }
 
+    fn leaves_device(&self) -> bool {
+        false // This device.
+    }
+
     fn run(&self, specialist_id: &str, spec: GenerationSpec) -> Result<GenerationStream, ExecutorError> {
         let path = self.path_of(specialist_id).ok_or_else(|| {
             ExecutorError::new(

@@ -33,6 +33,10 @@ impl Executor for TimedExecutor {
         specialist_id == SPECIALIST
     }
 
+    fn leaves_device(&self) -> bool {
+        false // This device (the serving side of the bench).
+    }
+
     fn run(&self, _specialist_id: &str, spec: GenerationSpec) -> Result<GenerationStream, ExecutorError> {
         let capacity = usize::try_from(spec.sampling.max_tokens).unwrap_or(1024).saturating_add(4);
         let called = Instant::now();
@@ -79,6 +83,10 @@ impl Executor for InstantExecutor {
 
     fn serves(&self, specialist_id: &str) -> bool {
         specialist_id == SPECIALIST
+    }
+
+    fn leaves_device(&self) -> bool {
+        false // This device (the serving side of the bench).
     }
 
     fn run(&self, _specialist_id: &str, _spec: GenerationSpec) -> Result<GenerationStream, ExecutorError> {

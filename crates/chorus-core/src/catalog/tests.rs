@@ -118,7 +118,7 @@ fn specialist_json(id: &str) -> serde_json::Value {
         "system_prompt": "You help.",
         "sampling": {"temperature": 0.5, "top_k": 40, "top_p": 0.9, "min_p": 0.05,
                       "repeat_penalty": 1.1, "max_tokens": 256},
-        "lora": null, "size_bytes": 1000, "license": "MIT"
+        "lora": null, "size_bytes": 1000, "license": "MIT", "sensitive": false
     })
 }
 

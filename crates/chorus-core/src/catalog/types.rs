@@ -130,6 +130,10 @@ pub struct Specialist {
     pub size_bytes: u64,
     /// The base model's licence (or the adapter's, if stricter).
     pub license: String,
+    /// Questions for it are personal by nature (health, mental health,
+    /// personal legal matters, personal finance): while the owner keeps
+    /// sensitive parts on this device, its sub-tasks never go to a peer.
+    pub sensitive: bool,
 }
 
 impl Specialist {

@@ -33,6 +33,14 @@ pub struct ConductorConfig {
     /// (each result gets an equal share, cut at a word). Small models have
     /// small contexts: the prompt and the answer must both fit.
     pub synthesis_input_chars: usize,
+    /// Names the owner listed (their own, family, clients): replaced by
+    /// placeholders, like every other kind of personal data the
+    /// recognisers find, in whatever leaves this device.
+    pub private_names: Vec<String>,
+    /// Keep sub-tasks of sensitive specialists, and texts holding personal
+    /// data that could not be redacted, on this device (on this device's
+    /// general assistant when no local executor has the specialist).
+    pub keep_sensitive_on_device: bool,
 }
 
 impl Default for ConductorConfig {
@@ -50,6 +58,8 @@ impl Default for ConductorConfig {
             subtask_max_tokens: 256,
             seed: 7,
             synthesis_input_chars: 1400,
+            private_names: Vec::new(),
+            keep_sensitive_on_device: true,
         }
     }
 }

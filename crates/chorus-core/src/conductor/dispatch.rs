@@ -10,21 +10,25 @@ use futures::stream::FuturesUnordered;
 use tokio::sync::mpsc;
 
 use crate::plan::{Plan, SubtaskStatus, next_actions};
+use crate::privacy::Redactor;
 
 use super::events::{ConductorEvent, SubtaskReport, emit};
 use super::executor::{Executor, ExecutorError, ExecutorErrorKind, GenerationSpec, collect};
+use super::outbound;
 use super::synthesis::shorten;
 use super::{Conductor, ConductorError};
 
 impl Conductor {
     /// Runs the plan's sub-tasks, each as soon as its dependencies are done,
     /// all runnable ones at once. With `direct`, sub-task text is the answer
-    /// and goes out as `token` events.
+    /// and goes out as `token` events. What leaves the device is redacted
+    /// through the question's `redactor`.
     pub(super) async fn dispatch(
         &self,
         plan: &Plan,
         events: &mpsc::Sender<ConductorEvent>,
         direct: bool,
+        redactor: &Redactor,
     ) -> Result<Vec<SubtaskReport>, ConductorError> {
         let mut statuses = vec![SubtaskStatus::Pending; plan.subtasks.len()];
         let mut reports: Vec<SubtaskReport> = plan
@@ -55,7 +59,14 @@ impl Conductor {
             for index in next.start {
                 statuses[index] = SubtaskStatus::Running;
                 let prompt = subtask_prompt(plan, index, &reports);
-                running.push(self.run_subtask(plan.subtasks[index].specialist.clone(), index, prompt, events, direct));
+                running.push(self.run_subtask(
+                    plan.subtasks[index].specialist.clone(),
+                    index,
+                    prompt,
+                    events,
+                    direct,
+                    redactor,
+                ));
             }
             if statuses.iter().all(|status| status.is_final()) {
                 break;
@@ -74,7 +85,9 @@ impl Conductor {
     }
 
     /// Runs one sub-task with a deadline per attempt and retries on another
-    /// executor (or the same one when it is the only one).
+    /// executor (or the same one when it is the only one). A part the
+    /// owner keeps home runs only on this device.
+    #[allow(clippy::too_many_lines)]
     async fn run_subtask(
         &self,
         specialist_id: String,
@@ -82,6 +95,7 @@ impl Conductor {
         prompt: String,
         events: &mpsc::Sender<ConductorEvent>,
         direct: bool,
+        redactor: &Redactor,
     ) -> Result<SubtaskReport, ConductorError> {
         let mut report = SubtaskReport {
             index,
@@ -98,6 +112,7 @@ impl Conductor {
             report.error = Some(format!("unknown specialist {specialist_id}"));
             return Ok(report);
         };
+        let kept_on_device = self.keep_home_reason(specialist, &prompt);
         let attempts = self.config.max_attempts.max(1);
         let mut tried: Vec<String> = Vec::new();
         // Executors that refused this sub-task: asking again gives the same
@@ -109,6 +124,15 @@ impl Conductor {
                 // Every executor was tried: the same one again, if any,
                 // unless it refused.
                 executors = self.directory.executors_for(&specialist_id, &refused).await;
+            }
+            let mut run_as = specialist_id.clone();
+            if kept_on_device.is_some() {
+                executors.retain(|executor| !executor.leaves_device());
+                if executors.is_empty() {
+                    let home = self.home(&refused).await;
+                    executors = home.executors;
+                    run_as = home.run_as;
+                }
             }
             if executors.is_empty() && attempt == 1 && !self.config.queue_timeout.is_zero() {
                 emit(
@@ -130,23 +154,13 @@ impl Conductor {
                     ));
                 }
             }
-            let Some(executor) = executors.first() else {
+            let Some(executor) = executors.into_iter().next() else {
                 break;
             };
             tried.push(executor.id());
             let executor_id = executor.id();
             report.attempts = attempt;
             report.executor = executor_id.clone();
-            emit(
-                events,
-                ConductorEvent::SubtaskStarted {
-                    index,
-                    specialist: specialist_id.clone(),
-                    executor: executor_id.clone(),
-                    attempt,
-                },
-            )
-            .await?;
             let mut sampling = specialist.sampling;
             sampling.max_tokens = sampling.max_tokens.min(self.config.subtask_max_tokens);
             let spec = GenerationSpec {
@@ -156,9 +170,25 @@ impl Conductor {
                 seed: self.config.seed.wrapping_add(attempt),
                 json_schema: None,
             };
+            let left_device = executor.leaves_device();
+            let prepared = outbound::prepare(executor, spec, redactor);
+            emit(
+                events,
+                ConductorEvent::SubtaskStarted {
+                    index,
+                    specialist: specialist_id.clone(),
+                    executor: executor_id.clone(),
+                    attempt,
+                    left_device,
+                    redacted: prepared.redacted,
+                    sent: prepared.sent.clone(),
+                    kept_on_device: kept_on_device.clone(),
+                },
+            )
+            .await?;
             let attempt_started = Instant::now();
             let streamed = std::sync::atomic::AtomicBool::new(false);
-            let outcome = match executor.run(&specialist_id, spec) {
+            let outcome = match outbound::run(prepared, &run_as) {
                 Err(error) => Err(error),
                 Ok(stream) => {
                     let forward = |text: String| {
@@ -258,17 +288,19 @@ impl Conductor {
     }
 }
 
-/// The prompt of a sub-task: its task, plus the results of its dependencies.
+/// The prompt of a sub-task: its task, plus the results of its
+/// dependencies, trimmed — never the other parts' tasks, so a peer running
+/// this part sees nothing of the question beyond what the part needs.
 fn subtask_prompt(plan: &Plan, index: usize, reports: &[SubtaskReport]) -> String {
     let step = &plan.subtasks[index];
     if step.depends_on.is_empty() {
         return step.task.clone();
     }
     let mut prompt = step.task.clone();
-    prompt.push_str("\n\nUse these results:\n");
+    prompt.push_str("\n\nUse this result of an earlier step:\n");
     for &dependency in &step.depends_on {
         if let Some(report) = reports.get(dependency) {
-            prompt.push_str(&format!("- {}: {}\n", plan.subtasks[dependency].task, shorten(report.text.trim(), 600)));
+            prompt.push_str(&format!("{}\n", shorten(report.text.trim(), 600)));
         }
     }
     prompt

@@ -7,6 +7,7 @@ use tokio::sync::mpsc;
 use crate::plan::{PlanSource, SubtaskStatus};
 
 use super::ConductorError;
+use super::outbound::SentText;
 
 /// Everything that happens to a query, in order. Serialised with an
 /// `event` tag; this is the `chorus ask --json` format.
@@ -63,6 +64,20 @@ pub enum ConductorEvent {
         executor: String,
         /// 1 for the first attempt.
         attempt: u32,
+        /// Whether the part left this device (ran on a peer: `executor`).
+        #[serde(default)]
+        left_device: bool,
+        /// Personal data items replaced by placeholders in what the peer
+        /// received (0 when the part stayed on this device).
+        #[serde(default)]
+        redacted: u32,
+        /// Exactly what the peer received (absent when the part stayed).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        sent: Option<SentText>,
+        /// Why the part was kept on this device although a peer offered
+        /// its specialist (the owner keeps sensitive parts home), if it was.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        kept_on_device: Option<String>,
     },
     /// Text of a sub-task of a composite query.
     SubtaskToken {

@@ -106,6 +106,10 @@ pub trait Executor: Send + Sync {
     fn id(&self) -> String;
     /// Whether it can run this specialist now.
     fn serves(&self, specialist_id: &str) -> bool;
+    /// Whether work given to it leaves this device (a peer). The conductor
+    /// redacts everything it sends such an executor and keeps sensitive
+    /// parts away from it; there is no default, so every executor says.
+    fn leaves_device(&self) -> bool;
     /// Runs one sub-task as the specialist `specialist_id`.
     ///
     /// # Errors

@@ -24,12 +24,16 @@ use tokio::sync::mpsc;
 
 use crate::catalog::{Catalog, FALLBACK_SPECIALIST};
 use crate::plan::{SubtaskStatus, fallback_plan};
+use crate::privacy::Redactor;
+use crate::recognise::Recogniser;
 use crate::routing::{AllSpecialists, Analysis, QueryKind, Router};
 
 mod config;
 mod dispatch;
 mod events;
 mod executor;
+mod home;
+mod outbound;
 mod planning;
 mod synthesis;
 
@@ -39,6 +43,7 @@ pub use executor::{
     Executor, ExecutorDirectory, ExecutorError, ExecutorErrorKind, GenerationChunk, GenerationSpec, GenerationStream,
     StaticExecutors, TextGenerator,
 };
+pub use outbound::SentText;
 
 use events::emit;
 
@@ -78,6 +83,8 @@ pub struct Conductor {
     router: Arc<Router>,
     model: Arc<dyn TextGenerator>,
     directory: Arc<dyn ExecutorDirectory>,
+    /// The recognisers of personal data, with the owner's listed names.
+    recogniser: Recogniser,
     config: ConductorConfig,
 }
 
@@ -109,7 +116,8 @@ impl Conductor {
         directory: Arc<dyn ExecutorDirectory>,
         config: ConductorConfig,
     ) -> Self {
-        Self { router: Arc::new(Router::new(catalog)), model, directory, config }
+        let recogniser = Recogniser::new(&config.private_names);
+        Self { router: Arc::new(Router::new(catalog)), model, directory, recogniser, config }
     }
 
     /// The settings.
@@ -193,6 +201,9 @@ impl Conductor {
     ) -> Result<ConductorEvent, ConductorError> {
         let started = Instant::now();
         let analysis = self.analyse(query).await?;
+        // One question, one set of placeholders: the same value is the
+        // same placeholder in every sub-task, and the mapping dies with it.
+        let redactor = Redactor::new(self.recogniser.clone());
         let (kind, specialists) = match &analysis.kind {
             QueryKind::Simple { specialist_id } => ("simple", vec![specialist_id.clone()]),
             QueryKind::Composite { specialist_ids } => ("composite", specialist_ids.clone()),
@@ -203,7 +214,7 @@ impl Conductor {
         let (answer, reports) = match &analysis.kind {
             QueryKind::Simple { specialist_id } => {
                 let plan = fallback_plan(&[(specialist_id.clone(), query.to_owned())], 1, "simple query");
-                let reports = self.dispatch(&plan, events, true).await?;
+                let reports = self.dispatch(&plan, events, true, &redactor).await?;
                 let answer = reports.first().map(|report| report.text.clone()).unwrap_or_default();
                 if reports.first().is_some_and(|report| report.status != SubtaskStatus::Done) {
                     let error = reports.first().and_then(|report| report.error.clone()).unwrap_or_default();
@@ -225,7 +236,7 @@ impl Conductor {
                     },
                 )
                 .await?;
-                let reports = self.dispatch(&plan, events, false).await?;
+                let reports = self.dispatch(&plan, events, false, &redactor).await?;
                 let answer = self.synthesise(query, &plan, &reports, events).await?;
                 (answer, reports)
             }

@@ -5,6 +5,7 @@ use std::collections::BTreeSet;
 
 use crate::catalog::{Catalog, FALLBACK_SPECIALIST, SpecialistSampling};
 use crate::plan::{Plan, PlanRules, PlanSource, RawPlan, fallback_plan, plan_schema, repair_plan};
+use crate::privacy::context_share;
 use crate::routing::Analysis;
 
 use super::executor::{GenerationSpec, collect};
@@ -99,6 +100,7 @@ impl Conductor {
                             let mut repairs = refits;
                             repairs.append(&mut plan.repairs);
                             repairs.extend(self.cover_missing_parts(&mut plan, query, analysis, &reachable));
+                            repairs.extend(confine_to_parts(&mut plan, query, analysis));
                             if !repairs.is_empty() {
                                 plan.source = PlanSource::Repaired;
                             }
@@ -167,11 +169,7 @@ impl Conductor {
             plan.subtasks.push(crate::plan::PlanStep {
                 index,
                 specialist: best.specialist_id.clone(),
-                task: format!(
-                    "{} (This is one part of the request \"{}\"; answer only this part.)",
-                    clause.text.trim(),
-                    query.trim()
-                ),
+                task: part_task(clause.text.trim(), query, analysis),
                 depends_on: Vec::new(),
             });
             repairs.push(format!(
@@ -208,12 +206,8 @@ fn fallback_from_analysis(
             continue;
         };
         // A clause alone ("with pricing maths") is no self-contained task:
-        // carry the request it belongs to.
-        let mut task = format!(
-            "{} (This is one part of the request \"{}\"; answer only this part.)",
-            clause.text.trim(),
-            query.trim()
-        );
+        // it carries the subject of the request, never the other parts.
+        let mut task = part_task(clause.text.trim(), query, analysis);
         if !context.is_empty() {
             task = format!("{context} {task}");
         }
@@ -242,4 +236,74 @@ fn fallback_from_analysis(
         return fallback_plan(&parts, max_subtasks, reason);
     }
     Plan { subtasks: steps, source: PlanSource::Fallback, repairs: vec![reason.to_owned()] }
+}
+
+/// Words that open a clause which cannot stand alone ("with pricing maths",
+/// "a tagline in Spanish"): it needs the subject of the request.
+const FRAGMENT_OPENERS: &[&str] = &["with", "and", "also", "plus", "a", "an", "the", "some", "its", "their", "then"];
+
+/// Words after which the first clause names its subject ("a marketing
+/// plan for my bakery").
+const SUBJECT_MARKERS: &[&str] = &["for", "about", "of", "on"];
+
+/// The subject of the request: up to six words after "for", "about", …
+/// in its first request clause ("my bakery"), if it names one.
+fn subject(analysis: &Analysis) -> Option<String> {
+    let first = analysis.clauses.iter().find(|clause| !clause.context)?;
+    let words: Vec<&str> = first.text.split_whitespace().collect();
+    let at = words.iter().position(|word| SUBJECT_MARKERS.contains(&word.to_lowercase().as_str()))?;
+    let subject: Vec<&str> = words[at + 1..]
+        .iter()
+        .take(6)
+        .map(|word| word.trim_end_matches([',', '.', ';', ':', '!', '?']))
+        .collect();
+    (!subject.is_empty()).then(|| subject.join(" "))
+}
+
+/// The task of one part: its own clause, plus the subject of the request
+/// when the clause cannot stand alone — never the whole question.
+fn part_task(clause: &str, query: &str, analysis: &Analysis) -> String {
+    let opener = clause.split_whitespace().next().unwrap_or_default().to_lowercase();
+    let first = analysis.clauses.iter().find(|candidate| !candidate.context).map(|first| first.text.trim());
+    let needs_subject = FRAGMENT_OPENERS.contains(&opener.as_str()) && first != Some(clause);
+    let mut task = clause.trim_end_matches([',', ';']).to_owned();
+    if let Some(subject) = subject(analysis).filter(|_| needs_subject)
+        && !clause.contains(&subject)
+    {
+        task.push_str(&format!(" (for {subject})"));
+    }
+    if task.split_whitespace().count() == query.split_whitespace().count() && analysis.clauses.len() > 1 {
+        return clause.to_owned();
+    }
+    task
+}
+
+/// A sub-task the plan wrote as (nearly) the whole question gets its own
+/// part instead, when the question has several: a peer running one part
+/// must not see the others.
+fn confine_to_parts(plan: &mut Plan, query: &str, analysis: &Analysis) -> Vec<String> {
+    let requests: Vec<&crate::routing::Clause> = analysis.clauses.iter().filter(|clause| !clause.context).collect();
+    if requests.len() < 2 {
+        return Vec::new();
+    }
+    let mut repairs = Vec::new();
+    for step in &mut plan.subtasks {
+        if context_share(query, &step.task) < 0.8 {
+            continue;
+        }
+        // The clause routed to this step's specialist, else the clause
+        // that shares most words with the task.
+        let own = requests
+            .iter()
+            .find(|clause| clause.best.as_ref().is_some_and(|best| best.specialist_id == step.specialist))
+            .or_else(|| {
+                requests
+                    .iter()
+                    .max_by(|a, b| context_share(&a.text, &step.task).total_cmp(&context_share(&b.text, &step.task)))
+            });
+        let Some(own) = own else { continue };
+        step.task = part_task(own.text.trim(), query, analysis);
+        repairs.push(format!("sub-task {} carried the whole question; it now carries only its part", step.index + 1));
+    }
+    repairs
 }

@@ -47,6 +47,10 @@ impl Executor for RemoteExecutor {
         true // the directory only hands out peers that said they do
     }
 
+    fn leaves_device(&self) -> bool {
+        true // A peer: what it is given leaves this device.
+    }
+
     fn run(&self, specialist_id: &str, spec: GenerationSpec) -> Result<GenerationStream, ExecutorError> {
         let request = task_request(specialist_id, &spec, self.deadline);
         let (chunks, stream) =
