@@ -252,11 +252,8 @@ fn subject(analysis: &Analysis) -> Option<String> {
     let first = analysis.clauses.iter().find(|clause| !clause.context)?;
     let words: Vec<&str> = first.text.split_whitespace().collect();
     let at = words.iter().position(|word| SUBJECT_MARKERS.contains(&word.to_lowercase().as_str()))?;
-    let subject: Vec<&str> = words[at + 1..]
-        .iter()
-        .take(6)
-        .map(|word| word.trim_end_matches([',', '.', ';', ':', '!', '?']))
-        .collect();
+    let subject: Vec<&str> =
+        words[at + 1..].iter().take(6).map(|word| word.trim_end_matches([',', '.', ';', ':', '!', '?'])).collect();
     (!subject.is_empty()).then(|| subject.join(" "))
 }
 

@@ -235,6 +235,11 @@ impl TaskService for ServiceHandle {
             ));
         }
         let (ticket, wait) = service.admit(requester, request.sampling.max_tokens)?;
+        // What this peer was given, exactly: the owner's own record of it
+        // (off unless RUST_LOG asks for `chorus::served=debug`). Tests read
+        // it to check what a requester let leave its device.
+        let texts: Vec<&str> = request.messages.iter().map(|message| message.content.as_str()).collect();
+        tracing::debug!(target: "chorus::served", %requester, specialist = %request.specialist, ?texts, "task received");
         let (events, receiver) = mpsc::channel(64);
         let local = Arc::clone(&service.local);
         let service = Arc::clone(service);
@@ -273,7 +278,8 @@ impl TaskService for ServiceHandle {
             while let Some(chunk) = stream.recv().await {
                 let event = match chunk {
                     GenerationChunk::Token(text) => ServiceEvent::Token(text),
-                    GenerationChunk::Done { tokens, .. } => {
+                    GenerationChunk::Done { tokens, text } => {
+                        tracing::debug!(target: "chorus::served", %requester, ?text, "task answered");
                         service.speed.record(tokens, started.elapsed());
                         ServiceEvent::Done { prompt_tokens: 0, tokens }
                     }
