@@ -96,7 +96,7 @@ fn planted_personal_data_never_reaches_the_peer_and_the_answer_has_the_real_valu
     let mut server = Server::start_logged(
         "serve",
         dir.path(),
-        "software.python,general.assistant,marketing.strategy,finance.pricing,translate.es,\
+        "software.python,general.assistant,marketing.strategy,finance.pricing,\
 marketing.copywriting,medical-info.general-health",
         &[],
         Some("warn,chorus::served=debug"),
@@ -117,7 +117,12 @@ marketing.copywriting,medical-info.general-health",
             assert!(!sent.contains("priya.raman@example.com"), "{sent}");
             redacted += start["redacted"].as_u64().expect("redacted");
         }
-        assert!(redacted >= 2, "{name}: {redacted} items redacted\n{}", proc.context());
+        // The simple question goes out whole, so every planted value in it
+        // is replaced (13 values); the composite's parts are its clauses,
+        // which may carry none of its personal data at all.
+        if name == "simple" {
+            assert!(redacted >= 13, "{name}: {redacted} items redacted\n{}", proc.context());
+        }
         let done = done_event(&events, &proc);
         assert!(subtasks(&done).iter().all(|subtask| subtask["status"] == "done"), "{done}");
         answers.push(done["answer"].as_str().expect("answer").to_owned());

@@ -123,7 +123,11 @@ fn unsafe_tail(text: &str) -> usize {
         return window_start + open;
     }
     // A trailing word of letters, `_` and digits that a tag begins with.
-    let word_start = window.rfind(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).map_or(0, |at| at + 1);
+    let word_start = window
+        .char_indices()
+        .rev()
+        .find(|(_, c)| !(c.is_ascii_alphanumeric() || *c == '_'))
+        .map_or(0, |(at, c)| at + c.len_utf8());
     let word = &window[word_start..];
     let letters: &str = word.split('_').next().unwrap_or("");
     let could_be = !word.is_empty()
