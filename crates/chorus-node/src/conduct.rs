@@ -53,7 +53,7 @@ impl Node {
         let store = self.store().clone();
         let networked = self.network().is_some() && !on_device_only;
         let query_id = store.begin_query(query, if networked { NETWORK } else { ON_DEVICE })?;
-        let conductor = if networked { self.conductor().clone() } else { self.on_device_conductor().clone() };
+        let conductor = if networked { self.conductor().clone() } else { self.on_device_conductor() };
         let (inner_tx, mut inner_rx) = mpsc::channel::<ConductorEvent>(EVENT_BUFFER);
         let (outer_tx, outer_rx) = mpsc::channel::<ConductorEvent>(EVENT_BUFFER);
         let text = query.to_owned();

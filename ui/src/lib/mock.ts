@@ -66,6 +66,8 @@ export const DEFAULT_SETTINGS: Settings = {
   data_dir: '~/.local/share/chorus',
   onboarded: false,
   profile: null,
+  private_names: [],
+  keep_sensitive_on_device: true,
 };
 
 const SETTINGS_KEY = 'chorus.mock.settings';

@@ -47,6 +47,20 @@ export interface SubtaskStartedEvent {
   executor: string;
   /** 1 for the first attempt. */
   attempt: number;
+  /** Whether the part left this device (ran on the peer `executor`). */
+  left_device: boolean;
+  /** Personal data items replaced by placeholders in what the peer received. */
+  redacted: number;
+  /** Exactly what the peer received; absent when the part stayed here. */
+  sent?: SentText;
+  /** Why the part was kept on this device (sensitive), if it was. */
+  kept_on_device?: string;
+}
+
+/** What a peer received for one sub-task: its system prompt and user text. */
+export interface SentText {
+  system: string;
+  prompt: string;
 }
 
 export interface SubtaskTokenEvent {
@@ -340,4 +354,8 @@ export interface Settings {
   onboarded: boolean;
   /** What onboarding asked, if it was answered. */
   profile: Profile | null;
+  /** Names redacted from what leaves this device (the owner's, family, clients). */
+  private_names: string[];
+  /** Sensitive parts (health, personal legal and money matters) stay on this device. */
+  keep_sensitive_on_device: boolean;
 }

@@ -126,6 +126,15 @@ impl Conductor {
         &self.config
     }
 
+    /// This conductor with other privacy settings: the names the owner
+    /// listed and whether sensitive parts stay on this device. Questions
+    /// already running keep the settings they started with.
+    #[must_use]
+    pub fn with_privacy(&self, private_names: Vec<String>, keep_sensitive_on_device: bool) -> Self {
+        let config = ConductorConfig { private_names, keep_sensitive_on_device, ..self.config.clone() };
+        Self { recogniser: Recogniser::new(&config.private_names), config, ..self.clone() }
+    }
+
     /// The catalog it routes over.
     fn catalog(&self) -> &Catalog {
         self.router.catalog()

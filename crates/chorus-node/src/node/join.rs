@@ -62,7 +62,7 @@ impl Node {
                 }
             });
         }
-        let mut config = self.on_device.config().clone();
+        let mut config = self.on_device_conductor().config().clone();
         config.max_attempts = config.max_attempts.max(3);
         if config.queue_timeout.is_zero() {
             config.queue_timeout = Duration::from_secs(120);
@@ -164,6 +164,7 @@ impl Node {
         wanted: &Settings,
         network: NetworkSettings,
     ) -> Result<NetworkChange, NodeError> {
+        self.set_privacy(&wanted.private_names, wanted.keep_sensitive_on_device);
         let change = network_change(applied, wanted);
         match change {
             NetworkChange::None => {}

@@ -121,7 +121,9 @@ pub struct Node {
     data_dir: PathBuf,
     local: Arc<dyn Executor>,
     conductor_model: Arc<dyn TextGenerator>,
-    on_device: Conductor,
+    /// The conductor over this device alone; replaced when the privacy
+    /// settings change.
+    on_device: RwLock<Conductor>,
     /// The network half, once joined.
     joined: RwLock<Option<join::Joined>>,
     /// Serialises [`Node::join_network`] calls on this handle.
@@ -141,7 +143,7 @@ impl Clone for Node {
             data_dir: self.data_dir.clone(),
             local: Arc::clone(&self.local),
             conductor_model: Arc::clone(&self.conductor_model),
-            on_device: self.on_device.clone(),
+            on_device: RwLock::new(self.on_device_conductor()),
             joined: RwLock::new(self.joined()),
             joining: tokio::sync::Mutex::new(()),
             models: self.models.clone(),
@@ -223,7 +225,7 @@ impl Node {
             default_model,
             catalog,
             store,
-            on_device: conductor,
+            on_device: RwLock::new(conductor),
             interrupted,
             data_dir,
             local,
@@ -255,14 +257,28 @@ impl Node {
     /// [`Node::join_network`] ran, over this device alone before.
     #[must_use]
     pub fn conductor(&self) -> Conductor {
-        self.joined().map_or_else(|| self.on_device.clone(), |joined| joined.conductor)
+        self.joined().map_or_else(|| self.on_device_conductor(), |joined| joined.conductor)
     }
 
     /// The conductor over this device alone (the per-query "on-device only"
     /// override).
     #[must_use]
-    pub fn on_device_conductor(&self) -> &Conductor {
-        &self.on_device
+    pub fn on_device_conductor(&self) -> Conductor {
+        self.on_device.read().unwrap_or_else(PoisonError::into_inner).clone()
+    }
+
+    /// Sets what the conductors redact and keep home: the names the owner
+    /// listed, and whether sensitive parts stay on this device. Applies to
+    /// questions asked from now on, on this handle.
+    pub fn set_privacy(&self, private_names: &[String], keep_sensitive_on_device: bool) {
+        let names = private_names.to_vec();
+        {
+            let mut on_device = self.on_device.write().unwrap_or_else(PoisonError::into_inner);
+            *on_device = on_device.with_privacy(names.clone(), keep_sensitive_on_device);
+        }
+        if let Some(joined) = self.joined.write().unwrap_or_else(PoisonError::into_inner).as_mut() {
+            joined.conductor = joined.conductor.with_privacy(names, keep_sensitive_on_device);
+        }
     }
 
     /// The network, when joined.

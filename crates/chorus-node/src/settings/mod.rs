@@ -56,7 +56,26 @@ pub struct Settings {
     pub onboarded: bool,
     /// What onboarding asked, if it was answered.
     pub profile: Option<Profile>,
+    /// Names to redact from what leaves this device (the owner's own,
+    /// family, clients); every other kind of personal data is found
+    /// without a list.
+    #[serde(default)]
+    pub private_names: Vec<String>,
+    /// Sub-tasks of sensitive specialists (health, personal legal and money
+    /// matters), and parts with personal data that could not be redacted,
+    /// stay on this device.
+    #[serde(default = "keep_sensitive_default")]
+    pub keep_sensitive_on_device: bool,
 }
+
+fn keep_sensitive_default() -> bool {
+    true
+}
+
+/// Most names in [`Settings::private_names`].
+pub const MAX_PRIVATE_NAMES: usize = 200;
+/// Longest name in [`Settings::private_names`], in characters.
+pub const MAX_NAME_CHARS: usize = 100;
 
 /// Most serving slots allowed: each one is a generation at once.
 pub const MAX_SLOTS: u32 = 16;
@@ -78,6 +97,8 @@ impl Settings {
             data_dir: data_dir.display().to_string(),
             onboarded: false,
             profile: None,
+            private_names: Vec::new(),
+            keep_sensitive_on_device: true,
         }
     }
 
@@ -109,6 +130,21 @@ impl Settings {
         for address in &self.bootstrap_peers {
             parse_peer_address(address)?;
         }
+        let mut names: Vec<String> = Vec::new();
+        for name in &self.private_names {
+            let name = name.split_whitespace().collect::<Vec<_>>().join(" ");
+            if name.is_empty() || names.iter().any(|known| known.eq_ignore_ascii_case(&name)) {
+                continue;
+            }
+            if name.chars().count() > MAX_NAME_CHARS {
+                return Err(invalid(format!("a private name is longer than {MAX_NAME_CHARS} characters")));
+            }
+            names.push(name);
+        }
+        if names.len() > MAX_PRIVATE_NAMES {
+            return Err(invalid(format!("at most {MAX_PRIVATE_NAMES} private names, not {}", names.len())));
+        }
+        self.private_names = names;
         self.data_dir = self.data_dir.trim().to_owned();
         if self.data_dir.is_empty() || !Path::new(&self.data_dir).is_absolute() {
             return Err(invalid(format!("data_dir must be an absolute path, not {:?}", self.data_dir)));

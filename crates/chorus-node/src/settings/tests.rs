@@ -31,11 +31,37 @@ fn json_round_trips_in_the_ui_shape() {
         "profile": {
             "profession": "nurse", "skills": ["triage"], "languages": ["es"], "interests": [],
             "storage_budget_bytes": 1_000_000_000u64, "memory_bytes": null
-        }
+        },
+        "private_names": ["Priya Raman", "Arjun"],
+        "keep_sensitive_on_device": false
     });
     let settings = Settings::from_json(value.clone()).unwrap();
     assert_eq!(settings.privacy, Privacy::Network);
     assert_eq!(serde_json::to_value(&settings).unwrap(), value);
+}
+
+#[test]
+fn settings_stored_before_the_privacy_fields_still_load() {
+    let mut value = serde_json::to_value(defaults()).unwrap();
+    let object = value.as_object_mut().unwrap();
+    object.remove("private_names");
+    object.remove("keep_sensitive_on_device");
+    let settings = Settings::from_json(value).unwrap();
+    assert!(settings.private_names.is_empty());
+    assert!(settings.keep_sensitive_on_device, "sensitive parts stay home by default");
+}
+
+#[test]
+fn private_names_are_tidied_and_bounded() {
+    let mut settings = defaults();
+    settings.private_names = vec!["  Priya   Raman ".into(), String::new(), "priya raman".into(), "Arjun".into()];
+    assert_eq!(settings.validated().unwrap().private_names, vec!["Priya Raman".to_owned(), "Arjun".to_owned()]);
+    let mut settings = defaults();
+    settings.private_names = vec!["x".repeat(MAX_NAME_CHARS + 1)];
+    assert!(settings.validated().is_err());
+    let mut settings = defaults();
+    settings.private_names = (0..=MAX_PRIVATE_NAMES).map(|index| format!("Name {index}")).collect();
+    assert!(settings.validated().is_err());
 }
 
 #[test]
