@@ -73,9 +73,9 @@ fn keep_sensitive_default() -> bool {
 }
 
 /// Most names in [`Settings::private_names`].
-pub const MAX_PRIVATE_NAMES: usize = 200;
+pub(crate) const MAX_PRIVATE_NAMES: usize = 200;
 /// Longest name in [`Settings::private_names`], in characters.
-pub const MAX_NAME_CHARS: usize = 100;
+pub(crate) const MAX_NAME_CHARS: usize = 100;
 
 /// Most serving slots allowed: each one is a generation at once.
 pub const MAX_SLOTS: u32 = 16;
