@@ -126,7 +126,12 @@ impl Conductor {
                 executors = self.directory.executors_for(&specialist_id, &refused).await;
             }
             let mut run_as = specialist_id.clone();
+            // Said only when the rule turned a peer away.
+            let mut kept_from_peer = None;
             if kept_on_device.is_some() {
+                if executors.iter().any(|executor| executor.leaves_device()) {
+                    kept_from_peer.clone_from(&kept_on_device);
+                }
                 executors.retain(|executor| !executor.leaves_device());
                 if executors.is_empty() {
                     let home = self.home(&refused).await;
@@ -182,7 +187,7 @@ impl Conductor {
                     left_device,
                     redacted: prepared.redacted,
                     sent: prepared.sent.clone(),
-                    kept_on_device: kept_on_device.clone(),
+                    kept_on_device: kept_from_peer,
                 },
             )
             .await?;

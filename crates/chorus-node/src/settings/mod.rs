@@ -133,7 +133,7 @@ impl Settings {
         let mut names: Vec<String> = Vec::new();
         for name in &self.private_names {
             let name = name.split_whitespace().collect::<Vec<_>>().join(" ");
-            if name.is_empty() || names.iter().any(|known| known.eq_ignore_ascii_case(&name)) {
+            if name.is_empty() || names.iter().any(|known| known.to_lowercase() == name.to_lowercase()) {
                 continue;
             }
             if name.chars().count() > MAX_NAME_CHARS {
