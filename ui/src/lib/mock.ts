@@ -11,6 +11,8 @@ import {
   PEER_A,
   PEER_B,
   queuedScenario,
+  redactedScenario,
+  sensitiveScenario,
   simpleScenario,
 } from './scenarios';
 import type {
@@ -29,7 +31,7 @@ import type {
   SpecialistStatus,
 } from './types';
 
-export type Scenario = (question: string, onDeviceOnly: boolean, queryId: string) => ConductorEvent[];
+export type Scenario = (question: string, onDeviceOnly: boolean, queryId: string, settings: Settings) => ConductorEvent[];
 
 /** Where the mock keeps its settings between page loads (`localStorage` in dev). */
 export interface KeyValueStore {
@@ -74,16 +76,21 @@ const SETTINGS_KEY = 'chorus.mock.settings';
 
 /**
  * The default script: "fail" → failover, "queue" → the durable queue,
- * "nothing" → an error, a question with "and" or a comma → composite,
+ * "nothing" → an error, an e-mail address or "e-mail" → a part sent to a
+ * peer with personal details replaced, "health" or "blood" → a health part
+ * kept on this device, a question with "and" or a comma → composite,
  * anything else → simple.
  */
-export const defaultScenario: Scenario = (question, onDeviceOnly, queryId) => {
+export const defaultScenario: Scenario = (question, onDeviceOnly, queryId, settings) => {
   const text = question.toLowerCase();
+  const keepSensitive = settings.keep_sensitive_on_device;
   if (/\bnothing\b/.test(text)) return errorScenario(queryId);
   if (!onDeviceOnly && /\bfail/.test(text)) return failoverScenario(queryId);
   if (!onDeviceOnly && /\bqueue/.test(text)) return queuedScenario(queryId);
+  if (/@|\be-?mail\b/.test(text)) return redactedScenario(queryId, onDeviceOnly);
+  if (/\b(health|blood)\b/.test(text)) return sensitiveScenario(queryId, onDeviceOnly, keepSensitive);
   if (/\band\b|,/.test(text)) return compositeScenario(queryId, onDeviceOnly);
-  return simpleScenario(queryId);
+  return simpleScenario(queryId, keepSensitive);
 };
 
 function baseModels(): BaseModelStatus[] {
@@ -285,7 +292,7 @@ export function createMockApi(options: MockOptions = {}): MockApi {
       if (!question.trim()) return rejectSoon('empty_prompt', 'the question is empty');
       const queryId = queryIdOf(nextQuery++);
       const entry = journal(queryId, question, onDeviceOnly);
-      const events = scenario(question, onDeviceOnly, queryId);
+      const events = scenario(question, onDeviceOnly, queryId, structuredClone(settings));
       const query: RunningQuery = {
         timer: null,
         finish: (event) => {
@@ -446,11 +453,29 @@ export function createMockApi(options: MockOptions = {}): MockApi {
       if (!Number.isInteger(next.threads) || next.threads < 1) {
         return rejectSoon('invalid_settings', 'threads must be a whole number, 1 or more');
       }
-      settings = structuredClone(next);
+      const names = privateNames(next.private_names ?? []);
+      if (typeof names === 'string') return rejectSoon('invalid_settings', names);
+      settings = { ...structuredClone(next), private_names: names };
       options.store?.setItem(SETTINGS_KEY, JSON.stringify(settings));
       return resolveSoon(settings);
     },
   };
+}
+
+/**
+ * The node's rule for `private_names` (chorus-node's `Settings::validated`):
+ * spaces collapsed, blanks and case-insensitive duplicates dropped, at most
+ * 200 names of at most 100 characters. Returns the tidy list, or why not.
+ */
+function privateNames(names: string[]): string[] | string {
+  const tidy: string[] = [];
+  for (const raw of names) {
+    const name = raw.split(/\s+/).filter(Boolean).join(' ');
+    if (!name || tidy.some((known) => known.toLowerCase() === name.toLowerCase())) continue;
+    if ([...name].length > 100) return 'a private name is longer than 100 characters';
+    tidy.push(name);
+  }
+  return tidy.length > 200 ? `at most 200 private names, not ${tidy.length}` : tidy;
 }
 
 function loadSettings(store: KeyValueStore | undefined): Partial<Settings> {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { applyEvent, applyEvents, initialChat, replay, type ChatState } from './plan';
+import { applyEvent, applyEvents, attemptsThatLeft, currentAttempt, initialChat, replay, type ChatState } from './plan';
 import {
   compositeScenario,
   errorScenario,
@@ -8,6 +8,8 @@ import {
   PEER_B,
   pieces,
   queuedScenario,
+  redactedScenario,
+  sensitiveScenario,
   simpleScenario,
 } from './scenarios';
 import type { ConductorEvent, QueryRecord } from './types';
@@ -154,6 +156,8 @@ describe('applyEvent', () => {
       specialist: 'writing.editing',
       executor: 'local',
       attempt: 1,
+      left_device: false,
+      redacted: 0,
     });
     expect(state.cards).toHaveLength(1);
     expect(state.cards[0]).toMatchObject({ index: 2, specialist: 'writing.editing', state: 'running' });
@@ -161,6 +165,124 @@ describe('applyEvent', () => {
 
   it('accepts a numeric query id', () => {
     expect(applyEvent(initialChat('x'), { event: 'query', query_id: 12 as unknown as string }).queryId).toBe('q12');
+  });
+});
+
+describe('what left the device', () => {
+  it('a part on this device: nothing sent; a part on a peer: exactly what it received', () => {
+    const end = fold(compositeScenario('q2'));
+    expect(end.cards[0].attempts).toEqual([
+      { attempt: 1, executor: 'local', leftDevice: false, redacted: 0, sent: null, keptOnDevice: null },
+    ]);
+    expect(end.cards[1].attempts).toEqual([
+      {
+        attempt: 1,
+        executor: PEER_A,
+        leftDevice: true,
+        redacted: 0,
+        sent: { system: 'You are a pricing analyst. Show the arithmetic step by step.', prompt: 'Work out the pricing maths for a budgeting app.' },
+        keptOnDevice: null,
+      },
+    ]);
+    expect(end.cards.map((card) => attemptsThatLeft(card).length)).toEqual([0, 1, 0]);
+  });
+
+  it('on-device only: no part left', () => {
+    const end = fold(compositeScenario('q2', true));
+    expect(end.cards.every((card) => attemptsThatLeft(card).length === 0)).toBe(true);
+    expect(end.cards.every((card) => card.attempts.every((attempt) => attempt.sent === null))).toBe(true);
+  });
+
+  it('keeps the count of replaced details and the placeholders the peer saw; the answer has the values back', () => {
+    const events = redactedScenario('q6');
+    const startedAt = events.findIndex((event) => event.event === 'subtask_started');
+    const running = after(events, startedAt + 1);
+    expect(currentAttempt(running.cards[0])).toMatchObject({ executor: PEER_A, leftDevice: true, redacted: 2 });
+    expect(currentAttempt(running.cards[0])?.sent?.prompt).toBe('Write a short welcome note for beta users; contact: [EMAIL_1], [PHONE_1].');
+    expect(currentAttempt(running.cards[0])?.sent?.prompt).not.toContain('@');
+
+    const end = fold(events);
+    expect(end.cards[0].state).toBe('done');
+    expect(currentAttempt(end.cards[0])?.redacted).toBe(2);
+    expect(end.cards[0].text).toContain('priya.raman@example.com');
+    expect(end.answer).toContain('+44 20 7946 0958');
+    // The translation ran here: nothing of it was sent.
+    expect(currentAttempt(end.cards[1])).toMatchObject({ executor: 'local', leftDevice: false, sent: null });
+  });
+
+  it('the same question on-device only sends nothing', () => {
+    const end = fold(redactedScenario('q6', true));
+    expect(end.cards.flatMap((card) => card.attempts).some((attempt) => attempt.leftDevice)).toBe(false);
+  });
+
+  it('a health part kept on this device says why; the other part goes to the peer', () => {
+    const end = fold(sensitiveScenario('q7'));
+    expect(currentAttempt(end.cards[0])).toEqual({
+      attempt: 1,
+      executor: 'local',
+      leftDevice: false,
+      redacted: 0,
+      sent: null,
+      keptOnDevice: 'General health information is a sensitive specialist',
+    });
+    expect(currentAttempt(end.cards[1])).toMatchObject({ executor: PEER_A, leftDevice: true, keptOnDevice: null });
+
+    const shared = fold(sensitiveScenario('q7', false, false));
+    expect(currentAttempt(shared.cards[0])).toMatchObject({ executor: PEER_A, leftDevice: true, keptOnDevice: null });
+  });
+
+  it('keeps every attempt: a failed one on a peer left the device even when the retry ran here', () => {
+    const end = fold(failoverScenario('q3'));
+    const card = end.cards[0];
+    expect(card.attempts.map((attempt) => [attempt.attempt, attempt.executor, attempt.leftDevice])).toEqual([
+      [1, PEER_B, true],
+      [2, 'local', false],
+    ]);
+    expect(currentAttempt(card)?.executor).toBe('local');
+    expect(attemptsThatLeft(card).map((attempt) => attempt.attempt)).toEqual([1]);
+    expect(attemptsThatLeft(card)[0].sent?.prompt).toBe('How do I double every number in a Python list?');
+  });
+
+  it('a repeated start of the same attempt replaces it', () => {
+    const start = {
+      event: 'subtask_started',
+      index: 0,
+      specialist: 'translate.es',
+      executor: PEER_A,
+      attempt: 1,
+      left_device: true,
+      redacted: 1,
+      sent: { system: 's', prompt: 'to [NAME_1]' },
+    } as const;
+    const state = fold([start, { ...start, redacted: 2 }]);
+    expect(state.cards[0].attempts).toHaveLength(1);
+    expect(state.cards[0].attempts[0].redacted).toBe(2);
+  });
+
+  it('an event without the privacy fields (an older journal): a peer executor still means the part left', () => {
+    const old = { event: 'subtask_started', index: 0, specialist: 'translate.es', executor: PEER_A, attempt: 1 } as unknown as ConductorEvent;
+    expect(currentAttempt(fold([old]).cards[0])).toEqual({
+      attempt: 1,
+      executor: PEER_A,
+      leftDevice: true,
+      redacted: 0,
+      sent: null,
+      keptOnDevice: null,
+    });
+    // As the node reads it back (serde defaults): left_device false, redacted 0.
+    const defaulted = { ...(old as object), left_device: false, redacted: 0, kept_on_device: '' } as ConductorEvent;
+    expect(currentAttempt(fold([defaulted]).cards[0])).toMatchObject({ leftDevice: true, sent: null, keptOnDevice: null });
+  });
+
+  it('never mutates the attempts of the state it folds', () => {
+    const events = failoverScenario('q3');
+    const resetAt = events.findIndex((event) => event.event === 'answer_reset');
+    const before = after(events, resetAt + 1);
+    const frozen = JSON.stringify(before);
+    const next = applyEvent(before, events[resetAt + 1]);
+    expect(JSON.stringify(before)).toBe(frozen);
+    expect(next.cards[0].attempts).toHaveLength(2);
+    expect(before.cards[0].attempts).toHaveLength(1);
   });
 });
 
@@ -193,6 +315,15 @@ describe('replay', () => {
     expect(state.answer).toContain('Ahorra juntos');
     expect(state.cards.map((card) => card.state)).toEqual(['done', 'done', 'done']);
     expect(state.cards[0].text).toBe('Target young savers through short videos and a referral bonus.');
+  });
+
+  it('shows from the journal what left the device and what stayed', () => {
+    const state = replay(record({ events: journaled(redactedScenario('q6')) }));
+    expect(currentAttempt(state.cards[0])).toMatchObject({ leftDevice: true, redacted: 2 });
+    expect(currentAttempt(state.cards[0])?.sent?.prompt).toContain('[EMAIL_1]');
+    expect(currentAttempt(replay(record({ events: journaled(sensitiveScenario('q7')) })).cards[0])?.keptOnDevice).toBe(
+      'General health information is a sensitive specialist',
+    );
   });
 
   it('shows an interrupted query as finished with its partial answer', () => {

@@ -2,7 +2,15 @@
 // `events.reduce(applyEvent, initialChat(question))`. The same reducer shows a
 // live query and replays a journaled one. It never mutates its input.
 
-import type { ConductorEvent, ErrorInfo, QueryRecord, SubtaskReport, SubtaskStatus } from './types';
+import type {
+  ConductorEvent,
+  ErrorInfo,
+  QueryRecord,
+  SentText,
+  SubtaskReport,
+  SubtaskStartedEvent,
+  SubtaskStatus,
+} from './types';
 import { queryIdOf } from './api';
 
 export type CardState = 'pending' | 'queued' | 'running' | 'done' | 'failed' | 'skipped';
@@ -14,6 +22,25 @@ export interface FailedAttempt {
   attempt: number;
   executor: string;
   error: string;
+}
+
+/**
+ * One started attempt of a sub-task: where it ran and what left this device
+ * for it (the `subtask_started` event; docs/PRIVACY.md, "Shown to the user").
+ */
+export interface Attempt {
+  /** 1 for the first. */
+  attempt: number;
+  /** `local` or a peer id. */
+  executor: string;
+  /** It ran on a peer, so the part left this device. */
+  leftDevice: boolean;
+  /** Personal details replaced by placeholders in what the peer received. */
+  redacted: number;
+  /** Exactly what the peer received; null when the part stayed here, or when the event did not record it. */
+  sent: SentText | null;
+  /** Why the part was kept on this device (it is sensitive), if it was. */
+  keptOnDevice: string | null;
 }
 
 /** One sub-task of the plan, as a card beside the answer. */
@@ -42,6 +69,8 @@ export interface PlanCard {
   failures: FailedAttempt[];
   /** Longest wait in the queue, seconds, while queued. */
   queueTimeoutS: number | null;
+  /** Every attempt that started, in order: a failed one on a peer still left the device. */
+  attempts: Attempt[];
 }
 
 /** Where the conductor is: analyse → plan → dispatch → synthesise. */
@@ -102,7 +131,40 @@ function newCard(index: number, specialist: string, task = '', dependsOn: number
     error: null,
     failures: [],
     queueTimeoutS: null,
+    attempts: [],
   };
+}
+
+/**
+ * The attempt an event describes. A part whose executor is a peer left the
+ * device even if the event does not say so: a journal written before the
+ * privacy fields existed reads back with `left_device` false and no `sent`.
+ */
+export function attemptOf(event: SubtaskStartedEvent): Attempt {
+  return {
+    attempt: event.attempt,
+    executor: event.executor,
+    leftDevice: event.left_device === true || event.executor !== LOCAL,
+    redacted: event.redacted ?? 0,
+    sent: event.sent ?? null,
+    keptOnDevice: event.kept_on_device || null,
+  };
+}
+
+/** The attempt running now, or the last one that ran; null before the first. */
+export function currentAttempt(card: PlanCard): Attempt | null {
+  return card.attempts.length > 0 ? card.attempts[card.attempts.length - 1] : null;
+}
+
+/** The attempts whose part left this device, oldest first. */
+export function attemptsThatLeft(card: PlanCard): Attempt[] {
+  return card.attempts.filter((attempt) => attempt.leftDevice);
+}
+
+/** `attempts` with `next` in place of the attempt of the same number, or appended. */
+function withAttempt(attempts: Attempt[], next: Attempt): Attempt[] {
+  const at = attempts.findIndex((known) => known.attempt === next.attempt);
+  return at >= 0 ? attempts.map((known, i) => (i === at ? next : known)) : [...attempts, next];
 }
 
 /** Returns `state` with card `index` replaced by `change(card)`; creates the card if the plan did not list it. */
@@ -195,6 +257,7 @@ export function applyEvent(state: ChatState, event: ConductorEvent): ChatState {
         text: event.attempt === card.attempt ? card.text : '',
         error: null,
         queueTimeoutS: null,
+        attempts: withAttempt(card.attempts, attemptOf(event)),
       }));
     case 'subtask_token':
       return updateCard(state, event.index, null, (card) => ({

@@ -1,7 +1,7 @@
 // Scripted conductor event sequences, shaped exactly like `chorus ask --json`.
 // The mock API plays them with timers; the reducer tests fold them.
 
-import type { ConductorEvent, SubtaskReport } from './types';
+import type { ConductorEvent, SubtaskReport, SubtaskStartedEvent } from './types';
 
 export const PEER_A = '12D3KooWQm5sZ8rAAvN6Zq1sWqvYtP3cYBJpLrRkXvB4tWgXyH7a';
 export const PEER_B = '12D3KooWHv9F7nLMkzKb3vqX2dQyRZyHCgd2kfmUfWz8eLrTQp4b';
@@ -17,17 +17,56 @@ function tokens(text: string, index?: number): ConductorEvent[] {
   );
 }
 
+/** What a sub-task is given: the specialist's system prompt and its part, as the peer would receive them. */
+interface Part {
+  system: string;
+  prompt: string;
+  /** Personal details the gate replaced in `system` and `prompt` (they hold the placeholders). */
+  redacted?: number;
+  /** Why the part stays on this device, if it does. */
+  kept?: string;
+  attempt?: number;
+}
+
+/**
+ * A `subtask_started` event as the conductor's gate writes it: on a peer,
+ * `left_device`, the count and exactly what was sent; on this device,
+ * nothing was sent (and `kept_on_device` when it was kept here).
+ */
+function started(index: number, specialist: string, executor: string, part: Part): SubtaskStartedEvent {
+  const left = executor !== 'local';
+  return {
+    event: 'subtask_started',
+    index,
+    specialist,
+    executor,
+    attempt: part.attempt ?? 1,
+    left_device: left,
+    redacted: left ? (part.redacted ?? 0) : 0,
+    ...(left ? { sent: { system: part.system, prompt: part.prompt } } : {}),
+    ...(part.kept ? { kept_on_device: part.kept } : {}),
+  };
+}
+
 function report(part: Partial<SubtaskReport> & Pick<SubtaskReport, 'index' | 'specialist'>): SubtaskReport {
   return { executor: 'local', status: 'done', attempts: 1, tokens: 0, ms: 0, text: '', error: null, ...part };
 }
 
-/** One specialist answers directly on this device. */
-export function simpleScenario(queryId = 'q1'): ConductorEvent[] {
+/**
+ * One specialist answers directly on this device. Personal budgeting is a
+ * sensitive specialist: with "Keep sensitive parts on this device" on (the
+ * default) the event says why it stayed here.
+ */
+export function simpleScenario(queryId = 'q1', keepSensitive = true): ConductorEvent[] {
   const answer = 'Split the total by three: each person pays a third, rounded to the cent.';
   return [
     { event: 'query', query_id: queryId },
     { event: 'analysis', kind: 'simple', reason: 'one part, matched by keywords', specialists: ['finance.personal-budgeting'] },
-    { event: 'subtask_started', index: 0, specialist: 'finance.personal-budgeting', executor: 'local', attempt: 1 },
+    started(0, 'finance.personal-budgeting', 'local', {
+      system: 'You are a friendly personal budgeting coach.',
+      prompt: 'How do I split a bill three ways?',
+      kept: keepSensitive ? 'Personal budgeting coach is a sensitive specialist' : undefined,
+    }),
     ...tokens(answer),
     { event: 'subtask_done', index: 0, specialist: 'finance.personal-budgeting', executor: 'local', tokens: pieces(answer).length, ms: 840 },
     {
@@ -64,12 +103,21 @@ export function compositeScenario(queryId = 'q2', onDeviceOnly = false): Conduct
       ],
       repairs: ['sub-task 2 moved to translate.es'],
     },
-    { event: 'subtask_started', index: 0, specialist: 'marketing.strategy', executor: 'local', attempt: 1 },
-    { event: 'subtask_started', index: 1, specialist: 'finance.pricing', executor: peer, attempt: 1 },
+    started(0, 'marketing.strategy', 'local', {
+      system: 'You are a marketing strategist.',
+      prompt: 'Write a marketing plan for a budgeting app.',
+    }),
+    started(1, 'finance.pricing', peer, {
+      system: 'You are a pricing analyst. Show the arithmetic step by step.',
+      prompt: 'Work out the pricing maths for a budgeting app.',
+    }),
     ...interleave(tokens(strategy, 0), tokens(pricing, 1)),
     { event: 'subtask_done', index: 0, specialist: 'marketing.strategy', executor: 'local', tokens: pieces(strategy).length, ms: 1200 },
     { event: 'subtask_done', index: 1, specialist: 'finance.pricing', executor: peer, tokens: pieces(pricing).length, ms: 1450 },
-    { event: 'subtask_started', index: 2, specialist: 'translate.es', executor: 'local', attempt: 1 },
+    started(2, 'translate.es', 'local', {
+      system: 'You translate into Spanish.',
+      prompt: 'Write a Spanish tagline for a budgeting app.',
+    }),
     ...tokens(tagline, 2),
     { event: 'subtask_done', index: 2, specialist: 'translate.es', executor: 'local', tokens: pieces(tagline).length, ms: 400 },
     ...tokens(synthesis),
@@ -86,6 +134,9 @@ export function compositeScenario(queryId = 'q2', onDeviceOnly = false): Conduct
   ];
 }
 
+const PYTHON_SYSTEM = 'You are an experienced Python developer. Answer with short, correct code.';
+const PYTHON_QUESTION = 'How do I double every number in a Python list?';
+
 /** A simple query whose peer drops mid-answer: the answer resets and this device retries. */
 export function failoverScenario(queryId = 'q3'): ConductorEvent[] {
   const lost = 'Python lists are ';
@@ -93,7 +144,7 @@ export function failoverScenario(queryId = 'q3'): ConductorEvent[] {
   return [
     { event: 'query', query_id: queryId },
     { event: 'analysis', kind: 'simple', reason: 'one part, matched by keywords', specialists: ['software.python'] },
-    { event: 'subtask_started', index: 0, specialist: 'software.python', executor: PEER_B, attempt: 1 },
+    started(0, 'software.python', PEER_B, { system: PYTHON_SYSTEM, prompt: PYTHON_QUESTION }),
     ...tokens(lost),
     {
       event: 'subtask_failed',
@@ -105,7 +156,7 @@ export function failoverScenario(queryId = 'q3'): ConductorEvent[] {
       will_retry: true,
     },
     { event: 'answer_reset', attempt: 1 },
-    { event: 'subtask_started', index: 0, specialist: 'software.python', executor: 'local', attempt: 2 },
+    started(0, 'software.python', 'local', { system: PYTHON_SYSTEM, prompt: PYTHON_QUESTION, attempt: 2 }),
     ...tokens(answer),
     { event: 'subtask_done', index: 0, specialist: 'software.python', executor: 'local', tokens: pieces(answer).length, ms: 650 },
     {
@@ -138,7 +189,10 @@ export function queuedScenario(queryId = 'q4'): ConductorEvent[] {
       ],
       repairs: [],
     },
-    { event: 'subtask_started', index: 0, specialist: 'legal-research.privacy', executor: 'local', attempt: 1 },
+    started(0, 'legal-research.privacy', 'local', {
+      system: 'You research privacy law and cite the articles.',
+      prompt: 'What does GDPR require for user data?',
+    }),
     {
       event: 'subtask_queued',
       index: 1,
@@ -149,7 +203,7 @@ export function queuedScenario(queryId = 'q4'): ConductorEvent[] {
     },
     ...tokens(law, 0),
     { event: 'subtask_done', index: 0, specialist: 'legal-research.privacy', executor: 'local', tokens: pieces(law).length, ms: 900 },
-    { event: 'subtask_started', index: 1, specialist: 'translate.fr', executor: PEER_A, attempt: 1 },
+    started(1, 'translate.fr', PEER_A, { system: 'You translate into French.', prompt: 'Summarise it in French' }),
     ...tokens(french, 1),
     {
       event: 'subtask_failed',
@@ -171,6 +225,127 @@ export function queuedScenario(queryId = 'q4'): ConductorEvent[] {
         report({ index: 0, specialist: 'legal-research.privacy', tokens: pieces(law).length, ms: 900, text: law }),
         report({ index: 1, specialist: 'translate.fr', executor: PEER_A, status: 'timed_out', ms: 3000, error: 'over_deadline' }),
         report({ index: 2, specialist: 'translate.fr', executor: '', status: 'skipped', attempts: 0, error: 'dependency failed' }),
+      ],
+    },
+  ];
+}
+
+/**
+ * A part goes to a peer with two personal details replaced: the peer sees
+ * `[EMAIL_1]` and `[PHONE_1]`, and what it writes back has them restored.
+ * On-device only, the same part runs here and nothing is sent.
+ */
+export function redactedScenario(queryId = 'q6', onDeviceOnly = false): ConductorEvent[] {
+  const peer = onDeviceOnly ? 'local' : PEER_A;
+  const note =
+    'Welcome to the beta! We are glad you joined. If anything breaks, write to priya.raman@example.com or call +44 20 7946 0958.';
+  const spanish =
+    '¡Bienvenida a la beta! Nos alegra que te hayas unido. Si algo falla, escribe a priya.raman@example.com o llama al +44 20 7946 0958.';
+  const synthesis = `English:\n${note}\n\nSpanish:\n${spanish}`;
+  return [
+    { event: 'query', query_id: queryId },
+    {
+      event: 'analysis',
+      kind: 'composite',
+      reason: 'two parts: writing and translation',
+      specialists: ['marketing.copywriting', 'translate.es'],
+    },
+    {
+      event: 'plan',
+      source: 'model',
+      subtasks: [
+        {
+          index: 0,
+          specialist: 'marketing.copywriting',
+          task: 'Write a short welcome note for beta users; contact: priya.raman@example.com, +44 20 7946 0958.',
+          depends_on: [],
+        },
+        { index: 1, specialist: 'translate.es', task: 'Translate the welcome note into Spanish.', depends_on: [0] },
+      ],
+      repairs: [],
+    },
+    started(0, 'marketing.copywriting', peer, {
+      system: 'You are a copywriter. Write clear, warm, concise text.',
+      prompt: 'Write a short welcome note for beta users; contact: [EMAIL_1], [PHONE_1].',
+      redacted: 2,
+    }),
+    ...tokens(note, 0),
+    { event: 'subtask_done', index: 0, specialist: 'marketing.copywriting', executor: peer, tokens: pieces(note).length, ms: 1300 },
+    started(1, 'translate.es', 'local', {
+      system: 'You translate into Spanish.',
+      prompt: `Translate the welcome note into Spanish.\n\n${note}`,
+    }),
+    ...tokens(spanish, 1),
+    { event: 'subtask_done', index: 1, specialist: 'translate.es', executor: 'local', tokens: pieces(spanish).length, ms: 700 },
+    ...tokens(synthesis),
+    {
+      event: 'done',
+      answer: synthesis,
+      ms: 2600,
+      subtasks: [
+        report({ index: 0, specialist: 'marketing.copywriting', executor: peer, tokens: pieces(note).length, ms: 1300, text: note }),
+        report({ index: 1, specialist: 'translate.es', tokens: pieces(spanish).length, ms: 700, text: spanish }),
+      ],
+    },
+  ];
+}
+
+/**
+ * A health part stays on this device although a peer offers its specialist
+ * (while "Keep sensitive parts on this device" is on); the other part goes
+ * to the peer.
+ */
+export function sensitiveScenario(queryId = 'q7', onDeviceOnly = false, keepSensitive = true): ConductorEvent[] {
+  const peer = onDeviceOnly ? 'local' : PEER_A;
+  const healthPeer = keepSensitive ? 'local' : peer;
+  const health =
+    'LDL is the cholesterol that can build up in arteries. A high result is common and usually managed with diet, exercise and, if needed, medicine: your doctor will look at it with your other results.';
+  const words = 'análisis de sangre';
+  const synthesis = `${health} In Spanish, "blood test" is "${words}".`;
+  return [
+    { event: 'query', query_id: queryId },
+    {
+      event: 'analysis',
+      kind: 'composite',
+      reason: 'two parts: health information and translation',
+      specialists: ['medical-info.general-health', 'translate.es'],
+    },
+    {
+      event: 'plan',
+      source: 'model',
+      subtasks: [
+        { index: 0, specialist: 'medical-info.general-health', task: 'Explain what a high LDL cholesterol result means.', depends_on: [] },
+        { index: 1, specialist: 'translate.es', task: 'Translate "blood test" into Spanish.', depends_on: [] },
+      ],
+      repairs: [],
+    },
+    started(0, 'medical-info.general-health', healthPeer, {
+      system: 'You are a careful health information assistant.',
+      prompt: 'Explain what a high LDL cholesterol result means.',
+      kept: keepSensitive ? 'General health information is a sensitive specialist' : undefined,
+    }),
+    started(1, 'translate.es', peer, {
+      system: 'You translate into Spanish.',
+      prompt: 'Translate "blood test" into Spanish.',
+    }),
+    ...interleave(tokens(health, 0), tokens(words, 1)),
+    { event: 'subtask_done', index: 1, specialist: 'translate.es', executor: peer, tokens: pieces(words).length, ms: 350 },
+    {
+      event: 'subtask_done',
+      index: 0,
+      specialist: 'medical-info.general-health',
+      executor: healthPeer,
+      tokens: pieces(health).length,
+      ms: 1900,
+    },
+    ...tokens(synthesis),
+    {
+      event: 'done',
+      answer: synthesis,
+      ms: 2800,
+      subtasks: [
+        report({ index: 0, specialist: 'medical-info.general-health', executor: healthPeer, tokens: pieces(health).length, ms: 1900, text: health }),
+        report({ index: 1, specialist: 'translate.es', executor: peer, tokens: pieces(words).length, ms: 350, text: words }),
       ],
     },
   ];

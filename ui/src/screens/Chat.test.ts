@@ -78,6 +78,46 @@ describe('Chat', () => {
     expect(screen.getByTestId('answer')).toHaveTextContent('Ahorra juntos');
   });
 
+  it('says on each card where the part ran, and shows what the peer saw on demand', async () => {
+    render(Chat, { api: createMockApi({ delayMs: 1 }), defaultPrivacy: 'network' });
+    await ask('Write a welcome e-mail for beta users, in English and Spanish');
+    await finished();
+    await waitFor(() =>
+      expect(screen.getByTestId('plan-card-where-0')).toHaveTextContent(
+        'Ran on peer 12D3KooWQm…XyH7a (12 ms round trip) · 2 personal details replaced',
+      ),
+    );
+    expect(screen.getByTestId('plan-card-where-1')).toHaveTextContent(/^Ran on this device$/);
+    const toggle = screen.getByTestId('plan-card-sent-toggle-0');
+    expect(toggle).toHaveAttribute('aria-expanded', 'false');
+    await userEvent.setup().click(toggle);
+    expect(toggle).toHaveAttribute('aria-expanded', 'true');
+    expect(screen.getByTestId('plan-card-sent-prompt-0-1')).toHaveTextContent('[EMAIL_1], [PHONE_1]');
+    // What came back has the real values again.
+    expect(screen.getByTestId('answer')).toHaveTextContent('priya.raman@example.com');
+  });
+
+  it('keeps a health part on this device and says why', async () => {
+    render(Chat, { api: createMockApi({ delayMs: 1 }), defaultPrivacy: 'network', keepSensitive: true });
+    await ask('What does a high LDL blood result mean, and how do I say blood test in Spanish?');
+    await finished();
+    expect(screen.getByTestId('plan-card-where-0')).toHaveTextContent(
+      'Kept on this device: General health information is a sensitive specialist',
+    );
+    expect(screen.getByTestId('plan-card-0')).toHaveAttribute('data-executor', 'local');
+    expect(screen.getByTestId('plan-card-1')).toHaveAttribute('data-executor', PEER_A);
+  });
+
+  it('says what the network means for this question', async () => {
+    render(Chat, { api: createMockApi({ delayMs: 1 }), defaultPrivacy: 'network', keepSensitive: true });
+    const toggle = screen.getByRole('switch', { name: 'On-device only' });
+    expect(toggle).toHaveAccessibleDescription(
+      'For this question, peers may run parts, encrypted on the way and with the personal details Chorus recognises replaced; sensitive parts stay on this device. A peer can still tell that the parts it runs come from the same device.',
+    );
+    await userEvent.setup().click(toggle);
+    expect(toggle).toHaveAccessibleDescription('For this question nothing leaves this device.');
+  });
+
   it('drops the text of a failed attempt and counts the retry', async () => {
     render(Chat, { api: createMockApi({ delayMs: 1 }), defaultPrivacy: 'network' });
     await ask('Why does my Python loop fail?');

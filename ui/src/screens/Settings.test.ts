@@ -1,5 +1,6 @@
-import { render, screen, waitFor } from '@testing-library/svelte';
+import { render, screen, waitFor, within } from '@testing-library/svelte';
 import userEvent from '@testing-library/user-event';
+import axe from 'axe-core';
 import { describe, expect, it, vi } from 'vitest';
 import { createMockApi, DEFAULT_SETTINGS } from '../lib/mock';
 import type { Settings as SettingsValue } from '../lib/types';
@@ -90,6 +91,107 @@ describe('Settings', () => {
       ]),
     );
     expect(screen.queryByTestId('settings-bootstrap-error')).not.toBeInTheDocument();
+  });
+
+  it('adds private names with the button or Enter, tidied as the node stores them', async () => {
+    const { api, onchange, user } = setup();
+    expect(screen.getByTestId('settings-private-names-empty')).toHaveTextContent('No names yet.');
+    const field = screen.getByLabelText('Names to keep private');
+    expect(field).toHaveAccessibleDescription(
+      'Chorus replaces these names, and e-mail addresses, phone numbers, card and account numbers and other personal details it recognises, before any part of a question leaves this device.',
+    );
+    expect(screen.getByTestId('settings-private-name-add')).toBeDisabled();
+
+    await user.type(field, '  Priya   Raman ');
+    await user.click(screen.getByTestId('settings-private-name-add'));
+    await saved();
+    expect(api.storedSettings.private_names).toEqual(['Priya Raman']);
+    expect(onchange).toHaveBeenLastCalledWith(expect.objectContaining({ private_names: ['Priya Raman'] }));
+    expect(field).toHaveValue('');
+    expect(field).toHaveFocus();
+
+    await user.type(field, 'Arjun{Enter}');
+    await waitFor(() => expect(api.storedSettings.private_names).toEqual(['Priya Raman', 'Arjun']));
+    const list = screen.getByRole('list', { name: 'Private names' });
+    expect(within(list).getAllByRole('listitem').map((item) => item.getAttribute('data-name'))).toEqual(['Priya Raman', 'Arjun']);
+    expect(within(list).getAllByRole('button').map((button) => button.getAttribute('aria-label'))).toEqual([
+      'Remove Priya Raman',
+      'Remove Arjun',
+    ]);
+    expect(screen.getByTestId('settings-private-name-1')).toHaveTextContent('Arjun');
+  });
+
+  it('says when a name is already on the list, without saving', async () => {
+    const { api, user } = setup({ private_names: ['Priya Raman'] });
+    const spy = vi.spyOn(api, 'setSettings');
+    await user.type(screen.getByLabelText('Names to keep private'), 'priya raman{Enter}');
+    expect(await screen.findByTestId('settings-private-names-error')).toHaveTextContent('“priya raman” is already on the list.');
+    expect(screen.getByLabelText('Names to keep private')).toHaveAttribute('aria-invalid', 'true');
+    expect(spy).not.toHaveBeenCalled();
+  });
+
+  it('removes a name with its own button; the focus moves to the next one', async () => {
+    const { api, user } = setup({ private_names: ['Priya Raman', 'Arjun', 'Acme Ltd'] });
+    await user.click(screen.getByRole('button', { name: 'Remove Priya Raman' }));
+    await waitFor(() => expect(api.storedSettings.private_names).toEqual(['Arjun', 'Acme Ltd']));
+    await waitFor(() => expect(screen.getByRole('button', { name: 'Remove Arjun' })).toHaveFocus());
+    expect(screen.queryByText('Priya Raman')).not.toBeInTheDocument();
+
+    await user.click(screen.getByRole('button', { name: 'Remove Acme Ltd' }));
+    await waitFor(() => expect(screen.getByRole('button', { name: 'Remove Arjun' })).toHaveFocus());
+    await user.keyboard('{Enter}');
+    await waitFor(() => expect(api.storedSettings.private_names).toEqual([]));
+    await waitFor(() => expect(screen.getByLabelText('Names to keep private')).toHaveFocus());
+    expect(screen.getByTestId('settings-private-names-empty')).toBeInTheDocument();
+  });
+
+  it("shows the node's message when it refuses a name, and keeps the text to fix", async () => {
+    const { api, user } = setup();
+    const long = 'x'.repeat(101);
+    const field = screen.getByLabelText('Names to keep private');
+    await user.click(field);
+    await user.paste(long);
+    await user.keyboard('{Enter}');
+    const message = await screen.findByTestId('settings-private-names-error');
+    expect(message).toHaveAttribute('data-code', 'invalid_settings');
+    expect(message).toHaveTextContent('a private name is longer than 100 characters');
+    expect(screen.getByTestId('settings-status')).toHaveTextContent('Not saved.');
+    expect(field).toHaveValue(long);
+    expect(api.storedSettings.private_names).toEqual([]);
+    // Shown beside the field, not a second time at the top.
+    expect(screen.queryByTestId('settings-error')).not.toBeInTheDocument();
+  });
+
+  it('keeps sensitive parts on this device by default, and saves the switch', async () => {
+    const { api, user } = setup();
+    const keep = screen.getByRole('switch', { name: 'Keep sensitive parts on this device' });
+    expect(keep).toBeChecked();
+    expect(keep).toHaveAccessibleDescription(
+      'Health, mental health, personal legal and money questions run only here, even when a peer offers the specialist.',
+    );
+    await user.click(keep);
+    await saved();
+    expect(api.storedSettings.keep_sensitive_on_device).toBe(false);
+    expect(screen.getByTestId('settings-keep-sensitive')).not.toBeChecked();
+  });
+
+  it('has no accessibility violations in the privacy section, with names and an error', async () => {
+    const { user } = setup({ private_names: ['Priya Raman', 'Arjun'] });
+    await user.type(screen.getByLabelText('Names to keep private'), 'arjun{Enter}');
+    await screen.findByTestId('settings-private-names-error');
+    const result = await axe.run(screen.getByTestId('settings-privacy-section'), {
+      runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] },
+      rules: { 'color-contrast': { enabled: false } }, // needs a real layout: the end-to-end test checks it
+    });
+    expect(result.passes.length).toBeGreaterThan(0);
+    expect(result.violations.map((violation) => violation.id)).toEqual([]);
+  });
+
+  it('says what the network means for privacy', () => {
+    setup();
+    expect(screen.getByRole('radio', { name: 'Network allowed' })).toHaveAccessibleDescription(
+      'Peers may run parts of a question. What a peer receives is encrypted on the way and has the personal details Chorus recognises replaced (see below); a peer can still tell that the parts it runs come from the same device.',
+    );
   });
 
   it('saves the data folder and offers onboarding again', async () => {
