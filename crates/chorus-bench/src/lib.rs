@@ -10,6 +10,7 @@
 
 mod engine;
 mod network;
+mod privacy;
 mod procfs;
 mod sim;
 mod stats;
@@ -19,4 +20,5 @@ pub use network::{
     DispatchFigures, DispatchReport, Distribution, NetworkBenchOptions, NetworkBenchReport, ParallelFigures,
     ParallelRound, bench_network,
 };
+pub use privacy::{COMPOSITE_SET, PrivacyBenchOptions, PrivacyReport, QuestionShare, bench_privacy};
 pub use sim::{Phase, PhaseReport, SimConfig, SimReport, run as simulate};

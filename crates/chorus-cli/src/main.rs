@@ -144,6 +144,11 @@ struct BenchArgs {
     /// With --network: rounds of the k-peers figure (medians reported).
     #[arg(long, default_value_t = 10)]
     rounds: u32,
+    /// Measure privacy instead: redaction and restoration time per 2 KB of
+    /// text, and how much of a multi-part question its largest sub-task
+    /// carries (plans by the real conductor model).
+    #[arg(long, conflicts_with = "network")]
+    privacy: bool,
 }
 
 fn main() -> ExitCode {
@@ -258,6 +263,40 @@ fn ask(globals: &Globals, model: &ModelArgs, args: AskArgs) -> anyhow::Result<()
 }
 
 fn bench(globals: &Globals, model: &ModelArgs, args: &BenchArgs) -> anyhow::Result<()> {
+    if args.privacy {
+        let options = chorus_bench::PrivacyBenchOptions {
+            node: node_config(globals, model),
+            ..chorus_bench::PrivacyBenchOptions::default()
+        };
+        let report = chorus_bench::bench_privacy(&options)?;
+        if args.json {
+            println!("{}", serde_json::to_string(&report)?);
+            return Ok(());
+        }
+        println!(
+            "redaction of {} bytes ({} values): p50 {:.0} µs, p99 {:.0} µs; restoration p50 {:.0} µs",
+            report.text_bytes,
+            report.values_per_text,
+            report.redact_us_p50,
+            report.redact_us_p99,
+            report.restore_us_p50
+        );
+        for share in &report.questions {
+            println!(
+                "{:>5.0} % of the question in its largest part ({}, {} parts): {}",
+                share.largest_share * 100.0,
+                share.kind,
+                share.parts,
+                share.question
+            );
+        }
+        println!(
+            "median over multi-part questions: {:.0} %; sent whole: {}",
+            report.median_largest_share * 100.0,
+            report.whole_question_sent
+        );
+        return Ok(());
+    }
     if args.network {
         let options = chorus_bench::NetworkBenchOptions {
             node: node_config(globals, model),
