@@ -15,6 +15,7 @@ mod journal;
 mod models;
 mod placement;
 mod plan;
+mod recognise;
 mod routing;
 mod text;
 
@@ -43,6 +44,7 @@ pub use plan::{
     NextActions, Plan, PlanRules, PlanSource, PlanStep, PlannedSubtask, RawPlan, SubtaskStatus, fallback_plan,
     next_actions, plan_schema, repair_plan,
 };
+pub use recognise::{Finding, PiiKind, Recogniser};
 pub use routing::{
     AllSpecialists, Analysis, Clause, QueryKind, Reachable, Router, SpecialistScore, analyse, rank_specialists,
 };
