@@ -1,0 +1,55 @@
+//! E-mail addresses.
+
+use std::sync::LazyLock;
+
+use regex::Regex;
+
+use super::{Found, PiiKind, char_before};
+
+/// `local@domain.tld`: the local part of letters, digits and `._%+-'`, the
+/// domain of labels joined by dots, a top-level domain of 2–24 letters.
+static EMAIL: LazyLock<Option<Regex>> = LazyLock::new(|| {
+    Regex::new(
+        r"[\p{L}\p{N}_%+'-]+(?:\.[\p{L}\p{N}_%+'-]+)*@(?:[\p{L}\p{N}](?:[\p{L}\p{N}-]*[\p{L}\p{N}])?\.)+\p{L}{2,24}",
+    )
+    .ok()
+});
+
+/// Top-level domains that are file extensions: `icon@2x.png` is a file.
+const FILE_EXTENSIONS: &[&str] = &[
+    "png", "jpg", "jpeg", "gif", "svg", "webp", "bmp", "ico", "pdf", "js", "ts", "css", "html", "json", "txt", "mp4",
+    "mp3", "wav", "zip", "gz", "tar", "py", "rs",
+];
+
+/// Local parts of service addresses that are not a person's (`git@github.com`).
+const SERVICE_LOCAL_PARTS: &[&str] = &["git"];
+
+pub(super) fn find(text: &str, found: &mut Found) {
+    if !text.contains('@') {
+        return;
+    }
+    let Some(re) = EMAIL.as_ref() else { return };
+    for m in re.find_iter(text) {
+        let (mut start, end) = (m.start(), m.end());
+        // A quote may open the address ('x@y.z'): not part of it.
+        while text[start..].starts_with(['\'', '-', '+']) {
+            start += 1;
+        }
+        if char_before(text, start).is_some_and(|c| c == '/' || c == ':') && text[..start].ends_with("://") {
+            continue; // user@host in a URL is a login, not a mailbox
+        }
+        let value = &text[start..end];
+        let Some((local, domain)) = value.split_once('@') else { continue };
+        if local.is_empty() || SERVICE_LOCAL_PARTS.contains(&local) {
+            continue;
+        }
+        let tld = domain.rsplit('.').next().unwrap_or("").to_lowercase();
+        if FILE_EXTENSIONS.contains(&tld.as_str()) {
+            continue;
+        }
+        if text[end..].starts_with(|c: char| c.is_alphanumeric() || c == '_') {
+            continue;
+        }
+        found.checked(PiiKind::Email, start, end);
+    }
+}

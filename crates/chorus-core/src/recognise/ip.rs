@@ -1,0 +1,102 @@
+//! IPv4 and IPv6 addresses.
+
+use std::net::{Ipv4Addr, Ipv6Addr};
+use std::sync::LazyLock;
+
+use regex::Regex;
+
+use super::{Found, PiiKind, context_before, has_word, two_after, two_before, word_before};
+
+/// Four numbers of 1–3 digits joined by dots.
+static V4: LazyLock<Option<Regex>> = LazyLock::new(|| Regex::new(r"[0-9]{1,3}(?:\.[0-9]{1,3}){3}").ok());
+
+/// Hex groups joined by colons (at least two colons), possibly ending in an
+/// IPv4 address.
+static V6: LazyLock<Option<Regex>> = LazyLock::new(|| {
+    Regex::new(r"(?i-u)(?:[0-9a-f]{1,4}|:)?(?::[0-9a-f]{0,4}){2,8}(?:\.[0-9]{1,3}){0,3}(?:%[a-z0-9]+)?").ok()
+});
+
+/// Words that make a dotted number a version.
+const VERSION_WORDS: &[&str] = &[
+    "version", "versión", "versão", "ver", "v", "release", "build", "firmware", "update", "patch", "oid", "sdk", "api",
+];
+
+/// Addresses that say nothing about a person: unspecified, loopback,
+/// broadcast and netmasks.
+fn is_impersonal_v4(ip: Ipv4Addr) -> bool {
+    let [a, ..] = ip.octets();
+    ip.is_unspecified() || ip.is_loopback() || ip.is_broadcast() || a == 255
+}
+
+fn v4_at(text: &str, start: usize, end: usize) -> bool {
+    let Ok(ip) = text[start..end].parse::<Ipv4Addr>() else { return false };
+    if is_impersonal_v4(ip) {
+        return false;
+    }
+    // Not part of a longer dotted run (1.2.3.4.5) or a word (v1.2.3.4).
+    match two_before(text, start) {
+        (Some(c), _) if c.is_alphanumeric() || c == '_' => return false,
+        (Some('.' | '-'), Some(d)) if d.is_ascii_digit() => return false,
+        _ => {}
+    }
+    if let (Some('.'), Some(d)) = two_after(text, end)
+        && d.is_ascii_digit()
+    {
+        return false;
+    }
+    // "1.2.3.4-beta" is a version, "10.0.0.0/8" a network.
+    match two_after(text, end) {
+        (Some(c), _) if c.is_alphanumeric() || c == '_' => return false,
+        (Some('-' | '/' | '+'), Some(d)) if d.is_alphanumeric() => return false,
+        _ => {}
+    }
+    let before = word_before(text, start);
+    !VERSION_WORDS.contains(&before.as_str()) && !has_word(&context_before(text, start, 12), &["version", "v"])
+}
+
+fn v6_at(text: &str, start: usize, end: usize) -> bool {
+    let value = &text[start..end];
+    let address = value.split('%').next().unwrap_or("");
+    let Ok(ip) = address.parse::<Ipv6Addr>() else { return false };
+    if ip.is_unspecified() || ip.is_loopback() {
+        return false;
+    }
+    // Enough of an address to be one: a digit and four hex digits or more
+    // (`a::b` in code is not an address).
+    if !address.chars().any(|c| c.is_ascii_digit()) || address.chars().filter(char::is_ascii_hexdigit).count() < 4 {
+        return false;
+    }
+    if two_before(text, start).0.is_some_and(|c| c.is_alphanumeric() || c == '_' || c == ':') {
+        return false;
+    }
+    !text[end..].starts_with(|c: char| c.is_alphanumeric() || c == '_' || c == ':')
+}
+
+pub(super) fn find(text: &str, found: &mut Found) {
+    if let Some(re) = V4.as_ref() {
+        for m in re.find_iter(text) {
+            if v4_at(text, m.start(), m.end()) {
+                found.checked(PiiKind::IpAddress, m.start(), m.end());
+            }
+        }
+    }
+    if text.matches(':').nth(1).is_none() {
+        return;
+    }
+    if let Some(re) = V6.as_ref() {
+        for m in re.find_iter(text) {
+            let (mut start, mut end) = (m.start(), m.end());
+            // A port or a sentence may follow ("[2001:db8::1]:8080").
+            let value = m.as_str();
+            if value.starts_with(':') && !value.starts_with("::") {
+                start += 1;
+            }
+            while end > start && text[..end].ends_with(':') && !text[..end].ends_with("::") {
+                end -= 1;
+            }
+            if v6_at(text, start, end) {
+                found.checked(PiiKind::IpAddress, start, end);
+            }
+        }
+    }
+}

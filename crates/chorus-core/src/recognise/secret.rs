@@ -1,0 +1,434 @@
+//! Secrets: API keys and tokens of well-known shapes, and the value after a
+//! password or PIN word.
+
+use std::sync::LazyLock;
+
+use regex::Regex;
+
+use super::{Found, PiiKind, char_at, is_word, two_before};
+
+/// Tokens whose shape gives them away.
+static TOKEN: LazyLock<Option<Regex>> = LazyLock::new(|| {
+    Regex::new(concat!(
+        r"sk-ant-[A-Za-z0-9_\-]{20,}",
+        r"|sk-(?:proj-|svcacct-|admin-)?[A-Za-z0-9_\-]{20,}",
+        r"|(?:sk|rk)_(?:live|test)_[0-9A-Za-z]{16,}",
+        r"|gh[pousr]_[A-Za-z0-9]{30,}",
+        r"|github_pat_[A-Za-z0-9_]{22,}",
+        r"|glpat-[A-Za-z0-9_\-]{20,}",
+        r"|xox[abposr]-[A-Za-z0-9\-]{10,}",
+        r"|(?:AKIA|ASIA)[A-Z0-9]{16}",
+        r"|AIza[0-9A-Za-z_\-]{35}",
+        r"|hf_[A-Za-z0-9]{30,}",
+        r"|npm_[A-Za-z0-9]{36}",
+        r"|SG\.[A-Za-z0-9_\-]{16,}\.[A-Za-z0-9_\-]{16,}",
+        r"|eyJ[A-Za-z0-9_\-]{5,}\.eyJ[A-Za-z0-9_\-]{5,}\.[A-Za-z0-9_\-]{5,}",
+        r"|-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?-----END [A-Z ]*PRIVATE KEY-----",
+        r"|(?i:bearer)\s+[A-Za-z0-9\-._~+/]{16,}=*",
+    ))
+    .ok()
+});
+
+/// A password or PIN word, then how the value is introduced.
+static KEYWORD: LazyLock<Option<Regex>> = LazyLock::new(|| {
+    Regex::new(concat!(
+        r"(?i)(?P<word>passwords?|passwd|pwd|pass ?phrase|passcode|pass code|(?:code )?pin(?: code| number|-code)?",
+        r"|api[ _-]?key|access[ _-]?token|auth[ _-]?token|client[ _-]?secret|secret[ _-]?key|token|secret",
+        r"|mot de passe|mdp|code secret|passwort|kennwort|geheimzahl|contraseña|contrasena|clave|senha",
+        r"|पासवर्ड|पिन)",
+        // "password for the wifi:", "clave del wifi:", "Passwort für das WLAN:"
+        r"(?P<of>\s+(?:for|of|to|on|del|de|de la|do|da|für|vom|zum|du|की|का)(?:\s+(?:the|my|our|la|el|das|die|den|le|o|a|mi|mon|ma|meu|minha|mein|meine))?\s+[\p{L}\-]+)?",
+        r#"["']?(?P<sep>\s*(?::=|=>|[:=]|->)\s*|\s+(?:ist|is|was|est|c['’]est|lautet|es|era|é|eh|हैं|है)(?:\s*:\s*|\s+)|\s+)"#,
+    ))
+    .ok()
+});
+
+/// Words that are not a password, after "password is" and the like.
+const NOT_A_VALUE: &[&str] = &[
+    "a",
+    "an",
+    "the",
+    "not",
+    "too",
+    "wrong",
+    "incorrect",
+    "correct",
+    "invalid",
+    "valid",
+    "expired",
+    "required",
+    "missing",
+    "empty",
+    "weak",
+    "strong",
+    "long",
+    "short",
+    "stored",
+    "saved",
+    "being",
+    "hashed",
+    "encrypted",
+    "reset",
+    "changed",
+    "case",
+    "same",
+    "different",
+    "set",
+    "protected",
+    "mandatory",
+    "needed",
+    "for",
+    "of",
+    "to",
+    "in",
+    "on",
+    "and",
+    "or",
+    "with",
+    "manager",
+    "field",
+    "policy",
+    "strength",
+    "length",
+    "requirements",
+    "rules",
+    "that",
+    "this",
+    "it",
+    "my",
+    "your",
+    "his",
+    "her",
+    "their",
+    "our",
+    "also",
+    "still",
+    "now",
+    "always",
+    "never",
+    "only",
+    "just",
+    "very",
+    "so",
+    "secure",
+    "safe",
+    "unsafe",
+    "insecure",
+    "public",
+    "private",
+    "shared",
+    "sent",
+    "visible",
+    "hidden",
+    "generated",
+    "random",
+    "unique",
+    "new",
+    "old",
+    "ok",
+    "fine",
+    "good",
+    "bad",
+    "easy",
+    "hard",
+    "simple",
+    "complex",
+    "forgotten",
+    "lost",
+    "leaked",
+    "compromised",
+    "known",
+    "unknown",
+    "blocked",
+    "locked",
+    "accepted",
+    "rejected",
+    "used",
+    "usually",
+    "should",
+    "must",
+    "can",
+    "will",
+    "would",
+    "could",
+    "may",
+    "does",
+    "did",
+    "has",
+    "had",
+    "have",
+    "be",
+    "been",
+    "are",
+    "was",
+    "is",
+    "if",
+    "when",
+    "then",
+    "but",
+    "which",
+    "who",
+    "what",
+    "where",
+    "how",
+    "why",
+    "as",
+    "at",
+    "by",
+    "from",
+    "into",
+    "than",
+    "like",
+    "about",
+    "after",
+    "before",
+    "without",
+    "inside",
+    "here",
+    "there",
+    "again",
+    "field",
+    "input",
+    "prompt",
+    "dialog",
+    "box",
+    "hash",
+    "hashing",
+    "check",
+    "checker",
+    "validation",
+    "generator",
+    "reuse",
+    "expiry",
+    "expiration",
+    "recovery",
+    "change",
+    "update",
+    "login",
+    "reader",
+    "pad",
+    "number",
+    "code",
+    "entry",
+    "protection",
+    "le",
+    "la",
+    "les",
+    "un",
+    "une",
+    "pas",
+    "est",
+    "de",
+    "du",
+    "des",
+    "et",
+    "ou",
+    "der",
+    "die",
+    "das",
+    "ein",
+    "eine",
+    "ist",
+    "nicht",
+    "und",
+    "oder",
+    "falsch",
+    "el",
+    "los",
+    "las",
+    "no",
+    "es",
+    "y",
+    "o",
+    "que",
+    "una",
+    "uno",
+    "o",
+    "os",
+    "as",
+    "um",
+    "uma",
+    "não",
+    "e",
+    "do",
+    "da",
+    "type",
+    "types",
+    "str",
+    "string",
+    "int",
+    "integer",
+    "bool",
+    "boolean",
+    "none",
+    "null",
+    "nil",
+    "true",
+    "false",
+    "undefined",
+    "text",
+    "varchar",
+    "char",
+    "bytes",
+    "optional",
+    "str,",
+    "string;",
+    "secret",
+    "secrets",
+    "token",
+    "tokens",
+    "password",
+    "passwords",
+    "pin",
+    "key",
+    "keys",
+    "value",
+    "values",
+    "env",
+    "environ",
+    "getpass",
+    "hai",
+    "है",
+    "क्या",
+    "kya",
+    "nahi",
+    "नहीं",
+    "trop",
+    "très",
+    "faible",
+    "fort",
+    "court",
+    "faux",
+    "oublié",
+    "zu",
+    "schwach",
+    "kurz",
+    "falsch",
+    "vergessen",
+    "demasiado",
+    "débil",
+    "corta",
+    "incorrecta",
+    "muito",
+    "fraca",
+    "curta",
+    "errada",
+    "esquecida",
+    "bahut",
+    "galat",
+    "kamzor",
+];
+
+/// Whether a value after a password word is code or a placeholder rather
+/// than a password.
+fn looks_like_code(value: &str) -> bool {
+    let placeholder = value.chars().all(|c| matches!(c, '*' | 'x' | 'X' | '•' | '.' | '…' | '?' | '#'))
+        || value.starts_with(['<', '{', '$', '%', '[', '('])
+        || value.to_lowercase().contains("your")
+        || value.to_lowercase().starts_with("example");
+    let code = value.contains(['(', ')', '[', ']', '{', '}', ';'])
+        || value.ends_with(',')
+        || is_code_path(value)
+        || (value.contains('_') && value.chars().all(|c| c.is_ascii_lowercase() || c == '_'));
+    placeholder || code
+}
+
+/// Whether a capital letter follows a lowercase one ("CasaAzul").
+fn has_inner_upper(value: &str) -> bool {
+    value.chars().skip(1).any(char::is_uppercase) && value.chars().any(char::is_lowercase)
+}
+
+/// `os.environ`, `self.password`, `config.db.pass`.
+fn is_code_path(value: &str) -> bool {
+    value.contains('.')
+        && value.split('.').all(|part| {
+            part.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+                && part.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+        })
+}
+
+/// The value after a password word, from `at`: a quoted string or the next
+/// run of non-space characters without trailing punctuation.
+fn value_at(text: &str, at: usize) -> Option<(usize, usize, bool)> {
+    let open = char_at(text, at)?;
+    let close = match open {
+        '"' => Some('"'),
+        '\'' => Some('\''),
+        '`' => Some('`'),
+        '“' => Some('”'),
+        '«' => Some('»'),
+        _ => None,
+    };
+    if let Some(close) = close {
+        let start = at + open.len_utf8();
+        let rest = &text[start..];
+        let len = rest.find(close)?;
+        let value = &rest[..len];
+        if value.is_empty() || value.contains('\n') || value.chars().count() > 100 {
+            return None;
+        }
+        return Some((start, start + len, true));
+    }
+    let rest = &text[at..];
+    let len = rest.find(char::is_whitespace).unwrap_or(rest.len());
+    let token = rest[..len].trim_end_matches(['.', ',', ';', ':', '!', '?', ')', ']', '}', '"', '\'', '”', '»', '`']);
+    if token.is_empty() { None } else { Some((at, at + token.len(), false)) }
+}
+
+fn find_keyword_values(text: &str, found: &mut Found) {
+    let Some(re) = KEYWORD.as_ref() else { return };
+    for caps in re.captures_iter(text) {
+        let (Some(word), Some(sep)) = (caps.name("word"), caps.name("sep")) else { continue };
+        if two_before(text, word.start()).0.is_some_and(is_word) {
+            continue;
+        }
+        if char_at(text, word.end()).is_some_and(is_word) {
+            continue;
+        }
+        let Some((start, end, quoted)) = value_at(text, sep.end()) else { continue };
+        let value = &text[start..end];
+        let lower = value.to_lowercase();
+        let word = word.as_str().to_lowercase();
+        let sep = sep.as_str().trim();
+        let explicit = matches!(sep, ":" | "=" | ":=" | "=>" | "->");
+        if caps.name("of").is_some() && sep.is_empty() {
+            continue; // "password for the wifi works": a value needs ":" or "is"
+        }
+        let has_digit = value.chars().any(|c| c.is_numeric());
+        let has_symbol = value.chars().any(|c| !c.is_alphanumeric());
+        let pin_word = word.contains("pin") || word == "पिन" || word == "geheimzahl";
+        let refused = if pin_word {
+            // A PIN is 4 to 8 digits.
+            let digits = value.chars().all(|c| c.is_ascii_digit()) && (4..=8).contains(&value.len());
+            !digits || sep.is_empty() && word == "pin"
+        } else {
+            let length = value.chars().count();
+            !(4..=128).contains(&length)
+                || (!quoted && (NOT_A_VALUE.contains(&lower.as_str()) || looks_like_code(value)))
+                || (quoted && looks_like_code(value) && !has_digit)
+                // "password reset", "mot de passe est trop faible": without
+                // ":" a value needs a digit, a symbol or a capital inside.
+                || (!explicit && !quoted && !has_digit && !has_symbol && !has_inner_upper(value))
+                || ((word == "token" || word == "secret") && !explicit && !quoted)
+        };
+        if !refused {
+            found.marked(PiiKind::Secret, start, end);
+        }
+    }
+}
+
+pub(super) fn find(text: &str, found: &mut Found) {
+    if let Some(re) = TOKEN.as_ref() {
+        for m in re.find_iter(text) {
+            let mut start = m.start();
+            if two_before(text, start).0.is_some_and(|c| is_word(c) || c == '-') && !m.as_str().starts_with('-') {
+                continue;
+            }
+            if m.as_str().get(..6).is_some_and(|p| p.eq_ignore_ascii_case("bearer")) {
+                start += m.as_str()[6..].len() - m.as_str()[6..].trim_start().len() + 6;
+            }
+            found.checked(PiiKind::Secret, start, m.end());
+        }
+    }
+    find_keyword_values(text, found);
+}

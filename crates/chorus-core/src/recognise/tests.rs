@@ -1,0 +1,312 @@
+use super::card::luhn_valid;
+use super::iban::iban_valid;
+use super::national::verhoeff_valid;
+use super::{Finding, PiiKind, Recogniser};
+
+fn found_with(names: &[&str], text: &str) -> Vec<(PiiKind, String)> {
+    let names: Vec<String> = names.iter().map(|n| (*n).to_owned()).collect();
+    Recogniser::new(&names).find(text).into_iter().map(|f: Finding| (f.kind, text[f.start..f.end].to_owned())).collect()
+}
+
+fn found(text: &str) -> Vec<(PiiKind, String)> {
+    found_with(&[], text)
+}
+
+fn kinds(text: &str, kind: PiiKind) -> Vec<String> {
+    found(text).into_iter().filter(|(k, _)| *k == kind).map(|(_, v)| v).collect()
+}
+
+fn one(kind: PiiKind, value: &str) -> Vec<(PiiKind, String)> {
+    vec![(kind, value.to_owned())]
+}
+
+#[test]
+fn tags_and_names_of_every_kind() {
+    let tags: Vec<&str> = PiiKind::ALL.iter().map(|k| k.tag()).collect();
+    assert_eq!(
+        tags,
+        ["EMAIL", "PHONE", "CARD", "IBAN", "IP", "SSN", "NINO", "AADHAAR", "PAN", "SECRET", "ADDRESS", "DOB", "NAME"]
+    );
+    for kind in PiiKind::ALL {
+        let json = serde_json::to_string(&kind).unwrap();
+        assert_eq!(json, format!("\"{}\"", kind.name()));
+        assert_eq!(serde_json::from_str::<PiiKind>(&json).unwrap(), kind);
+    }
+}
+
+#[test]
+fn recogniser_is_cheap_to_share() {
+    fn send_sync<T: Send + Sync + Clone>() {}
+    send_sync::<Recogniser>();
+    assert!(Recogniser::default().find("").is_empty());
+}
+
+#[test]
+fn the_issue_example() {
+    let text = "I'm Priya Raman (priya.raman@example.com, +44 7911 123456, card 4111 1111 1111 1111, IBAN DE89 3704 \
+                0044 0532 0130 00). Write a Python function that validates an IBAN checksum.";
+    assert_eq!(
+        found(text),
+        vec![
+            (PiiKind::Name, "Priya Raman".to_owned()),
+            (PiiKind::Email, "priya.raman@example.com".to_owned()),
+            (PiiKind::Phone, "+44 7911 123456".to_owned()),
+            (PiiKind::Card, "4111 1111 1111 1111".to_owned()),
+            (PiiKind::Iban, "DE89 3704 0044 0532 0130 00".to_owned()),
+        ]
+    );
+}
+
+#[test]
+fn luhn() {
+    assert!(luhn_valid("4111111111111111"));
+    assert!(luhn_valid("378282246310005"));
+    assert!(luhn_valid("0"));
+    assert!(!luhn_valid("4111111111111112"));
+    assert!(!luhn_valid(""));
+    assert!(!luhn_valid("4111 1111"));
+}
+
+#[test]
+fn mod_97() {
+    assert!(iban_valid("DE89370400440532013000"));
+    assert!(iban_valid("GB29NWBK60161331926819"));
+    assert!(iban_valid("FR1420041010050500013M02606"));
+    assert!(iban_valid("de89370400440532013000"));
+    assert!(!iban_valid("DE89370400440532013001"));
+    assert!(!iban_valid("DE8937040044053201300")); // one short for Germany
+    assert!(!iban_valid("XX89370400440532013000")); // no such country
+    assert!(!iban_valid("DE89 3704 0044 0532 0130 00")); // spaces are removed first
+}
+
+#[test]
+fn verhoeff() {
+    assert!(verhoeff_valid("2363")); // the textbook example
+    assert!(verhoeff_valid("726018159082"));
+    assert!(!verhoeff_valid("726018159083"));
+    assert!(!verhoeff_valid("726018159028")); // adjacent digits swapped
+    assert!(!verhoeff_valid(""));
+}
+
+#[test]
+fn emails() {
+    assert_eq!(kinds("write to a.b+c@example.co.uk.", PiiKind::Email), ["a.b+c@example.co.uk"]);
+    assert_eq!(kinds("Écrivez à jürgen.müller@example.de", PiiKind::Email), ["jürgen.müller@example.de"]);
+    assert!(kinds("icon@2x.png and git@github.com:a/b.git", PiiKind::Email).is_empty());
+    assert!(kinds("npm i lodash@4.17.21, @types/node", PiiKind::Email).is_empty());
+}
+
+#[test]
+fn phones_of_each_country() {
+    for phone in [
+        "(415) 555-0132",
+        "415.555.0132",
+        "+1 (604) 555-0171",
+        "1-800-555-0199",
+        "07700 900123",
+        "020 7946 0958",
+        "+44 (0)20 7946 0958",
+        "+91 98765 43210",
+        "98765 43210",
+        "022 2345 6789",
+        "030/12345678",
+        "0151 23456789",
+        "+49 (0)89 1234 5678",
+        "06 12 34 56 78",
+        "06.12.34.56.78",
+        "+33 6 12 34 56 78",
+        "(11) 91234-5678",
+        "+55 21 98765-4321",
+        "+34 612 345 678",
+    ] {
+        assert_eq!(found(&format!("Contact: {phone}.")), one(PiiKind::Phone, phone), "{phone}");
+    }
+    // A run of digits only after a phone word.
+    assert_eq!(kinds("call me on 9876543210", PiiKind::Phone), ["9876543210"]);
+    assert!(kinds("what is 9876543210 / 7?", PiiKind::Phone).is_empty());
+}
+
+#[test]
+fn not_phones() {
+    for text in [
+        "Meeting on 2024-05-17 at 14:30",
+        "Termin am 15.03.2024 um 10:30",
+        "The box is 120 x 80 x 45 cm",
+        "revenue 300 450 6000 mm",
+        "ISBN 978-3-16-148410-0",
+        "Order #0123456789",
+        "order number 020 7946 0958",
+        "price $415 555 0132",
+        "1 234 567 people",
+        "version 1.2.3.4",
+    ] {
+        assert!(kinds(text, PiiKind::Phone).is_empty(), "{text}: {:?}", found(text));
+    }
+}
+
+#[test]
+fn cards() {
+    assert_eq!(found("card 4111 1111 1111 1111 exp 12/27"), one(PiiKind::Card, "4111 1111 1111 1111"));
+    assert_eq!(found("amex 3782 822463 10005"), one(PiiKind::Card, "3782 822463 10005"));
+    assert_eq!(found("pay 5555-5555-5555-4444"), one(PiiKind::Card, "5555-5555-5555-4444"));
+    assert_eq!(found("19 digits 6205 5000 0000 0000 004"), one(PiiKind::Card, "6205 5000 0000 0000 004"));
+    // A year after the number is not part of it.
+    assert_eq!(kinds("card 4111 1111 1111 1111 2027", PiiKind::Card), ["4111 1111 1111 1111"]);
+    assert!(kinds("4111 1111 1111 1112", PiiKind::Card).is_empty()); // Luhn
+    assert!(kinds("4111-1111 1111-1111", PiiKind::Card).is_empty()); // mixed separators
+    assert!(kinds("IMEI 490154203237518", PiiKind::Card).is_empty());
+    assert!(kinds("0000 0000 0000 0000", PiiKind::Card).is_empty()); // no network
+}
+
+#[test]
+fn ibans() {
+    assert_eq!(found("IBAN DE89 3704 0044 0532 0130 00."), one(PiiKind::Iban, "DE89 3704 0044 0532 0130 00"));
+    assert_eq!(found("to GB29NWBK60161331926819"), one(PiiKind::Iban, "GB29NWBK60161331926819"));
+    assert_eq!(found("nl91 abna 0417 1643 00"), one(PiiKind::Iban, "nl91 abna 0417 1643 00"));
+    // The country's length ends the value, at the end of a group.
+    assert_eq!(kinds("IBAN BE68 5390 0754 7034 BIC GEBABEBB", PiiKind::Iban), ["BE68 5390 0754 7034"]);
+    assert!(kinds("DE89 3704 0044 0532 0130 01", PiiKind::Iban).is_empty());
+    assert!(kinds("DE89 370 40044 0532 0130 00", PiiKind::Iban).is_empty()); // groups of 4 only
+}
+
+#[test]
+fn ip_addresses() {
+    assert_eq!(kinds("from 203.0.113.42, then 10.0.0.5", PiiKind::IpAddress), ["203.0.113.42", "10.0.0.5"]);
+    assert_eq!(kinds("at [2001:db8::1]:8080", PiiKind::IpAddress), ["2001:db8::1"]);
+    assert_eq!(kinds("v6 fe80::1ff:fe23:4567:890a%eth0 up", PiiKind::IpAddress), ["fe80::1ff:fe23:4567:890a%eth0"]);
+    assert_eq!(kinds("::ffff:192.0.2.128 connected", PiiKind::IpAddress), ["::ffff:192.0.2.128"]);
+    for text in [
+        "version 1.2.3.4",
+        "v1.2.3.4",
+        "OID 1.3.6.1.4.1.311",
+        "bind 0.0.0.0 or 127.0.0.1",
+        "mask 255.255.255.0",
+        "loopback ::1",
+        "std::vector and crate::a::b",
+        "12:30:45",
+        "MAC 00:1a:2b:3c:4d:5e",
+        "999.1.1.1",
+    ] {
+        assert!(kinds(text, PiiKind::IpAddress).is_empty(), "{text}: {:?}", found(text));
+    }
+}
+
+#[test]
+fn national_numbers() {
+    assert_eq!(found("SSN 536-22-1847"), one(PiiKind::Ssn, "536-22-1847"));
+    assert_eq!(found("SSN: 536221847"), one(PiiKind::Ssn, "536221847"));
+    assert!(kinds("is 536221847 prime?", PiiKind::Ssn).is_empty());
+    assert!(kinds("000-12-3456 666-12-3456 912-12-3456 123-00-4567", PiiKind::Ssn).is_empty());
+    assert_eq!(found("NI AB123456C"), one(PiiKind::UkNino, "AB123456C"));
+    assert_eq!(found("NI JG 10 37 59 A"), one(PiiKind::UkNino, "JG 10 37 59 A"));
+    assert!(kinds("GB123456A QQ123456C", PiiKind::UkNino).is_empty());
+    assert_eq!(found("Aadhaar 7260 1815 9082"), one(PiiKind::Aadhaar, "7260 1815 9082"));
+    assert!(kinds("Aadhaar 7260 1815 9083", PiiKind::Aadhaar).is_empty()); // Verhoeff
+    assert!(kinds("1260 1815 9082", PiiKind::Aadhaar).is_empty()); // starts with 0 or 1
+    assert_eq!(found("PAN ABCPE1234F"), one(PiiKind::Pan, "ABCPE1234F"));
+    assert!(kinds("code ABCDE1234F", PiiKind::Pan).is_empty()); // D is no holder type
+}
+
+#[test]
+fn secrets() {
+    let key = "sk-proj-4fT9xQ2mLp8ZrW1vB7nK3sY6dH0cJ5eA";
+    assert_eq!(found(&format!("api_key=\"{key}\"")), one(PiiKind::Secret, key));
+    assert_eq!(kinds("AKIAIOSFODNN7EXAMPLE", PiiKind::Secret), ["AKIAIOSFODNN7EXAMPLE"]);
+    assert_eq!(
+        kinds("Authorization: Bearer 9f8e7d6c5b4a39281706f5e4d3c2b1a0", PiiKind::Secret),
+        ["9f8e7d6c5b4a39281706f5e4d3c2b1a0"]
+    );
+    assert_eq!(kinds("my password is hunter2.", PiiKind::Secret), ["hunter2"]);
+    assert_eq!(kinds("Passwort: Sommer#2023", PiiKind::Secret), ["Sommer#2023"]);
+    assert_eq!(kinds("senha: \"Brasil 2026\"", PiiKind::Secret), ["Brasil 2026"]);
+    assert_eq!(kinds("My PIN is 4921", PiiKind::Secret), ["4921"]);
+    for text in [
+        "my password is incorrect",
+        "password reset link",
+        "password = getpass.getpass()",
+        "password: str",
+        "PASSWORD=${DB_PASSWORD}",
+        "the token expired",
+        "LED on pin 13",
+        "sk-learn",
+        "if password == stored_hash:",
+    ] {
+        assert!(kinds(text, PiiKind::Secret).is_empty(), "{text}: {:?}", found(text));
+    }
+}
+
+#[test]
+fn addresses_and_birth_dates() {
+    assert_eq!(
+        kinds("I live at 221B Baker Street, London NW1 6XE. Hi", PiiKind::Address),
+        ["221B Baker Street, London NW1 6XE"]
+    );
+    assert_eq!(
+        kinds("Ich wohne in der Hauptstraße 5, 10115 Berlin.", PiiKind::Address),
+        ["Hauptstraße 5, 10115 Berlin"]
+    );
+    // A phone number inside cuts the address.
+    assert_eq!(
+        found("my address is 7 Elm Road, Leeds, 0113 496 0321"),
+        vec![(PiiKind::Address, "7 Elm Road, Leeds".to_owned()), (PiiKind::Phone, "0113 496 0321".to_owned())]
+    );
+    assert!(kinds("I live in London", PiiKind::Address).is_empty());
+    assert!(kinds("My email address is a@example.com", PiiKind::Address).is_empty());
+    assert_eq!(kinds("born on 14 March 1988 in Leeds", PiiKind::BirthDate), ["14 March 1988"]);
+    assert_eq!(kinds("DOB: 1985-11-23", PiiKind::BirthDate), ["1985-11-23"]);
+    assert_eq!(kinds("nací el 30 de abril de 1986", PiiKind::BirthDate), ["30 de abril de 1986"]);
+    assert!(kinds("Meeting on 14 March 1988", PiiKind::BirthDate).is_empty());
+    assert!(kinds("born in 1985", PiiKind::BirthDate).is_empty());
+}
+
+#[test]
+fn listed_names() {
+    let names = ["Priya Raman", "Mark Green"];
+    assert_eq!(
+        found_with(&names, "priya's report for RAMAN"),
+        vec![(PiiKind::Name, "priya".to_owned()), (PiiKind::Name, "RAMAN".to_owned())]
+    );
+    assert_eq!(found_with(&names, "Priya  Raman"), one(PiiKind::Name, "Priya  Raman"));
+    // Parts that are common words are found only in the full name.
+    assert_eq!(found_with(&names, "mark the green box, Mark Green"), one(PiiKind::Name, "Mark Green"));
+    // Whole words only.
+    assert!(found_with(&names, "Priyanka and Ramanujan").is_empty());
+}
+
+#[test]
+fn introduced_names() {
+    assert_eq!(
+        found("Hi, I'm Sarah. Sarah needs help"),
+        vec![(PiiKind::Name, "Sarah".to_owned()), (PiiKind::Name, "Sarah".to_owned())]
+    );
+    assert_eq!(found("My name is Siobhan O'Connor."), one(PiiKind::Name, "Siobhan O'Connor"));
+    assert_eq!(found("my client, Mr. Henderson, called"), one(PiiKind::Name, "Henderson"));
+    assert_eq!(found("Best regards,\nTomás García"), one(PiiKind::Name, "Tomás García"));
+    assert_eq!(found("Meu nome é Maria da Silva"), one(PiiKind::Name, "Maria da Silva"));
+    assert_eq!(found("मेरा नाम प्रिया है"), one(PiiKind::Name, "प्रिया"));
+    for text in [
+        "I'm tired",
+        "I'm a developer",
+        "I'm in London",
+        "I'm Indian",
+        "I'm reading Tolkien",
+        "my daughter loves Taylor Swift",
+        "This is Python code",
+        "Thanks, I will try",
+        "Ich bin Lehrer",
+        "I'm Batman",
+        "Hi Team,",
+    ] {
+        assert!(found(text).is_empty(), "{text}: {:?}", found(text));
+    }
+}
+
+#[test]
+fn overlaps_resolve_to_sorted_disjoint_findings() {
+    let text = "Priya Raman <priya.raman@example.com>";
+    let got = found_with(&["Priya Raman"], text);
+    assert_eq!(
+        got,
+        vec![(PiiKind::Name, "Priya Raman".to_owned()), (PiiKind::Email, "priya.raman@example.com".to_owned())]
+    );
+}
