@@ -60,8 +60,26 @@ struct PeerLog {
     answered: Vec<String>,
 }
 
+/// `text` without ANSI colour sequences (`ESC [ … m`), as the log writes them.
+fn plain(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            for c in chars.by_ref() {
+                if c.is_ascii_alphabetic() {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
 fn peer_log(server: &Server) -> PeerLog {
-    let stderr = server.proc.stderr();
+    let stderr = plain(&server.proc.stderr());
     let field = |line: &str, name: &str| line.split_once(name).map(|(_, rest)| rest.to_owned());
     let mut log = PeerLog { received: Vec::new(), answered: Vec::new() };
     for line in stderr.lines() {
