@@ -2,8 +2,10 @@
 //! (only its owner may list or open anything in it: the journal, the
 //! identity key, installed models), an existing one with more open modes is
 //! tightened to 0700 at start, and the identity key file to 0600. Each
-//! change is logged. Elsewhere (Windows) the folder is created as the
-//! platform does; its per-user profile folders are private already.
+//! change is logged, and so is a mode that cannot be changed (a folder
+//! owned by someone else): the node starts all the same. Elsewhere
+//! (Windows) the folder is created as the platform does, with the access
+//! its parent folder grants.
 
 #[cfg(test)]
 mod tests;
@@ -18,16 +20,17 @@ pub(crate) type Tightened = Vec<(std::path::PathBuf, u32, u32)>;
 /// Unix) and tightens it and its identity key. Returns what it changed.
 ///
 /// # Errors
-/// The folder cannot be created or its mode changed.
+/// The folder cannot be created.
 pub(crate) fn secure(dir: &Path) -> std::io::Result<Tightened> {
+    #[cfg_attr(not(unix), allow(unused_mut))]
     let mut changed = Vec::new();
     create(dir)?;
     #[cfg(unix)]
     {
-        tighten(dir, &mut changed)?;
+        tighten_or_warn(dir, &mut changed);
         let key = dir.join(chorus_net::KEY_FILE);
         if key.is_file() {
-            tighten(&key, &mut changed)?;
+            tighten_or_warn(&key, &mut changed);
         }
     }
     for (path, old, new) in &changed {
@@ -59,6 +62,14 @@ fn create(dir: &Path) -> std::io::Result<()> {
 #[cfg(not(unix))]
 fn create(dir: &Path) -> std::io::Result<()> {
     std::fs::create_dir_all(dir)
+}
+
+/// [`tighten`], logging a failure instead of failing the start.
+#[cfg(unix)]
+fn tighten_or_warn(path: &Path, changed: &mut Tightened) {
+    if let Err(error) = tighten(path, changed) {
+        tracing::warn!(path = %path.display(), %error, "cannot make this private to its owner");
+    }
 }
 
 /// Takes away the group's and others' bits (and set-id and sticky bits),

@@ -57,7 +57,7 @@ pub enum NodeError {
     /// Settings that cannot be used (the message says which and why).
     #[error(transparent)]
     InvalidSettings(#[from] InvalidSettings),
-    /// The data folder could not be created or made private.
+    /// The data folder could not be created.
     #[error("data folder {}: {source}", path.display())]
     Io {
         /// The folder.

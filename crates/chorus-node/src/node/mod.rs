@@ -174,12 +174,13 @@ impl Node {
     ///
     /// The data folder is created private to its owner (mode 0700 on Unix)
     /// and tightened to that if it was more open, the identity key in it to
-    /// 0600 (each change logged). The history setting
+    /// 0600 (each change logged; a mode that cannot be changed is logged
+    /// too, and the node starts all the same). The history setting
     /// ([`NodeConfig::history_days`]) is applied before the node returns.
     ///
     /// # Errors
     /// [`NodeError::ModelNotFound`], [`NodeError::Engine`],
-    /// [`NodeError::Io`] when the data folder cannot be made private,
+    /// [`NodeError::Io`] when the data folder cannot be created,
     /// [`NodeError::Store`] when the journal cannot be opened,
     /// [`NodeError::InvalidSettings`] for `history_days` outside 1–36500.
     pub fn start(config: NodeConfig) -> Result<Self, NodeError> {
