@@ -340,4 +340,10 @@ export interface Settings {
   onboarded: boolean;
   /** What onboarding asked, if it was answered. */
   profile: Profile | null;
+  /**
+   * Days of history kept (1–36500): older past questions are deleted at
+   * start, once a day and when this changes. `null` (the default) keeps
+   * them forever.
+   */
+  history_days: number | null;
 }
