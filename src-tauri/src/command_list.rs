@@ -12,6 +12,8 @@ macro_rules! with_commands {
             cancel,
             history,
             history_show,
+            history_delete,
+            history_clear,
             recommend,
             list_models,
             pull_model,

@@ -121,6 +121,43 @@ pub(crate) async fn history_show(query_id: String, state: State<'_, AppState>) -
     node.store().query(id)?.ok_or_else(unknown)
 }
 
+/// What `history_delete` and `history_clear` return: the ids deleted
+/// (`["q3"]`), as `chorus history rm --json` prints them.
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct Deleted {
+    /// The queries deleted, oldest first.
+    pub(crate) ids: Vec<String>,
+}
+
+impl Deleted {
+    fn of(ids: &[QueryId]) -> Self {
+        Self { ids: ids.iter().map(ToString::to_string).collect() }
+    }
+}
+
+/// Deletes one past query (`query_running` while it runs).
+#[tauri::command]
+pub(crate) async fn history_delete(query_id: String, state: State<'_, AppState>) -> CommandResult<Deleted> {
+    let id: QueryId = query_id
+        .parse()
+        .map_err(|_| CommandError::new(ErrorCode::UnknownQuery, format!("{query_id:?} is not a query id (e.g. q3)")))?;
+    let node = state.node()?;
+    tauri::async_runtime::spawn_blocking(move || node.delete_query(id))
+        .await
+        .map_err(|error| CommandError::internal(error.to_string()))??;
+    Ok(Deleted::of(&[id]))
+}
+
+/// Deletes every past query but one still running.
+#[tauri::command]
+pub(crate) async fn history_clear(state: State<'_, AppState>) -> CommandResult<Deleted> {
+    let node = state.node()?;
+    let ids = tauri::async_runtime::spawn_blocking(move || node.delete_history())
+        .await
+        .map_err(|error| CommandError::internal(error.to_string()))??;
+    Ok(Deleted::of(&ids))
+}
+
 /// The specialists that fit a profile (`memory_bytes: null`: this device's memory).
 #[tauri::command]
 pub(crate) async fn recommend(

@@ -190,6 +190,7 @@ impl AppState {
             threads: usize::try_from(stored.threads).ok(),
             data_dir: Some(data_dir),
             catalog: overrides.catalog.clone(),
+            history_days: stored.history_days,
             ..NodeConfig::default()
         };
         let node = Node::start(config).map_err(|error| {
@@ -244,6 +245,7 @@ impl AppState {
     }
 
     /// Validates, stores and applies new settings; returns what was stored.
+    /// A new `history_days` deletes the older queries at once.
     ///
     /// # Errors
     /// `invalid_settings`; `store` if the file cannot be written; the
@@ -256,7 +258,15 @@ impl AppState {
         let settings = Settings::from_json(value)?;
         let mut applied = self.settings.lock().await;
         save_settings(app, &self.settings_path, &settings)?;
+        let history_changed = applied.stored.history_days != settings.history_days;
         applied.stored = settings.clone();
+        if history_changed && let Ok(node) = &self.node {
+            // Queries older than the new setting keeps go now.
+            let (node, days) = (node.clone(), settings.history_days);
+            tauri::async_runtime::spawn_blocking(move || node.set_history_days(days))
+                .await
+                .map_err(|error| CommandError::internal(error.to_string()))??;
+        }
         self.apply_network(&mut applied, &settings).await?;
         Ok(settings)
     }

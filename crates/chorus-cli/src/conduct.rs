@@ -1,10 +1,10 @@
-//! `chorus ask`, `chorus route` and `chorus history`: the conductor and its
-//! journal in a terminal.
+//! `chorus ask`, `chorus route` and `chorus history` (`show`, `rm`): the
+//! conductor and its journal in a terminal.
 
 use std::io::Write;
 
 use chorus_node::core::{ConductorEvent, QueryId, QueryKind, SubtaskStatus};
-use chorus_node::{ErrorReply, Node};
+use chorus_node::{ErrorCode, ErrorReply, Node};
 use clap::{Args, Subcommand};
 
 /// A mistake in what was asked (exit code 2).
@@ -43,6 +43,19 @@ enum HistoryAction {
         /// Its id (as listed, e.g. q12).
         id: String,
         /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Delete one past question (`rm q12`) or all of them (`rm --all`):
+    /// the question, plan, answer, events and sub-task results.
+    Rm {
+        /// Its id (as listed, e.g. q12).
+        #[arg(required_unless_present = "all", conflicts_with = "all")]
+        id: Option<String>,
+        /// Delete every past question.
+        #[arg(long)]
+        all: bool,
+        /// Print one JSON object: `{"event":"deleted","ids":["q12"]}`.
         #[arg(long)]
         json: bool,
     },
@@ -212,10 +225,11 @@ pub(crate) async fn route(node: &Node, args: &RouteArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// `chorus history` and `chorus history show ID`.
+/// `chorus history`, `chorus history show ID` and `chorus history rm`.
 pub(crate) fn history(node: &Node, args: &HistoryArgs) -> anyhow::Result<()> {
     let store = node.store();
     match &args.action {
+        Some(HistoryAction::Rm { id, all, json }) => return history_rm(node, id.as_deref(), *all, *json || args.json),
         None => {
             let queries = store.list_queries(args.limit, 0)?;
             if args.json {
@@ -261,6 +275,50 @@ pub(crate) fn history(node: &Node, args: &HistoryArgs) -> anyhow::Result<()> {
                 println!("error: {error}");
             }
         }
+    }
+    Ok(())
+}
+
+/// `chorus history rm ID` and `chorus history rm --all`: prints what was
+/// deleted (with `--json`, `{"event":"deleted","ids":[…]}`). A malformed or
+/// unknown id is a usage error (exit code 2; with `--json` an `error`
+/// event with code `unknown_query`).
+fn history_rm(node: &Node, id: Option<&str>, all: bool, json: bool) -> anyhow::Result<()> {
+    let fail = |reply: ErrorReply| -> anyhow::Result<()> {
+        if json {
+            println!("{}", reply.to_event());
+        }
+        if reply.code == ErrorCode::UnknownQuery {
+            Err(UsageError(reply.message).into())
+        } else {
+            Err(anyhow::Error::new(reply))
+        }
+    };
+    let deleted = match (id, all) {
+        (_, true) => match node.delete_history() {
+            Ok(ids) => ids,
+            Err(error) => return fail(error.into()),
+        },
+        (Some(text), false) => {
+            let Ok(id) = text.parse::<QueryId>() else {
+                return fail(ErrorReply::new(ErrorCode::UnknownQuery, format!("{text:?} is not a query id (e.g. q3)")));
+            };
+            match node.delete_query(id) {
+                Ok(()) => vec![id],
+                Err(error) => return fail(error.into()),
+            }
+        }
+        (None, false) => return Err(UsageError("name a query (e.g. q3) or give --all".to_owned()).into()),
+    };
+    let ids: Vec<String> = deleted.iter().map(ToString::to_string).collect();
+    if json {
+        println!("{}", serde_json::json!({"event": "deleted", "ids": ids}));
+    } else if ids.is_empty() {
+        println!("no past questions to delete");
+    } else if all {
+        println!("deleted {} past question(s): {}", ids.len(), ids.join(", "));
+    } else {
+        println!("deleted {}", ids.join(", "));
     }
     Ok(())
 }

@@ -29,6 +29,11 @@ struct Cli {
     /// A specialist catalog file instead of the built-in one.
     #[arg(long, global = true)]
     catalog: Option<PathBuf>,
+    /// Keep this many days of history (1-36500): older past questions are
+    /// deleted at start (and daily while `serve` runs). `forever`, the
+    /// default, deletes nothing.
+    #[arg(long, global = true, value_name = "DAYS|forever", value_parser = parse_history_days)]
+    history_days: Option<HistoryDays>,
     #[command(flatten)]
     model: ModelArgs,
     #[command(subcommand)]
@@ -67,6 +72,22 @@ enum Command {
 pub(crate) struct Globals {
     data_dir: Option<PathBuf>,
     catalog: Option<PathBuf>,
+    history_days: Option<u32>,
+}
+
+/// `--history-days`: a number of days, or `forever` (`None`).
+#[derive(Debug, Clone, Copy)]
+struct HistoryDays(Option<u32>);
+
+fn parse_history_days(text: &str) -> Result<HistoryDays, String> {
+    let text = text.trim();
+    if text.eq_ignore_ascii_case("forever") {
+        return Ok(HistoryDays(None));
+    }
+    match text.parse::<u32>() {
+        Ok(days) if (1..=chorus_node::MAX_HISTORY_DAYS).contains(&days) => Ok(HistoryDays(Some(days))),
+        _ => Err(format!("expected a number of days from 1 to {} or `forever`", chorus_node::MAX_HISTORY_DAYS)),
+    }
 }
 
 #[derive(Debug, Args)]
@@ -154,7 +175,11 @@ struct BenchArgs {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_tracing(cli.verbose);
-    let globals = Globals { data_dir: cli.data_dir, catalog: cli.catalog };
+    let globals = Globals {
+        data_dir: cli.data_dir,
+        catalog: cli.catalog,
+        history_days: cli.history_days.and_then(|days| days.0),
+    };
     let result = match cli.command {
         Command::Ask(args) => ask(&globals, &cli.model, args),
         Command::Route(args) => start(&globals, &cli.model)
@@ -214,6 +239,7 @@ pub(crate) fn node_config(globals: &Globals, args: &ModelArgs) -> NodeConfig {
         threads: args.threads,
         data_dir: globals.data_dir.clone(),
         catalog: globals.catalog.clone(),
+        history_days: globals.history_days,
         ..NodeConfig::default()
     }
 }

@@ -92,7 +92,7 @@ fn queue_crash_child_process() -> TestResult {
 fn a_killed_process_keeps_its_queue() -> TestResult {
     let dir = tempfile::tempdir()?;
     // Only what the store flushed itself is on disk after the kill.
-    let ready = crash::kill_when_ready("queue_crash_child_process", QUEUE_CRASH_DIR_VAR, dir.path())?;
+    let ready = crash::kill_when_ready("queue_crash_child_process", QUEUE_CRASH_DIR_VAR, dir.path(), Duration::ZERO)?;
     let id = QueryId(ready.parse()?);
     let store = crash::reopen(dir.path())?;
     assert_eq!(store.queue_list()?, vec![queued(id, 1, "translator-es")]);
@@ -119,6 +119,9 @@ fn deleting_a_query_empties_its_queue() -> TestResult {
     store.queue_push(&queued(deleted, 0, "b"))?;
     store.queue_push(&queued(deleted, 1, "c"))?;
     store.queue_push(&queued(after, 0, "d"))?;
+    // A running query is not deleted; once finished it goes, queue and all.
+    assert!(matches!(store.delete_query(deleted), Err(StoreError::QueryRunning(_))));
+    store.finish_query(deleted, chorus_core::QueryOutcome::Failed { error: "x".into(), partial_answer: None })?;
     assert!(store.delete_query(deleted)?);
     assert!(store.queue_for(deleted)?.is_empty());
     drop(store);

@@ -20,6 +20,8 @@ pub enum ErrorCode {
     Cancelled,
     /// No query with this id in the journal.
     UnknownQuery,
+    /// The query is still running, so it cannot be deleted yet.
+    QueryRunning,
     /// No specialist fits the profile.
     NothingFits,
     /// Neither a base model nor a specialist of the catalog has this id.
@@ -66,12 +68,13 @@ pub enum ErrorCode {
 
 impl ErrorCode {
     /// Every code, in declaration order.
-    pub const ALL: [Self; 26] = [
+    pub const ALL: [Self; 27] = [
         Self::EmptyPrompt,
         Self::NothingReachable,
         Self::ConductorFailed,
         Self::Cancelled,
         Self::UnknownQuery,
+        Self::QueryRunning,
         Self::NothingFits,
         Self::UnknownModel,
         Self::InsufficientSpace,
@@ -104,6 +107,7 @@ impl ErrorCode {
             Self::ConductorFailed => "conductor_failed",
             Self::Cancelled => "cancelled",
             Self::UnknownQuery => "unknown_query",
+            Self::QueryRunning => "query_running",
             Self::NothingFits => "nothing_fits",
             Self::UnknownModel => "unknown_model",
             Self::InsufficientSpace => "insufficient_space",
@@ -125,6 +129,17 @@ impl ErrorCode {
             Self::Client => "client",
             Self::HttpStatus => "http_status",
             Self::Internal => "internal",
+        }
+    }
+
+    /// The code of a journal error: `unknown_query`, `query_running`, else
+    /// `store`.
+    #[must_use]
+    pub fn of_store(error: &chorus_core::StoreError) -> Self {
+        match error {
+            chorus_core::StoreError::UnknownQuery(_) => Self::UnknownQuery,
+            chorus_core::StoreError::QueryRunning(_) => Self::QueryRunning,
+            _ => Self::Store,
         }
     }
 

@@ -60,8 +60,15 @@ impl Node {
         tokio::spawn(async move {
             let run = tokio::spawn(async move { conductor.ask(&text, &inner_tx).await });
             let mut answer_so_far = String::new();
+            // The last event (`done`) goes out once the journal has the
+            // query finished: whoever sees it may list or delete the query.
+            let mut last = None;
             while let Some(event) = inner_rx.recv().await {
                 journal(&store, query_id, &event, &mut answer_so_far);
+                if matches!(event, ConductorEvent::Done { .. } | ConductorEvent::Error { .. }) {
+                    last = Some(event);
+                    continue;
+                }
                 if outer_tx.send(event).await.is_err() {
                     break; // the consumer went away: cancel
                 }
@@ -77,7 +84,7 @@ impl Node {
                         message: error.to_string(),
                     };
                     journal(&store, query_id, &event, &mut answer_so_far);
-                    let _ = outer_tx.send(event).await;
+                    last = Some(event);
                     QueryOutcome::Failed { error: error.to_string(), partial_answer: Some(answer_so_far) }
                 }
                 Err(join) => QueryOutcome::Failed {
@@ -92,6 +99,9 @@ impl Node {
             }
             if let Err(error) = store.finish_query(query_id, outcome) {
                 tracing::warn!(%error, %query_id, "could not finish the query in the journal");
+            }
+            if let Some(event) = last {
+                let _ = outer_tx.send(event).await;
             }
         });
         Ok(Conversation { query_id, events: outer_rx })

@@ -15,12 +15,14 @@
 mod cluster;
 mod code;
 mod conduct;
+mod folder;
 mod host;
 mod local;
 mod models;
 mod network;
 mod node;
 mod reply;
+mod retention;
 mod serving;
 mod settings;
 
@@ -39,7 +41,9 @@ pub use network::{NetworkSettings, NodeService, PeerView, ServeSettings};
 pub use node::{AskRequest, Node, NodeConfig, NodeError, default_data_dir};
 pub use reply::ErrorReply;
 pub use serving::{task_request, task_service};
-pub use settings::{InvalidSettings, MAX_SLOTS, MAX_THREADS, NetworkChange, Privacy, Settings, network_change};
+pub use settings::{
+    InvalidSettings, MAX_HISTORY_DAYS, MAX_SLOTS, MAX_THREADS, NetworkChange, Privacy, Settings, network_change,
+};
 
 /// The network layer's types (peer ids, addresses, statuses).
 pub use chorus_net as net;

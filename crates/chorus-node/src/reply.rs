@@ -66,7 +66,7 @@ impl From<ModelsError> for ErrorReply {
 
 impl From<chorus_core::StoreError> for ErrorReply {
     fn from(error: chorus_core::StoreError) -> Self {
-        Self::new(ErrorCode::Store, error.to_string())
+        Self::new(ErrorCode::of_store(&error), error.to_string())
     }
 }
 

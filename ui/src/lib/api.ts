@@ -37,6 +37,14 @@ export interface ChorusApi {
   history(limit?: number): Promise<QuerySummary[]>;
   /** One past query in full, with its journaled events. */
   historyShow(queryId: string): Promise<QueryRecord>;
+  /**
+   * Deletes one past query and all the journal keeps of it; resolves with the
+   * ids deleted (`["q3"]`). Rejects with `unknown_query`, or `query_running`
+   * while it runs (stop it first).
+   */
+  historyDelete(queryId: string): Promise<string[]>;
+  /** Deletes every past query but a running one; resolves with the ids deleted. */
+  historyClear(): Promise<string[]>;
   /** The 2–5 specialists that fit a profile best. */
   recommend(profile: Profile): Promise<ModelRecommendation[]>;
   listModels(): Promise<ModelListing>;

@@ -70,6 +70,7 @@ export const DEFAULT_SETTINGS: Settings = {
   profile: null,
   private_names: [],
   keep_sensitive_on_device: true,
+  history_days: null,
 };
 
 const SETTINGS_KEY = 'chorus.mock.settings';
@@ -343,6 +344,22 @@ export function createMockApi(options: MockOptions = {}): MockApi {
       return found ? resolveSoon(found) : rejectSoon('unknown_query', `no query ${queryId} in the journal`);
     },
 
+    historyDelete(queryId) {
+      const id = queryIdOf(queryId);
+      const at = records.findIndex((entry) => queryIdOf(entry.id) === id);
+      if (at < 0) return rejectSoon('unknown_query', `no query ${id} in the journal`);
+      if (running.has(id)) return rejectSoon('query_running', `query ${id} is still running; stop it before deleting it`);
+      records.splice(at, 1);
+      return resolveSoon([id]);
+    },
+
+    historyClear() {
+      const deleted = records.filter((entry) => !running.has(queryIdOf(entry.id)));
+      const kept = records.filter((entry) => running.has(queryIdOf(entry.id)));
+      records.splice(0, records.length, ...kept);
+      return resolveSoon(deleted.map((entry) => queryIdOf(entry.id)).reverse());
+    },
+
     recommend: (profile) => {
       const result = recommend(profile, models);
       return result instanceof ChorusError ? rejectSoon(result.code, result.message) : resolveSoon(result);
@@ -453,10 +470,20 @@ export function createMockApi(options: MockOptions = {}): MockApi {
       if (!Number.isInteger(next.threads) || next.threads < 1) {
         return rejectSoon('invalid_settings', 'threads must be a whole number, 1 or more');
       }
+      const days = next.history_days;
+      if (days !== null && (!Number.isInteger(days) || days < 1 || days > 36500)) {
+        return rejectSoon('invalid_settings', 'history_days must be 1–36500 days, or null to keep history forever');
+      }
       const names = privateNames(next.private_names ?? []);
       if (typeof names === 'string') return rejectSoon('invalid_settings', names);
       settings = { ...structuredClone(next), private_names: names };
       options.store?.setItem(SETTINGS_KEY, JSON.stringify(settings));
+      if (days !== null) {
+        // As the node does: queries that began longer ago go at once.
+        const cutoff = Date.now() - days * 24 * 60 * 60 * 1000;
+        const kept = records.filter((entry) => entry.started_at_ms >= cutoff || running.has(queryIdOf(entry.id)));
+        records.splice(0, records.length, ...kept);
+      }
       return resolveSoon(settings);
     },
   };

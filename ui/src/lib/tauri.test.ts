@@ -67,6 +67,8 @@ describe('tauriApi', () => {
     await api.cancel('q1');
     await api.history(5);
     await api.historyShow('q1');
+    await api.historyDelete('q1');
+    await api.historyClear();
     await api.recommend(profile);
     await api.listModels();
     await api.pauseDownload('m');
@@ -79,6 +81,8 @@ describe('tauriApi', () => {
       ['cancel', { queryId: 'q1' }],
       ['history', { limit: 5 }],
       ['history_show', { queryId: 'q1' }],
+      ['history_delete', { queryId: 'q1' }],
+      ['history_clear', undefined],
       ['recommend', { profile }],
       ['list_models', undefined],
       ['pause_download', { id: 'm' }],
@@ -88,6 +92,16 @@ describe('tauriApi', () => {
       ['get_settings', undefined],
       ['set_settings', { settings: DEFAULT_SETTINGS }],
     ]);
+  });
+
+  it('resolves deletions with the ids the shell deleted', async () => {
+    const { core } = fakeCore({
+      history_delete: (args) => ({ ids: [args.queryId] }),
+      history_clear: () => ({ ids: ['q1', 'q2'] }),
+    });
+    const api = createTauriApi(core);
+    await expect(api.historyDelete('q7')).resolves.toEqual(['q7']);
+    await expect(api.historyClear()).resolves.toEqual(['q1', 'q2']);
   });
 
   it('turns rejections into ChorusError with the code the shell sent', async () => {

@@ -30,6 +30,8 @@ export const COMMANDS = [
   'cancel',
   'history',
   'history_show',
+  'history_delete',
+  'history_clear',
   'recommend',
   'list_models',
   'pull_model',
@@ -61,6 +63,8 @@ export function createTauriApi(core: TauriCore = { invoke, Channel }): ChorusApi
     cancel: (queryId) => call<null>('cancel', { queryId }).then(() => undefined),
     history: (limit = 50) => call<QuerySummary[]>('history', { limit }),
     historyShow: (queryId) => call<QueryRecord>('history_show', { queryId }),
+    historyDelete: (queryId) => call<{ ids: string[] }>('history_delete', { queryId }).then(({ ids }) => ids),
+    historyClear: () => call<{ ids: string[] }>('history_clear').then(({ ids }) => ids),
     recommend: (profile) => call<ModelRecommendation[]>('recommend', { profile }),
     listModels: () => call<ModelListing>('list_models'),
     pullModel(id, onProgress) {

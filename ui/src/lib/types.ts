@@ -358,4 +358,10 @@ export interface Settings {
   private_names: string[];
   /** Sensitive parts (health, personal legal and money matters) stay on this device. */
   keep_sensitive_on_device: boolean;
+  /**
+   * Days of history kept (1–36500): older past questions are deleted at
+   * start, once a day and when this changes. `null` (the default) keeps
+   * them forever.
+   */
+  history_days: number | null;
 }

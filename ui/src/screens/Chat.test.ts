@@ -178,11 +178,63 @@ describe('Chat', () => {
     await finished();
 
     const item = await screen.findByTestId('history-item-q1');
-    await waitFor(() => expect(within(screen.getByTestId('history-list')).getAllByRole('button')).toHaveLength(2));
+    await waitFor(() => expect(within(screen.getByTestId('history-list')).getAllByTestId(/^history-item-/)).toHaveLength(2));
     await userEvent.setup().click(item);
     await screen.findByTestId('history-banner');
     expect(screen.getByTestId('answer')).toHaveTextContent('Ahorra juntos');
     expect(screen.getAllByRole('article')).toHaveLength(3);
     expect(item).toHaveAttribute('aria-current', 'true');
+  });
+
+  it('deletes a past question after a confirmation, and the answer on screen with it', async () => {
+    const api = createMockApi({ delayMs: 1 });
+    render(Chat, { api, defaultPrivacy: 'on_device' });
+    await ask('Write a plan, with prices');
+    await finished();
+    await ask('How do I split a bill?');
+    await finished();
+    const user = userEvent.setup();
+    await user.click(await screen.findByTestId('history-item-q1'));
+    await screen.findByTestId('history-banner');
+
+    // Asking first, then thinking better of it: nothing is deleted.
+    await user.click(screen.getByTestId('history-delete-q1'));
+    expect(screen.getByRole('group', { name: 'Confirm deleting question q1' })).toHaveTextContent(
+      'Delete this question and its answer from this device?',
+    );
+    await user.click(screen.getByTestId('history-delete-cancel-q1'));
+    expect(screen.getByTestId('history-item-q1')).toBeInTheDocument();
+
+    await user.click(screen.getByTestId('history-delete-q1'));
+    await user.click(screen.getByTestId('history-delete-confirm-q1'));
+    await waitFor(() => expect(screen.queryByTestId('history-item-q1')).not.toBeInTheDocument());
+    expect(screen.getByTestId('history-item-q2')).toBeInTheDocument();
+    // q1 was on screen: it is gone from there too.
+    expect(screen.queryByTestId('history-banner')).not.toBeInTheDocument();
+    expect(screen.queryByTestId('answer')).not.toBeInTheDocument();
+    await expect(api.historyShow('q1')).rejects.toHaveProperty('code', 'unknown_query');
+
+    await user.click(screen.getByTestId('history-delete-q2'));
+    await user.click(screen.getByTestId('history-delete-confirm-q2'));
+    expect(await screen.findByTestId('history-empty')).toBeInTheDocument();
+  });
+
+  it('does not offer to delete the question running now, and says why a deletion failed', async () => {
+    const api = createMockApi({ delayMs: 40 });
+    render(Chat, { api, defaultPrivacy: 'on_device' });
+    await ask('Write a plan, with prices');
+    await waitFor(() => expect(screen.getByTestId('history-item-q1')).toBeInTheDocument());
+    expect(screen.getByTestId('history-delete-q1')).toBeDisabled();
+    await finished();
+    await waitFor(() => expect(screen.getByTestId('history-delete-q1')).toBeEnabled());
+
+    vi.spyOn(api, 'historyDelete').mockRejectedValueOnce({ code: 'query_running', message: 'query q1 is still running' });
+    const user = userEvent.setup();
+    await user.click(screen.getByTestId('history-delete-q1'));
+    await user.click(screen.getByTestId('history-delete-confirm-q1'));
+    const alert = await screen.findByTestId('history-error');
+    expect(alert).toHaveAttribute('data-code', 'query_running');
+    expect(alert).toHaveTextContent('stop it, then delete it');
+    expect(screen.getByTestId('history-item-q1')).toBeInTheDocument();
   });
 });

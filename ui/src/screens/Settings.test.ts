@@ -205,4 +205,51 @@ describe('Settings', () => {
     await user.click(screen.getByTestId('settings-onboarding'));
     expect(onredoonboarding).toHaveBeenCalled();
   });
+
+  it('keeps history forever by default, says so, and saves a number of days', async () => {
+    const { api, user } = setup();
+    const keep = screen.getByLabelText('Keep history');
+    expect(keep).toHaveValue('forever');
+    expect(within(keep as HTMLElement).getByRole('option', { selected: true })).toHaveTextContent('Forever (default)');
+    expect(screen.getByTestId('settings-history-days-hint')).toHaveTextContent('until you delete them');
+    await user.selectOptions(keep, '30');
+    await saved();
+    expect(api.storedSettings.history_days).toBe(30);
+    expect(screen.getByTestId('settings-history-days-hint')).toHaveTextContent('more than 30 days ago are deleted');
+    await user.selectOptions(screen.getByLabelText('Keep history'), 'forever');
+    await waitFor(() => expect(api.storedSettings.history_days).toBeNull());
+  });
+
+  it('shows a stored number of days that is not among the usual choices', () => {
+    setup({ history_days: 45 });
+    expect(screen.getByLabelText('Keep history')).toHaveValue('45');
+  });
+
+  it('deletes all history after a confirmation', async () => {
+    const initial = { ...DEFAULT_SETTINGS, onboarded: true };
+    const history = [1, 2].map((n) => ({
+      id: `q${n}`,
+      text: `question ${n}`,
+      mode: 'on_device',
+      status: 'done' as const,
+      started_at_ms: 1_700_000_000_000 + n,
+      ended_at_ms: 1_700_000_000_100 + n,
+      plan: null,
+      answer: 'ok',
+      error: null,
+      subtasks: [],
+      events: [],
+    }));
+    const api = createMockApi({ delayMs: 1, settings: initial, history });
+    render(Settings, { api, settings: initial, onchange: vi.fn() });
+    const user = userEvent.setup();
+    await user.click(screen.getByTestId('history-clear'));
+    await user.click(screen.getByTestId('history-clear-cancel'));
+    expect(await api.history()).toHaveLength(2);
+    await user.click(screen.getByTestId('history-clear'));
+    expect(screen.getByRole('group', { name: 'Confirm deleting all history' })).toHaveTextContent('A question still running is kept.');
+    await user.click(screen.getByTestId('history-clear-confirm'));
+    expect(await screen.findByTestId('history-cleared')).toHaveTextContent('Deleted 2 past questions.');
+    expect(await api.history()).toEqual([]);
+  });
 });

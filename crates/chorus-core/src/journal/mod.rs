@@ -13,9 +13,13 @@
 //! lost write would make the journal lie:
 //!
 //! * [`Store::begin_query`], [`Store::finish_query`],
-//!   [`Store::mark_interrupted`], [`Store::recover`] and
-//!   [`Store::delete_query`] — so after a crash every query the user saw
-//!   start is in the journal and its final state is never lost;
+//!   [`Store::mark_interrupted`] and [`Store::recover`] — so after a crash
+//!   every query the user saw start is in the journal and its final state
+//!   is never lost;
+//! * [`Store::delete_query`], [`Store::delete_all_queries`] and
+//!   [`Store::forget_older_than`] — a deleted query does not come back
+//!   after a crash (sled's log may still hold its old bytes for a while:
+//!   see `forget.rs`);
 //! * [`Store::queue_push`] and [`Store::queue_remove`] — a sub-task waiting
 //!   for an executor must not vanish in a crash (the query would be lost
 //!   without a word), nor come back after it ran;
@@ -62,6 +66,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+mod forget;
 mod installed;
 mod ledger;
 mod queries;
@@ -168,6 +173,10 @@ pub enum StoreError {
     /// No query with this id is in the journal.
     #[error("no query {0} in the journal")]
     UnknownQuery(QueryId),
+    /// The query is running in this process, so it cannot be deleted yet:
+    /// cancel it, and delete it once it has finished.
+    #[error("query {0} is still running; stop it before deleting it")]
+    QueryRunning(QueryId),
     /// The query has already finished, so it cannot be finished again.
     #[error("query {id} is not running (it is {status})")]
     NotRunning {

@@ -1,6 +1,6 @@
 //! The query journal: a query's header, its events and its sub-task
 //! results, from [`Store::begin_query`] to [`Store::finish_query`], the
-//! history, crash recovery and deletion.
+//! history and crash recovery. Deleting is in `forget.rs`.
 
 use std::collections::HashSet;
 use std::fmt;
@@ -220,11 +220,11 @@ pub struct QuerySummary {
 
 /// The header of a query as stored in the `queries` tree.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-struct QueryHeader {
+pub(super) struct QueryHeader {
     text: String,
     mode: String,
     status: QueryStatus,
-    started_at_ms: u64,
+    pub(super) started_at_ms: u64,
     #[serde(default)]
     ended_at_ms: Option<u64>,
     #[serde(default)]
@@ -271,6 +271,9 @@ impl Store {
         };
         let header = encode(&header)?;
         let inner = &self.inner;
+        // Held until the query is marked live: a deletion running meanwhile
+        // waits, so it never takes the new query for a finished one.
+        let mut live = self.live();
         let id = (&inner.meta, &inner.queries)
             .transaction(|(meta, queries)| {
                 let next = match meta.get(META_NEXT_QUERY_ID)? {
@@ -286,7 +289,8 @@ impl Store {
                 Ok(id)
             })
             .map_err(transaction_error)?;
-        self.live().insert(id);
+        live.insert(id);
+        drop(live);
         self.flush()?;
         Ok(id)
     }
@@ -499,24 +503,6 @@ impl Store {
         Ok(recovered)
     }
 
-    /// Deletes a query with its events, sub-tasks and queued sub-tasks;
-    /// returns whether it existed. Flushed. (sled reclaims the space on disk later, when it
-    /// compacts its log.)
-    pub fn delete_query(&self, id: QueryId) -> Result<bool, StoreError> {
-        let existed = self.inner.queries.remove(id.key())?.is_some();
-        let _ = self.inner.seq.remove(id.key())?;
-        for tree in [&self.inner.events, &self.inner.subtasks, &self.inner.queue] {
-            let mut batch = sled::Batch::default();
-            for key in tree.scan_prefix(id.key()).keys() {
-                batch.remove(key?);
-            }
-            tree.apply_batch(batch)?;
-        }
-        self.live().remove(&id);
-        self.flush()?;
-        Ok(existed)
-    }
-
     fn interrupt(&self, id: QueryId) -> Result<Option<QuerySummary>, StoreError> {
         let last_event_at = match self.inner.events.scan_prefix(id.key()).next_back() {
             Some(entry) => {
@@ -565,12 +551,16 @@ impl Store {
             .map_err(transaction_error)
     }
 
-    fn live(&self) -> std::sync::MutexGuard<'_, HashSet<QueryId>> {
+    /// Queries running in this process. Held by [`Store::begin_query`]
+    /// while it journals a new query, and by the deleting calls of
+    /// `forget.rs` while they check and delete, so that a query cannot
+    /// begin unseen between the two.
+    pub(super) fn live(&self) -> std::sync::MutexGuard<'_, HashSet<QueryId>> {
         self.inner.live.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
 
-fn decode_query_entry(key: &[u8], value: &[u8]) -> Option<(QueryId, QueryHeader)> {
+pub(super) fn decode_query_entry(key: &[u8], value: &[u8]) -> Option<(QueryId, QueryHeader)> {
     let Some(id) = decode_raw_u64(key).map(QueryId) else {
         tracing::warn!(key = ?key, "skipping a query with a malformed key");
         return None;

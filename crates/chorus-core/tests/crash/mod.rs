@@ -15,9 +15,15 @@ pub(crate) const READY_MARK: &str = "CHORUS-JOURNAL-CHILD-READY";
 
 /// Runs the ignored test `child_test` of this binary in a child process with
 /// `dir_var` set to `dir`, reads its output until the [`READY_MARK`] line,
-/// kills it (SIGKILL: no destructor runs, sled gets no chance to flush) and
-/// returns what followed the mark on that line.
-pub(crate) fn kill_when_ready(child_test: &str, dir_var: &str, dir: &Path) -> Result<String, Box<dyn Error>> {
+/// lets it run on for `delay` (zero: none), kills it (SIGKILL: no
+/// destructor runs, sled gets no chance to flush) and returns what followed
+/// the mark on that line.
+pub(crate) fn kill_when_ready(
+    child_test: &str,
+    dir_var: &str,
+    dir: &Path,
+    delay: Duration,
+) -> Result<String, Box<dyn Error>> {
     let mut child = Command::new(std::env::current_exe()?)
         .args([child_test, "--exact", "--ignored", "--nocapture", "--test-threads=1"])
         .env(dir_var, dir)
@@ -33,6 +39,7 @@ pub(crate) fn kill_when_ready(child_test: &str, dir_var: &str, dir: &Path) -> Re
             break;
         }
     }
+    std::thread::sleep(delay);
     child.kill()?;
     let status = child.wait()?;
     assert!(!status.success(), "the child process ended by itself");

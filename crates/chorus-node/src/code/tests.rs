@@ -23,6 +23,7 @@ fn the_codes_the_ui_and_readme_document_exist() {
         "conductor_failed",
         "cancelled",
         "unknown_query",
+        "query_running",
         "nothing_fits",
         "unknown_model",
         "insufficient_space",
@@ -78,6 +79,8 @@ fn every_node_error() -> Vec<(NodeError, &'static str)> {
             "catalog",
         ),
         (NodeError::Store(unopenable_store()), "store"),
+        (NodeError::Store(chorus_core::StoreError::UnknownQuery(chorus_core::QueryId(3))), "unknown_query"),
+        (NodeError::Store(chorus_core::StoreError::QueryRunning(chorus_core::QueryId(3))), "query_running"),
         (NodeError::InvalidBench("x".into()), "internal"),
         (NodeError::Models(ModelsError::UnknownModel { id: "x".into() }), "unknown_model"),
         (NodeError::Models(ModelsError::NotInstalled { id: "x".into() }), "not_installed"),
@@ -96,6 +99,7 @@ fn every_node_error() -> Vec<(NodeError, &'static str)> {
         (NodeError::Identity(chorus_net::IdentityError::Corrupt { path: "k".into(), reason: "x".into() }), "network"),
         (NodeError::NetworkUnavailable("down".into()), "network"),
         (NodeError::InvalidSettings(crate::InvalidSettings("x".into())), "invalid_settings"),
+        (NodeError::Io { path: "/data".into(), source: std::io::Error::other("x") }, "io"),
     ];
     for (error, _) in &cases {
         match error {
@@ -110,7 +114,8 @@ fn every_node_error() -> Vec<(NodeError, &'static str)> {
             | NodeError::Network(_)
             | NodeError::Identity(_)
             | NodeError::NetworkUnavailable(_)
-            | NodeError::InvalidSettings(_) => {}
+            | NodeError::InvalidSettings(_)
+            | NodeError::Io { .. } => {}
         }
     }
     cases

@@ -57,6 +57,15 @@ pub enum NodeError {
     /// Settings that cannot be used (the message says which and why).
     #[error(transparent)]
     InvalidSettings(#[from] InvalidSettings),
+    /// The data folder could not be created.
+    #[error("data folder {}: {source}", path.display())]
+    Io {
+        /// The folder.
+        path: std::path::PathBuf,
+        /// What the file system said.
+        #[source]
+        source: std::io::Error,
+    },
 }
 
 impl NodeError {
@@ -68,11 +77,12 @@ impl NodeError {
             Self::Generate(GenerateError::EmptyPrompt) => ErrorCode::EmptyPrompt,
             Self::Generate(GenerateError::Busy(_)) => ErrorCode::Busy,
             Self::Models(models) => models.code(),
-            Self::Store(_) => ErrorCode::Store,
+            Self::Store(error) => ErrorCode::of_store(error),
             Self::Network(_) | Self::Identity(_) | Self::NetworkUnavailable(_) => ErrorCode::Network,
             Self::ModelNotFound { .. } => ErrorCode::ModelNotFound,
             Self::Catalog(_) => ErrorCode::Catalog,
             Self::InvalidSettings(_) => ErrorCode::InvalidSettings,
+            Self::Io { .. } => ErrorCode::Io,
             Self::Generate(_) | Self::Engine(_) | Self::Load(_) | Self::InvalidBench(_) => ErrorCode::Internal,
         }
     }

@@ -3,6 +3,7 @@
 //! [`ModelManager`].
 
 mod error;
+mod history;
 mod join;
 
 pub use error::NodeError;
@@ -23,6 +24,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::models::{ModelListing, ModelManager, ModelRecommendation, PullOutcome, RemovedModel, install_dir_of};
 use crate::network::NodeService;
+use crate::retention::Retention;
 
 /// How a node runs.
 #[derive(Debug, Clone)]
@@ -49,6 +51,10 @@ pub struct NodeConfig {
     /// base model is installed). A device can hold the conductor model and
     /// leave every specialist to peers.
     pub local_specialists: Option<std::collections::BTreeSet<String>>,
+    /// Days of history the journal keeps (`None`: forever). Queries that
+    /// began longer ago are deleted at start and once a day while the node
+    /// runs; [`Node::set_history_days`] changes it.
+    pub history_days: Option<u32>,
 }
 
 /// The default data directory.
@@ -76,6 +82,7 @@ impl Default for NodeConfig {
             catalog: None,
             conductor: ConductorConfig::default(),
             local_specialists: None,
+            history_days: None,
         }
     }
 }
@@ -129,6 +136,8 @@ pub struct Node {
     /// Serialises [`Node::join_network`] calls on this handle.
     joining: tokio::sync::Mutex<()>,
     models: ModelManager,
+    /// How long the journal keeps past questions (shared by every clone).
+    retention: Arc<Retention>,
 }
 
 impl Clone for Node {
@@ -147,6 +156,7 @@ impl Clone for Node {
             joined: RwLock::new(self.joined()),
             joining: tokio::sync::Mutex::new(()),
             models: self.models.clone(),
+            retention: Arc::clone(&self.retention),
         }
     }
 }
@@ -164,9 +174,19 @@ impl std::fmt::Debug for Node {
 impl Node {
     /// Starts the engine and finds the default model (it is loaded on first use).
     ///
+    /// The data folder is created private to its owner (mode 0700 on Unix)
+    /// and tightened to that if it was more open, the identity key in it to
+    /// 0600 (each change logged; a mode that cannot be changed is logged
+    /// too, and the node starts all the same). The history setting
+    /// ([`NodeConfig::history_days`]) is applied before the node returns.
+    ///
     /// # Errors
-    /// [`NodeError::ModelNotFound`] or [`NodeError::Engine`].
+    /// [`NodeError::ModelNotFound`], [`NodeError::Engine`],
+    /// [`NodeError::Io`] when the data folder cannot be created,
+    /// [`NodeError::Store`] when the journal cannot be opened,
+    /// [`NodeError::InvalidSettings`] for `history_days` outside 1–36500.
     pub fn start(config: NodeConfig) -> Result<Self, NodeError> {
+        crate::settings::check_history_days(config.history_days)?;
         let data_dir = config.data_dir.clone().unwrap_or_else(default_data_dir);
         // Models installed by `chorus models pull` are found like the others.
         let standard = ModelDirs::standard().dirs().to_vec();
@@ -195,11 +215,14 @@ impl Node {
             Some(path) => Catalog::load(path)?,
             None => Catalog::bundled()?,
         });
+        crate::folder::secure(&data_dir).map_err(|source| NodeError::Io { path: data_dir.clone(), source })?;
         let store = Store::open(data_dir.join("journal"))?;
         let interrupted = store.recover()?;
         if !interrupted.is_empty() {
             tracing::warn!(count = interrupted.len(), "queries interrupted by an earlier crash");
         }
+        let retention = Arc::new(Retention::new(store.clone(), None));
+        retention.set(config.history_days)?;
         let engine = Engine::new(EngineOptions { threads: config.threads })?;
         let options = ModelOptions { context: config.context, parallel: config.parallel, ..ModelOptions::default() };
         let pool = Arc::new(ModelPool::new(engine.clone(), config.memory_budget, options));
@@ -232,6 +255,7 @@ impl Node {
             conductor_model,
             joined: RwLock::new(None),
             joining: tokio::sync::Mutex::new(()),
+            retention,
         })
     }
 

@@ -66,6 +66,11 @@ pub struct Settings {
     /// stay on this device.
     #[serde(default = "keep_sensitive_default")]
     pub keep_sensitive_on_device: bool,
+    /// Days of history kept, 1–36500; `null` (the default, also when the
+    /// field is missing, as in settings stored by older versions) keeps
+    /// every past question forever.
+    #[serde(default)]
+    pub history_days: Option<u32>,
 }
 
 fn keep_sensitive_default() -> bool {
@@ -81,6 +86,22 @@ pub(crate) const MAX_NAME_CHARS: usize = 100;
 pub const MAX_SLOTS: u32 = 16;
 /// Most inference threads allowed.
 pub const MAX_THREADS: u32 = 256;
+/// Most days of history one can ask to keep (a hundred years); `None`
+/// keeps it forever.
+pub const MAX_HISTORY_DAYS: u32 = 36_500;
+
+/// Refuses a number of history days outside 1–36500.
+///
+/// # Errors
+/// `invalid_settings`.
+pub(crate) fn check_history_days(days: Option<u32>) -> Result<(), InvalidSettings> {
+    match days {
+        Some(days) if !(1..=MAX_HISTORY_DAYS).contains(&days) => Err(invalid(format!(
+            "history_days must be 1–{MAX_HISTORY_DAYS} days, or null to keep history forever, not {days}"
+        ))),
+        _ => Ok(()),
+    }
+}
 
 impl Settings {
     /// The settings of a first start: on-device only, onboarding not done.
@@ -99,6 +120,7 @@ impl Settings {
             profile: None,
             private_names: Vec::new(),
             keep_sensitive_on_device: true,
+            history_days: None,
         }
     }
 
@@ -117,8 +139,11 @@ impl Settings {
     ///
     /// # Errors
     /// `invalid_settings` for a bootstrap address that is not a multiaddr
-    /// ending in `/p2p/<peer id>`, or a relative or blank `data_dir`.
+    /// ending in `/p2p/<peer id>`, a relative or blank `data_dir`, or
+    /// `history_days` outside 1–36500 (not clamped: 0 days would delete
+    /// everything).
     pub fn validated(mut self) -> Result<Self, InvalidSettings> {
+        check_history_days(self.history_days)?;
         self.max_slots = self.max_slots.clamp(1, MAX_SLOTS);
         self.threads = self.threads.clamp(1, MAX_THREADS);
         self.bootstrap_peers = self

@@ -33,7 +33,8 @@ fn json_round_trips_in_the_ui_shape() {
             "storage_budget_bytes": 1_000_000_000u64, "memory_bytes": null
         },
         "private_names": ["Priya Raman", "Arjun"],
-        "keep_sensitive_on_device": false
+        "keep_sensitive_on_device": false,
+        "history_days": 30
     });
     let settings = Settings::from_json(value.clone()).unwrap();
     assert_eq!(settings.privacy, Privacy::Network);
@@ -104,6 +105,10 @@ fn wrong_shapes_are_invalid_settings() {
         ("threads", serde_json::json!("two")),
         ("data_dir", serde_json::json!("relative/dir")),
         ("data_dir", serde_json::json!("")),
+        ("history_days", serde_json::json!(0)),
+        ("history_days", serde_json::json!(36_501)),
+        ("history_days", serde_json::json!(-1)),
+        ("history_days", serde_json::json!("forever")),
         ("surprise", serde_json::json!(1)),
     ] {
         let mut value_of = good.clone();
@@ -167,4 +172,25 @@ fn network_settings_follow_serve() {
     assert_eq!(serve.device_class, DeviceClass::Laptop);
     settings.serve = false;
     assert!(settings.network(DeviceClass::Desktop, probe).unwrap().serve.is_none());
+}
+
+#[test]
+fn history_is_kept_forever_unless_days_are_given() {
+    assert_eq!(defaults().history_days, None);
+    assert_eq!(serde_json::to_value(defaults()).unwrap()["history_days"], serde_json::Value::Null);
+    // Settings stored by a version without the field still load: forever.
+    let mut stored = serde_json::to_value(defaults()).unwrap();
+    stored.as_object_mut().unwrap().remove("history_days");
+    assert_eq!(Settings::from_json(stored).unwrap().history_days, None);
+    for days in [1, 30, MAX_HISTORY_DAYS] {
+        let mut settings = defaults();
+        settings.history_days = Some(days);
+        assert_eq!(settings.validated().unwrap().history_days, Some(days));
+    }
+    let mut none = serde_json::to_value(defaults()).unwrap();
+    none["history_days"] = serde_json::Value::Null;
+    assert_eq!(Settings::from_json(none).unwrap().history_days, None);
+    let mut zero = defaults();
+    zero.history_days = Some(0);
+    assert!(zero.validated().unwrap_err().0.contains("1–36500"));
 }

@@ -1,0 +1,115 @@
+//! `chorus history rm` and `--history-days`, the binary end to end on the
+//! real embedded model: deleting one question and all of them, the
+//! `--json` output, exit codes for unknown ids, and the data folder made
+//! private.
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use serde_json::{Value, json};
+
+fn model() -> PathBuf {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../models/SmolLM2-135M-Instruct.Q4_1.gguf");
+    assert!(path.exists(), "run scripts/setup.sh first");
+    path
+}
+
+fn chorus(data: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_chorus"))
+        .args(args)
+        .arg("--model")
+        .arg(model())
+        .args(["--threads", "1"])
+        .env("CHORUS_DATA_DIR", data)
+        .env_remove("RUST_LOG")
+        .output()
+        .expect("chorus runs")
+}
+
+fn stdout_json(output: &Output) -> Value {
+    serde_json::from_slice(&output.stdout)
+        .unwrap_or_else(|error| panic!("{error}: {}", String::from_utf8_lossy(&output.stdout)))
+}
+
+fn listed(data: &Path) -> Vec<u64> {
+    let output = chorus(data, &["history", "--json"]);
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    stdout_json(&output).as_array().unwrap().iter().map(|query| query["id"].as_u64().unwrap()).collect()
+}
+
+fn ask(data: &Path, question: &str) {
+    let output = chorus(data, &["ask", question]);
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+}
+
+#[test]
+fn history_rm_deletes_one_question_then_all() {
+    let data = tempfile::tempdir().expect("temp dir");
+    ask(data.path(), "How do I reverse a list in Python?");
+    ask(data.path(), "How do I split a bill three ways?");
+    ask(data.path(), "What is a budget?");
+    assert_eq!(listed(data.path()), [3, 2, 1]);
+
+    let removed = chorus(data.path(), &["history", "rm", "q2", "--json"]);
+    assert!(removed.status.success(), "{}", String::from_utf8_lossy(&removed.stderr));
+    assert_eq!(stdout_json(&removed), json!({"event": "deleted", "ids": ["q2"]}));
+    assert_eq!(listed(data.path()), [3, 1]);
+    let shown = chorus(data.path(), &["history", "show", "q2"]);
+    assert_eq!(shown.status.code(), Some(2), "a deleted question is gone for good");
+
+    // An unknown id: exit code 2, the reason on stderr, an error event with --json.
+    let again = chorus(data.path(), &["history", "rm", "q2", "--json"]);
+    assert_eq!(again.status.code(), Some(2));
+    let error = stdout_json(&again);
+    assert_eq!((error["event"].as_str(), error["code"].as_str()), (Some("error"), Some("unknown_query")));
+    assert!(
+        String::from_utf8_lossy(&again.stderr).contains("no query q2"),
+        "{}",
+        String::from_utf8_lossy(&again.stderr)
+    );
+    let malformed = chorus(data.path(), &["history", "rm", "yesterday"]);
+    assert_eq!(malformed.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&malformed.stderr).contains("not a query id"));
+    // An id and --all, or neither: clap's usage errors.
+    assert_eq!(chorus(data.path(), &["history", "rm", "q1", "--all"]).status.code(), Some(2));
+    assert_eq!(chorus(data.path(), &["history", "rm"]).status.code(), Some(2));
+    assert_eq!(listed(data.path()), [3, 1], "nothing was deleted by the mistakes");
+
+    // Plain text; the bare number works as for `history show`.
+    let text = chorus(data.path(), &["history", "rm", "3"]);
+    assert!(text.status.success());
+    assert_eq!(String::from_utf8_lossy(&text.stdout).trim(), "deleted q3");
+
+    let all = chorus(data.path(), &["history", "rm", "--all", "--json"]);
+    assert!(all.status.success(), "{}", String::from_utf8_lossy(&all.stderr));
+    assert_eq!(stdout_json(&all), json!({"event": "deleted", "ids": ["q1"]}));
+    assert!(listed(data.path()).is_empty());
+    let none = chorus(data.path(), &["history", "rm", "--all"]);
+    assert_eq!(String::from_utf8_lossy(&none.stdout).trim(), "no past questions to delete");
+
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = std::fs::metadata(data.path()).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o700, "the data folder is private");
+    }
+}
+
+#[test]
+fn history_days_takes_a_number_of_days_or_forever() {
+    let data = tempfile::tempdir().expect("temp dir");
+    ask(data.path(), "What is a budget?");
+    // Asked just now: 1 day keeps it, and so does forever.
+    for keep in ["1", "forever", "36500"] {
+        let output = chorus(data.path(), &["--history-days", keep, "history", "--json"]);
+        assert!(output.status.success(), "{keep}: {}", String::from_utf8_lossy(&output.stderr));
+        assert_eq!(stdout_json(&output).as_array().unwrap().len(), 1, "{keep}");
+    }
+    for bad in ["0", "36501", "-1", "never", "1.5"] {
+        let output = chorus(data.path(), &["history", &format!("--history-days={bad}")]);
+        assert_eq!(output.status.code(), Some(2), "{bad}");
+        assert!(String::from_utf8_lossy(&output.stderr).contains("forever"), "{bad}");
+    }
+    assert_eq!(listed(data.path()).len(), 1);
+}
