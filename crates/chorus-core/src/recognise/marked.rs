@@ -33,6 +33,23 @@ const MONTHS: &str = concat!(
     "|जनवरी|फ़रवरी|फरवरी|मार्च|अप्रैल|मई|जून|जुलाई|अगस्त|सितंबर|सितम्बर|अक्टूबर|अक्तूबर|नवंबर|नवम्बर|दिसंबर|दिसम्बर",
 );
 
+/// Words without which no address marker can be there: a cheap first test.
+static ADDRESS_HINT: LazyLock<Option<Regex>> = LazyLock::new(|| {
+    Regex::new(concat!(
+        "(?i)liv|address|adress|anschrift|wohn|habit|domicil|direcci|vivo|vivimos|moro|moramos|resid|endere",
+        "|पता|pata|ship|deliver",
+    ))
+    .ok()
+});
+
+/// Words without which no birth-date marker can be there.
+static DOB_HINT: LazyLock<Option<Regex>> = LazyLock::new(|| {
+    Regex::new(
+        r"(?i)born|birth|dob|d\.o\.b|geb|naiss|née|né|nacid|nací|nacimiento|cumplea|nasc|nasci|anivers|जन्म|janam",
+    )
+    .ok()
+});
+
 /// The month names as one alternation, longest first ("mars" before "mar").
 fn months_longest_first() -> String {
     let mut months: Vec<&str> = MONTHS.split('|').collect();
@@ -318,6 +335,9 @@ fn dot_continues(window: &str, at: usize) -> bool {
 }
 
 fn find_addresses(text: &str, found: &mut Found) {
+    if !ADDRESS_HINT.as_ref().is_some_and(|hint| hint.is_match(text)) {
+        return;
+    }
     let Some(re) = ADDRESS_MARKER.as_ref() else { return };
     for caps in re.captures_iter(text) {
         let Some(all) = caps.get(0) else { continue };
@@ -368,6 +388,9 @@ fn find_addresses(text: &str, found: &mut Found) {
 }
 
 fn find_birth_dates(text: &str, found: &mut Found) {
+    if !DOB_HINT.as_ref().is_some_and(|hint| hint.is_match(text)) {
+        return;
+    }
     let (Some(marker), Some(date)) = (DOB_MARKER.as_ref(), DATE.as_ref()) else { return };
     for m in marker.find_iter(text) {
         if let Some(d) = date.find(&text[m.end()..]) {

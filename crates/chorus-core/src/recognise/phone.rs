@@ -7,7 +7,7 @@ use std::sync::LazyLock;
 use regex::Regex;
 
 use super::{
-    Found, OTHER_NUMBER_WORDS, PiiKind, context_after, context_before, has_word, is_word, two_after, two_before,
+    Found, OTHER_NUMBER_WORDS, PiiKind, context_after, context_before, is_word, two_after, two_before, word_list,
 };
 
 /// Digits, optionally after `+`, joined by single separators, brackets
@@ -99,6 +99,9 @@ const PHONE_WORDS: &[&str] = &[
     "number hai",
     "phone no",
 ];
+
+static PHONE_WORDS_RE: LazyLock<Option<Regex>> = LazyLock::new(|| word_list(PHONE_WORDS));
+static OTHER_NUMBER_WORDS_RE: LazyLock<Option<Regex>> = LazyLock::new(|| word_list(OTHER_NUMBER_WORDS));
 
 /// Words after a number that make it a quantity.
 const UNIT_WORDS: &[&str] = &[
@@ -243,6 +246,9 @@ fn national_strength(digits: &str, groups: &[usize], bracketed_first: bool) -> S
 
 /// How much a candidate looks like a phone number, on its own.
 fn strength(value: &str) -> Strength {
+    if value.bytes().filter(u8::is_ascii_digit).count() < 8 {
+        return Strength::No;
+    }
     let international = value.starts_with('+') || value.starts_with("00");
     // Drop a "(0)" trunk digit after a country code.
     let cleaned = if international { value.replacen("(0)", "", 1) } else { value.to_owned() };
@@ -298,8 +304,8 @@ pub(super) fn find(text: &str, found: &mut Found) {
             continue;
         }
         let near = context_before(text, start, 40);
-        let phone_word = has_word(&near, PHONE_WORDS);
-        let other_word = has_word(&context_before(text, start, 24), OTHER_NUMBER_WORDS);
+        let phone_word = PHONE_WORDS_RE.as_ref().is_some_and(|re| re.is_match(&near));
+        let other_word = OTHER_NUMBER_WORDS_RE.as_ref().is_some_and(|re| re.is_match(&context_before(text, start, 24)));
         let ok = match strength {
             Strength::Strong => phone_word || !other_word,
             Strength::Weak => phone_word && !other_word,
