@@ -41,6 +41,10 @@ My SSN is 536-22-1234, my NI number AB 12 34 56 C, Aadhaar 4973 1826 4053, PAN A
 203.0.113.24 and my token is ghp_4Qw8Zr2Lk9Tn7Vb3Xc6Md1Fs5Hj0Gp8Ya2Ue. Greet me by my name and e-mail, then \
 write a Python function that validates an IBAN checksum.";
 
+/// A short simple question whose answer repeats the name: the peer writes
+/// the placeholder back, and the person must read the name.
+const GREETING: &str = "Write a one-sentence birthday greeting for my friend Priya Raman.";
+
 /// A composite question: its parts go to the peer, each redacted.
 const COMPOSITE: &str = "My name is Priya Raman and my son Arjun helps me; e-mail priya.raman@example.com. Write a \
 short marketing plan for my new budgeting app, with the pricing maths for three tiers and a Spanish tagline.";
@@ -123,7 +127,7 @@ marketing.copywriting,medical-info.general-health",
 
     // 1. A simple question and a composite one, both carrying personal data.
     let mut answers = Vec::new();
-    for (name, question) in [("simple", SIMPLE), ("composite", COMPOSITE)] {
+    for (name, question) in [("simple", SIMPLE), ("greeting", GREETING), ("composite", COMPOSITE)] {
         let (proc, events) = ask(dir.path(), name, &address, question);
         let starts = started(&events);
         assert!(!starts.is_empty(), "{}", proc.context());
@@ -148,7 +152,7 @@ marketing.copywriting,medical-info.general-health",
 
     // 2. The peer's own record: none of the planted values, in any spacing.
     let log = peer_log(&server);
-    assert!(log.received.len() >= 3, "the peer logged every task: {:?}\n{}", log.received, server.proc.stderr());
+    assert!(log.received.len() >= 4, "the peer logged every task: {:?}\n{}", log.received, server.proc.stderr());
     let received = log.received.join("\n");
     let received_squeezed = squeezed(&received);
     for (kind, value) in PLANTED {
