@@ -21,6 +21,15 @@ const VERSION_WORDS: &[&str] = &[
     "version", "versión", "versão", "ver", "v", "release", "build", "firmware", "update", "patch", "oid", "sdk", "api",
 ];
 
+/// Words of a sentence about versions.
+const VERSION_TALK: &[&str] =
+    &["version", "versions", "release", "build", "firmware", "rollback", "roll back", "downgrade", "upgrade"];
+
+/// Words of a sentence about networks.
+const NETWORK_TALK: &[&str] = &[
+    "ip", "ipv4", "server", "host", "address", "ping", "ssh", "router", "subnet", "dns", "gateway", "from", "connect",
+];
+
 /// Addresses that say nothing about a person: unspecified, loopback,
 /// broadcast and netmasks.
 fn is_impersonal_v4(ip: Ipv4Addr) -> bool {
@@ -51,7 +60,13 @@ fn v4_at(text: &str, start: usize, end: usize) -> bool {
         _ => {}
     }
     let before = word_before(text, start);
-    !VERSION_WORDS.contains(&before.as_str()) && !has_word(&context_before(text, start, 12), &["version", "v"])
+    if VERSION_WORDS.contains(&before.as_str()) || has_word(&context_before(text, start, 12), &["version", "v"]) {
+        return false;
+    }
+    // "Version 3.4.5.6 broke the build; roll back to 3.4.5.5": in a sentence
+    // about versions, a dotted quad is one, unless it speaks of networks.
+    let near = context_before(text, start, 48);
+    !has_word(&near, VERSION_TALK) || has_word(&near, NETWORK_TALK)
 }
 
 fn v6_at(text: &str, start: usize, end: usize) -> bool {

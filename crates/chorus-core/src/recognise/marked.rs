@@ -78,7 +78,7 @@ static DATE: LazyLock<Option<Regex>> = LazyLock::new(|| {
 static ADDRESS_MARKER: LazyLock<Option<Regex>> = LazyLock::new(|| {
     Regex::new(concat!(
         r"(?i)(?:(?P<strong>(?-u:\b)(?:i|we|he|she|they)\s+(?:live|lives|am\s+living|are\s+living)\s+at",
-        r"|(?-u:\b)(?:my|our|his|her|their|home|mailing|postal|billing|shipping|delivery|street|residential)\s+address(?:\s+is|\s*:)?",
+        r"|(?-u:\b)(?:(?:my|our|his|her|their)\s+(?:new\s+|current\s+|old\s+|full\s+|permanent\s+)?|(?:new|home|mailing|postal|billing|shipping|delivery|street|residential)\s+)address(?:\s+is|\s*:)?",
         r"|(?:^|[\n.!?]\s*)address\s*:|(?-u:\b)ship(?:ping)?\s+to\s*:|(?-u:\b)deliver\s+to\s*:|(?-u:\b)residing\s+at|(?-u:\b)resident\s+at",
         r"|(?-u:\b)ich\s+wohne\s+(?:in\s+der|an\s+der|am|im)|(?-u:\b)wir\s+wohnen\s+(?:in\s+der|an\s+der|am|im)",
         r"|(?-u:\b)(?:meine|unsere)\s+(?:adresse|anschrift)(?:\s+(?:ist|lautet))?\s*:?|(?-u:\b)(?:adresse|anschrift|wohnhaft)\s*:",

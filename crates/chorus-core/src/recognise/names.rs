@@ -30,7 +30,7 @@ static INTRO: LazyLock<Option<Regex>> = LazyLock::new(|| {
         concat!(
             r"(?i)(?:(?-u:\b)(?:my\s+(?:full\s+)?name\s+is|my\s+name['’]s|(?:his|her|their)\s+name\s+is|i['’]m|i\s+am",
             r"|call\s+me|ich\s+heiße|ich\s+heisse|mein\s+name\s+ist|ich\s+bin|je\s+m['’]appelle|mon\s+nom\s+est",
-            r"|moi\s+c['’]est|je\s+suis|me\s+llamo|mi\s+nombre\s+es|soy|meu\s+nome\s+é|eu\s+me\s+chamo|me\s+chamo",
+            r"|moi\s+c['’]est|je\s+suis|me\s+llamo|mi\s+nombre\s+es|soy|sou|meu\s+nome\s+é|eu\s+me\s+chamo|me\s+chamo",
             r"|eu\s+sou|mera\s+naam|mera\s+name|naam|(?:client|friend|guy|girl|man|woman|boy|colleague|person|customer",
             r"|student|patient|kid|child|lady|gentleman|doctor|teacher|someone|somebody|coworker|neighbour|neighbor",
             r"|tenant|employee|candidate|applicant)\s+(?:named|called)",

@@ -37,7 +37,7 @@ static KEYWORD: LazyLock<Option<Regex>> = LazyLock::new(|| {
         r"|mot de passe|mdp|code secret|passwort|kennwort|geheimzahl|contraseña|contrasena|clave|senha",
         r"|पासवर्ड|पिन)",
         // "password for the wifi:", "clave del wifi:", "Passwort für das WLAN:"
-        r"(?P<of>\s+(?:for|of|to|on|del|de|de la|do|da|für|vom|zum|du|की|का)(?:\s+(?:the|my|our|la|el|das|die|den|le|o|a|mi|mon|ma|meu|minha|mein|meine))?\s+[\p{L}\-]+)?",
+        r"(?P<of>\s+(?:for|of|to|on|del|de|de la|do|da|für|vom|zum|du|की|का)(?:\s+(?:the|my|our|la|el|das|die|den|le|o|a|mi|mon|ma|meu|minha|mein|meine))?(?:\s+[\p{L}\-]+){1,2})?",
         r#"["']?(?P<sep>\s*(?::=|=>|[:=]|->)\s*|\s+(?:ist|is|was|est|c['’]est|lautet|es|era|é|eh|हैं|है)(?:\s*:\s*|\s+)|\s+)"#,
     ))
     .ok()
@@ -371,7 +371,7 @@ fn value_at(text: &str, at: usize) -> Option<(usize, usize, bool)> {
     }
     let rest = &text[at..];
     let len = rest.find(char::is_whitespace).unwrap_or(rest.len());
-    let token = rest[..len].trim_end_matches(['.', ',', ';', ':', '!', '?', ')', ']', '}', '"', '\'', '”', '»', '`']);
+    let token = rest[..len].trim_end_matches(['.', ',', ';', ':', ')', ']', '}', '"', '\'', '”', '»', '`']);
     if token.is_empty() { None } else { Some((at, at + token.len(), false)) }
 }
 
@@ -387,7 +387,9 @@ fn find_keyword_values(text: &str, found: &mut Found) {
         }
         let Some((start, end, quoted)) = value_at(text, sep.end()) else { continue };
         let value = &text[start..end];
-        let lower = value.to_lowercase();
+        // Sentence punctuation is kept in the value but says nothing about it.
+        let bare = value.trim_end_matches(['!', '?']);
+        let lower = bare.to_lowercase();
         let word = word.as_str().to_lowercase();
         let sep = sep.as_str().trim();
         let explicit = matches!(sep, ":" | "=" | ":=" | "=>" | "->");
@@ -395,7 +397,7 @@ fn find_keyword_values(text: &str, found: &mut Found) {
             continue; // "password for the wifi works": a value needs ":" or "is"
         }
         let has_digit = value.chars().any(|c| c.is_numeric());
-        let has_symbol = value.chars().any(|c| !c.is_alphanumeric());
+        let has_symbol = bare.chars().any(|c| !c.is_alphanumeric());
         let pin_word = word.contains("pin") || word == "पिन" || word == "geheimzahl";
         let refused = if pin_word {
             // A PIN is 4 to 8 digits.

@@ -186,6 +186,8 @@ fn ip_addresses() {
         "12:30:45",
         "MAC 00:1a:2b:3c:4d:5e",
         "999.1.1.1",
+        "Version 3.4.5.6 broke our build; roll back to 3.4.5.5.",
+        "subnet 10.0.0.0/8",
     ] {
         assert!(kinds(text, PiiKind::IpAddress).is_empty(), "{text}: {:?}", found(text));
     }
@@ -220,6 +222,7 @@ fn secrets() {
     assert_eq!(kinds("Passwort: Sommer#2023", PiiKind::Secret), ["Sommer#2023"]);
     assert_eq!(kinds("senha: \"Brasil 2026\"", PiiKind::Secret), ["Brasil 2026"]);
     assert_eq!(kinds("My PIN is 4921", PiiKind::Secret), ["4921"]);
+    assert_eq!(kinds("the password to the shared drive is Winter2025! ok", PiiKind::Secret), ["Winter2025!"]);
     for text in [
         "my password is incorrect",
         "password reset link",
@@ -249,6 +252,10 @@ fn addresses_and_birth_dates() {
     assert_eq!(
         found("my address is 7 Elm Road, Leeds, 0113 496 0321"),
         vec![(PiiKind::Address, "7 Elm Road, Leeds".to_owned()), (PiiKind::Phone, "0113 496 0321".to_owned())]
+    );
+    assert_eq!(
+        kinds("Our new address: 14 Willow Way, Oxford OX2 6JP. Thanks", PiiKind::Address),
+        ["14 Willow Way, Oxford OX2 6JP"]
     );
     assert!(kinds("I live in London", PiiKind::Address).is_empty());
     assert!(kinds("My email address is a@example.com", PiiKind::Address).is_empty());
@@ -283,6 +290,7 @@ fn introduced_names() {
     assert_eq!(found("my client, Mr. Henderson, called"), one(PiiKind::Name, "Henderson"));
     assert_eq!(found("Best regards,\nTomás García"), one(PiiKind::Name, "Tomás García"));
     assert_eq!(found("Meu nome é Maria da Silva"), one(PiiKind::Name, "Maria da Silva"));
+    assert_eq!(found("Olá, sou o Caio e preciso"), one(PiiKind::Name, "Caio"));
     assert_eq!(found("मेरा नाम प्रिया है"), one(PiiKind::Name, "प्रिया"));
     for text in [
         "I'm tired",
