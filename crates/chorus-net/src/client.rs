@@ -33,14 +33,30 @@ pub enum RemoteEvent {
 
 /// A task running on a peer. Dropping it closes the stream, which cancels
 /// the generation on the peer.
-#[derive(Debug)]
 pub struct RemoteTask {
     peer: PeerId,
     local: PeerId,
     request: TaskRequest,
     stream: Stream,
+    control: libp2p_stream::Control,
     text: String,
+    /// Whether the peer has sent a frame on the current stream.
+    answered: bool,
+    /// Times the request was sent again (see [`RESENDS`]).
+    resends: u32,
     finished: bool,
+}
+
+impl std::fmt::Debug for RemoteTask {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RemoteTask")
+            .field("peer", &self.peer)
+            .field("specialist", &self.request.specialist)
+            .field("received_bytes", &self.text.len())
+            .field("resends", &self.resends)
+            .field("finished", &self.finished)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Network {
@@ -50,16 +66,31 @@ impl Network {
     /// `disconnected` when the peer cannot be reached, `not_serving` when it
     /// does not speak the task protocol.
     pub async fn start_task(&self, peer: PeerId, request: TaskRequest) -> Result<RemoteTask, TaskError> {
-        let mut stream = self.open_task_stream(peer).await?;
-        write_frame(&mut stream, &request, MAX_REQUEST_BYTES).await.map_err(|error| {
-            let code = if error.kind() == std::io::ErrorKind::InvalidInput {
-                TaskErrorCode::TooLarge
-            } else {
-                TaskErrorCode::Disconnected
-            };
-            TaskError::new(code, error.to_string())
-        })?;
-        Ok(RemoteTask { peer, local: self.peer_id(), request, stream, text: String::new(), finished: false })
+        let mut control = self.control();
+        let mut resends = 0;
+        let stream = loop {
+            let mut stream = open(&mut control, peer).await?;
+            match write_request(&mut stream, &request).await {
+                Ok(()) => break stream,
+                Err(error) if error.code == TaskErrorCode::Disconnected && resends < RESENDS => {
+                    tracing::debug!(%peer, %error, "the peer dropped the task stream before its request; sending again");
+                    resends += 1;
+                    tokio::time::sleep(resend_backoff(resends)).await;
+                }
+                Err(error) => return Err(error),
+            }
+        };
+        Ok(RemoteTask {
+            peer,
+            local: self.peer_id(),
+            request,
+            stream,
+            control,
+            text: String::new(),
+            answered: false,
+            resends,
+            finished: false,
+        })
     }
 
     /// Opens a bare `/chorus/task/1` stream to `peer`. [`Network::start_task`]
@@ -69,24 +100,45 @@ impl Network {
     /// # Errors
     /// As [`Network::start_task`].
     pub async fn open_task_stream(&self, peer: PeerId) -> Result<Stream, TaskError> {
-        let mut control = self.control();
-        let stream = match tokio::time::timeout(OPEN_TIMEOUT, control.open_stream(peer, TASK_PROTOCOL)).await {
-            Err(_) => {
-                return Err(TaskError::new(
-                    TaskErrorCode::Disconnected,
-                    format!("no stream to {peer} within {OPEN_TIMEOUT:?}"),
-                ));
-            }
-            Ok(Err(libp2p_stream::OpenStreamError::UnsupportedProtocol(_))) => {
-                return Err(TaskError::new(TaskErrorCode::NotServing, format!("{peer} does not serve tasks")));
-            }
-            Ok(Err(error)) => {
-                return Err(TaskError::new(TaskErrorCode::Disconnected, format!("{peer}: {error}")));
-            }
-            Ok(Ok(stream)) => stream,
-        };
-        Ok(stream)
+        open(&mut self.control(), peer).await
     }
+}
+
+/// Times a task is sent again when the peer drops its stream before
+/// answering anything. libp2p-stream hands inbound streams to the serving
+/// task through a one-slot channel and drops (resets) a stream that
+/// arrives while the slot is taken: a busy peer that has not yet picked up
+/// the previous stream loses the next one, never having read it.
+const RESENDS: u32 = 2;
+
+/// The pause before resend number `resend` (1, 2, …): 100 ms, 200 ms, …
+fn resend_backoff(resend: u32) -> Duration {
+    Duration::from_millis(100 * u64::from(resend))
+}
+
+async fn open(control: &mut libp2p_stream::Control, peer: PeerId) -> Result<Stream, TaskError> {
+    match tokio::time::timeout(OPEN_TIMEOUT, control.open_stream(peer, TASK_PROTOCOL)).await {
+        Err(_) => {
+            Err(TaskError::new(TaskErrorCode::Disconnected, format!("no stream to {peer} within {OPEN_TIMEOUT:?}")))
+        }
+        Ok(Err(libp2p_stream::OpenStreamError::UnsupportedProtocol(_))) => {
+            Err(TaskError::new(TaskErrorCode::NotServing, format!("{peer} does not serve tasks")))
+        }
+        Ok(Err(error)) => Err(TaskError::new(TaskErrorCode::Disconnected, format!("{peer}: {error}"))),
+        Ok(Ok(stream)) => Ok(stream),
+    }
+}
+
+/// Writes `request` on a task stream.
+async fn write_request(stream: &mut Stream, request: &TaskRequest) -> Result<(), TaskError> {
+    write_frame(stream, request, MAX_REQUEST_BYTES).await.map_err(|error| {
+        let code = if error.kind() == std::io::ErrorKind::InvalidInput {
+            TaskErrorCode::TooLarge
+        } else {
+            TaskErrorCode::Disconnected
+        };
+        TaskError::new(code, error.to_string())
+    })
 }
 
 impl RemoteTask {
@@ -101,7 +153,34 @@ impl RemoteTask {
         if self.finished {
             return None;
         }
-        let frame = read_frame::<_, TaskFrame>(&mut self.stream, MAX_RESPONSE_FRAME_BYTES).await;
+        let frame = loop {
+            let frame = read_frame::<_, TaskFrame>(&mut self.stream, MAX_RESPONSE_FRAME_BYTES).await;
+            let dropped = matches!(frame, Err(FrameError::Closed | FrameError::Io(_)));
+            if !dropped || self.answered || self.resends >= RESENDS {
+                break frame;
+            }
+            // The peer dropped the stream before answering anything: it
+            // most likely never read the request (see [`RESENDS`]).
+            self.resends += 1;
+            tracing::debug!(peer = %self.peer, "the peer dropped the task stream unanswered; sending again");
+            tokio::time::sleep(resend_backoff(self.resends)).await;
+            let mut stream = match open(&mut self.control, self.peer).await {
+                Ok(stream) => stream,
+                Err(error) => {
+                    self.finished = true;
+                    return Some(Err(error));
+                }
+            };
+            // A write the peer refuses shows again as a failed read above.
+            if let Err(error) = write_request(&mut stream, &self.request).await
+                && error.code != TaskErrorCode::Disconnected
+            {
+                self.finished = true;
+                return Some(Err(error));
+            }
+            self.stream = stream;
+        };
+        self.answered = true;
         let event = match frame {
             Err(FrameError::Closed) => Err(TaskError::new(TaskErrorCode::Disconnected, "the peer closed the task")),
             Err(FrameError::Io(error)) => {

@@ -7,6 +7,7 @@
 //! goes away the service's receiver is dropped, which cancels the generation.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use futures::{AsyncReadExt as _, AsyncWriteExt as _, StreamExt as _};
@@ -69,6 +70,7 @@ pub(crate) async fn serve(
     limiter: RateLimiter,
     max_streams: usize,
     cancel: CancellationToken,
+    drop_next: Arc<AtomicUsize>,
 ) {
     let streams = Arc::new(Semaphore::new(max_streams.max(1)));
     loop {
@@ -80,6 +82,13 @@ pub(crate) async fn serve(
                 None => break,
             },
         };
+        // Test hook: drop the stream unread, as libp2p-stream does with
+        // one that arrives before the previous one was picked up.
+        if drop_next.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1)).is_ok() {
+            tracing::debug!(%peer, "dropping a task stream unread (test hook)");
+            drop(stream);
+            continue;
+        }
         if !limiter.allow(&peer) {
             tokio::spawn(async move {
                 refuse(&mut stream, TaskError::new(TaskErrorCode::RateLimited, "too many requests; slow down")).await;

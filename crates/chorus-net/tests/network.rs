@@ -286,6 +286,43 @@ async fn tcp_loopback_serves_tasks_and_refuses_bad_requests_with_typed_errors() 
     drop(release);
 }
 
+/// libp2p-stream drops (resets) an inbound stream that arrives while the
+/// serving task has not yet picked up the previous one, which a busy peer
+/// does. The requester sends such a task again, a bounded number of times.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_task_stream_the_peer_drops_unread_is_sent_again_a_bounded_number_of_times() {
+    let echo = Echo::new(&["writing.echo"], 2, Duration::from_millis(5));
+    let server = node(NetConfig::memory(memory_address()), Some(echo.clone())).await;
+    let server_address = first_address(&server).await;
+    let client = node(NetConfig::memory(memory_address()), None).await;
+    assert_eq!(client.dial(server_address).await.unwrap(), server.peer_id());
+    let peer = server.peer_id();
+
+    // Two streams dropped unread: the third attempt is served, in full,
+    // with a receipt that verifies (the request sent again is the same).
+    server.drop_next_task_streams(2);
+    let (text, tokens) = collect(&client, peer, request("writing.echo", "sent again")).await.unwrap();
+    assert_eq!((text.as_str(), tokens), ("sent again ", 2));
+    // The peer counts a task as completed once its receipt went out.
+    for _ in 0..250 {
+        if echo.completed.load(Ordering::SeqCst) == 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(echo.completed.load(Ordering::SeqCst), 1, "one task ran");
+
+    // Three: the requester gives up with `disconnected`, having run nothing.
+    server.drop_next_task_streams(3);
+    let error = collect(&client, peer, request("writing.echo", "given up")).await.unwrap_err();
+    assert_eq!(error.code, TaskErrorCode::Disconnected, "{error}");
+    assert_eq!(echo.running.load(Ordering::SeqCst), 0, "nothing ran");
+
+    // The peer serves the next task at once.
+    let (text, _) = collect(&client, peer, request("writing.echo", "served")).await.unwrap();
+    assert_eq!(text, "served ");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_killed_peer_ends_its_task_with_a_disconnected_error() {
     let echo = Echo::new(&["writing.echo"], 1, Duration::from_millis(30));

@@ -20,6 +20,7 @@ mod types;
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
+use std::sync::atomic::AtomicUsize;
 use std::time::Duration;
 
 use libp2p::identity::Keypair;
@@ -72,6 +73,10 @@ struct Inner {
     commands: mpsc::Sender<Command>,
     control: libp2p_stream::Control,
     cancel: CancellationToken,
+    /// Inbound task streams to drop unread (a test hook; see
+    /// `Network::drop_next_task_streams`).
+    #[cfg_attr(not(feature = "test-hooks"), allow(dead_code))]
+    drop_task_streams: Arc<AtomicUsize>,
     _guard: DropGuard,
 }
 
@@ -100,6 +105,7 @@ impl Network {
         let mut control = swarm.behaviour().stream.new_control();
         let cancel = CancellationToken::new();
         let limiter = RateLimiter::new(config.requests_per_minute);
+        let drop_task_streams = Arc::new(AtomicUsize::new(0));
         if let Some(service) = &service {
             let incoming = control
                 .accept(crate::wire::TASK_PROTOCOL)
@@ -113,6 +119,7 @@ impl Network {
                     limiter.clone(),
                     config.max_task_streams,
                     cancel.clone(),
+                    Arc::clone(&drop_task_streams),
                 )
                 .instrument(span),
             );
@@ -150,6 +157,7 @@ impl Network {
                 commands,
                 control,
                 cancel: cancel.clone(),
+                drop_task_streams,
                 _guard: cancel.drop_guard(),
             }),
         })
@@ -265,6 +273,14 @@ impl Network {
     /// [`NetError::Stopped`].
     pub async fn quarantined(&self) -> Result<Vec<PeerId>, NetError> {
         self.call(Command::Quarantined).await
+    }
+
+    /// Drops the next `count` inbound task streams unread, as libp2p-stream
+    /// does with one that arrives while the serving task is still busy with
+    /// the previous one. Only with the `test-hooks` feature.
+    #[cfg(feature = "test-hooks")]
+    pub fn drop_next_task_streams(&self, count: usize) {
+        self.inner.drop_task_streams.store(count, std::sync::atomic::Ordering::SeqCst);
     }
 
     /// Stops (true) or resumes (false) handling network events while keeping
