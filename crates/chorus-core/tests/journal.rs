@@ -439,7 +439,7 @@ fn corrupt_records_are_reported_and_skipped() -> TestResult {
     };
     {
         // Damage values behind the store's back, through sled itself.
-        let db = sled::open(dir.path())?;
+        let db = crash::raw(dir.path())?;
         db.open_tree("queries")?.insert(second.0.to_be_bytes(), &b"{not json"[..])?;
         let mut event_key = third.0.to_be_bytes().to_vec();
         event_key.extend_from_slice(&0_u64.to_be_bytes());

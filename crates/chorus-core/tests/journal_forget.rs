@@ -52,25 +52,9 @@ fn full_query(store: &Store, text: &str) -> Result<QueryId, StoreError> {
     Ok(id)
 }
 
-/// The database under the store's back. A store just dropped may hold
-/// sled's lock a moment longer (see `Store::open`): waited for, boundedly.
-fn raw(dir: &Path) -> Result<sled::Db, Box<dyn Error>> {
-    let deadline = std::time::Instant::now() + Duration::from_secs(5);
-    loop {
-        match sled::open(dir) {
-            Err(sled::Error::Io(error))
-                if error.to_string().contains("could not acquire lock") && std::time::Instant::now() < deadline =>
-            {
-                std::thread::sleep(Duration::from_millis(10));
-            }
-            other => return Ok(other?),
-        }
-    }
-}
-
 /// How many keys of query `id` each tree holds, read with sled itself.
 fn keys_left(dir: &Path, id: QueryId) -> Result<Vec<(&'static str, usize)>, Box<dyn Error>> {
-    keys_in(&raw(dir)?, id)
+    keys_in(&crash::raw(dir)?, id)
 }
 
 fn keys_in(db: &sled::Db, id: QueryId) -> Result<Vec<(&'static str, usize)>, Box<dyn Error>> {
@@ -173,7 +157,7 @@ fn deleting_all_keeps_only_the_running_queries() -> TestResult {
 
 /// Sets a query's start time behind the store's back.
 fn backdate(dir: &Path, id: QueryId, started_at_ms: u64) -> TestResult {
-    let db = raw(dir)?;
+    let db = crash::raw(dir)?;
     let queries = db.open_tree("queries")?;
     let bytes = queries.get(id.0.to_be_bytes())?.ok_or("no header")?;
     let mut header: serde_json::Value = serde_json::from_slice(&bytes)?;
@@ -199,7 +183,7 @@ fn retention_forgets_the_old_queries_and_keeps_the_newer_ones() -> TestResult {
     backdate(dir.path(), month_old, now - 31 * DAY_MS)?;
     backdate(dir.path(), yesterday, now - DAY_MS - 60_000)?;
     {
-        let db = raw(dir.path())?;
+        let db = crash::raw(dir.path())?;
         db.open_tree("queries")?.insert(corrupt.0.to_be_bytes(), &b"{not json"[..])?;
         db.flush()?;
     }
@@ -238,7 +222,7 @@ fn delete_all_sweeps_records_left_without_their_query() -> TestResult {
     }
     {
         // What an older version, deleting tree by tree, left after a crash.
-        let db = raw(dir.path())?;
+        let db = crash::raw(dir.path())?;
         let mut key = orphan.0.to_be_bytes().to_vec();
         key.extend_from_slice(&0_u64.to_be_bytes());
         db.open_tree("query_events")?.insert(key.clone(), &b"{\"at_ms\":1,\"event\":{}}"[..])?;
@@ -252,7 +236,7 @@ fn delete_all_sweeps_records_left_without_their_query() -> TestResult {
     drop(store);
     assert!(keys_left(dir.path(), orphan)?.is_empty());
     {
-        let db = raw(dir.path())?;
+        let db = crash::raw(dir.path())?;
         let mut key = orphan.0.to_be_bytes().to_vec();
         key.extend_from_slice(&7_u64.to_be_bytes());
         db.open_tree("query_subtasks")?.insert(key, &b"{}"[..])?;
@@ -261,7 +245,7 @@ fn delete_all_sweeps_records_left_without_their_query() -> TestResult {
     let store = Store::open(dir.path())?;
     assert_eq!(store.delete_all_queries()?, [QueryId(1)]);
     drop(store);
-    let db = raw(dir.path())?;
+    let db = crash::raw(dir.path())?;
     for tree in ["queries", "query_seq", "query_events", "query_subtasks", "queue"] {
         assert_eq!(db.open_tree(tree)?.len(), 0, "{tree} is empty");
     }
@@ -341,7 +325,7 @@ fn a_process_killed_while_deleting_leaves_whole_queries_or_none() -> TestResult 
         let count: u64 = ready.parse()?;
         // Opened as the next start would: sled recovers its log.
         drop(crash::reopen(dir.path())?);
-        let db = raw(dir.path())?;
+        let db = crash::raw(dir.path())?;
         // Every query is either whole (header, seq, 3 events, a sub-task
         // result, a queued sub-task) or has left nothing behind.
         let mut whole = 0;

@@ -142,7 +142,7 @@ fn corrupt_queued_subtasks_are_skipped() -> TestResult {
         id
     };
     {
-        let db = sled::open(dir.path())?;
+        let db = crash::raw(dir.path())?;
         let queue = db.open_tree("queue")?;
         let mut key = id.0.to_be_bytes().to_vec();
         key.extend_from_slice(&1_u64.to_be_bytes());
@@ -162,7 +162,7 @@ fn corrupt_queued_subtasks_are_skipped() -> TestResult {
     assert!(store.queue_list()?.is_empty());
     drop(store);
     // Even the entry with the malformed key is gone, not merely skipped.
-    let db = sled::open(dir.path())?;
+    let db = crash::raw(dir.path())?;
     assert_eq!(db.open_tree("queue")?.len(), 0);
     Ok(())
 }

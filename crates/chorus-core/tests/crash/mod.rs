@@ -59,3 +59,19 @@ pub(crate) fn reopen(dir: &Path) -> Result<Store, Box<dyn Error>> {
         }
     }
 }
+
+/// The database under the store's back. A store just dropped may hold
+/// sled's lock a moment longer (see `Store::open`): waited for, boundedly.
+pub(crate) fn raw(dir: &Path) -> Result<sled::Db, Box<dyn Error>> {
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        match sled::open(dir) {
+            Err(sled::Error::Io(error))
+                if error.to_string().contains("could not acquire lock") && std::time::Instant::now() < deadline =>
+            {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            other => return Ok(other?),
+        }
+    }
+}
