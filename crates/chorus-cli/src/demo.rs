@@ -86,7 +86,10 @@ async fn network_demo(base: NodeConfig, root: PathBuf, json: bool) -> anyhow::Re
             member.specialists.iter().cloned().collect::<Vec<_>>().join(", ")
         ));
     }
-    say(format!("requester {} serves nothing itself", cluster.requester_id));
+    say(format!(
+        "requester {} serves nothing itself; it asks as {} (a separate identity, replaced daily)",
+        cluster.requester_id, cluster.asking_id
+    ));
     say(format!("[network formed and specialists found in the DHT in {:.1} s]", started.elapsed().as_secs_f64()));
     say(format!("\n> {COMPOSITE}"));
     crate::conduct::ask(&cluster.requester, COMPOSITE, crate::conduct::Output { json, show_sent: false }, false)

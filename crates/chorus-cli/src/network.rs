@@ -6,7 +6,7 @@ use std::time::Duration;
 use anyhow::Context as _;
 use chorus_node::core::ServeLimits;
 use chorus_node::net::Multiaddr;
-use chorus_node::{NetworkSettings, Node, ServeSettings};
+use chorus_node::{NetworkSettings, Node, RequesterIdentity, ServeSettings};
 use clap::Args;
 
 use crate::conduct::UsageError;
@@ -28,6 +28,12 @@ pub(crate) struct NetArgs {
     /// Do not look for peers on the local network (mDNS).
     #[arg(long)]
     no_mdns: bool,
+    /// The identity peers see questions come from: `hour`, `day` or `week`
+    /// (a separate identity, replaced that often) or `device` (the one this
+    /// device serves under: peers see its standing, and can link every
+    /// question it asks).
+    #[arg(long, value_name = "hour|day|week|device", default_value_t = RequesterIdentity::default())]
+    requester_identity: RequesterIdentity,
 }
 
 fn addresses(list: &[String], what: &str) -> anyhow::Result<Vec<Multiaddr>> {
@@ -54,6 +60,7 @@ impl NetArgs {
         settings.bootstrap = addresses(&bootstrap, "--bootstrap")?;
         settings.relays = addresses(&self.relay_via, "--relay-via")?;
         settings.mdns = !self.no_mdns;
+        settings.requester = self.requester_identity;
         Ok(settings)
     }
 }

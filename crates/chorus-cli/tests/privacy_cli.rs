@@ -205,3 +205,58 @@ marketing.copywriting,medical-info.general-health",
     assert!(!received.contains("anaemia"), "the peer received the health part:\n{received}");
     assert!(server.proc.running(), "the peer still serves");
 }
+
+/// The requester ids the peer logged, task by task.
+fn requesters(server: &Server) -> Vec<String> {
+    plain(&server.proc.stderr())
+        .lines()
+        .filter(|line| line.contains("task received"))
+        .filter_map(|line| {
+            line.split_once("requester=").map(|(_, rest)| rest.split_whitespace().next().unwrap_or("").to_owned())
+        })
+        .collect()
+}
+
+/// A peer cannot tie a device's questions to the identity the device
+/// serves under, nor questions asked in different periods to each other:
+/// what the peer's own log says about who asked.
+#[test]
+fn a_peer_sees_a_separate_asking_identity_replaced_when_its_period_is_over() {
+    let _serial = serial();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut server =
+        Server::start_logged("serve", dir.path(), "general.assistant", &[], Some("warn,chorus::served=debug"));
+    let data = dir.path().join("asker");
+    let ask_as = |name: &str, identity: &str| {
+        let mut args = ask_network_args(&data, &[&server.address], "Say hello in one short sentence.");
+        let question = args.pop().expect("the question");
+        args.extend(["--requester-identity".to_owned(), identity.to_owned(), question]);
+        let mut proc = Proc::spawn(name, command(chorus_bin(), &args), dir.path());
+        let (status, events) = proc.finish(QUERY);
+        assert!(status.success(), "ask failed: {status}\n{}", proc.context());
+        assert!(
+            started(&events).iter().all(|start| start["executor"] == server.peer_id.as_str()),
+            "{}",
+            proc.context()
+        );
+    };
+    let device = chorus_net::load_or_create_identity(&data).expect("the device key").public().to_peer_id().to_string();
+
+    // 1. Within the day: a separate identity, not the device's.
+    ask_as("first", "day");
+    // 2. The day is over (the key's age is its file's time): a new one.
+    let key = data.join(chorus_net::REQUESTER_KEY_FILE);
+    let two_days_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(2 * 24 * 3600);
+    std::fs::File::options().write(true).open(&key).expect("the requester key").set_modified(two_days_ago).unwrap();
+    ask_as("second", "day");
+    // 3. The device's own identity, when the owner chooses it.
+    ask_as("third", "device");
+
+    let seen = requesters(&server);
+    assert_eq!(seen.len(), 3, "one task per question: {seen:?}\n{}", server.proc.stderr());
+    assert_ne!(seen[0], device, "the first question came under the device identity");
+    assert_ne!(seen[1], device, "the second question came under the device identity");
+    assert_ne!(seen[0], seen[1], "the identity was not replaced when its day was over");
+    assert_eq!(seen[2], device, "`--requester-identity device` asks as the device");
+    assert!(server.proc.running(), "the peer still serves");
+}

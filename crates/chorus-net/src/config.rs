@@ -125,6 +125,24 @@ impl NetConfig {
         }
     }
 
+    /// Settings for a node that only asks, under an identity of its own
+    /// (see `chorus_net::requester_identity`): it listens nowhere, joins
+    /// no DHT (Kademlia in client mode, no bootstrap), announces nothing on
+    /// the LAN and relays for no one; it dials the peers it is told about.
+    #[must_use]
+    pub fn requester(&self) -> Self {
+        Self {
+            listen: Vec::new(),
+            bootstrap: Vec::new(),
+            relays: Vec::new(),
+            mdns: false,
+            autonat: false,
+            relay_server: false,
+            kad_server: false,
+            ..self.clone()
+        }
+    }
+
     /// Settings for a simulated node on the memory transport: no mDNS,
     /// AutoNAT or relay, lean timers. Hundreds of these share one process,
     /// so the background work of each is multiplied: pings (round-trip

@@ -28,7 +28,10 @@ mod wire;
 
 pub use client::{OPEN_TIMEOUT, RemoteEvent, RemoteTask};
 pub use config::{NetConfig, TransportKind};
-pub use identity::{IdentityError, KEY_FILE, load_or_create as load_or_create_identity};
+pub use identity::{
+    IdentityError, KEY_FILE, REQUESTER_KEY_FILE, load_or_create as load_or_create_identity, requester_identity,
+    rotation_due,
+};
 pub use key::specialist_key;
 pub use libp2p::identity::Keypair;
 pub use libp2p::{Multiaddr, PeerId, Stream};

@@ -33,8 +33,11 @@ pub struct Cluster {
     pub servers: Vec<ClusterMember>,
     /// The node that asks; it runs no specialist itself.
     pub requester: Node,
-    /// The requester's peer id.
+    /// The requester's peer id (its device identity).
     pub requester_id: String,
+    /// The identity the requester asks under: what peers see (a separate
+    /// one, see [`crate::RequesterIdentity`]).
+    pub asking_id: String,
 }
 
 impl Cluster {
@@ -141,5 +144,10 @@ pub async fn start_cluster(
         }
     }
     let requester_id = network.peer_id().to_string();
-    Ok(Cluster { servers: members, requester, requester_id })
+    let asking_id = requester
+        .requester_id()
+        .await?
+        .map(|(id, _)| id)
+        .ok_or_else(|| NodeError::NetworkUnavailable("the network did not start".to_owned()))?;
+    Ok(Cluster { servers: members, requester, requester_id, asking_id })
 }

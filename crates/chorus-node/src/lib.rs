@@ -37,7 +37,7 @@ pub use local::engine_request;
 pub use models::{
     BaseModelStatus, ModelListing, ModelRecommendation, ModelsError, PullOutcome, RemovedModel, SpecialistStatus,
 };
-pub use network::{NetworkSettings, NodeService, PeerView, ServeSettings};
+pub use network::{NetworkSettings, NodeService, PeerView, RequesterIdentity, ServeSettings};
 pub use node::{AskRequest, Node, NodeConfig, NodeError, default_data_dir};
 pub use reply::ErrorReply;
 pub use serving::{task_request, task_service};

@@ -47,8 +47,12 @@ async fn a_peer_runs_the_sub_task_and_both_ledgers_count_the_verified_work() {
     // the executor what it gave: the same tokens.
     let received = cluster.requester.store().ledger(&node_a.peer_id).unwrap();
     assert_eq!((received.tasks_received, received.tokens_received), (1, tokens));
-    let given = node_a.node.store().ledger(&cluster.requester_id).unwrap();
+    // The executor knows the requester only by the identity it asks
+    // under, not by the device identity it serves and announces under.
+    assert_ne!(cluster.asking_id, cluster.requester_id);
+    let given = node_a.node.store().ledger(&cluster.asking_id).unwrap();
     assert_eq!((given.tasks_given, given.tokens_given), (1, tokens));
+    assert_eq!(node_a.node.store().ledger(&cluster.requester_id).unwrap().tasks_given, 0);
 
     // `peers` shows node-a with its live status and standing.
     let peers = cluster.requester.peers().await.unwrap();

@@ -71,6 +71,7 @@ export const DEFAULT_SETTINGS: Settings = {
   private_names: [],
   keep_sensitive_on_device: true,
   history_days: null,
+  requester_identity: 'day',
 };
 
 const SETTINGS_KEY = 'chorus.mock.settings';

@@ -364,4 +364,13 @@ export interface Settings {
    * them forever.
    */
   history_days: number | null;
+  /**
+   * The identity peers see questions come from: a separate one replaced
+   * every `hour`, `day` (the default) or `week`, or the `device`'s own (the
+   * one it serves under: peers see its standing, and can link every
+   * question).
+   */
+  requester_identity: RequesterIdentity;
 }
+
+export type RequesterIdentity = 'hour' | 'day' | 'week' | 'device';

@@ -190,7 +190,7 @@ describe('Settings', () => {
   it('says what the network means for privacy', () => {
     setup();
     expect(screen.getByRole('radio', { name: 'Network allowed' })).toHaveAccessibleDescription(
-      'Peers may run parts of a question. What a peer receives is encrypted on the way and has the personal details Chorus recognises replaced (see below); a peer can still tell that the parts it runs come from the same device.',
+      "Peers may run parts of a question. What a peer receives is encrypted on the way and has the personal details Chorus recognises replaced (see below). Peers see the parts come from an asking identity that changes as often as you choose below, and from this device's network address.",
     );
   });
 
@@ -218,6 +218,22 @@ describe('Settings', () => {
     expect(screen.getByTestId('settings-history-days-hint')).toHaveTextContent('more than 30 days ago are deleted');
     await user.selectOptions(screen.getByLabelText('Keep history'), 'forever');
     await waitFor(() => expect(api.storedSettings.history_days).toBeNull());
+  });
+
+  it('asks under a daily identity by default, says what each choice costs, and saves another', async () => {
+    const { api, user } = setup();
+    const identity = screen.getByLabelText('Identity peers see');
+    expect(identity).toHaveValue('day');
+    expect(identity).toHaveAccessibleDescription(
+      "Peers see your questions come from an identity that is not this device's and changes every day: a peer can tell that parts come from one asker only within that day, or by this device's network address. The cost: what this device does for a peer does not move your questions up its queue.",
+    );
+    await user.selectOptions(identity, 'device');
+    await waitFor(() => expect(api.storedSettings.requester_identity).toBe('device'));
+    expect(screen.getByTestId('settings-requester-identity-hint')).toHaveTextContent(
+      'a peer can tell that all the parts it ever runs come from this device',
+    );
+    await user.selectOptions(screen.getByLabelText('Identity peers see'), 'week');
+    await waitFor(() => expect(api.storedSettings.requester_identity).toBe('week'));
   });
 
   it('shows a stored number of days that is not among the usual choices', () => {

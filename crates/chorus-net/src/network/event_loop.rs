@@ -16,6 +16,9 @@ use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
 use super::{Command, NetError, ProviderLookup, Reachability};
+
+/// Most addresses of one peer taken from [`Command::AddAddresses`].
+const MAX_ADDED_ADDRESSES: usize = 16;
 use crate::behaviour::{Behaviour, BehaviourEvent, KadEvent};
 use crate::config::{NetConfig, TransportKind};
 use crate::limits::RateLimiter;
@@ -186,6 +189,23 @@ impl EventLoop {
             Command::Freeze(frozen) => self.frozen = frozen,
             Command::Quarantined(reply) => {
                 let _ = reply.send(self.quarantined_now());
+            }
+            Command::AddressesOf(peer, reply) => {
+                let mut known: BTreeSet<Multiaddr> =
+                    self.peers.get(&peer).map(|state| state.addresses.clone()).unwrap_or_default();
+                let kad = &mut self.swarm.behaviour_mut().kad;
+                if let Some(bucket) = kad.kbucket(peer) {
+                    for entry in bucket.iter().filter(|entry| *entry.node.key.preimage() == peer) {
+                        known.extend(entry.node.value.iter().cloned());
+                    }
+                }
+                let _ = reply.send(known.into_iter().collect());
+            }
+            Command::AddAddresses(peer, addresses) => {
+                for address in addresses.into_iter().take(MAX_ADDED_ADDRESSES) {
+                    self.swarm.behaviour_mut().kad.add_address(&peer, address.clone());
+                    self.peer(peer).addresses.insert(address);
+                }
             }
         }
     }

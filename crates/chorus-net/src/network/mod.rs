@@ -59,6 +59,8 @@ enum Command {
     #[cfg(feature = "test-hooks")]
     Freeze(bool),
     Quarantined(oneshot::Sender<Vec<PeerId>>),
+    AddressesOf(PeerId, oneshot::Sender<Vec<Multiaddr>>),
+    AddAddresses(PeerId, Vec<Multiaddr>),
 }
 
 /// A cheap, cloneable handle on a running network.
@@ -248,6 +250,24 @@ impl Network {
     /// [`NetError::Status`] when it does not answer in time or at all.
     pub async fn status(&self, peer: PeerId) -> Result<PeerStatus, NetError> {
         self.call(|reply| Command::Status { peer, reply }).await?
+    }
+
+    /// The addresses this node knows `peer` by: from identify, provider
+    /// records, and the connections it had.
+    ///
+    /// # Errors
+    /// [`NetError::Stopped`].
+    pub async fn addresses_of(&self, peer: PeerId) -> Result<Vec<Multiaddr>, NetError> {
+        self.call(|reply| Command::AddressesOf(peer, reply)).await
+    }
+
+    /// Teaches this node addresses of `peer` (learnt by another node of this
+    /// device), so that it can dial it by its id.
+    ///
+    /// # Errors
+    /// [`NetError::Stopped`].
+    pub async fn add_addresses(&self, peer: PeerId, addresses: Vec<Multiaddr>) -> Result<(), NetError> {
+        self.inner.commands.send(Command::AddAddresses(peer, addresses)).await.map_err(|_| NetError::Stopped)
     }
 
     /// What this node knows about its peers.

@@ -12,6 +12,7 @@ use chorus_core::{
 use chorus_net::{Network, PeerId};
 use futures::future::{BoxFuture, join_all};
 
+use super::Requester;
 use super::remote::RemoteExecutor;
 
 /// How long provider lookups are reused.
@@ -28,7 +29,10 @@ const PROVIDERS_WANTED: usize = 4;
 /// This device and the network: where sub-tasks can run, best first.
 pub(crate) struct NetworkDirectory {
     pub(crate) local: Arc<dyn Executor>,
+    /// The device's network: DHT lookups.
     pub(crate) network: Network,
+    /// Status probes and sub-tasks go out under the asking identity.
+    pub(crate) requester: Arc<Requester>,
     pub(crate) store: Store,
     pub(crate) deadline: Duration,
     pub(crate) policy: PlacementPolicy,
@@ -36,10 +40,17 @@ pub(crate) struct NetworkDirectory {
 }
 
 impl NetworkDirectory {
-    pub(crate) fn new(local: Arc<dyn Executor>, network: Network, store: Store, deadline: Duration) -> Self {
+    pub(crate) fn new(
+        local: Arc<dyn Executor>,
+        network: Network,
+        requester: Arc<Requester>,
+        store: Store,
+        deadline: Duration,
+    ) -> Self {
         Self {
             local,
             network,
+            requester,
             store,
             deadline,
             policy: PlacementPolicy::default(),
@@ -80,13 +91,8 @@ impl NetworkDirectory {
         }
     }
 
-    fn remote(&self, peer: PeerId) -> Arc<dyn Executor> {
-        Arc::new(RemoteExecutor {
-            network: self.network.clone(),
-            peer,
-            store: self.store.clone(),
-            deadline: self.deadline,
-        })
+    fn remote(&self, network: Network, peer: PeerId) -> Arc<dyn Executor> {
+        Arc::new(RemoteExecutor { network, peer, store: self.store.clone(), deadline: self.deadline })
     }
 
     /// The candidates for a specialist with their live status, ranked.
@@ -94,7 +100,7 @@ impl NetworkDirectory {
         &self,
         specialist_id: &str,
         exclude: &[String],
-    ) -> Vec<(chorus_core::Placement, Option<PeerId>)> {
+    ) -> Vec<(chorus_core::Placement, Option<(PeerId, Network)>)> {
         let mut candidates = Vec::new();
         if self.local.serves(specialist_id) && !exclude.iter().any(|id| id == "local") {
             candidates.push(Candidate {
@@ -116,21 +122,35 @@ impl NetworkDirectory {
             .map(|peer| peer.to_string())
             .filter(|peer| !exclude.contains(peer))
             .collect();
-        let peers = self.network.peers().await.unwrap_or_default();
-        let rtt: BTreeMap<String, u32> =
-            peers.iter().filter_map(|peer| peer.rtt_ms.map(|rtt| (peer.peer_id.clone(), rtt))).collect();
+        let mut rtt: BTreeMap<String, u32> = BTreeMap::new();
+        for peer in self.network.peers().await.unwrap_or_default() {
+            if let Some(ms) = peer.rtt_ms {
+                rtt.insert(peer.peer_id, ms);
+            }
+        }
         let targets = pick_probe_targets(&providers, &rtt, PROBES);
-        let probes = targets
-            .iter()
-            .filter_map(|target| target.parse::<PeerId>().ok())
-            .map(|peer| async move { (peer, tokio::time::timeout(PROBE_DEADLINE, self.network.status(peer)).await) });
+        let probes = targets.iter().filter_map(|target| target.parse::<PeerId>().ok()).map(|peer| async move {
+            let outcome = match self.requester.network_for(peer).await {
+                Ok(network) => match tokio::time::timeout(PROBE_DEADLINE, network.status(peer)).await {
+                    Ok(Ok(status)) => Some((network, status)),
+                    _ => None,
+                },
+                Err(error) => {
+                    tracing::warn!(%error, "cannot ask under the asking identity; no peer is asked");
+                    None
+                }
+            };
+            (peer, outcome)
+        });
         let mut answered = 0;
+        let mut networks = HashMap::new();
         for (peer, outcome) in join_all(probes).await {
-            let Ok(Ok(status)) = outcome else {
+            let Some((network, status)) = outcome else {
                 tracing::debug!(%peer, "no status answer");
                 continue;
             };
             answered += 1;
+            networks.insert(peer, network);
             let id = peer.to_string();
             let peer_standing = self.store.ledger(&id).map(|entry| standing(&entry)).unwrap_or(0);
             candidates.push(Candidate {
@@ -150,9 +170,13 @@ impl NetworkDirectory {
         }
         rank_executors(&candidates, &self.policy)
             .into_iter()
-            .map(|placement| {
-                let peer = if placement.local { None } else { placement.executor.parse().ok() };
-                (placement, peer)
+            .filter_map(|placement| {
+                if placement.local {
+                    return Some((placement, None));
+                }
+                let peer: PeerId = placement.executor.parse().ok()?;
+                let network = networks.get(&peer)?.clone();
+                Some((placement, Some((peer, network))))
             })
             .collect()
     }
@@ -188,7 +212,7 @@ impl ExecutorDirectory for NetworkDirectory {
                 .await
                 .into_iter()
                 .map(|(placement, peer)| match peer {
-                    Some(peer) => self.remote(peer),
+                    Some((peer, network)) => self.remote(network, peer),
                     None => {
                         tracing::debug!(reason = %placement.reason, "local placement");
                         Arc::clone(&self.local)

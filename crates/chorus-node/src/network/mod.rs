@@ -17,9 +17,12 @@ use crate::host::HostProbe;
 
 mod directory;
 mod remote;
+mod requester;
 mod service;
 
 pub(crate) use directory::NetworkDirectory;
+pub(crate) use requester::Requester;
+pub use requester::RequesterIdentity;
 pub use service::NodeService;
 pub(crate) use service::ServiceHandle;
 
@@ -39,6 +42,8 @@ pub struct NetworkSettings {
     pub relay_server: bool,
     /// Serve others (`None`: only ask).
     pub serve: Option<ServeSettings>,
+    /// Which identity sub-tasks go out under (see [`RequesterIdentity`]).
+    pub requester: RequesterIdentity,
     /// Overrides of the libp2p settings (timeouts, limits), applied last.
     pub tune: Option<fn(&mut NetConfig)>,
 }
@@ -55,6 +60,7 @@ impl Default for NetworkSettings {
             mdns: true,
             relay_server: false,
             serve: None,
+            requester: RequesterIdentity::default(),
             tune: None,
         }
     }

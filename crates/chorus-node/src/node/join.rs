@@ -9,7 +9,7 @@ use chorus_core::Conductor;
 use chorus_net::{NetConfig, Network};
 
 use super::{Node, NodeError};
-use crate::network::{NetworkDirectory, NetworkSettings, NodeService, PeerView};
+use crate::network::{NetworkDirectory, NetworkSettings, NodeService, PeerView, Requester, RequesterIdentity};
 use crate::settings::{NetworkChange, Settings, network_change};
 
 /// What joining adds to a node: the network, what it serves, and the
@@ -17,6 +17,7 @@ use crate::settings::{NetworkChange, Settings, network_change};
 #[derive(Clone)]
 pub(super) struct Joined {
     pub(super) network: Network,
+    pub(super) requester: Arc<Requester>,
     pub(super) service: Option<Arc<NodeService>>,
     pub(super) conductor: Conductor,
 }
@@ -50,7 +51,8 @@ impl Node {
         let task_service = service.as_ref().map(|service| {
             Arc::new(crate::network::ServiceHandle(Arc::clone(service))) as Arc<dyn chorus_net::TaskService>
         });
-        let network = Network::start(keypair, net, task_service).await?;
+        let network = Network::start(keypair, net.clone(), task_service).await?;
+        let requester = Arc::new(Requester::new(network.clone(), &net, settings.requester, self.data_dir.clone()));
         if let Some(service) = &service {
             let served = service.served().clone();
             let network = network.clone();
@@ -70,6 +72,7 @@ impl Node {
         let directory = NetworkDirectory::new(
             Arc::clone(&self.local),
             network.clone(),
+            Arc::clone(&requester),
             self.store.clone(),
             config.subtask_deadline,
         );
@@ -79,7 +82,8 @@ impl Node {
             Arc::new(directory),
             config,
         );
-        *self.joined.write().unwrap_or_else(PoisonError::into_inner) = Some(Joined { network, service, conductor });
+        *self.joined.write().unwrap_or_else(PoisonError::into_inner) =
+            Some(Joined { network, requester, service, conductor });
         Ok(())
     }
 
@@ -92,7 +96,27 @@ impl Node {
         let left = self.joined.write().unwrap_or_else(PoisonError::into_inner).take();
         if let Some(joined) = left {
             joined.network.shutdown();
+            let requester = joined.requester;
+            if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+                runtime.spawn(async move { requester.shutdown().await });
+            }
         }
+    }
+
+    /// The identity peers see this device's questions come from now, and
+    /// the choice behind it: the device's own with
+    /// [`RequesterIdentity::Device`], else a separate one, made or replaced
+    /// when due. `None` when the network is not joined.
+    ///
+    /// # Errors
+    /// [`NodeError::Identity`] or [`NodeError::Network`] when the separate
+    /// identity cannot be made.
+    pub async fn requester_id(&self) -> Result<Option<(String, RequesterIdentity)>, NodeError> {
+        let Some(joined) = self.joined() else {
+            return Ok(None);
+        };
+        let id = joined.requester.peer_id().await?;
+        Ok(Some((id.to_string(), joined.requester.identity())))
     }
 
     /// Applies new serving limits (slots, serve on or off, only when idle

@@ -14,7 +14,7 @@ use chorus_net::{DeviceClass, Multiaddr};
 use serde::{Deserialize, Serialize};
 
 use crate::host::HostProbe;
-use crate::network::{NetworkSettings, ServeSettings};
+use crate::network::{NetworkSettings, RequesterIdentity, ServeSettings};
 
 /// Settings that cannot be used; the message says which and why. Its code
 /// is `invalid_settings`.
@@ -71,6 +71,12 @@ pub struct Settings {
     /// every past question forever.
     #[serde(default)]
     pub history_days: Option<u32>,
+    /// The identity peers see questions come from: a separate one
+    /// replaced every `hour`, `day` (the default, also when the field is
+    /// missing) or `week`, or the `device`'s own (see
+    /// [`RequesterIdentity`]).
+    #[serde(default)]
+    pub requester_identity: RequesterIdentity,
 }
 
 fn keep_sensitive_default() -> bool {
@@ -121,6 +127,7 @@ impl Settings {
             private_names: Vec::new(),
             keep_sensitive_on_device: true,
             history_days: None,
+            requester_identity: RequesterIdentity::default(),
         }
     }
 
@@ -201,7 +208,7 @@ impl Settings {
             self.bootstrap_peers.iter().map(|address| parse_peer_address(address)).collect::<Result<_, _>>()?;
         let serve =
             self.serve.then(|| ServeSettings { specialists: None, limits: self.serve_limits(), device_class, host });
-        Ok(NetworkSettings { bootstrap, serve, ..NetworkSettings::default() })
+        Ok(NetworkSettings { bootstrap, serve, requester: self.requester_identity, ..NetworkSettings::default() })
     }
 
     /// The data directory these settings name.
@@ -252,7 +259,10 @@ pub fn network_change(old: Option<&Settings>, new: &Settings) -> NetworkChange {
         (false, true, _) => NetworkChange::Start,
         (true, false, _) => NetworkChange::Stop,
         (true, true, Some(old)) => {
-            if old.bootstrap_peers != new.bootstrap_peers || old.serve != new.serve {
+            if old.bootstrap_peers != new.bootstrap_peers
+                || old.serve != new.serve
+                || old.requester_identity != new.requester_identity
+            {
                 NetworkChange::Restart
             } else if old.serve_limits() != new.serve_limits() {
                 NetworkChange::Limits

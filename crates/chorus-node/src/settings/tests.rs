@@ -34,7 +34,8 @@ fn json_round_trips_in_the_ui_shape() {
         },
         "private_names": ["Priya Raman", "Arjun"],
         "keep_sensitive_on_device": false,
-        "history_days": 30
+        "history_days": 30,
+        "requester_identity": "week"
     });
     let settings = Settings::from_json(value.clone()).unwrap();
     assert_eq!(settings.privacy, Privacy::Network);
@@ -50,6 +51,26 @@ fn settings_stored_before_the_privacy_fields_still_load() {
     let settings = Settings::from_json(value).unwrap();
     assert!(settings.private_names.is_empty());
     assert!(settings.keep_sensitive_on_device, "sensitive parts stay home by default");
+}
+
+#[test]
+fn the_requester_identity_defaults_to_daily_and_reaches_the_network_settings() {
+    let mut value = serde_json::to_value(defaults()).unwrap();
+    value.as_object_mut().unwrap().remove("requester_identity");
+    let settings = Settings::from_json(value.clone()).unwrap();
+    assert_eq!(settings.requester_identity, RequesterIdentity::Day, "missing (older settings): daily");
+    value["requester_identity"] = serde_json::json!("device");
+    let device = Settings::from_json(value.clone()).unwrap();
+    let network = device.network(DeviceClass::Laptop, crate::host::fixed(true, None)).unwrap();
+    assert_eq!(network.requester, RequesterIdentity::Device);
+    value["requester_identity"] = serde_json::json!("monthly");
+    assert!(Settings::from_json(value).is_err());
+    // Changing it while the network runs restarts the network.
+    let mut on = defaults();
+    on.privacy = Privacy::Network;
+    let mut changed = on.clone();
+    changed.requester_identity = RequesterIdentity::Hour;
+    assert_eq!(network_change(Some(&on), &changed), NetworkChange::Restart);
 }
 
 #[test]
