@@ -182,6 +182,10 @@ impl AppState {
             .saturating_sub(1)
             .max(1);
         let defaults = Settings::defaults(&default_data_dir, cores);
+        // The settings hold the private names: the app's config folder and
+        // the file are its owner's alone.
+        chorus_node::keep_private(&config_dir);
+        chorus_node::keep_private(&settings_path);
         let stored = load_settings(app, &settings_path).unwrap_or_else(|| defaults.clone());
         let data_dir = overrides.data_dir.clone().unwrap_or_else(|| stored.data_dir_path());
         tracing::info!(settings = %settings_path.display(), data_dir = %data_dir.display(), "starting the node");
@@ -315,7 +319,10 @@ fn save_settings<R: Runtime>(app: &AppHandle<R>, path: &Path, settings: &Setting
     let store = app.store(path).map_err(store_error)?;
     let value = serde_json::to_value(settings).map_err(|error| CommandError::internal(error.to_string()))?;
     store.set(SETTINGS_KEY, value);
-    store.save().map_err(store_error)
+    store.save().map_err(store_error)?;
+    // The settings hold the private names and the onboarding profile.
+    chorus_node::keep_private(path);
+    Ok(())
 }
 
 #[cfg(test)]

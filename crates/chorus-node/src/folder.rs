@@ -28,12 +28,36 @@ pub(crate) fn secure(dir: &Path) -> std::io::Result<Tightened> {
     #[cfg(unix)]
     {
         tighten_or_warn(dir, &mut changed);
-        let key = dir.join(chorus_net::KEY_FILE);
-        if key.is_file() {
-            tighten_or_warn(&key, &mut changed);
+        for name in [chorus_net::KEY_FILE, chorus_net::REQUESTER_KEY_FILE] {
+            let key = dir.join(name);
+            if key.is_file() {
+                tighten_or_warn(&key, &mut changed);
+            }
         }
     }
-    for (path, old, new) in &changed {
+    log(&changed);
+    Ok(changed)
+}
+
+/// Makes a file outside the data folder private to its owner (on Unix:
+/// the group's and others' bits taken away, as for the identity key), such
+/// as the app's settings, which hold the private names. A file that is
+/// missing, or whose mode cannot be changed, is logged and left alone.
+pub fn keep_private(path: &Path) {
+    #[cfg(unix)]
+    {
+        let mut changed = Vec::new();
+        if path.exists() {
+            tighten_or_warn(path, &mut changed);
+        }
+        log(&changed);
+    }
+    #[cfg(not(unix))]
+    let _ = path;
+}
+
+fn log(changed: &Tightened) {
+    for (path, old, new) in changed {
         tracing::warn!(
             path = %path.display(),
             old = %format!("{old:04o}"),
@@ -41,7 +65,6 @@ pub(crate) fn secure(dir: &Path) -> std::io::Result<Tightened> {
             "others could read this; it is now private to its owner"
         );
     }
-    Ok(changed)
 }
 
 #[cfg(unix)]

@@ -39,6 +39,7 @@ pub use models::{
 };
 pub use network::{NetworkSettings, NodeService, PeerView, RequesterIdentity, ServeSettings};
 pub use node::{AskRequest, Node, NodeConfig, NodeError, default_data_dir};
+pub use folder::keep_private;
 pub use reply::ErrorReply;
 pub use serving::{task_request, task_service};
 pub use settings::{

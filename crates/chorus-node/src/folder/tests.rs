@@ -35,3 +35,21 @@ fn an_open_folder_and_key_are_tightened_and_reported() {
     std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o444)).unwrap();
     assert_eq!(secure(&dir).unwrap(), vec![(key.clone(), 0o444, 0o400)]);
 }
+
+#[test]
+fn the_requester_key_and_a_settings_file_are_made_private() {
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path().join("chorus");
+    std::fs::create_dir(&dir).unwrap();
+    let key = dir.join(chorus_net::REQUESTER_KEY_FILE);
+    std::fs::write(&key, b"key").unwrap();
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o664)).unwrap();
+    secure(&dir).unwrap();
+    assert_eq!(mode(&key), 0o600);
+    let settings = root.path().join("settings.json");
+    std::fs::write(&settings, b"{}").unwrap();
+    std::fs::set_permissions(&settings, std::fs::Permissions::from_mode(0o644)).unwrap();
+    keep_private(&settings);
+    assert_eq!(mode(&settings), 0o600);
+    keep_private(&root.path().join("missing.json")); // nothing to do, no panic
+}
