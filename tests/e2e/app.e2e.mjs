@@ -15,7 +15,8 @@
 //   5. on-device only, the app opened no internet socket: its first run
 //      (start, onboarding, check 1's question, check 4's deletion) runs
 //      under strace, and no AF_INET/AF_INET6 socket appears in the trace
-//      but the one WebDriver automation itself needs (see `inetSockets`);
+//      but the one WebDriver automation itself needs (see `inetSockets` in
+//      processes.mjs);
 //      check 6's network run, traced the same way, must show some, or this
 //      check proves nothing;
 //   2. privacy switched to on-device only survives a restart of the app;
@@ -49,11 +50,11 @@
 import { execFileSync, spawn } from 'node:child_process';
 import { createServer } from 'node:http';
 import { createHash } from 'node:crypto';
-import { chmodSync, existsSync, mkdtempSync, openSync, readdirSync, readFileSync, writeFileSync, mkdirSync, rmSync, statSync } from 'node:fs';
-import { createInterface } from 'node:readline';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync, mkdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { ended, inetSockets, launcher, plain, squeezed, startPeer } from './processes.mjs';
 
 // This file is tests/e2e/app.e2e.mjs: the repository is two folders up.
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -126,7 +127,7 @@ async function wd(method, path, body) {
 }
 
 class Session {
-  /** Starts the app: `APP`, or a launcher of it (see `launcher`). */
+  /** Starts the app: `APP`, or a launcher of it (see `launcher` in processes.mjs). */
   static async start(application = APP) {
     const value = await wd('POST', '/session', {
       capabilities: { alwaysMatch: { 'tauri:options': { application } } },
@@ -346,187 +347,6 @@ function loopbackCatalog(dir, port, body) {
   const path = join(dir, 'catalog.json');
   writeFileSync(path, JSON.stringify(catalog, null, 2));
   return path;
-}
-
-// ------------------------------------------------------ a serving peer
-
-/**
- * A real `chorus serve` on loopback, offering PEER_SPECIALIST with the same
- * model, logging what it receives (`chorus::served=debug`) to its stderr
- * file. Resolves once its `listening` event gives its address.
- */
-async function startPeer(work) {
-  const log = join(work, 'peer.stderr');
-  const args = ['--data-dir', join(work, 'peer'), '--model', MODEL, '--threads', '1'];
-  args.push('serve', '--listen', '/ip4/127.0.0.1/tcp/0', '--no-mdns', '--specialists', PEER_SPECIALIST, '--json');
-  const { CHORUS_BOOTSTRAP: _b, CHORUS_DATA_DIR: _d, CHORUS_MODELS_DIR: _m, ...inherited } = process.env;
-  const peer = spawn(CLI, args, {
-    cwd: work,
-    env: { ...inherited, RUST_LOG: 'warn,chorus::served=debug' },
-    stdio: ['ignore', 'pipe', openSync(log, 'w')],
-  });
-  const lines = createInterface({ input: peer.stdout });
-  const listening = await new Promise((done, fail) => {
-    const timer = setTimeout(() => fail(new Error(`the peer did not listen within 60 s:\n${readFileSync(log, 'utf8').slice(-2000)}`)), 60_000);
-    peer.on('exit', (code) => fail(new Error(`the peer exited with ${code}:\n${readFileSync(log, 'utf8').slice(-2000)}`)));
-    lines.on('line', (line) => {
-      const event = JSON.parse(line);
-      if (event.event === 'listening') {
-        clearTimeout(timer);
-        done(event);
-      }
-    });
-  });
-  peer.removeAllListeners('exit');
-  assert(JSON.stringify(listening.specialists) === JSON.stringify([PEER_SPECIALIST]), `the peer serves ${listening.specialists}`);
-  const address = listening.addresses.find((a) => a.startsWith('/ip4/127.0.0.1/tcp/'));
-  assert(address && address.endsWith(`/p2p/${listening.peer_id}`), `a loopback address in ${JSON.stringify(listening)}`);
-  console.log(`[e2e] peer ${listening.peer_id} serves ${PEER_SPECIALIST} at ${address}`);
-  return { process: peer, peerId: listening.peer_id, address, port: Number(address.split('/')[4]), log };
-}
-
-/** `text` without ANSI colour sequences, as the peer's log writes them. */
-function plain(text) {
-  return text.replace(/\x1b\[[0-9;]*[A-Za-z]/g, '');
-}
-
-/** Digits and letters only, lowercase: "+44 7911 123456" and "447911123456" are one value. */
-function squeezed(text) {
-  return text.replace(/[^A-Za-z0-9]/g, '').toLowerCase();
-}
-
-// ------------------------------------------------------------ launchers
-
-/**
- * A shell script WebKitWebDriver starts instead of the app binary: it sets
- * `env`, notes its own pid and the environment WebDriver automation gave it
- * (the WEBKIT_* variables), and, with `trace`, runs the app under
- * `strace -f` recording every socket, bind, connect and listen of the app,
- * its threads and the WebKit processes it starts (and execve, so that
- * whoever reads a trace a failed run kept can tell those processes apart). `-D` keeps the app itself the process WebKitWebDriver
- * started (strace runs as a detached grandchild): WebKitWebDriver kills
- * that process when its session ends, and killing strace instead would
- * leave the app running, untraced, with its journal open.
- */
-function launcher(work, name, { env = {}, trace = false } = {}) {
-  const path = join(work, `${name}.sh`);
-  const files = { trace: join(work, `${name}.strace`), pid: join(work, `${name}.pid`), env: join(work, `${name}.env`) };
-  const quote = (text) => `'${String(text).replace(/'/g, `'\\''`)}'`;
-  const exports = Object.entries(env).map(([key, value]) => `export ${key}=${quote(value)}\n`).join('');
-  const strace = trace
-    ? `${quote(STRACE)} -D -f -q --seccomp-bpf -e trace=socket,bind,connect,listen,execve -o ${quote(files.trace)} `
-    : '';
-  writeFileSync(
-    path,
-    `#!/bin/sh\n${exports}echo $$ > ${quote(files.pid)}\nenv | grep '^WEBKIT' > ${quote(files.env)}\nexec ${strace}${quote(APP)} "$@"\n`,
-  );
-  chmodSync(path, 0o755);
-  return { path, ...files };
-}
-
-/**
- * The socket calls of a launcher's strace output, each `{ pid, call, args,
- * ret, line }` (`pid` is the thread's id; a call another thread
- * interrupted, `… <unfinished ...>` then `<... call resumed> …`, is joined).
- */
-function tracedCalls(file) {
-  const calls = [];
-  const pending = new Map();
-  for (const line of readFileSync(file, 'utf8').split('\n')) {
-    let match = /^(\d+) (\w+)\((.*) <unfinished \.\.\.>$/.exec(line);
-    if (match) {
-      pending.set(match[1], { pid: match[1], call: match[2], args: match[3], line });
-      continue;
-    }
-    match = /^(\d+) <\.\.\. (\w+) resumed>(.*)\) += (.*)$/.exec(line);
-    if (match && pending.has(match[1])) {
-      const start = pending.get(match[1]);
-      pending.delete(match[1]);
-      calls.push({ ...start, args: start.args + match[3], ret: match[4], line: `${start.line} … ${line}` });
-      continue;
-    }
-    match = /^(\d+) (\w+)\((.*)\) += (.*)$/.exec(line);
-    if (match) calls.push({ pid: match[1], call: match[2], args: match[3], ret: match[4], line });
-  }
-  return calls.filter((call) => ['socket', 'bind', 'connect', 'listen'].includes(call.call));
-}
-
-/**
- * The internet sockets of a trace (AF_INET, AF_INET6), split into those of
- * WebDriver automation and the others.
- *
- * Under WebDriver, WebKitGTK runs its remote inspector: WebKitWebDriver
- * starts the app with WEBKIT_INSPECTOR_SERVER=127.0.0.1:<port>, the app's
- * main (UI) thread listens there, and the app and its WebKitWebProcess
- * connect to it; WebKitWebDriver drives the page through it. A socket
- * counts as automation's only when the same thread's next bind or connect
- * on it is to exactly that address. Every other AF_INET/AF_INET6 socket,
- * and every bind or connect to any other internet address, is "other": the
- * node's, or anything else the app or WebKit opened. Unix sockets (X11,
- * D-Bus, nscd) and netlink (the network process watching routes) stay on
- * the machine and are not counted. What runs outside the traced tree (the
- * X server, WebKitWebDriver, tauri-driver) is not in the trace.
- */
-function inetSockets(launch) {
-  const server = /^WEBKIT_INSPECTOR_SERVER=(.*)$/m.exec(readFileSync(launch.env, 'utf8'))?.[1];
-  assert(server, `WebDriver gave the app no WEBKIT_INSPECTOR_SERVER (${launch.env}), so automation's socket cannot be told apart`);
-  const [host, port] = [server.slice(0, server.lastIndexOf(':')), server.slice(server.lastIndexOf(':') + 1)];
-  const inet = /sa_family=AF_INET6?\b/;
-  const isAutomation = (args) => args.includes(`sin_port=htons(${port})`) && args.includes(`inet_addr("${host}")`);
-  const calls = tracedCalls(launch.trace);
-  const automation = [];
-  const other = [];
-  const paired = new Set();
-  calls.forEach((call, i) => {
-    if (call.call === 'socket' && /^AF_INET6?,/.test(call.args)) {
-      const fd = call.ret.split(' ')[0];
-      const use = calls.slice(i + 1).find((next) => next.pid === call.pid && ['bind', 'connect'].includes(next.call) && next.args.startsWith(`${fd},`));
-      if (use) paired.add(use);
-      (use && isAutomation(use.args) ? automation : other).push(use ? `${call.line}\n    ${use.line}` : call.line);
-    } else if (['bind', 'connect'].includes(call.call) && inet.test(call.args) && !isAutomation(call.args) && !paired.has(call)) {
-      other.push(call.line);
-    }
-  });
-  return { server, automation, other, calls: calls.length };
-}
-
-/** Whether process `pid` has ended (gone, or a zombie not reaped yet). */
-function gone(pid) {
-  try {
-    // "pid (comm) S …": the state follows the command's closing parenthesis.
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return ['Z', 'X'].includes(stat.charAt(stat.lastIndexOf(')') + 2));
-  } catch {
-    return true;
-  }
-}
-
-/** The live processes whose command line mentions `text`. */
-function processesWith(text) {
-  return readdirSync('/proc')
-    .filter((name) => /^\d+$/.test(name) && !gone(name))
-    .filter((name) => {
-      try {
-        return readFileSync(`/proc/${name}/cmdline`, 'utf8').includes(text);
-      } catch {
-        return false;
-      }
-    });
-}
-
-/**
- * Waits until the app a launcher started has ended (WebKitWebDriver kills
- * it when its session is deleted) and, when traced, until strace has
- * followed the last of its processes and ended: the trace is then whole.
- */
-async function ended(launch, timeoutMs = 60_000) {
-  const pid = readFileSync(launch.pid, 'utf8').trim();
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (gone(pid) && processesWith(launch.trace).length === 0) return;
-    await sleep(200);
-  }
-  throw new Error(`the app (pid ${pid}) or its strace did not end within ${timeoutMs} ms of its session`);
 }
 
 // -------------------------------------------------------------- tauri-driver
@@ -830,16 +650,16 @@ async function main() {
   };
   console.log(`[e2e] app ${APP}; work folder ${work}`);
   // The app's first run, on-device only from its first start, under strace (check 5).
-  const onDevice = launcher(work, 'on-device', { trace: true });
+  const onDevice = launcher(work, 'on-device', { app: APP, strace: STRACE, trace: true });
   // The network run: no specialist of its own, so the peer runs the part (check 6); traced too.
-  const networked = launcher(work, 'network', { trace: true, env: { CHORUS_LOCAL_SPECIALISTS: 'none' } });
+  const networked = launcher(work, 'network', { app: APP, strace: STRACE, trace: true, env: { CHORUS_LOCAL_SPECIALISTS: 'none' } });
   let peer;
   let driver;
   let session;
   let failed = false;
   const passed = [];
   try {
-    peer = await startPeer(work);
+    peer = await startPeer(work, { cli: CLI, model: MODEL, specialist: PEER_SPECIALIST });
     driver = await startDriver(env, work);
     session = await Session.start(onDevice.path);
     await skipOnboarding(session);
