@@ -6,6 +6,8 @@
 //! Environment: `CHORUS_DATA_DIR` (data directory, overrides the settings),
 //! `CHORUS_CATALOG` (a catalog file), `CHORUS_LISTEN` (comma-separated
 //! multiaddrs to listen on when the network runs), `CHORUS_NO_MDNS=1`,
+//! `CHORUS_LOCAL_SPECIALISTS` (the specialists this device runs itself,
+//! comma-separated, or `none`: the CLI's `--local-specialists`),
 //! `CHORUS_CONFIG_DIR` (where
 //! `settings.json` lives), `CHORUS_MODELS_DIR` (where the embedded model is
 //! looked for first; without a copy there the app uses the one it bundles,

@@ -1,7 +1,7 @@
 //! What the app holds while it runs: the node, the settings (and where they
 //! are stored), the running queries and downloads.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
@@ -36,6 +36,13 @@ pub struct Overrides {
     pub listen: Option<Vec<Multiaddr>>,
     /// `CHORUS_NO_MDNS=1`: no mDNS on the local network.
     pub no_mdns: bool,
+    /// `CHORUS_LOCAL_SPECIALISTS`: the specialists this device runs itself,
+    /// comma-separated, or `none` to leave every sub-task to peers (the
+    /// CLI's `--local-specialists`); unset, every one whose base model is
+    /// installed. The conductor model still runs here. With `none`, a
+    /// question asked on-device only has no specialist to run on, so it
+    /// fails; the end-to-end test uses it to make a peer run a sub-task.
+    pub local_specialists: Option<BTreeSet<String>>,
 }
 
 impl Overrides {
@@ -52,8 +59,17 @@ impl Overrides {
                 .filter(|value| !value.trim().is_empty())
                 .map(|value| parse_listen(&value)),
             no_mdns: std::env::var("CHORUS_NO_MDNS").is_ok_and(|value| value == "1"),
+            local_specialists: std::env::var("CHORUS_LOCAL_SPECIALISTS")
+                .ok()
+                .filter(|value| !value.trim().is_empty())
+                .map(|value| parse_specialists(&value)),
         }
     }
+}
+
+/// The specialist ids of `CHORUS_LOCAL_SPECIALISTS`; `none` names none.
+fn parse_specialists(value: &str) -> BTreeSet<String> {
+    value.split(',').map(str::trim).filter(|id| !id.is_empty() && *id != "none").map(str::to_owned).collect()
 }
 
 /// The addresses of `CHORUS_LISTEN`, skipping (and logging) malformed ones.
@@ -189,12 +205,16 @@ impl AppState {
         let stored = load_settings(app, &settings_path).unwrap_or_else(|| defaults.clone());
         let data_dir = overrides.data_dir.clone().unwrap_or_else(|| stored.data_dir_path());
         tracing::info!(settings = %settings_path.display(), data_dir = %data_dir.display(), "starting the node");
+        if let Some(local) = &overrides.local_specialists {
+            tracing::info!(?local, "CHORUS_LOCAL_SPECIALISTS: only these specialists run on this device");
+        }
         let config = NodeConfig {
             model: crate::bundled::embedded_model(app, &data_dir),
             threads: usize::try_from(stored.threads).ok(),
             data_dir: Some(data_dir),
             catalog: overrides.catalog.clone(),
             history_days: stored.history_days,
+            local_specialists: overrides.local_specialists.clone(),
             ..NodeConfig::default()
         };
         let node = Node::start(config).map_err(|error| {
@@ -340,5 +360,13 @@ mod tests {
         drop(guard);
         assert!(!running.cancel("a"));
         assert!(running.start("a").is_some());
+    }
+
+    #[test]
+    fn local_specialists_are_a_list_or_none() {
+        assert!(parse_specialists("none").is_empty());
+        assert!(parse_specialists(" none , ").is_empty());
+        let list = parse_specialists("general.assistant, software.python,,");
+        assert_eq!(list.into_iter().collect::<Vec<_>>(), ["general.assistant", "software.python"]);
     }
 }

@@ -1,42 +1,69 @@
 // End-to-end test of the real desktop app in its real webview.
 //
-// `scripts/e2e.sh` builds the UI and the app and runs this file with Node
-// under Xvfb. It starts a model server on loopback and tauri-driver (which
-// drives WebKitWebDriver, which starts the app), with the app's data,
-// settings and catalog in a new temporary folder, and speaks plain W3C
-// WebDriver over HTTP: no client library.
+// `scripts/e2e.sh` builds the UI, the app and the `chorus` command and runs
+// this file with Node under Xvfb. It starts a model server on loopback, a
+// real `chorus serve` peer on loopback, and tauri-driver (which drives
+// WebKitWebDriver, which starts the app), with the app's data, settings and
+// catalog in a new temporary folder, and speaks plain W3C WebDriver over
+// HTTP: no client library.
 //
 // The checks of ui/COMMANDS.md ("The end-to-end checks"):
 //   1. ask a question with the network off: the answer streams in and the
 //      plan card says done, on this device;
 //   4. that question, deleted from the history, is still gone after a
 //      restart of the app, and the data folder is private (0700);
+//   5. on-device only, the app opened no internet socket: its first run
+//      (start, onboarding, check 1's question, check 4's deletion) runs
+//      under strace, and no AF_INET/AF_INET6 socket appears in the trace
+//      but the one WebDriver automation itself needs (see `inetSockets` in
+//      processes.mjs);
+//      check 6's network run, traced the same way, must show some, or this
+//      check proves nothing;
 //   2. privacy switched to on-device only survives a restart of the app;
 //   3. a specialist installed from a local HTTP server: the progress bar
-//      reaches done, verified.
+//      reaches done, verified;
+//   6. a network question with planted personal data runs on the peer: the
+//      app holds no specialist itself (CHORUS_LOCAL_SPECIALISTS=none), the
+//      peer's address is typed into Settings, privacy is "network allowed";
+//      the plan card says the part ran on that peer, counts at least the
+//      planted values as redacted, and shows the text the peer received,
+//      with placeholders and without the values; the peer's own log of
+//      what it received (`chorus::served`) has none of the values either.
 // Every screen is also audited for accessibility at desktop and phone sizes
 // with axe-core (ui/'s dev dependency) injected into the real webview: the
 // WCAG 2.0/2.1 A and AA rules (labels, names, roles, contrast, …); any
 // violation fails the test. With E2E_SCREENSHOTS=DIR it also saves each
 // screen at both sizes (docs/screenshots).
 //
-// Environment: CHORUS_APP (the app binary), TAURI_DRIVER (default
-// tauri-driver on PATH), WEBDRIVER_PORT (default 4444), E2E_TIMEOUT_S
-// (longest wait for an answer, default 300).
+// Environment:
+//   CHORUS_APP             the app binary (required)
+//   CHORUS_CLI             the `chorus` binary, run as the serving peer (required)
+//   TAURI_DRIVER           tauri-driver (default: tauri-driver on PATH)
+//   WEBDRIVER_PORT         tauri-driver's port (default 4444)
+//   WEBDRIVER_NATIVE_PORT  WebKitWebDriver's port behind it (default 4445);
+//                          two runs on one machine need different ports
+//   STRACE                 strace (default /usr/bin/strace)
+//   E2E_TIMEOUT_S          longest wait for an answer, seconds (default 300)
+//   E2E_SCREENSHOTS        a folder to save the screens in (default: none)
+//   E2E_DEBUG              log every WebDriver call
 
 import { execFileSync, spawn } from 'node:child_process';
 import { createServer } from 'node:http';
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readFileSync, writeFileSync, mkdirSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync, mkdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { ended, inetSockets, launcher, plain, squeezed, startPeer } from './processes.mjs';
 
 // This file is tests/e2e/app.e2e.mjs: the repository is two folders up.
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const PORT = Number(process.env.WEBDRIVER_PORT ?? 4444);
+const NATIVE_PORT = Number(process.env.WEBDRIVER_NATIVE_PORT ?? 4445);
 const DRIVER = `http://127.0.0.1:${PORT}`;
 const APP = process.env.CHORUS_APP;
+const CLI = process.env.CHORUS_CLI;
+const STRACE = process.env.STRACE ?? '/usr/bin/strace';
 const MODEL = join(ROOT, 'models', 'SmolLM2-135M-Instruct.Q4_1.gguf');
 const ANSWER_TIMEOUT_MS = Number(process.env.E2E_TIMEOUT_S ?? 300) * 1000;
 const SHOTS = process.env.E2E_SCREENSHOTS ? resolve(process.env.E2E_SCREENSHOTS) : null;
@@ -51,8 +78,24 @@ const SIZES = [
 /** Accessibility violations found so far, reported together at the end. */
 const violations = [];
 
-if (!APP) {
-  console.error('CHORUS_APP must name the app binary');
+/** The specialist the peer serves: where a question no keyword routes goes. */
+const PEER_SPECIALIST = 'general.assistant';
+/** Personal data planted in the network question, as typed. */
+const PLANTED = [
+  ['email', 'sam.lee@example.com'],
+  ['phone', '+44 7911 123456'],
+];
+/** A short question with no specialist's keywords: general.assistant answers it. */
+const NETWORK_QUESTION = `Write a one-line thank-you note to ${PLANTED[0][1]}, phone ${PLANTED[1][1]}.`;
+/** The placeholders the peer must see instead. */
+const PLACEHOLDERS = ['[EMAIL_1]', '[PHONE_1]'];
+
+if (!APP || !CLI) {
+  console.error('CHORUS_APP must name the app binary, CHORUS_CLI the chorus binary');
+  process.exit(2);
+}
+if (!existsSync(STRACE)) {
+  console.error(`no strace at ${STRACE} (scripts/setup.sh installs it; STRACE names another)`);
   process.exit(2);
 }
 
@@ -84,9 +127,10 @@ async function wd(method, path, body) {
 }
 
 class Session {
-  static async start() {
+  /** Starts the app: `APP`, or a launcher of it (see `launcher` in processes.mjs). */
+  static async start(application = APP) {
     const value = await wd('POST', '/session', {
-      capabilities: { alwaysMatch: { 'tauri:options': { application: APP } } },
+      capabilities: { alwaysMatch: { 'tauri:options': { application } } },
     });
     const session = new Session(value.sessionId);
     return session;
@@ -203,12 +247,12 @@ class Session {
    * own screenshot waits for a frame that a window larger than a phone
    * under Xvfb never delivers.
    */
-  async screenshot(name) {
+  async screenshot(name, { save = true } = {}) {
     for (const [size, width, height] of SIZES) {
       await wd('POST', this.path('/window/rect'), { x: 0, y: 0, width, height });
       await sleep(800);
       await this.audit(`${name} (${size})`);
-      if (SHOTS) grab(join(SHOTS, `${name}-${size}.png`), width, height);
+      if (SHOTS && save) grab(join(SHOTS, `${name}-${size}.png`), width, height);
     }
     await wd('POST', this.path('/window/rect'), { x: 0, y: 0, width: 1280, height: 800 });
   }
@@ -310,7 +354,8 @@ function loopbackCatalog(dir, port, body) {
 /** Starts tauri-driver with the app's environment and waits until it answers. */
 async function startDriver(env, cwd) {
   const { CHORUS_MODELS_DIR: _unused, ...inherited } = process.env;
-  const driver = spawn(process.env.TAURI_DRIVER ?? 'tauri-driver', ['--port', String(PORT)], {
+  const args = ['--port', String(PORT), '--native-port', String(NATIVE_PORT)];
+  const driver = spawn(process.env.TAURI_DRIVER ?? 'tauri-driver', args, {
     // In the work folder, so no ./models is found either.
     cwd,
     env: { ...inherited, ...env },
@@ -357,11 +402,30 @@ async function setPrivacy(session, privacy) {
 }
 
 async function askOnDevice(session) {
+  const answer = await ask(session, 'What is the capital of France?', true);
+  assert((await session.attribute('plan-card-0', 'data-state')) === 'done', 'plan card 0 is done');
+  assert((await session.attribute('plan-card-0', 'data-executor')) === 'local', 'plan card 0 ran on this device');
+  const tokens = await session.text('plan-card-tokens-0');
+  console.log(`[e2e] answer (${answer.length} chars): ${answer.slice(0, 120).replace(/\n/g, ' ')}; card 0 tokens: ${tokens}`);
+  await session.screenshot('chat');
+}
+
+/** Types the peer's address into Settings → Bootstrap peers and waits until it is saved. */
+async function addBootstrapPeer(session, address) {
+  await session.go('settings');
+  await session.type('settings-bootstrap', address);
+  // The textarea saves on change, which fires when it loses the focus.
+  await session.script('document.querySelector(\'[data-testid="settings-bootstrap"]\').blur()');
+  await session.waitFor('settings-status', async () => (await session.text('settings-status')).includes('Saved.'), 30_000, 'settings-status "Saved."');
+  assert(!(await session.maybe('settings-bootstrap-error')), `the address was refused: ${address}`);
+}
+
+/** Asks `question` with the chat's own switch as `onDeviceOnly`; waits for the end; returns the answer. */
+async function ask(session, question, onDeviceOnly) {
   await session.go('chat');
-  const toggle = await session.property('chat-privacy-toggle', 'checked');
-  if (!toggle) await session.click('chat-privacy-toggle');
-  assert(await session.property('chat-privacy-toggle', 'checked'), 'the chat is on-device only');
-  await session.type('question-input', 'What is the capital of France?');
+  if ((await session.property('chat-privacy-toggle', 'checked')) !== onDeviceOnly) await session.click('chat-privacy-toggle');
+  assert((await session.property('chat-privacy-toggle', 'checked')) === onDeviceOnly, `the chat's on-device switch is ${onDeviceOnly ? 'on' : 'off'}`);
+  await session.type('question-input', question);
   await session.click('send-button');
   await session.attributeIs('chat-status', 'data-status', 'running', 30_000).catch(() => {});
   await session.waitFor(
@@ -377,11 +441,69 @@ async function askOnDevice(session) {
   }
   const answer = (await session.text('answer')).trim();
   assert(answer.length > 0, 'the answer has text');
+  return answer;
+}
+
+/**
+ * Check 6, the requester's side: the network question's part ran on the
+ * peer, and its plan card says so, counts the redactions and shows the text
+ * the peer received, with placeholders and without the planted values.
+ */
+async function askThroughPeer(session, peer) {
+  await addBootstrapPeer(session, peer.address);
+  await setPrivacy(session, 'network');
+  await session.go('network');
+  await session.attributeIs('network-running', 'data-running', 'true', 30_000);
+  const answer = await ask(session, NETWORK_QUESTION, false);
   assert((await session.attribute('plan-card-0', 'data-state')) === 'done', 'plan card 0 is done');
-  assert((await session.attribute('plan-card-0', 'data-executor')) === 'local', 'plan card 0 ran on this device');
-  const tokens = await session.text('plan-card-tokens-0');
-  console.log(`[e2e] answer (${answer.length} chars): ${answer.slice(0, 120).replace(/\n/g, ' ')}; card 0 tokens: ${tokens}`);
-  await session.screenshot('chat');
+  assert(!(await session.maybe('plan-card-1')), 'the question has one part');
+  const executor = await session.attribute('plan-card-0', 'data-executor');
+  assert(executor === peer.peerId, `plan card 0 ran on the peer ${peer.peerId}, not on ${executor}`);
+  assert((await session.attribute('plan-card-where-0', 'data-where')) === 'peer', 'plan card 0 says the part left the device');
+  const where = await session.text('plan-card-where-0');
+  // It names the peer as the UI shortens its id: "Ran on peer 12D3KooWNM…g3SN2".
+  const named = await session.text('plan-card-executor-0');
+  assert(
+    named.startsWith('peer ') && named.includes(peer.peerId.slice(0, 10)) && named.includes(peer.peerId.slice(-5)),
+    `plan card 0 names the peer ${peer.peerId}: ${where}`,
+  );
+  const redacted = Number(await session.attribute('plan-card-redacted-0', 'data-redacted'));
+  assert(redacted >= PLANTED.length, `the card counts ${redacted} redactions for ${PLANTED.length} planted values: ${where}`);
+  // The exact text the peer received is hidden until asked for.
+  assert((await session.attribute('plan-card-sent-0', 'hidden')) !== null, 'what the peer saw starts hidden');
+  await session.click('plan-card-sent-toggle-0');
+  await session.attributeIs('plan-card-sent-toggle-0', 'aria-expanded', 'true', 10_000);
+  const sent = await session.text('plan-card-sent-prompt-0-1');
+  const system = await session.text('plan-card-sent-system-0-1');
+  for (const placeholder of PLACEHOLDERS) assert(sent.includes(placeholder), `the sent text shows ${placeholder}: ${sent}`);
+  for (const [kind, value] of PLANTED) {
+    for (const text of [sent, system]) {
+      assert(!text.includes(value) && !squeezed(text).includes(squeezed(value)), `the ${kind} ${value} is in the text shown as sent: ${text}`);
+    }
+  }
+  // Where the peer wrote a placeholder back, the person reads the value.
+  for (const placeholder of PLACEHOLDERS) assert(!answer.includes(placeholder), `${placeholder} reached the answer: ${answer}`);
+  console.log(`[e2e] plan card 0: "${where.replace(/\s+/g, ' ')}"; the peer saw: ${sent}`);
+  await session.screenshot('chat, a part sent to a peer', { save: false });
+}
+
+/**
+ * Check 6, the receiving side: the peer's own log of every task it
+ * received has this question's, with placeholders and none of the values.
+ */
+function peerReceived(peer) {
+  // `… task received requester=… specialist=… texts=["system", "prompt"]`
+  const received = plain(readFileSync(peer.log, 'utf8'))
+    .split('\n')
+    .filter((line) => line.includes('task received') && line.includes('texts='))
+    .map((line) => line.slice(line.indexOf('texts=')));
+  assert(received.length >= 1, `the peer logged no task received:\n${readFileSync(peer.log, 'utf8').slice(-2000)}`);
+  const all = received.join('\n');
+  for (const [kind, value] of PLANTED) {
+    assert(!all.includes(value) && !squeezed(all).includes(squeezed(value)), `the peer received the ${kind} ${value}:\n${all}`);
+  }
+  for (const placeholder of PLACEHOLDERS) assert(all.includes(placeholder), `the peer's log lacks ${placeholder}, so it does not show what was sent:\n${all}`);
+  console.log(`[e2e] the peer logged ${received.length} task(s) received, with ${PLACEHOLDERS.join(' and ')} and none of the planted values`);
 }
 
 /** The id (`q1`) of the newest question in the chat's history, once the list shows one. */
@@ -477,6 +599,38 @@ async function install(session) {
 
 // ---------------------------------------------------------------------- main
 
+/** Check 5: the on-device run's trace has no internet socket but automation's; the network run's has. */
+function noSocketOnDevice(onDevice, network, peer) {
+  const quiet = inetSockets(onDevice);
+  const loud = inetSockets(network);
+  console.log(
+    `[e2e] internet sockets, on-device only: ${quiet.automation.length} of WebDriver automation (${quiet.server}), ${quiet.other.length} other; ` +
+      `network allowed: ${loud.automation.length} of automation, ${loud.other.length} other`,
+  );
+  // The control first: without it, an empty trace would pass.
+  assert(quiet.automation.length > 0, `the on-device trace (${onDevice.trace}) shows not even automation's socket: is strace tracing the app?`);
+  assert(
+    loud.other.some((line) => line.includes(`sin_port=htons(${peer.port})`)),
+    `the network run's trace (${network.trace}) shows no connection to the peer's port ${peer.port}, so the on-device check proves nothing:\n${loud.other.join('\n')}`,
+  );
+  assert(quiet.other.length === 0, `on-device only, the app opened internet sockets:\n${quiet.other.join('\n')}`);
+}
+
+const STARTED = Date.now();
+/** Logs the start of a step with the seconds since the test began. */
+function step(what) {
+  console.log(`[e2e] ${what} (at ${Math.round((Date.now() - STARTED) / 1000)} s)`);
+}
+
+const CHECKS = [
+  '1. ask with the network off',
+  '4. a deleted question stays deleted',
+  '2. privacy persists across a restart',
+  '3. install a specialist from a local HTTP server',
+  '6. a network question runs on the peer, redacted (plan card and peer log)',
+  '5. on-device only opens no internet socket',
+];
+
 async function main() {
   if (SHOTS) mkdirSync(SHOTS, { recursive: true });
   const body = readFileSync(MODEL);
@@ -495,25 +649,36 @@ async function main() {
     CHORUS_NO_MDNS: '1',
   };
   console.log(`[e2e] app ${APP}; work folder ${work}`);
-  const driver = await startDriver(env, work);
+  // The app's first run, on-device only from its first start, under strace (check 5).
+  const onDevice = launcher(work, 'on-device', { app: APP, strace: STRACE, trace: true });
+  // The network run: no specialist of its own, so the peer runs the part (check 6); traced too.
+  const networked = launcher(work, 'network', { app: APP, strace: STRACE, trace: true, env: { CHORUS_LOCAL_SPECIALISTS: 'none' } });
+  let peer;
+  let driver;
   let session;
   let failed = false;
+  const passed = [];
   try {
-    session = await Session.start();
+    peer = await startPeer(work, { cli: CLI, model: MODEL, specialist: PEER_SPECIALIST });
+    driver = await startDriver(env, work);
+    session = await Session.start(onDevice.path);
     await skipOnboarding(session);
 
-    console.log('[e2e] 1. ask with the network off');
+    step(`${CHECKS[0]}`);
     await setPrivacy(session, 'on_device');
     await askOnDevice(session);
+    passed.push(CHECKS[0]);
 
-    console.log('[e2e] 4. a question deleted from the history stays deleted');
+    step(`${CHECKS[1]}`);
     const asked = await newestInHistory(session);
     await deleteFromHistory(session, asked);
     await session.stop();
+    await ended(onDevice);
     session = await Session.start();
     await stillDeleted(session, asked, env.CHORUS_DATA_DIR);
+    passed.push(CHECKS[1]);
 
-    console.log('[e2e] 2. privacy persists across a restart');
+    step(`${CHECKS[2]}`);
     // On-device only is the default, so a lost setting would look the same:
     // "network allowed" must survive a restart first, then on-device only.
     await setPrivacy(session, 'network');
@@ -532,12 +697,29 @@ async function main() {
     await session.go('settings');
     assert(await session.property('settings-privacy-on_device', 'checked'), 'on-device only is still checked');
     assert(!(await session.property('settings-privacy-network', 'checked')), 'network is not checked');
+    passed.push(CHECKS[2]);
 
     await keyboardOnly(session);
 
-    console.log('[e2e] 3. install a specialist from a local HTTP server');
+    step(`${CHECKS[3]}`);
     await install(session);
-    console.log('[e2e] all four checks passed');
+    passed.push(CHECKS[3]);
+
+    step(`${CHECKS[4]}`);
+    await session.stop();
+    session = await Session.start(networked.path);
+    await askThroughPeer(session, peer);
+    await session.stop();
+    session = null;
+    await ended(networked);
+    peerReceived(peer);
+    passed.push(CHECKS[4]);
+
+    step(`${CHECKS[5]}`);
+    noSocketOnDevice(onDevice, networked, peer);
+    passed.push(CHECKS[5]);
+
+    console.log(`[e2e] all ${passed.length} of ${CHECKS.length} checks passed`);
     if (violations.length) {
       throw new Error(
         `accessibility violations (axe-core, ${AXE_TAGS.join(', ')}):\n` +
@@ -550,6 +732,7 @@ async function main() {
   } catch (error) {
     failed = true;
     console.error(`[e2e] FAILED: ${error.stack ?? error}`);
+    console.error(`[e2e] ${passed.length} of ${CHECKS.length} checks passed before the failure${passed.length ? `: ${passed.join('; ')}` : ''}`);
     try {
       const path = join(work, 'failure.png');
       grab(path, 1280, 900);
@@ -559,7 +742,8 @@ async function main() {
     }
   } finally {
     if (session) await session.stop();
-    driver.kill();
+    if (driver) driver.kill();
+    if (peer) peer.process.kill();
     server.close();
     if (!failed) rmSync(work, { recursive: true, force: true });
   }
