@@ -548,7 +548,12 @@ async function stillDeleted(session, id, dataDir) {
   assert(!(await session.maybe(`history-item-${id}`)), `${id} came back after a restart`);
   const mode = statSync(dataDir).mode & 0o777;
   assert(mode === 0o700, `the data folder is private (mode ${mode.toString(8)}, expected 700)`);
-  console.log(`[e2e] ${id} is still gone after a restart; the data folder is 0700`);
+  // Without CHORUS_CONFIG_DIR the settings live in the data folder; they
+  // hold the private names, so the file is the owner's alone.
+  const settings = join(dataDir, 'settings.json');
+  const settingsMode = statSync(settings).mode & 0o777;
+  assert(settingsMode === 0o600, `settings.json is private (mode ${settingsMode.toString(8)}, expected 600)`);
+  console.log(`[e2e] ${id} is still gone after a restart; the data folder is 0700, settings.json 0600`);
 }
 
 /**
