@@ -99,24 +99,26 @@ export function launcher(work, name, { app, strace: straceBinary, env = {}, trac
  * The socket calls of a launcher's strace output, each `{ pid, call, args,
  * ret, line }` (`pid` is the thread's id; a call another thread
  * interrupted, `… <unfinished ...>` then `<... call resumed> …`, is joined).
+ * strace pads the pid to a width of five, so a shorter pid is followed by
+ * more than one space.
  */
 function tracedCalls(file) {
   const calls = [];
   const pending = new Map();
   for (const line of readFileSync(file, 'utf8').split('\n')) {
-    let match = /^(\d+) (\w+)\((.*) <unfinished \.\.\.>$/.exec(line);
+    let match = /^(\d+) +(\w+)\((.*) <unfinished \.\.\.>$/.exec(line);
     if (match) {
       pending.set(match[1], { pid: match[1], call: match[2], args: match[3], line });
       continue;
     }
-    match = /^(\d+) <\.\.\. (\w+) resumed>(.*)\) += (.*)$/.exec(line);
+    match = /^(\d+) +<\.\.\. (\w+) resumed>(.*)\) += (.*)$/.exec(line);
     if (match && pending.has(match[1])) {
       const start = pending.get(match[1]);
       pending.delete(match[1]);
       calls.push({ ...start, args: start.args + match[3], ret: match[4], line: `${start.line} … ${line}` });
       continue;
     }
-    match = /^(\d+) (\w+)\((.*)\) += (.*)$/.exec(line);
+    match = /^(\d+) +(\w+)\((.*)\) += (.*)$/.exec(line);
     if (match) calls.push({ pid: match[1], call: match[2], args: match[3], ret: match[4], line });
   }
   return calls.filter((call) => ['socket', 'bind', 'connect', 'listen'].includes(call.call));
