@@ -29,6 +29,7 @@ mod settings;
 pub use cluster::{Cluster, ClusterMember, start_cluster};
 pub use code::ErrorCode;
 pub use conduct::Conversation;
+pub use folder::keep_private;
 pub use host::{
     BUSY_LIMIT, HostProbe, device_charging, device_class, device_idle, host_probe, others_busy, process_cpu_seconds,
     total_memory,
@@ -39,7 +40,6 @@ pub use models::{
 };
 pub use network::{NetworkSettings, NodeService, PeerView, RequesterIdentity, ServeSettings};
 pub use node::{AskRequest, Node, NodeConfig, NodeError, default_data_dir};
-pub use folder::keep_private;
 pub use reply::ErrorReply;
 pub use serving::{task_request, task_service};
 pub use settings::{
