@@ -112,7 +112,7 @@ describe('Chat', () => {
     render(Chat, { api: createMockApi({ delayMs: 1 }), defaultPrivacy: 'network', keepSensitive: true });
     const toggle = screen.getByRole('switch', { name: 'On-device only' });
     expect(toggle).toHaveAccessibleDescription(
-      "For this question, peers may run parts, encrypted on the way and with the personal details Chorus recognises replaced; sensitive parts stay on this device. Peers see them come from an asking identity that is not this device's and changes on a schedule, and from this device's network address.",
+      "For this question, peers may run parts, encrypted on the way and with the personal details Chorus recognises replaced; sensitive parts stay on this device. Peers see them come from the asking identity chosen in Settings and from this device's network address.",
     );
     await userEvent.setup().click(toggle);
     expect(toggle).toHaveAccessibleDescription('For this question nothing leaves this device.');
