@@ -56,7 +56,8 @@ impl Default for PrivacyBenchOptions {
 pub struct QuestionShare {
     /// The question.
     pub question: String,
-    /// `composite` or `simple` (a simple question is one part: it goes whole).
+    /// `composite`, `split` (a simple question that asks several things, split
+    /// by request for peers) or `simple` (one part: it goes whole).
     pub kind: String,
     /// Sub-tasks of its plan.
     pub parts: usize,
@@ -80,14 +81,19 @@ pub struct PrivacyReport {
     /// The reference, timed in the same rounds: one e-mail regex scanning
     /// the same text, microseconds, median.
     pub reference_us_p50: f64,
-    /// Questions of the set the conductor planned as one part: they go
+    /// Questions of the set the conductor answers as one part: they go
     /// whole (redacted) to one executor.
     pub planned_simple: usize,
+    /// Simple questions that ask several things: split by request when a
+    /// peer runs them, each part on its own executor.
+    pub split_for_peers: usize,
     /// Each question of the set.
     pub questions: Vec<QuestionShare>,
-    /// The median over composite questions of their largest share.
+    /// The median over the questions sent in parts (composite and split)
+    /// of their largest share.
     pub median_largest_share: f64,
-    /// Composite questions whose largest sub-task carries the whole question (share ≥ 0.95).
+    /// Questions sent in parts whose largest sub-task carries the whole
+    /// question (share ≥ 0.95).
     pub whole_question_sent: usize,
 }
 
@@ -169,13 +175,19 @@ pub fn bench_privacy(options: &PrivacyBenchOptions) -> Result<PrivacyReport, Nod
                     .map_err(|error| NodeError::InvalidBench(format!("the conductor: {error}")))?;
                 ("composite", plan.subtasks.into_iter().map(|step| step.task).collect::<Vec<_>>())
             }
-            chorus_core::QueryKind::Simple { .. } => ("simple", vec![question.clone()]),
+            // A simple question that asks several things is split when a
+            // peer runs it (as in this bench: the shares are of what a peer
+            // would receive); one that asks one thing goes whole.
+            chorus_core::QueryKind::Simple { .. } => match conductor.split_for_peers(&question, &analysis) {
+                Some(plan) => ("split", plan.subtasks.into_iter().map(|step| step.task).collect::<Vec<_>>()),
+                None => ("simple", vec![question.clone()]),
+            },
         };
         let largest = tasks.iter().map(|task| context_share(&question, task)).fold(0.0, f64::max);
         questions.push(QuestionShare { question, kind: kind.to_owned(), parts: tasks.len(), largest_share: largest });
     }
     let mut composite: Vec<f64> =
-        questions.iter().filter(|share| share.kind == "composite").map(|share| share.largest_share).collect();
+        questions.iter().filter(|share| share.kind != "simple").map(|share| share.largest_share).collect();
     composite.sort_by(f64::total_cmp);
     Ok(PrivacyReport {
         text_bytes: text.len(),
@@ -185,6 +197,7 @@ pub fn bench_privacy(options: &PrivacyBenchOptions) -> Result<PrivacyReport, Nod
         restore_us_p50: percentile(&restore, 0.5).unwrap_or(0.0),
         reference_us_p50: percentile(&reference, 0.5).unwrap_or(0.0),
         planned_simple: questions.iter().filter(|share| share.kind == "simple").count(),
+        split_for_peers: questions.iter().filter(|share| share.kind == "split").count(),
         whole_question_sent: composite.iter().filter(|share| **share >= 0.95).count(),
         median_largest_share: percentile(&composite, 0.5).unwrap_or(0.0),
         questions,

@@ -320,10 +320,11 @@ fn bench(globals: &Globals, model: &ModelArgs, args: &BenchArgs) -> anyhow::Resu
             );
         }
         println!(
-            "median over the questions planned in parts: {:.0} %; sent whole among them: {}; planned as one \
-             part (sent whole): {} of {}",
+            "median over the questions sent in parts: {:.0} %; sent whole among them: {}; split by request \
+             for peers: {}; one part (sent whole): {} of {}",
             report.median_largest_share * 100.0,
             report.whole_question_sent,
+            report.split_for_peers,
             report.planned_simple,
             report.questions.len()
         );

@@ -49,6 +49,11 @@ const GREETING: &str = "Write a one-sentence birthday greeting for my friend Pri
 const COMPOSITE: &str = "My name is Priya Raman and my son Arjun helps me; e-mail priya.raman@example.com. Write a \
 short marketing plan for my new budgeting app, with the pricing maths for three tiers and a Spanish tagline.";
 
+/// A simple question (one specialist) that asks two things: a peer runs
+/// each request on its own, never both.
+const SPLIT: &str = "Write a Python function that reverses a string for my colleague Priya Raman; then explain \
+how slicing works in Python.";
+
 /// A composite question with a health part.
 const HEALTH: &str = "Explain the common symptoms of iron deficiency anaemia, and write a Python function that \
 computes the body mass index.";
@@ -127,7 +132,7 @@ marketing.copywriting,medical-info.general-health",
 
     // 1. A simple question and a composite one, both carrying personal data.
     let mut answers = Vec::new();
-    for (name, question) in [("simple", SIMPLE), ("greeting", GREETING), ("composite", COMPOSITE)] {
+    for (name, question) in [("simple", SIMPLE), ("greeting", GREETING), ("composite", COMPOSITE), ("split", SPLIT)] {
         let (proc, events) = ask(dir.path(), name, &address, question);
         let starts = started(&events);
         assert!(!starts.is_empty(), "{}", proc.context());
@@ -145,6 +150,16 @@ marketing.copywriting,medical-info.general-health",
         if name == "simple" {
             assert!(redacted >= 13, "{name}: {redacted} items redacted\n{}", proc.context());
         }
+        // The two requests go out one by one, never together.
+        if name == "split" {
+            let plan = events.iter().find(|event| event["event"] == "plan").expect("a plan");
+            assert_eq!(plan["source"], "split", "{plan}");
+            assert_eq!(starts.len(), 2, "{}", proc.context());
+            for start in &starts {
+                let sent = start["sent"]["prompt"].as_str().expect("sent");
+                assert!(!(sent.contains("reverses") && sent.contains("slicing")), "a peer got both parts: {sent}");
+            }
+        }
         let done = done_event(&events, &proc);
         assert!(subtasks(&done).iter().all(|subtask| subtask["status"] == "done"), "{done}");
         answers.push(done["answer"].as_str().expect("answer").to_owned());
@@ -152,7 +167,10 @@ marketing.copywriting,medical-info.general-health",
 
     // 2. The peer's own record: none of the planted values, in any spacing.
     let log = peer_log(&server);
-    assert!(log.received.len() >= 4, "the peer logged every task: {:?}\n{}", log.received, server.proc.stderr());
+    assert!(log.received.len() >= 6, "the peer logged every task: {:?}\n{}", log.received, server.proc.stderr());
+    for text in &log.received {
+        assert!(!(text.contains("reverses") && text.contains("slicing")), "the peer received both parts: {text}");
+    }
     let received = log.received.join("\n");
     let received_squeezed = squeezed(&received);
     for (kind, value) in PLANTED {

@@ -38,6 +38,10 @@ pub enum PlanSource {
     Repaired,
     /// The model's plan was unusable; built from the query's clauses.
     Fallback,
+    /// A simple query of several requests, split by request (one
+    /// specialist, no model) because a peer would run it: each peer sees
+    /// only its own part, and the parts' answers are joined in order.
+    Split,
 }
 
 /// A validated plan: every specialist reachable, every task non-empty,

@@ -500,3 +500,64 @@ async fn a_planned_task_that_carries_the_whole_question_is_cut_to_its_part() {
         "{source:?} {repairs:?}"
     );
 }
+
+/// A simple question that asks two things of one specialist.
+const TWO_REQUESTS: &str = "Write a haiku about autumn; then explain the rules of the haiku form.";
+
+#[tokio::test]
+async fn a_simple_question_of_several_requests_is_split_for_peers_and_joined_in_order() {
+    let peer = Scripted::new("peer-1", Behaviour::Echo);
+    let conductor = conductor("{}", vec![peer.clone()]);
+    let events = run(&conductor, TWO_REQUESTS).await;
+    assert!(matches!(&events[0], ConductorEvent::Analysis { kind, .. } if kind == "simple"), "{:?}", events[0]);
+    let Some(ConductorEvent::Plan { source, subtasks, .. }) =
+        events.iter().find(|e| matches!(e, ConductorEvent::Plan { .. }))
+    else {
+        panic!("no plan: {events:?}")
+    };
+    assert_eq!(*source, PlanSource::Split);
+    assert_eq!(subtasks.len(), 2, "{subtasks:?}");
+    assert!(subtasks.iter().all(|step| step.specialist == subtasks[0].specialist));
+    let seen = peer.seen.lock().expect("lock").clone();
+    assert_eq!(seen.len(), 2, "{seen:?}");
+    for prompt in &seen {
+        assert!(!(prompt.contains("Write a haiku") && prompt.contains("rules")), "a peer saw both parts: {prompt}");
+        assert!(chorus_core::context_share(TWO_REQUESTS, prompt) < 0.8, "{prompt}");
+    }
+    // The parts' answers, in the order of the question, as written.
+    let Some(ConductorEvent::Done { answer, subtasks, .. }) = events.last() else { panic!("no done") };
+    assert_eq!(subtasks.len(), 2);
+    let (first, second) = (answer.find("Write a haiku"), answer.find("rules"));
+    assert!(first.is_some() && second.is_some() && first < second, "{answer}");
+    assert!(!answer.contains("SYNTHESIS"), "no model rewrote the parts: {answer}");
+}
+
+#[tokio::test]
+async fn a_simple_question_of_several_requests_goes_whole_only_to_this_device() {
+    // This device comes first: the question runs whole, here.
+    let local = Scripted::new("local", Behaviour::Echo);
+    let peer = Scripted::new("peer-1", Behaviour::Echo);
+    let here = conductor("{}", vec![local.clone(), peer.clone()]);
+    let events = run(&here, TWO_REQUESTS).await;
+    assert!(!events.iter().any(|event| matches!(event, ConductorEvent::Plan { .. })));
+    assert_eq!(local.seen.lock().expect("lock").clone(), [TWO_REQUESTS]);
+    assert_eq!(peer.calls.load(Ordering::SeqCst), 0);
+
+    // When it fails here, its retry does not go to the peer with the
+    // whole question either.
+    let local = Scripted::new("local", Behaviour::Fail);
+    let peer = Scripted::new("peer-1", Behaviour::Echo);
+    let failing = conductor("{}", vec![local.clone(), peer.clone()]);
+    let (tx, mut rx) = mpsc::channel(256);
+    let _ = failing.ask(TWO_REQUESTS, &tx).await;
+    drop(tx);
+    let mut events = Vec::new();
+    while let Some(event) = rx.recv().await {
+        events.push(event);
+    }
+    assert_eq!(peer.calls.load(Ordering::SeqCst), 0, "{events:?}");
+    assert!(
+        started(&events).iter().any(|event| matches!(event, ConductorEvent::SubtaskStarted { kept_on_device: Some(why), .. } if why.contains("2 parts"))),
+        "{events:?}"
+    );
+}

@@ -14,6 +14,7 @@ import {
   redactedScenario,
   sensitiveScenario,
   simpleScenario,
+  splitScenario,
 } from './scenarios';
 import type {
   BaseModelStatus,
@@ -80,7 +81,8 @@ const SETTINGS_KEY = 'chorus.mock.settings';
  * The default script: "fail" → failover, "queue" → the durable queue,
  * "nothing" → an error, an e-mail address or "e-mail" → a part sent to a
  * peer with personal details replaced, "health" or "blood" → a health part
- * kept on this device, a question with "and" or a comma → composite,
+ * kept on this device, "…; then …" on the network → a simple question split
+ * by request for peers, a question with "and" or a comma → composite,
  * anything else → simple.
  */
 export const defaultScenario: Scenario = (question, onDeviceOnly, queryId, settings) => {
@@ -91,6 +93,7 @@ export const defaultScenario: Scenario = (question, onDeviceOnly, queryId, setti
   if (!onDeviceOnly && /\bqueue/.test(text)) return queuedScenario(queryId);
   if (/@|\be-?mail\b/.test(text)) return redactedScenario(queryId, onDeviceOnly);
   if (/\b(health|blood)\b/.test(text)) return sensitiveScenario(queryId, onDeviceOnly, keepSensitive);
+  if (!onDeviceOnly && /;\s*then\b/.test(text)) return splitScenario(queryId);
   if (/\band\b|,/.test(text)) return compositeScenario(queryId, onDeviceOnly);
   return simpleScenario(queryId, keepSensitive);
 };

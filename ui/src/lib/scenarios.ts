@@ -371,3 +371,49 @@ function interleave<T>(first: T[], second: T[]): T[] {
   }
   return out;
 }
+
+/**
+ * A simple question that asks two things of one specialist, with peers
+ * running it: split by request, each part on its own peer, the parts'
+ * answers joined in order (no synthesis). On-device only it runs whole here.
+ */
+export function splitScenario(queryId = 'q8'): ConductorEvent[] {
+  const system = 'You are a poet. Write vivid, concise poems.';
+  const haiku = 'Red leaves drift and fall / the maple lets go softly / cold wind keeps the rest';
+  const rules = 'A haiku has three lines of 5, 7 and 5 syllables and usually names a season.';
+  const answer = `${haiku}\n\n${rules}`;
+  return [
+    { event: 'query', query_id: queryId },
+    {
+      event: 'analysis',
+      kind: 'simple',
+      reason: 'simple: 2 parts, all within writing; writing.poetry matches "haiku"',
+      specialists: ['writing.poetry'],
+    },
+    {
+      event: 'plan',
+      source: 'split',
+      subtasks: [
+        { index: 0, specialist: 'writing.poetry', task: 'Write a haiku about autumn', depends_on: [] },
+        { index: 1, specialist: 'writing.poetry', task: 'then explain the rules of the haiku form.', depends_on: [] },
+      ],
+      repairs: ['2 requests for one specialist, split so that no peer sees more than its own part'],
+    },
+    started(0, 'writing.poetry', PEER_A, { system, prompt: 'Write a haiku about autumn' }),
+    started(1, 'writing.poetry', PEER_B, { system, prompt: 'then explain the rules of the haiku form.' }),
+    ...tokens(haiku, 0),
+    ...tokens(rules, 1),
+    { event: 'subtask_done', index: 0, specialist: 'writing.poetry', executor: PEER_A, tokens: pieces(haiku).length, ms: 900 },
+    { event: 'subtask_done', index: 1, specialist: 'writing.poetry', executor: PEER_B, tokens: pieces(rules).length, ms: 1100 },
+    { event: 'token', text: answer },
+    {
+      event: 'done',
+      answer,
+      ms: 1200,
+      subtasks: [
+        report({ index: 0, specialist: 'writing.poetry', executor: PEER_A, tokens: pieces(haiku).length, ms: 900, text: haiku }),
+        report({ index: 1, specialist: 'writing.poetry', executor: PEER_B, tokens: pieces(rules).length, ms: 1100, text: rules }),
+      ],
+    },
+  ];
+}

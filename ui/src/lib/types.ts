@@ -34,7 +34,7 @@ export interface PlanStep {
 
 export interface PlanEvent {
   event: 'plan';
-  source: 'model' | 'repaired' | 'fallback';
+  source: 'model' | 'repaired' | 'fallback' | 'split';
   subtasks: PlanStep[];
   repairs: string[];
 }

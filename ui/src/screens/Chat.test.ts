@@ -2,7 +2,7 @@ import { render, screen, waitFor, within } from '@testing-library/svelte';
 import userEvent from '@testing-library/user-event';
 import { describe, expect, it, vi } from 'vitest';
 import { createMockApi } from '../lib/mock';
-import { PEER_A } from '../lib/scenarios';
+import { PEER_A, PEER_B } from '../lib/scenarios';
 import Chat from './Chat.svelte';
 
 async function ask(question: string) {
@@ -95,6 +95,20 @@ describe('Chat', () => {
     expect(screen.getByTestId('plan-card-sent-prompt-0-1')).toHaveTextContent('[EMAIL_1], [PHONE_1]');
     // What came back has the real values again.
     expect(screen.getByTestId('answer')).toHaveTextContent('priya.raman@example.com');
+  });
+
+  it('shows a simple question split by request for peers, and its parts joined in order', async () => {
+    render(Chat, { api: createMockApi({ delayMs: 1 }), defaultPrivacy: 'network' });
+    await ask('Write a haiku about autumn; then explain the rules of the haiku form.');
+    await finished();
+    expect(screen.getByTestId('plan-kind')).toHaveAttribute('data-kind', 'simple');
+    expect(screen.getByTestId('plan-kind')).toHaveTextContent('no peer saw the whole question');
+    expect(within(screen.getByTestId('plan')).getAllByRole('article')).toHaveLength(2);
+    expect(screen.getByTestId('plan-card-0')).toHaveAttribute('data-executor', PEER_A);
+    expect(screen.getByTestId('plan-card-1')).toHaveAttribute('data-executor', PEER_B);
+    const answer = screen.getByTestId('answer').textContent ?? '';
+    expect(answer.indexOf('Red leaves')).toBeGreaterThanOrEqual(0);
+    expect(answer.indexOf('Red leaves')).toBeLessThan(answer.indexOf('A haiku has three lines'));
   });
 
   it('keeps a health part on this device and says why', async () => {
@@ -220,9 +234,11 @@ describe('Chat', () => {
   });
 
   it('does not offer to delete the question running now, and says why a deletion failed', async () => {
+    // A short script (a simple question), slow enough to be seen running:
+    // a long one at this pace outlasts the wait for its end on a busy machine.
     const api = createMockApi({ delayMs: 40 });
     render(Chat, { api, defaultPrivacy: 'on_device' });
-    await ask('Write a plan, with prices');
+    await ask('How do I split a bill?');
     await waitFor(() => expect(screen.getByTestId('history-item-q1')).toBeInTheDocument());
     expect(screen.getByTestId('history-delete-q1')).toBeDisabled();
     await finished();

@@ -16,18 +16,17 @@ use super::events::{ConductorEvent, SubtaskReport, emit};
 use super::executor::{Executor, ExecutorError, ExecutorErrorKind, GenerationSpec, collect};
 use super::outbound;
 use super::synthesis::shorten;
-use super::{Conductor, ConductorError};
+use super::{Conductor, ConductorError, Mode};
 
 impl Conductor {
     /// Runs the plan's sub-tasks, each as soon as its dependencies are done,
-    /// all runnable ones at once. With `direct`, sub-task text is the answer
-    /// and goes out as `token` events. What leaves the device is redacted
-    /// through the question's `redactor`.
+    /// all runnable ones at once, as `mode` says. What leaves the device is
+    /// redacted through the question's `redactor`.
     pub(super) async fn dispatch(
         &self,
         plan: &Plan,
         events: &mpsc::Sender<ConductorEvent>,
-        direct: bool,
+        mode: &Mode,
         redactor: &Redactor,
     ) -> Result<Vec<SubtaskReport>, ConductorError> {
         let mut statuses = vec![SubtaskStatus::Pending; plan.subtasks.len()];
@@ -64,7 +63,7 @@ impl Conductor {
                     index,
                     prompt,
                     events,
-                    direct,
+                    mode,
                     redactor,
                 ));
             }
@@ -94,9 +93,10 @@ impl Conductor {
         index: usize,
         prompt: String,
         events: &mpsc::Sender<ConductorEvent>,
-        direct: bool,
+        mode: &Mode,
         redactor: &Redactor,
     ) -> Result<SubtaskReport, ConductorError> {
+        let direct = mode.direct;
         let mut report = SubtaskReport {
             index,
             specialist: specialist_id.clone(),
@@ -112,7 +112,7 @@ impl Conductor {
             report.error = Some(format!("unknown specialist {specialist_id}"));
             return Ok(report);
         };
-        let kept_on_device = self.keep_home_reason(specialist, &prompt);
+        let kept_on_device = mode.stays_home.clone().or_else(|| self.keep_home_reason(specialist, &prompt));
         let attempts = self.config.max_attempts.max(1);
         let mut tried: Vec<String> = Vec::new();
         // Executors that refused this sub-task: asking again gives the same

@@ -144,6 +144,13 @@ pub enum ConductorEvent {
     },
 }
 
+impl ConductorEvent {
+    /// The `plan` event of `plan`.
+    pub(super) fn plan(plan: &crate::plan::Plan) -> Self {
+        Self::Plan { source: plan.source, subtasks: plan.subtasks.clone(), repairs: plan.repairs.clone() }
+    }
+}
+
 /// The end state of one sub-task, as `done` reports it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SubtaskReport {

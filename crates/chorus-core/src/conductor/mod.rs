@@ -23,7 +23,7 @@ use std::time::Instant;
 use tokio::sync::mpsc;
 
 use crate::catalog::{Catalog, FALLBACK_SPECIALIST};
-use crate::plan::{SubtaskStatus, fallback_plan};
+use crate::plan::{Plan, SubtaskStatus, fallback_plan};
 use crate::privacy::Redactor;
 use crate::recognise::Recogniser;
 use crate::routing::{AllSpecialists, Analysis, QueryKind, Router};
@@ -222,8 +222,22 @@ impl Conductor {
 
         let (answer, reports) = match &analysis.kind {
             QueryKind::Simple { specialist_id } => {
+                // A question that asks several things never goes whole to
+                // one peer: split by request when a peer would run it,
+                // else kept on this device.
+                let split = self.split_for_peers(query, &analysis);
+                let mut mode = Mode { direct: true, stays_home: None };
+                if let Some(plan) = split {
+                    if self.first_leaves_device(specialist_id).await {
+                        return self.ask_split(query, &plan, events, &redactor, started).await;
+                    }
+                    mode.stays_home = Some(format!(
+                        "the question has {} parts and goes whole only to this device",
+                        plan.subtasks.len()
+                    ));
+                }
                 let plan = fallback_plan(&[(specialist_id.clone(), query.to_owned())], 1, "simple query");
-                let reports = self.dispatch(&plan, events, true, &redactor).await?;
+                let reports = self.dispatch(&plan, events, &mode, &redactor).await?;
                 let answer = reports.first().map(|report| report.text.clone()).unwrap_or_default();
                 if reports.first().is_some_and(|report| report.status != SubtaskStatus::Done) {
                     let error = reports.first().and_then(|report| report.error.clone()).unwrap_or_default();
@@ -236,28 +250,72 @@ impl Conductor {
             }
             QueryKind::Composite { .. } => {
                 let plan = self.plan(query, &analysis).await?;
-                emit(
-                    events,
-                    ConductorEvent::Plan {
-                        source: plan.source,
-                        subtasks: plan.subtasks.clone(),
-                        repairs: plan.repairs.clone(),
-                    },
-                )
-                .await?;
-                let reports = self.dispatch(&plan, events, false, &redactor).await?;
+                emit(events, ConductorEvent::plan(&plan)).await?;
+                let reports = self.dispatch(&plan, events, &Mode::PARTS, &redactor).await?;
                 let answer = self.synthesise(query, &plan, &reports, events).await?;
                 (answer, reports)
             }
         };
-        let done = ConductorEvent::Done {
-            answer,
-            subtasks: reports,
-            ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
-        };
-        emit(events, done.clone()).await?;
-        Ok(done)
+        finish(events, answer, reports, started).await
     }
+
+    /// Whether the executor the dispatch would try first for
+    /// `specialist_id` is off this device (or none is there yet: the one
+    /// that appears may be a peer).
+    async fn first_leaves_device(&self, specialist_id: &str) -> bool {
+        self.directory.executors_for(specialist_id, &[]).await.first().is_none_or(|executor| executor.leaves_device())
+    }
+
+    /// Runs a simple query split by request: the parts at once, each on
+    /// its own executor, their answers joined in order.
+    async fn ask_split(
+        &self,
+        query: &str,
+        plan: &Plan,
+        events: &mpsc::Sender<ConductorEvent>,
+        redactor: &Redactor,
+        started: Instant,
+    ) -> Result<ConductorEvent, ConductorError> {
+        tracing::debug!(
+            query_words = crate::privacy::word_count(query),
+            parts = plan.subtasks.len(),
+            "split for peers"
+        );
+        emit(events, ConductorEvent::plan(plan)).await?;
+        let reports = self.dispatch(plan, events, &Mode::PARTS, redactor).await?;
+        let answer = synthesis::join_parts(plan, &reports);
+        emit(events, ConductorEvent::Token { text: answer.clone() }).await?;
+        finish(events, answer, reports, started).await
+    }
+}
+
+/// How dispatch runs a plan.
+pub(super) struct Mode {
+    /// Sub-task text is the answer: it goes out as `token` events.
+    direct: bool,
+    /// Every sub-task stays on this device, for this reason.
+    stays_home: Option<String>,
+}
+
+impl Mode {
+    /// The parts of a plan: their text goes to the answer later.
+    const PARTS: Self = Self { direct: false, stays_home: None };
+}
+
+/// Reports the end of a query.
+async fn finish(
+    events: &mpsc::Sender<ConductorEvent>,
+    answer: String,
+    reports: Vec<SubtaskReport>,
+    started: Instant,
+) -> Result<ConductorEvent, ConductorError> {
+    let done = ConductorEvent::Done {
+        answer,
+        subtasks: reports,
+        ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+    };
+    emit(events, done.clone()).await?;
+    Ok(done)
 }
 
 #[cfg(test)]

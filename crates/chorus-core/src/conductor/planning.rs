@@ -122,6 +122,18 @@ impl Conductor {
         Ok(plan)
     }
 
+    /// The plan of a simple query that asks several things, split by
+    /// request for `specialist_id` (see [`PlanSource::Split`]); `None`
+    /// when it asks one thing. The conductor runs it when a peer would
+    /// otherwise receive the whole question.
+    #[must_use]
+    pub fn split_for_peers(&self, query: &str, analysis: &Analysis) -> Option<Plan> {
+        let crate::routing::QueryKind::Simple { specialist_id } = &analysis.kind else {
+            return None;
+        };
+        split_plan(query, analysis, specialist_id, self.config.max_subtasks)
+    }
+
     /// Moves each sub-task to the reachable specialist its own text routes
     /// to best, when that one matches it better than the model's choice
     /// (small planners tend to give every sub-task the first specialist).
@@ -194,9 +206,6 @@ fn fallback_from_analysis(
     max_subtasks: usize,
     reason: &str,
 ) -> Plan {
-    let context: Vec<&str> =
-        analysis.clauses.iter().filter(|clause| clause.context).map(|clause| clause.text.trim()).collect();
-    let context = context.join(" ");
     let mut steps: Vec<crate::plan::PlanStep> = Vec::new();
     for clause in analysis.clauses.iter().filter(|clause| !clause.context) {
         if steps.len() >= max_subtasks {
@@ -205,12 +214,7 @@ fn fallback_from_analysis(
         let Some(best) = clause.best.as_ref().filter(|best| reachable.contains(&best.specialist_id)) else {
             continue;
         };
-        // A clause alone ("with pricing maths") is no self-contained task:
-        // it carries the subject of the request, never the other parts.
-        let mut task = part_task(clause.text.trim(), query, analysis);
-        if !context.is_empty() {
-            task = format!("{context} {task}");
-        }
+        let task = clause_task(clause, query, analysis);
         let index = steps.len();
         steps.push(crate::plan::PlanStep {
             index,
@@ -236,6 +240,47 @@ fn fallback_from_analysis(
         return fallback_plan(&parts, max_subtasks, reason);
     }
     Plan { subtasks: steps, source: PlanSource::Fallback, repairs: vec![reason.to_owned()] }
+}
+
+/// The plan of a simple query with several requests, split for peers:
+/// one sub-task per request clause, all for `specialist_id`, none carrying
+/// the others. `None` when the query asks one thing (or the split would
+/// leave a part empty).
+fn split_plan(query: &str, analysis: &Analysis, specialist_id: &str, max_subtasks: usize) -> Option<Plan> {
+    let requests: Vec<&crate::routing::Clause> = analysis.clauses.iter().filter(|clause| !clause.context).collect();
+    if requests.len() < 2 || requests.len() > max_subtasks.max(2) {
+        return None;
+    }
+    let subtasks: Vec<crate::plan::PlanStep> = requests
+        .iter()
+        .enumerate()
+        .map(|(index, clause)| crate::plan::PlanStep {
+            index,
+            specialist: specialist_id.to_owned(),
+            task: clause_task(clause, query, analysis),
+            depends_on: Vec::new(),
+        })
+        .collect();
+    if subtasks.iter().any(|step| step.task.trim().is_empty()) {
+        return None;
+    }
+    let repairs = vec![format!(
+        "{} requests for one specialist, split so that no peer sees more than its own part",
+        subtasks.len()
+    )];
+    Some(Plan { subtasks, source: PlanSource::Split, repairs })
+}
+
+/// The task of one request clause: its own text (with the subject of the
+/// request when it cannot stand alone), after the query's context
+/// sentences — never the other parts.
+fn clause_task(clause: &crate::routing::Clause, query: &str, analysis: &Analysis) -> String {
+    let context: Vec<&str> =
+        analysis.clauses.iter().filter(|clause| clause.context).map(|clause| clause.text.trim()).collect();
+    // A clause alone ("with pricing maths") is no self-contained task:
+    // it carries the subject of the request, never the other parts.
+    let task = part_task(clause.text.trim(), query, analysis);
+    if context.is_empty() { task } else { format!("{} {task}", context.join(" ")) }
 }
 
 /// Words that open a clause which cannot stand alone ("with pricing maths",

@@ -90,6 +90,24 @@ impl Conductor {
     }
 }
 
+/// The answer of a split simple query: each part's text in the order of
+/// the question, as its specialist wrote it (no model rewrites it); a part
+/// that failed is said in its place.
+pub(super) fn join_parts(plan: &Plan, reports: &[SubtaskReport]) -> String {
+    let mut answer = Vec::new();
+    for (step, report) in plan.subtasks.iter().zip(reports) {
+        match report.status {
+            SubtaskStatus::Done => answer.push(report.text.trim().to_owned()),
+            _ => answer.push(format!(
+                "(This part could not be answered: {} — {})",
+                step.task.trim(),
+                report.error.as_deref().unwrap_or("no result")
+            )),
+        }
+    }
+    answer.join("\n\n")
+}
+
 /// `text` cut to at most `limit` characters, at a word, marked with "…".
 pub(super) fn shorten(text: &str, limit: usize) -> String {
     if text.chars().count() <= limit {

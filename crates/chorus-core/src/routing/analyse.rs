@@ -63,7 +63,8 @@ impl OffsetMap {
 /// statements are *context*, not requests. Each request clause is routed on
 /// its own (best specialist with score ≥ 0.9); a clause that matches
 /// nothing joins its neighbour, and neighbours with the same specialist
-/// merge. The query is **composite** when two request parts route to
+/// merge (a later one that is a request of its own stays a part, so a
+/// simple query can still have several). The query is **composite** when two request parts route to
 /// different specialists that cannot stand in for each other: different
 /// domains, or two translators (each is tied to one language), or — within
 /// one domain — a later part that is a request of its own (after a strong
@@ -161,7 +162,8 @@ pub(super) fn analyse_with<R: Reachable + ?Sized>(
 }
 
 /// Merges routed pieces into parts: unrouted pieces join a neighbour,
-/// neighbours with the same specialist merge, context stays apart.
+/// neighbours with the same specialist merge unless the later one is a
+/// request of its own, context stays apart.
 fn merge_parts(routed: &[RoutedPiece]) -> Vec<Part> {
     let mut parts: Vec<Part> = Vec::new();
     let mut pending: Option<(usize, usize, bool)> = None;
@@ -194,7 +196,11 @@ fn merge_parts(routed: &[RoutedPiece]) -> Vec<Part> {
                     None => (piece.start, piece.own_request),
                 };
                 match parts.last_mut() {
-                    Some(last) if !last.context && last.best == Some(best.order) => last.end = piece.end,
+                    // The same specialist again: one part, unless this piece
+                    // is a request of its own ("…; then explain the form"),
+                    // which stays a part of its own (it can go to its own
+                    // executor and is the conductor's to split).
+                    Some(last) if !last.context && last.best == Some(best.order) && !own => last.end = piece.end,
                     Some(last) if !last.context && last.best.is_none() => {
                         last.end = piece.end;
                         last.best = Some(best.order);
