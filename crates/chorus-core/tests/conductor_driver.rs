@@ -226,8 +226,7 @@ async fn an_unusable_plan_is_replaced_by_a_fallback_from_the_clauses() {
     let plan =
         r#"{"subtasks":[{"specialist":"general.assistant","task":"Do everything at once please.","depends_on":[]}]}"#;
     let local = Scripted::new("local", Behaviour::Answer);
-    let conductor = conductor(plan, vec![local]);
-    let events = run(&conductor, COMPOSITE).await;
+    let events = run(&conductor(plan, vec![local]), COMPOSITE).await;
     let Some(ConductorEvent::Plan { source, subtasks, .. }) =
         events.iter().find(|e| matches!(e, ConductorEvent::Plan { .. }))
     else {
@@ -236,6 +235,21 @@ async fn an_unusable_plan_is_replaced_by_a_fallback_from_the_clauses() {
     assert_eq!(*source, chorus_core::PlanSource::Fallback);
     let distinct: std::collections::BTreeSet<&str> = subtasks.iter().map(|s| s.specialist.as_str()).collect();
     assert!(distinct.len() >= 2, "{subtasks:?}");
+
+    // A request no keyword matches is a part of the fallback too, for the
+    // general assistant, never dropped.
+    let query = "Write the landing page copy, give me a Python function that rounds amounts to cents; also explain \
+how to bleed a radiator.";
+    let local = Scripted::new("local", Behaviour::Answer);
+    let events = run(&conductor(plan, vec![local]), query).await;
+    let Some(ConductorEvent::Plan { subtasks, .. }) = events.iter().find(|e| matches!(e, ConductorEvent::Plan { .. }))
+    else {
+        panic!("no plan")
+    };
+    assert!(
+        subtasks.iter().any(|step| step.specialist == "general.assistant" && step.task.contains("radiator")),
+        "{subtasks:?}"
+    );
 }
 
 #[tokio::test]

@@ -211,17 +211,18 @@ fn fallback_from_analysis(
         if steps.len() >= max_subtasks {
             break;
         }
-        let Some(best) = clause.best.as_ref().filter(|best| reachable.contains(&best.specialist_id)) else {
-            continue;
+        // A request no keyword matched goes to the general assistant
+        // rather than being dropped.
+        let specialist = match &clause.best {
+            Some(best) => best.specialist_id.clone(),
+            None => FALLBACK_SPECIALIST.to_owned(),
         };
+        if !reachable.contains(&specialist) {
+            continue;
+        }
         let task = clause_task(clause, query, analysis);
         let index = steps.len();
-        steps.push(crate::plan::PlanStep {
-            index,
-            specialist: best.specialist_id.clone(),
-            task,
-            depends_on: Vec::new(),
-        });
+        steps.push(crate::plan::PlanStep { index, specialist, task, depends_on: Vec::new() });
         if let Some(translator) = clause.translator.as_ref().filter(|id| reachable.contains(*id))
             && steps.len() < max_subtasks
         {

@@ -18,8 +18,18 @@ struct RoutedPiece {
     end: usize,
     best: Option<Ranked>,
     own_request: bool,
+    /// A request of its own that names what it is about ("also explain how
+    /// to bleed a radiator"), not one that points back ("explain its
+    /// complexity"): it stays a part even when no keyword matches it.
+    stands_alone: bool,
+    /// It starts with a request verb or a question word.
+    asks: bool,
     context: bool,
 }
+
+/// Words by which a request points back at an earlier part.
+const BACK_REFERENCES: &[&str] =
+    &["it", "its", "them", "they", "their", "these", "those", "this", "above", "previous", "same"];
 
 /// A merged part of the query: byte span in the folded query.
 struct Part {
@@ -133,11 +143,17 @@ pub(super) fn analyse_with<R: Reachable + ?Sized>(
             let text = Text::new(original(piece.start, piece.end));
             let best = matcher.rank(&text).into_iter().next().filter(|best| best.score >= MIN_CLAUSE_SCORE);
             let piece_folded = folded.get(piece.start..piece.end).unwrap_or_default();
+            let asks = starts_request(piece_folded);
+            let own_request = piece.boundary != Boundary::Weak || asks;
+            let points_back =
+                piece_folded.split(|c: char| !crate::text::is_word_char(c)).any(|word| BACK_REFERENCES.contains(&word));
             RoutedPiece {
                 start: piece.start,
                 end: piece.end,
                 best,
-                own_request: piece.boundary != Boundary::Weak || starts_request(piece_folded),
+                own_request,
+                stands_alone: asks && piece.boundary != Boundary::Start && !points_back,
+                asks,
                 context: any_request && !requests.get(piece.sentence).copied().unwrap_or(true),
             }
         })
@@ -161,15 +177,18 @@ pub(super) fn analyse_with<R: Reachable + ?Sized>(
     decide(catalog, &matcher, reachable, query, &parts, clauses)
 }
 
-/// Merges routed pieces into parts: unrouted pieces join a neighbour,
-/// neighbours with the same specialist merge unless the later one is a
-/// request of its own, context stays apart.
+/// Merges routed pieces into parts: unrouted pieces join a neighbour
+/// (unless they are a request that stands alone), neighbours with the same
+/// specialist merge unless the later one is a request of its own, context
+/// stays apart.
 fn merge_parts(routed: &[RoutedPiece]) -> Vec<Part> {
     let mut parts: Vec<Part> = Vec::new();
-    let mut pending: Option<(usize, usize, bool)> = None;
+    // An unrouted stretch waiting for a part: start, end, whether it is a
+    // request of its own, whether its first piece asks.
+    let mut pending: Option<(usize, usize, bool, bool)> = None;
     for piece in routed {
         if piece.context {
-            if let Some((start, end, own)) = pending.take() {
+            if let Some((start, end, own, _)) = pending.take() {
                 parts.push(Part { start, end, best: None, own_request: own, context: false });
             }
             match parts.last_mut() {
@@ -184,15 +203,32 @@ fn merge_parts(routed: &[RoutedPiece]) -> Vec<Part> {
             }
             continue;
         }
+        // An unrouted request that stands alone after a routed part is a
+        // part of its own: it goes to whichever specialist fits it, not
+        // along with its neighbour.
+        let own_part = piece.best.is_none()
+            && piece.stands_alone
+            && pending.is_none()
+            && parts.last().is_some_and(|last| !last.context && last.best.is_some());
+        if own_part {
+            parts.push(Part { start: piece.start, end: piece.end, best: None, own_request: true, context: false });
+            continue;
+        }
         match &piece.best {
             None => match (parts.last_mut(), pending.as_mut()) {
                 (_, Some(waiting)) => waiting.1 = piece.end,
                 (Some(last), None) if !last.context => last.end = piece.end,
-                _ => pending = Some((piece.start, piece.end, piece.own_request)),
+                _ => pending = Some((piece.start, piece.end, piece.own_request, piece.asks)),
             },
             Some(best) => {
                 let (start, own) = match pending.take() {
-                    Some((start, _, own)) => (start, own || piece.own_request),
+                    // An unrouted request before a routed one that stands
+                    // alone: two requests, two parts.
+                    Some((start, end, _, true)) if piece.stands_alone => {
+                        parts.push(Part { start, end, best: None, own_request: true, context: false });
+                        (piece.start, true)
+                    }
+                    Some((start, _, own, _)) => (start, own || piece.own_request),
                     None => (piece.start, piece.own_request),
                 };
                 match parts.last_mut() {
@@ -201,7 +237,7 @@ fn merge_parts(routed: &[RoutedPiece]) -> Vec<Part> {
                     // which stays a part of its own (it can go to its own
                     // executor and is the conductor's to split).
                     Some(last) if !last.context && last.best == Some(best.order) && !own => last.end = piece.end,
-                    Some(last) if !last.context && last.best.is_none() => {
+                    Some(last) if !last.context && last.best.is_none() && !own => {
                         last.end = piece.end;
                         last.best = Some(best.order);
                     }
@@ -216,7 +252,7 @@ fn merge_parts(routed: &[RoutedPiece]) -> Vec<Part> {
             }
         }
     }
-    if let Some((start, end, own)) = pending {
+    if let Some((start, end, own, _)) = pending {
         parts.push(Part { start, end, best: None, own_request: own, context: false });
     }
     parts

@@ -216,3 +216,38 @@ fn the_router_routes_as_the_free_functions_do() {
         assert_eq!(router.rank_specialists(query, &reachable), rank_specialists(&catalog, query, &reachable));
     }
 }
+
+/// The request clauses of a query: (text, best specialist).
+fn requests(query: &str) -> (Analysis, Vec<(String, Option<String>)>) {
+    let analysis = analyse(&catalog(), query, &AllSpecialists);
+    let requests = analysis
+        .clauses
+        .iter()
+        .filter(|clause| !clause.context)
+        .map(|clause| (clause.text.clone(), clause.best.as_ref().map(|best| best.specialist_id.clone())))
+        .collect();
+    (analysis, requests)
+}
+
+#[test]
+fn a_request_of_its_own_stays_a_clause_even_for_the_same_specialist_or_none() {
+    // Two requests for one specialist: simple, but two clauses.
+    let (analysis, parts) = requests("Write a haiku about autumn; then explain the rules of the haiku form.");
+    assert!(!analysis.is_composite(), "{analysis:?}");
+    assert_eq!(parts.len(), 2, "{parts:?}");
+    assert_eq!(parts[0].1, parts[1].1, "{parts:?}");
+    // A request that matches no keyword but stands alone.
+    let (_, parts) =
+        requests("Draft a polite email to my landlord about the broken heating; also explain how to bleed a radiator.");
+    assert_eq!(parts.len(), 2, "{parts:?}");
+    assert!(parts[0].1.is_some() && parts[1].1.is_none(), "{parts:?}");
+    assert!(parts[1].0.contains("radiator"), "{parts:?}");
+    // A request that points back stays with what it points at; a greeting
+    // is no request of its own.
+    for query in
+        ["Write a Python function that sorts a list, and explain its complexity.", "Hi there, write a Python function."]
+    {
+        let (_, parts) = requests(query);
+        assert_eq!(parts.len(), 1, "{query}: {parts:?}");
+    }
+}
