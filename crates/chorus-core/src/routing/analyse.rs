@@ -9,7 +9,7 @@ use crate::text::{Text, fold};
 use super::clauses::{Boundary, Piece, split_pieces};
 use super::compiled::{CompiledCatalog, LANGUAGE_NAME_WEIGHT, MIN_CLAUSE_SCORE, Matcher, Ranked};
 use super::reachable::Reachable;
-use super::requests::{is_request_sentence, starts_request};
+use super::requests::{adds_request, is_request_sentence, starts_request};
 use super::results::{Analysis, Clause, QueryKind};
 
 /// A piece with its routing, before parts are merged.
@@ -73,8 +73,9 @@ impl OffsetMap {
 /// statements are *context*, not requests. Each request clause is routed on
 /// its own (best specialist with score ≥ 0.9); a clause that matches
 /// nothing joins its neighbour, and neighbours with the same specialist
-/// merge (a later one that is a request of its own stays a part, so a
-/// simple query can still have several). The query is **composite** when two request parts route to
+/// merge (a later one that adds a request of its own — "…, and suggest …",
+/// "…; also explain …" — stays a part, so a simple query can still have
+/// several). The query is **composite** when two request parts route to
 /// different specialists that cannot stand in for each other: different
 /// domains, or two translators (each is tied to one language), or — within
 /// one domain — a later part that is a request of its own (after a strong
@@ -152,7 +153,14 @@ pub(super) fn analyse_with<R: Reachable + ?Sized>(
                 end: piece.end,
                 best,
                 own_request,
-                stands_alone: asks && piece.boundary != Boundary::Start && !points_back,
+                // Within a sentence ("…, and suggest …") or with an
+                // additive word ("…; also explain …"); a new sentence
+                // without one ("Explain three ways.") goes on with the
+                // request before it.
+                stands_alone: asks
+                    && !points_back
+                    && (piece.boundary == Boundary::Weak
+                        || (piece.boundary == Boundary::Strong && adds_request(piece_folded))),
                 asks,
                 context: any_request && !requests.get(piece.sentence).copied().unwrap_or(true),
             }
@@ -179,8 +187,8 @@ pub(super) fn analyse_with<R: Reachable + ?Sized>(
 
 /// Merges routed pieces into parts: unrouted pieces join a neighbour
 /// (unless they are a request that stands alone), neighbours with the same
-/// specialist merge unless the later one is a request of its own, context
-/// stays apart.
+/// specialist merge unless the later one stands alone, context stays
+/// apart.
 fn merge_parts(routed: &[RoutedPiece]) -> Vec<Part> {
     let mut parts: Vec<Part> = Vec::new();
     // An unrouted stretch waiting for a part: start, end, whether it is a
@@ -233,10 +241,12 @@ fn merge_parts(routed: &[RoutedPiece]) -> Vec<Part> {
                 };
                 match parts.last_mut() {
                     // The same specialist again: one part, unless this piece
-                    // is a request of its own ("…; then explain the form"),
-                    // which stays a part of its own (it can go to its own
-                    // executor and is the conductor's to split).
-                    Some(last) if !last.context && last.best == Some(best.order) && !own => last.end = piece.end,
+                    // is a request that stands alone ("…; then explain the
+                    // form"), which stays a part of its own (it can go to its
+                    // own executor and is the conductor's to split).
+                    Some(last) if !last.context && last.best == Some(best.order) && !piece.stands_alone => {
+                        last.end = piece.end;
+                    }
                     Some(last) if !last.context && last.best.is_none() && !own => {
                         last.end = piece.end;
                         last.best = Some(best.order);

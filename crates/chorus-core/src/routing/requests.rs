@@ -183,6 +183,18 @@ pub(super) fn starts_request(folded: &str) -> bool {
     leading_word(folded).is_some_and(|word| REQUEST_VERBS.contains(&word) || QUESTION_WORDS.contains(&word))
 }
 
+/// Words that add a request to the one before ("also …", "then …").
+const ADDITIVE: &[&str] =
+    &["also", "then", "and", "plus", "next", "finally", "additionally", "lastly", "afterwards", "secondly", "thirdly"];
+
+/// Whether a clause adds a request of its own to the one before: an
+/// additive word, then a request verb or question word ("also explain …",
+/// "then write …").
+pub(super) fn adds_request(folded: &str) -> bool {
+    let first = folded.split(|c: char| !is_word_char(c)).find(|word| !word.is_empty());
+    first.is_some_and(|word| ADDITIVE.contains(&word)) && starts_request(folded)
+}
+
 /// Whether a sentence asks for something: a question, a request verb or
 /// question word at its start, or a request phrase ("I need", "can you").
 pub(super) fn is_request_sentence(folded: &str, question: bool) -> bool {

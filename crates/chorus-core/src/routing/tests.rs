@@ -244,9 +244,13 @@ fn a_request_of_its_own_stays_a_clause_even_for_the_same_specialist_or_none() {
     assert!(parts[1].0.contains("radiator"), "{parts:?}");
     // A request that points back stays with what it points at; a greeting
     // is no request of its own.
-    for query in
-        ["Write a Python function that sorts a list, and explain its complexity.", "Hi there, write a Python function."]
-    {
+    for query in [
+        "Write a Python function that sorts a list, and explain its complexity.",
+        "Hi there, write a Python function.",
+        // A new sentence without "also" or "then" goes on with the one before.
+        "How do I reverse a list in Python? Explain three ways in detail, each with a full example program.",
+        "Write a Python function that parses CSV. Make it handle quoted fields in Python.",
+    ] {
         let (_, parts) = requests(query);
         assert_eq!(parts.len(), 1, "{query}: {parts:?}");
     }
