@@ -8,8 +8,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chorus_core::{
-    Catalog, Conductor, ConductorConfig, ConductorEvent, Executor, ExecutorError, ExecutorErrorKind, GenerationChunk,
-    GenerationSpec, GenerationStream, PlanSource, SubtaskStatus, TextGenerator,
+    Catalog, Conductor, ConductorConfig, ConductorError, ConductorEvent, Executor, ExecutorError, ExecutorErrorKind,
+    GenerationChunk, GenerationSpec, GenerationStream, PlanSource, SubtaskStatus, TextGenerator,
 };
 use tokio::sync::mpsc;
 
@@ -120,15 +120,21 @@ fn conductor(plan: &str, executors: Vec<Arc<dyn Executor>>) -> Conductor {
 }
 
 async fn run(conductor: &Conductor, query: &str) -> Vec<ConductorEvent> {
+    let (outcome, events) = attempt(conductor, query).await;
+    assert!(matches!(outcome.expect("answers"), ConductorEvent::Done { .. }));
+    events
+}
+
+/// Asks, and returns the outcome whatever it is, with every event.
+async fn attempt(conductor: &Conductor, query: &str) -> (Result<ConductorEvent, ConductorError>, Vec<ConductorEvent>) {
     let (tx, mut rx) = mpsc::channel(256);
-    let outcome = conductor.ask(query, &tx).await.expect("answers");
+    let outcome = conductor.ask(query, &tx).await;
     drop(tx);
     let mut events = Vec::new();
     while let Some(event) = rx.recv().await {
         events.push(event);
     }
-    assert!(matches!(outcome, ConductorEvent::Done { .. }));
-    events
+    (outcome, events)
 }
 
 const COMPOSITE: &str = "Write a marketing plan for a new budgeting app, with pricing maths and a Spanish tagline.";
@@ -562,16 +568,30 @@ async fn a_simple_question_of_several_requests_goes_whole_only_to_this_device() 
     let local = Scripted::new("local", Behaviour::Fail);
     let peer = Scripted::new("peer-1", Behaviour::Echo);
     let failing = conductor("{}", vec![local.clone(), peer.clone()]);
-    let (tx, mut rx) = mpsc::channel(256);
-    let _ = failing.ask(TWO_REQUESTS, &tx).await;
-    drop(tx);
-    let mut events = Vec::new();
-    while let Some(event) = rx.recv().await {
-        events.push(event);
-    }
+    let (_, events) = attempt(&failing, TWO_REQUESTS).await;
     assert_eq!(peer.calls.load(Ordering::SeqCst), 0, "{events:?}");
     assert!(
         started(&events).iter().any(|event| matches!(event, ConductorEvent::SubtaskStarted { kept_on_device: Some(why), .. } if why.contains("2 parts"))),
         "{events:?}"
     );
+}
+
+#[tokio::test]
+async fn more_requests_than_sub_tasks_share_the_last_part_and_none_goes_whole() {
+    let query =
+        "Write a haiku about autumn; then write a limerick about cats; then explain the rules of the haiku form.";
+    let peer = Scripted::new("peer-1", Behaviour::Echo);
+    let catalog = Arc::new(Catalog::bundled().expect("catalog"));
+    let config = ConductorConfig { max_subtasks: 2, ..ConductorConfig::default() };
+    let writer = Arc::new(Writer { plan: "{}".to_owned() });
+    let events = run(&Conductor::new(catalog, writer, vec![peer.clone()], config), query).await;
+    let Some(ConductorEvent::Plan { source, subtasks, .. }) =
+        events.iter().find(|e| matches!(e, ConductorEvent::Plan { .. }))
+    else {
+        panic!("no plan: {events:?}")
+    };
+    assert_eq!((*source, subtasks.len()), (PlanSource::Split, 2), "{subtasks:?}");
+    for prompt in peer.seen.lock().expect("lock").iter() {
+        assert!(!(prompt.contains("Write a haiku") && prompt.contains("limerick")), "a peer saw every part: {prompt}");
+    }
 }

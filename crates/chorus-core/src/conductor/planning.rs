@@ -245,26 +245,36 @@ fn fallback_from_analysis(
 
 /// The plan of a simple query with several requests, split for peers:
 /// one sub-task per request clause, all for `specialist_id`, none carrying
-/// the others. `None` when the query asks one thing (or the split would
-/// leave a part empty).
+/// the others. `None` when the query asks one thing.
 fn split_plan(query: &str, analysis: &Analysis, specialist_id: &str, max_subtasks: usize) -> Option<Plan> {
-    let requests: Vec<&crate::routing::Clause> = analysis.clauses.iter().filter(|clause| !clause.context).collect();
-    if requests.len() < 2 || requests.len() > max_subtasks.max(2) {
+    let mut tasks: Vec<String> = analysis
+        .clauses
+        .iter()
+        .filter(|clause| !clause.context && !clause.text.trim().is_empty())
+        .map(|clause| clause_task(clause, query, analysis))
+        .collect();
+    if tasks.len() < 2 {
         return None;
     }
-    let subtasks: Vec<crate::plan::PlanStep> = requests
-        .iter()
+    // More requests than sub-tasks: the last ones share a part (still
+    // never all of them in one).
+    while tasks.len() > max_subtasks.max(2) {
+        let last = tasks.pop().unwrap_or_default();
+        if let Some(previous) = tasks.last_mut() {
+            previous.push(' ');
+            previous.push_str(&last);
+        }
+    }
+    let subtasks: Vec<crate::plan::PlanStep> = tasks
+        .into_iter()
         .enumerate()
-        .map(|(index, clause)| crate::plan::PlanStep {
+        .map(|(index, task)| crate::plan::PlanStep {
             index,
             specialist: specialist_id.to_owned(),
-            task: clause_task(clause, query, analysis),
+            task,
             depends_on: Vec::new(),
         })
         .collect();
-    if subtasks.iter().any(|step| step.task.trim().is_empty()) {
-        return None;
-    }
     let repairs = vec![format!(
         "{} requests for one specialist, split so that no peer sees more than its own part",
         subtasks.len()
