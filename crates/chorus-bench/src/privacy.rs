@@ -85,7 +85,7 @@ pub struct PrivacyReport {
     /// whole (redacted) to one executor.
     pub planned_simple: usize,
     /// Simple questions that ask several things: split by request when a
-    /// peer runs them, each part on its own executor.
+    /// peer runs them, each part a task of its own.
     pub split_for_peers: usize,
     /// Each question of the set.
     pub questions: Vec<QuestionShare>,

@@ -374,7 +374,7 @@ function interleave<T>(first: T[], second: T[]): T[] {
 
 /**
  * A simple question that asks two things of one specialist, with peers
- * running it: split by request, each part on its own peer, the parts'
+ * running it: split by request, each part a task of its own (here on two peers), the parts'
  * answers joined in order (no synthesis). On-device only it runs whole here.
  */
 export function splitScenario(queryId = 'q8'): ConductorEvent[] {

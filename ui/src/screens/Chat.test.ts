@@ -102,7 +102,7 @@ describe('Chat', () => {
     await ask('Write a haiku about autumn; then explain the rules of the haiku form.');
     await finished();
     expect(screen.getByTestId('plan-kind')).toHaveAttribute('data-kind', 'simple');
-    expect(screen.getByTestId('plan-kind')).toHaveTextContent('no peer saw the whole question');
+    expect(screen.getByTestId('plan-kind')).toHaveTextContent('no task carried the whole question');
     expect(within(screen.getByTestId('plan')).getAllByRole('article')).toHaveLength(2);
     expect(screen.getByTestId('plan-card-0')).toHaveAttribute('data-executor', PEER_A);
     expect(screen.getByTestId('plan-card-1')).toHaveAttribute('data-executor', PEER_B);

@@ -266,8 +266,8 @@ impl Conductor {
         self.directory.executors_for(specialist_id, &[]).await.first().is_none_or(|executor| executor.leaves_device())
     }
 
-    /// Runs a simple query split by request: the parts at once, each on
-    /// its own executor, their answers joined in order.
+    /// Runs a simple query split by request: the parts at once, each a task of
+    /// its own, their answers joined in order.
     async fn ask_split(
         &self,
         query: &str,

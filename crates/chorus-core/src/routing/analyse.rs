@@ -242,8 +242,8 @@ fn merge_parts(routed: &[RoutedPiece]) -> Vec<Part> {
                 match parts.last_mut() {
                     // The same specialist again: one part, unless this piece
                     // is a request that stands alone ("…; then explain the
-                    // form"), which stays a part of its own (it can go to its
-                    // own executor and is the conductor's to split).
+                    // form"), which stays a part of its own (it can become a
+                    // task of its own and is the conductor's to split).
                     Some(last) if !last.context && last.best == Some(best.order) && !piece.stands_alone => {
                         last.end = piece.end;
                     }
