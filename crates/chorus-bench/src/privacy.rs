@@ -165,14 +165,10 @@ pub fn bench_privacy(options: &PrivacyBenchOptions) -> Result<PrivacyReport, Nod
     let mut questions = Vec::new();
     for question in COMPOSITE_SET {
         let question = question.split_whitespace().collect::<Vec<_>>().join(" ");
-        let analysis = runtime
-            .block_on(conductor.analyse(&question))
-            .map_err(|error| NodeError::InvalidBench(format!("the conductor: {error}")))?;
+        let analysis = runtime.block_on(conductor.analyse(&question))?;
         let (kind, tasks) = match analysis.kind {
             chorus_core::QueryKind::Composite { .. } => {
-                let plan = runtime
-                    .block_on(conductor.plan(&question, &analysis))
-                    .map_err(|error| NodeError::InvalidBench(format!("the conductor: {error}")))?;
+                let plan = runtime.block_on(conductor.plan(&question, &analysis))?;
                 ("composite", plan.subtasks.into_iter().map(|step| step.task).collect::<Vec<_>>())
             }
             // A simple question that asks several things is split when a

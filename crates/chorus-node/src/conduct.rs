@@ -24,7 +24,7 @@ pub(crate) const NETWORK: &str = "network";
 /// Events buffered between the conductor and the consumer.
 const EVENT_BUFFER: usize = 512;
 
-fn error_code(error: &ConductorError) -> ErrorCode {
+pub(crate) fn error_code(error: &ConductorError) -> ErrorCode {
     match error {
         ConductorError::EmptyQuery => ErrorCode::EmptyPrompt,
         ConductorError::NothingReachable => ErrorCode::NothingReachable,

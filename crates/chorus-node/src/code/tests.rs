@@ -100,6 +100,8 @@ fn every_node_error() -> Vec<(NodeError, &'static str)> {
         (NodeError::NetworkUnavailable("down".into()), "network"),
         (NodeError::InvalidSettings(crate::InvalidSettings("x".into())), "invalid_settings"),
         (NodeError::Io { path: "/data".into(), source: std::io::Error::other("x") }, "io"),
+        (NodeError::Conductor(chorus_core::ConductorError::EmptyQuery), "empty_prompt"),
+        (NodeError::Conductor(chorus_core::ConductorError::NothingReachable), "nothing_reachable"),
     ];
     for (error, _) in &cases {
         match error {
@@ -115,7 +117,8 @@ fn every_node_error() -> Vec<(NodeError, &'static str)> {
             | NodeError::Identity(_)
             | NodeError::NetworkUnavailable(_)
             | NodeError::InvalidSettings(_)
-            | NodeError::Io { .. } => {}
+            | NodeError::Io { .. }
+            | NodeError::Conductor(_) => {}
         }
     }
     cases

@@ -1,6 +1,6 @@
 //! Why the node could not do what was asked, and each failure's code.
 
-use chorus_core::{CatalogError, StoreError};
+use chorus_core::{CatalogError, ConductorError, StoreError};
 use chorus_engine::{EngineError, GenerateError, LoadError};
 use chorus_net::{IdentityError, NetError};
 
@@ -38,6 +38,9 @@ pub enum NodeError {
     /// A benchmark setting makes no sense.
     #[error("invalid benchmark options: {0}")]
     InvalidBench(String),
+    /// The conductor could not analyse, plan or answer a question.
+    #[error(transparent)]
+    Conductor(#[from] ConductorError),
     /// Listing, recommending, installing or removing models failed.
     #[error(transparent)]
     Models(#[from] ModelsError),
@@ -83,6 +86,7 @@ impl NodeError {
             Self::Catalog(_) => ErrorCode::Catalog,
             Self::InvalidSettings(_) => ErrorCode::InvalidSettings,
             Self::Io { .. } => ErrorCode::Io,
+            Self::Conductor(error) => crate::conduct::error_code(error),
             Self::Generate(_) | Self::Engine(_) | Self::Load(_) | Self::InvalidBench(_) => ErrorCode::Internal,
         }
     }
