@@ -595,3 +595,28 @@ async fn more_requests_than_sub_tasks_share_the_last_part_and_none_goes_whole() 
         assert!(!(prompt.contains("Write a haiku") && prompt.contains("limerick")), "a peer saw every part: {prompt}");
     }
 }
+
+#[tokio::test]
+async fn the_parts_of_a_question_go_to_different_peers_when_several_can_run_them() {
+    let first = Scripted::new("peer-1", Behaviour::Echo);
+    let second = Scripted::new("peer-2", Behaviour::Echo);
+    let both = conductor("{}", vec![first.clone(), second.clone()]);
+    let events = run(&both, TWO_REQUESTS).await;
+    let executors: Vec<&str> = started(&events)
+        .iter()
+        .filter_map(|event| match event {
+            ConductorEvent::SubtaskStarted { executor, .. } => Some(executor.as_str()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(executors.len(), 2, "{events:?}");
+    assert_ne!(executors[0], executors[1], "both parts went to one peer: {events:?}");
+    assert_eq!(first.seen.lock().expect("lock").len(), 1);
+    assert_eq!(second.seen.lock().expect("lock").len(), 1);
+
+    // With one peer, it runs both parts: still as separate tasks.
+    let only = Scripted::new("peer-1", Behaviour::Echo);
+    let events = run(&conductor("{}", vec![only.clone()]), TWO_REQUESTS).await;
+    assert_eq!(started(&events).len(), 2);
+    assert_eq!(only.seen.lock().expect("lock").len(), 2);
+}

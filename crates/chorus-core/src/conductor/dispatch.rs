@@ -45,6 +45,9 @@ impl Conductor {
                 error: None,
             })
             .collect();
+        // The peers running a part of this question: another part goes to
+        // a peer not among them when one can run it.
+        let holding = std::sync::Mutex::new(Vec::new());
         let mut running = FuturesUnordered::new();
         loop {
             let next = next_actions(plan, &statuses);
@@ -65,6 +68,7 @@ impl Conductor {
                     events,
                     mode,
                     redactor,
+                    &holding,
                 ));
             }
             if statuses.iter().all(|status| status.is_final()) {
@@ -85,8 +89,10 @@ impl Conductor {
 
     /// Runs one sub-task with a deadline per attempt and retries on another
     /// executor (or the same one when it is the only one). A part the
-    /// owner keeps home runs only on this device.
-    #[allow(clippy::too_many_lines)]
+    /// owner keeps home runs only on this device. Of the peers that can run
+    /// it, one not `holding` another part of the question goes first, so
+    /// that no peer gets two parts while another could take one.
+    #[allow(clippy::too_many_lines, clippy::too_many_arguments)]
     async fn run_subtask(
         &self,
         specialist_id: String,
@@ -95,6 +101,7 @@ impl Conductor {
         events: &mpsc::Sender<ConductorEvent>,
         mode: &Mode,
         redactor: &Redactor,
+        holding: &std::sync::Mutex<Vec<String>>,
     ) -> Result<SubtaskReport, ConductorError> {
         let direct = mode.direct;
         let mut report = SubtaskReport {
@@ -159,7 +166,7 @@ impl Conductor {
                     ));
                 }
             }
-            let Some(executor) = executors.into_iter().next() else {
+            let Some(executor) = pick(executors, holding) else {
                 break;
             };
             tried.push(executor.id());
@@ -291,6 +298,22 @@ impl Conductor {
         }
         Ok(Vec::new())
     }
+}
+
+/// The first of the ranked `executors`, unless it is a peer holding another
+/// part of the question and a later one is not: then the best of those. A
+/// chosen peer is added to `holding`.
+fn pick(executors: Vec<Arc<dyn Executor>>, holding: &std::sync::Mutex<Vec<String>>) -> Option<Arc<dyn Executor>> {
+    let Ok(mut holding) = holding.lock() else {
+        return executors.into_iter().next();
+    };
+    let held = |executor: &Arc<dyn Executor>| executor.leaves_device() && holding.contains(&executor.id());
+    let at = executors.iter().position(|executor| !held(executor)).unwrap_or(0);
+    let executor = executors.into_iter().nth(at)?;
+    if executor.leaves_device() && !holding.contains(&executor.id()) {
+        holding.push(executor.id());
+    }
+    Some(executor)
 }
 
 /// The prompt of a sub-task: its task, plus the results of its
