@@ -33,13 +33,14 @@ pub use download::{
     DownloadError, DownloadOptions, DownloadOutcome, DownloadProgress, DownloadRequest, Downloader, PARTIAL_SUFFIX,
 };
 pub use journal::{
-    InstalledKind, InstalledModel, JournalEvent, LedgerEntry, ParseQueryIdError, QueryId, QueryOutcome, QueryRecord,
-    QueryStatus, QuerySummary, QueuedSubtask, Store, StoreError, SubtaskRecord, now_ms,
+    DEMOTION_BASE_MS, DEMOTION_MAX_MS, InstalledKind, InstalledModel, JournalEvent, LedgerEntry, MIN_MEASURED_TOKENS,
+    ParseQueryIdError, PeerRecord, QueryId, QueryOutcome, QueryRecord, QueryStatus, QuerySummary, QueuedSubtask, Store,
+    StoreError, SubtaskRecord, TaskOutcome, now_ms,
 };
 pub use models::{EMBEDDED_MODEL, KnownModel, ModelDirs, VerifyError, available_space, sha256_file, verify_file};
 pub use placement::{
-    Admission, AdmissionQueue, Admitted, Candidate, HostConditions, LimitsChange, Placement, PlacementPolicy, Refusal,
-    ServeLimits, pick_probe_targets, rank_executors, standing,
+    Admission, AdmissionQueue, Admitted, Candidate, HostConditions, LimitsChange, Measured, Placement, PlacementPolicy,
+    Refusal, ServeLimits, pick_probe_targets, rank_executors, standing,
 };
 pub use plan::{
     NextActions, Plan, PlanRules, PlanSource, PlanStep, PlannedSubtask, RawPlan, SubtaskStatus, fallback_plan,

@@ -1,14 +1,17 @@
 //! The placement tables: where a sub-task runs ([`rank_executors`]) for
 //! local-versus-peer choices, busy and slow peers, unknown measurements and
-//! ties. (How this device admits others' work is in `admission_table.rs`.)
+//! ties, measured and unmeasured peers, demotion. (How this device admits
+//! others' work is in `admission_table.rs`.)
 //!
 //! Default policy in the rows: 256 expected tokens, local preference 25 %,
 //! 20 tokens/s when unknown, round trips above 1000 ms are slow. Handy
 //! times: 40 tokens/s → 6400 ms, 32 → 8000 ms, 20 → 12 800 ms,
-//! 80 → 3200 ms.
+//! 80 → 3200 ms. `peer` is a peer this device measured (the speed given is
+//! the measured one, no failures); `stranger` one it never ran a task on
+//! (the speed given is what it says; it counts up to 40 tokens/s).
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
-use chorus_core::{Candidate, Placement, PlacementPolicy, rank_executors};
+use chorus_core::{Candidate, Measured, Placement, PlacementPolicy, rank_executors};
 
 // ---------------------------------------------------------------------------
 // rank_executors
@@ -25,6 +28,8 @@ fn local(free_slots: u32, tokens_per_s: f32) -> Candidate {
         rtt_ms: Some(0),
         tokens_per_s: Some(tokens_per_s),
         standing: 0,
+        measured: None,
+        demoted: false,
     }
 }
 
@@ -39,7 +44,30 @@ fn peer(id: &str, free_slots: u32, rtt_ms: Option<u32>, tokens_per_s: f32) -> Ca
         rtt_ms,
         tokens_per_s: Some(tokens_per_s),
         standing: 0,
+        measured: Some(Measured { tokens_per_s: Some(tokens_per_s), succeeded: 10, failed: 0 }),
+        demoted: false,
     }
+}
+
+/// A peer this device never ran a task on, saying it runs at `claimed`.
+fn stranger(id: &str, free_slots: u32, rtt_ms: Option<u32>, claimed: f32) -> Candidate {
+    Candidate { measured: None, ..peer(id, free_slots, rtt_ms, claimed) }
+}
+
+fn with_record(mut candidate: Candidate, succeeded: u64, failed: u64) -> Candidate {
+    let speed = candidate.measured.and_then(|measured| measured.tokens_per_s);
+    candidate.measured = Some(Measured { tokens_per_s: speed, succeeded, failed });
+    candidate
+}
+
+fn demoted(mut candidate: Candidate) -> Candidate {
+    candidate.demoted = true;
+    candidate
+}
+
+fn with_speed(mut candidate: Candidate, tokens_per_s: Option<f32>) -> Candidate {
+    candidate.measured = candidate.measured.map(|measured| Measured { tokens_per_s, ..measured });
+    candidate
 }
 
 fn with_standing(mut candidate: Candidate, standing: i64) -> Candidate {
@@ -226,7 +254,7 @@ fn rank_rows() -> Vec<RankRow> {
         row(
             "an unknown speed is the policy's default",
             vec![
-                Candidate { tokens_per_s: None, ..peer("unknown", 1, Some(0), 1.0) },
+                Candidate { tokens_per_s: None, ..with_speed(peer("unknown", 1, Some(0), 1.0), None) },
                 peer("slower", 1, Some(0), 19.0),
             ],
             &["unknown", "slower"],
@@ -235,7 +263,7 @@ fn rank_rows() -> Vec<RankRow> {
         row(
             "the default speed is tunable",
             vec![
-                Candidate { tokens_per_s: None, ..peer("unknown", 1, Some(0), 1.0) },
+                Candidate { tokens_per_s: None, ..with_speed(peer("unknown", 1, Some(0), 1.0), None) },
                 peer("slower", 1, Some(0), 19.0),
             ],
             &["slower", "unknown"],
@@ -281,6 +309,80 @@ fn rank_rows() -> Vec<RankRow> {
         row(
             "standing breaks ties among busy peers too",
             vec![with_standing(peer("b", 0, Some(10), 40.0), 1), with_standing(peer("a", 0, Some(10), 40.0), 2)],
+            &["a", "b"],
+        ),
+        // --- strangers: what a peer says about itself ---------------------
+        row(
+            "a stranger never goes before a free local device, however fast it says it is",
+            vec![stranger("liar", 64, Some(1), 1e6), local(1, 10.0)],
+            &["local", "liar"],
+        )
+        .reasons(&["local: no measured peer is faster", "peer: 64 free slots, 1 ms, not measured yet"]),
+        row(
+            "a busy local device lets a stranger go first",
+            vec![stranger("new", 1, Some(5), 30.0), local(0, 40.0)],
+            &["new", "local"],
+        ),
+        row(
+            "a stranger's claim counts up to the cap",
+            vec![stranger("modest", 1, Some(0), 30.0), stranger("boaster", 1, Some(0), 1e6)],
+            &["boaster", "modest"],
+        )
+        .times(&[6_400, 8_534]),
+        row(
+            "a measured peer beats a stranger claiming more than the cap",
+            vec![stranger("boaster", 1, Some(10), 1e6), peer("known", 1, Some(10), 50.0)],
+            &["known", "boaster"],
+        )
+        .times(&[5_130, 6_410]),
+        row(
+            "a measured peer's speed is its measurement, not its word",
+            vec![
+                Candidate { tokens_per_s: Some(1e6), ..peer("slow", 1, Some(10), 10.0) },
+                peer("steady", 1, Some(10), 20.0),
+            ],
+            &["steady", "slow"],
+        ),
+        row(
+            "a measured faster peer still beats local beyond the margin",
+            vec![stranger("stranger", 1, Some(5), 1e6), peer("known", 1, Some(5), 80.0), local(1, 20.0)],
+            &["known", "local", "stranger"],
+        )
+        .reasons(&[
+            "peer: 1 free slot, 5 ms",
+            "local: slower than the best peer",
+            "peer: 1 free slot, 5 ms, not measured yet",
+        ]),
+        // --- what this device measured: failures and demotion -------------
+        row(
+            "failures stretch a peer's expected time",
+            vec![with_record(peer("flaky", 1, Some(0), 40.0), 4, 5), peer("steady", 1, Some(0), 30.0)],
+            &["steady", "flaky"],
+        )
+        .times(&[8_534, 12_800]),
+        row(
+            "a demoted peer comes after every other, busy ones too",
+            vec![
+                demoted(peer("failed", 8, Some(1), 200.0)),
+                peer("busy", 0, Some(50), 10.0),
+                stranger("new", 1, Some(5), 20.0),
+            ],
+            &["new", "busy", "failed"],
+        )
+        .reasons(&[
+            "peer: 1 free slot, 5 ms, not measured yet",
+            "peer: busy, 50 ms",
+            "peer: 8 free slots, 1 ms, demoted after a failure",
+        ]),
+        row(
+            "a demoted peer does not keep a free local device from going first",
+            vec![demoted(peer("failed", 8, Some(1), 200.0)), local(1, 5.0)],
+            &["local", "failed"],
+        )
+        .reasons(&["local: no nearby peer is free", "peer: 8 free slots, 1 ms, demoted after a failure"]),
+        row(
+            "only demoted peers: still tried, best first",
+            vec![demoted(peer("b", 1, Some(5), 20.0)), demoted(peer("a", 1, Some(5), 40.0))],
             &["a", "b"],
         ),
         // --- everything at once -------------------------------------------

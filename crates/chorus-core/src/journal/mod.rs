@@ -69,6 +69,7 @@
 mod forget;
 mod installed;
 mod ledger;
+mod measured;
 mod queries;
 mod queue;
 mod record;
@@ -87,6 +88,7 @@ use sled::transaction::TransactionError;
 
 pub use installed::{InstalledKind, InstalledModel};
 pub use ledger::LedgerEntry;
+pub use measured::{DEMOTION_BASE_MS, DEMOTION_MAX_MS, MIN_MEASURED_TOKENS, PeerRecord, TaskOutcome};
 pub use queries::{
     JournalEvent, ParseQueryIdError, QueryId, QueryOutcome, QueryRecord, QueryStatus, QuerySummary, SubtaskRecord,
 };
@@ -114,6 +116,7 @@ const TREE_SUBTASKS: &str = "query_subtasks";
 const TREE_INSTALLED: &str = "installed";
 const TREE_LEDGER: &str = "ledger";
 const TREE_QUEUE: &str = "queue";
+const TREE_MEASURED: &str = "measured";
 
 const META_FORMAT_VERSION: &[u8] = b"format_version";
 const META_NEXT_QUERY_ID: &[u8] = b"next_query_id";
@@ -210,6 +213,7 @@ struct StoreInner {
     installed: sled::Tree,
     ledger: sled::Tree,
     queue: sled::Tree,
+    measured: sled::Tree,
     /// Queries begun through this store and not finished yet: they are
     /// running now, so [`Store::recover`] leaves them alone.
     live: Mutex<HashSet<QueryId>>,
@@ -273,6 +277,7 @@ impl Store {
             installed: db.open_tree(TREE_INSTALLED)?,
             ledger: db.open_tree(TREE_LEDGER)?,
             queue: db.open_tree(TREE_QUEUE)?,
+            measured: db.open_tree(TREE_MEASURED)?,
             meta,
             db,
             path,

@@ -11,14 +11,18 @@
 //!   (asking all of them would flood the network for one sub-task);
 //! * [`rank_executors`] orders the candidates that answered, the local
 //!   device among them, by capability, free capacity, expected completion
-//!   time and ledger [`standing`].
+//!   time and ledger [`standing`]. A peer's speed and success rate are what
+//!   this device measured of it ([`Measured`], from the journal's
+//!   `PeerRecord`); what a peer says of its speed counts only up to a cap
+//!   and only until it is measured, and an unmeasured peer never goes
+//!   before this device when this device is free.
 //!
 //! The executor's side: [`AdmissionQueue`] applies the owner's
 //! [`ServeLimits`] to incoming requests — a few slots running, a bounded
 //! waiting line, requesters who gave more served first.
 //!
 //! ```
-//! use chorus_core::{Candidate, PlacementPolicy, rank_executors};
+//! use chorus_core::{Candidate, Measured, PlacementPolicy, rank_executors};
 //!
 //! let local = Candidate {
 //!     executor: "local".into(),
@@ -30,6 +34,8 @@
 //!     rtt_ms: Some(0),
 //!     tokens_per_s: Some(20.0),
 //!     standing: 0,
+//!     measured: None,
+//!     demoted: false,
 //! };
 //! let laptop = Candidate {
 //!     executor: "12D3KooWlaptop".into(),
@@ -38,6 +44,8 @@
 //!     tokens_per_s: Some(60.0),
 //!     free_slots: 2,
 //!     total_slots: 2,
+//!     // Measured on its past tasks: 60 tokens/s, eight done, none failed.
+//!     measured: Some(Measured { tokens_per_s: Some(60.0), succeeded: 8, failed: 0 }),
 //!     ..local.clone()
 //! };
 //! let ranked = rank_executors(&[local, laptop], &PlacementPolicy::default());
@@ -86,11 +94,44 @@ pub struct Candidate {
     /// Round-trip time in milliseconds; `None` if not measured. The local
     /// device counts as 0 whatever this says.
     pub rtt_ms: Option<u32>,
-    /// Recent generation speed; `None` if unknown.
+    /// Generation speed: this device's own for `local`; for a peer, what it
+    /// says, which counts only up to [`PlacementPolicy::max_claimed_tokens_per_s`]
+    /// and only while `measured` has no speed. `None` if unknown.
     pub tokens_per_s: Option<f32>,
     /// How this peer stands in our ledger ([`standing`]): positive when it
     /// has given us more than it took.
     pub standing: i64,
+    /// What this device measured of the peer on past tasks; `None` when it
+    /// never ran one for this device.
+    #[serde(default)]
+    pub measured: Option<Measured>,
+    /// Whether the peer is demoted (a task of it failed lately): it ranks
+    /// after every candidate that is not.
+    #[serde(default)]
+    pub demoted: bool,
+}
+
+/// What this device measured of a peer on the tasks it ran for it.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Measured {
+    /// Tokens per second this device counted arriving; `None` until enough
+    /// were counted.
+    pub tokens_per_s: Option<f32>,
+    /// Tasks it finished.
+    pub succeeded: u64,
+    /// Tasks that failed on it.
+    pub failed: u64,
+}
+
+impl Measured {
+    /// Of the tasks that ended, the share that succeeded, counting one more
+    /// success (so that no failure yet means 1, and one failure in few
+    /// tasks weighs more than one in many).
+    fn success(&self) -> f64 {
+        #[allow(clippy::cast_precision_loss)] // counts far below 2^52
+        let rate = (self.succeeded as f64 + 1.0) / (self.succeeded as f64 + self.failed as f64 + 1.0);
+        rate
+    }
 }
 
 /// The knobs of [`rank_executors`].
@@ -111,11 +152,26 @@ pub struct PlacementPolicy {
     /// streamed token and is the first to drop. A candidate without a
     /// measured round trip is estimated at this value.
     pub max_rtt_ms: u32,
+    /// The most a peer's own word about its speed counts for, until this
+    /// device has measured it: a stranger saying "a million tokens a second"
+    /// is taken at this.
+    #[serde(default = "default_max_claimed")]
+    pub max_claimed_tokens_per_s: f32,
+}
+
+fn default_max_claimed() -> f32 {
+    40.0
 }
 
 impl Default for PlacementPolicy {
     fn default() -> Self {
-        Self { expected_tokens: 256, local_preference: 0.25, default_tokens_per_s: 20.0, max_rtt_ms: 1_000 }
+        Self {
+            expected_tokens: 256,
+            local_preference: 0.25,
+            default_tokens_per_s: 20.0,
+            max_rtt_ms: 1_000,
+            max_claimed_tokens_per_s: default_max_claimed(),
+        }
     }
 }
 
@@ -135,17 +191,22 @@ pub struct Placement {
 /// Orders the places a sub-task could run, best first.
 ///
 /// * Candidates without the specialist, or not serving, are left out.
+/// * Demoted peers come after every other candidate, as a last resort.
 /// * Candidates with a free slot come before those without; the busy ones
 ///   stay in the list as a last resort, since a slot may free up.
 /// * Within that, candidates that answer slower than
 ///   [`PlacementPolicy::max_rtt_ms`] come last.
 /// * Then by expected completion time (round trip plus
-///   `expected_tokens / speed`), ties to the higher [`standing`] (a peer
-///   that gave us work has earned ours), then to the executor id, so the
-///   order never depends on the input order.
+///   `expected_tokens / speed`, divided by the peer's measured success
+///   rate), ties to the higher [`standing`] (a peer that gave us work has
+///   earned ours), then to the executor id, so the order never depends on
+///   the input order. A peer's speed is the measured one; without it, what
+///   the peer said, capped at [`PlacementPolicy::max_claimed_tokens_per_s`].
 /// * Finally the local device (with a free slot) goes first when it is "as
 ///   good": its expected time is within [`PlacementPolicy::local_preference`]
-///   of the best near peer with a free slot, or there is no such peer.
+///   of the best measured near peer with a free slot, or there is no such
+///   peer. An unmeasured peer never goes before a free local device, in
+///   the first place or any later one.
 ///
 /// An empty answer means nobody can run the sub-task now: the caller
 /// queues it.
@@ -158,14 +219,18 @@ pub fn rank_executors(candidates: &[Candidate], policy: &PlacementPolicy) -> Vec
         .collect();
     ranked.sort_by(|a, b| a.order_key().cmp(&b.order_key()));
 
-    // Only near peers with a free slot compete with local: busy and slow
-    // ones rank after it anyway.
-    let best_peer_ms =
-        ranked.iter().find(|entry| !entry.candidate.local && entry.tier() == 0).map(|entry| entry.expected_ms);
+    // Only measured near peers with a free slot compete with local: busy,
+    // slow, demoted and unmeasured ones rank after it.
+    let free_peer = ranked.iter().any(|entry| !entry.candidate.local && entry.tier() == 0);
+    let best_peer_ms = ranked
+        .iter()
+        .find(|entry| !entry.candidate.local && entry.tier() == 0 && entry.candidate.measured.is_some())
+        .map(|entry| entry.expected_ms);
     let mut local_verdict = None;
     if let Some(position) = ranked.iter().position(|entry| entry.candidate.local && entry.has_free_slot()) {
         let local_ms = ranked[position].expected_ms;
         let verdict = match best_peer_ms {
+            None if free_peer => Some(LocalVerdict::NoMeasuredPeer),
             None => Some(LocalVerdict::NoPeerFree),
             Some(peer_ms) if local_ms <= peer_ms => Some(LocalVerdict::AsFast),
             Some(peer_ms) => {
@@ -179,6 +244,12 @@ pub fn rank_executors(candidates: &[Candidate], policy: &PlacementPolicy) -> Vec
             let local = ranked.remove(position);
             ranked.insert(0, local);
             local_verdict = verdict;
+        } else if let Some(stranger) =
+            ranked[..position].iter().position(|entry| !entry.candidate.local && entry.candidate.measured.is_none())
+        {
+            // Behind a faster measured peer, still before every stranger.
+            let local = ranked.remove(position);
+            ranked.insert(stranger, local);
         }
     }
 
@@ -201,6 +272,7 @@ pub fn rank_executors(candidates: &[Candidate], policy: &PlacementPolicy) -> Vec
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum LocalVerdict {
     NoPeerFree,
+    NoMeasuredPeer,
     AsFast,
     NearlyAsFast,
 }
@@ -217,16 +289,28 @@ impl<'a> Ranked<'a> {
     fn new(candidate: &'a Candidate, policy: &PlacementPolicy) -> Self {
         let rtt_ms = if candidate.local { 0 } else { candidate.rtt_ms.unwrap_or(policy.max_rtt_ms) };
         let far = !candidate.local && candidate.rtt_ms.is_some_and(|rtt| rtt > policy.max_rtt_ms);
-        Self { candidate, expected_ms: u64::from(rtt_ms).saturating_add(generation_ms(candidate, policy)), far }
+        let mut expected_ms = u64::from(rtt_ms).saturating_add(generation_ms(candidate, policy));
+        if let Some(measured) = candidate.measured.filter(|_| !candidate.local) {
+            // `as` saturates; the rate is in (0, 1].
+            #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss, clippy::cast_precision_loss)]
+            let scaled = (expected_ms as f64 / measured.success()).ceil() as u64;
+            expected_ms = scaled;
+        }
+        Self { candidate, expected_ms, far }
+    }
+
+    fn demoted(&self) -> bool {
+        self.candidate.demoted && !self.candidate.local
     }
 
     fn has_free_slot(&self) -> bool {
         self.candidate.free_slots > 0
     }
 
-    /// 0: free and near; 1: free and far; 2: busy and near; 3: busy and far.
+    /// 0: free and near; 1: free and far; 2: busy and near; 3: busy and
+    /// far; 4–7 the same for demoted peers.
     fn tier(&self) -> u8 {
-        u8::from(!self.has_free_slot()) * 2 + u8::from(self.far)
+        u8::from(self.demoted()) * 4 + u8::from(!self.has_free_slot()) * 2 + u8::from(self.far)
     }
 
     /// Capacity tier, then expected time, then higher standing, then id:
@@ -240,6 +324,7 @@ impl<'a> Ranked<'a> {
         if candidate.local {
             return match verdict {
                 Some(LocalVerdict::NoPeerFree) => "local: no nearby peer is free".to_owned(),
+                Some(LocalVerdict::NoMeasuredPeer) => "local: no measured peer is faster".to_owned(),
                 Some(LocalVerdict::AsFast) => "local: as fast as the best peer".to_owned(),
                 Some(LocalVerdict::NearlyAsFast) => {
                     let percent = (policy.local_preference.max(0.0) * 100.0).round();
@@ -254,21 +339,35 @@ impl<'a> Ranked<'a> {
             1 => "1 free slot".to_owned(),
             free => format!("{free} free slots"),
         };
-        match candidate.rtt_ms {
+        let link = match candidate.rtt_ms {
             None => format!("peer: {capacity}, round trip unknown"),
             Some(rtt) if self.far => format!("peer: {capacity}, {rtt} ms (slow to answer)"),
             Some(rtt) => format!("peer: {capacity}, {rtt} ms"),
+        };
+        match candidate.measured {
+            _ if self.demoted() => format!("{link}, demoted after a failure"),
+            None => format!("{link}, not measured yet"),
+            Some(_) => link,
         }
     }
 }
 
 /// Milliseconds to generate the policy's expected tokens at the
-/// candidate's speed (or the default speed).
+/// candidate's speed (or the default speed). A peer's speed is the one this
+/// device measured; without it, the one it said, capped.
 fn generation_ms(candidate: &Candidate, policy: &PlacementPolicy) -> u64 {
     let usable = |speed: f32| (speed.is_finite() && speed > 0.0).then_some(speed);
-    let speed = candidate
-        .tokens_per_s
+    let measured = candidate.measured.filter(|_| !candidate.local).and_then(|measured| measured.tokens_per_s);
+    let claimed = candidate.tokens_per_s.and_then(usable).map(|speed| {
+        if candidate.local {
+            speed
+        } else {
+            usable(policy.max_claimed_tokens_per_s).map_or(speed, |cap| speed.min(cap))
+        }
+    });
+    let speed = measured
         .and_then(usable)
+        .or(claimed)
         .or_else(|| usable(policy.default_tokens_per_s))
         .unwrap_or(FALLBACK_TOKENS_PER_S);
     let millis = f64::from(policy.expected_tokens) * 1_000.0 / f64::from(speed);

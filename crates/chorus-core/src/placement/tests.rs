@@ -44,8 +44,10 @@ fn generation_time_guards_against_bad_speeds() {
         free_slots: 1,
         total_slots: 1,
         rtt_ms: Some(0),
-        tokens_per_s,
+        tokens_per_s: None,
         standing: 0,
+        measured: Some(Measured { tokens_per_s, succeeded: 1, failed: 0 }),
+        demoted: false,
     };
     let policy = PlacementPolicy { expected_tokens: 100, default_tokens_per_s: 50.0, ..PlacementPolicy::default() };
     assert_eq!(generation_ms(&candidate(Some(100.0)), &policy), 1_000);
@@ -56,6 +58,15 @@ fn generation_time_guards_against_bad_speeds() {
     let broken = PlacementPolicy { default_tokens_per_s: 0.0, ..policy };
     assert_eq!(generation_ms(&candidate(None), &broken), 100_000);
     assert_eq!(generation_ms(&candidate(Some(1e-30)), &broken), u64::MAX);
+
+    // What a peer says counts only until it is measured, and only up to the cap.
+    let stranger = |claimed| Candidate { tokens_per_s: claimed, measured: None, ..candidate(None) };
+    assert_eq!(generation_ms(&stranger(Some(1e6)), &policy), 2_500, "capped at 40 tokens/s");
+    assert_eq!(generation_ms(&stranger(Some(10.0)), &policy), 10_000, "a claim below the cap stands");
+    let measured = Candidate { tokens_per_s: Some(1e6), ..candidate(Some(4.0)) };
+    assert_eq!(generation_ms(&measured, &policy), 25_000, "the measurement replaces the claim");
+    let local = Candidate { local: true, tokens_per_s: Some(200.0), measured: None, ..candidate(None) };
+    assert_eq!(generation_ms(&local, &policy), 500, "this device's own speed is not capped");
 }
 
 #[test]

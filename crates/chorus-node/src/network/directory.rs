@@ -113,6 +113,8 @@ impl NetworkDirectory {
                 rtt_ms: Some(0),
                 tokens_per_s: None,
                 standing: 0,
+                measured: None,
+                demoted: false,
             });
         }
         let providers: Vec<String> = self
@@ -122,10 +124,18 @@ impl NetworkDirectory {
             .map(|peer| peer.to_string())
             .filter(|peer| !exclude.contains(peer))
             .collect();
+        // Round trips this device measured (pings), from its own node and
+        // from the asking one: the peers it probed and ran tasks on are
+        // connected to the latter.
         let mut rtt: BTreeMap<String, u32> = BTreeMap::new();
-        for peer in self.network.peers().await.unwrap_or_default() {
+        let mut known = self.network.peers().await.unwrap_or_default();
+        if let Some(asking) = self.requester.running().await {
+            known.extend(asking.peers().await.unwrap_or_default());
+        }
+        for peer in known {
             if let Some(ms) = peer.rtt_ms {
-                rtt.insert(peer.peer_id, ms);
+                let best = rtt.entry(peer.peer_id).or_insert(ms);
+                *best = (*best).min(ms);
             }
         }
         let targets = pick_probe_targets(&providers, &rtt, PROBES);
@@ -153,6 +163,8 @@ impl NetworkDirectory {
             networks.insert(peer, network);
             let id = peer.to_string();
             let peer_standing = self.store.ledger(&id).map(|entry| standing(&entry)).unwrap_or(0);
+            // What this device measured of it; its status is its own word.
+            let record = self.store.peer_record(&id);
             candidates.push(Candidate {
                 has_specialist: status.specialists.iter().any(|served| served == specialist_id),
                 serving: status.serving,
@@ -161,6 +173,12 @@ impl NetworkDirectory {
                 rtt_ms: rtt.get(&id).copied(),
                 tokens_per_s: (status.tokens_per_s > 0.0).then_some(status.tokens_per_s),
                 standing: peer_standing,
+                measured: record.measured().then(|| chorus_core::Measured {
+                    tokens_per_s: record.tokens_per_s(),
+                    succeeded: record.succeeded,
+                    failed: record.failed,
+                }),
+                demoted: record.demoted(chorus_core::now_ms()),
                 executor: id,
                 local: false,
             });

@@ -1,10 +1,11 @@
 //! A peer as an executor of specialists: a sub-task over `/chorus/task/1`,
 //! its verified receipt counted in the ledger.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use chorus_core::{
     Executor, ExecutorError, ExecutorErrorKind, GenerationChunk, GenerationSpec, GenerationStream, LedgerEntry, Store,
+    TaskOutcome, now_ms,
 };
 use chorus_net::{Network, PeerId, RemoteEvent, TaskError, TaskErrorCode};
 use tokio::sync::mpsc;
@@ -30,6 +31,39 @@ fn task_error(peer: PeerId, error: &TaskError) -> ExecutorError {
     ExecutorError::new(kind, format!("peer {peer}: {error}"))
 }
 
+/// How long past its deadline a task may go quiet before this side counts
+/// the peer as hung (the peer's own deadline error has that long to come).
+const HANG_GRACE: Duration = Duration::from_secs(2);
+
+/// Whether a task error is the peer's failure, so that it is demoted: not
+/// when it said it is busy or not serving (an honest peer does), nor when
+/// it refused the request as malformed or too large (this side's doing).
+fn demotes(code: TaskErrorCode) -> bool {
+    !matches!(
+        code,
+        TaskErrorCode::Busy
+            | TaskErrorCode::NotServing
+            | TaskErrorCode::RateLimited
+            | TaskErrorCode::BadRequest
+            | TaskErrorCode::TooLarge
+    )
+}
+
+/// The tokens credited for a finished task: what the peer's receipt says,
+/// but never more than the token frames this side received nor than it
+/// asked for.
+pub(crate) fn credited_tokens(claimed: u32, frames: u64, asked: u32) -> u64 {
+    u64::from(claimed).min(frames).min(u64::from(asked))
+}
+
+/// Writes a task's outcome into the peer's record (this device's own
+/// measurement); a store error is logged, not fatal.
+fn record(store: &Store, peer: PeerId, outcome: TaskOutcome) {
+    if let Err(error) = store.record_task(&peer.to_string(), outcome, now_ms()) {
+        tracing::warn!(%error, %peer, "cannot record the task's outcome");
+    }
+}
+
 /// A peer as an executor of specialists.
 pub(crate) struct RemoteExecutor {
     pub(super) network: Network,
@@ -53,38 +87,77 @@ impl Executor for RemoteExecutor {
 
     fn run(&self, specialist_id: &str, spec: GenerationSpec) -> Result<GenerationStream, ExecutorError> {
         let request = task_request(specialist_id, &spec, self.deadline);
+        let asked = spec.sampling.max_tokens;
+        let deadline = self.deadline;
         let (chunks, stream) =
             mpsc::channel(usize::try_from(spec.sampling.max_tokens).unwrap_or(512).saturating_add(4));
         let network = self.network.clone();
         let peer = self.peer;
         let store = self.store.clone();
+        // Before the conductor starts its deadline: when it gives up at
+        // the deadline, this side has seen the whole of it pass.
+        let started = Instant::now();
         tokio::spawn(async move {
             let mut task = match network.start_task(peer, request).await {
                 Ok(task) => task,
                 Err(error) => {
+                    if demotes(error.code) {
+                        record(&store, peer, TaskOutcome::Failed);
+                    }
                     let _ = chunks.send(GenerationChunk::Failed(task_error(peer, &error))).await;
                     return;
                 }
             };
-            while let Some(event) = task.next().await {
+            // Token frames received: the most this side credits.
+            let mut frames: u64 = 0;
+            // Past the deadline the peer has hung: a failure of its own.
+            let hung = tokio::time::sleep_until((started + deadline + HANG_GRACE).into());
+            tokio::pin!(hung);
+            loop {
+                let event = tokio::select! {
+                    event = task.next() => event,
+                    () = chunks.closed() => {
+                        // The conductor gave up: at the deadline, the peer
+                        // hung; before it, the question was cancelled.
+                        if started.elapsed() >= deadline {
+                            record(&store, peer, TaskOutcome::Failed);
+                        }
+                        return; // dropping `task` cancels it on the peer
+                    }
+                    () = &mut hung => {
+                        record(&store, peer, TaskOutcome::Failed);
+                        let error = TaskError::new(TaskErrorCode::OverDeadline, "no answer within the deadline");
+                        let _ = chunks.send(GenerationChunk::Failed(task_error(peer, &error))).await;
+                        return;
+                    }
+                };
+                let Some(event) = event else { break };
                 let chunk = match event {
                     Ok(RemoteEvent::Waiting) => continue,
-                    Ok(RemoteEvent::Token(text)) => GenerationChunk::Token(text),
+                    Ok(RemoteEvent::Token(text)) => {
+                        frames += 1;
+                        GenerationChunk::Token(text)
+                    }
                     Ok(RemoteEvent::Done { summary, text, .. }) => {
                         // The receipt was verified against the peer's key,
-                        // the request sent and the text received.
+                        // the request sent and the text received; the count
+                        // it signs is credited only up to what arrived.
+                        let tokens = credited_tokens(summary.tokens, frames, asked);
                         add_ledger(
                             &store,
                             &peer.to_string(),
-                            &LedgerEntry {
-                                tasks_received: 1,
-                                tokens_received: u64::from(summary.tokens),
-                                ..LedgerEntry::default()
-                            },
+                            &LedgerEntry { tasks_received: 1, tokens_received: tokens, ..LedgerEntry::default() },
                         );
-                        GenerationChunk::Done { text, tokens: summary.tokens }
+                        let ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+                        record(&store, peer, TaskOutcome::Succeeded { tokens, ms });
+                        GenerationChunk::Done { text, tokens: u32::try_from(tokens).unwrap_or(u32::MAX) }
                     }
-                    Err(error) => GenerationChunk::Failed(task_error(peer, &error)),
+                    Err(error) => {
+                        if demotes(error.code) {
+                            record(&store, peer, TaskOutcome::Failed);
+                        }
+                        GenerationChunk::Failed(task_error(peer, &error))
+                    }
                 };
                 if chunks.send(chunk).await.is_err() {
                     return; // the conductor gave up: dropping `task` cancels it on the peer

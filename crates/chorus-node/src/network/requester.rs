@@ -132,6 +132,15 @@ impl Requester {
         }
     }
 
+    /// The network questions go out on now, if it runs: the device's own
+    /// with [`RequesterIdentity::Device`]. Makes nothing.
+    pub(crate) async fn running(&self) -> Option<Network> {
+        if self.identity.period().is_none() {
+            return Some(self.main.clone());
+        }
+        self.current.lock().await.as_ref().map(|(network, _)| network.clone()).filter(Network::is_running)
+    }
+
     /// The separate network, replaced when its key is due. The old one
     /// stops once the sub-tasks still running on it let go of it.
     async fn current(&self, every: Duration) -> Result<Network, NodeError> {
