@@ -1,0 +1,148 @@
+//! A stranger on the network lies: it provides `software.python`, says in
+//! its status that it runs a million tokens a second with 64 free slots, and
+//! fails every task it gets. It is a real libp2p node (chorus-net with a
+//! service of its own) on TCP loopback beside real Chorus nodes on the real
+//! embedded model. What it says decides nothing:
+//!
+//! - a node that runs `software.python` itself keeps the question at home;
+//! - a node with no specialists sends it at most one task: after that one
+//!   fails, the stranger is demoted and an honest provider answers every
+//!   question.
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use chorus_core::{ConductorEvent, SubtaskStatus};
+use chorus_net::{
+    DeviceClass, Keypair, NetConfig, Network, PeerId, PeerStatus, ServiceEvent, TaskError, TaskErrorCode, TaskRequest,
+    TaskService,
+};
+use chorus_node::{Node, NodeConfig, start_cluster};
+use tokio::sync::mpsc;
+
+const SPECIALIST: &str = "software.python";
+
+fn base() -> NodeConfig {
+    let model = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../models/SmolLM2-135M-Instruct.Q4_1.gguf");
+    assert!(model.exists(), "run scripts/setup.sh first: {} is missing", model.display());
+    NodeConfig { model: Some(model), threads: Some(1), context: 2048, parallel: 2, ..NodeConfig::default() }
+}
+
+/// The lying service: records every request it gets and fails it.
+#[derive(Default)]
+struct Liar {
+    requests: Mutex<Vec<String>>,
+}
+
+impl TaskService for Liar {
+    fn status(&self) -> PeerStatus {
+        PeerStatus {
+            version: chorus_net::PROTOCOL_VERSION,
+            specialists: vec![SPECIALIST.to_owned(), "general.assistant".to_owned()],
+            free_slots: 64,
+            total_slots: 64,
+            waiting: 0,
+            tokens_per_s: 1e6,
+            device_class: DeviceClass::Desktop,
+            serving: true,
+            ..PeerStatus::default()
+        }
+    }
+
+    fn start(&self, _requester: PeerId, request: TaskRequest) -> Result<mpsc::Receiver<ServiceEvent>, TaskError> {
+        let text = request.messages.iter().map(|message| message.content.as_str()).collect::<Vec<_>>().join("\n");
+        self.requests.lock().unwrap().push(text);
+        Err(TaskError::new(TaskErrorCode::Internal, "it did not work out this time"))
+    }
+}
+
+async fn ask(node: &Node, query: &str) -> Vec<ConductorEvent> {
+    let mut conversation = node.conduct_with(query, false).expect("query starts");
+    let mut events = Vec::new();
+    while let Some(event) = conversation.events.recv().await {
+        events.push(event);
+    }
+    events
+}
+
+/// Waits (bounded) until `network` finds `provider` among the providers.
+async fn finds(network: &Network, provider: PeerId) {
+    for _ in 0..80 {
+        let lookup = network.find_providers(SPECIALIST, 8).await.expect("lookup");
+        if lookup.providers.contains(&provider) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    panic!("{provider} was never found as a provider");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn what_a_stranger_says_of_itself_buys_it_no_work() {
+    let root = tempfile::tempdir().unwrap();
+    let servers = vec![("honest".to_owned(), BTreeSet::from([SPECIALIST.to_owned(), "general.assistant".to_owned()]))];
+    let cluster = start_cluster(&base(), root.path().to_path_buf(), servers).await.expect("cluster forms");
+    let honest = &cluster.servers[0];
+    let honest_network = honest.node.network().expect("joined");
+
+    // The stranger joins through the honest node and provides the specialist.
+    let liar = Arc::new(Liar::default());
+    let config = NetConfig {
+        bootstrap: honest_network.listen_addrs().await.expect("addresses"),
+        mdns: false,
+        autonat: false,
+        ..NetConfig::tcp(vec!["/ip4/127.0.0.1/tcp/0".parse().unwrap()])
+    };
+    let stranger = Network::start(Keypair::generate_ed25519(), config, Some(liar.clone())).await.expect("starts");
+    stranger.bootstrap().await.expect("bootstrap");
+    let mut reached = 0;
+    for _ in 0..40 {
+        reached = stranger.set_provided(BTreeSet::from([SPECIALIST.to_owned()])).await.expect("provides");
+        if reached > 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    assert!(reached > 0, "the stranger could not announce");
+    let requester_network = cluster.requester.network().expect("joined");
+    finds(&honest_network, stranger.peer_id()).await;
+    finds(&requester_network, stranger.peer_id()).await;
+
+    // 1. A node that runs the specialist itself keeps the question at home,
+    //    whatever speed the stranger claims.
+    let question = "I'm Priya Raman (priya.raman@example.com). How do I reverse a list in Python?";
+    let events = ask(&honest.node, question).await;
+    let Some(ConductorEvent::Done { subtasks, .. }) = events.last() else { panic!("no done: {events:?}") };
+    assert_eq!(subtasks.len(), 1, "{subtasks:?}");
+    assert_eq!(subtasks[0].executor, "local", "{events:?}");
+    assert!(liar.requests.lock().unwrap().is_empty(), "the stranger got the question");
+
+    // 2. A node without specialists: the stranger gets at most one task;
+    //    once that fails, the honest provider answers every question.
+    let questions = [
+        "How do I reverse a list in Python?",
+        "How do I read a CSV file in Python?",
+        "How do I sort a dictionary by value in Python?",
+    ];
+    for question in questions {
+        let events = ask(&cluster.requester, question).await;
+        let Some(ConductorEvent::Done { subtasks, .. }) = events.last() else { panic!("no done: {events:?}") };
+        assert_eq!(subtasks.len(), 1, "{subtasks:?}");
+        assert_eq!(subtasks[0].status, SubtaskStatus::Done, "{question}: {:?}", subtasks[0].error);
+        assert_eq!(subtasks[0].executor, honest.peer_id, "{question}: {events:?}");
+    }
+    let got = liar.requests.lock().unwrap().len();
+    assert!(got <= 1, "the stranger got {got} of {} tasks though it failed each", questions.len());
+
+    // The demotion is this device's own record, kept in its store.
+    let record = cluster.requester.store().peer_record(&stranger.peer_id().to_string());
+    assert_eq!(record.failed, u64::try_from(got).unwrap());
+    if got == 1 {
+        assert!(record.demoted(chorus_core::now_ms()), "{record:?}");
+    }
+    assert!(cluster.requester.store().peer_record(&honest.peer_id).succeeded >= 2);
+    stranger.shutdown();
+}
