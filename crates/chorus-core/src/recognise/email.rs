@@ -4,7 +4,7 @@ use std::sync::LazyLock;
 
 use regex::Regex;
 
-use super::{Found, PiiKind, char_before};
+use super::{Found, PiiKind};
 
 /// `local@domain.tld`: the local part of letters, digits and `._%+-'`, the
 /// domain of labels joined by dots, a top-level domain of 2–24 letters.
@@ -24,6 +24,16 @@ const FILE_EXTENSIONS: &[&str] = &[
 /// Local parts of service addresses that are not a person's (`git@github.com`).
 const SERVICE_LOCAL_PARTS: &[&str] = &["git"];
 
+/// Whether `at` is inside the part of a URL before its host
+/// (`scheme://user:password@host`): after "://" in the same run of
+/// non-space characters, with no "/" since.
+fn in_url_authority(text: &str, at: usize) -> bool {
+    let head = &text[..at];
+    let from = head.char_indices().rev().find(|(_, c)| c.is_whitespace()).map_or(0, |(i, c)| i + c.len_utf8());
+    let token = &head[from..];
+    token.rfind("://").is_some_and(|i| !token[i + 3..].contains('/'))
+}
+
 pub(super) fn find(text: &str, found: &mut Found) {
     if !text.contains('@') {
         return;
@@ -35,8 +45,8 @@ pub(super) fn find(text: &str, found: &mut Found) {
         while text[start..].starts_with(['\'', '-', '+']) {
             start += 1;
         }
-        if char_before(text, start).is_some_and(|c| c == '/' || c == ':') && text[..start].ends_with("://") {
-            continue; // user@host in a URL is a login, not a mailbox
+        if in_url_authority(text, start) {
+            continue; // user@host or user:password@host in a URL is a login, not a mailbox
         }
         let value = &text[start..end];
         let Some((local, domain)) = value.split_once('@') else { continue };

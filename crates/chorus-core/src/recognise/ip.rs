@@ -19,11 +19,24 @@ static V6: LazyLock<Option<Regex>> = LazyLock::new(|| {
 /// Words that make a dotted number a version.
 const VERSION_WORDS: &[&str] = &[
     "version", "versión", "versão", "ver", "v", "release", "build", "firmware", "update", "patch", "oid", "sdk", "api",
+    "tag",
 ];
 
 /// Words of a sentence about versions.
-const VERSION_TALK: &[&str] =
-    &["version", "versions", "release", "build", "firmware", "rollback", "roll back", "downgrade", "upgrade"];
+const VERSION_TALK: &[&str] = &[
+    "version",
+    "versions",
+    "release",
+    "build",
+    "firmware",
+    "rollback",
+    "roll back",
+    "downgrade",
+    "upgrade",
+    "tag",
+    "tagged",
+    "image tag",
+];
 
 /// Words of a sentence about networks.
 const NETWORK_TALK: &[&str] = &[
@@ -53,10 +66,13 @@ fn v4_at(text: &str, start: usize, end: usize) -> bool {
     {
         return false;
     }
-    // "1.2.3.4-beta" is a version, "10.0.0.0/8" a network.
+    // "1.2.3.4-beta" is a version, "10.0.0.0/8" a network; "10.8.0.2/32"
+    // and "192.168.1.20/24" are a host's address with its prefix length.
     match two_after(text, end) {
         (Some(c), _) if c.is_alphanumeric() || c == '_' => return false,
-        (Some('-' | '/' | '+'), Some(d)) if d.is_alphanumeric() => return false,
+        (Some('/'), Some(d)) if d.is_ascii_digit() && !is_host_with_prefix(ip, &text[end + 1..]) => return false,
+        (Some('-' | '/' | '+'), Some(d)) if d.is_alphanumeric() && !d.is_ascii_digit() => return false,
+        (Some('-' | '+'), Some(d)) if d.is_ascii_digit() => return false,
         _ => {}
     }
     let before = word_before(text, start);
@@ -67,6 +83,22 @@ fn v4_at(text: &str, start: usize, end: usize) -> bool {
     // about versions, a dotted quad is one, unless it speaks of networks.
     let near = context_before(text, start, 48);
     !has_word(&near, VERSION_TALK) || has_word(&near, NETWORK_TALK)
+}
+
+/// Whether `ip` followed by `/` and `prefix` (its digits) is a host inside
+/// a network rather than the network: a /32, or host bits that are not all
+/// zero.
+fn is_host_with_prefix(ip: Ipv4Addr, prefix: &str) -> bool {
+    let digits: String = prefix.chars().take_while(char::is_ascii_digit).collect();
+    if prefix[digits.len()..].starts_with(|c: char| c.is_alphanumeric() || c == '.' || c == '/') {
+        return false;
+    }
+    let Ok(length) = digits.parse::<u32>() else { return false };
+    if !(8..=32).contains(&length) {
+        return false;
+    }
+    let host_bits = u32::MAX.checked_shr(length).unwrap_or(0);
+    length == 32 || u32::from(ip) & host_bits != 0
 }
 
 fn v6_at(text: &str, start: usize, end: usize) -> bool {
@@ -110,6 +142,8 @@ pub(super) fn find(text: &str, found: &mut Found) {
                 end -= 1;
             }
             if v6_at(text, start, end) {
+                // A zone ("fe80::1%en0") names the interface, not the address.
+                let end = text[start..end].find('%').map_or(end, |i| start + i);
                 found.checked(PiiKind::IpAddress, start, end);
             }
         }

@@ -15,10 +15,12 @@ static DOB_MARKER: LazyLock<Option<Regex>> = LazyLock::new(|| {
         r"|(?-u:\b)date\s+of\s+birth|(?-u:\b)birth\s*date|(?-u:\b)birthday|(?-u:\b)d\.?o\.?b(?-u:\b)\.?",
         r"|(?-u:\b)geboren(?:\s+am)?|(?-u:\b)geburtsdatum|(?-u:\b)geburtstag|(?-u:\b)geb\.(?:\s*am)?",
         r"|(?-u:\b)née?\s+le|(?-u:\b)date\s+de\s+naissance|(?-u:\b)naissance",
-        r"|(?-u:\b)nacid[oa]\s+el|(?-u:\b)nací\s+el|(?-u:\b)fecha\s+de\s+nacimiento|(?-u:\b)cumpleaños",
-        r"|(?-u:\b)nascid[oa]\s+(?:em|no\s+dia)|(?-u:\b)nasci\s+(?:em|no\s+dia)|(?-u:\b)data\s+de\s+nascimento|(?-u:\b)aniversário",
+        r"|(?-u:\b)nacid[oa]\s+el|(?-u:\b)nac(?:í|ió|io|imos|ieron)\s+el|(?-u:\b)fecha\s+de\s+nacimiento|(?-u:\b)cumpleaños",
+        r"|(?-u:\b)nascid[oa]\s+(?:em|no\s+dia)|(?-u:\b)nasc(?:i|eu|emos|eram)\s+(?:em|no\s+dia)",
+        r"|(?-u:\b)data\s+de\s+nascimento|(?-u:\b)aniversário",
         r"|जन्म\s*तिथि|जन्मतिथि|जन्म\s*दिनांक|जन्मदिन|(?-u:\b)janam\s+tithi|(?-u:\b)janamdin|(?-u:\b)birthday)",
-        r"(?:\s*(?:is|was|ist|war|est|était|es|fue|é|foi|है|on|the|am|le|el|em|:|-|–|,)\s*)*\s*",
+        // `"dob": "1979-12-03"`: a key's closing quote and the value's opening one.
+        r#"(?:\s*(?:is|was|ist|war|est|était|es|fue|é|foi|है|on|the|am|le|el|em|:|-|–|,|"|')\s*)*\s*"#,
     ))
     .ok()
 });
@@ -45,10 +47,19 @@ static ADDRESS_HINT: LazyLock<Option<Regex>> = LazyLock::new(|| {
 /// Words without which no birth-date marker can be there.
 static DOB_HINT: LazyLock<Option<Regex>> = LazyLock::new(|| {
     Regex::new(
-        r"(?i)born|birth|dob|d\.o\.b|geb|naiss|née|né|nacid|nací|nacimiento|cumplea|nasc|nasci|anivers|जन्म|janam",
+        r"(?i)born|birth|dob|d\.o\.b|geb|naiss|née|né|nacid|nací|naci|nacimiento|cumplea|nasc|nasci|anivers|जन्म|janam",
     )
     .ok()
 });
+
+/// German puts "geboren" after the date: "ist am 2. Mai 1998 geboren",
+/// "wurde am 3.5.1990 in Köln geboren". The date is checked with [`DATE`].
+static GEBOREN_AFTER: LazyLock<Option<Regex>> =
+    LazyLock::new(|| Regex::new(r"(?i)(?-u:\b)(?:bin|bist|ist|sind|seid|wurde|wurden|wurdest|war)\s+am\s+").ok());
+
+/// What may come between the date and "geboren": "in Köln".
+static GEBOREN_TAIL: LazyLock<Option<Regex>> =
+    LazyLock::new(|| Regex::new(r"^\s+(?:in\s+[\p{L}\-]+\s+)?geboren(?-u:\b)").ok());
 
 /// The month names as one alternation, longest first ("mars" before "mar").
 fn months_longest_first() -> String {
@@ -63,6 +74,8 @@ static DATE: LazyLock<Option<Regex>> = LazyLock::new(|| {
     let pattern = format!(
         concat!(
             r"(?i)^(?:[0-3]?[0-9][./-][01]?[0-9][./-](?:[0-9]{{4}}|[0-9]{{2}})",
+            // The US order, month first: 07/22/1985.
+            r"|[01]?[0-9][./-][0-3]?[0-9][./-](?:[0-9]{{4}}|[0-9]{{2}})",
             r"|[0-9]{{4}}[./-][01]?[0-9][./-][0-3]?[0-9]",
             r"|{day}\s*(?:of\s+|de\s+)?(?:{months})\.?,?(?:\s*(?:de\s+)?[0-9]{{4}})?",
             r"|(?:{months})\.?\s+{day},?(?:\s*[0-9]{{4}})?)",
@@ -77,19 +90,26 @@ static DATE: LazyLock<Option<Regex>> = LazyLock::new(|| {
 /// word in the address.
 static ADDRESS_MARKER: LazyLock<Option<Regex>> = LazyLock::new(|| {
     Regex::new(concat!(
-        r"(?i)(?:(?P<strong>(?-u:\b)(?:i|we|he|she|they)\s+(?:live|lives|am\s+living|are\s+living)\s+at",
+        r"(?i)(?:(?P<strong>(?-u:\b)(?:i|we|he|she|they)\s+(?:(?:now|currently|still|also|actually|presently)\s+)?",
+        r"(?:live|lives|am\s+living|are\s+living)\s+at",
         r"|(?-u:\b)(?:(?:my|our|his|her|their)\s+(?:new\s+|current\s+|old\s+|full\s+|permanent\s+)?|(?:new|home|mailing|postal|billing|shipping|delivery|street|residential)\s+)address(?:\s+is|\s*:)?",
         r"|(?:^|[\n.!?]\s*)address\s*:|(?-u:\b)ship(?:ping)?\s+to\s*:|(?-u:\b)deliver\s+to\s*:|(?-u:\b)residing\s+at|(?-u:\b)resident\s+at",
-        r"|(?-u:\b)ich\s+wohne\s+(?:in\s+der|an\s+der|am|im)|(?-u:\b)wir\s+wohnen\s+(?:in\s+der|an\s+der|am|im)",
+        r"|(?-u:\b)(?:ich\s+wohne|wir\s+wohnen)\s+(?:(?:derzeit|jetzt|momentan|aktuell|inzwischen|nun|noch|seit\s+[\p{L}0-9]+)\s+)?",
+        r"(?:in\s+der|an\s+der|am|im)",
         r"|(?-u:\b)(?:meine|unsere)\s+(?:adresse|anschrift)(?:\s+(?:ist|lautet))?\s*:?|(?-u:\b)(?:adresse|anschrift|wohnhaft)\s*:",
-        r"|(?-u:\b)j'habite(?:\s+au|\s+aux)?|(?-u:\b)j’habite(?:\s+au|\s+aux)?|(?-u:\b)nous\s+habitons(?:\s+au)?",
+        r"|(?-u:\b)(?:j['’]habite|nous\s+habitons)(?:\s+(?:maintenant|actuellement|désormais|toujours))?(?:\s+au|\s+aux)?",
         r"|(?-u:\b)(?:mon|notre)\s+adresse(?:\s+est)?\s*:?|(?-u:\b)domicilié(?:e)?\s+au",
         r"|(?-u:\b)(?:mi|nuestra)\s+(?:dirección|direccion|domicilio)(?:\s+es)?\s*:?|(?-u:\b)(?:dirección|direccion|domicilio)\s*:",
-        r"|(?-u:\b)vivo\s+en\s+(?:la\s+)?(?:calle|avenida|av\.|plaza|paseo)|(?-u:\b)moro\s+(?:na|no)|(?-u:\b)moramos\s+(?:na|no)",
-        r"|(?-u:\b)resido\s+(?:na|no)|(?-u:\b)(?:meu|nosso)\s+endereço(?:\s+é)?\s*:?|(?-u:\b)endereço\s*:",
+        // "vivo en Calle de Alcalá 122": the street type starts the address.
+        r"|(?-u:\b)(?:vivo|vivimos)\s+(?:(?:ahora|actualmente)\s+)?en\s+(?:la\s+|el\s+)?",
+        r"(?P<street>calle|c/|avenida|avda\.|av\.|plaza|paseo|camino|carretera|ronda|glorieta|travesía|pasaje)",
+        r"|(?-u:\b)(?:moro|moramos|resido)\s+(?:(?:agora|atualmente|hoje)\s+)?(?:na|no)",
+        r"|(?-u:\b)(?:meu|nosso)\s+endereço(?:\s+é)?\s*:?|(?-u:\b)endereço\s*:",
         r"|मेरा\s+पता(?:\s+है)?\s*:?|हमारा\s+पता(?:\s+है)?\s*:?|पता\s*:|(?-u:\b)mera\s+(?:address|pata)(?:\s+hai)?\s*:?)",
-        r"|(?P<weak>(?-u:\b)(?:i|we)\s+live\s+in|(?-u:\b)ich\s+wohne\s+in|(?-u:\b)wir\s+wohnen\s+in|(?-u:\b)je\s+vis\s+à|(?-u:\b)vivo\s+en",
-        r"|(?-u:\b)vivimos\s+en|(?-u:\b)moro\s+em|(?-u:\b)moramos\s+em|(?-u:\b)j'habite\s+à))",
+        r"|(?P<weak>(?-u:\b)(?:i|we)\s+(?:(?:now|currently|still|also)\s+)?live\s+in",
+        r"|(?-u:\b)(?:ich\s+wohne|wir\s+wohnen)\s+(?:(?:derzeit|jetzt|momentan|aktuell|inzwischen|nun|noch)\s+)?in",
+        r"|(?-u:\b)je\s+vis\s+à|(?-u:\b)(?:vivo|vivimos)\s+(?:(?:ahora|actualmente)\s+)?en",
+        r"|(?-u:\b)(?:moro|moramos)\s+(?:(?:agora|atualmente|hoje)\s+)?em|(?-u:\b)j['’]habite\s+à))",
         r"(?:\s*(?:is|ist|est|es|é|:|-)\s*)?\s*",
     ))
     .ok()
@@ -206,6 +226,45 @@ const UNIT_WORDS: &[&str] = &[
     "puerta",
 ];
 
+/// Words after a comma that start contact details, not more of an address.
+const CONTACT_WORDS: &[&str] = &[
+    "phone",
+    "tel",
+    "telephone",
+    "mobile",
+    "cell",
+    "email",
+    "e-mail",
+    "mail",
+    "fax",
+    "telefon",
+    "handy",
+    "mobil",
+    "téléphone",
+    "tél",
+    "portable",
+    "teléfono",
+    "telefono",
+    "móvil",
+    "correo",
+    "telefone",
+    "celular",
+    "whatsapp",
+];
+
+/// Whether a text starts with a region code in capitals ("SP", "BA") that
+/// ends the text, a clause (",", ".", ";", ")") or comes before a postcode.
+fn region_code_at(rest: &str) -> bool {
+    let mut chars = rest.chars();
+    let code =
+        chars.next().is_some_and(|c| c.is_ascii_uppercase()) && chars.next().is_some_and(|c| c.is_ascii_uppercase());
+    code && match chars.next() {
+        None | Some(',' | '.' | ';' | ')') => true,
+        Some(' ') => chars.next().is_some_and(|c| c.is_ascii_digit()),
+        _ => false,
+    }
+}
+
 /// Abbreviations whose dot does not end an address.
 const ABBREVIATIONS: &[&str] = &[
     "st", "str", "rd", "ave", "av", "apt", "no", "nr", "dr", "blvd", "ln", "bldg", "fl", "hno", "sec", "mt", "ft", "n",
@@ -290,6 +349,9 @@ fn address_end(text: &str, start: usize) -> usize {
                 if *ending == ". " && dot_continues(window, at) {
                     continue;
                 }
+                if (*ending == " - " || *ending == " – ") && region_code_at(&window[at + ending.len()..]) {
+                    continue; // "São Paulo - SP, 01310-100"
+                }
                 end = end.min(at);
                 break;
             }
@@ -307,8 +369,10 @@ fn address_end(text: &str, start: usize) -> usize {
         let word = next.trim_end_matches('.').to_lowercase();
         let digit_follows =
             window[at + 2 + next.len()..].trim_start().chars().next().is_some_and(|c| c.is_ascii_digit());
-        if lowercase && !UNIT_WORDS.contains(&word.as_str()) && !STREET_WORDS.contains(&word.as_str()) && !digit_follows
-        {
+        let other = lowercase && !UNIT_WORDS.contains(&word.as_str()) && !STREET_WORDS.contains(&word.as_str());
+        let contact: String =
+            window[at + 2..].chars().take_while(|c| c.is_alphabetic() || *c == '-').collect::<String>().to_lowercase();
+        if (other && !digit_follows) || CONTACT_WORDS.contains(&contact.as_str()) {
             end = at;
             break;
         }
@@ -322,12 +386,15 @@ fn address_end(text: &str, start: usize) -> usize {
 }
 
 /// Whether a ". " at `at` in an address is an abbreviation's dot with the
-/// address going on.
+/// address going on (also a German street name ending in "str.":
+/// "Bergmannstr. 7a").
 fn dot_continues(window: &str, at: usize) -> bool {
     let before = &window[..at];
     let word: String =
         before.chars().rev().take_while(|c| c.is_alphabetic()).collect::<Vec<_>>().into_iter().rev().collect();
-    if !ABBREVIATIONS.contains(&word.to_lowercase().as_str()) {
+    let word = word.to_lowercase();
+    let german_street = word.len() > 4 && word.ends_with("str");
+    if !(ABBREVIATIONS.contains(&word.as_str()) || german_street) {
         return false;
     }
     let next: String = window[at + 2..].chars().take_while(|c| c.is_alphabetic()).collect();
@@ -362,7 +429,8 @@ fn find_addresses(text: &str, found: &mut Found) {
         {
             continue;
         }
-        let start = all.end();
+        // A street type the marker needs ("vivo en Calle …") is part of it.
+        let start = caps.name("street").map_or(all.end(), |street| street.start());
         let end = address_end(text, start);
         if end <= start {
             continue;
@@ -392,15 +460,28 @@ fn find_birth_dates(text: &str, found: &mut Found) {
         return;
     }
     let (Some(marker), Some(date)) = (DOB_MARKER.as_ref(), DATE.as_ref()) else { return };
+    let date_at = |at: usize| -> Option<(usize, usize)> {
+        let d = date.find(&text[at..])?;
+        let (start, end) = (at + d.start(), at + d.end());
+        let end = start + text[start..end].trim_end_matches([',', '.', ' ']).len();
+        // Not the start of a longer number.
+        (!text[end..].starts_with(|c: char| c.is_ascii_digit())).then_some((start, end))
+    };
     for m in marker.find_iter(text) {
-        if let Some(d) = date.find(&text[m.end()..]) {
-            let (start, end) = (m.end() + d.start(), m.end() + d.end());
-            let end = start + text[start..end].trim_end_matches([',', '.', ' ']).len();
-            // Not the start of a longer number.
-            if text[end..].starts_with(|c: char| c.is_ascii_digit()) {
-                continue;
-            }
+        if let Some((start, end)) = date_at(m.end()) {
             found.marked(PiiKind::BirthDate, start, end);
+        }
+    }
+    let (Some(before), Some(tail)) = (GEBOREN_AFTER.as_ref(), GEBOREN_TAIL.as_ref()) else { return };
+    for m in before.find_iter(text) {
+        if let Some((start, end)) = date_at(m.end()) {
+            // The date may keep its dot ("2. Mai 1998."): "geboren" follows.
+            let after = text[end..].trim_start_matches('.');
+            // "Ich bin am 5. Mai 1990 geboren?" asks, it does not state.
+            let stated = tail.find(after).is_some_and(|g| !after[g.end()..].trim_start().starts_with('?'));
+            if stated {
+                found.marked(PiiKind::BirthDate, start, end);
+            }
         }
     }
 }

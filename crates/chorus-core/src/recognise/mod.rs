@@ -7,12 +7,14 @@
 //! (kind and byte span), sorted and without overlaps. What each one finds:
 //!
 //! - **E-mail** (`email.rs`): `local@domain.tld`, ASCII or Unicode letters;
-//!   `git@…` and image names such as `icon@2x.png` are not addresses.
+//!   `git@…`, image names such as `icon@2x.png` and the login in a URL
+//!   (`scheme://user:password@host`) are not addresses.
 //! - **Phone** (`phone.rs`): international numbers (`+` or `00`, the
 //!   national number's length checked for +1, +44, +91, +49, +33, +55 and
 //!   E.164's 15 digits for the rest; `(0)` trunk digits allowed) and the
 //!   national shapes of the US/Canada, the UK, India, Germany, France and
-//!   Brazil, with spaces, dots, dashes, slashes or brackets. A number
+//!   Brazil, with spaces, dots, dashes, slashes or brackets (an Indian
+//!   mobile after its trunk 0 as `098200 55143`). A number
 //!   written as one run of digits counts only after a phone word
 //!   ("call", "tel", "mobile", "WhatsApp", "Handy", "portable", "celular",
 //!   "फ़ोन", …); one after "order", "invoice", "tracking", "ISBN", … or
@@ -21,9 +23,11 @@
 //!   (Amex 4-6-5, Diners 4-6-4), Luhn-checked, with a card network's prefix.
 //! - **IBAN** (`iban.rs`): country code, check digits, the country's length
 //!   (a table of 80 countries), mod-97; spaces every 4 or none; any case.
-//! - **IP address** (`ip.rs`): IPv4 (not after "version"/"v", not part of
-//!   a longer dotted run, not loopback/unspecified/broadcast/netmasks) and
-//!   IPv6 (checked by the standard library's parser; not `::`, `::1`).
+//! - **IP address** (`ip.rs`): IPv4 (not after "version"/"v"/"tag", not
+//!   part of a longer dotted run, not loopback/unspecified/broadcast/netmasks,
+//!   not a network `10.0.0.0/8`; a host with its prefix `10.8.0.2/32` is
+//!   one) and IPv6 (checked by the standard library's parser; not `::`,
+//!   `::1`; a zone `%en0` is left out).
 //! - **National numbers** (`national.rs`): US SSN (`AAA-GG-SSSS` without
 //!   the never-issued areas and zero groups, or 9 digits after "SSN"), UK
 //!   National Insurance numbers (the allowed prefix letters), Aadhaar
@@ -32,25 +36,36 @@
 //! - **Secrets** (`secret.rs`): tokens of well-known shapes (OpenAI and
 //!   Anthropic `sk-…`, Stripe, GitHub, GitLab, Slack, AWS access keys,
 //!   Google `AIza…`, Hugging Face, npm, SendGrid, JWTs, private key
-//!   blocks, `Bearer …`) and the value after a password word ("password:",
-//!   "PIN is", "passcode", "mot de passe", "Passwort", "contraseña",
-//!   "senha", "पासवर्ड", …) unless that value is code or a common word.
+//!   blocks, `Bearer …`), the value after a password word ("password:",
+//!   "PIN is", "El PIN de mi tarjeta es", "passcode", "mot de passe",
+//!   "Passwort", "contraseña", "senha", "पासवर्ड", …) or after a config key
+//!   that ends with one (`POSTGRES_PASSWORD=`, `SMTP_PASS=`,
+//!   `aws_secret_access_key = `, `PrivateKey = `, `"client_secret":`)
+//!   unless that value is code, a placeholder or a common word, and the
+//!   password in a URL (`scheme://user:PASSWORD@host`).
 //! - **Addresses and dates of birth** (`marked.rs`): only where the text
-//!   marks them ("I live at …", "my address is …", "Adresse: …",
-//!   "j'habite …", "mi dirección es …", "moro na …", "मेरा पता …"; "born
-//!   on …", "date of birth: …", "DOB …", "geboren am …", "né le …",
-//!   "nacido el …", "nascido em …", "जन्म तिथि …"). Dates in other places
-//!   are not birth dates.
+//!   marks them ("I (now) live at …", "my address is …", "Adresse: …",
+//!   "ich wohne (derzeit) in der …", "j'habite …", "vivo en Calle …", "mi
+//!   dirección es …", "moro na …", "मेरा पता …"; "born on …", "date of
+//!   birth: …", "DOB …", `"dob": "…"`, "geboren am …", "ist am … geboren",
+//!   "né le …", "nacido el …", "nació el …", "nascido em …", "nasceu em …",
+//!   "जन्म तिथि …"; day-month and US month-day dates). An address runs on
+//!   over a region code ("São Paulo - SP") and stops before contact details
+//!   (", Telefon …"). Dates in other places are not birth dates.
 //! - **Names** (`names.rs`, word lists in `words.rs`): the names the user
 //!   listed (whole words, any case, possessives; a listed full name also
 //!   matches each of its parts of three letters or more that is not a
-//!   common word), and names the text introduces ("my name is …", "I'm …",
-//!   "this is …" after a greeting, "regards, …" at the end of a line,
-//!   "my daughter …", "je m'appelle …", "ich heiße …", "me llamo …",
-//!   "meu nome é …", "मेरा नाम … है", …): one to three capitalised words
-//!   that are not common words, places, languages, nationalities or famous
-//!   people and products. A name introduced once is found everywhere else
-//!   in the text too.
+//!   common word, unless the part is inside another name, "Michael Jordan"
+//!   for "Jordan Lee", or a place, "Victoria, BC"), and names the text
+//!   introduces ("my name is …", "I'm …", "this is …" after a greeting,
+//!   "Thanks, …" / "Sign it – …" / "Cordialement, …" ending a line or a
+//!   quote, "Name: …" and `"name": "…"` fields, "I, …, authorize",
+//!   "my (PhD) student …", "meinen Sohn …", "मेरे भाई …", "je m'appelle …",
+//!   "ich heiße …", "me llamo …", "meu nome é …", "मेरा नाम … है", …): one
+//!   to three capitalised words that are not common words, places (unless
+//!   an age follows: "I'm Paris, 24"), languages, nationalities or famous
+//!   people and products. A marker in Title Case ("I Am Sam") is a title.
+//!   A name introduced once is found everywhere else in the text too.
 //!
 //! ## Overlaps
 //!

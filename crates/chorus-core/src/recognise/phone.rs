@@ -220,7 +220,11 @@ fn national_strength(digits: &str, groups: &[usize], bracketed_first: bool) -> S
         return if national { Strength::Weak } else { Strength::No };
     }
     if b[0] == b'0' {
-        // A trunk 0: the UK, Germany, France, India, Brazil.
+        // A trunk 0: the UK, Germany, France, India, Brazil. An Indian
+        // mobile after its trunk 0 is grouped 6 + 5: 098200 55143.
+        if total == 11 && matches!(b[1], b'6'..=b'9') && groups == [6, 5] {
+            return Strength::Strong;
+        }
         return if (10..=12).contains(&total) && b[1] != b'0' && (2..=5).contains(&groups[0]) && groups[1] >= 2 {
             Strength::Strong
         } else if (9..=12).contains(&total) {

@@ -326,10 +326,19 @@ fn looks_like_code(value: &str) -> bool {
         || value.starts_with(['<', '{', '$', '%', '[', '('])
         || value.to_lowercase().contains("your")
         || value.to_lowercase().starts_with("example");
-    let code = value.contains(['(', ')', '[', ']', '{', '}', ';'])
+    // A type in code: `Option<Instant>`, `&str`, `token::LlamaToken`.
+    let type_like = value.starts_with(['&', ':'])
+        || value.contains("::")
+        || (value.ends_with('>') && value.split_once('<').is_some_and(|(name, _)| name.chars().all(is_word)));
+    let code = type_like
+        || value.contains(['(', ')', '[', ']', '{', '}', ';'])
         || value.ends_with(',')
         || is_code_path(value)
-        || (value.contains('_') && value.chars().all(|c| c.is_ascii_lowercase() || c == '_'));
+        || (value.contains('_') && value.chars().all(|c| c.is_ascii_lowercase() || c == '_'))
+        // A constant's name: `API_KEY_FROM_ENV`.
+        || (value.contains('_')
+            && value.starts_with(|c: char| c.is_ascii_uppercase())
+            && value.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_'));
     placeholder || code
 }
 
@@ -375,6 +384,10 @@ fn value_at(text: &str, at: usize) -> Option<(usize, usize, bool)> {
     if token.is_empty() { None } else { Some((at, at + token.len(), false)) }
 }
 
+/// Verbs that end a "password for the wifi is" phrase ("El PIN de mi
+/// tarjeta es 7710").
+const COPULAS: &[&str] = &["is", "was", "es", "era", "est", "ist", "war", "lautet", "é", "eh", "है"];
+
 fn find_keyword_values(text: &str, found: &mut Found) {
     let Some(re) = KEYWORD.as_ref() else { return };
     for caps in re.captures_iter(text) {
@@ -385,15 +398,25 @@ fn find_keyword_values(text: &str, found: &mut Found) {
         if char_at(text, word.end()).is_some_and(is_word) {
             continue;
         }
+        // `"API_KEY"\n android:value=…`: a quoted key needs ":" or "=".
+        let key_end = caps.name("of").map_or(word.end(), |of| of.end());
+        if key_end < sep.start() && sep.as_str().trim().is_empty() {
+            continue;
+        }
         let Some((start, end, quoted)) = value_at(text, sep.end()) else { continue };
         let value = &text[start..end];
         // Sentence punctuation is kept in the value but says nothing about it.
         let bare = value.trim_end_matches(['!', '?']);
         let lower = bare.to_lowercase();
         let word = word.as_str().to_lowercase();
-        let sep = sep.as_str().trim();
+        // The phrase after the word may end with the verb ("PIN de mi
+        // tarjeta es 7710"): then the verb introduces the value.
+        let of = caps.name("of").map(|of| of.as_str().to_lowercase());
+        let of_copula =
+            of.as_deref().and_then(|of| of.split_whitespace().next_back()).is_some_and(|w| COPULAS.contains(&w));
+        let sep = if of_copula && sep.as_str().trim().is_empty() { "is" } else { sep.as_str().trim() };
         let explicit = matches!(sep, ":" | "=" | ":=" | "=>" | "->");
-        if caps.name("of").is_some() && sep.is_empty() {
+        if of.is_some() && sep.is_empty() {
             continue; // "password for the wifi works": a value needs ":" or "is"
         }
         let has_digit = value.chars().any(|c| c.is_numeric());
@@ -419,6 +442,120 @@ fn find_keyword_values(text: &str, found: &mut Found) {
     }
 }
 
+/// A config key, then `=`, `:`, `:=` or `=>` (`POSTGRES_PASSWORD=…`,
+/// `aws_secret_access_key = …`, `"client_secret": "…"`, `PrivateKey = …`).
+static CONFIG_KEY: LazyLock<Option<Regex>> = LazyLock::new(|| {
+    Regex::new(r#"(?m)(?:^|[\s"'{,;(?&])(?P<key>[A-Za-z_][A-Za-z0-9_.\-]*)["']?[ \t]*(?P<sep>:=|=>|=|:)[ \t]*"#).ok()
+});
+
+/// The password in a URL: `scheme://user:PASSWORD@host`.
+static URL_PASSWORD: LazyLock<Option<Regex>> = LazyLock::new(|| {
+    Regex::new(r"(?i)(?-u:\b)[a-z][a-z0-9+.\-]*://[^\s:/@]*:(?P<password>[^\s/@]+)@[\p{L}0-9\[]").ok()
+});
+
+/// Last words of a config key that name a secret (`POSTGRES_PASSWORD`,
+/// `SMTP_PASS`, `GITHUB_TOKEN`, `client_secret`).
+const SECRET_KEY_WORDS: &[&str] = &["password", "passwd", "pwd", "pass", "passphrase", "passcode", "secret", "token"];
+
+/// Last two words of a config key that name a secret (`PrivateKey`,
+/// `stripe.api_key`).
+const SECRET_KEY_PAIRS: &[(&str, &str)] = &[
+    ("private", "key"),
+    ("api", "key"),
+    ("signing", "key"),
+    ("encryption", "key"),
+    ("master", "key"),
+    ("auth", "key"),
+];
+
+/// The lowercase words of a config key: split at `_`, `-`, `.` and where a
+/// capital follows a small letter (`PrivateKey` → private, key).
+fn key_words(key: &str) -> Vec<String> {
+    let mut words: Vec<String> = Vec::new();
+    let mut current = String::new();
+    let mut previous_lower = false;
+    for c in key.chars() {
+        let separator = matches!(c, '_' | '-' | '.');
+        if (separator || (c.is_uppercase() && previous_lower)) && !current.is_empty() {
+            words.push(std::mem::take(&mut current).to_lowercase());
+        }
+        previous_lower = c.is_lowercase();
+        if !separator {
+            current.push(c);
+        }
+    }
+    if !current.is_empty() {
+        words.push(current.to_lowercase());
+    }
+    words
+}
+
+/// Whether a config key of two words or more names a secret: it ends with
+/// a secret word or pair, or with "key" after "secret"
+/// (`aws_secret_access_key`). Keys about a secret (`PASSWORD_MIN_LENGTH`,
+/// `token_url`, `max_tokens`) do not; one word ("password:") is the
+/// keyword rule's.
+fn is_secret_key(key: &str) -> bool {
+    let words = key_words(key);
+    let (Some(last), true) = (words.last(), words.len() >= 2) else { return false };
+    let before_last = &words[words.len() - 2];
+    SECRET_KEY_WORDS.contains(&last.as_str())
+        || SECRET_KEY_PAIRS.contains(&(before_last.as_str(), last.as_str()))
+        || (last == "key" && words.iter().any(|w| w == "secret"))
+}
+
+/// Values of config keys that name a secret.
+fn find_config_values(text: &str, found: &mut Found) {
+    let Some(re) = CONFIG_KEY.as_ref() else { return };
+    for caps in re.captures_iter(text) {
+        let (Some(key), Some(sep), Some(all)) = (caps.name("key"), caps.name("sep"), caps.get(0)) else { continue };
+        if !is_secret_key(key.as_str()) || text[sep.end()..].starts_with(['=', '>']) {
+            continue; // "if password == stored"
+        }
+        let Some((start, end, quoted)) = value_at(text, all.end()) else { continue };
+        // In a query string the value ends at the next parameter.
+        let end = if text[..key.start()].ends_with(['?', '&']) && !quoted {
+            text[start..end].find('&').map_or(end, |i| start + i)
+        } else {
+            end
+        };
+        let value = &text[start..end];
+        let lower = value.to_lowercase();
+        // Unquoted, a word of letters only is a type or a name in code
+        // (`first_token: Distribution`, `first_pass: done`), not a secret.
+        let plain = value.chars().all(char::is_alphabetic);
+        let refused = !(4..=256).contains(&value.chars().count())
+            || NOT_A_VALUE.contains(&lower.as_str())
+            || lower == key.as_str().to_lowercase()
+            || looks_like_code(value)
+            || (plain && !quoted);
+        if !refused {
+            found.marked(PiiKind::Secret, start, end);
+        }
+    }
+}
+
+/// Passwords in URLs, unless a placeholder (`postgres://user:password@…`,
+/// `${DB_PASS}`).
+fn find_url_passwords(text: &str, found: &mut Found) {
+    if !text.contains("://") {
+        return;
+    }
+    let Some(re) = URL_PASSWORD.as_ref() else { return };
+    for caps in re.captures_iter(text) {
+        let Some(password) = caps.name("password") else { continue };
+        let value = password.as_str();
+        let lower = value.to_lowercase();
+        let placeholder =
+            ["password", "pass", "passwd", "pwd", "pw", "secret", "token", "changeme", "user", "username"]
+                .contains(&lower.as_str())
+                || looks_like_code(value);
+        if !placeholder {
+            found.checked(PiiKind::Secret, password.start(), password.end());
+        }
+    }
+}
+
 pub(super) fn find(text: &str, found: &mut Found) {
     if let Some(re) = TOKEN.as_ref() {
         for m in re.find_iter(text) {
@@ -433,4 +570,6 @@ pub(super) fn find(text: &str, found: &mut Found) {
         }
     }
     find_keyword_values(text, found);
+    find_config_values(text, found);
+    find_url_passwords(text, found);
 }

@@ -173,7 +173,7 @@ fn ibans() {
 fn ip_addresses() {
     assert_eq!(kinds("from 203.0.113.42, then 10.0.0.5", PiiKind::IpAddress), ["203.0.113.42", "10.0.0.5"]);
     assert_eq!(kinds("at [2001:db8::1]:8080", PiiKind::IpAddress), ["2001:db8::1"]);
-    assert_eq!(kinds("v6 fe80::1ff:fe23:4567:890a%eth0 up", PiiKind::IpAddress), ["fe80::1ff:fe23:4567:890a%eth0"]);
+    assert_eq!(kinds("v6 fe80::1ff:fe23:4567:890a%eth0 up", PiiKind::IpAddress), ["fe80::1ff:fe23:4567:890a"]);
     assert_eq!(kinds("::ffff:192.0.2.128 connected", PiiKind::IpAddress), ["::ffff:192.0.2.128"]);
     for text in [
         "version 1.2.3.4",
@@ -317,4 +317,180 @@ fn overlaps_resolve_to_sorted_disjoint_findings() {
         got,
         vec![(PiiKind::Name, "Priya Raman".to_owned()), (PiiKind::Email, "priya.raman@example.com".to_owned())]
     );
+}
+
+#[test]
+fn secrets_in_config_keys() {
+    assert_eq!(kinds("POSTGRES_USER=orders\nPOSTGRES_PASSWORD=Vq7!mRz2#pLe\n", PiiKind::Secret), ["Vq7!mRz2#pLe"]);
+    assert_eq!(kinds("SMTP_PASS=K3r!m-Bois77", PiiKind::Secret), ["K3r!m-Bois77"]);
+    assert_eq!(kinds("aws_secret_access_key = 09bSZVny0rZKps+FSxe8M7", PiiKind::Secret), ["09bSZVny0rZKps+FSxe8M7"]);
+    assert_eq!(kinds("PrivateKey = d6ndSgfdH+hkft4Vy7pfcH=", PiiKind::Secret), ["d6ndSgfdH+hkft4Vy7pfcH="]);
+    assert_eq!(kinds(r#"{"client_secret": "q8Zr2LmX9w"}"#, PiiKind::Secret), ["q8Zr2LmX9w"]);
+    assert_eq!(kinds("db:\n  admin_password: Tr0ub4dor", PiiKind::Secret), ["Tr0ub4dor"]);
+    for text in [
+        "NEXT_PUBLIC_API_KEY=${API_KEY}",
+        "PASSWORD_MIN_LENGTH=8",
+        "token_url: https://auth.example.com/token",
+        "max_tokens: 4096",
+        "aws_access_key_id = AKIA",
+        "pass_rate: 0.95",
+        "first_pass: done",
+        "pub first_token: Option<Instant>,",
+        "requester_first_token: Distribution,",
+        "DB_PASSWORD=&str",
+        "if user_password == stored_hash:",
+        "api_key = API_KEY_FROM_ENV",
+        "db_password: process.env.DB_PASSWORD",
+    ] {
+        assert!(kinds(text, PiiKind::Secret).is_empty(), "{text}: {:?}", found(text));
+    }
+}
+
+#[test]
+fn passwords_in_urls_are_secrets_not_emails() {
+    let text = "DATABASE_URI = 'postgresql://shop:N0rth-Star-88@db.internal:5432/shop'";
+    assert_eq!(found(text), one(PiiKind::Secret, "N0rth-Star-88"));
+    assert_eq!(found("redis://:s3cr3t-Pw@cache.local:6379"), one(PiiKind::Secret, "s3cr3t-Pw"));
+    // Placeholders are not passwords; a login in a URL is no mailbox.
+    assert!(found("postgres://user:password@localhost/db").is_empty());
+    assert!(found("mysql://app:${DB_PASS}@db/app").is_empty());
+    // A mailbox in a URL's path or query is one.
+    assert_eq!(kinds("https://example.com/c?to=ana@example.org", PiiKind::Email), ["ana@example.org"]);
+}
+
+#[test]
+fn pin_and_password_phrases_in_other_languages() {
+    assert_eq!(kinds("El PIN de mi tarjeta es 7710 y lo he puesto mal", PiiKind::Secret), ["7710"]);
+    assert_eq!(kinds("mein PIN ist 4402, bitte nicht weitersagen", PiiKind::Secret), ["4402"]);
+    assert_eq!(kinds("mon code PIN est 9051.", PiiKind::Secret), ["9051"]);
+    assert_eq!(kinds("meu PIN é 3318", PiiKind::Secret), ["3318"]);
+    assert_eq!(kinds("the password for the wifi is Gr33nTea!", PiiKind::Secret), ["Gr33nTea!"]);
+    assert!(kinds("El PIN de mi tarjeta es nuevo", PiiKind::Secret).is_empty());
+    assert!(kinds("the password for the wifi works", PiiKind::Secret).is_empty());
+    // A quoted key then an attribute: the value is code, not a secret.
+    let text = "<meta-data android:name=\"geo.API_KEY\"\n    android:value=\"@string/maps\"/>";
+    assert!(kinds(text, PiiKind::Secret).is_empty(), "{:?}", found(text));
+}
+
+#[test]
+fn names_in_fields_sign_offs_and_legal_forms() {
+    assert_eq!(found("Intake form:\nName: Rosa Delgado\nAllergies: none"), one(PiiKind::Name, "Rosa Delgado"));
+    assert_eq!(kinds(r#"{"name": "Leon Fischer", "id": 7}"#, PiiKind::Name), ["Leon Fischer"]);
+    assert_eq!(kinds("Nom : Julie Martin, né en mars", PiiKind::Name), ["Julie Martin"]);
+    assert_eq!(found("Reply: \"Can you cover? Thanks, Ngozi\""), one(PiiKind::Name, "Ngozi"));
+    assert_eq!(found("Sign it: Warmly, Beatriz"), one(PiiKind::Name, "Beatriz"));
+    assert_eq!(found("I'm off sick. Sign it – Mateusz"), one(PiiKind::Name, "Mateusz"));
+    assert_eq!(
+        found("„Anbei die Unterlagen. Mit freundlichen Grüßen, Sabine Lorenz“"),
+        one(PiiKind::Name, "Sabine Lorenz")
+    );
+    assert_eq!(found("« Voici le devis. Cordialement, Julien Moreau »"), one(PiiKind::Name, "Julien Moreau"));
+    assert_eq!(found("\"I, Michael Brennan, authorize the deposit.\""), one(PiiKind::Name, "Michael Brennan"));
+    for text in [
+        "steps:\n  - name: Set Up Node",
+        "Name: Python",
+        "The file name: Report",
+        "Part I, Section 2 applies",
+        "Chapter I, Introduction, explains it",
+        "Step 1: Love Island",
+        "Sign it with love",
+    ] {
+        assert!(kinds(text, PiiKind::Name).is_empty(), "{text}: {:?}", found(text));
+    }
+}
+
+#[test]
+fn names_after_relations_and_self_introductions() {
+    assert_eq!(kinds("a letter for my PhD student Mei Lin, who", PiiKind::Name), ["Mei Lin"]);
+    assert_eq!(kinds("bevollmächtige ich meinen Sohn Felix Braun, geboren", PiiKind::Name), ["Felix Braun"]);
+    assert_eq!(kinds("my 8-year-old son Ethan", PiiKind::Name), ["Ethan"]);
+    assert_eq!(found("मेरे भाई राहुल की शादी है"), one(PiiKind::Name, "राहुल"));
+    assert_eq!(kinds("Hi! I'm Paris, 24, from Leeds.", PiiKind::Name), ["Paris"]);
+    for text in [
+        "Hi! I'm from Paris, 24 hours ago",
+        "I'm going to Paris, 3 days",
+        "I'm in Paris, 2024 was great",
+        "Is the movie I Am Sam with Sean Penn worth watching?",
+        "My Name Is Khan is a film",
+        "मेरे पिता जी बीमार हैं",
+    ] {
+        assert!(kinds(text, PiiKind::Name).is_empty(), "{text}: {:?}", found(text));
+    }
+}
+
+#[test]
+fn a_listed_names_part_inside_another_name() {
+    let names = ["Jordan Lee", "Victoria Hughes", "Sam Patel"];
+    for text in ["Compare Michael Jordan and LeBron James", "a film by Jordan Peele", "a trip to Victoria, BC"] {
+        assert!(found_with(&names, text).is_empty(), "{text}: {:?}", found_with(&names, text));
+    }
+    assert_eq!(found_with(&names, "Ask Jordan about it"), one(PiiKind::Name, "Jordan"));
+    assert_eq!(
+        found_with(&names, "thank Coach Jordan and Uncle Patel"),
+        vec![(PiiKind::Name, "Jordan".to_owned()), (PiiKind::Name, "Patel".to_owned())]
+    );
+    assert_eq!(
+        found_with(&names, "cc Mr Patel and Jordan Lee"),
+        vec![(PiiKind::Name, "Patel".to_owned()), (PiiKind::Name, "Jordan Lee".to_owned())]
+    );
+    assert_eq!(found_with(&names, "Victoria, can you call?"), one(PiiKind::Name, "Victoria"));
+}
+
+#[test]
+fn addresses_with_street_types_and_regions() {
+    let address = |text: &str| kinds(text, PiiKind::Address);
+    assert_eq!(
+        address("vivo en Calle de Alcalá 122, 3ºB, 28009 Madrid. ¿Me"),
+        ["Calle de Alcalá 122, 3ºB, 28009 Madrid"]
+    );
+    assert_eq!(
+        address("moro na Rua das Flores, 245, apto 31, São Paulo - SP, 01310-100. Pode"),
+        ["Rua das Flores, 245, apto 31, São Paulo - SP, 01310-100"]
+    );
+    assert_eq!(
+        address("moro na Av. Sete de Setembro, 1500, Salvador - BA. Preciso"),
+        ["Av. Sete de Setembro, 1500, Salvador - BA"]
+    );
+    assert_eq!(
+        address("Ich wohne derzeit in der Bergmannstr. 7a, 10961 Berlin, Telefon 030 1234567"),
+        ["Bergmannstr. 7a, 10961 Berlin"]
+    );
+    assert_eq!(
+        address("I now live at 56 Rue Saint-Denis, Montréal, QC H2X 3K8. Write"),
+        ["56 Rue Saint-Denis, Montréal, QC H2X 3K8"]
+    );
+    // A dash before other words still ends the address.
+    assert_eq!(address("I live at 4 Elm Road - the blue door"), ["4 Elm Road"]);
+    assert_eq!(address("I live at 4 Elm Road - OK that is all"), ["4 Elm Road"]);
+}
+
+#[test]
+fn birth_dates_in_forms_json_and_third_person() {
+    let dob = |text: &str| kinds(text, PiiKind::BirthDate);
+    assert_eq!(dob("Name: Rosa\nDOB: 07/22/1985\nAllergies"), ["07/22/1985"]);
+    assert_eq!(dob(r#""ssn": "x", "dob": "1979-12-03" <- why"#), ["1979-12-03"]);
+    assert_eq!(dob("Meu marido Thiago nasceu em 3 de maio de 1986 e"), ["3 de maio de 1986"]);
+    assert_eq!(dob("Mi abuela nació el 2 de enero de 1940."), ["2 de enero de 1940"]);
+    assert_eq!(dob("Mein Sohn ist am 2. Mai 1998 in Köln geboren."), ["2. Mai 1998"]);
+    assert!(dob("Ich bin am 5. Mai 1990 geboren? Nein.").is_empty());
+    assert!(dob("Der Vertrag ist am 2. Mai 1998 unterschrieben.").is_empty());
+}
+
+#[test]
+fn ip_zones_prefixes_and_tags() {
+    assert_eq!(
+        kinds("inet6 fe80::1c2a:9bff:fe4e:7d21%en0 prefixlen 64", PiiKind::IpAddress),
+        ["fe80::1c2a:9bff:fe4e:7d21"]
+    );
+    assert_eq!(kinds("Address = 10.8.0.2/32", PiiKind::IpAddress), ["10.8.0.2"]);
+    assert_eq!(kinds("eth0 192.168.1.20/24 up", PiiKind::IpAddress), ["192.168.1.20"]);
+    for text in ["Our Docker image tag is 1.4.2.0", "route 192.168.1.0/24 via", "AllowedIPs = 0.0.0.0/0"] {
+        assert!(kinds(text, PiiKind::IpAddress).is_empty(), "{text}: {:?}", found(text));
+    }
+}
+
+#[test]
+fn indian_mobile_with_trunk_zero() {
+    assert_eq!(kinds("My Jio number 098200 55143 isn't getting OTPs", PiiKind::Phone), ["098200 55143"]);
+    assert!(kinds("batch 012345 67890", PiiKind::Phone).is_empty());
 }

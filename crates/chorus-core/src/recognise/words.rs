@@ -21,6 +21,7 @@ unemployed self male female old young years student teacher developer engineer d
 writer lawyer beginner expert fan member user customer owner parent mother father mom dad mum son daughter
 wife husband brother sister friend boss client team all everyone everybody anyone someone somebody sir madam
 madame mister miss ms mr mrs dr prof hiring support admin world there guys folks friends colleagues people
+none nobody nothing null
 human robot assistant bot ai chatbot model new first last next best dear hi hello hey thanks thank regards
 cheers sincerely yours love best warm kind note please help question problem issue update reminder urgent
 monday tuesday wednesday thursday friday saturday sunday today tomorrow yesterday morning evening night
@@ -273,6 +274,13 @@ pub(super) fn is_stop_word(word: &str) -> bool {
     let lower = word.to_lowercase();
     let lower = lower.trim_end_matches(['\'', '’']);
     COMMON_SET.contains(lower) || PLACE_SET.contains(lower) || PRODUCT_SET.contains(lower)
+}
+
+/// Whether a word (any case) is a place and nothing else (not also a
+/// common word or a product).
+pub(super) fn is_place(word: &str) -> bool {
+    let lower = word.to_lowercase();
+    PLACE_SET.contains(lower.as_str()) && !COMMON_SET.contains(lower.as_str()) && !PRODUCT_SET.contains(lower.as_str())
 }
 
 /// Whether a whole name (any case) is a famous person, character or
