@@ -224,11 +224,27 @@ pub(crate) async fn peers(node: Node, args: PeersArgs) -> anyhow::Result<()> {
             peer.standing
         );
         println!("    {status}");
+        let measured = &peer.measured;
+        if measured.measured() {
+            let speed =
+                measured.tokens_per_s().map_or_else(|| "speed not yet known".to_owned(), |s| format!("{s:.0} tok/s"));
+            let demoted = if measured.demoted(now_ms()) { ", demoted after a failure" } else { "" };
+            println!("    measured here: {} done, {} failed, {speed}{demoted}", measured.succeeded, measured.failed);
+        } else {
+            println!("    measured here: no task yet");
+        }
         for address in &peer.addresses {
             println!("    {address}");
         }
     }
     Ok(())
+}
+
+/// Unix milliseconds now.
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |since| u64::try_from(since.as_millis()).unwrap_or(u64::MAX))
 }
 
 /// Waits (bounded) until the node is connected to a peer.

@@ -178,6 +178,7 @@ function defaultPeers(): PeerView[] {
       },
       standing: 120,
       ledger: { tasks_given: 1, tasks_received: 4, tokens_given: 80, tokens_received: 200 },
+      measured: { succeeded: 4, failed: 0, failures_in_a_row: 0, demoted_until_ms: 0, tokens: 200, ms: 5_000 },
     },
     {
       peer_id: PEER_B,
@@ -187,6 +188,7 @@ function defaultPeers(): PeerView[] {
       status: null,
       standing: -35,
       ledger: { tasks_given: 2, tasks_received: 0, tokens_given: 35, tokens_received: 0 },
+      measured: { succeeded: 0, failed: 1, failures_in_a_row: 1, demoted_until_ms: Date.now() + 600_000, tokens: 0, ms: 0 },
     },
   ];
 }

@@ -327,6 +327,19 @@ export interface PeerView {
   /** Tokens the peer gave this device minus tokens it received. */
   standing: number;
   ledger: LedgerEntry;
+  /** What this device measured of the peer's tasks (placement ranks by this, not by its status). */
+  measured: PeerRecord;
+}
+
+export interface PeerRecord {
+  succeeded: number;
+  failed: number;
+  failures_in_a_row: number;
+  /** Unix ms until which the peer ranks last; 0 when it never failed. */
+  demoted_until_ms: number;
+  /** Tokens counted arriving on its successful tasks, and the ms they took. */
+  tokens: number;
+  ms: number;
 }
 
 // ---------------------------------------------------------------------------

@@ -19,6 +19,7 @@ describe('Network', () => {
     expect(a).toHaveTextContent('Serving');
     expect(a).toHaveTextContent('1 of 2 slots free');
     expect(within(a).getByTestId(`peer-standing-${PEER_A}`)).toHaveTextContent('+120 tokens');
+    expect(within(a).getByTestId(`peer-measured-${PEER_A}`)).toHaveTextContent('4 tasks done, 0 failed, 40 tokens/s');
     expect(a).toHaveTextContent('80 tokens (1 task) given');
     expect(a).toHaveTextContent('200 tokens (4 tasks) received');
 
@@ -26,6 +27,7 @@ describe('Network', () => {
     expect(b).toHaveAttribute('data-connected', 'false');
     expect(within(b).getByTestId(`peer-rtt-${PEER_B}`)).toHaveTextContent('unknown');
     expect(within(b).getByTestId(`peer-standing-${PEER_B}`)).toHaveTextContent('-35 tokens');
+    expect(within(b).getByTestId(`peer-measured-${PEER_B}`)).toHaveTextContent(/0 tasks done, 1 failed, speed not yet known; ranked last until/);
   });
 
   it('says the network is off in on-device-only mode and asks no peers', async () => {

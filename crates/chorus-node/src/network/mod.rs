@@ -164,4 +164,7 @@ pub struct PeerView {
     pub standing: i64,
     /// Work exchanged with it.
     pub ledger: LedgerEntry,
+    /// What this device measured of it on the tasks it ran for this device
+    /// (what placement ranks by; its status is only its own word).
+    pub measured: chorus_core::PeerRecord,
 }

@@ -168,6 +168,7 @@ impl Node {
                 status,
                 standing: chorus_core::standing(&ledger),
                 ledger,
+                measured: self.store.peer_record(&peer.peer_id),
             }
         });
         Ok(futures::future::join_all(probes).await)
