@@ -386,6 +386,20 @@ pub fn standing(entry: &LedgerEntry) -> i64 {
     i64::try_from(net).unwrap_or(if net > 0 { i64::MAX } else { i64::MIN })
 }
 
+/// Where a requester waits in this device's line: its [`standing`] once it
+/// has exchanged work with this device, and below every one that has when
+/// it never did. So a new identity waits behind everyone known — behind a
+/// requester that only took work too — and a requester in debt gains
+/// nothing by making a new key: it would wait longer, not less.
+#[must_use]
+pub fn serving_rank(entry: &LedgerEntry) -> i64 {
+    if entry.tasks_given == 0 && entry.tasks_received == 0 && entry.tokens_given == 0 && entry.tokens_received == 0 {
+        i64::MIN
+    } else {
+        standing(entry).max(i64::MIN + 1)
+    }
+}
+
 /// Which providers of a specialist to ask for their status: at most `max`,
 /// the nearest known ones first (by round trip, then id), then the ones
 /// with no measured round trip in the order given. Duplicates count once.

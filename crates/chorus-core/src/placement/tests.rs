@@ -100,3 +100,14 @@ fn free_slots_follow_the_limits() -> Result<(), Refusal> {
     assert_eq!(queue.running(), [1], "running work is never preempted");
     Ok(())
 }
+
+#[test]
+fn a_new_identity_waits_behind_every_known_requester_debtors_included() {
+    let new = serving_rank(&LedgerEntry::default());
+    let debtor = serving_rank(&ledger(1_000_000, 0));
+    let giver = serving_rank(&ledger(0, 500));
+    let even = serving_rank(&LedgerEntry { tasks_given: 1, tasks_received: 1, ..ledger(100, 100) });
+    assert!(new < debtor && debtor < even && even < giver, "{new} {debtor} {even} {giver}");
+    // Even the deepest debt ranks above a key never seen.
+    assert!(serving_rank(&ledger(u64::MAX, 0)) > new);
+}

@@ -7,7 +7,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use chorus_core::{
-    AdmissionQueue, Admitted, Catalog, Executor, GenerationChunk, LedgerEntry, Refusal, ServeLimits, Store, standing,
+    AdmissionQueue, Admitted, Catalog, Executor, GenerationChunk, LedgerEntry, Refusal, ServeLimits, Store,
+    serving_rank,
 };
 use chorus_net::{
     PROTOCOL_VERSION, PeerId, PeerStatus, Receipt, ServiceEvent, TaskError, TaskErrorCode, TaskRequest, TaskService,
@@ -160,7 +161,10 @@ impl NodeService {
 
     fn admit(self: &Arc<Self>, requester: PeerId, max_tokens: u32) -> Result<(Ticket, Option<StartSignal>), TaskError> {
         let host = (self.settings.host)();
-        let peer_standing = self.store.ledger(&requester.to_string()).map(|entry| standing(&entry)).unwrap_or(0);
+        // A requester this device never exchanged work with waits behind
+        // every known one ([`serving_rank`]).
+        let peer_standing =
+            self.store.ledger(&requester.to_string()).map(|entry| serving_rank(&entry)).unwrap_or(i64::MIN);
         let id = self.next_ticket.fetch_add(1, Ordering::Relaxed);
         let mut queue =
             self.queue.lock().map_err(|_| TaskError::new(TaskErrorCode::Internal, "admission lock poisoned"))?;
