@@ -61,6 +61,13 @@ pub trait TaskService: Send + Sync + 'static {
     fn completed(&self, requester: PeerId, receipt: &Receipt) {
         let _ = (requester, receipt);
     }
+
+    /// The requester went away (or could no longer be written to) after
+    /// `tokens` token frames had gone out: the work was done for it all the
+    /// same, so the caller charges it.
+    fn abandoned(&self, requester: PeerId, tokens: u32) {
+        let _ = (requester, tokens);
+    }
 }
 
 pub(crate) async fn serve(
@@ -170,11 +177,18 @@ async fn handle(peer: PeerId, mut stream: Stream, service: Arc<dyn TaskService>,
     tokio::pin!(sleep);
     let mut text = String::new();
     let mut first_token_ms = None;
+    // Token frames written: what a requester that hangs up is charged.
+    let mut streamed: u32 = 0;
+    let charge = |tokens: u32| {
+        if tokens > 0 {
+            service.abandoned(peer, tokens);
+        }
+    };
     loop {
         let event = tokio::select! {
             () = &mut hung_up => {
                 tracing::debug!(%peer, "requester went away; cancelling");
-                return;
+                return charge(streamed);
             }
             () = &mut sleep => Some(ServiceEvent::Failed(TaskError::new(
                 TaskErrorCode::OverDeadline,
@@ -205,6 +219,8 @@ async fn handle(peer: PeerId, mut stream: Stream, service: Arc<dyn TaskService>,
                 let frame = TaskFrame::Done { summary, receipt: receipt.clone() };
                 if write_frame(&mut writer, &frame, MAX_RESPONSE_FRAME_BYTES).await.is_ok() {
                     service.completed(peer, &receipt);
+                } else {
+                    charge(streamed.min(tokens));
                 }
                 let _ = writer.close().await;
                 return;
@@ -212,10 +228,12 @@ async fn handle(peer: PeerId, mut stream: Stream, service: Arc<dyn TaskService>,
             Some(ServiceEvent::Failed(error)) => TaskFrame::Error { error },
         };
         let last = matches!(frame, TaskFrame::Error { .. });
+        let token = matches!(frame, TaskFrame::Token { .. });
         if write_frame(&mut writer, &frame, MAX_RESPONSE_FRAME_BYTES).await.is_err() {
             tracing::debug!(%peer, "requester unreachable; cancelling");
-            return;
+            return charge(streamed);
         }
+        streamed = streamed.saturating_add(u32::from(token));
         if last {
             let _ = writer.close().await;
             return;

@@ -25,6 +25,8 @@ struct Echo {
     running: Arc<AtomicU32>,
     cancelled: Arc<AtomicU32>,
     completed: Arc<AtomicU32>,
+    /// Tokens charged to requesters that went away.
+    abandoned: Arc<AtomicU32>,
     delay: Duration,
 }
 
@@ -37,6 +39,7 @@ impl Echo {
             running: Arc::default(),
             cancelled: Arc::default(),
             completed: Arc::default(),
+            abandoned: Arc::default(),
             delay,
         })
     }
@@ -108,6 +111,10 @@ impl TaskService for Echo {
 
     fn completed(&self, _requester: PeerId, _receipt: &chorus_net::Receipt) {
         self.completed.fetch_add(1, Ordering::SeqCst);
+    }
+
+    fn abandoned(&self, _requester: PeerId, tokens: u32) {
+        self.abandoned.fetch_add(tokens, Ordering::SeqCst);
     }
 }
 
@@ -397,4 +404,28 @@ async fn a_node_behind_a_relay_serves_through_it() {
     assert_eq!(client.dial(circuit).await.unwrap(), hidden.peer_id());
     let (text, _) = collect(&client, hidden.peer_id(), request("writing.echo", "through the relay")).await.unwrap();
     assert_eq!(text, "through the relay ");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_requester_that_hangs_up_is_still_charged_for_what_it_got() {
+    let echo = Echo::new(&["writing.echo"], 1, Duration::from_millis(5));
+    let server = node(NetConfig::memory(memory_address()), Some(echo.clone())).await;
+    let address = first_address(&server).await;
+    let client = node(NetConfig::memory(memory_address()), None).await;
+    client.dial(address).await.unwrap();
+    let release = echo.hold_next(); // the task stops after its first word
+    let mut task = client.start_task(server.peer_id(), request("writing.echo", "one two three four")).await.unwrap();
+    assert!(matches!(task.next().await, Some(Ok(RemoteEvent::Token(_)))));
+    drop(task); // hangs up before the receipt
+    let mut charged = 0;
+    for _ in 0..100 {
+        charged = echo.abandoned.load(Ordering::SeqCst);
+        if charged > 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(charged, 1, "the one token it received is charged");
+    assert_eq!(echo.completed.load(Ordering::SeqCst), 0, "no receipt went out");
+    drop(release);
 }

@@ -59,6 +59,24 @@ impl TaskService for Liar {
     }
 }
 
+/// Answers every task with one word and a receipt signing `u32::MAX` tokens.
+struct Boaster;
+
+impl TaskService for Boaster {
+    fn status(&self) -> PeerStatus {
+        Liar::default().status()
+    }
+
+    fn start(&self, _requester: PeerId, _request: TaskRequest) -> Result<mpsc::Receiver<ServiceEvent>, TaskError> {
+        let (events, receiver) = mpsc::channel(4);
+        tokio::spawn(async move {
+            let _ = events.send(ServiceEvent::Token("Sure.".to_owned())).await;
+            let _ = events.send(ServiceEvent::Done { prompt_tokens: 1, tokens: u32::MAX }).await;
+        });
+        Ok(receiver)
+    }
+}
+
 async fn ask(node: &Node, query: &str) -> Vec<ConductorEvent> {
     let mut conversation = node.conduct_with(query, false).expect("query starts");
     let mut events = Vec::new();
@@ -66,6 +84,26 @@ async fn ask(node: &Node, query: &str) -> Vec<ConductorEvent> {
         events.push(event);
     }
     events
+}
+
+/// A stranger with `service` joins through `through` and provides
+/// [`SPECIALIST`].
+async fn join(through: &Network, service: Arc<dyn TaskService>) -> Network {
+    let config = NetConfig {
+        bootstrap: through.listen_addrs().await.expect("addresses"),
+        mdns: false,
+        autonat: false,
+        ..NetConfig::tcp(vec!["/ip4/127.0.0.1/tcp/0".parse().unwrap()])
+    };
+    let stranger = Network::start(Keypair::generate_ed25519(), config, Some(service)).await.expect("starts");
+    stranger.bootstrap().await.expect("bootstrap");
+    for _ in 0..40 {
+        if stranger.set_provided(BTreeSet::from([SPECIALIST.to_owned()])).await.expect("provides") > 0 {
+            return stranger;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    panic!("the stranger could not announce");
 }
 
 /// Waits (bounded) until `network` finds `provider` among the providers.
@@ -90,23 +128,7 @@ async fn what_a_stranger_says_of_itself_buys_it_no_work() {
 
     // The stranger joins through the honest node and provides the specialist.
     let liar = Arc::new(Liar::default());
-    let config = NetConfig {
-        bootstrap: honest_network.listen_addrs().await.expect("addresses"),
-        mdns: false,
-        autonat: false,
-        ..NetConfig::tcp(vec!["/ip4/127.0.0.1/tcp/0".parse().unwrap()])
-    };
-    let stranger = Network::start(Keypair::generate_ed25519(), config, Some(liar.clone())).await.expect("starts");
-    stranger.bootstrap().await.expect("bootstrap");
-    let mut reached = 0;
-    for _ in 0..40 {
-        reached = stranger.set_provided(BTreeSet::from([SPECIALIST.to_owned()])).await.expect("provides");
-        if reached > 0 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
-    assert!(reached > 0, "the stranger could not announce");
+    let stranger = join(&honest_network, liar.clone()).await;
     let requester_network = cluster.requester.network().expect("joined");
     finds(&honest_network, stranger.peer_id()).await;
     finds(&requester_network, stranger.peer_id()).await;
@@ -145,4 +167,26 @@ async fn what_a_stranger_says_of_itself_buys_it_no_work() {
     }
     assert!(cluster.requester.store().peer_record(&honest.peer_id).succeeded >= 2);
     stranger.shutdown();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_receipt_for_four_billion_tokens_is_credited_what_arrived() {
+    let root = tempfile::tempdir().unwrap();
+    // The honest node serves another specialist: the boaster is the only
+    // provider of this one.
+    let servers = vec![("honest".to_owned(), BTreeSet::from(["general.assistant".to_owned()]))];
+    let cluster = start_cluster(&base(), root.path().to_path_buf(), servers).await.expect("cluster forms");
+    let honest_network = cluster.servers[0].node.network().expect("joined");
+    let boaster = join(&honest_network, Arc::new(Boaster)).await;
+    finds(&cluster.requester.network().expect("joined"), boaster.peer_id()).await;
+
+    let events = ask(&cluster.requester, "How do I reverse a list in Python?").await;
+    let Some(ConductorEvent::Done { subtasks, .. }) = events.last() else { panic!("no done: {events:?}") };
+    assert_eq!(subtasks[0].executor, boaster.peer_id().to_string(), "{events:?}");
+    assert_eq!(subtasks[0].status, SubtaskStatus::Done);
+    // Its receipt verified (it signed u32::MAX), and one token frame came.
+    let ledger = cluster.requester.store().ledger(&boaster.peer_id().to_string()).unwrap();
+    assert_eq!((ledger.tasks_received, ledger.tokens_received), (1, 1), "{ledger:?}");
+    assert_eq!(subtasks[0].tokens, 1);
+    boaster.shutdown();
 }

@@ -307,4 +307,13 @@ impl TaskService for ServiceHandle {
             &LedgerEntry { tasks_given: 1, tokens_given: u64::from(receipt.tokens), ..LedgerEntry::default() },
         );
     }
+
+    fn abandoned(&self, requester: PeerId, tokens: u32) {
+        // No receipt went out, but the tokens did: the requester is charged.
+        add_ledger(
+            &self.0.store,
+            &requester.to_string(),
+            &LedgerEntry { tasks_given: 1, tokens_given: u64::from(tokens), ..LedgerEntry::default() },
+        );
+    }
 }
