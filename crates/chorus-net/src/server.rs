@@ -25,6 +25,48 @@ use crate::wire::{
 /// How long a requester has to send its request once the stream is open.
 pub const REQUEST_READ_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// Task streams one peer may hold open at once: beyond them its streams
+/// are refused as busy, so silent or slow streams cost a stranger its own
+/// places, not the node's capacity.
+pub const MAX_TASK_STREAMS_PER_PEER: usize = 8;
+
+/// Open task streams per peer.
+#[derive(Default)]
+struct PerPeer(std::sync::Mutex<std::collections::HashMap<PeerId, usize>>);
+
+impl PerPeer {
+    /// Counts one more stream of `peer`, unless it holds the most already.
+    fn enter(self: &Arc<Self>, peer: PeerId) -> Option<PeerStream> {
+        let mut open = self.0.lock().ok()?;
+        let count = open.entry(peer).or_default();
+        if *count >= MAX_TASK_STREAMS_PER_PEER {
+            return None;
+        }
+        *count += 1;
+        Some(PeerStream { streams: Arc::clone(self), peer })
+    }
+}
+
+/// One counted stream; dropping it frees the place (and forgets a peer with
+/// none left, so the map stays as small as the streams open).
+struct PeerStream {
+    streams: Arc<PerPeer>,
+    peer: PeerId,
+}
+
+impl Drop for PeerStream {
+    fn drop(&mut self) {
+        if let Ok(mut open) = self.streams.0.lock()
+            && let Some(count) = open.get_mut(&self.peer)
+        {
+            *count = count.saturating_sub(1);
+            if *count == 0 {
+                open.remove(&self.peer);
+            }
+        }
+    }
+}
+
 /// What a running task reports to the network layer.
 #[derive(Debug, Clone, PartialEq)]
 pub enum ServiceEvent {
@@ -80,6 +122,7 @@ pub(crate) async fn serve(
     drop_next: Arc<AtomicUsize>,
 ) {
     let streams = Arc::new(Semaphore::new(max_streams.max(1)));
+    let per_peer = Arc::new(PerPeer::default());
     loop {
         let (peer, mut stream) = tokio::select! {
             biased;
@@ -102,6 +145,13 @@ pub(crate) async fn serve(
             });
             continue;
         }
+        let Some(place) = per_peer.enter(peer) else {
+            tokio::spawn(async move {
+                let error = TaskError::new(TaskErrorCode::Busy, "too many open task streams from this peer");
+                refuse(&mut stream, error).await;
+            });
+            continue;
+        };
         let Ok(permit) = Arc::clone(&streams).try_acquire_owned() else {
             tokio::spawn(async move {
                 refuse(&mut stream, TaskError::new(TaskErrorCode::Busy, "too many open task streams")).await;
@@ -117,6 +167,7 @@ pub(crate) async fn serve(
                 () = handle(peer, stream, service, keypair) => {}
             }
             drop(permit);
+            drop(place);
         });
     }
 }

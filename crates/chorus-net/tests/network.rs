@@ -429,3 +429,46 @@ async fn a_requester_that_hangs_up_is_still_charged_for_what_it_got() {
     assert_eq!(echo.completed.load(Ordering::SeqCst), 0, "no receipt went out");
     drop(release);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_peer_holding_64_silent_streams_does_not_keep_another_peers_task_out() {
+    let echo = Echo::new(&["writing.echo"], 2, Duration::from_millis(1));
+    let server = node(NetConfig::memory(memory_address()), Some(echo.clone())).await;
+    let address = first_address(&server).await;
+    let hog = node(NetConfig::memory(memory_address()), None).await;
+    hog.dial(address.clone()).await.unwrap();
+    // 64 streams opened and never written to: the node's whole budget of
+    // task streams, were it shared.
+    let mut silent = Vec::new();
+    for _ in 0..64 {
+        silent.push(hog.open_task_stream(server.peer_id()).await.unwrap());
+    }
+
+    // Meanwhile another peer's task is served.
+    let honest = node(NetConfig::memory(memory_address()), None).await;
+    honest.dial(address).await.unwrap();
+    let (text, tokens) = collect(&honest, server.peer_id(), request("writing.echo", "still served")).await.unwrap();
+    assert_eq!((text.as_str(), tokens), ("still served ", 2));
+
+    // What became of the hog's streams, told by what the node answered (not
+    // by when): refused at once as busy, held until the request timeout, or
+    // reset unread. It never held more than its own few places.
+    let (mut busy, mut held, mut reset) = (0, 0, 0);
+    for mut stream in silent {
+        let frame = tokio::time::timeout(
+            Duration::from_secs(15),
+            chorus_net::read_frame::<_, chorus_net::TaskFrame>(&mut stream, 65536),
+        )
+        .await
+        .expect("every stream is answered or closed within the request timeout");
+        match frame {
+            Ok(chorus_net::TaskFrame::Error { error }) if error.code == TaskErrorCode::Busy => busy += 1,
+            Ok(chorus_net::TaskFrame::Error { error }) if error.code == TaskErrorCode::OverDeadline => held += 1,
+            Ok(other) => panic!("unexpected frame {other:?}"),
+            Err(_) => reset += 1,
+        }
+    }
+    assert_eq!(busy + held + reset, 64);
+    assert!(held <= chorus_net::MAX_TASK_STREAMS_PER_PEER, "the hog held {held} streams");
+    assert!(busy >= 64 - chorus_net::MAX_TASK_STREAMS_PER_PEER - reset, "busy {busy}, held {held}, reset {reset}");
+}

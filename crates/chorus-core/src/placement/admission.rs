@@ -126,6 +126,8 @@ pub struct LimitsChange {
 struct Waiter {
     ticket: u64,
     standing: i64,
+    /// Who asked (a key the caller derives from the peer id).
+    requester: u64,
 }
 
 /// Who runs and who waits on this device: a bounded line, ordered by the
@@ -139,6 +141,14 @@ struct Waiter {
 /// full, a requester in better standing takes the place of the worst
 /// waiting one; among equals, first come, first served. Running work is
 /// never preempted.
+///
+/// No requester keeps the device to itself while another asks
+/// ([`request_from`](Self::request_from)): when the line is full, a
+/// requester holding more than its fair share of the waiting places (the
+/// places divided among the requesters asking) loses its last one to a
+/// requester below its share, whatever their standing; and a freed slot
+/// goes to the first waiting requester running less than its fair share of
+/// the slots. A lone requester may still use every slot and place.
 ///
 /// ```
 /// use chorus_core::{AdmissionQueue, Admitted, HostConditions, ServeLimits};
@@ -156,6 +166,8 @@ pub struct AdmissionQueue {
     limits: ServeLimits,
     /// Started tickets, in the order they started.
     running: Vec<u64>,
+    /// The requester of each started ticket, in the same order.
+    running_for: Vec<u64>,
     /// Kept in serving order: highest standing first, arrival order among
     /// equals. The last one is the first to lose its place.
     waiting: Vec<Waiter>,
@@ -165,7 +177,7 @@ impl AdmissionQueue {
     /// An empty queue under these limits.
     #[must_use]
     pub fn new(limits: ServeLimits) -> Self {
-        Self { limits, running: Vec::new(), waiting: Vec::new() }
+        Self { limits, running: Vec::new(), running_for: Vec::new(), waiting: Vec::new() }
     }
 
     /// The limits in force.
@@ -209,6 +221,19 @@ impl AdmissionQueue {
         max_tokens: u32,
         host: &HostConditions,
     ) -> Result<Admission, Refusal> {
+        self.request_from(ticket, ticket, standing, max_tokens, host)
+    }
+
+    /// [`request`](Self::request) from `requester` (a key of the peer that
+    /// asks): its tickets count together towards its fair share.
+    pub fn request_from(
+        &mut self,
+        ticket: u64,
+        requester: u64,
+        standing: i64,
+        max_tokens: u32,
+        host: &HostConditions,
+    ) -> Result<Admission, Refusal> {
         if let Some(refusal) = self.closed() {
             return Err(refusal);
         }
@@ -230,20 +255,47 @@ impl AdmissionQueue {
         }
         if self.running.len() < self.max_slots() && self.waiting.is_empty() {
             self.running.push(ticket);
+            self.running_for.push(requester);
             return Ok(admitted(Admitted::RunNow));
         }
         let mut evicted = None;
         if self.waiting.len() >= self.max_waiting() {
-            match self.waiting.last() {
-                Some(worst) if worst.standing < standing => {
-                    evicted = self.waiting.pop().map(|waiter| waiter.ticket);
+            if let Some(hog) = self.over_share(requester) {
+                evicted = Some(self.waiting.remove(hog).ticket);
+            } else {
+                match self.waiting.last() {
+                    Some(worst) if worst.standing < standing => {
+                        evicted = self.waiting.pop().map(|waiter| waiter.ticket);
+                    }
+                    _ => return Err(Refusal::Busy),
                 }
-                _ => return Err(Refusal::Busy),
             }
         }
         let position = self.waiting.partition_point(|waiter| waiter.standing >= standing);
-        self.waiting.insert(position, Waiter { ticket, standing });
+        self.waiting.insert(position, Waiter { ticket, standing, requester });
         Ok(Admission { admitted: Admitted::Wait, evicted })
+    }
+
+    /// The position of the last waiting ticket of a requester holding more
+    /// than its fair share of the waiting places, when `newcomer` holds less
+    /// than its own. The share is the places divided among the requesters
+    /// waiting, the newcomer included (at least one place each).
+    fn over_share(&self, newcomer: u64) -> Option<usize> {
+        let mut counts: std::collections::BTreeMap<u64, usize> = std::collections::BTreeMap::new();
+        for waiter in &self.waiting {
+            *counts.entry(waiter.requester).or_default() += 1;
+        }
+        let mine = counts.get(&newcomer).copied().unwrap_or(0);
+        let askers = counts.len() + usize::from(mine == 0);
+        let share = (self.max_waiting() / askers.max(1)).max(1);
+        if mine >= share {
+            return None;
+        }
+        // The requester furthest over its share; ties to the one whose
+        // last ticket waits furthest back.
+        let (&hog, &held) = counts.iter().filter(|(_, held)| **held > share).max_by_key(|(_, held)| **held)?;
+        let _ = held;
+        self.waiting.iter().rposition(|waiter| waiter.requester == hog)
     }
 
     /// A started ticket is done (finished, failed or abandoned): frees its
@@ -252,6 +304,7 @@ impl AdmissionQueue {
     pub fn finish(&mut self, ticket: u64) -> Vec<u64> {
         if let Some(position) = self.running.iter().position(|running| *running == ticket) {
             let _ = self.running.remove(position);
+            let _ = self.running_for.remove(position);
         } else {
             let _ = self.cancel(ticket);
         }
@@ -309,12 +362,25 @@ impl AdmissionQueue {
         usize::try_from(self.limits.max_waiting).unwrap_or(usize::MAX)
     }
 
-    /// Starts waiting tickets while slots are free.
+    /// Starts waiting tickets while slots are free: each time the first
+    /// one whose requester runs less than its fair share of the slots (the
+    /// slots divided among the requesters running or waiting), or the
+    /// first one when every requester has its share.
     fn promote(&mut self) -> Vec<u64> {
-        let free = self.max_slots().saturating_sub(self.running.len());
-        let started: Vec<u64> =
-            self.waiting.drain(..free.min(self.waiting.len())).map(|waiter| waiter.ticket).collect();
-        self.running.extend_from_slice(&started);
+        let mut started = Vec::new();
+        while self.running.len() < self.max_slots() && !self.waiting.is_empty() {
+            let mut askers: Vec<u64> = self.running_for.clone();
+            askers.extend(self.waiting.iter().map(|waiter| waiter.requester));
+            askers.sort_unstable();
+            askers.dedup();
+            let share = (self.max_slots() / askers.len().max(1)).max(1);
+            let runs = |requester: u64| self.running_for.iter().filter(|r| **r == requester).count();
+            let next = self.waiting.iter().position(|waiter| runs(waiter.requester) < share).unwrap_or(0);
+            let waiter = self.waiting.remove(next);
+            self.running.push(waiter.ticket);
+            self.running_for.push(waiter.requester);
+            started.push(waiter.ticket);
+        }
         started
     }
 }

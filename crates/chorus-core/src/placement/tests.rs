@@ -111,3 +111,29 @@ fn a_new_identity_waits_behind_every_known_requester_debtors_included() {
     // Even the deepest debt ranks above a key never seen.
     assert!(serving_rank(&ledger(u64::MAX, 0)) > new);
 }
+
+#[test]
+fn one_requester_cannot_keep_the_line_from_another() {
+    let host = HostConditions { idle: true, charging: None };
+    let mut queue = AdmissionQueue::new(ServeLimits { max_slots: 2, max_waiting: 4, ..ServeLimits::default() });
+    let (hog, other) = (1, 2);
+    // Alone, the hog may use every slot and every place.
+    for ticket in 1..=6 {
+        let admission = queue.request_from(ticket, hog, 0, 100, &host).expect("admitted");
+        assert_eq!(admission.admitted, if ticket <= 2 { Admitted::RunNow } else { Admitted::Wait });
+    }
+    assert_eq!(queue.request_from(7, hog, 0, 100, &host), Err(Refusal::Busy), "the line is full");
+    // Another requester, no better standing, takes the hog's last place.
+    let admission = queue.request_from(8, other, 0, 100, &host).expect("admitted");
+    assert_eq!((admission.admitted, admission.evicted), (Admitted::Wait, Some(6)));
+    // The next free slot goes to the requester running less than its share,
+    // though the hog's tickets came first.
+    assert_eq!(queue.finish(1), [8]);
+    assert_eq!(queue.finish(2), [3]);
+    // At its share (two places of four, two askers), the other requester
+    // gets no more by evicting: it waits its turn like anyone.
+    let _ = queue.request_from(9, other, 0, 100, &host).expect("a free place");
+    assert_eq!(queue.waiting(), [4, 5, 9]);
+    let _ = queue.request_from(10, other, 0, 100, &host).expect("a free place");
+    assert_eq!(queue.request_from(11, other, 0, 100, &host), Err(Refusal::Busy));
+}

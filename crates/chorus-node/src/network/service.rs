@@ -171,8 +171,9 @@ impl NodeService {
         let state = &mut *queue;
         let admission =
             state.admission.as_mut().ok_or_else(|| TaskError::new(TaskErrorCode::Internal, "no admission queue"))?;
-        let decision =
-            admission.request(id, peer_standing, max_tokens, &host).map_err(|refusal| refusal_error(&refusal))?;
+        let decision = admission
+            .request_from(id, requester_key(&requester), peer_standing, max_tokens, &host)
+            .map_err(|refusal| refusal_error(&refusal))?;
         if let Some(evicted) = decision.evicted
             && let Some(waiter) = state.waiters.remove(&evicted)
         {
@@ -224,6 +225,15 @@ impl NodeService {
 /// The service as the network sees it: an `Arc` so admitted tasks can hold it.
 #[derive(Debug, Clone)]
 pub(crate) struct ServiceHandle(pub(crate) Arc<NodeService>);
+
+/// The key a requester's tickets share in the admission queue (its fair
+/// share counts them together).
+fn requester_key(peer: &PeerId) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    peer.hash(&mut hasher);
+    hasher.finish()
+}
 
 impl TaskService for ServiceHandle {
     fn status(&self) -> PeerStatus {
