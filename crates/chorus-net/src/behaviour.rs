@@ -7,10 +7,10 @@ use std::ops::{Deref, DerefMut};
 use std::task::{Context, Poll};
 use std::time::Instant;
 
+use crate::store::BoundedStore;
 use libp2p::core::Endpoint;
 use libp2p::core::transport::PortUse;
 use libp2p::identity::Keypair;
-use libp2p::kad::store::{MemoryStore, MemoryStoreConfig};
 use libp2p::request_response::{self, ProtocolSupport};
 use libp2p::swarm::behaviour::toggle::Toggle;
 use libp2p::swarm::{
@@ -66,10 +66,9 @@ impl Behaviour {
             .set_provider_publication_interval(Some(config.reprovide_interval))
             .set_periodic_bootstrap_interval(Some(config.bootstrap_interval))
             .set_max_packet_size(64 * 1024);
-        let store = MemoryStore::with_config(
-            peer_id,
-            MemoryStoreConfig { max_provided_keys: 4096, max_providers_per_key: 64, ..MemoryStoreConfig::default() },
-        );
+        // Own provider records apart from others', which are capped per
+        // provider and in all; value records refused (crate::store).
+        let store = BoundedStore::new(peer_id);
         let mut kad = kad::Behaviour::with_config(peer_id, store, kad_config);
         if config.kad_server {
             kad.set_mode(Some(kad::Mode::Server));
@@ -120,7 +119,7 @@ impl Behaviour {
 /// to and from the peers the network task quarantines, so that later
 /// lookups skip them at once (a refused dial fails the request immediately).
 pub(crate) struct Kademlia {
-    inner: kad::Behaviour<MemoryStore>,
+    inner: kad::Behaviour<BoundedStore>,
     /// Requests that timed out in a row, per peer, with nothing heard from
     /// it in between.
     strikes: HashMap<PeerId, u32>,
@@ -151,7 +150,7 @@ pub(crate) enum KadEvent {
 struct Quarantined;
 
 impl Kademlia {
-    fn new(inner: kad::Behaviour<MemoryStore>) -> Self {
+    fn new(inner: kad::Behaviour<BoundedStore>) -> Self {
         Self { inner, strikes: HashMap::new(), unresponsive: VecDeque::new(), quarantined: HashMap::new() }
     }
 
@@ -173,7 +172,7 @@ impl Kademlia {
 }
 
 impl Deref for Kademlia {
-    type Target = kad::Behaviour<MemoryStore>;
+    type Target = kad::Behaviour<BoundedStore>;
 
     fn deref(&self) -> &Self::Target {
         &self.inner
@@ -187,7 +186,7 @@ impl DerefMut for Kademlia {
 }
 
 impl NetworkBehaviour for Kademlia {
-    type ConnectionHandler = <kad::Behaviour<MemoryStore> as NetworkBehaviour>::ConnectionHandler;
+    type ConnectionHandler = <kad::Behaviour<BoundedStore> as NetworkBehaviour>::ConnectionHandler;
     type ToSwarm = KadEvent;
 
     fn handle_pending_inbound_connection(

@@ -24,6 +24,7 @@ mod limits;
 mod network;
 mod receipt;
 mod server;
+mod store;
 mod wire;
 
 pub use client::{OPEN_TIMEOUT, RemoteEvent, RemoteTask};
@@ -38,6 +39,7 @@ pub use libp2p::{Multiaddr, PeerId, Stream};
 pub use network::{NetError, Network, PeerInfo, ProviderLookup, Reachability};
 pub use receipt::{ReceiptError, request_hash, result_hash};
 pub use server::{MAX_TASK_STREAMS_PER_PEER, REQUEST_READ_TIMEOUT, ServiceEvent, TaskService};
+pub use store::{MAX_KEYS_PER_PROVIDER, MAX_OTHER_RECORDS, MAX_OWN_KEYS, MAX_PROVIDERS_PER_KEY};
 pub use wire::{
     ChatMessage, DeviceClass, FrameError, KAD_PROTOCOL, MAX_MESSAGES, MAX_REQUEST_BYTES, MAX_RESPONSE_FRAME_BYTES,
     MAX_RESULT_BYTES, MAX_STATUS_BYTES, MAX_STATUS_REQUEST_BYTES, PROTOCOL_VERSION, PeerStatus, Receipt,

@@ -472,3 +472,31 @@ async fn a_peer_holding_64_silent_streams_does_not_keep_another_peers_task_out()
     assert!(held <= chorus_net::MAX_TASK_STREAMS_PER_PEER, "the hog held {held} streams");
     assert!(busy >= 64 - chorus_net::MAX_TASK_STREAMS_PER_PEER - reset, "busy {busy}, held {held}, reset {reset}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flood_of_4096_provider_records_neither_silences_the_victim_nor_grows_its_memory() {
+    let victim = node(NetConfig::memory(memory_address()), Some(Echo::new(&["writing.echo"], 1, Duration::ZERO))).await;
+    let address = first_address(&victim).await;
+    let third = node(NetConfig { bootstrap: vec![address.clone()], ..NetConfig::memory(memory_address()) }, None).await;
+    third.bootstrap().await.unwrap();
+    // Four identities announce 1,024 random keys each (the most one node
+    // may provide): 4,096 ADD_PROVIDER messages reach the victim.
+    for flooder in 0..4 {
+        let config = NetConfig { bootstrap: vec![address.clone()], ..NetConfig::memory(memory_address()) };
+        let network = node(config, None).await;
+        network.bootstrap().await.unwrap();
+        let keys: BTreeSet<String> = (0..chorus_net::MAX_OWN_KEYS).map(|n| format!("flood-{flooder}-{n}")).collect();
+        let reached = network.set_provided(keys).await.unwrap();
+        assert!(reached > 0, "the flood reached no one");
+    }
+    let held = victim.stored_records().await.unwrap();
+    assert!(
+        held <= 4 * chorus_net::MAX_KEYS_PER_PROVIDER + chorus_net::MAX_KEYS_PER_PROVIDER,
+        "the victim holds {held}"
+    );
+
+    // The victim still announces, and the third node still finds it.
+    let reached = victim.set_provided(BTreeSet::from(["writing.echo".to_owned()])).await.unwrap();
+    assert!(reached > 0);
+    assert!(find(&third, "writing.echo", 25).await.contains(&victim.peer_id()));
+}

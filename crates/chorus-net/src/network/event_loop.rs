@@ -190,6 +190,9 @@ impl EventLoop {
             Command::Quarantined(reply) => {
                 let _ = reply.send(self.quarantined_now());
             }
+            Command::StoredRecords(reply) => {
+                let _ = reply.send(self.swarm.behaviour_mut().kad.store_mut().other_records());
+            }
             Command::AddressesOf(peer, reply) => {
                 let mut known: BTreeSet<Multiaddr> =
                     self.peers.get(&peer).map(|state| state.addresses.clone()).unwrap_or_default();

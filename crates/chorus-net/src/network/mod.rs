@@ -59,6 +59,7 @@ enum Command {
     #[cfg(feature = "test-hooks")]
     Freeze(bool),
     Quarantined(oneshot::Sender<Vec<PeerId>>),
+    StoredRecords(oneshot::Sender<usize>),
     AddressesOf(PeerId, oneshot::Sender<Vec<Multiaddr>>),
     AddAddresses(PeerId, Vec<Multiaddr>),
 }
@@ -293,6 +294,15 @@ impl Network {
     /// [`NetError::Stopped`].
     pub async fn quarantined(&self) -> Result<Vec<PeerId>, NetError> {
         self.call(Command::Quarantined).await
+    }
+
+    /// Other peers' provider records this node holds for the DHT (bounded:
+    /// see [`crate::MAX_OTHER_RECORDS`]).
+    ///
+    /// # Errors
+    /// [`NetError::Stopped`].
+    pub async fn stored_records(&self) -> Result<usize, NetError> {
+        self.call(Command::StoredRecords).await
     }
 
     /// Drops the next `count` inbound task streams unread, as libp2p-stream
