@@ -7,7 +7,7 @@ use libp2p::{PeerId, Stream};
 use crate::network::Network;
 use crate::wire::{
     FrameError, MAX_REQUEST_BYTES, MAX_RESPONSE_FRAME_BYTES, MAX_RESULT_BYTES, Receipt, TASK_PROTOCOL, TaskError,
-    TaskErrorCode, TaskFrame, TaskRequest, TaskSummary, read_frame, write_frame,
+    TaskErrorCode, TaskFrame, TaskRequest, TaskSummary, read_frame, write_frame_bytes,
 };
 
 /// How long opening a task stream (dialling included) may take.
@@ -37,6 +37,8 @@ pub struct RemoteTask {
     peer: PeerId,
     local: PeerId,
     request: TaskRequest,
+    /// The request frame's body as sent: what the receipt's hash covers.
+    request_bytes: Vec<u8>,
     stream: Stream,
     control: libp2p_stream::Control,
     text: String,
@@ -65,12 +67,17 @@ impl Network {
     /// # Errors
     /// `disconnected` when the peer cannot be reached, `not_serving` when it
     /// does not speak the task protocol.
-    pub async fn start_task(&self, peer: PeerId, request: TaskRequest) -> Result<RemoteTask, TaskError> {
+    pub async fn start_task(&self, peer: PeerId, mut request: TaskRequest) -> Result<RemoteTask, TaskError> {
+        if request.nonce.is_empty() {
+            request.nonce = nonce(&self.peer_id());
+        }
+        let request_bytes = serde_json::to_vec(&request)
+            .map_err(|error| TaskError::new(TaskErrorCode::BadRequest, error.to_string()))?;
         let mut control = self.control();
         let mut resends = 0;
         let stream = loop {
             let mut stream = open(&mut control, peer).await?;
-            match write_request(&mut stream, &request).await {
+            match write_request(&mut stream, &request_bytes).await {
                 Ok(()) => break stream,
                 Err(error) if error.code == TaskErrorCode::Disconnected && resends < RESENDS => {
                     tracing::debug!(%peer, %error, "the peer dropped the task stream before its request; sending again");
@@ -84,6 +91,7 @@ impl Network {
             peer,
             local: self.peer_id(),
             request,
+            request_bytes,
             stream,
             control,
             text: String::new(),
@@ -129,9 +137,20 @@ async fn open(control: &mut libp2p_stream::Control, peer: PeerId) -> Result<Stre
     }
 }
 
-/// Writes `request` on a task stream.
-async fn write_request(stream: &mut Stream, request: &TaskRequest) -> Result<(), TaskError> {
-    write_frame(stream, request, MAX_REQUEST_BYTES).await.map_err(|error| {
+/// A nonce no other request of this node carries: 32 hex digits of
+/// sha256(peer id, the clock, a counter).
+fn nonce(local: &PeerId) -> String {
+    use sha2::{Digest as _, Sha256};
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |since| since.as_nanos());
+    let seed = format!("{local}/{nanos}/{}", COUNTER.fetch_add(1, Ordering::Relaxed));
+    Sha256::digest(seed.as_bytes()).iter().take(16).map(|byte| format!("{byte:02x}")).collect()
+}
+
+/// Writes a request frame's body on a task stream.
+async fn write_request(stream: &mut Stream, request_bytes: &[u8]) -> Result<(), TaskError> {
+    write_frame_bytes(stream, request_bytes, MAX_REQUEST_BYTES).await.map_err(|error| {
         let code = if error.kind() == std::io::ErrorKind::InvalidInput {
             TaskErrorCode::TooLarge
         } else {
@@ -172,7 +191,7 @@ impl RemoteTask {
                 }
             };
             // A write the peer refuses shows again as a failed read above.
-            if let Err(error) = write_request(&mut stream, &self.request).await
+            if let Err(error) = write_request(&mut stream, &self.request_bytes).await
                 && error.code != TaskErrorCode::Disconnected
             {
                 self.finished = true;
@@ -197,7 +216,7 @@ impl RemoteTask {
                 }
             }
             Ok(TaskFrame::Done { summary, receipt }) => {
-                match receipt.verify(&self.peer, &self.local, &self.request, &self.text, summary.tokens) {
+                match receipt.verify(&self.peer, &self.local, &self.request_bytes, &self.text, summary.tokens) {
                     Ok(()) => Ok(RemoteEvent::Done { summary, receipt, text: std::mem::take(&mut self.text) }),
                     Err(error) => Err(TaskError::new(TaskErrorCode::Protocol, format!("bad receipt: {error}"))),
                 }

@@ -44,5 +44,5 @@ pub use wire::{
     ChatMessage, DeviceClass, FrameError, KAD_PROTOCOL, MAX_MESSAGES, MAX_REQUEST_BYTES, MAX_RESPONSE_FRAME_BYTES,
     MAX_RESULT_BYTES, MAX_STATUS_BYTES, MAX_STATUS_REQUEST_BYTES, PROTOCOL_VERSION, PeerStatus, Receipt,
     STATUS_PROTOCOL, Sampling, StatusRequest, TASK_PROTOCOL, TaskError, TaskErrorCode, TaskFrame, TaskRequest,
-    TaskSummary, read_frame, write_frame,
+    TaskSummary, read_frame, read_frame_bytes, write_frame, write_frame_bytes,
 };

@@ -3,13 +3,16 @@
 //! The executor signs (requester, request hash, result hash, token count)
 //! with its identity key; the requester checks the signature against the
 //! peer id it talked to and the hashes against what it sent and received.
-//! Only then does the contribution ledger count the work.
+//! Only then does the contribution ledger count the work. The request hash
+//! is over the request frame's bytes exactly as they crossed the wire (any
+//! implementation can compute it, whatever its JSON encoder), and those
+//! bytes hold the requester's nonce: no two receipts sign the same thing.
 
 use libp2p::PeerId;
 use libp2p::identity::{Keypair, PublicKey};
 use sha2::{Digest as _, Sha256};
 
-use crate::wire::{Receipt, TaskRequest};
+use crate::wire::Receipt;
 
 /// Why a receipt was rejected.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -29,10 +32,11 @@ pub enum ReceiptError {
     Malformed(&'static str),
 }
 
-/// Hex sha256 of a request, as both sides compute it.
+/// Hex sha256 of a request frame's body (the JSON bytes after the length
+/// prefix), as both sides compute it.
 #[must_use]
-pub fn request_hash(request: &TaskRequest) -> String {
-    hex(&Sha256::digest(serde_json::to_vec(request).unwrap_or_default()))
+pub fn request_hash(request_bytes: &[u8]) -> String {
+    hex(&Sha256::digest(request_bytes))
 }
 
 /// Hex sha256 of a result text.
@@ -44,11 +48,11 @@ pub fn result_hash(text: &str) -> String {
 impl Receipt {
     /// Signs a receipt as `keypair` (the executor).
     #[must_use]
-    pub fn sign(keypair: &Keypair, requester: &PeerId, request: &TaskRequest, result: &str, tokens: u32) -> Self {
+    pub fn sign(keypair: &Keypair, requester: &PeerId, request_bytes: &[u8], result: &str, tokens: u32) -> Self {
         let mut receipt = Self {
             executor: keypair.public().to_peer_id().to_string(),
             requester: requester.to_string(),
-            request_hash: request_hash(request),
+            request_hash: request_hash(request_bytes),
             result_hash: result_hash(result),
             tokens,
             public_key: hex(&keypair.public().encode_protobuf()),
@@ -62,14 +66,15 @@ impl Receipt {
     #[must_use]
     pub fn signed_bytes(&self) -> Vec<u8> {
         format!(
-            "chorus/receipt/1\n{}\n{}\n{}\n{}\n{}",
+            "chorus/receipt/2\n{}\n{}\n{}\n{}\n{}",
             self.executor, self.requester, self.request_hash, self.result_hash, self.tokens
         )
         .into_bytes()
     }
 
     /// Checks the receipt of a task this node (`requester`) asked `executor`
-    /// to do with `request`, which returned `result` in `tokens` tokens.
+    /// to do with the request frame `request_bytes`, which returned `result`
+    /// in `tokens` tokens.
     ///
     /// # Errors
     /// [`ReceiptError`] naming what does not hold.
@@ -77,7 +82,7 @@ impl Receipt {
         &self,
         executor: &PeerId,
         requester: &PeerId,
-        request: &TaskRequest,
+        request_bytes: &[u8],
         result: &str,
         tokens: u32,
     ) -> Result<(), ReceiptError> {
@@ -89,7 +94,7 @@ impl Receipt {
         if self.requester != requester.to_string() {
             return Err(ReceiptError::Mismatch("requester"));
         }
-        if self.request_hash != request_hash(request) {
+        if self.request_hash != request_hash(request_bytes) {
             return Err(ReceiptError::Mismatch("request"));
         }
         if self.result_hash != result_hash(result) {
@@ -122,24 +127,16 @@ fn unhex(text: &str) -> Option<Vec<u8>> {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
-    use crate::wire::{ChatMessage, PROTOCOL_VERSION, Sampling};
 
-    fn request(prompt: &str) -> TaskRequest {
-        TaskRequest {
-            version: PROTOCOL_VERSION,
-            specialist: "general.assistant".to_owned(),
-            messages: vec![ChatMessage { role: "user".to_owned(), content: prompt.to_owned() }],
-            sampling: Sampling {
-                temperature: 0.7,
-                top_k: 40,
-                top_p: 0.9,
-                min_p: 0.05,
-                repeat_penalty: 1.1,
-                max_tokens: 64,
-                seed: 3,
-            },
-            deadline_ms: 5000,
-        }
+    /// A request frame's body as some implementation wrote it (spacing and
+    /// number formats of its own: the hash is over these bytes).
+    fn request(prompt: &str, nonce: &str) -> Vec<u8> {
+        format!(
+            "{{ \"version\": 2, \"specialist\": \"general.assistant\", \"nonce\": \"{nonce}\", \"messages\": \
+             [{{\"role\": \"user\", \"content\": \"{prompt}\"}}], \"sampling\": {{\"temperature\": 0.7, \"top_k\": 40, \
+             \"top_p\": 0.9, \"min_p\": 0.05, \"repeat_penalty\": 1.1, \"max_tokens\": 64, \"seed\": 3}}, \"deadline_ms\": 5e3 }}"
+        )
+        .into_bytes()
     }
 
     #[test]
@@ -148,7 +145,7 @@ mod tests {
         let requester = Keypair::generate_ed25519().public().to_peer_id();
         let stranger = Keypair::generate_ed25519().public().to_peer_id();
         let executor_id = executor.public().to_peer_id();
-        let task = request("hello");
+        let task = request("hello", "00112233445566778899aabbccddeeff");
         let receipt = Receipt::sign(&executor, &requester, &task, "world", 2);
         assert_eq!(receipt.verify(&executor_id, &requester, &task, "world", 2), Ok(()));
         // The receipt survives the wire.
@@ -160,8 +157,16 @@ mod tests {
             receipt.verify(&executor_id, &stranger, &task, "world", 2),
             Err(ReceiptError::Mismatch("requester"))
         );
+        let other = request("other", "00112233445566778899aabbccddeeff");
         assert_eq!(
-            receipt.verify(&executor_id, &requester, &request("other"), "world", 2),
+            receipt.verify(&executor_id, &requester, &other, "world", 2),
+            Err(ReceiptError::Mismatch("request"))
+        );
+        // The same question with another nonce is another request: a receipt
+        // is never good for two of them.
+        let again = request("hello", "ffeeddccbbaa99887766554433221100");
+        assert_eq!(
+            receipt.verify(&executor_id, &requester, &again, "world", 2),
             Err(ReceiptError::Mismatch("request"))
         );
         assert_eq!(receipt.verify(&executor_id, &requester, &task, "w0rld", 2), Err(ReceiptError::Mismatch("result")));
@@ -175,5 +180,22 @@ mod tests {
             garbled.verify(&executor_id, &requester, &task, "world", 2),
             Err(ReceiptError::Malformed("signature"))
         );
+    }
+
+    #[test]
+    fn the_signed_bytes_are_the_documented_ones() {
+        // docs/PROTOCOL.md gives this layout to other implementations.
+        let receipt = Receipt {
+            executor: "E".to_owned(),
+            requester: "R".to_owned(),
+            request_hash: request_hash(b"{}"),
+            result_hash: result_hash("hi"),
+            tokens: 7,
+            public_key: String::new(),
+            signature: String::new(),
+        };
+        let expected = format!("chorus/receipt/2\nE\nR\n{}\n{}\n7", request_hash(b"{}"), result_hash("hi"));
+        assert_eq!(receipt.signed_bytes(), expected.into_bytes());
+        assert_eq!(request_hash(b"{}"), "44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a");
     }
 }

@@ -19,7 +19,7 @@ use tokio_util::sync::CancellationToken;
 use crate::limits::RateLimiter;
 use crate::wire::{
     FrameError, MAX_REQUEST_BYTES, MAX_RESPONSE_FRAME_BYTES, MAX_RESULT_BYTES, PeerStatus, Receipt, TaskError,
-    TaskErrorCode, TaskFrame, TaskRequest, TaskSummary, read_frame, write_frame,
+    TaskErrorCode, TaskFrame, TaskRequest, TaskSummary, read_frame_bytes, write_frame,
 };
 
 /// How long a requester has to send its request once the stream is open.
@@ -180,8 +180,8 @@ async fn refuse(stream: &mut Stream, error: TaskError) {
 
 async fn handle(peer: PeerId, mut stream: Stream, service: Arc<dyn TaskService>, keypair: Keypair) {
     let started = Instant::now();
-    let request: TaskRequest =
-        match tokio::time::timeout(REQUEST_READ_TIMEOUT, read_frame(&mut stream, MAX_REQUEST_BYTES)).await {
+    let request_bytes =
+        match tokio::time::timeout(REQUEST_READ_TIMEOUT, read_frame_bytes(&mut stream, MAX_REQUEST_BYTES)).await {
             Err(_) => {
                 let message = format!("the request did not arrive within {} s", REQUEST_READ_TIMEOUT.as_secs());
                 return refuse(&mut stream, TaskError::new(TaskErrorCode::OverDeadline, message)).await;
@@ -201,8 +201,15 @@ async fn handle(peer: PeerId, mut stream: Stream, service: Arc<dyn TaskService>,
                 tracing::debug!(%peer, %error, "task stream broke before its request");
                 return;
             }
-            Ok(Ok(request)) => request,
+            Ok(Ok(bytes)) => bytes,
         };
+    let request: TaskRequest = match serde_json::from_slice(&request_bytes) {
+        Ok(request) => request,
+        Err(error) => {
+            let error = TaskError::new(TaskErrorCode::BadRequest, format!("malformed request: {error}"));
+            return refuse(&mut stream, error).await;
+        }
+    };
     if let Err(error) = request.validate() {
         return refuse(&mut stream, error).await;
     }
@@ -260,7 +267,7 @@ async fn handle(peer: PeerId, mut stream: Stream, service: Arc<dyn TaskService>,
                 }
             }
             Some(ServiceEvent::Done { prompt_tokens, tokens }) => {
-                let receipt = Receipt::sign(&keypair, &peer, &request, &text, tokens);
+                let receipt = Receipt::sign(&keypair, &peer, &request_bytes, &text, tokens);
                 let summary = TaskSummary {
                     prompt_tokens,
                     tokens,

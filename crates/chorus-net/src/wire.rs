@@ -14,8 +14,10 @@ pub const KAD_PROTOCOL: StreamProtocol = StreamProtocol::new("/chorus/kad/1.0.0"
 pub const STATUS_PROTOCOL: StreamProtocol = StreamProtocol::new("/chorus/status/1");
 /// The task protocol: one stream per inference.
 pub const TASK_PROTOCOL: StreamProtocol = StreamProtocol::new("/chorus/task/1");
-/// Version carried in status replies and task requests.
-pub const PROTOCOL_VERSION: u32 = 1;
+/// Version carried in status replies and task requests. Version 2: the
+/// request carries a nonce, and a receipt signs the sha256 of the request
+/// frame's bytes as they crossed the wire (docs/PROTOCOL.md).
+pub const PROTOCOL_VERSION: u32 = 2;
 
 /// Largest task request frame (messages and settings).
 pub const MAX_REQUEST_BYTES: usize = 64 * 1024;
@@ -105,8 +107,9 @@ pub struct Sampling {
 }
 
 /// A task request: run `messages` as `specialist` within `deadline_ms`.
+/// Fields this node does not know are ignored, so a newer peer may add
+/// optional ones without a new version (docs/PROTOCOL.md, "Versions").
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct TaskRequest {
     /// Protocol version of the requester.
     pub version: u32,
@@ -119,6 +122,12 @@ pub struct TaskRequest {
     pub sampling: Sampling,
     /// Time the requester gives the whole task, in milliseconds.
     pub deadline_ms: u64,
+    /// 16 to 64 hex digits the requester makes up for this request alone:
+    /// the receipt signs the request's bytes, so no two receipts are alike
+    /// and none can be passed off as another's. [`Network::start_task`](crate::Network::start_task)
+    /// fills it in when empty.
+    #[serde(default)]
+    pub nonce: String,
 }
 
 impl TaskRequest {
@@ -159,6 +168,9 @@ impl TaskRequest {
         }
         if self.deadline_ms == 0 {
             return bad("deadline must be positive".to_owned());
+        }
+        if !(16..=64).contains(&self.nonce.len()) || !self.nonce.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return bad("nonce must be 16 to 64 hex digits".to_owned());
         }
         Ok(())
     }
@@ -207,6 +219,10 @@ pub enum TaskErrorCode {
     Disconnected,
     /// The answer did not follow the protocol (bad frame, bad receipt).
     Protocol,
+    /// A code this node does not know (a newer peer's): treated as a
+    /// failure of the peer, like `internal`.
+    #[serde(other)]
+    Unknown,
 }
 
 impl TaskErrorCode {
@@ -224,6 +240,7 @@ impl TaskErrorCode {
             Self::Internal => "internal",
             Self::Disconnected => "disconnected",
             Self::Protocol => "protocol",
+            Self::Unknown => "unknown",
         }
     }
 }
@@ -314,16 +331,7 @@ where
     T: Serialize,
 {
     let body = serde_json::to_vec(value).map_err(std::io::Error::other)?;
-    if body.len() > limit {
-        return Err(std::io::Error::new(
-            std::io::ErrorKind::InvalidInput,
-            format!("frame of {} bytes is over the {limit}-byte limit", body.len()),
-        ));
-    }
-    let length = u32::try_from(body.len()).map_err(std::io::Error::other)?;
-    writer.write_all(&length.to_be_bytes()).await?;
-    writer.write_all(&body).await?;
-    writer.flush().await
+    write_frame_bytes(writer, &body, limit).await
 }
 
 /// Why a frame could not be read.
@@ -358,6 +366,38 @@ where
     R: AsyncRead + Unpin,
     T: for<'de> Deserialize<'de>,
 {
+    let body = read_frame_bytes(reader, limit).await?;
+    serde_json::from_slice(&body).map_err(|error| FrameError::Malformed(error.to_string()))
+}
+
+/// Writes one length-prefixed frame of bytes already encoded.
+///
+/// # Errors
+/// I/O errors, or `InvalidInput` when the frame is larger than `limit`.
+pub async fn write_frame_bytes<W>(writer: &mut W, body: &[u8], limit: usize) -> std::io::Result<()>
+where
+    W: AsyncWrite + Unpin,
+{
+    if body.len() > limit {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            format!("frame of {} bytes is over the {limit}-byte limit", body.len()),
+        ));
+    }
+    let length = u32::try_from(body.len()).map_err(std::io::Error::other)?;
+    writer.write_all(&length.to_be_bytes()).await?;
+    writer.write_all(body).await?;
+    writer.flush().await
+}
+
+/// Reads one length-prefixed frame of at most `limit` bytes, as bytes.
+///
+/// # Errors
+/// [`FrameError`] (never `Malformed`).
+pub async fn read_frame_bytes<R>(reader: &mut R, limit: usize) -> Result<Vec<u8>, FrameError>
+where
+    R: AsyncRead + Unpin,
+{
     let mut length = [0_u8; 4];
     let mut filled = 0;
     while filled < 4 {
@@ -377,7 +417,7 @@ where
     }
     let mut body = vec![0_u8; length];
     reader.read_exact(&mut body).await?;
-    serde_json::from_slice(&body).map_err(|error| FrameError::Malformed(error.to_string()))
+    Ok(body)
 }
 
 #[cfg(test)]
@@ -400,6 +440,7 @@ mod tests {
                 seed: 1,
             },
             deadline_ms: 1000,
+            nonce: "00112233445566778899aabbccddeeff".to_owned(),
         }
     }
 
@@ -414,6 +455,9 @@ mod tests {
             ("role", Box::new(|r| r.messages[0].role = "tool".to_owned())),
             ("sampling", Box::new(|r| r.sampling.temperature = 9.0)),
             ("deadline", Box::new(|r| r.deadline_ms = 0)),
+            ("no nonce", Box::new(|r| r.nonce.clear())),
+            ("short nonce", Box::new(|r| r.nonce = "abc".to_owned())),
+            ("nonce not hex", Box::new(|r| r.nonce = "z".repeat(32))),
         ];
         for (what, change) in cases {
             let mut bad = request();
@@ -421,6 +465,23 @@ mod tests {
             let error = bad.validate().unwrap_err();
             assert_eq!(error.code, TaskErrorCode::BadRequest, "{what}");
         }
+    }
+
+    #[test]
+    fn an_error_code_this_node_does_not_know_is_read_not_refused() {
+        let frame: TaskFrame =
+            serde_json::from_str(r#"{"frame":"error","error":{"code":"quota_exceeded","message":"later"}}"#).unwrap();
+        assert_eq!(frame, TaskFrame::Error { error: TaskError::new(TaskErrorCode::Unknown, "later") });
+    }
+
+    #[test]
+    fn a_field_this_node_does_not_know_is_ignored() {
+        // A newer peer's optional field: not a bad request.
+        let mut json = serde_json::to_value(request()).unwrap();
+        json["priority"] = serde_json::json!("high");
+        let parsed: TaskRequest = serde_json::from_value(json).unwrap();
+        assert_eq!(parsed, request());
+        assert!(parsed.validate().is_ok());
     }
 
     #[tokio::test]

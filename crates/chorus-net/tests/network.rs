@@ -136,6 +136,7 @@ fn request(specialist: &str, prompt: &str) -> TaskRequest {
             seed: 1,
         },
         deadline_ms: 10_000,
+        nonce: String::new(),
     }
 }
 

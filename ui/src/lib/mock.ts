@@ -166,7 +166,7 @@ function defaultPeers(): PeerView[] {
       connected: true,
       rtt_ms: 12,
       status: {
-        version: 1,
+        version: 2,
         specialists: ['finance.pricing', 'translate.fr'],
         free_slots: 1,
         total_slots: 2,

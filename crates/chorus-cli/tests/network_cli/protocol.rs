@@ -29,6 +29,7 @@ fn request(specialist: &str, prompt: &str, max_tokens: u32) -> TaskRequest {
             seed: 7,
         },
         deadline_ms: 120_000,
+        nonce: String::new(),
     }
 }
 

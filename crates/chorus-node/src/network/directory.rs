@@ -166,7 +166,10 @@ impl NetworkDirectory {
             // What this device measured of it; its status is its own word.
             let record = self.store.peer_record(&id);
             candidates.push(Candidate {
-                has_specialist: status.specialists.iter().any(|served| served == specialist_id),
+                // A peer of another protocol version would refuse the
+                // task (docs/PROTOCOL.md, "Versions").
+                has_specialist: status.version == chorus_net::PROTOCOL_VERSION
+                    && status.specialists.iter().any(|served| served == specialist_id),
                 serving: status.serving,
                 free_slots: status.free_slots,
                 total_slots: status.total_slots,

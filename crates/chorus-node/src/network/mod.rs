@@ -122,6 +122,7 @@ pub(crate) fn task_request(specialist: &str, spec: &GenerationSpec, deadline: Du
             seed: spec.seed,
         },
         deadline_ms: u64::try_from(deadline.as_millis()).unwrap_or(u64::MAX),
+        nonce: String::new(), // the network layer makes one up
     }
 }
 
