@@ -7,6 +7,7 @@ use std::ops::{Deref, DerefMut};
 use std::task::{Context, Poll};
 use std::time::Instant;
 
+use crate::ip_limits::IpLimits;
 use crate::store::BoundedStore;
 use libp2p::core::Endpoint;
 use libp2p::core::transport::PortUse;
@@ -30,6 +31,7 @@ pub(crate) const IDENTIFY_PROTOCOL: &str = "/chorus/id/1";
 #[derive(NetworkBehaviour)]
 pub(crate) struct Behaviour {
     pub(crate) limits: connection_limits::Behaviour,
+    pub(crate) ip_limits: IpLimits,
     pub(crate) kad: Kademlia,
     pub(crate) identify: identify::Behaviour,
     pub(crate) ping: ping::Behaviour,
@@ -52,6 +54,7 @@ impl Behaviour {
 
         let limits = connection_limits::ConnectionLimits::default()
             .with_max_established(Some(config.max_connections))
+            .with_max_established_incoming(Some(config.max_incoming.min(config.max_connections)))
             .with_max_established_per_peer(Some(config.max_connections_per_peer))
             .with_max_pending_incoming(Some(config.max_pending_incoming))
             .with_max_pending_outgoing(Some(config.max_pending_outgoing));
@@ -96,6 +99,7 @@ impl Behaviour {
         let relay_server = config.relay_server.then(|| relay::Behaviour::new(peer_id, relay::Config::default()));
         Ok(Self {
             limits: connection_limits::Behaviour::new(limits),
+            ip_limits: IpLimits::new(config.max_incoming_per_ip),
             kad: Kademlia::new(kad),
             identify,
             ping,

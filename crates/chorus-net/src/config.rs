@@ -74,6 +74,12 @@ pub struct NetConfig {
     pub ping_interval: Duration,
     /// Most established connections.
     pub max_connections: u32,
+    /// Most established connections others opened to this node: the rest
+    /// of `max_connections` stays for this node's own dials.
+    pub max_incoming: u32,
+    /// Most connections others opened to this node from one IP address,
+    /// however many identities they use.
+    pub max_incoming_per_ip: u32,
     /// Most connections to one peer.
     pub max_connections_per_peer: u32,
     /// Most incoming connections still handshaking.
@@ -116,6 +122,8 @@ impl NetConfig {
             identify_interval: Duration::from_secs(5 * 60),
             ping_interval: Duration::from_secs(15),
             max_connections: 256,
+            max_incoming: 192,
+            max_incoming_per_ip: 16,
             max_connections_per_peer: 2,
             max_pending_incoming: 64,
             max_pending_outgoing: 64,

@@ -19,6 +19,7 @@ mod behaviour;
 mod client;
 mod config;
 mod identity;
+mod ip_limits;
 mod key;
 mod limits;
 mod network;

@@ -501,3 +501,48 @@ async fn a_flood_of_4096_provider_records_neither_silences_the_victim_nor_grows_
     assert!(reached > 0);
     assert!(find(&third, "writing.echo", 25).await.contains(&victim.peer_id()));
 }
+
+fn tcp_on(listen: &[&str]) -> NetConfig {
+    let listen = listen.iter().map(|address| address.parse().unwrap()).collect();
+    NetConfig { mdns: false, autonat: false, ..NetConfig::tcp(listen) }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn identities_by_the_hundred_from_one_host_leave_room_for_others_and_for_dialling_out() {
+    // The other host is this machine's IPv6 loopback: another address.
+    if std::net::TcpListener::bind("[::1]:0").is_err() {
+        eprintln!("SKIPPED: this machine has no IPv6 loopback, so no second address to come from");
+        return;
+    }
+    let echo = Echo::new(&["writing.echo"], 2, Duration::from_millis(1));
+    let victim = node(tcp_on(&["/ip4/127.0.0.1/tcp/0", "/ip6/::1/tcp/0"]), Some(echo)).await;
+    let addresses = victim.listen_addrs().await.unwrap();
+    let by_v4 = addresses.iter().find(|a| a.to_string().starts_with("/ip4/")).cloned().expect("an IPv4 address");
+    let by_v6 = addresses.iter().find(|a| a.to_string().starts_with("/ip6/")).cloned().expect("an IPv6 address");
+    // 130 identities from 127.0.0.1.
+    let mut hogs = Vec::new();
+    let mut connected = 0;
+    for _ in 0..130 {
+        let hog = node(tcp_on(&[]), None).await;
+        if hog.dial(by_v4.clone()).await.is_ok() {
+            connected += 1;
+        }
+        hogs.push(hog);
+    }
+    let cap = usize::try_from(tcp_on(&[]).max_incoming_per_ip).unwrap();
+    assert!(connected <= cap, "{connected} of 130 identities from one address got in");
+    assert!(connected > 0);
+
+    // A peer from another address still gets in and is served.
+    let honest = node(tcp_on(&[]), None).await;
+    assert_eq!(honest.dial(by_v6).await.unwrap(), victim.peer_id());
+    let (text, _) = collect(&honest, victim.peer_id(), request("writing.echo", "room left")).await.unwrap();
+    assert_eq!(text, "room left ");
+    // And the victim can still dial out.
+    let elsewhere = node(tcp_on(&["/ip4/127.0.0.1/tcp/0"]), None).await;
+    let there = first_address(&elsewhere).await;
+    assert_eq!(victim.dial(there).await.unwrap(), elsewhere.peer_id());
+    for hog in hogs {
+        hog.shutdown();
+    }
+}

@@ -95,12 +95,14 @@ fn loopback() -> Vec<Multiaddr> {
     "/ip4/127.0.0.1/tcp/0".parse().map(|address| vec![address]).unwrap_or_default()
 }
 
-/// Loopback only, and no per-peer rate limit: the bench sends a thousand
-/// requests to one peer within minutes (the default allows 600 a minute).
+/// Loopback only, no per-peer rate limit (the bench sends a thousand
+/// requests to one peer within minutes; the default allows 600 a minute),
+/// and no cap per address: every fresh requester comes from this machine.
 fn bench_tune(config: &mut NetConfig) {
     config.mdns = false;
     config.autonat = false;
     config.requests_per_minute = 0;
+    config.max_incoming_per_ip = u32::MAX;
 }
 
 fn served() -> BTreeSet<String> {

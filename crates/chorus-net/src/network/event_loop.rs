@@ -36,13 +36,21 @@ pub(super) struct LookupState {
 /// What this node knows about a peer.
 #[derive(Default)]
 pub(super) struct PeerState {
+    /// At most [`MAX_ADDRESSES_PER_PEER`].
     pub(super) addresses: BTreeSet<Multiaddr>,
+    /// When its last connection closed (None while connected or never).
+    pub(super) gone_since: Option<Instant>,
     pub(super) connections: u32,
     pub(super) rtt: Option<Duration>,
     pub(super) agent: Option<String>,
     pub(super) chorus: bool,
     pub(super) failures: u32,
 }
+
+/// Addresses kept per peer.
+pub(super) const MAX_ADDRESSES_PER_PEER: usize = 16;
+/// Peers remembered; beyond, the ones gone longest are forgotten.
+pub(super) const MAX_KNOWN_PEERS: usize = 1_024;
 
 /// The network task: owns the swarm and everything pending on it.
 pub(super) struct EventLoop {
@@ -206,8 +214,9 @@ impl EventLoop {
             }
             Command::AddAddresses(peer, addresses) => {
                 for address in addresses.into_iter().take(MAX_ADDED_ADDRESSES) {
-                    self.swarm.behaviour_mut().kad.add_address(&peer, address.clone());
-                    self.peer(peer).addresses.insert(address);
+                    if self.remember(peer, address.clone()) {
+                        self.swarm.behaviour_mut().kad.add_address(&peer, address);
+                    }
                 }
             }
         }
@@ -216,6 +225,32 @@ impl EventLoop {
     /// What this node knows about `peer` (created empty).
     pub(super) fn peer(&mut self, peer: PeerId) -> &mut PeerState {
         self.peers.entry(peer).or_default()
+    }
+
+    /// Remembers an address of `peer`, up to [`MAX_ADDRESSES_PER_PEER`]: a
+    /// peer cannot grow this node's memory by announcing addresses.
+    pub(super) fn remember(&mut self, peer: PeerId, address: Multiaddr) -> bool {
+        let addresses = &mut self.peer(peer).addresses;
+        if addresses.len() >= MAX_ADDRESSES_PER_PEER && !addresses.contains(&address) {
+            return false;
+        }
+        addresses.insert(address);
+        true
+    }
+
+    /// Forgets the peers gone longest, while more than [`MAX_KNOWN_PEERS`]
+    /// are known; connected ones are kept.
+    fn prune_peers(&mut self) {
+        if self.peers.len() <= MAX_KNOWN_PEERS {
+            return;
+        }
+        let mut gone: Vec<(Instant, PeerId)> =
+            self.peers.iter().filter_map(|(peer, state)| state.gone_since.map(|since| (since, *peer))).collect();
+        gone.sort();
+        let excess = self.peers.len() - MAX_KNOWN_PEERS;
+        for (_, peer) in gone.into_iter().take(excess) {
+            self.peers.remove(&peer);
+        }
     }
 
     fn on_swarm_event(&mut self, event: SwarmEvent<BehaviourEvent>) {
@@ -241,15 +276,21 @@ impl EventLoop {
                 let state = self.peer(peer_id);
                 state.connections += 1;
                 state.failures = 0;
+                state.gone_since = None;
                 if endpoint.is_dialer() {
-                    state.addresses.insert(endpoint.get_remote_address().clone());
+                    let _ = self.remember(peer_id, endpoint.get_remote_address().clone());
                 }
                 for reply in self.pending_dials.remove(&peer_id).unwrap_or_default() {
                     let _ = reply.send(Ok(peer_id));
                 }
             }
             SwarmEvent::ConnectionClosed { peer_id, num_established, .. } => {
-                self.peer(peer_id).connections = num_established;
+                let state = self.peer(peer_id);
+                state.connections = num_established;
+                if num_established == 0 {
+                    state.gone_since = Some(Instant::now());
+                    self.prune_peers();
+                }
             }
             SwarmEvent::OutgoingConnectionError { peer_id: Some(peer), error, .. } => {
                 tracing::debug!(%peer, %error, "dial failed");
@@ -284,8 +325,7 @@ impl EventLoop {
                     // Identify's listen addresses feed the routing table: that
                     // is how peers we were dialled by become reachable.
                     for address in info.listen_addrs {
-                        if !is_unroutable(&address) {
-                            self.peer(peer_id).addresses.insert(address.clone());
+                        if !is_unroutable(&address) && self.remember(peer_id, address.clone()) {
                             self.swarm.behaviour_mut().kad.add_address(&peer_id, address);
                         }
                     }
@@ -296,7 +336,7 @@ impl EventLoop {
             BehaviourEvent::Mdns(mdns::Event::Discovered(found)) => {
                 for (peer, address) in found {
                     tracing::debug!(%peer, %address, "found on the local network");
-                    self.peer(peer).addresses.insert(address.clone());
+                    let _ = self.remember(peer, address.clone());
                     self.swarm.behaviour_mut().kad.add_address(&peer, address.clone());
                     if !self.swarm.is_connected(&peer) {
                         let _ = self.swarm.dial(address);
