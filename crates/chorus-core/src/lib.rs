@@ -40,7 +40,8 @@ pub use journal::{
 pub use models::{EMBEDDED_MODEL, KnownModel, ModelDirs, VerifyError, available_space, sha256_file, verify_file};
 pub use placement::{
     Admission, AdmissionQueue, Admitted, Candidate, HostConditions, LimitsChange, Measured, Placement, PlacementPolicy,
-    Refusal, ServeLimits, pick_probe_targets, rank_executors, serving_rank, standing,
+    Refusal, ServeLimits, address_group, diverse_probe_targets, pick_probe_targets, rank_executors, serving_rank,
+    standing,
 };
 pub use plan::{
     NextActions, Plan, PlanRules, PlanSource, PlanStep, PlannedSubtask, RawPlan, SubtaskStatus, fallback_plan,

@@ -386,6 +386,50 @@ pub fn standing(entry: &LedgerEntry) -> i64 {
     i64::try_from(net).unwrap_or(if net > 0 { i64::MAX } else { i64::MIN })
 }
 
+/// The network a peer's address belongs to, for [`diverse_probe_targets`]:
+/// its /24 for IPv4 (`ip4:203.0.113`), its /48 for IPv6. `None` for an
+/// address without an IP (memory, DNS names, relayed circuits count as the
+/// relay's).
+#[must_use]
+pub fn address_group(address: &str) -> Option<String> {
+    let mut parts = address.split('/').skip(1);
+    match (parts.next()?, parts.next()?) {
+        ("ip4", ip) => {
+            let ip: std::net::Ipv4Addr = ip.parse().ok()?;
+            let [a, b, c, _] = ip.octets();
+            Some(format!("ip4:{a}.{b}.{c}"))
+        }
+        ("ip6", ip) => {
+            let ip: std::net::Ipv6Addr = ip.parse().ok()?;
+            let [a, b, c, ..] = ip.segments();
+            Some(format!("ip6:{a:x}:{b:x}:{c:x}"))
+        }
+        _ => None,
+    }
+}
+
+/// [`pick_probe_targets`], spread over networks: first the best provider of
+/// each group ([`address_group`] of its address, in `groups`; a provider
+/// without one is a group of its own), then the rest in the same order. So
+/// many identities on one host or one /24 fill at most one of the first
+/// places, however near they are.
+#[must_use]
+pub fn diverse_probe_targets(
+    providers: &[String],
+    known_rtt: &BTreeMap<String, u32>,
+    groups: &BTreeMap<String, String>,
+    max: usize,
+) -> Vec<String> {
+    let ordered = pick_probe_targets(providers, known_rtt, providers.len());
+    let mut seen = HashSet::new();
+    let (mut first, mut rest) = (Vec::new(), Vec::new());
+    for provider in ordered {
+        let group = groups.get(&provider).cloned().unwrap_or_else(|| format!("peer:{provider}"));
+        if seen.insert(group) { first.push(provider) } else { rest.push(provider) }
+    }
+    first.into_iter().chain(rest).take(max).collect()
+}
+
 /// Where a requester waits in this device's line: its [`standing`] once it
 /// has exchanged work with this device, and below every one that has when
 /// it never did. So a new identity waits behind everyone known — behind a

@@ -137,3 +137,32 @@ fn one_requester_cannot_keep_the_line_from_another() {
     let _ = queue.request_from(10, other, 0, 100, &host).expect("a free place");
     assert_eq!(queue.request_from(11, other, 0, 100, &host), Err(Refusal::Busy));
 }
+
+#[test]
+fn probe_targets_spread_over_networks_before_taking_a_second_from_one() {
+    assert_eq!(address_group("/ip4/203.0.113.7/tcp/4001").as_deref(), Some("ip4:203.0.113"));
+    assert_eq!(address_group("/ip6/2001:db8:1:2::9/udp/4001/quic-v1").as_deref(), Some("ip6:2001:db8:1"));
+    assert_eq!(address_group("/memory/7"), None);
+    assert_eq!(address_group("/dns4/example.org/tcp/1"), None);
+    let providers: Vec<String> = ["sybil-1", "sybil-2", "sybil-3", "far", "unknown"].map(String::from).to_vec();
+    let rtt = BTreeMap::from([
+        ("sybil-1".to_owned(), 1),
+        ("sybil-2".to_owned(), 2),
+        ("sybil-3".to_owned(), 3),
+        ("far".to_owned(), 90),
+    ]);
+    let groups = BTreeMap::from([
+        ("sybil-1".to_owned(), "ip4:203.0.113".to_owned()),
+        ("sybil-2".to_owned(), "ip4:203.0.113".to_owned()),
+        ("sybil-3".to_owned(), "ip4:203.0.113".to_owned()),
+        ("far".to_owned(), "ip4:198.51.100".to_owned()),
+    ]);
+    // Nearest first, but one per network before a second from any.
+    assert_eq!(diverse_probe_targets(&providers, &rtt, &groups, 3), ["sybil-1", "far", "unknown"]);
+    assert_eq!(
+        diverse_probe_targets(&providers, &rtt, &groups, 5),
+        ["sybil-1", "far", "unknown", "sybil-2", "sybil-3"]
+    );
+    // With no groups known it is the plain order.
+    assert_eq!(diverse_probe_targets(&providers, &rtt, &BTreeMap::new(), 4), pick_probe_targets(&providers, &rtt, 4));
+}

@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use chorus_core::{
-    Candidate, Catalog, Executor, ExecutorDirectory, PlacementPolicy, Store, pick_probe_targets, rank_executors,
+    Candidate, Catalog, Executor, ExecutorDirectory, PlacementPolicy, Store, diverse_probe_targets, rank_executors,
     standing,
 };
 use chorus_net::{Network, PeerId};
@@ -132,13 +132,19 @@ impl NetworkDirectory {
         if let Some(asking) = self.requester.running().await {
             known.extend(asking.peers().await.unwrap_or_default());
         }
+        // The network each known peer is on: many identities on one host or
+        // one /24 take at most one of the first places to probe.
+        let mut groups: BTreeMap<String, String> = BTreeMap::new();
         for peer in known {
+            if let Some(group) = peer.addresses.iter().find_map(|address| chorus_core::address_group(address)) {
+                groups.entry(peer.peer_id.clone()).or_insert(group);
+            }
             if let Some(ms) = peer.rtt_ms {
                 let best = rtt.entry(peer.peer_id).or_insert(ms);
                 *best = (*best).min(ms);
             }
         }
-        let targets = pick_probe_targets(&providers, &rtt, PROBES);
+        let targets = diverse_probe_targets(&providers, &rtt, &groups, PROBES);
         let probes = targets.iter().filter_map(|target| target.parse::<PeerId>().ok()).map(|peer| async move {
             let outcome = match self.requester.network_for(peer).await {
                 Ok(network) => match tokio::time::timeout(PROBE_DEADLINE, network.status(peer)).await {
