@@ -7,8 +7,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use chorus_core::{
-    AdmissionQueue, Admitted, Catalog, Executor, GenerationChunk, LedgerEntry, Refusal, ServeLimits, Store,
-    serving_rank,
+    AdmissionQueue, Admitted, Catalog, Executor, GenerationChunk, HostConditions, LedgerEntry, Refusal, ServeLimits,
+    Store, serving_rank,
 };
 use chorus_net::{
     PROTOCOL_VERSION, PeerId, PeerStatus, Receipt, ServiceEvent, TaskError, TaskErrorCode, TaskRequest, TaskService,
@@ -57,7 +57,14 @@ pub struct NodeService {
     queue: Mutex<QueueState>,
     next_ticket: AtomicU64,
     speed: Speed,
+    /// The host's conditions as last read, and when: status probes arrive
+    /// on the network task, which must not read `/proc` and `/sys` for
+    /// each of them.
+    host_seen: Mutex<Option<(Instant, HostConditions)>>,
 }
+
+/// How long a reading of the host's conditions serves status probes.
+const HOST_READING_FOR: Duration = Duration::from_secs(1);
 
 #[derive(Default)]
 struct QueueState {
@@ -106,6 +113,7 @@ impl NodeService {
             queue: Mutex::new(queue),
             next_ticket: AtomicU64::new(1),
             speed: Speed::default(),
+            host_seen: Mutex::new(None),
         })
     }
 
@@ -192,8 +200,21 @@ impl NodeService {
     }
 
     /// Live status for probes.
+    /// The host's conditions, read at most once a second.
+    fn host_now(&self) -> HostConditions {
+        let Ok(mut seen) = self.host_seen.lock() else { return (self.settings.host)() };
+        match *seen {
+            Some((at, host)) if at.elapsed() < HOST_READING_FOR => host,
+            _ => {
+                let host = (self.settings.host)();
+                *seen = Some((Instant::now(), host));
+                host
+            }
+        }
+    }
+
     fn live_status(&self) -> PeerStatus {
-        let host = (self.settings.host)();
+        let host = self.host_now();
         let limits = &self.limits();
         let serving = limits.serve
             && (!limits.only_when_idle || host.idle)
@@ -325,5 +346,51 @@ impl TaskService for ServiceHandle {
             &requester.to_string(),
             &LedgerEntry { tasks_given: 1, tokens_given: u64::from(tokens), ..LedgerEntry::default() },
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::AtomicU32;
+
+    use chorus_core::{ExecutorError, GenerationSpec, GenerationStream};
+
+    use super::*;
+
+    /// Serves every specialist and never runs: only the status is asked.
+    struct Idle;
+
+    impl Executor for Idle {
+        fn id(&self) -> String {
+            "local".to_owned()
+        }
+        fn serves(&self, _specialist_id: &str) -> bool {
+            true
+        }
+        fn leaves_device(&self) -> bool {
+            false
+        }
+        fn run(&self, _specialist_id: &str, _spec: GenerationSpec) -> Result<GenerationStream, ExecutorError> {
+            Err(ExecutorError::failed("not in this test"))
+        }
+    }
+
+    #[test]
+    fn a_flood_of_status_probes_reads_the_host_once_a_second() {
+        let reads = Arc::new(AtomicU32::new(0));
+        let counter = Arc::clone(&reads);
+        let settings = ServeSettings {
+            host: Arc::new(move || {
+                counter.fetch_add(1, Ordering::SeqCst);
+                HostConditions { idle: true, charging: None }
+            }),
+            ..ServeSettings::default()
+        };
+        let catalog = Catalog::bundled().expect("catalog");
+        let service = NodeService::new(Arc::new(Idle), &catalog, settings, Store::temporary().expect("store"));
+        for _ in 0..1_000 {
+            assert!(service.live_status().serving);
+        }
+        assert_eq!(reads.load(Ordering::SeqCst), 1, "one reading serves the probes of a second");
     }
 }
