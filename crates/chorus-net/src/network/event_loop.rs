@@ -324,8 +324,15 @@ impl EventLoop {
                 if chorus {
                     // Identify's listen addresses feed the routing table: that
                     // is how peers we were dialled by become reachable.
+                    // On a public network a peer's private and loopback
+                    // addresses reach no one: they stay out of the DHT. A
+                    // node on a LAN or loopback only (tests) keeps them.
+                    let public = self.on_public_network();
                     for address in info.listen_addrs {
-                        if !is_unroutable(&address) && self.remember(peer_id, address.clone()) {
+                        if !is_unroutable(&address)
+                            && (!public || is_global(&address))
+                            && self.remember(peer_id, address.clone())
+                        {
                             self.swarm.behaviour_mut().kad.add_address(&peer_id, address);
                         }
                     }
@@ -356,10 +363,75 @@ impl EventLoop {
     }
 }
 
+impl EventLoop {
+    /// Whether this node is on a public network: it listens on a global
+    /// address, or AutoNAT found it reachable from outside.
+    fn on_public_network(&self) -> bool {
+        self.reachability == Reachability::Public || self.listen_addrs.iter().any(is_global)
+    }
+}
+
+/// Whether an address is reachable from the internet at large: not
+/// loopback, private, link-local, unspecified or shared (CGNAT); not a
+/// memory address. DNS names count as global.
+pub(super) fn is_global(address: &Multiaddr) -> bool {
+    match address.iter().next() {
+        Some(Protocol::Ip4(ip)) => {
+            let [a, b, ..] = ip.octets();
+            !(ip.is_loopback()
+                || ip.is_private()
+                || ip.is_link_local()
+                || ip.is_unspecified()
+                || ip.is_broadcast()
+                || ip.is_documentation()
+                || (a == 100 && (64..128).contains(&b)))
+        }
+        Some(Protocol::Ip6(ip)) => {
+            let first = ip.segments()[0];
+            !(ip.is_loopback() || ip.is_unspecified() || (first & 0xfe00) == 0xfc00 || (first & 0xffc0) == 0xfe80)
+        }
+        Some(Protocol::Dns(_) | Protocol::Dns4(_) | Protocol::Dns6(_) | Protocol::Dnsaddr(_)) => true,
+        _ => false,
+    }
+}
+
 fn is_unroutable(address: &Multiaddr) -> bool {
     address.iter().any(|protocol| match protocol {
         Protocol::Ip4(ip) => ip.is_unspecified(),
         Protocol::Ip6(ip) => ip.is_unspecified(),
         _ => false,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn global(address: &str) -> bool {
+        is_global(&address.parse().unwrap_or_else(|_| Multiaddr::empty()))
+    }
+
+    #[test]
+    fn only_addresses_the_internet_can_reach_are_global() {
+        for address in
+            ["/ip4/93.184.216.34/tcp/4001", "/ip6/2a00:1450:4001::200e/udp/4001/quic-v1", "/dns4/node.example/tcp/1"]
+        {
+            assert!(global(address), "{address}");
+        }
+        for address in [
+            "/ip4/127.0.0.1/tcp/1",
+            "/ip4/10.0.0.5/tcp/1",
+            "/ip4/192.168.1.20/tcp/1",
+            "/ip4/172.16.0.1/tcp/1",
+            "/ip4/169.254.1.1/tcp/1",
+            "/ip4/100.64.0.1/tcp/1",
+            "/ip4/0.0.0.0/tcp/1",
+            "/ip6/::1/tcp/1",
+            "/ip6/fd00::1/tcp/1",
+            "/ip6/fe80::1/tcp/1",
+            "/memory/5",
+        ] {
+            assert!(!global(address), "{address}");
+        }
+    }
 }
