@@ -24,6 +24,53 @@ const FILE_EXTENSIONS: &[&str] = &[
 /// Local parts of service addresses that are not a person's (`git@github.com`).
 const SERVICE_LOCAL_PARTS: &[&str] = &["git"];
 
+/// Top-level domains reserved so that no mailbox can exist under them
+/// (RFC 2606, RFC 6761): an address there is a placeholder.
+const RESERVED_TLDS: &[&str] = &["test", "invalid", "example", "localhost"];
+
+/// Second-level domains reserved for examples (RFC 2606).
+const EXAMPLE_DOMAINS: &[&str] = &["example.com", "example.net", "example.org"];
+
+/// Local parts that name no one: with an example domain
+/// (`example@example.com`, `test@example.org`) the address is a placeholder.
+/// (`priya.raman@example.com` still looks like someone's: found.)
+const PLACEHOLDER_LOCAL_PARTS: &[&str] = &[
+    "example",
+    "test",
+    "tester",
+    "sample",
+    "demo",
+    "dummy",
+    "foo",
+    "bar",
+    "foobar",
+    "placeholder",
+    "someone",
+    "somebody",
+    "nobody",
+    "noreply",
+    "no-reply",
+    "yourname",
+    "your.name",
+    "your-name",
+    "youremail",
+    "your.email",
+    "email",
+    "mail",
+    "name",
+];
+
+/// Whether an address is a placeholder on a reserved domain: any address
+/// under `.test`, `.invalid`, `.example`, `.localhost`, and a placeholder
+/// local part at `example.com`, `.net` or `.org`.
+fn is_reserved(local: &str, domain: &str) -> bool {
+    let domain = domain.to_lowercase();
+    let tld = domain.rsplit('.').next().unwrap_or("");
+    RESERVED_TLDS.contains(&tld)
+        || (EXAMPLE_DOMAINS.contains(&domain.as_str())
+            && PLACEHOLDER_LOCAL_PARTS.contains(&local.to_lowercase().as_str()))
+}
+
 /// Whether `at` is inside the part of a URL before its host
 /// (`scheme://user:password@host`): after "://" in the same run of
 /// non-space characters, with no "/" since.
@@ -54,7 +101,7 @@ pub(super) fn find(text: &str, found: &mut Found) {
             continue;
         }
         let tld = domain.rsplit('.').next().unwrap_or("").to_lowercase();
-        if FILE_EXTENSIONS.contains(&tld.as_str()) {
+        if FILE_EXTENSIONS.contains(&tld.as_str()) || is_reserved(local, domain) {
             continue;
         }
         if text[end..].starts_with(|c: char| c.is_alphanumeric() || c == '_') {

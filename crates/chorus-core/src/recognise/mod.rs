@@ -8,64 +8,112 @@
 //!
 //! - **E-mail** (`email.rs`): `local@domain.tld`, ASCII or Unicode letters;
 //!   `git@…`, image names such as `icon@2x.png` and the login in a URL
-//!   (`scheme://user:password@host`) are not addresses.
+//!   (`scheme://user:password@host`) are not addresses, nor placeholders
+//!   on reserved domains (RFC 2606, RFC 6761): any address under `.test`,
+//!   `.invalid`, `.example`, `.localhost`, and `example@`, `test@`, `foo@`,
+//!   `noreply@`, … at `example.com`/`.net`/`.org` (`priya.raman@example.com`
+//!   and `user@example.com` still count).
 //! - **Phone** (`phone.rs`): international numbers (`+` or `00`, the
 //!   national number's length checked for +1, +44, +91, +49, +33, +55 and
 //!   E.164's 15 digits for the rest; `(0)` trunk digits allowed) and the
 //!   national shapes of the US/Canada, the UK, India, Germany, France and
 //!   Brazil, with spaces, dots, dashes, slashes or brackets (an Indian
-//!   mobile after its trunk 0 as `098200 55143`). A number
-//!   written as one run of digits counts only after a phone word
+//!   mobile after its trunk 0 as `098200 55143`, a German area code set off
+//!   by a spaced slash as `089 / 4471 2290`). A number
+//!   written as one run of digits, or in a shape of no listed country
+//!   (Spain's `91 123 45 67`), counts only after a phone word
 //!   ("call", "tel", "mobile", "WhatsApp", "Handy", "portable", "celular",
-//!   "फ़ोन", …); one after "order", "invoice", "tracking", "ISBN", … or
-//!   followed by a unit or currency is not a phone number.
+//!   "llama a", "फ़ोन", …); one after "order", "invoice", "tracking", "ISBN",
+//!   "referencia", … or followed by a unit or currency is not a phone number.
 //! - **Card** (`card.rs`): 13–19 digits, in one run or in groups of 4
-//!   (Amex 4-6-5, Diners 4-6-4), Luhn-checked, with a card network's prefix.
+//!   (Amex 4-6-5, Diners 4-6-4), Luhn-checked, with a card network's prefix;
+//!   also a field of a CSV row (`1,4201986039547624`).
 //! - **IBAN** (`iban.rs`): country code, check digits, the country's length
 //!   (a table of 80 countries), mod-97; spaces every 4 or none; any case.
-//! - **IP address** (`ip.rs`): IPv4 (not after "version"/"v"/"tag", not
-//!   part of a longer dotted run, not loopback/unspecified/broadcast/netmasks,
-//!   not a network `10.0.0.0/8`; a host with its prefix `10.8.0.2/32` is
-//!   one) and IPv6 (checked by the standard library's parser; not `::`,
-//!   `::1`; a zone `%en0` is left out).
+//! - **IP address** (`ip.rs`): IPv4 (not a version: not after or before a
+//!   version word — "version", "v", "tag", "build", "release", "firmware",
+//!   "kernel", "driver", "branch", a word ending in one ("Vorgängerrelease"),
+//!   "vs" after a version — nor in a sentence about upgrades or versions
+//!   that does not speak of networks; not part of a longer dotted run, not
+//!   loopback/unspecified/broadcast/netmasks, not a private or wide network
+//!   `10.0.0.0/8`; a host with its prefix `10.8.0.2/32` is one, and so is a
+//!   narrow public network, `198.51.100.0/24`) and IPv6 (checked by the
+//!   standard library's parser; not `::`, `::1`; a zone `%en0` is left out).
 //! - **National numbers** (`national.rs`): US SSN (`AAA-GG-SSSS` without
 //!   the never-issued areas and zero groups, or 9 digits after "SSN"), UK
 //!   National Insurance numbers (the allowed prefix letters), Aadhaar
 //!   (12 digits, first 2–9, Verhoeff-checked), Indian PAN (`AAAPA9999A`
-//!   with a holder-type letter).
-//! - **Secrets** (`secret.rs`): tokens of well-known shapes (OpenAI and
+//!   with a holder-type letter); each also as a field of a CSV row.
+//! - **Secrets** (`secret/`): tokens of well-known shapes (OpenAI and
 //!   Anthropic `sk-…`, Stripe, GitHub, GitLab, Slack, AWS access keys,
 //!   Google `AIza…`, Hugging Face, npm, SendGrid, JWTs, private key
 //!   blocks, `Bearer …`), the value after a password word ("password:",
-//!   "PIN is", "El PIN de mi tarjeta es", "passcode", "mot de passe",
-//!   "Passwort", "contraseña", "senha", "पासवर्ड", …) or after a config key
-//!   that ends with one (`POSTGRES_PASSWORD=`, `SMTP_PASS=`,
-//!   `aws_secret_access_key = `, `PrivateKey = `, `"client_secret":`)
-//!   unless that value is code, a placeholder or a common word, and the
-//!   password in a URL (`scheme://user:PASSWORD@host`).
-//! - **Addresses and dates of birth** (`marked.rs`): only where the text
-//!   marks them ("I (now) live at …", "my address is …", "Adresse: …",
-//!   "ich wohne (derzeit) in der …", "j'habite …", "vivo en Calle …", "mi
-//!   dirección es …", "moro na …", "मेरा पता …"; "born on …", "date of
-//!   birth: …", "DOB …", `"dob": "…"`, "geboren am …", "ist am … geboren",
-//!   "né le …", "nacido el …", "nació el …", "nascido em …", "nasceu em …",
-//!   "जन्म तिथि …"; day-month and US month-day dates). An address runs on
-//!   over a region code ("São Paulo - SP") and stops before contact details
-//!   (", Telefon …"). Dates in other places are not birth dates.
-//! - **Names** (`names.rs`, word lists in `words.rs`): the names the user
-//!   listed (whole words, any case, possessives; a listed full name also
+//!   "PIN is", "El PIN de mi tarjeta es", "passcode", "mot de passe
+//!   Netflix est", "Passwort", "contraseña del wifi del piso es:", "senha",
+//!   "पासवर्ड", …) or after a config key that ends with one
+//!   (`POSTGRES_PASSWORD=`, `SMTP_PASS=`, `aws_secret_access_key = `,
+//!   `PrivateKey = `, `"client_secret":`) unless that value is code, a
+//!   placeholder (`${POSTGRES_PASSWORD:?err}`) or a common word, and the
+//!   password in a URL (`scheme://user:PASSWORD@host`); codes that open
+//!   something ("door code is 4471", "locker code 1-8-2-4", "verification
+//!   code", "OTP 739104", "le code de mon cadenas est 3719", "digicode …
+//!   47B09", the list after "backup codes:"). Six digits after "pin code"
+//!   next to a place are an Indian postal code, not a PIN.
+//! - **Addresses** (`address.rs`): where the text marks them ("I (now) live
+//!   at …", "my address is …", "Change my mailing address to …", "Permanent
+//!   address: …", "Adresse (de livraison) : …", "meine neue Anschrift
+//!   lautet: …", "ich wohne (derzeit) in der …", "j'habite au …", "je vis
+//!   au …", "vivo en Calle …", "mi dirección es …", "moro na …", "a minha
+//!   morada é …", "Endereço: …", "मेरा पता …", "mera ghar …"), and by their
+//!   shape in the US, Canada and the UK: a house number, a street with its
+//!   type, a town and a state and ZIP code, a province and postcode, or a UK
+//!   postcode (`1420 Pine St Apt 6, Seattle, WA 98101`), unless the sentence
+//!   speaks of an office, a shop, a museum, …. An address runs on over a
+//!   region code ("São Paulo - SP", "Belo Horizonte - MG") and stops before
+//!   contact details (", Telefon …") and "depuis", "seit", "desde", "mein".
+//!   One word without a number (`address: Address;`) is no address.
+//! - **Dates of birth** (`birth_date.rs`): only where the text marks them
+//!   ("born on …", "date of birth: …", "DOB …", `"dob": "…"`, "geboren am
+//!   …", "ist am … geboren", "né le …", "nacido el …", "nació el …",
+//!   "nascido em …", "nasceu em …", "जन्म तिथि …", "janm tithi …", "का जन्म
+//!   … को हुआ"; day-month and US month-day dates), with a year ("birthday is
+//!   14 March" is not one); a second date later in the same sentence that a
+//!   document gives instead ("… lekin certificate mein 06/03/1999") is one
+//!   too. Dates in other places are not birth dates.
+//! - **Names** (`names/`, word lists in `words.rs`): the names the user
+//!   listed (`names/listed.rs`: whole words, any case, possessives and the
+//!   German genitive "Anjas"; a run of two words of a listed name is one
+//!   name, "João Pedro" of "João Pedro Almeida"; a listed full name also
 //!   matches each of its parts of three letters or more that is not a
 //!   common word, unless the part is inside another name, "Michael Jordan"
-//!   for "Jordan Lee", or a place, "Victoria, BC"), and names the text
-//!   introduces ("my name is …", "I'm …", "this is …" after a greeting,
-//!   "Thanks, …" / "Sign it – …" / "Cordialement, …" ending a line or a
-//!   quote, "Name: …" and `"name": "…"` fields, "I, …, authorize",
-//!   "my (PhD) student …", "meinen Sohn …", "मेरे भाई …", "je m'appelle …",
-//!   "ich heiße …", "me llamo …", "meu nome é …", "मेरा नाम … है", …): one
-//!   to three capitalised words that are not common words, places (unless
-//!   an age follows: "I'm Paris, 24"), languages, nationalities or famous
-//!   people and products. A marker in Title Case ("I Am Sam") is a title.
-//!   A name introduced once is found everywhere else in the text too.
+//!   for "Jordan Lee", a place, "Victoria, BC", "museums in Florence", "la
+//!   plaza de la Victoria", or a product with its model number, "Jordan 1
+//!   Retro"), and names the text introduces ("my name is …", "I'm …", "this
+//!   is …" after a greeting, "Hi Tobi, hier ist …", "Hi …," starting a line
+//!   or a quote, "Thanks, …" / "Sign it – …" / "Cordialement, …" / "Danke &
+//!   LG" ending a line or a quote, the line after a signature's "--",
+//!   "Name: …", "Legal name: …", "Surname: …" and `"name": "…"` fields,
+//!   "I, …, authorize", "my (PhD) student …", "my Airbnb host …", "my
+//!   colleague in São Paulo is …", "the babysitter's name is …", "meinen
+//!   Sohn …", "मेरे भाई …", "je m'appelle …", "ich heiße …", "me llamo …",
+//!   "meu nome é …", "मेरा नाम … है", "main … hoon", …): one to three
+//!   capitalised words that are not common words, places (unless an age
+//!   follows: "I'm Paris, 24"), languages, nationalities, companies ("…
+//!   Ltd") or famous people and products. `names/context.rs` adds what else
+//!   marks a person: a title ("Dr. Anil Patel", "Frau Wagner", "MR DAVID O.
+//!   MENSAH"; not in a sentence about a book, film or quiz, nor before "by"
+//!   and an author), a role in a form or a sentence ("Tenant: …",
+//!   "Cardholder: …", "From: …" heading a line, "titular Rocío Navarro",
+//!   "Kontoinhaberin Lena Vogt", "customer Mohammed Irfan": a full name),
+//!   "under the name …", "au nom de …", ", name Tom Fairbanks", "account
+//!   name Niamh & Cian Byrne", "me (Gareth Pryce)", "Sharma ji", "me and
+//!   Connor", "Sam and I", a full name before its date of birth ("Nele
+//!   Krüger, geboren am …"), a name the text's own e-mail address spells
+//!   ("Hamid Rahimi" beside `hamid.rahimi@…`; not a department's mailbox,
+//!   `sales.team@…`), the name column of a CSV table, and "नाम: …" or a
+//!   Devanagari sign-off. A marker in Title Case ("I Am Sam") is a title.
+//!   A name introduced once is found everywhere else in the text too (with
+//!   initials before it: "R K Gupta" after "Rakesh Kumar Gupta").
 //!
 //! ## Overlaps
 //!
@@ -101,17 +149,20 @@
 //!   Cheap (one more crate), but not needed.
 //!
 //! Speed: `find` on 2 KB of corpus text (dense: 45 findings) takes about
-//! 0.1 ms with `regex` and this crate optimised (opt-level 3; 100 µs on the
-//! 2-core machine at load 2), and 3–8 ms in the unoptimised dev build. Phone numbers cost most
-//! (~30 µs per 2 KB), the others 3–18 µs each; the address and birth-date
+//! 0.17 ms with `regex` and this crate optimised (opt-level 3; the fastest
+//! of 300 calls on the 2-core machine at load 8), and about 0.5 ms in the
+//! dev build (`regex` optimised, this crate not). Names cost most (~80 µs
+//! per 2 KB, ~35 µs of it the rules of `names/context.rs`), then phone
+//! numbers (~25 µs), the others 2–14 µs each; the address and birth-date
 //! markers first look for a key word ("live", "address", "born", "जन्म", …)
 //! and skip the text without one.
 
+mod address;
+mod birth_date;
 mod card;
 mod email;
 mod iban;
 mod ip;
-mod marked;
 mod names;
 mod national;
 mod phone;
@@ -121,6 +172,9 @@ mod words;
 #[cfg(test)]
 #[allow(clippy::expect_used, clippy::unwrap_used)]
 mod tests;
+#[cfg(test)]
+#[allow(clippy::expect_used, clippy::unwrap_used)]
+mod tests_more;
 
 use std::sync::Arc;
 
@@ -323,7 +377,8 @@ impl Recogniser {
         national::find(text, &mut found);
         phone::find(text, &mut found);
         secret::find(text, &mut found);
-        marked::find(text, &mut found);
+        address::find(text, &mut found);
+        birth_date::find(text, &mut found);
         names::find_introduced(text, &mut found);
         self.listed.find(text, &mut found);
         resolve(text, found.candidates)
@@ -414,6 +469,12 @@ const OTHER_NUMBER_WORDS: &[&str] = &[
     "pedido",
     "factura",
     "fatura",
+    "referencia",
+    "referência",
+    "référence",
+    "referenz",
+    "envío",
+    "seguimiento",
     "rastreio",
     "protocolo",
     "ean",
@@ -457,11 +518,14 @@ fn is_word(c: char) -> bool {
 }
 
 /// Whether a value at `start..end` stands on its own: not glued to a word
-/// or to a longer run of digits joined by `.`, `-`, `/`, `_`, `,`.
+/// or to a longer run of digits joined by `.`, `-`, `/`, `_`. A comma next
+/// to it separates it from the next field of a row (`1,4201986039547624`,
+/// `Kevin Osei,371-52-8846,2021-03-15`): the values checked this way (cards,
+/// national numbers) hold no comma, so they are never a part of `1,234,567`.
 fn stands_alone(text: &str, start: usize, end: usize) -> bool {
     match two_before(text, start) {
         (Some(c), _) if is_word(c) => return false,
-        (Some('.' | '-' | '/' | '_' | ',' | '#' | '@' | '$' | '€' | '£' | '¥' | '₹' | '\\' | '&' | '='), Some(d))
+        (Some('.' | '-' | '/' | '_' | '#' | '@' | '$' | '€' | '£' | '¥' | '₹' | '\\' | '&' | '='), Some(d))
             if is_word(d) =>
         {
             return false;
@@ -470,7 +534,7 @@ fn stands_alone(text: &str, start: usize, end: usize) -> bool {
     }
     match two_after(text, end) {
         (Some(c), _) if is_word(c) => false,
-        (Some('.' | '-' | '/' | '_' | ',' | ':' | '@' | '\\' | '='), Some(d)) if is_word(d) => false,
+        (Some('.' | '-' | '/' | '_' | ':' | '@' | '\\' | '='), Some(d)) if is_word(d) => false,
         _ => true,
     }
 }

@@ -1,6 +1,7 @@
 //! Phone numbers: international (`+` or `00` and a country code) and the
 //! national shapes of the US/Canada, the UK, India, Germany, France and
-//! Brazil, with spaces, dots, dashes, slashes or brackets.
+//! Brazil, with spaces, dots, dashes, slashes (`089 / 4471 2290`) or
+//! brackets.
 
 use std::sync::LazyLock;
 
@@ -11,10 +12,14 @@ use super::{
 };
 
 /// Digits, optionally after `+`, joined by single separators, brackets
-/// around a group, or a `(0)` trunk digit.
+/// around a group, or a `(0)` trunk digit; or a German area code with its
+/// trunk 0 set off by a spaced slash (`089 / 4471 2290`).
 static CANDIDATE: LazyLock<Option<Regex>> = LazyLock::new(|| {
-    Regex::new(r"\+?\(?[0-9](?:[0-9]|[ .\-/\x{A0}]\(?[0-9]|\)[ .\-\x{A0}]?[0-9]|[ .\-\x{A0}]?\(0\)[ .\-\x{A0}]?[0-9])*")
-        .ok()
+    Regex::new(concat!(
+        r"(?:0[1-9][0-9]{1,3}[ \x{A0}]/[ \x{A0}]|\+?\(?)",
+        r"[0-9](?:[0-9]|[ .\-/\x{A0}]\(?[0-9]|\)[ .\-\x{A0}]?[0-9]|[ .\-\x{A0}]?\(0\)[ .\-\x{A0}]?[0-9])*"
+    ))
+    .ok()
 });
 
 /// A date inside a candidate (`01.02.2024 10.30`, `2024-02-01`).
@@ -80,6 +85,10 @@ const PHONE_WORDS: &[&str] = &[
     "celular",
     "llámame",
     "llamar",
+    "llama a",
+    "llame a",
+    "llámale",
+    "llámala",
     "mi número",
     "whats",
     "telefone",

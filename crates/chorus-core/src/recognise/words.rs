@@ -261,6 +261,21 @@ star summer autumn ray sky angel honey ruby amber jade pearl iris lily daisy vio
 guy jack nick pat sue don art bob max rob sam tom ted ben dan jay eve dean earl carol
 ";
 
+/// Words that make a capitalised run a company's name, not a person's
+/// ("Acme Trading Ltd").
+const COMPANY: &str = "
+ltd limited inc incorporated llc llp plc corp corporation company co gmbh ag kg ohg sarl sas sa srl spa bv nv
+trading traders holdings group bank partners associates solutions technologies services consulting
+";
+
+static COMPANY_SET: LazyLock<HashSet<&'static str>> = LazyLock::new(|| COMPANY.split_whitespace().collect());
+
+/// Whether a word (any case) ends a company's name ("Ltd", "GmbH",
+/// "Traders").
+pub(super) fn is_company_word(word: &str) -> bool {
+    COMPANY_SET.contains(word.to_lowercase().trim_end_matches('.'))
+}
+
 static COMMON_SET: LazyLock<HashSet<&'static str>> =
     LazyLock::new(|| COMMON.split_whitespace().chain(PEOPLES.split_whitespace()).collect());
 static PLACE_SET: LazyLock<HashSet<&'static str>> = LazyLock::new(|| PLACES.split_whitespace().collect());

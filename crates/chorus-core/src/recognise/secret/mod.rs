@@ -1,11 +1,17 @@
-//! Secrets: API keys and tokens of well-known shapes, and the value after a
-//! password or PIN word.
+//! Secrets: API keys and tokens of well-known shapes, the value after a
+//! password, PIN or code word ("door code is 4471", "OTP 739104"), and the
+//! codes listed after "backup codes:". (Words that are no value after a
+//! password word: `values.rs`.)
 
 use std::sync::LazyLock;
 
 use regex::Regex;
 
-use super::{Found, PiiKind, char_at, is_word, two_before};
+mod values;
+
+use values::NOT_A_VALUE;
+
+use super::{Found, PiiKind, char_at, has_word, is_word, two_before, word_before};
 
 /// Tokens whose shape gives them away.
 static TOKEN: LazyLock<Option<Regex>> = LazyLock::new(|| {
@@ -35,289 +41,18 @@ static KEYWORD: LazyLock<Option<Regex>> = LazyLock::new(|| {
         r"(?i)(?P<word>passwords?|passwd|pwd|pass ?phrase|passcode|pass code|(?:code )?pin(?: code| number|-code)?",
         r"|api[ _-]?key|access[ _-]?token|auth[ _-]?token|client[ _-]?secret|secret[ _-]?key|token|secret",
         r"|mot de passe|mdp|code secret|passwort|kennwort|geheimzahl|contraseña|contrasena|clave|senha",
-        r"|पासवर्ड|पिन)",
-        // "password for the wifi:", "clave del wifi:", "Passwort für das WLAN:"
-        r"(?P<of>\s+(?:for|of|to|on|del|de|de la|do|da|für|vom|zum|du|की|का)(?:\s+(?:the|my|our|la|el|das|die|den|le|o|a|mi|mon|ma|meu|minha|mein|meine))?(?:\s+[\p{L}\-]+){1,2})?",
+        r"|पासवर्ड|पिन",
+        // Codes that open something: "door code is 4471", "OTP 739104".
+        r"|(?:door|gate|locker|lock|unlock|alarm|safe|garage|building|entry|access|security|verification",
+        r"|confirmation|one[ -]time|login|bike|padlock)[ -]code|digicode|otp|code)",
+        // "Mon mot de passe Netflix est …": the service it opens.
+        r"(?P<service>(?-i:\s+\p{Lu}[\p{L}0-9]+))?",
+        // "password for the wifi:", "clave del wifi del piso:", "Passwort für das WLAN:"
+        r"(?P<of>\s+(?:for|of|to|on|del|de|de la|do|da|für|vom|zum|du|की|का)(?:\s+(?:the|my|our|la|el|das|die|den|le|o|a|mi|mon|ma|meu|minha|mein|meine))?(?:\s+[\p{L}\-'’]+){1,3})?",
         r#"["']?(?P<sep>\s*(?::=|=>|[:=]|->)\s*|\s+(?:ist|is|was|est|c['’]est|lautet|es|era|é|eh|हैं|है)(?:\s*:\s*|\s+)|\s+)"#,
     ))
     .ok()
 });
-
-/// Words that are not a password, after "password is" and the like.
-const NOT_A_VALUE: &[&str] = &[
-    "a",
-    "an",
-    "the",
-    "not",
-    "too",
-    "wrong",
-    "incorrect",
-    "correct",
-    "invalid",
-    "valid",
-    "expired",
-    "required",
-    "missing",
-    "empty",
-    "weak",
-    "strong",
-    "long",
-    "short",
-    "stored",
-    "saved",
-    "being",
-    "hashed",
-    "encrypted",
-    "reset",
-    "changed",
-    "case",
-    "same",
-    "different",
-    "set",
-    "protected",
-    "mandatory",
-    "needed",
-    "for",
-    "of",
-    "to",
-    "in",
-    "on",
-    "and",
-    "or",
-    "with",
-    "manager",
-    "field",
-    "policy",
-    "strength",
-    "length",
-    "requirements",
-    "rules",
-    "that",
-    "this",
-    "it",
-    "my",
-    "your",
-    "his",
-    "her",
-    "their",
-    "our",
-    "also",
-    "still",
-    "now",
-    "always",
-    "never",
-    "only",
-    "just",
-    "very",
-    "so",
-    "secure",
-    "safe",
-    "unsafe",
-    "insecure",
-    "public",
-    "private",
-    "shared",
-    "sent",
-    "visible",
-    "hidden",
-    "generated",
-    "random",
-    "unique",
-    "new",
-    "old",
-    "ok",
-    "fine",
-    "good",
-    "bad",
-    "easy",
-    "hard",
-    "simple",
-    "complex",
-    "forgotten",
-    "lost",
-    "leaked",
-    "compromised",
-    "known",
-    "unknown",
-    "blocked",
-    "locked",
-    "accepted",
-    "rejected",
-    "used",
-    "usually",
-    "should",
-    "must",
-    "can",
-    "will",
-    "would",
-    "could",
-    "may",
-    "does",
-    "did",
-    "has",
-    "had",
-    "have",
-    "be",
-    "been",
-    "are",
-    "was",
-    "is",
-    "if",
-    "when",
-    "then",
-    "but",
-    "which",
-    "who",
-    "what",
-    "where",
-    "how",
-    "why",
-    "as",
-    "at",
-    "by",
-    "from",
-    "into",
-    "than",
-    "like",
-    "about",
-    "after",
-    "before",
-    "without",
-    "inside",
-    "here",
-    "there",
-    "again",
-    "field",
-    "input",
-    "prompt",
-    "dialog",
-    "box",
-    "hash",
-    "hashing",
-    "check",
-    "checker",
-    "validation",
-    "generator",
-    "reuse",
-    "expiry",
-    "expiration",
-    "recovery",
-    "change",
-    "update",
-    "login",
-    "reader",
-    "pad",
-    "number",
-    "code",
-    "entry",
-    "protection",
-    "le",
-    "la",
-    "les",
-    "un",
-    "une",
-    "pas",
-    "est",
-    "de",
-    "du",
-    "des",
-    "et",
-    "ou",
-    "der",
-    "die",
-    "das",
-    "ein",
-    "eine",
-    "ist",
-    "nicht",
-    "und",
-    "oder",
-    "falsch",
-    "el",
-    "los",
-    "las",
-    "no",
-    "es",
-    "y",
-    "o",
-    "que",
-    "una",
-    "uno",
-    "o",
-    "os",
-    "as",
-    "um",
-    "uma",
-    "não",
-    "e",
-    "do",
-    "da",
-    "type",
-    "types",
-    "str",
-    "string",
-    "int",
-    "integer",
-    "bool",
-    "boolean",
-    "none",
-    "null",
-    "nil",
-    "true",
-    "false",
-    "undefined",
-    "text",
-    "varchar",
-    "char",
-    "bytes",
-    "optional",
-    "str,",
-    "string;",
-    "secret",
-    "secrets",
-    "token",
-    "tokens",
-    "password",
-    "passwords",
-    "pin",
-    "key",
-    "keys",
-    "value",
-    "values",
-    "env",
-    "environ",
-    "getpass",
-    "hai",
-    "है",
-    "क्या",
-    "kya",
-    "nahi",
-    "नहीं",
-    "trop",
-    "très",
-    "faible",
-    "fort",
-    "court",
-    "faux",
-    "oublié",
-    "zu",
-    "schwach",
-    "kurz",
-    "falsch",
-    "vergessen",
-    "demasiado",
-    "débil",
-    "corta",
-    "incorrecta",
-    "muito",
-    "fraca",
-    "curta",
-    "errada",
-    "esquecida",
-    "bahut",
-    "galat",
-    "kamzor",
-];
 
 /// Whether a value after a password word is code or a placeholder rather
 /// than a password.
@@ -373,15 +108,74 @@ fn value_at(text: &str, at: usize) -> Option<(usize, usize, bool)> {
         let rest = &text[start..];
         let len = rest.find(close)?;
         let value = &rest[..len];
-        if value.is_empty() || value.contains('\n') || value.chars().count() > 100 {
+        if value.trim().is_empty() || value.contains('\n') || value.chars().count() > 100 {
             return None;
         }
-        return Some((start, start + len, true));
+        // « Cerisier#77 »: the spaces inside the quotes are not part of it.
+        let start = start + (value.len() - value.trim_start().len());
+        return Some((start, start + value.trim().len(), true));
     }
     let rest = &text[at..];
     let len = rest.find(char::is_whitespace).unwrap_or(rest.len());
     let token = rest[..len].trim_end_matches(['.', ',', ';', ':', ')', ']', '}', '"', '\'', '”', '»', '`']);
     if token.is_empty() { None } else { Some((at, at + token.len(), false)) }
+}
+
+/// Articles right before a plain "code" of a lock or a door ("the code of
+/// my lock", "le code de mon cadenas").
+const CODE_ARTICLES: &[&str] = &["the", "le", "el", "o", "der", "das", "la", "", "mein", "my", "mon", "mi", "meu"];
+
+/// Possessives in "le code de mon cadenas", "the code of my lock".
+const POSSESSIVES: &[&str] =
+    &["my", "our", "mon", "ma", "notre", "mi", "nuestro", "nuestra", "meu", "minha", "mein", "meine"];
+
+/// Whether a value after a code word looks like a code: 4 to 12 letters,
+/// digits and single dashes, at least 3 digits (`4471`, `1-8-2-4`, `47B09`).
+fn is_code_value(value: &str) -> bool {
+    let length = value.chars().count();
+    (4..=12).contains(&length)
+        && value.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+        && !value.starts_with('-')
+        && !value.ends_with('-')
+        && !value.contains("--")
+        && value.chars().filter(char::is_ascii_digit).count() >= 3
+}
+
+/// Words of a sentence about a place, before a "pin code".
+const POSTAL_WORDS: &[&str] = &[
+    "deliver",
+    "delivery",
+    "address",
+    "area",
+    "city",
+    "town",
+    "village",
+    "district",
+    "post",
+    "postal",
+    "courier",
+    "ship",
+    "shipping",
+    "located",
+    "location",
+    "pata",
+    "पता",
+    "pincode",
+];
+
+/// Whether six digits after "pin code" at `at` are an Indian postal code:
+/// first digit 1–8, and a place word in the sentence before or a place
+/// name and a comma right before ("Bangalore, pin code 560034").
+fn is_postal_pin(text: &str, at: usize, value: &str) -> bool {
+    if value.len() != 6 || !value.starts_with(['1', '2', '3', '4', '5', '6', '7', '8']) {
+        return false;
+    }
+    let head = &text[..at];
+    let sentence = head.rfind(['.', '!', '?', '\n']).map_or(head, |i| &head[i + 1..]);
+    let after_place = head.trim_end().strip_suffix(',').is_some_and(|h| {
+        h.rsplit(|c: char| !c.is_alphabetic()).next().is_some_and(|w| w.starts_with(char::is_uppercase))
+    });
+    after_place || has_word(&sentence.to_lowercase(), POSTAL_WORDS)
 }
 
 /// Verbs that end a "password for the wifi is" phrase ("El PIN de mi
@@ -416,16 +210,30 @@ fn find_keyword_values(text: &str, found: &mut Found) {
             of.as_deref().and_then(|of| of.split_whitespace().next_back()).is_some_and(|w| COPULAS.contains(&w));
         let sep = if of_copula && sep.as_str().trim().is_empty() { "is" } else { sep.as_str().trim() };
         let explicit = matches!(sep, ":" | "=" | ":=" | "=>" | "->");
-        if of.is_some() && sep.is_empty() {
+        let pin_word = word.contains("pin") || word == "पिन" || word == "geheimzahl";
+        let code_word = !pin_word && (word.ends_with("code") || word == "otp");
+        // "code" alone is any code; "le code de mon cadenas" is a lock's, "the
+        // error code of my app" an error's.
+        if word == "code"
+            && (!of.as_deref().is_some_and(|of| of.split_whitespace().any(|w| POSSESSIVES.contains(&w)))
+                || !CODE_ARTICLES.contains(&word_before(text, caps.get(0).map_or(0, |m| m.start())).as_str()))
+        {
+            continue;
+        }
+        if (of.is_some() || caps.name("service").is_some()) && sep.is_empty() && !(pin_word || code_word) {
             continue; // "password for the wifi works": a value needs ":" or "is"
         }
         let has_digit = value.chars().any(|c| c.is_numeric());
         let has_symbol = bare.chars().any(|c| !c.is_alphanumeric());
-        let pin_word = word.contains("pin") || word == "पिन" || word == "geheimzahl";
         let refused = if pin_word {
-            // A PIN is 4 to 8 digits.
+            // A PIN is 4 to 8 digits; six after "pin code" near a place are
+            // an Indian postal code ("Deliver to Bangalore, pin code 560034").
             let digits = value.chars().all(|c| c.is_ascii_digit()) && (4..=8).contains(&value.len());
-            !digits || sep.is_empty() && word == "pin"
+            !digits
+                || sep.is_empty() && word == "pin"
+                || is_postal_pin(text, caps.get(0).map_or(0, |m| m.start()), value)
+        } else if code_word {
+            !is_code_value(value)
         } else {
             let length = value.chars().count();
             !(4..=128).contains(&length)
@@ -512,6 +320,9 @@ fn find_config_values(text: &str, found: &mut Found) {
         if !is_secret_key(key.as_str()) || text[sep.end()..].starts_with(['=', '>']) {
             continue; // "if password == stored"
         }
+        if text[..key.start()].ends_with("${") {
+            continue; // `${POSTGRES_PASSWORD:?err}`, `${DB_PASS:-secret}`: a shell default, a placeholder
+        }
         let Some((start, end, quoted)) = value_at(text, all.end()) else { continue };
         // In a query string the value ends at the next parameter.
         let end = if text[..key.start()].ends_with(['?', '&']) && !quoted {
@@ -556,6 +367,39 @@ fn find_url_passwords(text: &str, found: &mut Found) {
     }
 }
 
+/// "backup codes …: 7hq2-9xkd, p4m1-8zvn": the list of one-time codes after
+/// a colon in the same sentence.
+static CODE_LIST: LazyLock<Option<Regex>> = LazyLock::new(|| {
+    Regex::new(r"(?i)(?-u:\b)(?:backup|recovery|2fa|one[ -]time|scratch)\s+codes(?-u:\b)[^.!?\n:]{0,60}:[ \t]*").ok()
+});
+
+/// Each code of a list after "backup codes …:", while the list goes on.
+fn find_code_lists(text: &str, found: &mut Found) {
+    let Some(re) = CODE_LIST.as_ref() else { return };
+    for m in re.find_iter(text) {
+        let mut at = m.end();
+        loop {
+            let rest = &text[at..];
+            let len = rest.find(|c: char| !(c.is_ascii_alphanumeric() || c == '-')).unwrap_or(rest.len());
+            let code = &rest[..len];
+            let letters_and_digits =
+                code.chars().any(|c| c.is_ascii_digit()) && code.chars().any(|c| c.is_ascii_alphabetic());
+            if !(6..=24).contains(&len)
+                || !(letters_and_digits || code.bytes().all(|b| b.is_ascii_digit() || b == b'-'))
+            {
+                break;
+            }
+            found.marked(PiiKind::Secret, at, at + len);
+            let next = &rest[len..];
+            let skip = next.len() - next.trim_start_matches([',', ';', ' ', '\t']).len();
+            if skip == 0 {
+                break;
+            }
+            at += len + skip;
+        }
+    }
+}
+
 pub(super) fn find(text: &str, found: &mut Found) {
     if let Some(re) = TOKEN.as_ref() {
         for m in re.find_iter(text) {
@@ -572,4 +416,5 @@ pub(super) fn find(text: &str, found: &mut Found) {
     find_keyword_values(text, found);
     find_config_values(text, found);
     find_url_passwords(text, found);
+    find_code_lists(text, found);
 }

@@ -1,6 +1,8 @@
-//! Street addresses and dates of birth, where the text marks them ("I live
-//! at …", "my address is …", "born on …", "date of birth: …", and the
-//! same in German, French, Spanish, Portuguese and Hindi).
+//! Street addresses, where the text marks them ("I live at …", "my
+//! address is …", "Adresse : …", "j'habite au …", "vivo en Calle …", "moro
+//! na …", "मेरा पता …"), and postal addresses of the US, Canada and the UK
+//! whose shape gives them away (a house number, a street, a town and a ZIP
+//! code or postcode).
 
 use std::sync::LazyLock;
 
@@ -8,82 +10,13 @@ use regex::Regex;
 
 use super::{Found, PiiKind, char_before, has_word};
 
-/// What announces a date of birth.
-static DOB_MARKER: LazyLock<Option<Regex>> = LazyLock::new(|| {
-    Regex::new(concat!(
-        r"(?i)(?:(?-u:\b)born(?:\s+in\s+[\p{L} ]{2,30}?)?(?:\s+on)?(?:\s+the)?",
-        r"|(?-u:\b)date\s+of\s+birth|(?-u:\b)birth\s*date|(?-u:\b)birthday|(?-u:\b)d\.?o\.?b(?-u:\b)\.?",
-        r"|(?-u:\b)geboren(?:\s+am)?|(?-u:\b)geburtsdatum|(?-u:\b)geburtstag|(?-u:\b)geb\.(?:\s*am)?",
-        r"|(?-u:\b)née?\s+le|(?-u:\b)date\s+de\s+naissance|(?-u:\b)naissance",
-        r"|(?-u:\b)nacid[oa]\s+el|(?-u:\b)nac(?:í|ió|io|imos|ieron)\s+el|(?-u:\b)fecha\s+de\s+nacimiento|(?-u:\b)cumpleaños",
-        r"|(?-u:\b)nascid[oa]\s+(?:em|no\s+dia)|(?-u:\b)nasc(?:i|eu|emos|eram)\s+(?:em|no\s+dia)",
-        r"|(?-u:\b)data\s+de\s+nascimento|(?-u:\b)aniversário",
-        r"|जन्म\s*तिथि|जन्मतिथि|जन्म\s*दिनांक|जन्मदिन|(?-u:\b)janam\s+tithi|(?-u:\b)janamdin|(?-u:\b)birthday)",
-        // `"dob": "1979-12-03"`: a key's closing quote and the value's opening one.
-        r#"(?:\s*(?:is|was|ist|war|est|était|es|fue|é|foi|है|on|the|am|le|el|em|:|-|–|,|"|')\s*)*\s*"#,
-    ))
-    .ok()
-});
-
-const MONTHS: &str = concat!(
-    "january|february|march|april|may|june|july|august|september|october|november|december",
-    "|jan|feb|mar|apr|jun|jul|aug|sept|sep|oct|nov|dec",
-    "|januar|jänner|februar|märz|maerz|mai|juni|juli|oktober|dezember",
-    "|janvier|février|fevrier|mars|avril|juin|juillet|août|aout|septembre|octobre|novembre|décembre",
-    "|enero|febrero|marzo|abril|mayo|junio|julio|agosto|septiembre|setiembre|octubre|noviembre|diciembre",
-    "|janeiro|fevereiro|março|marco|maio|junho|julho|setembro|outubro|novembro|dezembro",
-    "|जनवरी|फ़रवरी|फरवरी|मार्च|अप्रैल|मई|जून|जुलाई|अगस्त|सितंबर|सितम्बर|अक्टूबर|अक्तूबर|नवंबर|नवम्बर|दिसंबर|दिसम्बर",
-);
-
 /// Words without which no address marker can be there: a cheap first test.
 static ADDRESS_HINT: LazyLock<Option<Regex>> = LazyLock::new(|| {
     Regex::new(concat!(
         "(?i)liv|address|adress|anschrift|wohn|habit|domicil|direcci|vivo|vivimos|moro|moramos|resid|endere",
-        "|पता|pata|ship|deliver",
+        "|पता|pata|ship|deliver|vis|morada|ghar",
     ))
     .ok()
-});
-
-/// Words without which no birth-date marker can be there.
-static DOB_HINT: LazyLock<Option<Regex>> = LazyLock::new(|| {
-    Regex::new(
-        r"(?i)born|birth|dob|d\.o\.b|geb|naiss|née|né|nacid|nací|naci|nacimiento|cumplea|nasc|nasci|anivers|जन्म|janam",
-    )
-    .ok()
-});
-
-/// German puts "geboren" after the date: "ist am 2. Mai 1998 geboren",
-/// "wurde am 3.5.1990 in Köln geboren". The date is checked with [`DATE`].
-static GEBOREN_AFTER: LazyLock<Option<Regex>> =
-    LazyLock::new(|| Regex::new(r"(?i)(?-u:\b)(?:bin|bist|ist|sind|seid|wurde|wurden|wurdest|war)\s+am\s+").ok());
-
-/// What may come between the date and "geboren": "in Köln".
-static GEBOREN_TAIL: LazyLock<Option<Regex>> =
-    LazyLock::new(|| Regex::new(r"^\s+(?:in\s+[\p{L}\-]+\s+)?geboren(?-u:\b)").ok());
-
-/// The month names as one alternation, longest first ("mars" before "mar").
-fn months_longest_first() -> String {
-    let mut months: Vec<&str> = MONTHS.split('|').collect();
-    months.sort_by_key(|m| std::cmp::Reverse(m.chars().count()));
-    months.join("|")
-}
-
-/// A date, at the start of the text after a marker.
-static DATE: LazyLock<Option<Regex>> = LazyLock::new(|| {
-    let day = r"(?:[0-3]?[0-9])(?:st|nd|rd|th|er|º|°|\.)?";
-    let pattern = format!(
-        concat!(
-            r"(?i)^(?:[0-3]?[0-9][./-][01]?[0-9][./-](?:[0-9]{{4}}|[0-9]{{2}})",
-            // The US order, month first: 07/22/1985.
-            r"|[01]?[0-9][./-][0-3]?[0-9][./-](?:[0-9]{{4}}|[0-9]{{2}})",
-            r"|[0-9]{{4}}[./-][01]?[0-9][./-][0-3]?[0-9]",
-            r"|{day}\s*(?:of\s+|de\s+)?(?:{months})\.?,?(?:\s*(?:de\s+)?[0-9]{{4}})?",
-            r"|(?:{months})\.?\s+{day},?(?:\s*[0-9]{{4}})?)",
-        ),
-        day = day,
-        months = months_longest_first()
-    );
-    Regex::new(&pattern).ok()
 });
 
 /// What announces an address; `weak` markers need a number or a street
@@ -92,11 +25,17 @@ static ADDRESS_MARKER: LazyLock<Option<Regex>> = LazyLock::new(|| {
     Regex::new(concat!(
         r"(?i)(?:(?P<strong>(?-u:\b)(?:i|we|he|she|they)\s+(?:(?:now|currently|still|also|actually|presently)\s+)?",
         r"(?:live|lives|am\s+living|are\s+living)\s+at",
-        r"|(?-u:\b)(?:(?:my|our|his|her|their)\s+(?:new\s+|current\s+|old\s+|full\s+|permanent\s+)?|(?:new|home|mailing|postal|billing|shipping|delivery|street|residential)\s+)address(?:\s+is|\s*:)?",
+        r"|(?-u:\b)(?:(?:my|our|his|her|their)\s+(?:new\s+|current\s+|old\s+|full\s+|permanent\s+)?|(?:new|home|mailing|postal|billing",
+        r"|shipping|delivery|street|residential|permanent|current|present|correspondence|registered)\s+)",
+        // "Change my mailing address to …"
+        r"address(?:\s+is|\s*:|\s+to)?",
         r"|(?:^|[\n.!?]\s*)address\s*:|(?-u:\b)ship(?:ping)?\s+to\s*:|(?-u:\b)deliver\s+to\s*:|(?-u:\b)residing\s+at|(?-u:\b)resident\s+at",
         r"|(?-u:\b)(?:ich\s+wohne|wir\s+wohnen)\s+(?:(?:derzeit|jetzt|momentan|aktuell|inzwischen|nun|noch|seit\s+[\p{L}0-9]+)\s+)?",
         r"(?:in\s+der|an\s+der|am|im)",
-        r"|(?-u:\b)(?:meine|unsere)\s+(?:adresse|anschrift)(?:\s+(?:ist|lautet))?\s*:?|(?-u:\b)(?:adresse|anschrift|wohnhaft)\s*:",
+        r"|(?-u:\b)(?:meine|unsere)\s+(?:(?:neue|jetzige|aktuelle|alte)\s+)?(?:adresse|anschrift)(?:\s+(?:ist|lautet))?\s*:?",
+        // "Adresse de livraison : …", "Anschrift: …"
+        r"|(?-u:\b)(?:adresse|anschrift|wohnhaft)(?:\s+(?:de\s+livraison|de\s+facturation|postale|de\s+domicile|complète))?\s*:",
+        r"|(?-u:\b)je\s+vis\s+(?:au|aux|à\s+la|à\s+l['’])",
         r"|(?-u:\b)(?:j['’]habite|nous\s+habitons)(?:\s+(?:maintenant|actuellement|désormais|toujours))?(?:\s+au|\s+aux)?",
         r"|(?-u:\b)(?:mon|notre)\s+adresse(?:\s+est)?\s*:?|(?-u:\b)domicilié(?:e)?\s+au",
         r"|(?-u:\b)(?:mi|nuestra)\s+(?:dirección|direccion|domicilio)(?:\s+es)?\s*:?|(?-u:\b)(?:dirección|direccion|domicilio)\s*:",
@@ -105,11 +44,14 @@ static ADDRESS_MARKER: LazyLock<Option<Regex>> = LazyLock::new(|| {
         r"(?P<street>calle|c/|avenida|avda\.|av\.|plaza|paseo|camino|carretera|ronda|glorieta|travesía|pasaje)",
         r"|(?-u:\b)(?:moro|moramos|resido)\s+(?:(?:agora|atualmente|hoje)\s+)?(?:na|no)",
         r"|(?-u:\b)(?:meu|nosso)\s+endereço(?:\s+é)?\s*:?|(?-u:\b)endereço\s*:",
+        r"|(?-u:\b)(?:minha|nossa)\s+morada(?:\s+é)?\s*:?|(?-u:\b)morada\s*:",
         r"|मेरा\s+पता(?:\s+है)?\s*:?|हमारा\s+पता(?:\s+है)?\s*:?|पता\s*:|(?-u:\b)mera\s+(?:address|pata)(?:\s+hai)?\s*:?)",
         r"|(?P<weak>(?-u:\b)(?:i|we)\s+(?:(?:now|currently|still|also)\s+)?live\s+in",
         r"|(?-u:\b)(?:ich\s+wohne|wir\s+wohnen)\s+(?:(?:derzeit|jetzt|momentan|aktuell|inzwischen|nun|noch)\s+)?in",
         r"|(?-u:\b)je\s+vis\s+à|(?-u:\b)(?:vivo|vivimos)\s+(?:(?:ahora|actualmente)\s+)?en",
-        r"|(?-u:\b)(?:moro|moramos)\s+(?:(?:agora|atualmente|hoje)\s+)?em|(?-u:\b)j['’]habite\s+à))",
+        r"|(?-u:\b)(?:moro|moramos)\s+(?:(?:agora|atualmente|hoje)\s+)?em|(?-u:\b)j['’]habite\s+à",
+        // "mera ghar Flat 302, … mein hai"
+        r"|(?-u:\b)(?:mera|hamara)\s+ghar))",
         r"(?:\s*(?:is|ist|est|es|é|:|-)\s*)?\s*",
     ))
     .ok()
@@ -259,7 +201,7 @@ fn region_code_at(rest: &str) -> bool {
     let code =
         chars.next().is_some_and(|c| c.is_ascii_uppercase()) && chars.next().is_some_and(|c| c.is_ascii_uppercase());
     code && match chars.next() {
-        None | Some(',' | '.' | ';' | ')') => true,
+        None | Some(',' | '.' | ';' | ')' | '\n' | '\r') => true,
         Some(' ') => chars.next().is_some_and(|c| c.is_ascii_digit()),
         _ => false,
     }
@@ -268,7 +210,7 @@ fn region_code_at(rest: &str) -> bool {
 /// Abbreviations whose dot does not end an address.
 const ABBREVIATIONS: &[&str] = &[
     "st", "str", "rd", "ave", "av", "apt", "no", "nr", "dr", "blvd", "ln", "bldg", "fl", "hno", "sec", "mt", "ft", "n",
-    "s", "e", "w", "co", "bd", "pl", "sq", "cres", "hwy", "esq",
+    "s", "e", "w", "co", "bd", "pl", "sq", "cres", "hwy", "esq", "नं",
 ];
 
 /// Words that start a new sentence after an abbreviation's dot.
@@ -303,6 +245,10 @@ const ENDINGS: &[&str] = &[
     ", where",
     " with ",
     " since ",
+    " depuis ",
+    " seit ",
+    " desde ",
+    " mein ",
     " for ",
     " if ",
     " when ",
@@ -385,13 +331,18 @@ fn address_end(text: &str, start: usize) -> usize {
     start + value.len()
 }
 
+/// A letter, or a vowel sign of Devanagari (the "ं" of "नं").
+fn is_letter(c: char) -> bool {
+    c.is_alphabetic() || ('\u{0900}'..='\u{097F}').contains(&c)
+}
+
 /// Whether a ". " at `at` in an address is an abbreviation's dot with the
 /// address going on (also a German street name ending in "str.":
 /// "Bergmannstr. 7a").
 fn dot_continues(window: &str, at: usize) -> bool {
     let before = &window[..at];
     let word: String =
-        before.chars().rev().take_while(|c| c.is_alphabetic()).collect::<Vec<_>>().into_iter().rev().collect();
+        before.chars().rev().take_while(|&c| is_letter(c)).collect::<Vec<_>>().into_iter().rev().collect();
     let word = word.to_lowercase();
     let german_street = word.len() > 4 && word.ends_with("str");
     if !(ABBREVIATIONS.contains(&word.as_str()) || german_street) {
@@ -439,7 +390,8 @@ fn find_addresses(text: &str, found: &mut Found) {
         let lower = value.to_lowercase();
         let has_digit = value.chars().any(|c| c.is_numeric());
         let street = has_word(&lower, STREET_WORDS);
-        let starts_upper = value.chars().next().is_some_and(|c| c.is_uppercase() || !c.is_alphabetic());
+        // Capitalised, a digit or a script without case ("मकान नं. 45").
+        let starts_upper = value.chars().next().is_some_and(|c| !c.is_lowercase());
         if value.contains("://") || value.contains('@') || lower.starts_with("0x") {
             continue;
         }
@@ -448,45 +400,74 @@ fn find_addresses(text: &str, found: &mut Found) {
         if ["ip", "mac", "e-mail", "email", "mail", "book", "bar", "line", "space", "field"].contains(&first.as_str()) {
             continue;
         }
-        let ok = if weak { has_digit || street } else { has_digit || street || starts_upper };
+        // One word without a number is a name or a type (`address: Address;`).
+        let one_word = !value.contains(char::is_whitespace);
+        let ok = if weak { has_digit || street } else { has_digit || street || (starts_upper && !one_word) };
         if ok && value.chars().count() >= 4 {
             found.marked(PiiKind::Address, start, end);
         }
     }
 }
 
-fn find_birth_dates(text: &str, found: &mut Found) {
-    if !DOB_HINT.as_ref().is_some_and(|hint| hint.is_match(text)) {
-        return;
-    }
-    let (Some(marker), Some(date)) = (DOB_MARKER.as_ref(), DATE.as_ref()) else { return };
-    let date_at = |at: usize| -> Option<(usize, usize)> {
-        let d = date.find(&text[at..])?;
-        let (start, end) = (at + d.start(), at + d.end());
-        let end = start + text[start..end].trim_end_matches([',', '.', ' ']).len();
-        // Not the start of a longer number.
-        (!text[end..].starts_with(|c: char| c.is_ascii_digit())).then_some((start, end))
-    };
-    for m in marker.find_iter(text) {
-        if let Some((start, end)) = date_at(m.end()) {
-            found.marked(PiiKind::BirthDate, start, end);
+/// A postal address of the US, Canada or the UK, by its shape: a house
+/// number, a capitalised street name with its type, maybe a unit, a town,
+/// then a state and ZIP code, a province and postcode, or a UK postcode
+/// ("1187 Larkspur Lane, Apt 4B, Boulder, CO 80302", "14 Dalry Road,
+/// Edinburgh EH11 2BQ").
+static POSTAL: LazyLock<Option<Regex>> = LazyLock::new(|| {
+    Regex::new(concat!(
+        r"(?:^|[\s,:;(])(?P<address>[0-9]{1,5}[A-Za-z]?\s+(?:[NSEW]\.?\s+)?(?:\p{Lu}[\p{L}'’\-]*\s+){1,4}",
+        r"(?:Street|St|Road|Rd|Avenue|Ave|Lane|Ln|Drive|Dr|Boulevard|Blvd|Way|Court|Ct|Place|Pl|Terrace|Close",
+        r"|Crescent|Parkway|Pkwy|Highway|Hwy|Circle|Cir|Park|Gardens|Grove|Row|Square|Sq|Hill|View|Walk|Mews|Rise)\.?",
+        r"(?:,?\s+(?:Apt|Apartment|Unit|Suite|Ste|Flat|Floor|Fl|\#)\.?\s*[A-Za-z0-9\-]+)?",
+        r",\s+(?:\p{Lu}[\p{L}'’.\-]*\s+){0,2}\p{Lu}[\p{L}'’.\-]*",
+        r"(?:,\s+[A-Z]{2}\s+(?:[0-9]{5}(?:-[0-9]{4})?|[A-Z][0-9][A-Z]\s[0-9][A-Z][0-9])",
+        r"|\s+[A-Z]{1,2}[0-9][A-Z0-9]?\s[0-9][A-Z]{2}))",
+    ))
+    .ok()
+});
+
+/// Words before a postal address that make it a business's, not a person's.
+const BUSINESS_WORDS: &[&str] = &[
+    "office",
+    "offices",
+    "headquarters",
+    "hq",
+    "store",
+    "shop",
+    "museum",
+    "campus",
+    "company",
+    "restaurant",
+    "hotel",
+    "embassy",
+    "consulate",
+    "factory",
+    "warehouse",
+    "clinic",
+    "hospital",
+    "university",
+    "school",
+];
+
+/// Postal addresses by their shape (see [`POSTAL`]), unless the sentence
+/// speaks of a business ("Our office moved to …").
+fn find_postal_addresses(text: &str, found: &mut Found) {
+    let Some(re) = POSTAL.as_ref() else { return };
+    for caps in re.captures_iter(text) {
+        let Some(address) = caps.name("address") else { continue };
+        if text[address.end()..].starts_with(|c: char| c.is_alphanumeric()) {
+            continue;
         }
-    }
-    let (Some(before), Some(tail)) = (GEBOREN_AFTER.as_ref(), GEBOREN_TAIL.as_ref()) else { return };
-    for m in before.find_iter(text) {
-        if let Some((start, end)) = date_at(m.end()) {
-            // The date may keep its dot ("2. Mai 1998."): "geboren" follows.
-            let after = text[end..].trim_start_matches('.');
-            // "Ich bin am 5. Mai 1990 geboren?" asks, it does not state.
-            let stated = tail.find(after).is_some_and(|g| !after[g.end()..].trim_start().starts_with('?'));
-            if stated {
-                found.marked(PiiKind::BirthDate, start, end);
-            }
+        let head = &text[..address.start()];
+        let sentence = head.rfind(['.', '!', '?', '\n']).map_or(head, |i| &head[i + 1..]);
+        if !has_word(&sentence.to_lowercase(), BUSINESS_WORDS) {
+            found.marked(PiiKind::Address, address.start(), address.end());
         }
     }
 }
 
 pub(super) fn find(text: &str, found: &mut Found) {
     find_addresses(text, found);
-    find_birth_dates(text, found);
+    find_postal_addresses(text, found);
 }

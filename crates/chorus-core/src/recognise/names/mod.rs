@@ -1,12 +1,18 @@
-//! People's names: the names the user listed, and names the text
-//! introduces ("my name is …", "I'm …", "my daughter …", "regards, …").
+//! People's names: the names the user listed (`listed.rs`), and names the
+//! text introduces ("my name is …", "I'm …", "my daughter …", "regards, …";
+//! titles, roles, fields, e-mail addresses and tables in `context.rs`).
 
 use std::collections::BTreeSet;
 use std::sync::LazyLock;
 
 use regex::Regex;
 
-use super::words::{is_common_word, is_famous, is_place, is_stop_word};
+mod context;
+mod listed;
+
+pub(super) use listed::Listed;
+
+use super::words::{is_common_word, is_company_word, is_famous, is_place, is_stop_word};
 use super::{Found, PiiKind, char_at, char_before};
 
 /// Relation words after "my", "meine", "ma", "mi", "minha", "meri" …
@@ -24,13 +30,23 @@ const RELATIONS: &str = concat!(
     "|abuela|abuelo|tía|tío|sobrina|sobrino|compañera|compañero",
     "|filha|filho|mãe|pai|irmã|irmão|chefe|namorada|namorado|avó|avô|tia|tio|sobrinha|sobrinho",
     "|beti|beta|patni|pati|behen|bhai|maa|papa|dost|saheli|bhabhi|bhaiya|didi",
+    // People who work for or with the writer, and in-laws.
+    "|intern|trainee|apprentice|host|hostess|accountant|babysitter|nanny|plumber|electrician|mechanic|dentist",
+    "|therapist|recruiter|mentor|supervisor|landlady|carer|caregiver|tutor|housekeeper|cleaner",
+    "|vermieterin|vermieter|mitarbeiterin|mitarbeiter|praktikantin|praktikant|schwiegermutter|schwiegervater",
+    "|steuerberaterin|steuerberater|nachbarin|nachbar|belle-mère|beau-père|propriétaire|comptable|stagiaire",
+    "|voisine|voisin|suegra|suegro|cuñada|cuñado|contable|contadora|contador|casera|casero|vecina|vecino",
+    "|sogra|sogro|cunhada|cunhado|vizinha|vizinho|síndica|síndico|bete|mummy|sasur|saas",
 );
 
 /// Markers after which a capitalised name follows.
 static INTRO: LazyLock<Option<Regex>> = LazyLock::new(|| {
     let pattern = format!(
         concat!(
-            r"(?i)(?:(?-u:\b)(?:my\s+(?:full\s+)?name\s+is|my\s+name['’]s|(?:his|her|their)\s+name\s+is|i['’]m|i\s+am",
+            r"(?i)(?:(?-u:\b)(?:my\s+(?:full\s+)?name\s+is|my\s+name['’]s|(?:his|her|their)\s+name(?:\s+is|['’]s)|i['’]m|i\s+am",
+            // "the babysitter's name is Hollie", "under the name Laurent", "au nom de Marc Dubois"
+            r"|(?:{relations})['’]s\s+name(?:\s+is|['’]s)|(?:under|in)\s+the\s+name(?:\s+of)?|au\s+nom\s+de|a\s+nombre\s+de",
+            r"|em\s+nome\s+de|auf\s+den\s+namen",
             r"|call\s+me|ich\s+heiße|ich\s+heisse|mein\s+name\s+ist|ich\s+bin|je\s+m['’]appelle|mon\s+nom\s+est",
             r"|moi\s+c['’]est|je\s+suis|me\s+llamo|mi\s+nombre\s+es|soy|sou|meu\s+nome\s+é|eu\s+me\s+chamo|me\s+chamo",
             r"|eu\s+sou|mera\s+naam|mera\s+name|naam|(?:client|friend|guy|girl|man|woman|boy|colleague|person|customer",
@@ -43,8 +59,10 @@ static INTRO: LazyLock<Option<Regex>> = LazyLock::new(|| {
             r"(?:(?:little|baby|older|younger|elder|eldest|oldest|youngest|big|best|new|late|ex-?|former|dear|twin",
             r"|step|teenage|adult|phd|ph\.d\.|doctoral|graduate|grad|master['’]?s|[0-9]{{1,2}}-year-old",
             r"|kleine[nmr]?|große[nmr]?|ältere[nmr]?|jüngere[nmr]?|älteste[nmr]?|jüngste[nmr]?|liebe[nmr]?",
-            r"|petite|petit|cher|chère|grande?|pequeñ[oa]|querid[oa])\s+){{0,2}}",
-            r"(?:{relations})(?:\s*,\s*|\s+is\s+called\s+|\s+is\s+named\s+|\s+named\s+|\s+called\s+|['’]s\s+name\s+is\s+",
+            // A brand or place before the relation: "my Airbnb host Carmen".
+            r"|petite|petit|cher|chère|grande?|pequeñ[oa]|querid[oa]|(?-i:\p{{Lu}}[\p{{L}}0-9]+))\s+){{0,2}}",
+            // "My colleague in São Paulo is Beatriz Lima"
+            r"(?:{relations})(?:\s+(?:in|at|from)\s+(?-i:\p{{Lu}}\p{{L}}*(?:\s+\p{{Lu}}\p{{L}}*)?)\s+is\s+|\s*,\s*|\s+is\s+called\s+|\s+is\s+named\s+|\s+named\s+|\s+called\s+|['’]s\s+name\s+is\s+",
             r"|\s+heißt\s+|\s+heisst\s+|\s+s['’]appelle\s+|\s+se\s+llama\s+|\s+se\s+chama\s+|\s+chama-se\s+|\s+is\s+|\s+))",
             r"\s*[:,]?\s*)"
         ),
@@ -97,8 +115,11 @@ static SIGN_OFF: LazyLock<Option<Regex>> = LazyLock::new(|| {
         r"|sign(?:ed)?\s+(?:it|off)(?:\s+(?:as|with))?",
         r"|mit\s+freundlichen\s+grüßen|(?:viele|liebe|beste|herzliche)\s+grüße|gruß|grüße|lg|vg",
         r"|(?:bien\s+)?cordialement|bien\s+à\s+vous|amicalement|bises|merci(?:\s+beaucoup)?",
-        r"|saludos(?:\s+cordiales)?|un\s+saludo|atentamente|gracias|abrazos|atenciosamente|abraços",
-        r"|obrigad[oa]|att\.?|beijos|dhanyavaad|dhanyavad|धन्यवाद|[-–—~])[ \t]*[,:!.\-–—]?[ \t]*){1,2}(?:\r?\n[ \t]*)?",
+        r"|saludos(?:\s+cordiales)?|un\s+saludo|atentamente|gracias(?:\s+por\s+todo)?|abrazos|atenciosamente|abraços",
+        r"|un\s+abrazo|un\s+beso|besos|um\s+abraço|abraço|cumprimentos|danke(?:\s+schön)?|thanks\s+for\s+everything",
+        r"|merci\s+pour\s+tout|obrigad[oa]\s+por\s+tudo",
+        // "Danke & LG"
+        r"|obrigad[oa]|att\.?|beijos|dhanyavaad|dhanyavad|धन्यवाद|[-–—~])[ \t]*[,:!.\-–—&]?[ \t]*){1,2}(?:\r?\n[ \t]*)?",
     ))
     .ok()
 });
@@ -107,8 +128,12 @@ static SIGN_OFF: LazyLock<Option<Regex>> = LazyLock::new(|| {
 /// `"full_name": "Leon Fischer"`, "Nome: …", "Nom : …", "Nombre: …".
 static NAME_FIELD: LazyLock<Option<Regex>> = LazyLock::new(|| {
     Regex::new(concat!(
-        r#"(?im)(?:^|[.:;,{(\[|])[ \t]*["']?(?:(?:full|first|last|given|family)[ _-]?name|fullname|surname|name"#,
-        r#"|nome(?:\s+completo)?|nombre(?:\s+completo)?|nom(?:\s+complet)?|vorname|nachname|naam)["']?[ \t]*[:=][ \t]*["']?"#,
+        r#"(?im)(?:^|[.:;,{(\[|])[ \t]*["']?(?P<label>(?:(?:full|first|last|given|family|middle|maiden|legal|account"#,
+        r#"|tenant|customer|patient|client|card[ _-]?holder|holder|beneficiary|passenger|guest|student|employee|child"#,
+        // "Name des Kindes: Mila Schröder"
+        r#"|spouse)[ _-]?name|fullname|surname|forename|name(?:\s+(?:des|der|of\s+the|de|del|do|da)\s+\p{L}+)?"#,
+        r#"|nome(?:\s+completo)?|nombre(?:\s+completo)?|nom(?:\s+complet)?|prénom|vorname|nachname|apellidos?"#,
+        r#"|sobrenome|naam))["']?[ \t]*[:=][ \t]*["']?"#,
     ))
     .ok()
 });
@@ -121,7 +146,7 @@ static I_COMMA: LazyLock<Option<Regex>> =
 /// A salutation at the start of a line: "Dear Priya,", "Hi Rahul!".
 static SALUTATION: LazyLock<Option<Regex>> = LazyLock::new(|| {
     Regex::new(concat!(
-        r"(?im)^[ \t]*(?:dear|hi|hello|hey|hallo|liebe|lieber|sehr\s+geehrte[r]?\s+(?:frau|herr)|bonjour|cher|chère",
+        r#"(?im)(?:^|["'“„«‘])[ \t]*(?:dear|hi|hello|hey|hallo|liebe|lieber|sehr\s+geehrte[r]?\s+(?:frau|herr)|bonjour|cher|chère"#,
         r"|hola|querid[oa]|estimad[oa]|olá|oi|prezad[oa]|namaste)[ \t]+",
     ))
     .ok()
@@ -132,7 +157,8 @@ static SALUTATION: LazyLock<Option<Regex>> = LazyLock::new(|| {
 static DEVANAGARI: LazyLock<Option<Regex>> = LazyLock::new(|| {
     Regex::new(concat!(
         r"(?P<marker>(?:मेरा|मेरी|मेरे|हमारा|हमारी|हमारे)\s+(?:नाम|बेटी|बेटा|पत्नी|पति|बॉस|बहन|भाई|भैया|दीदी|माँ|मां",
-        r"|पिता|पिताजी|दादा|दादी|नाना|नानी|चाचा|चाची|क्लाइंट|दोस्त|सहेली|पड़ोसी|सहकर्मी)|मैं)\s+",
+        r"|पिता|पिताजी|दादा|दादी|नाना|नानी|चाचा|चाची|क्लाइंट|दोस्त|सहेली|पड़ोसी|सहकर्मी|मम्मी|पापा|बेटे|ससुर|सास",
+        r"|भाभी|मौसी|बुआ)|मैं)\s+",
         r"(?P<name>\p{Devanagari}+(?:\s+\p{Devanagari}+){0,3})",
     ))
     .ok()
@@ -152,10 +178,28 @@ const PARTICLES: &[&str] = &[
 /// Articles before a name in Portuguese, German, Spanish and Italian.
 const ARTICLES: &[&str] = &["o", "a", "die", "der", "el", "la"];
 
+/// Form fields that hold one word of a name ("Surname: Kowalczyk").
+const ONE_WORD_FIELDS: &[&str] = &[
+    "surname",
+    "forename",
+    "first",
+    "last",
+    "given",
+    "family",
+    "middle",
+    "maiden",
+    "vorname",
+    "nachname",
+    "prénom",
+    "apellido",
+    "sobrenome",
+];
+
 /// Titles before a name: skipped, not part of it.
 const TITLES: &[&str] = &[
-    "Mr.", "Mr", "Mrs.", "Mrs", "Ms.", "Ms", "Miss", "Dr.", "Dr", "Prof.", "Prof", "Herr", "Frau", "Mme", "M.", "Mlle",
-    "Sr.", "Sra.", "Dona", "Dom", "Shri", "Smt.", "Smt", "Sri",
+    "Mr.", "Mr", "Mrs.", "Mrs", "Ms.", "Ms", "Mx.", "Mx", "Miss", "Dr.", "Dr", "Prof.", "Prof", "Herrn", "Herr",
+    "Frau", "Mme", "M.", "Mlle", "Madame", "Monsieur", "Sr.", "Sra.", "Sra", "Srta.", "Dra.", "Dra", "Dona", "dona",
+    "Dom", "Shri", "Smt.", "Smt", "Sri", "MR", "MRS", "MS", "DR",
 ];
 
 /// Devanagari words that are not names.
@@ -210,18 +254,18 @@ const DEVANAGARI_STOP: &[&str] = &[
     "जी",
 ];
 
-/// The name at `at`: an optional title, then one to three capitalised words
-/// (particles between them). `None` when the first word is a common word,
+/// The name at `at`: an optional opening quote, title and article, then one
+/// to three capitalised words (particles between them; an initial, "J.",
+/// before another word). `None` when the first word is a common word,
 /// place, language or product.
 fn name_at(text: &str, at: usize) -> Option<(usize, usize)> {
     let re = NAME_WORD.as_ref()?;
     let mut pos = at;
-    for title in TITLES {
-        if text[pos..].starts_with(title) && text[pos + title.len()..].starts_with(' ') {
-            pos += title.len() + 1;
-            break;
-        }
+    // "naam 'Rakesh Kumar Gupta' hai"
+    if let Some(quote) = text[pos..].chars().next().filter(|c| matches!(c, '\'' | '"' | '“' | '‘' | '«' | '„')) {
+        pos += quote.len_utf8();
     }
+    pos = after_title(text, pos);
     // An article before a name: "eu sou a Beatriz", "ich bin die Anna".
     for article in ARTICLES {
         if text[pos..].starts_with(article)
@@ -249,6 +293,17 @@ fn name_at(text: &str, at: usize) -> Option<(usize, usize)> {
                 word_at += particle.len() + 1;
             }
         }
+        // An initial counts when a name word follows: "J. Okonkwo".
+        if let Some(initial) = initial_at(text, word_at)
+            && words < 2
+            && text[word_at + initial..].starts_with(' ')
+            && re.find(&text[word_at + initial + 1..]).is_some_and(|m| !is_stop_word(m.as_str()))
+        {
+            words += 1;
+            end = word_at + initial;
+            pos = end;
+            continue;
+        }
         let Some(m) = re.find(&text[word_at..]) else { break };
         let word = m.as_str();
         let after = char_at(text, word_at + m.end());
@@ -265,19 +320,82 @@ fn name_at(text: &str, at: usize) -> Option<(usize, usize)> {
             break; // a possessive ends the name
         }
     }
-    if words == 0 || is_famous(&text[start..end]) {
+    let company = text[start..end].split(' ').any(is_company_word);
+    if words == 0 || is_famous(&text[start..end]) || text[start..end].ends_with('.') || company {
         return None;
     }
     Some((start, end))
 }
 
+/// `at` moved past a title and its space ("Dr. ", "Frau ", "MR ").
+fn after_title(text: &str, at: usize) -> usize {
+    TITLES
+        .iter()
+        .find(|title| text[at..].starts_with(*title) && text[at + title.len()..].starts_with(' '))
+        .map_or(at, |title| at + title.len() + 1)
+}
+
+/// The length of an initial at `at` ("J.", 2 bytes), if there is one.
+fn initial_at(text: &str, at: usize) -> Option<usize> {
+    let mut chars = text[at..].chars();
+    let letter = chars.next().filter(|c| c.is_uppercase())?;
+    (chars.next() == Some('.')).then_some(letter.len_utf8() + 1)
+}
+
+/// A name in capitals after a title or a form's label ("MR DAVID O. MENSAH",
+/// "Cardholder: PRIYA N SHAH"): two to four words of capitals, initials
+/// (with or without a dot) between them, or else a name as [`name_at`]
+/// finds it.
+fn name_in_capitals_at(text: &str, at: usize) -> Option<(usize, usize)> {
+    let start = after_title(text, at);
+    let (mut pos, mut end, mut words, mut last_full) = (start, start, 0, false);
+    while words < 4 {
+        let word_at = match words {
+            0 => pos,
+            _ if text[pos..].starts_with(' ') => pos + 1,
+            _ => break,
+        };
+        let rest = &text[word_at..];
+        let len =
+            rest.find(|c: char| !(c.is_alphabetic() || matches!(c, '\'' | '’' | '-' | '.'))).unwrap_or(rest.len());
+        let word = &rest[..len];
+        let letters = word.strip_suffix('.').unwrap_or(word);
+        let upper = letters.chars().any(char::is_uppercase) && !letters.chars().any(char::is_lowercase);
+        let count = letters.chars().count();
+        let full = upper && count >= 2 && !letters.contains('.') && word == letters && !is_stop_word(letters);
+        let initial = upper && count == 1;
+        if !(full || initial) {
+            break;
+        }
+        words += 1;
+        last_full = full;
+        end = word_at + len;
+        pos = end;
+    }
+    if words >= 2 && last_full && !text[start..end].split(' ').any(is_company_word) {
+        Some((start, end))
+    } else {
+        name_at(text, at)
+    }
+}
+
 /// Whether the text before `at` on its line ends with a greeting (or is
-/// empty).
+/// empty), maybe with the reader's name after it ("Hi Tobi, hier ist
+/// Mareike").
 fn after_greeting(text: &str, at: usize) -> bool {
     let line_start = text[..at].rfind('\n').map_or(0, |i| i + 1);
-    let before = text[line_start..at].to_lowercase();
-    let before = before.trim_end_matches(|c: char| c.is_whitespace() || matches!(c, ',' | '!' | '.' | '-' | '—'));
-    before.is_empty() || GREETINGS.iter().any(|g| before.ends_with(g))
+    let trim = |s: &str| {
+        s.trim_end_matches(|c: char| c.is_whitespace() || matches!(c, ',' | '!' | '.' | '-' | '—')).to_owned()
+    };
+    let before = trim(&text[line_start..at]);
+    let greeting = |s: &str| {
+        let s = s.to_lowercase();
+        s.is_empty() || GREETINGS.iter().any(|g| s.ends_with(g))
+    };
+    greeting(&before)
+        || before.rsplit_once(' ').is_some_and(|(head, reader)| {
+            reader.starts_with(char::is_uppercase) && !is_stop_word(reader) && !head.is_empty() && greeting(head)
+        })
 }
 
 /// Closing quotation marks: `"` `'` `”` `“` (German) `’` `»` `«` (reversed).
@@ -346,11 +464,15 @@ pub(super) fn find_introduced(text: &str, found: &mut Found) {
             }
         }
     }
-    // "Name: Rosa Delgado": a first and a last name that end the field.
+    // "Name: Rosa Delgado": a first and a last name that end the field
+    // ("Surname: Kowalczyk": one word, when the field holds one).
     if let Some(re) = NAME_FIELD.as_ref() {
-        for m in re.find_iter(text) {
-            if let Some((start, end)) = name_at(text, m.end())
-                && text[start..end].contains(' ')
+        for caps in re.captures_iter(text) {
+            let (Some(m), Some(label)) = (caps.get(0), caps.name("label")) else { continue };
+            let label = label.as_str().to_lowercase();
+            let one_word = ONE_WORD_FIELDS.iter().any(|f| label.starts_with(f));
+            if let Some((start, end)) = name_in_capitals_at(text, m.end())
+                && (one_word || text[start..end].contains(' '))
                 && text[end..]
                     .chars()
                     .next()
@@ -360,6 +482,7 @@ pub(super) fn find_introduced(text: &str, found: &mut Found) {
             }
         }
     }
+    context::find(text, &mut spans);
     if let Some(re) = I_COMMA.as_ref() {
         for m in re.find_iter(text) {
             if let Some((start, end)) = name_at(text, m.end())
@@ -437,6 +560,21 @@ pub(super) fn find_introduced(text: &str, found: &mut Found) {
             if !alone {
                 continue;
             }
+            // "R K Gupta" after "Rakesh Kumar Gupta": the initials go with it.
+            let mut at = at;
+            while let Some(head) = text[..at].strip_suffix(' ')
+                && let Some(initial) = head.strip_suffix('.').unwrap_or(head).chars().next_back()
+                && initial.is_uppercase()
+            {
+                let bare = head.strip_suffix('.').unwrap_or(head);
+                let letter_at = bare.len() - initial.len_utf8();
+                if char_before(text, letter_at).is_some_and(char::is_alphanumeric)
+                    || TITLES.contains(&&text[letter_at..head.len()])
+                {
+                    break; // inside a word, or a title ("M. Karim Haddad")
+                }
+                at = letter_at;
+            }
             // "Meera Pillai" after "this is Meera": the surname goes with it.
             if !name.contains(' ')
                 && text[end..].starts_with(' ')
@@ -449,171 +587,5 @@ pub(super) fn find_introduced(text: &str, found: &mut Found) {
             }
             found.marked(PiiKind::Name, at, end);
         }
-    }
-}
-
-/// The names the user listed, compiled into one pattern.
-#[derive(Debug, Default)]
-pub(super) struct Listed {
-    /// Full names and uncommon parts, any case.
-    pattern: Option<Regex>,
-    /// Listed one-word names that are common words ("Grace"), as written.
-    exact: Option<Regex>,
-    /// Every word of every listed name, lowercase.
-    words: BTreeSet<String>,
-    /// The first words of listed names of two words or more, lowercase.
-    first_parts: BTreeSet<String>,
-    /// Listed names of one word, lowercase.
-    single: BTreeSet<String>,
-}
-
-/// Words of address before a name that are neither titles nor relations:
-/// "Professor Jordan", "Coach Jordan" are still Jordan.
-const HONORIFICS: &[&str] = &[
-    "professor",
-    "coach",
-    "captain",
-    "officer",
-    "judge",
-    "pastor",
-    "rabbi",
-    "imam",
-    "lord",
-    "lady",
-    "sir",
-    "dame",
-    "saint",
-    "herrn",
-    "monsieur",
-    "madame",
-    "señor",
-    "señora",
-    "senhor",
-    "senhora",
-    "don",
-    "doña",
-];
-
-/// US state and Canadian province codes: "Victoria, BC" is a place. (Those
-/// that are also words in capitals, OK, OR, IN, ME, HI, OH, are left out.)
-const REGION_CODES: &[&str] = &[
-    "AL", "AK", "AZ", "AR", "CA", "CO", "CT", "DE", "FL", "GA", "ID", "IL", "IA", "KS", "KY", "LA", "MD", "MA", "MI",
-    "MN", "MS", "MO", "MT", "NE", "NV", "NH", "NJ", "NM", "NY", "NC", "ND", "PA", "RI", "SC", "SD", "TN", "TX", "UT",
-    "VT", "VA", "WA", "WV", "WI", "WY", "DC", "AB", "BC", "MB", "NB", "NL", "NS", "NT", "NU", "ON", "PE", "QC", "SK",
-    "YT",
-];
-
-impl Listed {
-    /// Full names (words joined by any spaces) and their parts of three
-    /// letters or more that are not common words, longest first.
-    pub(super) fn new(names: &[String]) -> Self {
-        let mut alternatives: Vec<String> = Vec::new();
-        let mut exact: Vec<String> = Vec::new();
-        let mut listed = Listed::default();
-        for name in names {
-            let parts: Vec<&str> = name.split_whitespace().collect();
-            listed.words.extend(parts.iter().map(|p| p.to_lowercase()));
-            match parts.as_slice() {
-                [] => continue,
-                [one] => {
-                    listed.single.insert(one.to_lowercase());
-                }
-                [first, ..] => {
-                    listed.first_parts.insert(first.to_lowercase());
-                }
-            }
-            if let [one] = parts.as_slice()
-                && is_common_word(one)
-            {
-                exact.push(regex::escape(one));
-                continue;
-            }
-            alternatives.push(parts.iter().map(|p| regex::escape(p)).collect::<Vec<_>>().join(r"\s+"));
-            if parts.len() > 1 {
-                for part in &parts {
-                    if part.chars().filter(|c| c.is_alphabetic()).count() >= 3 && !is_common_word(part) {
-                        alternatives.push(regex::escape(part));
-                    }
-                }
-            }
-        }
-        alternatives.sort_by_key(|a| std::cmp::Reverse(a.len()));
-        alternatives.dedup();
-        let compile = |alternatives: &[String], flags: &str| {
-            if alternatives.is_empty() {
-                None
-            } else {
-                Regex::new(&format!("{flags}(?:{})", alternatives.join("|"))).ok()
-            }
-        };
-        listed.pattern = compile(&alternatives, "(?i)");
-        listed.exact = compile(&exact, "");
-        listed
-    }
-
-    pub(super) fn find(&self, text: &str, found: &mut Found) {
-        for re in self.pattern.iter().chain(self.exact.iter()) {
-            let mut from = 0;
-            while let Some(m) = re.find_at(text, from) {
-                let alone = !char_before(text, m.start()).is_some_and(char::is_alphanumeric)
-                    && !char_at(text, m.end()).is_some_and(char::is_alphanumeric);
-                if alone {
-                    if !self.part_of_other_name(text, m.start(), m.end()) {
-                        found.marked(PiiKind::Name, m.start(), m.end());
-                    }
-                    from = m.end();
-                } else {
-                    from = m.start() + text[m.start()..].chars().next().map_or(1, char::len_utf8);
-                }
-            }
-        }
-    }
-
-    /// Whether a listed name's part found alone belongs to someone else's
-    /// name or to a place: "Michael Jordan" for "Jordan Lee" (a capitalised
-    /// word before it that does not start the sentence and is no title,
-    /// relation or other word of address),
-    /// "Jordan Peele" (a capitalised word after a first name), "Victoria,
-    /// BC" for "Victoria Hughes".
-    fn part_of_other_name(&self, text: &str, start: usize, end: usize) -> bool {
-        let found = text[start..end].to_lowercase();
-        if found.contains(char::is_whitespace) || self.single.contains(&found) {
-            return false; // a whole listed name
-        }
-        let other = |word: &str| !is_stop_word(word) && !self.words.contains(&word.to_lowercase());
-        if let Some(before) = text[..start].strip_suffix(' ') {
-            let word_start = before
-                .char_indices()
-                .rev()
-                .take_while(|(_, c)| c.is_alphabetic() || matches!(c, '-' | '\'' | '’'))
-                .last()
-                .map_or(before.len(), |(i, _)| i);
-            let word = &before[word_start..];
-            let whole = NAME_WORD.as_ref().and_then(|re| re.find(word)).is_some_and(|m| m.end() == word.len());
-            let lower = word.to_lowercase();
-            let title = TITLES.iter().any(|t| t.trim_end_matches('.') == word)
-                || HONORIFICS.contains(&lower.as_str())
-                || RELATIONS.split('|').any(|r| r == lower);
-            let head = before[..word_start].trim_end_matches([' ', '\t']);
-            let sentence_start =
-                head.is_empty() || head.ends_with(['.', '!', '?', ':', ';', '\n', '"', '“', '„', '«', '(']);
-            if whole && !title && !sentence_start && other(word) {
-                return true;
-            }
-        }
-        let rest = &text[end..];
-        if self.first_parts.contains(&found)
-            && let Some(after) = rest.strip_prefix(' ')
-            && let Some(m) = NAME_WORD.as_ref().and_then(|re| re.find(after))
-            && !char_at(after, m.end()).is_some_and(|c| c.is_alphanumeric() || c == '_')
-            && other(m.as_str())
-        {
-            return true;
-        }
-        rest.strip_prefix(", ").is_some_and(|r| {
-            REGION_CODES.iter().any(|code| {
-                r.starts_with(code) && !char_at(r, code.len()).is_some_and(|c| c.is_alphanumeric() || c == '_')
-            })
-        })
     }
 }
