@@ -31,3 +31,12 @@ ui_deps() {
         (cd "$ROOT/ui" && npm ci --no-audit --no-fund --loglevel=error)
     fi
 }
+
+# interop_deps: the npm packages of the js-libp2p interop test (interop/js,
+# crates/chorus-cli/tests/network_cli/interop.rs), installed exactly from
+# the lock file (`npm ci`) when they are missing or older than the lock file.
+interop_deps() {
+    if [ ! -d "$ROOT/interop/js/node_modules" ] || [ "$ROOT/interop/js/package-lock.json" -nt "$ROOT/interop/js/node_modules/.package-lock.json" ]; then
+        (cd "$ROOT/interop/js" && npm ci --no-audit --no-fund --loglevel=error)
+    fi
+}

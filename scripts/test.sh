@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The whole test suite: set-up (idempotent), the UI's tests and build, the
-# format check, then every test of the workspace — unit tests, the engine on
-# the real embedded model, the network, the CLI, the app shell — the lints,
-# and last the end-to-end test of the desktop app (scripts/e2e.sh).
+# npm packages of the js-libp2p interop test, the format check, then every
+# test of the workspace — unit tests, the engine on the real embedded model,
+# the network, the CLI (the interop test among them), the app shell — the
+# lints, and last the end-to-end test of the desktop app (scripts/e2e.sh).
 #
 #   scripts/test.sh [NEXTEST ARGS…]      (extra arguments go to cargo nextest)
 #
@@ -76,6 +77,13 @@ ui() {
     return "$failed"
 }
 stage ui ui
+
+# The npm packages of the js-libp2p interop test (interop/js), from its
+# lock file, when missing or out of date. The test itself runs under
+# nextest; CHORUS_REQUIRE_INTEROP makes it fail rather than skip when the
+# packages are not there, so a failed install cannot pass unnoticed.
+stage interop-deps interop_deps
+export CHORUS_REQUIRE_INTEROP=1
 
 # Every Rust file as rustfmt (rustfmt.toml) writes it.
 stage fmt cargo fmt --all --check

@@ -2,8 +2,10 @@
 //! `chorus serve` peers found through the Kademlia DHT, a composite query
 //! served by several of them, a peer killed mid-sub-task, a requester killed
 //! mid-query, a serving process under malformed, oversized and slow
-//! requests, no prompt in clear on the wire (tcpdump) and no socket at all
-//! in on-device-only mode (strace). All on the real embedded model.
+//! requests, no prompt in clear on the wire (tcpdump), no socket at all
+//! in on-device-only mode (strace), and a js-libp2p node written from
+//! docs/PROTOCOL.md served by a `chorus serve`. All on the real embedded
+//! model.
 //!
 //! Every port is chosen by the system (`/tcp/0`) and read back from the
 //! `listening` event; every wait is bounded; every child process is killed
@@ -203,6 +205,9 @@ fn run_to_end(name: &str, args: &[String], dir: &Path) -> (ExitStatus, Vec<Value
 // A folder, so Cargo does not take it for a test target of its own.
 #[path = "network_cli/protocol.rs"]
 mod protocol;
+
+#[path = "network_cli/interop.rs"]
+mod interop;
 
 /// A remote sub-task on the wire: tcpdump on loopback sees the session
 /// (its cleartext `/noise` negotiation and many bytes) but not the prompt,
