@@ -30,7 +30,8 @@ pub use conductor::{
     TextGenerator,
 };
 pub use download::{
-    DownloadError, DownloadOptions, DownloadOutcome, DownloadProgress, DownloadRequest, Downloader, PARTIAL_SUFFIX,
+    DownloadError, DownloadOptions, DownloadOutcome, DownloadProgress, DownloadRequest, Downloader, MAX_REDIRECTS,
+    PARTIAL_SUFFIX, VALIDATOR_SUFFIX,
 };
 pub use journal::{
     DEMOTION_BASE_MS, DEMOTION_MAX_MS, InstalledKind, InstalledModel, JournalEvent, LedgerEntry, MIN_MEASURED_TOKENS,

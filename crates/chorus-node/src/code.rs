@@ -62,13 +62,21 @@ pub enum ErrorCode {
     Client,
     /// The server answered with an HTTP error status.
     HttpStatus,
+    /// A download URL that is not `https://` (plain `http://` only to a
+    /// loopback host).
+    InsecureUrl,
+    /// A redirect a download may not follow: more than 5, from `https://`
+    /// down to `http://`, or to a URL that is not `https://`.
+    RedirectRefused,
+    /// A download larger than its cap (the catalog's size).
+    TooLarge,
     /// Anything else.
     Internal,
 }
 
 impl ErrorCode {
     /// Every code, in declaration order.
-    pub const ALL: [Self; 27] = [
+    pub const ALL: [Self; 30] = [
         Self::EmptyPrompt,
         Self::NothingReachable,
         Self::ConductorFailed,
@@ -95,6 +103,9 @@ impl ErrorCode {
         Self::InvalidRequest,
         Self::Client,
         Self::HttpStatus,
+        Self::InsecureUrl,
+        Self::RedirectRefused,
+        Self::TooLarge,
         Self::Internal,
     ];
 
@@ -128,6 +139,9 @@ impl ErrorCode {
             Self::InvalidRequest => "invalid_request",
             Self::Client => "client",
             Self::HttpStatus => "http_status",
+            Self::InsecureUrl => "insecure_url",
+            Self::RedirectRefused => "redirect_refused",
+            Self::TooLarge => "too_large",
             Self::Internal => "internal",
         }
     }

