@@ -22,7 +22,8 @@ mod text;
 
 pub use catalog::{
     BaseModel, CATALOG_VERSION, Catalog, CatalogError, Domain, FALLBACK_SPECIALIST, LoraAdapter, ModelSource,
-    ParseDomainError, Profile, PypiChunk, RecommendError, Recommendation, Specialist, SpecialistSampling, recommend,
+    ParseDomainError, Profile, PypiChunk, RecommendError, Recommendation, Specialist, SpecialistSampling,
+    UNVERIFIED_SIZE_MARGIN_PERCENT, recommend,
 };
 pub use conductor::{
     Conductor, ConductorConfig, ConductorError, ConductorEvent, Executor, ExecutorDirectory, ExecutorError,

@@ -70,13 +70,19 @@ pub enum ErrorCode {
     RedirectRefused,
     /// A download larger than its cap (the catalog's size).
     TooLarge,
+    /// A model the catalog has no sha256 for, without the explicit
+    /// allowance (`--allow-unverified`).
+    UnverifiedModel,
+    /// A model file that is not the one whose sha256 was recorded at its
+    /// first install.
+    ModelChanged,
     /// Anything else.
     Internal,
 }
 
 impl ErrorCode {
     /// Every code, in declaration order.
-    pub const ALL: [Self; 30] = [
+    pub const ALL: [Self; 32] = [
         Self::EmptyPrompt,
         Self::NothingReachable,
         Self::ConductorFailed,
@@ -106,6 +112,8 @@ impl ErrorCode {
         Self::InsecureUrl,
         Self::RedirectRefused,
         Self::TooLarge,
+        Self::UnverifiedModel,
+        Self::ModelChanged,
         Self::Internal,
     ];
 
@@ -142,6 +150,8 @@ impl ErrorCode {
             Self::InsecureUrl => "insecure_url",
             Self::RedirectRefused => "redirect_refused",
             Self::TooLarge => "too_large",
+            Self::UnverifiedModel => "unverified_model",
+            Self::ModelChanged => "model_changed",
             Self::Internal => "internal",
         }
     }
