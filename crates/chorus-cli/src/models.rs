@@ -363,8 +363,7 @@ fn print_pulled(outcome: &PullOutcome) {
         println!("verified: size and sha256 {} match the catalog", outcome.sha256);
     } else {
         println!(
-            "UNVERIFIED: the catalog has no sha256 for {}, so the file could not be checked (sha256 {}, recorded: \
-             a later change to the file is refused)",
+            "UNVERIFIED: the catalog has no sha256 for {}, so the file could not be checked (sha256 {})",
             outcome.id, outcome.sha256
         );
     }
