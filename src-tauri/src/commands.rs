@@ -6,7 +6,9 @@ use std::time::{Duration, Instant};
 
 use chorus_node::core::{ConductorEvent, DownloadProgress, Profile, QueryId, QueryRecord, QuerySummary};
 use chorus_node::net::Reachability;
-use chorus_node::{ErrorCode, ModelListing, ModelRecommendation, PeerView, PullOutcome, RemovedModel, Settings};
+use chorus_node::{
+    ErrorCode, ModelListing, ModelRecommendation, PeerView, PullOptions, PullOutcome, RemovedModel, Settings,
+};
 use serde::Serialize;
 use serde_json::{Value, json};
 use tauri::ipc::Channel;
@@ -205,12 +207,17 @@ impl ProgressSender {
 }
 
 /// Installs a base model (or a specialist's base model), with progress.
+/// A model the catalog has no sha256 for installs only with
+/// `allow_unverified: true` (the UI asks the person first); otherwise it
+/// rejects with `unverified_model`.
 #[tauri::command]
 pub(crate) async fn pull_model(
     id: String,
+    allow_unverified: Option<bool>,
     on_progress: Channel<Value>,
     state: State<'_, AppState>,
 ) -> CommandResult<PullOutcome> {
+    let options = PullOptions { allow_unverified: allow_unverified.unwrap_or(false) };
     let node = state.node()?;
     let Some(guard) = state.pulls.start(&id) else {
         return Err(CommandError::new(ErrorCode::Busy, format!("{id} is already downloading")));
@@ -220,7 +227,8 @@ pub(crate) async fn pull_model(
     // `&mut dyn FnMut`), so it runs on a blocking thread of the runtime.
     let runtime = tokio::runtime::Handle::current();
     let outcome = tauri::async_runtime::spawn_blocking(move || {
-        let outcome = runtime.block_on(node.pull(&id, |progress| sender.update(&progress), guard.token.clone()));
+        let outcome =
+            runtime.block_on(node.pull(&id, options, |progress| sender.update(&progress), guard.token.clone()));
         drop(guard);
         outcome
     })

@@ -206,7 +206,9 @@ fn main() -> ExitCode {
                         | NodeError::InvalidBench(_)
                         | NodeError::ModelNotFound { .. }
                         | NodeError::Models(
-                            chorus_node::ModelsError::Recommend(_) | chorus_node::ModelsError::UnknownModel { .. }
+                            chorus_node::ModelsError::Recommend(_)
+                                | chorus_node::ModelsError::UnknownModel { .. }
+                                | chorus_node::ModelsError::Unverified { .. }
                         )
                 )
             }) || error.downcast_ref::<conduct::UsageError>().is_some();

@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use chorus_node::core::{DownloadProgress, Profile};
-use chorus_node::{CancellationToken, ModelListing, ModelRecommendation, Node, PullOutcome};
+use chorus_node::{CancellationToken, ModelListing, ModelRecommendation, Node, PullOptions, PullOutcome};
 use clap::{Args, Subcommand};
 
 /// Arguments of `chorus models`.
@@ -26,9 +26,16 @@ enum ModelsCommand {
     /// The 2–5 specialists that fit a profile, and why.
     Recommend(RecommendArgs),
     /// Download and verify a base model (or a specialist's base model).
+    #[command(visible_alias = "install")]
     Pull {
         /// Base model or specialist id (see `chorus models list`).
         id: String,
+        /// Install it even if the catalog has no sha256 for it: its file
+        /// cannot be checked, so a changed or malicious file would run as
+        /// it is. Its sha256 is recorded at this first install and any later
+        /// change is refused.
+        #[arg(long)]
+        allow_unverified: bool,
         /// Progress and result as JSON lines on standard output.
         #[arg(long)]
         json: bool,
@@ -100,7 +107,7 @@ pub(crate) fn run(node: &Node, args: ModelsArgs) -> anyhow::Result<()> {
     match args.command {
         ModelsCommand::List { json } => list(node, json),
         ModelsCommand::Recommend(args) => recommend(node, args),
-        ModelsCommand::Pull { id, json } => pull(node, &id, json),
+        ModelsCommand::Pull { id, allow_unverified, json } => pull(node, &id, PullOptions { allow_unverified }, json),
         ModelsCommand::Rm { id, json } => remove(node, &id, json),
     }
 }
@@ -286,7 +293,26 @@ fn format_eta(seconds: f64) -> String {
     }
 }
 
-fn pull(node: &Node, id: &str, json: bool) -> anyhow::Result<()> {
+/// The warning printed before an unverified model is installed.
+fn unverified_warning(node: &Node, id: &str) -> Option<String> {
+    let catalog = node.catalog();
+    let base = catalog.base_model(id).or_else(|| catalog.specialist(id).and_then(|s| catalog.base_model_of(s)))?;
+    (!base.is_verified()).then(|| {
+        format!(
+            "WARNING: {} is unverified: the catalog has no sha256 for it, so nothing checks that the file is the \
+             model it claims to be; a changed or malicious file would run as it is. Installing it because \
+             --allow-unverified was given; its sha256 is recorded now, and a later change to it is refused.",
+            base.id
+        )
+    })
+}
+
+fn pull(node: &Node, id: &str, options: PullOptions, json: bool) -> anyhow::Result<()> {
+    if options.allow_unverified
+        && let Some(warning) = unverified_warning(node, id)
+    {
+        eprintln!("{warning}");
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -304,7 +330,7 @@ fn pull(node: &Node, id: &str, json: bool) -> anyhow::Result<()> {
         if !json {
             eprintln!("pulling {id} into {}", node.models_dir().display());
         }
-        let result = node.pull(id, |progress| view.update(progress), cancel.clone()).await;
+        let result = node.pull(id, options, |progress| view.update(progress), cancel.clone()).await;
         watcher.abort();
         result
     });

@@ -187,15 +187,16 @@ fn answer(mut stream: TcpStream, body: &[u8]) -> std::io::Result<()> {
 }
 
 /// The bundled catalog plus two base models served from 127.0.0.1: one with
-/// the embedded model's real hash, one without a hash.
-fn loopback_catalog(dir: &Path, port: u16, size: u64) -> PathBuf {
+/// the embedded model's real hash, one without a hash (whose published size,
+/// which caps its download, is `unverified_size`).
+fn loopback_catalog(dir: &Path, port: u16, size: u64, unverified_size: u64) -> PathBuf {
     let bundled = std::fs::read_to_string(repo_models_dir().join("catalog.json")).unwrap();
     let mut catalog: Value = serde_json::from_str(&bundled).unwrap();
     let bases = catalog["base_models"].as_array_mut().unwrap();
     let template = bases.iter().find(|base| base["embedded"] == true).unwrap().clone();
-    for (id, file, sha256) in [
-        ("loopback-verified", "loopback-verified.gguf", Value::from(EMBEDDED_SHA256)),
-        ("loopback-unverified", "loopback-unverified.gguf", Value::Null),
+    for (id, file, sha256, size) in [
+        ("loopback-verified", "loopback-verified.gguf", Value::from(EMBEDDED_SHA256), size),
+        ("loopback-unverified", "loopback-unverified.gguf", Value::Null, unverified_size),
     ] {
         let mut base = template.clone();
         base["id"] = id.into();
@@ -225,7 +226,7 @@ fn pull_list_and_remove_a_model_served_on_loopback() {
     let size = body.len() as u64;
     let port = serve(body);
     let data = tempfile::tempdir().unwrap();
-    let catalog = loopback_catalog(data.path(), port, size);
+    let catalog = loopback_catalog(data.path(), port, size, size);
     let catalog = catalog.to_str().unwrap();
     let installed_file = data.path().join("models/loopback-verified.gguf");
 
@@ -265,24 +266,59 @@ fn pull_list_and_remove_a_model_served_on_loopback() {
 }
 
 #[test]
-fn pull_of_a_model_without_hash_installs_it_marked_unverified() {
+fn pull_of_a_model_without_hash_needs_the_flag_and_installs_it_marked_unverified() {
     let body = Arc::new(std::fs::read(embedded_model()).unwrap());
     let size = body.len() as u64;
     let port = serve(body);
     let data = tempfile::tempdir().unwrap();
-    let catalog = loopback_catalog(data.path(), port, size);
+    let catalog = loopback_catalog(data.path(), port, size, size);
     let catalog = catalog.to_str().unwrap();
+    let installed = data.path().join("models/loopback-unverified.gguf");
 
-    let pulled = chorus(data.path(), &["--catalog", catalog, "models", "pull", "loopback-unverified"]);
+    // Without --allow-unverified: a usage error that says why and what to do.
+    let refused = chorus(data.path(), &["--catalog", catalog, "models", "pull", "loopback-unverified", "--json"]);
+    assert_eq!(refused.status.code(), Some(2), "stderr: {}", stderr(&refused));
+    let last = json_lines(&refused).pop().unwrap();
+    assert_eq!(last["event"], "error", "{last}");
+    assert_eq!(last["code"], "unverified_model", "{last}");
+    let message = last["message"].as_str().unwrap();
+    assert!(message.contains("no sha256") && message.contains("--allow-unverified"), "{message}");
+    assert!(stderr(&refused).contains("--allow-unverified"), "{}", stderr(&refused));
+    assert!(!installed.exists() && !data.path().join("models/loopback-unverified.gguf.partial").exists());
+
+    // With it (`install` is `pull`): a warning first, then installed, marked so.
+    let pulled =
+        chorus(data.path(), &["--catalog", catalog, "models", "install", "loopback-unverified", "--allow-unverified"]);
     assert_success(&pulled);
+    assert!(stderr(&pulled).contains("WARNING: loopback-unverified is unverified"), "{}", stderr(&pulled));
     assert!(stdout(&pulled).contains("UNVERIFIED"), "{}", stdout(&pulled));
-    assert!(data.path().join("models/loopback-unverified.gguf").is_file());
+    assert!(installed.is_file());
 
     let table = chorus(data.path(), &["--catalog", catalog, "models", "list"]);
     assert_success(&table);
     let text = stdout(&table);
     let line = text.lines().find(|line| line.starts_with("loopback-unverified ")).unwrap();
     assert!(line.contains("unverified") && line.contains("loopback-unverified.gguf"), "{line}");
+}
+
+#[test]
+fn an_unverified_download_larger_than_the_catalog_allows_is_refused() {
+    let body = Arc::new(std::fs::read(embedded_model()).unwrap());
+    let size = body.len() as u64;
+    let port = serve(body);
+    let data = tempfile::tempdir().unwrap();
+    // The catalog publishes half the size: the cap is that plus 5%.
+    let catalog = loopback_catalog(data.path(), port, size, size / 2);
+    let catalog = catalog.to_str().unwrap();
+    let output = chorus(
+        data.path(),
+        &["--catalog", catalog, "models", "pull", "loopback-unverified", "--allow-unverified", "--json"],
+    );
+    assert_eq!(output.status.code(), Some(1), "stderr: {}", stderr(&output));
+    let last = json_lines(&output).pop().unwrap();
+    assert_eq!(last["code"], "too_large", "{last}");
+    assert!(!data.path().join("models/loopback-unverified.gguf").exists());
+    assert!(!data.path().join("models/loopback-unverified.gguf.partial").exists());
 }
 
 #[test]

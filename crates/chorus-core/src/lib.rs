@@ -22,7 +22,8 @@ mod text;
 
 pub use catalog::{
     BaseModel, CATALOG_VERSION, Catalog, CatalogError, Domain, FALLBACK_SPECIALIST, LoraAdapter, ModelSource,
-    ParseDomainError, Profile, PypiChunk, RecommendError, Recommendation, Specialist, SpecialistSampling, recommend,
+    ParseDomainError, Profile, PypiChunk, RecommendError, Recommendation, Specialist, SpecialistSampling,
+    UNVERIFIED_SIZE_MARGIN_PERCENT, recommend,
 };
 pub use conductor::{
     Conductor, ConductorConfig, ConductorError, ConductorEvent, Executor, ExecutorDirectory, ExecutorError,
@@ -30,7 +31,8 @@ pub use conductor::{
     TextGenerator,
 };
 pub use download::{
-    DownloadError, DownloadOptions, DownloadOutcome, DownloadProgress, DownloadRequest, Downloader, PARTIAL_SUFFIX,
+    DownloadError, DownloadOptions, DownloadOutcome, DownloadProgress, DownloadRequest, Downloader, MAX_REDIRECTS,
+    PARTIAL_SUFFIX, VALIDATOR_SUFFIX,
 };
 pub use journal::{
     DEMOTION_BASE_MS, DEMOTION_MAX_MS, InstalledKind, InstalledModel, JournalEvent, LedgerEntry, MIN_MEASURED_TOKENS,

@@ -62,13 +62,27 @@ pub enum ErrorCode {
     Client,
     /// The server answered with an HTTP error status.
     HttpStatus,
+    /// A download URL that is not `https://` (plain `http://` only to a
+    /// loopback host).
+    InsecureUrl,
+    /// A redirect a download may not follow: more than 5, from `https://`
+    /// down to `http://`, or to a URL that is not `https://`.
+    RedirectRefused,
+    /// A download larger than its cap (the catalog's size).
+    TooLarge,
+    /// A model the catalog has no sha256 for, without the explicit
+    /// allowance (`--allow-unverified`).
+    UnverifiedModel,
+    /// A model file that is not the one whose sha256 was recorded at its
+    /// first install.
+    ModelChanged,
     /// Anything else.
     Internal,
 }
 
 impl ErrorCode {
     /// Every code, in declaration order.
-    pub const ALL: [Self; 27] = [
+    pub const ALL: [Self; 32] = [
         Self::EmptyPrompt,
         Self::NothingReachable,
         Self::ConductorFailed,
@@ -95,6 +109,11 @@ impl ErrorCode {
         Self::InvalidRequest,
         Self::Client,
         Self::HttpStatus,
+        Self::InsecureUrl,
+        Self::RedirectRefused,
+        Self::TooLarge,
+        Self::UnverifiedModel,
+        Self::ModelChanged,
         Self::Internal,
     ];
 
@@ -128,6 +147,11 @@ impl ErrorCode {
             Self::InvalidRequest => "invalid_request",
             Self::Client => "client",
             Self::HttpStatus => "http_status",
+            Self::InsecureUrl => "insecure_url",
+            Self::RedirectRefused => "redirect_refused",
+            Self::TooLarge => "too_large",
+            Self::UnverifiedModel => "unverified_model",
+            Self::ModelChanged => "model_changed",
             Self::Internal => "internal",
         }
     }

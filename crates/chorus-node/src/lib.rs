@@ -36,7 +36,8 @@ pub use host::{
 };
 pub use local::engine_request;
 pub use models::{
-    BaseModelStatus, ModelListing, ModelRecommendation, ModelsError, PullOutcome, RemovedModel, SpecialistStatus,
+    BaseModelStatus, ModelListing, ModelRecommendation, ModelsError, PullOptions, PullOutcome, RemovedModel,
+    SpecialistStatus,
 };
 pub use network::{NetworkSettings, NodeService, PeerView, RequesterIdentity, ServeSettings};
 pub use node::{AskRequest, Node, NodeConfig, NodeError, default_data_dir};

@@ -6,14 +6,16 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use chorus_core::{
-    Catalog, Executor, ExecutorError, ExecutorErrorKind, GenerationChunk, GenerationSpec, GenerationStream, ModelDirs,
-    TextGenerator,
+    BaseModel, Catalog, Executor, ExecutorError, ExecutorErrorKind, GenerationChunk, GenerationSpec, GenerationStream,
+    ModelDirs, TextGenerator,
 };
 use chorus_engine::{
     ChatMessage, Constraint, GenerateError, GenerateRequest, Generation, GenerationEvent, Model, ModelPool,
     SamplingParams,
 };
 use tokio::sync::mpsc;
+
+use crate::models::LoadCheck;
 
 /// Turns a conductor request into an engine request (the local executor's,
 /// and chorus-bench's timed executor's in `chorus bench --network`).
@@ -102,7 +104,7 @@ impl TextGenerator for LocalConductorModel {
 }
 
 /// This device as an executor: it serves every specialist whose base model
-/// file is installed here.
+/// file is installed here and may be loaded (see [`LoadCheck`]).
 #[derive(Debug)]
 pub(crate) struct LocalExecutor {
     pool: Arc<ModelPool>,
@@ -110,30 +112,46 @@ pub(crate) struct LocalExecutor {
     /// Base model id → its file on this device.
     installed: BTreeMap<String, PathBuf>,
     allowed: Option<std::collections::BTreeSet<String>>,
+    check: LoadCheck,
 }
 
 impl LocalExecutor {
-    /// Finds the installed base models of `catalog` in `dirs`.
+    /// Finds the installed base models of `catalog`: where the installed
+    /// registry says, else in `dirs`. An unverified model that was never
+    /// installed with the allowance is left out (and logged).
     pub(crate) fn new(
         pool: Arc<ModelPool>,
         catalog: Arc<Catalog>,
         dirs: &ModelDirs,
         allowed: Option<std::collections::BTreeSet<String>>,
+        check: LoadCheck,
     ) -> Self {
         let installed = catalog
             .base_models()
             .iter()
-            .filter_map(|base| dirs.find(&base.file_name).map(|path| (base.id.clone(), path)))
+            .filter_map(|base| {
+                let path = check.recorded_path(base).or_else(|| dirs.find(&base.file_name))?;
+                if !check.admissible(base, &path) {
+                    tracing::warn!(
+                        id = %base.id,
+                        path = %path.display(),
+                        "unverified model not installed with --allow-unverified; not served"
+                    );
+                    return None;
+                }
+                Some((base.id.clone(), path))
+            })
             .collect();
-        Self { pool, catalog, installed, allowed }
+        Self { pool, catalog, installed, allowed, check }
     }
 
-    fn path_of(&self, specialist_id: &str) -> Option<&PathBuf> {
+    fn path_of(&self, specialist_id: &str) -> Option<(&BaseModel, &PathBuf)> {
         if self.allowed.as_ref().is_some_and(|allowed| !allowed.contains(specialist_id)) {
             return None;
         }
         let specialist = self.catalog.specialist(specialist_id)?;
-        self.installed.get(&specialist.base_model)
+        let base = self.catalog.base_model_of(specialist)?;
+        Some((base, self.installed.get(&base.id)?))
     }
 }
 
@@ -151,12 +169,16 @@ impl Executor for LocalExecutor {
     }
 
     fn run(&self, specialist_id: &str, spec: GenerationSpec) -> Result<GenerationStream, ExecutorError> {
-        let path = self.path_of(specialist_id).ok_or_else(|| {
+        let (base, path) = self.path_of(specialist_id).ok_or_else(|| {
             ExecutorError::new(
                 ExecutorErrorKind::Refused,
                 format!("the base model of {specialist_id} is not installed on this device"),
             )
         })?;
+        // Before llama.cpp sees the file: is it still the one installed?
+        self.check
+            .check(base, path)
+            .map_err(|error| ExecutorError::new(ExecutorErrorKind::Refused, error.to_string()))?;
         let model = self.pool.get(path).map_err(|error| load_error(&error))?;
         start(&model, spec)
     }

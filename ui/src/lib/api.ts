@@ -19,6 +19,16 @@ import type {
   Settings,
 } from './types';
 
+export interface PullOptions {
+  /**
+   * Install a model the catalog has no sha256 for. Its file cannot be
+   * checked; ask the person first. Without it such a pull rejects with
+   * `unverified_model`. Its sha256 is recorded at this first install and a
+   * later change to the file is refused (`model_changed`).
+   */
+  allowUnverified?: boolean;
+}
+
 export interface AskOptions {
   /** Nothing leaves the device for this query, whatever the settings say. */
   onDeviceOnly: boolean;
@@ -51,8 +61,9 @@ export interface ChorusApi {
   /**
    * Downloads and verifies a base model (or a specialist's base model).
    * Rejects with code `cancelled` after `pauseDownload`; pulling again resumes.
+   * An unverified model needs `options.allowUnverified` (else `unverified_model`).
    */
-  pullModel(id: string, onProgress: (progress: PullProgress) => void): Promise<PullOutcome>;
+  pullModel(id: string, onProgress: (progress: PullProgress) => void, options?: PullOptions): Promise<PullOutcome>;
   /** Stops a running pull and keeps its partial file for a later resume. */
   pauseDownload(id: string): Promise<void>;
   removeModel(id: string): Promise<RemovedModel>;

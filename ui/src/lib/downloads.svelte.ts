@@ -2,7 +2,7 @@
 // them), keyed by the id asked for. Pausing stops the pull and keeps its
 // partial file; resuming pulls again, which continues from it.
 
-import { toChorusError, type ChorusApi } from './api';
+import { toChorusError, type ChorusApi, type PullOptions } from './api';
 import type { ErrorInfo, PullOutcome } from './types';
 
 export type DownloadState = 'downloading' | 'paused' | 'done' | 'failed';
@@ -16,6 +16,8 @@ export interface Download {
   etaSeconds: number | null;
   /** Whether the installed file matched a published sha256 (once done). */
   verified: boolean | null;
+  /** The person agreed to install it without a published sha256 (kept for resume and retry). */
+  allowUnverified: boolean;
   error: ErrorInfo | null;
   outcome: PullOutcome | null;
 }
@@ -34,10 +36,15 @@ export class Downloads {
     return this.items[id];
   }
 
-  /** Starts (or resumes) a download; resolves when it ends, however it ends. */
-  async start(id: string): Promise<void> {
+  /**
+   * Starts (or resumes) a download; resolves when it ends, however it ends.
+   * `allowUnverified` only after the person confirmed an unverified model;
+   * a resume or retry keeps what was agreed.
+   */
+  async start(id: string, options: PullOptions = {}): Promise<void> {
     const current = this.items[id];
     if (current?.state === 'downloading' || current?.state === 'done') return;
+    const allowUnverified = options.allowUnverified ?? current?.allowUnverified ?? false;
     this.items[id] = {
       id,
       state: 'downloading',
@@ -46,18 +53,23 @@ export class Downloads {
       bytesPerSecond: 0,
       etaSeconds: null,
       verified: null,
+      allowUnverified,
       error: null,
       outcome: null,
     };
     try {
-      const outcome = await this.#api.pullModel(id, (progress) => {
-        const item = this.items[id];
-        if (!item || item.state !== 'downloading') return;
-        item.downloaded = progress.downloaded;
-        item.total = progress.total;
-        item.bytesPerSecond = progress.bytes_per_second;
-        item.etaSeconds = progress.eta_seconds;
-      });
+      const outcome = await this.#api.pullModel(
+        id,
+        (progress) => {
+          const item = this.items[id];
+          if (!item || item.state !== 'downloading') return;
+          item.downloaded = progress.downloaded;
+          item.total = progress.total;
+          item.bytesPerSecond = progress.bytes_per_second;
+          item.etaSeconds = progress.eta_seconds;
+        },
+        { allowUnverified },
+      );
       const item = this.items[id];
       item.state = 'done';
       item.downloaded = outcome.bytes;

@@ -373,9 +373,15 @@ export function createMockApi(options: MockOptions = {}): MockApi {
 
     listModels: () => resolveSoon(listing()),
 
-    pullModel(id, onProgress: (progress: PullProgress) => void) {
+    pullModel(id, onProgress: (progress: PullProgress) => void, pullOptions = {}) {
       const base = baseFor(id);
       if (!base) return rejectSoon('unknown_model', `no model ${id} in the catalog`);
+      if (!base.verified && !base.installed_path && !pullOptions.allowUnverified) {
+        return rejectSoon(
+          'unverified_model',
+          `${base.id} is unverified: the catalog has no sha256 for it, so nothing can check that its file is the model it claims to be`,
+        );
+      }
       if (base.installed_path) {
         return resolveSoon<PullOutcome>({
           requested: id,

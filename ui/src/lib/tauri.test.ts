@@ -56,8 +56,11 @@ describe('tauriApi', () => {
     });
     const progress: PullProgress[] = [];
     await expect(createTauriApi(core).pullModel('translate.es', (p) => progress.push(p))).resolves.toEqual(outcome);
-    expect(calls[0]).toMatchObject({ command: 'pull_model', args: { id: 'translate.es' } });
+    expect(calls[0]).toMatchObject({ command: 'pull_model', args: { id: 'translate.es', allowUnverified: false } });
     expect(progress).toHaveLength(1);
+    // An unverified model goes only with the person's explicit consent.
+    await createTauriApi(core).pullModel('software.python', () => {}, { allowUnverified: true });
+    expect(calls[1]).toMatchObject({ command: 'pull_model', args: { id: 'software.python', allowUnverified: true } });
   });
 
   it('uses the documented command names and argument names', async () => {

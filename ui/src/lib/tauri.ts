@@ -67,9 +67,10 @@ export function createTauriApi(core: TauriCore = { invoke, Channel }): ChorusApi
     historyClear: () => call<{ ids: string[] }>('history_clear').then(({ ids }) => ids),
     recommend: (profile) => call<ModelRecommendation[]>('recommend', { profile }),
     listModels: () => call<ModelListing>('list_models'),
-    pullModel(id, onProgress) {
+    pullModel(id, onProgress, options) {
       const onProgressChannel = new core.Channel<PullProgress>(onProgress);
-      return call<PullOutcome>('pull_model', { id, onProgress: onProgressChannel });
+      const allowUnverified = options?.allowUnverified ?? false;
+      return call<PullOutcome>('pull_model', { id, allowUnverified, onProgress: onProgressChannel });
     },
     pauseDownload: (id) => call<null>('pause_download', { id }).then(() => undefined),
     removeModel: (id) => call<RemovedModel>('remove_model', { id }),

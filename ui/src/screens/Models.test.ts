@@ -1,6 +1,6 @@
 import { render, screen, waitFor, within } from '@testing-library/svelte';
 import userEvent from '@testing-library/user-event';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { Downloads } from '../lib/downloads.svelte';
 import { createMockApi } from '../lib/mock';
 import Models from './Models.svelte';
@@ -33,8 +33,12 @@ describe('Models', () => {
   });
 
   it('installs a base model: the progress bar reaches done and the model moves to this device', async () => {
-    const { user } = setup();
+    const { api, user } = setup();
+    const pull = vi.spyOn(api, 'pullModel');
     await user.click(await screen.findByRole('button', { name: 'Install Gemma 3 270M (pretrained base, Q4_K_M) (253 MB)' }));
+    // A verified model installs at once, without the unverified allowance.
+    expect(pull).toHaveBeenCalledWith(GEMMA, expect.any(Function), { allowUnverified: false });
+    expect(screen.queryByRole('group', { name: /Confirm install/ })).not.toBeInTheDocument();
     const bar = await screen.findByTestId(`download-progress-${GEMMA}`);
     await waitFor(() => expect(bar).toHaveAttribute('data-state', 'done'), { timeout: 3000 });
     await waitFor(() => expect(screen.getByTestId(`model-row-${GEMMA}`)).toHaveAttribute('data-installed', 'true'));
@@ -43,9 +47,36 @@ describe('Models', () => {
     expect(screen.getByTestId('specialist-row-translate.es')).toHaveAttribute('data-runnable', 'true');
   });
 
+  it('asks before installing an unverified model, and installs it only once confirmed', async () => {
+    const { api, user } = setup();
+    const pull = vi.spyOn(api, 'pullModel');
+    await user.click(await screen.findByTestId(`model-install-${QWEN}`));
+    const warning = screen.getByRole('group', { name: 'Confirm install of unverified Qwen2.5 1.5B Instruct (Q4_K_M)' });
+    expect(warning).toHaveTextContent('No sha256 is published for it');
+    expect(warning).toHaveTextContent('a changed or malicious file would run as it is');
+    expect(warning).toHaveTextContent('any later change to the file is refused');
+    expect(pull).not.toHaveBeenCalled();
+
+    // Cancel: nothing downloads.
+    await user.click(within(warning).getByRole('button', { name: 'Cancel' }));
+    expect(screen.queryByRole('group', { name: /Confirm install/ })).not.toBeInTheDocument();
+    expect(screen.queryByTestId(`download-progress-${QWEN}`)).not.toBeInTheDocument();
+    expect(pull).not.toHaveBeenCalled();
+
+    await user.click(screen.getByTestId(`model-install-${QWEN}`));
+    await user.click(screen.getByRole('button', { name: 'Install unverified (986 MB)' }));
+    expect(pull).toHaveBeenCalledWith(QWEN, expect.any(Function), { allowUnverified: true });
+    const bar = await screen.findByTestId(`download-progress-${QWEN}`);
+    await waitFor(() => expect(bar).toHaveAttribute('data-state', 'done'), { timeout: 3000 });
+    expect(screen.getByTestId(`download-verified-${QWEN}`)).toHaveAttribute('data-verified', 'false');
+  });
+
   it('installs a specialist through its base model, marked unverified when no hash is known', async () => {
     const { user } = setup();
     await user.click(await screen.findByTestId('specialist-install-software.python'));
+    const row = screen.getByTestId('specialist-row-software.python');
+    expect(within(row).getByRole('group', { name: /Confirm install of unverified/ })).toHaveTextContent('is unverified');
+    await user.click(screen.getByTestId('model-install-unverified-software.python'));
     const bar = await screen.findByTestId(`download-progress-${QWEN}`);
     await waitFor(() => expect(bar).toHaveAttribute('data-state', 'done'), { timeout: 3000 });
     expect(screen.getByTestId(`download-verified-${QWEN}`)).toHaveAttribute('data-verified', 'false');

@@ -100,6 +100,37 @@ describe('Onboarding', () => {
     expect(screen.getByTestId('download-retry-gemma3-270m-q4_k_m')).toBeInTheDocument();
   });
 
+  it('downloads an unverified model only once the person agreed, after a warning', async () => {
+    const { api, user } = setup();
+    const pull = vi.spyOn(api, 'pullModel');
+    await user.type(screen.getByLabelText('Profession'), 'developer');
+    await user.type(screen.getByLabelText(/^Skills/), 'python');
+    await user.click(screen.getByTestId('onboarding-recommend'));
+    await screen.findByTestId('recommendation-software.python');
+    expect(screen.getByTestId('recommendation-verified-software.python')).toHaveAttribute('data-verified', 'false');
+
+    const warning = screen.getByRole('group', { name: 'Unverified models' });
+    expect(warning).toHaveTextContent('qwen2.5-1.5b-instruct-q4_k_m');
+    expect(warning).toHaveTextContent('a changed or malicious file would run as it is');
+    const download = screen.getByTestId('onboarding-download');
+    expect(download).toBeDisabled();
+
+    // Leaving it out unblocks the rest; choosing it again asks again.
+    await user.click(screen.getByRole('checkbox', { name: 'Python developer' }));
+    expect(screen.queryByRole('group', { name: 'Unverified models' })).not.toBeInTheDocument();
+    expect(download).toBeEnabled();
+    await user.click(screen.getByRole('checkbox', { name: 'Python developer' }));
+    expect(download).toBeDisabled();
+
+    await user.click(screen.getByRole('checkbox', { name: 'Install it anyway' }));
+    expect(download).toBeEnabled();
+    await user.click(download);
+    expect(pull).toHaveBeenCalledWith('qwen2.5-1.5b-instruct-q4_k_m', expect.any(Function), { allowUnverified: true });
+    const bar = await screen.findByTestId('download-progress-qwen2.5-1.5b-instruct-q4_k_m');
+    await waitFor(() => expect(bar).toHaveAttribute('data-state', 'done'), { timeout: 3000 });
+    expect(screen.getByTestId('download-verified-qwen2.5-1.5b-instruct-q4_k_m')).toHaveTextContent('Unverified');
+  });
+
   it('says when nothing fits the storage budget', async () => {
     const { user } = setup();
     await fillProfile(user, '0.05');

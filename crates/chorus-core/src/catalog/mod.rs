@@ -25,6 +25,7 @@ pub use error::CatalogError;
 pub use recommend::{Profile, RecommendError, Recommendation, recommend};
 pub use types::{
     BaseModel, Domain, LoraAdapter, ModelSource, ParseDomainError, PypiChunk, Specialist, SpecialistSampling,
+    UNVERIFIED_SIZE_MARGIN_PERCENT,
 };
 
 /// The catalog schema version this build reads.

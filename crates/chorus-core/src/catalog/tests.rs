@@ -57,6 +57,20 @@ fn bundled_catalog_has_at_least_fifteen_translation_languages() {
 }
 
 #[test]
+fn downloads_are_capped_at_the_catalog_size() {
+    let catalog = bundled();
+    let smollm2 = catalog.base_model("smollm2-135m-instruct-q4_1").expect("smollm2");
+    assert_eq!(smollm2.max_download_bytes(), smollm2.size_bytes, "exact for a verified model");
+    let qwen = catalog.base_model("qwen2.5-0.5b-instruct-q4_k_m").expect("qwen");
+    assert_eq!(qwen.size_bytes, 398_000_000);
+    assert_eq!(qwen.max_download_bytes(), 398_000_000 + 5 * 3_980_000, "the published size plus 5%");
+    for base in catalog.base_models() {
+        assert!(base.max_download_bytes() >= base.size_bytes, "{}", base.id);
+        assert!(base.max_download_bytes() <= base.size_bytes / 100 * 106, "{}", base.id);
+    }
+}
+
+#[test]
 fn exactly_smollm2_and_gemma3_are_verified_with_the_known_hashes() {
     let catalog = bundled();
     let mut verified: Vec<(&str, &str)> = catalog

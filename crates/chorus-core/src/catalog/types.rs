@@ -53,7 +53,27 @@ impl BaseModel {
     pub fn is_verified(&self) -> bool {
         self.sha256.is_some()
     }
+
+    /// The most bytes a download of this model may have: `size_bytes` for
+    /// a verified model (exact), and `size_bytes` plus
+    /// [`UNVERIFIED_SIZE_MARGIN_PERCENT`] for an unverified one, whose
+    /// `size_bytes` is the size its host publishes, rounded. A server that
+    /// announces more, or streams more without announcing a size, is cut
+    /// off there.
+    #[must_use]
+    pub fn max_download_bytes(&self) -> u64 {
+        if self.is_verified() {
+            self.size_bytes
+        } else {
+            let margin = self.size_bytes.div_ceil(100).saturating_mul(UNVERIFIED_SIZE_MARGIN_PERCENT);
+            self.size_bytes.saturating_add(margin)
+        }
+    }
 }
+
+/// How far over its published `size_bytes` an unverified model's download
+/// may go, in percent (see [`BaseModel::max_download_bytes`]).
+pub const UNVERIFIED_SIZE_MARGIN_PERCENT: u64 = 5;
 
 /// Where a base model's bytes come from (`source.kind` in the JSON).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -23,15 +23,16 @@ pub(super) struct PartialFile {
 
 impl PartialFile {
     /// Opens (or creates) the partial file, locks it, and hashes the bytes
-    /// it already holds. A partial longer than the expected size is emptied.
+    /// it already holds. A partial longer than `limit` (the expected size,
+    /// or the cap) is emptied.
     pub(super) async fn open(
         path: &Path,
-        expected_size: Option<u64>,
+        limit: Option<u64>,
         cancel: &CancellationToken,
     ) -> Result<Self, DownloadError> {
         let owned = path.to_path_buf();
         let token = cancel.clone();
-        let opening = tokio::task::spawn_blocking(move || open_and_hash(&owned, expected_size, &token));
+        let opening = tokio::task::spawn_blocking(move || open_and_hash(&owned, limit, &token));
         let opened = tokio::select! {
             biased;
             () = cancel.cancelled() => return Err(DownloadError::Cancelled),
@@ -126,7 +127,7 @@ impl From<io::Error> for OpenError {
 /// Blocking part of [`PartialFile::open`].
 fn open_and_hash(
     path: &Path,
-    expected_size: Option<u64>,
+    limit: Option<u64>,
     cancel: &CancellationToken,
 ) -> Result<(std::fs::File, Sha256, u64), OpenError> {
     let mut file = std::fs::OpenOptions::new().read(true).write(true).create(true).truncate(false).open(path)?;
@@ -137,7 +138,7 @@ fn open_and_hash(
         Err(fs4::TryLockError::Error(error)) => return Err(OpenError::Io(error)),
     }
     let mut len = file.metadata()?.len();
-    if expected_size.is_some_and(|expected| len > expected) {
+    if limit.is_some_and(|limit| len > limit) {
         file.set_len(0)?;
         len = 0;
     }

@@ -6,15 +6,17 @@ use std::io;
 use std::path::Path;
 use std::sync::Arc;
 
-use reqwest::header::{CONTENT_RANGE, RANGE};
+use reqwest::header::{CONTENT_RANGE, IF_RANGE, RANGE};
 use tokio_util::sync::CancellationToken;
 
 use super::files::{PartialFile, existing_destination, remove_quietly, sync_parent, verify};
+use super::policy::{redirect_policy, refused_redirect};
 use super::progress::ProgressMeter;
 use super::retry::{
     Answer, Failure, GiveUp, Next, RestartReason, Retries, RetryCause, RetryPolicy, Step, body_ended, judge_answer,
     parse_content_range,
 };
+use super::validator::{self, Validator};
 use super::{DownloadError, DownloadOptions, DownloadOutcome, DownloadProgress, DownloadRequest, Plan};
 
 type FreeSpaceProbe = dyn Fn(&Path) -> io::Result<u64> + Send + Sync;
@@ -47,14 +49,21 @@ impl Downloader {
     /// A downloader with these options.
     ///
     /// # Errors
-    /// [`DownloadError::Client`] if the HTTP client cannot be built.
+    /// [`DownloadError::Client`] if the HTTP client cannot be built or an
+    /// extra root certificate is not DER.
     pub fn with_options(options: DownloadOptions) -> Result<Self, DownloadError> {
         let mut builder = reqwest::Client::builder()
             .connect_timeout(options.connect_timeout)
             .read_timeout(options.read_timeout)
-            .user_agent(options.user_agent.clone());
+            .user_agent(options.user_agent.clone())
+            .redirect(redirect_policy());
         if !options.use_system_proxy {
             builder = builder.no_proxy();
+        }
+        for der in &options.extra_root_certificates {
+            let certificate = reqwest::Certificate::from_der(der)
+                .map_err(|error| DownloadError::Client { reason: error_chain(&error) })?;
+            builder = builder.add_root_certificate(certificate);
         }
         let client = builder.build().map_err(|error| DownloadError::Client { reason: error_chain(&error) })?;
         Ok(Self { client, options, free_space: Arc::new(|path: &Path| crate::models::available_space(path)) })
@@ -91,7 +100,8 @@ impl Downloader {
     /// A [`DownloadError`]; on every error `dest` is left as it was.
     /// [`Cancelled`](DownloadError::Cancelled) and
     /// [`Network`](DownloadError::Network) keep the partial file for a
-    /// later resume; [`SizeMismatch`](DownloadError::SizeMismatch) and
+    /// later resume; [`SizeMismatch`](DownloadError::SizeMismatch),
+    /// [`TooLarge`](DownloadError::TooLarge) and
     /// [`HashMismatch`](DownloadError::HashMismatch) delete it.
     pub async fn download(
         &self,
@@ -119,27 +129,40 @@ impl Downloader {
             let kept = if kept > expected { 0 } else { kept };
             self.check_space(&plan, expected - kept)?;
         }
-        let mut partial = PartialFile::open(&plan.partial, plan.expected_size, &cancel).await?;
-        let result = self.fill(&plan, &mut partial, &mut progress, &cancel).await;
+        let mut partial = PartialFile::open(&plan.partial, plan.max_size, &cancel).await?;
+        let validator = if partial.len > 0 { validator::load(&plan.validator, &plan.url).await } else { None };
+        let mut transfer = Transfer { resumed: partial.len > 0, validator };
+        let result = self.fill(&plan, &mut partial, &mut transfer, &mut progress, &cancel).await;
         match result {
-            Ok(resumed) => {
+            Ok(()) => {
+                let resumed = transfer.resumed;
                 let (sha256, bytes) = partial.finish().await?;
-                let verified = verify(&plan, bytes, &sha256).await?;
+                let verified = match verify(&plan, bytes, &sha256).await {
+                    Ok(verified) => verified,
+                    Err(error) => {
+                        remove_quietly(&plan.validator).await;
+                        return Err(error);
+                    }
+                };
                 tokio::fs::rename(&plan.partial, &plan.dest)
                     .await
                     .map_err(|source| DownloadError::Io { path: plan.dest.clone(), source })?;
+                remove_quietly(&plan.validator).await;
                 sync_parent(&plan.dest).await;
                 tracing::info!(url = %plan.url, dest = %plan.dest.display(), bytes, verified, resumed, "downloaded");
                 Ok(DownloadOutcome { path: plan.dest, bytes, sha256, verified, resumed, already_present: false })
             }
             Err(error) => {
                 let kept = partial.close().await;
-                match &error {
-                    DownloadError::SizeMismatch { .. } | DownloadError::HashMismatch { .. } => {
-                        remove_quietly(&plan.partial).await;
-                    }
-                    _ if kept == 0 => remove_quietly(&plan.partial).await,
-                    _ => {}
+                let discard = matches!(
+                    &error,
+                    DownloadError::SizeMismatch { .. }
+                        | DownloadError::HashMismatch { .. }
+                        | DownloadError::TooLarge { .. }
+                ) || kept == 0;
+                if discard {
+                    remove_quietly(&plan.partial).await;
+                    remove_quietly(&plan.validator).await;
                 }
                 Err(error)
             }
@@ -147,36 +170,38 @@ impl Downloader {
     }
 
     /// Brings the partial file to its complete length, retrying and
-    /// resuming as needed. Returns whether the file was resumed: bytes of
-    /// an earlier call or an earlier attempt were kept and continued with a
-    /// range request.
+    /// resuming as needed. `transfer.resumed` ends up saying whether the
+    /// file was resumed: bytes of an earlier call or an earlier attempt
+    /// were kept and continued with a range request.
     async fn fill(
         &self,
         plan: &Plan,
         partial: &mut PartialFile,
+        transfer: &mut Transfer,
         progress: &mut impl FnMut(DownloadProgress),
         cancel: &CancellationToken,
-    ) -> Result<bool, DownloadError> {
-        let mut resumed = partial.len > 0;
+    ) -> Result<(), DownloadError> {
         let mut meter = ProgressMeter::new(self.options.progress_interval, partial.len);
         if plan.expected_size == Some(partial.len) {
             meter.finish(partial.len, plan.expected_size, progress);
-            return Ok(resumed);
+            return Ok(());
         }
         let mut retries = Retries::new(RetryPolicy::from(&self.options));
         loop {
             let use_ranges = retries.start();
             let before = partial.len;
-            let step = self.attempt(plan, partial, use_ranges, &mut resumed, &mut meter, progress, cancel).await;
+            let step = self.attempt(plan, partial, use_ranges, transfer, &mut meter, progress, cancel).await;
             let next = match step {
                 Ok(Step::Complete { total }) => {
                     meter.finish(partial.len, total.or(plan.expected_size), progress);
-                    return Ok(resumed);
+                    return Ok(());
                 }
                 Ok(Step::Restart { reason }) => {
                     tracing::debug!(url = %plan.url, %reason, "restarting from zero");
                     partial.reset().await?;
-                    resumed = false;
+                    transfer.resumed = false;
+                    transfer.validator = None;
+                    remove_quietly(&plan.validator).await;
                     retries.restarted(reason)
                 }
                 Err(Failure::Fatal(error)) => return Err(error),
@@ -210,14 +235,15 @@ impl Downloader {
     }
 
     /// One request: sends it, checks the answer, streams the body. Sets
-    /// `resumed` when the server accepts a range request.
+    /// `transfer.resumed` when the server accepts a range request, and
+    /// `transfer.validator` from the answer that starts the file.
     #[allow(clippy::too_many_arguments)]
     async fn attempt(
         &self,
         plan: &Plan,
         partial: &mut PartialFile,
         use_ranges: bool,
-        resumed: &mut bool,
+        transfer: &mut Transfer,
         meter: &mut ProgressMeter,
         progress: &mut impl FnMut(DownloadProgress),
         cancel: &CancellationToken,
@@ -227,9 +253,16 @@ impl Downloader {
             return Ok(Step::Restart { reason: RestartReason::NoRanges });
         }
         let ranged = offset > 0;
+        let if_range = transfer.validator.as_ref().and_then(Validator::if_range).filter(|_| ranged);
+        if ranged && if_range.is_none() && plan.sha256.is_none() {
+            return Ok(Step::Restart { reason: RestartReason::NoValidator });
+        }
         let mut builder = self.client.get(&plan.url);
         if ranged {
             builder = builder.header(RANGE, format!("bytes={offset}-"));
+        }
+        if let Some(if_range) = if_range {
+            builder = builder.header(IF_RANGE, if_range);
         }
         let sent = tokio::select! {
             biased;
@@ -251,14 +284,25 @@ impl Downloader {
             (Some(expected), Some(total)) if expected != total => {
                 return Err(Failure::Fatal(DownloadError::SizeMismatch { expected, actual: total }));
             }
+            (_, Some(total)) if plan.max_size.is_some_and(|limit| total > limit) => {
+                let limit = plan.max_size.unwrap_or(total);
+                return Err(Failure::Fatal(DownloadError::TooLarge { limit, actual: total }));
+            }
             // The size was not known before: check the space now.
             (None, Some(total)) => self.check_space(plan, total.saturating_sub(offset))?,
             _ => {}
         }
-        let total = total.or(plan.expected_size);
         if ranged {
-            *resumed = true;
+            if transfer.validator.as_ref().is_some_and(|known| known.contradicted_by(response.headers())) {
+                return Ok(Step::Restart { reason: RestartReason::Changed });
+            }
+            transfer.resumed = true;
+        } else {
+            // The first bytes of the file: remember what file they are of.
+            transfer.validator = Validator::of_response(&plan.url, response.headers());
+            self.keep_validator(plan, transfer.validator.as_ref()).await;
         }
+        let total = total.or(plan.expected_size);
         meter.report(partial.len, total, progress);
 
         loop {
@@ -274,6 +318,9 @@ impl Downloader {
                     let after = partial.len + bytes.len() as u64;
                     if let Some(expected) = plan.expected_size.filter(|&expected| after > expected) {
                         return Err(Failure::Fatal(DownloadError::SizeMismatch { expected, actual: after }));
+                    }
+                    if let Some(limit) = plan.max_size.filter(|&limit| after > limit) {
+                        return Err(Failure::Fatal(DownloadError::TooLarge { limit, actual: after }));
                     }
                     partial.append(&bytes).await?;
                     meter.report(partial.len, total, progress);
@@ -305,10 +352,37 @@ impl Downloader {
     fn gave_up(&self, plan: &Plan, attempts: u32, downloaded: u64, reason: String) -> DownloadError {
         DownloadError::Network { url: plan.url.clone(), attempts, downloaded, reason }
     }
+
+    /// Saves the validator of the partial file's bytes for a later call, or
+    /// removes a stale one (best effort: without it a later call restarts
+    /// from zero or relies on the sha256).
+    async fn keep_validator(&self, plan: &Plan, known: Option<&Validator>) {
+        match known {
+            Some(known) => {
+                if let Err(error) = validator::save(&plan.validator, known).await {
+                    tracing::warn!(path = %plan.validator.display(), %error, "cannot save the download's ETag");
+                }
+            }
+            None => remove_quietly(&plan.validator).await,
+        }
+    }
+}
+
+/// What one download call knows across its attempts.
+#[derive(Debug)]
+struct Transfer {
+    /// Bytes of an earlier call or attempt were kept and continued.
+    resumed: bool,
+    /// What identifies the file the partial bytes are of.
+    validator: Option<Validator>,
 }
 
 /// Transport failures are retried; a bad URL or a redirect loop is not.
 fn classify(url: &str, error: &reqwest::Error) -> Failure {
+    if let Some(refused) = refused_redirect(error) {
+        let reason = refused.refusal.to_string();
+        return Failure::Fatal(DownloadError::RedirectRefused { url: url.to_owned(), to: refused.to, reason });
+    }
     if error.is_builder() || error.is_redirect() {
         Failure::Fatal(DownloadError::InvalidRequest { reason: format!("{url}: {}", error_chain(error)) })
     } else {

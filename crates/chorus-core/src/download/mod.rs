@@ -1,4 +1,4 @@
-//! Resumable, verified model downloads over HTTP(S).
+//! Resumable, verified model downloads over HTTPS.
 //!
 //! A [`Downloader`] streams a file to `<dest>.partial` next to its
 //! destination, resumes an interrupted transfer with an HTTP `Range`
@@ -6,6 +6,16 @@
 //! fetches anything, and only moves the file into place after its size and
 //! sha256 match what was expected. A corrupt or incomplete download never
 //! replaces a good file: `dest` is only ever written by one atomic rename.
+//!
+//! What it fetches from whom: `https://` only, plain `http://` only to a
+//! loopback host (tests, a mirror on this machine); at most
+//! [`MAX_REDIRECTS`] redirects, each held to the same rule and never from
+//! `https://` down to `http://`. A resumed request carries `If-Range` with
+//! the `ETag` (or `Last-Modified`) of the response its first bytes came
+//! from, so a file that changed on the server restarts from zero rather
+//! than being spliced; without such a validator a partial file is only
+//! continued when a sha256 will check the result. A request may cap the
+//! size ([`DownloadRequest::max_size`]) for servers that announce none.
 //!
 //! The downloader knows nothing about the catalog: the model manager maps a
 //! base model to a [`DownloadRequest`].
@@ -18,19 +28,27 @@
 
 mod files;
 mod http;
+mod policy;
 mod progress;
 mod retry;
 #[cfg(test)]
 mod tests;
+mod validator;
 
 use std::io;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 pub use http::Downloader;
+pub use policy::MAX_REDIRECTS;
 
 /// Suffix of the temporary file a download streams into, next to `dest`.
 pub const PARTIAL_SUFFIX: &str = ".partial";
+
+/// Suffix of the small file next to `dest` that keeps, between calls, the
+/// `ETag` or `Last-Modified` the partial file's bytes came with (for
+/// `If-Range` on resume). It goes with the partial file.
+pub const VALIDATOR_SUFFIX: &str = ".partial.validator";
 
 /// Size of the write buffer in front of the partial file, and of the read
 /// buffer used to re-hash existing bytes.
@@ -39,7 +57,8 @@ const BUFFER_BYTES: usize = 1 << 20;
 /// What to download and what the result must look like.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DownloadRequest {
-    /// `http://` or `https://` URL of the file.
+    /// `https://` URL of the file (plain `http://` only to a loopback host:
+    /// `localhost`, `127.0.0.0/8`, `[::1]`).
     pub url: String,
     /// Where the verified file ends up. Its directory is created if needed.
     pub dest: PathBuf,
@@ -50,6 +69,11 @@ pub struct DownloadRequest {
     /// download is accepted unverified ([`DownloadOutcome::verified`] is
     /// `false`).
     pub sha256: Option<String>,
+    /// The most bytes the file may have, whatever the server announces:
+    /// a server that announces more, or streams past it without
+    /// announcing a size, fails with [`DownloadError::TooLarge`].
+    /// [`expected_size`](Self::expected_size), when given, caps it too.
+    pub max_size: Option<u64>,
 }
 
 impl DownloadRequest {
@@ -57,7 +81,7 @@ impl DownloadRequest {
     /// [`with_size`](Self::with_size) and [`with_sha256`](Self::with_sha256).
     #[must_use]
     pub fn new(url: impl Into<String>, dest: impl Into<PathBuf>) -> Self {
-        Self { url: url.into(), dest: dest.into(), expected_size: None, sha256: None }
+        Self { url: url.into(), dest: dest.into(), expected_size: None, sha256: None, max_size: None }
     }
 
     /// Sets the exact size the file must have.
@@ -74,12 +98,26 @@ impl DownloadRequest {
         self
     }
 
+    /// Sets the most bytes the file may have.
+    #[must_use]
+    pub fn with_max_size(mut self, bytes: u64) -> Self {
+        self.max_size = Some(bytes);
+        self
+    }
+
     /// The temporary file this download streams into: `<dest>.partial`.
     /// It survives cancellation and network failures so that a later call
     /// resumes from it; the model manager should delete it with the model.
     #[must_use]
     pub fn partial_path(&self) -> PathBuf {
         partial_path_for(&self.dest)
+    }
+
+    /// Where the validator of the partial file's bytes is kept between
+    /// calls: `<dest>.partial.validator`. Delete it with the partial file.
+    #[must_use]
+    pub fn validator_path(&self) -> PathBuf {
+        validator_path_for(&self.dest)
     }
 }
 
@@ -131,6 +169,38 @@ pub enum DownloadError {
     InvalidRequest {
         /// What is wrong with it.
         reason: String,
+    },
+    /// The URL is not `https://` (plain `http://` is allowed only to a
+    /// loopback host). Nothing was requested.
+    #[error(
+        "{url}: refused, only https:// downloads are allowed (plain http:// only to this machine: \
+         localhost, 127.0.0.1, [::1])"
+    )]
+    InsecureUrl {
+        /// The URL refused.
+        url: String,
+    },
+    /// The server redirected somewhere a download may not follow: more
+    /// than [`MAX_REDIRECTS`] redirects, from `https://` down to
+    /// `http://`, or to a URL that is not `https://` (plain `http://` only
+    /// to a loopback host). The partial file is kept.
+    #[error("{url}: redirect to {to} refused: {reason}")]
+    RedirectRefused {
+        /// The URL requested.
+        url: String,
+        /// Where the refused redirect pointed.
+        to: String,
+        /// Why it was refused.
+        reason: String,
+    },
+    /// The server announced more bytes than the request allows, or sent
+    /// more without announcing a size. The partial file is deleted.
+    #[error("the download is larger than allowed: more than {limit} bytes ({actual} announced or received)")]
+    TooLarge {
+        /// The most bytes allowed.
+        limit: u64,
+        /// The size announced, or the bytes received when it stopped.
+        actual: u64,
     },
     /// The HTTP client could not be built (TLS setup).
     #[error("cannot build the HTTP client: {reason}")]
@@ -218,6 +288,9 @@ impl DownloadError {
     pub fn code(&self) -> &'static str {
         match self {
             Self::InvalidRequest { .. } => "invalid_request",
+            Self::InsecureUrl { .. } => "insecure_url",
+            Self::RedirectRefused { .. } => "redirect_refused",
+            Self::TooLarge { .. } => "too_large",
             Self::Client { .. } => "client",
             Self::HttpStatus { .. } => "http_status",
             Self::Network { .. } => "network",
@@ -256,6 +329,9 @@ pub struct DownloadOptions {
     pub use_system_proxy: bool,
     /// `User-Agent` header sent with every request.
     pub user_agent: String,
+    /// Root certificates (DER) trusted on top of the built-in web roots:
+    /// a private mirror's certificate authority, or a test server's.
+    pub extra_root_certificates: Vec<Vec<u8>>,
 }
 
 impl Default for DownloadOptions {
@@ -270,6 +346,7 @@ impl Default for DownloadOptions {
             progress_interval: Duration::from_millis(100),
             use_system_proxy: true,
             user_agent: concat!("chorus/", env!("CARGO_PKG_VERSION")).to_owned(),
+            extra_root_certificates: Vec::new(),
         }
     }
 }
@@ -280,8 +357,12 @@ struct Plan {
     url: String,
     dest: PathBuf,
     partial: PathBuf,
+    validator: PathBuf,
     expected_size: Option<u64>,
     sha256: Option<String>,
+    /// The cap on the file's size: `expected_size` when given (it is
+    /// never over `max_size`), else `max_size`.
+    max_size: Option<u64>,
 }
 
 impl Plan {
@@ -289,7 +370,15 @@ impl Plan {
         let invalid = |reason: String| DownloadError::InvalidRequest { reason };
         let url = reqwest::Url::parse(&request.url).map_err(|error| invalid(format!("{}: {error}", request.url)))?;
         if !matches!(url.scheme(), "http" | "https") {
-            return Err(invalid(format!("{}: only http and https are supported", request.url)));
+            return Err(invalid(format!("{}: only https is supported", request.url)));
+        }
+        if policy::check_url(&url).is_err() {
+            return Err(DownloadError::InsecureUrl { url: request.url.clone() });
+        }
+        if let (Some(expected), Some(max)) = (request.expected_size, request.max_size)
+            && expected > max
+        {
+            return Err(invalid(format!("expected size {expected} is over the cap of {max} bytes")));
         }
         if request.dest.file_name().is_none() {
             return Err(invalid(format!("{} has no file name", request.dest.display())));
@@ -302,8 +391,10 @@ impl Plan {
             url: request.url.clone(),
             dest: request.dest.clone(),
             partial: partial_path_for(&request.dest),
+            validator: validator_path_for(&request.dest),
             expected_size: request.expected_size,
             sha256,
+            max_size: request.expected_size.or(request.max_size),
         })
     }
 
@@ -323,7 +414,15 @@ pub(crate) fn normalize_sha256(text: &str) -> Option<String> {
 }
 
 pub(crate) fn partial_path_for(dest: &Path) -> PathBuf {
+    with_suffix(dest, PARTIAL_SUFFIX)
+}
+
+pub(crate) fn validator_path_for(dest: &Path) -> PathBuf {
+    with_suffix(dest, VALIDATOR_SUFFIX)
+}
+
+fn with_suffix(dest: &Path, suffix: &str) -> PathBuf {
     let mut name = dest.file_name().map(std::ffi::OsStr::to_os_string).unwrap_or_default();
-    name.push(PARTIAL_SUFFIX);
+    name.push(suffix);
     dest.with_file_name(name)
 }

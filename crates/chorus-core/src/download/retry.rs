@@ -30,6 +30,13 @@ pub(super) enum RestartReason {
     NoRanges,
     /// A 416 for an offset that is not the end of the file.
     Unsatisfiable,
+    /// Bytes are on disk, nothing identifies the file they came from (no
+    /// `ETag` or `Last-Modified` for `If-Range`), and no sha256 would catch
+    /// a splice: they are not continued.
+    NoValidator,
+    /// A 206 whose `ETag` (or `Last-Modified`) is not the one the bytes on
+    /// disk came with: the file changed on the server.
+    Changed,
 }
 
 impl RestartReason {
@@ -42,9 +49,11 @@ impl fmt::Display for RestartReason {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
             Self::BadContentRange => "the server answered a range request with the wrong range",
-            Self::RangeIgnored => "the server ignored the range request",
+            Self::RangeIgnored => "the server sent the whole file, not the range (it changed, or ignores ranges)",
             Self::NoRanges => "ranges are disabled for this server",
             Self::Unsatisfiable => "the server cannot satisfy the range (the file changed?)",
+            Self::NoValidator => "nothing identifies the file the partial bytes came from",
+            Self::Changed => "the file changed on the server since the partial bytes came",
         })
     }
 }

@@ -4,11 +4,13 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use super::policy::{Refusal, check_redirect, check_url, is_loopback};
 use super::progress::{ProgressMeter, eta_seconds, smoothed_rate};
 use super::retry::{
     Answer, ContentRange, Failure, GiveUp, Next, RestartReason, Retries, RetryCause, RetryPolicy, Step, backoff,
     body_ended, judge_answer, parse_content_range,
 };
+use super::validator::Validator;
 use super::*;
 
 #[test]
@@ -88,6 +90,110 @@ fn rejects_bad_requests() {
         assert!(matches!(Plan::new(request), Err(DownloadError::InvalidRequest { .. })), "{request:?}");
     }
     assert!(Plan::new(&DownloadRequest::new("http://127.0.0.1/x", "x").with_sha256("A".repeat(64))).is_ok());
+    let over_cap = DownloadRequest::new("https://example.org/x", "x").with_size(11).with_max_size(10);
+    assert!(matches!(Plan::new(&over_cap), Err(DownloadError::InvalidRequest { .. })));
+}
+
+#[test]
+fn plain_http_is_refused_beyond_this_machine() {
+    for url in
+        ["http://example.org/m.gguf", "http://192.0.2.1/m.gguf", "http://[2001:db8::1]/m", "http://10.0.0.1:8080/m"]
+    {
+        let result = Plan::new(&DownloadRequest::new(url, "/tmp/m.gguf"));
+        assert!(
+            matches!(&result, Err(DownloadError::InsecureUrl { url: refused }) if refused == url),
+            "{url}: {result:?}"
+        );
+    }
+    let error = DownloadError::InsecureUrl { url: "http://example.org/m".into() };
+    assert_eq!(error.code(), "insecure_url");
+    assert!(error.to_string().contains("only https://"), "{error}");
+    for url in [
+        "https://example.org/m.gguf",
+        "http://127.0.0.1:9/m",
+        "http://127.8.9.10/m",
+        "http://localhost/m",
+        "http://[::1]:80/m",
+    ] {
+        assert!(Plan::new(&DownloadRequest::new(url, "/tmp/m.gguf")).is_ok(), "{url}");
+    }
+}
+
+fn url(text: &str) -> reqwest::Url {
+    reqwest::Url::parse(text).expect("a URL")
+}
+
+#[test]
+fn loopback_hosts_are_this_machine_only() {
+    let table = [
+        ("http://localhost/", true),
+        ("http://LOCALHOST./", true),
+        ("http://a.localhost:8080/", true),
+        ("http://127.0.0.1/", true),
+        ("http://127.255.0.9/", true),
+        ("http://[::1]/", true),
+        ("http://localhost.example.org/", false),
+        ("http://128.0.0.1/", false),
+        ("http://[::ffff:127.0.0.1]/", false),
+        ("http://0.0.0.0/", false),
+        ("file:///etc/passwd", false),
+    ];
+    for (text, loopback) in table {
+        assert_eq!(is_loopback(&url(text)), loopback, "{text}");
+    }
+}
+
+#[test]
+fn redirects_are_held_to_https_and_counted() {
+    let https = url("https://models.example.org/m.gguf");
+    let cdn = url("https://cdn.example.net/blob");
+    let local = url("http://127.0.0.1:8000/m.gguf");
+    let table: &[(&[&reqwest::Url], &str, Result<(), Refusal>)] = &[
+        (&[&https], "https://cdn.example.net/blob", Ok(())),
+        (&[&https, &cdn], "https://cdn2.example.net/x", Ok(())),
+        (&[&https], "http://cdn.example.net/blob", Err(Refusal::NotHttps)),
+        (&[&https], "http://127.0.0.1/blob", Err(Refusal::Downgrade)),
+        (&[&https, &cdn], "http://localhost/blob", Err(Refusal::Downgrade)),
+        (&[&local], "http://127.0.0.1:8001/m", Ok(())),
+        (&[&local], "https://cdn.example.net/blob", Ok(())),
+        (&[&local], "http://192.0.2.1/m", Err(Refusal::NotHttps)),
+        (&[&local], "ftp://127.0.0.1/m", Err(Refusal::NotHttps)),
+        (&[&https, &cdn, &cdn, &cdn, &cdn], "https://cdn.example.net/blob", Ok(())),
+        (&[&https, &cdn, &cdn, &cdn, &cdn, &cdn], "https://cdn.example.net/blob", Err(Refusal::TooMany)),
+    ];
+    for (previous, next, expected) in table {
+        let previous: Vec<reqwest::Url> = previous.iter().map(|url| (*url).clone()).collect();
+        assert_eq!(check_redirect(&previous, &url(next)), *expected, "{previous:?} → {next}");
+    }
+    assert_eq!(check_url(&url("https://example.org/m")), Ok(()));
+    assert_eq!(check_url(&url("http://example.org/m")), Err(Refusal::NotHttps));
+    assert_eq!(Refusal::TooMany.to_string(), format!("more than {MAX_REDIRECTS} redirects"));
+}
+
+fn headers(pairs: &[(&'static str, &str)]) -> reqwest::header::HeaderMap {
+    let mut map = reqwest::header::HeaderMap::new();
+    for (name, value) in pairs {
+        map.insert(*name, value.parse().expect("a header value"));
+    }
+    map
+}
+
+#[test]
+fn the_validator_is_a_strong_etag_else_the_date() {
+    let date = "Wed, 21 Oct 2015 07:28:00 GMT";
+    let both = Validator::of_response("u", &headers(&[("etag", "\"v1\""), ("last-modified", date)])).expect("one");
+    assert_eq!(both.if_range(), Some("\"v1\""));
+    let weak = Validator::of_response("u", &headers(&[("etag", "W/\"v1\""), ("last-modified", date)])).expect("one");
+    assert_eq!(weak.if_range(), Some(date), "a weak ETag may not be used in If-Range");
+    assert_eq!(Validator::of_response("u", &headers(&[("etag", "W/\"v1\"")])), None);
+    assert_eq!(Validator::of_response("u", &headers(&[])), None);
+
+    // A 206 of another file contradicts it; one that says nothing does not.
+    assert!(!both.contradicted_by(&headers(&[("etag", "\"v1\"")])));
+    assert!(both.contradicted_by(&headers(&[("etag", "\"v2\"")])));
+    assert!(!both.contradicted_by(&headers(&[])));
+    assert!(!weak.contradicted_by(&headers(&[("last-modified", date)])));
+    assert!(weak.contradicted_by(&headers(&[("last-modified", "Thu, 22 Oct 2015 07:28:00 GMT")])));
 }
 
 #[test]
@@ -109,6 +215,10 @@ fn errors_have_codes() {
     let error = DownloadError::HttpStatus { url: "http://127.0.0.1/x".into(), status: 404 };
     assert_eq!(error.code(), "http_status");
     assert_eq!(error.to_string(), "http://127.0.0.1/x answered HTTP 404");
+    let error = DownloadError::TooLarge { limit: 10, actual: 11 };
+    assert_eq!(error.code(), "too_large");
+    let error = DownloadError::RedirectRefused { url: "a".into(), to: "b".into(), reason: "c".into() };
+    assert_eq!(error.code(), "redirect_refused");
 }
 
 /// What [`judge_answer`] decided, in a form a table can compare.
@@ -133,7 +243,13 @@ fn answers_are_judged_by_status_and_range() {
     let table: &[AnswerRow] = &[
         (200, 0, None, Some(100), "body end=Some(100) total=Some(100)"),
         (200, 0, None, None, "body end=None total=None"),
-        (200, 40, None, Some(100), "restart: the server ignored the range request"),
+        (
+            200,
+            40,
+            None,
+            Some(100),
+            "restart: the server sent the whole file, not the range (it changed, or ignores ranges)",
+        ),
         (206, 40, bytes(40, 99, Some(100)), Some(60), "body end=Some(100) total=Some(100)"),
         (206, 40, bytes(40, 99, None), None, "body end=Some(100) total=None"),
         (206, 40, bytes(0, 99, Some(100)), None, "restart: the server answered a range request with the wrong range"),

@@ -1,7 +1,10 @@
 //! Shared by the download tests: downloads over real HTTP on loopback: a small in-test HTTP/1.1 server
-//! serves the real embedded GGUF (or, where the point of a test is not the
-//! size, a prefix of it), honestly or with a chosen fault, and records every
-//! request it sees.
+//! (plain, or TLS with a certificate made for the test) serves the real
+//! embedded GGUF (or, where the point of a test is not the size, a prefix of
+//! it), honestly or with a chosen fault, and records every request it sees.
+//! Every file carries an `ETag` (`"a"`, `"b"` once a changing file has
+//! changed), and a range request whose `If-Range` is not the current tag
+//! gets the whole file, as RFC 9110 says.
 //!
 //! sha256 runs at about 16 MB/s in an unoptimised build, so the tests that
 //! need the whole 98 MB file use it and the others use an 8 MiB prefix.
@@ -17,8 +20,8 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use chorus_core::{DownloadOptions, DownloadProgress, DownloadRequest, Downloader};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
 pub(crate) const MODEL_PATH: &str =
@@ -66,6 +69,16 @@ pub(crate) enum Behaviour {
     Stall { at: usize },
     /// Only this status, no body.
     Status(u16),
+    /// `302 Found` to this `Location`.
+    Redirect { location: &'static str },
+    /// The file with 200 and no `Content-Length` (the end is the
+    /// connection's close), whatever the `Range`.
+    NoLength,
+    /// The first request gets the file (tag `"a"`) and closes after `after`
+    /// body bytes; from the second on the server has a new file of the same
+    /// size (every byte changed, tag `"b"`). With `if_range` the server
+    /// honours `If-Range`; without, it sends the range of whatever it has.
+    ChangesAfterFirst { after: usize, if_range: bool },
 }
 
 /// One request as the server saw it.
@@ -73,6 +86,26 @@ pub(crate) enum Behaviour {
 pub(crate) struct Seen {
     pub(crate) path: String,
     pub(crate) range: Option<String>,
+    pub(crate) if_range: Option<String>,
+}
+
+impl Seen {
+    /// A request for `path` without `Range` or `If-Range`.
+    pub(crate) fn plain(path: &str) -> Self {
+        Self { path: path.to_owned(), range: None, if_range: None }
+    }
+
+    /// A request for `path` from byte `start`, with this `If-Range`.
+    pub(crate) fn ranged(path: &str, start: usize, if_range: Option<&str>) -> Self {
+        Self { path: path.to_owned(), range: Some(format!("bytes={start}-")), if_range: if_range.map(str::to_owned) }
+    }
+}
+
+/// The file a changing route has once it changed: every byte of the model
+/// flipped.
+pub(crate) fn changed_model() -> Arc<Vec<u8>> {
+    static CHANGED: OnceLock<Arc<Vec<u8>>> = OnceLock::new();
+    CHANGED.get_or_init(|| Arc::new(model().iter().map(|byte| byte ^ 0x5a).collect())).clone()
 }
 
 /// A path, how it behaves, and how many bytes of the model it serves.
@@ -103,6 +136,7 @@ pub(crate) struct State {
 
 pub(crate) struct Server {
     addr: SocketAddr,
+    scheme: &'static str,
     state: Arc<State>,
     accept: JoinHandle<()>,
 }
@@ -115,6 +149,29 @@ impl Drop for Server {
 
 impl Server {
     pub(crate) async fn start(routes: &[Route]) -> Self {
+        Self::listen(routes, None).await
+    }
+
+    /// The same server over TLS, with a new self-signed certificate for
+    /// `localhost` and `127.0.0.1`; returns it too (DER), for the client to
+    /// trust.
+    pub(crate) async fn start_tls(routes: &[Route]) -> (Self, Vec<u8>) {
+        let names = vec!["localhost".to_owned(), "127.0.0.1".to_owned()];
+        let certified = rcgen::generate_simple_self_signed(names).expect("a test certificate");
+        let der = certified.cert.der().to_vec();
+        let key = rustls::pki_types::PrivateKeyDer::Pkcs8(certified.key_pair.serialize_der().into());
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let config = rustls::ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .expect("TLS versions")
+            .with_no_client_auth()
+            .with_single_cert(vec![der.clone().into()], key)
+            .expect("TLS config");
+        let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+        (Self::listen(routes, Some(acceptor)).await, der)
+    }
+
+    async fn listen(routes: &[Route], tls: Option<tokio_rustls::TlsAcceptor>) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind loopback");
         let addr = listener.local_addr().expect("local addr");
         let state = Arc::new(State {
@@ -123,20 +180,28 @@ impl Server {
             body: model(),
         });
         let shared = state.clone();
+        let scheme = if tls.is_some() { "https" } else { "http" };
         let accept = tokio::spawn(async move {
             while let Ok((stream, _)) = listener.accept().await {
                 let state = shared.clone();
+                let tls = tls.clone();
                 tokio::spawn(async move {
                     // A client that hangs up mid-response is part of the tests.
-                    let _ = serve(stream, state).await;
+                    let _ = match tls {
+                        Some(acceptor) => match acceptor.accept(stream).await {
+                            Ok(stream) => serve(stream, state).await,
+                            Err(_) => Ok(()),
+                        },
+                        None => serve(stream, state).await,
+                    };
                 });
             }
         });
-        Self { addr, state, accept }
+        Self { addr, scheme, state, accept }
     }
 
     pub(crate) fn url(&self, path: &str) -> String {
-        format!("http://{}{path}", self.addr)
+        format!("{}://{}{path}", self.scheme, self.addr)
     }
 
     pub(crate) fn seen(&self) -> Vec<Seen> {
@@ -144,7 +209,16 @@ impl Server {
     }
 }
 
-pub(crate) async fn serve(mut stream: TcpStream, state: Arc<State>) -> std::io::Result<()> {
+/// The value of the request header `name`, if present.
+fn header_value(head: &str, name: &str) -> Option<String> {
+    head.split("\r\n")
+        .skip(1)
+        .filter_map(|line| line.split_once(':'))
+        .find(|(key, _)| key.trim().eq_ignore_ascii_case(name))
+        .map(|(_, value)| value.trim().to_owned())
+}
+
+pub(crate) async fn serve<S: AsyncRead + AsyncWrite + Unpin>(mut stream: S, state: Arc<State>) -> std::io::Result<()> {
     let mut head = Vec::new();
     let mut buffer = [0u8; 4096];
     while !head.windows(4).any(|window| window == b"\r\n\r\n") {
@@ -155,27 +229,35 @@ pub(crate) async fn serve(mut stream: TcpStream, state: Arc<State>) -> std::io::
         head.extend_from_slice(&buffer[..n]);
     }
     let head = String::from_utf8_lossy(&head).into_owned();
-    let mut lines = head.split("\r\n");
-    let path = lines.next().and_then(|line| line.split(' ').nth(1)).unwrap_or("/").to_owned();
-    let range = lines
-        .filter_map(|line| line.split_once(':'))
-        .find(|(name, _)| name.trim().eq_ignore_ascii_case("range"))
-        .map(|(_, value)| value.trim().to_owned());
+    let path = head.split("\r\n").next().and_then(|line| line.split(' ').nth(1)).unwrap_or("/").to_owned();
+    let range = header_value(&head, "range");
+    let if_range = header_value(&head, "if-range");
     let earlier = {
         let mut seen = state.seen.lock().unwrap();
         let earlier = seen.iter().filter(|request| request.path == path).count();
-        seen.push(Seen { path: path.clone(), range: range.clone() });
+        seen.push(Seen { path: path.clone(), range: range.clone(), if_range: if_range.clone() });
         earlier
     };
     let (behaviour, len) = match state.routes.get(&path) {
         Some(Route { behaviour: Behaviour::Status(status), .. }) => {
             return respond_empty(&mut stream, *status, "").await;
         }
+        Some(Route { behaviour: Behaviour::Redirect { location }, .. }) => {
+            return respond_empty(&mut stream, 302, &format!("Location: {location}\r\n")).await;
+        }
         Some(route) => (route.behaviour, route.len.min(state.body.len())),
         None => return respond_empty(&mut stream, 404, "").await,
     };
+    // The file this request gets, and its tag.
+    let (body, etag) = match behaviour {
+        Behaviour::ChangesAfterFirst { .. } if earlier > 0 => (changed_model(), "\"b\""),
+        _ => (state.body.clone(), "\"a\""),
+    };
+    let honours_if_range = !matches!(behaviour, Behaviour::ChangesAfterFirst { if_range: false, .. });
+    let stale = honours_if_range && if_range.as_deref().is_some_and(|tag| tag != etag);
     let requested_start = match (behaviour, range.as_deref().and_then(parse_range_start)) {
-        (Behaviour::IgnoreRanges, _) | (_, None) => None,
+        (Behaviour::IgnoreRanges | Behaviour::NoLength, _) | (_, None) => None,
+        _ if stale => None,
         (_, Some(start)) => Some(start),
     };
     let start = match requested_start {
@@ -185,16 +267,21 @@ pub(crate) async fn serve(mut stream: TcpStream, state: Arc<State>) -> std::io::
         Some(start) => {
             let head = format!(
                 "HTTP/1.1 206 Partial Content\r\nContent-Length: {}\r\nContent-Range: bytes {start}-{}/{len}\r\n\
-                 Accept-Ranges: bytes\r\nConnection: close\r\n\r\n",
+                 Accept-Ranges: bytes\r\nETag: {etag}\r\nConnection: close\r\n\r\n",
                 len - start,
                 len - 1
             );
             stream.write_all(head.as_bytes()).await?;
             start
         }
+        None if matches!(behaviour, Behaviour::NoLength) => {
+            stream.write_all(b"HTTP/1.1 200 OK\r\nETag: \"a\"\r\nConnection: close\r\n\r\n").await?;
+            0
+        }
         None => {
             let head = format!(
-                "HTTP/1.1 200 OK\r\nContent-Length: {len}\r\nAccept-Ranges: bytes\r\nConnection: close\r\n\r\n"
+                "HTTP/1.1 200 OK\r\nContent-Length: {len}\r\nAccept-Ranges: bytes\r\nETag: {etag}\r\n\
+                 Connection: close\r\n\r\n"
             );
             stream.write_all(head.as_bytes()).await?;
             0
@@ -203,7 +290,9 @@ pub(crate) async fn serve(mut stream: TcpStream, state: Arc<State>) -> std::io::
     // Where this response stops sending, whatever it announced.
     let stop = match behaviour {
         Behaviour::Truncated { available } => available.max(start).min(len),
-        Behaviour::DropFirst { after } if earlier == 0 => (start + after).min(len),
+        Behaviour::DropFirst { after } | Behaviour::ChangesAfterFirst { after, .. } if earlier == 0 => {
+            (start + after).min(len)
+        }
         Behaviour::Stall { at } => at.max(start).min(len),
         _ => len,
     };
@@ -212,11 +301,11 @@ pub(crate) async fn serve(mut stream: TcpStream, state: Arc<State>) -> std::io::
         let end = (position + MIB).min(stop);
         match behaviour {
             Behaviour::Corrupt { offset } if (position..end).contains(&offset) => {
-                let mut chunk = state.body[position..end].to_vec();
+                let mut chunk = body[position..end].to_vec();
                 chunk[offset - position] ^= 0xff;
                 stream.write_all(&chunk).await?;
             }
-            _ => stream.write_all(&state.body[position..end]).await?,
+            _ => stream.write_all(&body[position..end]).await?,
         }
         position = end;
         if let Behaviour::Throttled { pause } = behaviour {
@@ -230,8 +319,13 @@ pub(crate) async fn serve(mut stream: TcpStream, state: Arc<State>) -> std::io::
     stream.shutdown().await
 }
 
-pub(crate) async fn respond_empty(stream: &mut TcpStream, status: u16, extra_headers: &str) -> std::io::Result<()> {
+pub(crate) async fn respond_empty<S: AsyncWrite + Unpin>(
+    stream: &mut S,
+    status: u16,
+    extra_headers: &str,
+) -> std::io::Result<()> {
     let reason = match status {
+        302 => "Found",
         404 => "Not Found",
         416 => "Range Not Satisfiable",
         500 => "Internal Server Error",

@@ -29,6 +29,11 @@ fn the_codes_the_ui_and_readme_document_exist() {
         "insufficient_space",
         "hash_mismatch",
         "size_mismatch",
+        "unverified_model",
+        "model_changed",
+        "too_large",
+        "insecure_url",
+        "redirect_refused",
         "not_installed",
         "busy",
         "network_off",
@@ -47,9 +52,13 @@ fn download_errors_keep_their_own_codes() {
         chorus_core::DownloadError::InvalidRequest { reason: "x".into() },
         chorus_core::DownloadError::Client { reason: "x".into() },
         chorus_core::DownloadError::HttpStatus { url: "u".into(), status: 404 },
+        chorus_core::DownloadError::InsecureUrl { url: "http://192.0.2.1/m".into() },
+        chorus_core::DownloadError::RedirectRefused { url: "u".into(), to: "v".into(), reason: "w".into() },
+        chorus_core::DownloadError::TooLarge { limit: 1, actual: 2 },
     ];
     for error in &cases {
         assert_eq!(ErrorCode::from(error).as_str(), error.code());
+        assert_ne!(ErrorCode::from(error), ErrorCode::Internal, "{error}");
     }
 }
 
@@ -95,6 +104,16 @@ fn every_node_error() -> Vec<(NodeError, &'static str)> {
             "insufficient_space",
         ),
         (NodeError::Models(ModelsError::Internal("x".into())), "internal"),
+        (NodeError::Models(ModelsError::Unverified { id: "x".into() }), "unverified_model"),
+        (
+            NodeError::Models(ModelsError::Changed {
+                id: "x".into(),
+                what: "the file downloaded now".into(),
+                recorded: "a".into(),
+                found: "sha256 b".into(),
+            }),
+            "model_changed",
+        ),
         (NodeError::Network(chorus_net::NetError::Stopped), "network"),
         (NodeError::Identity(chorus_net::IdentityError::Corrupt { path: "k".into(), reason: "x".into() }), "network"),
         (NodeError::NetworkUnavailable("down".into()), "network"),

@@ -109,6 +109,38 @@ pub enum ModelsError {
         /// The base model.
         id: String,
     },
+    /// The catalog has no sha256 for this model and it was not installed
+    /// with the explicit allowance (`--allow-unverified`, the app's
+    /// confirmed Install): nothing was downloaded, or it is not loaded.
+    #[error(
+        "{id} is unverified: the catalog has no sha256 for it, so nothing can check that its file is the model it \
+         claims to be (a changed or malicious file would run as it is). To install it anyway, run \
+         `chorus models pull {id} --allow-unverified` (the app asks before it does): its sha256 is then recorded, \
+         and a later change to the file is refused"
+    )]
+    Unverified {
+        /// The base model.
+        id: String,
+    },
+    /// The file is not the one whose sha256 was recorded when the model
+    /// was first installed: a new download changed at its source (nothing
+    /// was replaced), or the installed file changed on this device (it is
+    /// not loaded).
+    #[error(
+        "{id}: {what} is not the file installed first (sha256 {recorded} was recorded then; it has {found}): \
+         it changed since, so it is refused. If you trust the new file, `chorus models rm {id}` forgets the \
+         recorded hash; then install it again"
+    )]
+    Changed {
+        /// The base model.
+        id: String,
+        /// Which file: `the file downloaded now`, or the installed file's path.
+        what: String,
+        /// The sha256 recorded at the first install.
+        recorded: String,
+        /// What was found instead: `sha256 …`, or `N bytes, not M`.
+        found: String,
+    },
     /// The pull was cancelled. A direct download keeps its `.partial` file
     /// (and fetched wheels are kept) so the next pull resumes.
     #[error("pull of {id} cancelled; run it again to resume")]
@@ -139,6 +171,8 @@ impl ModelsError {
             Self::OutsideInstallDir { .. } => ErrorCode::OutsideInstallDir,
             Self::NotInstalled { .. } => ErrorCode::NotInstalled,
             Self::Cancelled { .. } => ErrorCode::Cancelled,
+            Self::Unverified { .. } => ErrorCode::UnverifiedModel,
+            Self::Changed { .. } => ErrorCode::ModelChanged,
             Self::Internal(_) => ErrorCode::Internal,
         }
     }

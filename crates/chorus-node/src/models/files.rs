@@ -2,7 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
-use chorus_core::PARTIAL_SUFFIX;
+use chorus_core::{PARTIAL_SUFFIX, VALIDATOR_SUFFIX};
 
 use super::error::ModelsError;
 
@@ -12,6 +12,14 @@ const SPACE_MARGIN_BYTES: u64 = 16 << 20;
 pub(crate) fn partial_of(path: &Path) -> PathBuf {
     let mut name = path.as_os_str().to_owned();
     name.push(PARTIAL_SUFFIX);
+    PathBuf::from(name)
+}
+
+/// The file next to a partial download that says which file its bytes are
+/// of (the `ETag` for `If-Range`); it goes with the partial file.
+pub(crate) fn validator_of(path: &Path) -> PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push(VALIDATOR_SUFFIX);
     PathBuf::from(name)
 }
 

