@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use chorus_core::{
-    Catalog, Executor, ExecutorError, ExecutorErrorKind, GenerationChunk, GenerationSpec, GenerationStream, ModelDirs,
+    Catalog, Executor, ExecutorError, ExecutorErrorKind, GenerationChunk, GenerationSpec, GenerationStream,
     TextGenerator,
 };
 use chorus_engine::{
@@ -14,6 +14,8 @@ use chorus_engine::{
     SamplingParams,
 };
 use tokio::sync::mpsc;
+
+use crate::models::ModelFinder;
 
 /// Turns a conductor request into an engine request (the local executor's,
 /// and chorus-bench's timed executor's in `chorus bench --network`).
@@ -113,17 +115,17 @@ pub(crate) struct LocalExecutor {
 }
 
 impl LocalExecutor {
-    /// Finds the installed base models of `catalog` in `dirs`.
+    /// Finds the installed base models of `catalog` with `finder`.
     pub(crate) fn new(
         pool: Arc<ModelPool>,
         catalog: Arc<Catalog>,
-        dirs: &ModelDirs,
+        finder: &ModelFinder,
         allowed: Option<std::collections::BTreeSet<String>>,
     ) -> Self {
         let installed = catalog
             .base_models()
             .iter()
-            .filter_map(|base| dirs.find(&base.file_name).map(|path| (base.id.clone(), path)))
+            .filter_map(|base| finder.find(&base.file_name).map(|path| (base.id.clone(), path)))
             .collect();
         Self { pool, catalog, installed, allowed }
     }
