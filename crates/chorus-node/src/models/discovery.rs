@@ -15,8 +15,9 @@
 //! spare the hashing: the file found is another file, whose hash is not
 //! recorded anywhere until it has been read once.
 
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use chorus_core::{Catalog, EMBEDDED_MODEL, FileStamp, InstalledKind, ModelDirs, Store, sha256_file};
 
@@ -110,11 +111,16 @@ impl ModelFinder {
                 true
             }
             Verdict::Ignore(why) => {
-                tracing::warn!(
-                    path = %path.display(),
-                    "ignoring this model file in the working directory: {why}; using the verified install instead \
-                     (pass --model PATH to use it anyway)"
-                );
+                // Once per file and process: a node looks a name up more than once.
+                static WARNED: Mutex<BTreeSet<PathBuf>> = Mutex::new(BTreeSet::new());
+                let first = WARNED.lock().map_or(true, |mut warned| warned.insert(path.to_path_buf()));
+                if first {
+                    tracing::warn!(
+                        path = %path.display(),
+                        "ignoring this model file in the working directory: {why}; using the verified install \
+                         instead (pass --model PATH to use it anyway)"
+                    );
+                }
                 false
             }
         }
