@@ -17,13 +17,15 @@ use tauri::{AppHandle, Manager, Runtime};
 pub(crate) const RESOURCE: &str = "models/SmolLM2-135M-Instruct.Q4_1.gguf";
 
 /// The bundled embedded model for the node to answer with, or `None` when
-/// the node finds a copy by itself (`CHORUS_MODELS_DIR`, `./models`, the
-/// data folder's `models/`, …) or the app has no usable bundled copy (the
-/// node then says which file it misses and where it looked).
+/// the node finds a copy by itself (`CHORUS_MODELS_DIR`, the data folder's
+/// `models/`, …) or the app has no usable bundled copy (the node then says
+/// which file it misses and where it looked). A copy in the working
+/// directory's `models/` does not count: the node would use it only if its
+/// hash is trusted, and the bundled copy needs no such check.
 pub(crate) fn embedded_model<R: Runtime>(app: &AppHandle<R>, data_dir: &Path) -> Option<PathBuf> {
-    let mut dirs = ModelDirs::standard().dirs().to_vec();
+    let mut dirs = ModelDirs::standard();
     dirs.push(data_dir.join(MODELS_FOLDER));
-    if ModelDirs::new(dirs).find(EMBEDDED_MODEL.file_name).is_some() {
+    if dirs.find_trusted(EMBEDDED_MODEL.file_name).is_some() {
         return None;
     }
     let resource = match app.path().resource_dir() {

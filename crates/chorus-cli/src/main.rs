@@ -92,7 +92,8 @@ fn parse_history_days(text: &str) -> Result<HistoryDays, String> {
 
 #[derive(Debug, Args)]
 pub(crate) struct ModelArgs {
-    /// A GGUF model file for the conductor (default: the embedded SmolLM2-135M-Instruct).
+    /// A GGUF model file for the conductor (default: the embedded SmolLM2-135M-Instruct),
+    /// used as given once its header passes the GGUF check.
     #[arg(long, global = true)]
     model: Option<PathBuf>,
     /// CPU threads (default: the physical cores).
@@ -205,6 +206,7 @@ fn main() -> ExitCode {
                     NodeError::Generate(_)
                         | NodeError::InvalidBench(_)
                         | NodeError::ModelNotFound { .. }
+                        | NodeError::InvalidModel(_)
                         | NodeError::Models(
                             chorus_node::ModelsError::Recommend(_)
                                 | chorus_node::ModelsError::UnknownModel { .. }

@@ -104,6 +104,71 @@ fn list_json_shows_base_models_and_flags_unverified_ones() {
     }
 }
 
+/// Runs `chorus` in the working directory `work`, with no model folder
+/// but `work/models` (checked) and the data folder's `models/`.
+fn chorus_in(work: &Path, data_dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_chorus"))
+        .args(args)
+        .current_dir(work)
+        .env("CHORUS_DATA_DIR", data_dir)
+        .env("HOME", work)
+        .env_remove("XDG_DATA_HOME")
+        .env_remove("CHORUS_MODELS_DIR")
+        .env_remove("RUST_LOG")
+        .output()
+        .expect("the chorus binary runs")
+}
+
+#[test]
+fn a_model_in_the_working_directory_is_used_only_with_a_trusted_hash() {
+    let work = tempfile::tempdir().unwrap();
+    let data = tempfile::tempdir().unwrap();
+    let installed = data.path().join("models").join(EMBEDDED_FILE);
+    std::fs::create_dir_all(installed.parent().unwrap()).unwrap();
+    std::os::unix::fs::symlink(embedded_model(), &installed).unwrap();
+    let planted = work.path().join("models").join(EMBEDDED_FILE);
+    std::fs::create_dir_all(planted.parent().unwrap()).unwrap();
+    let listed = |output: &Output| base_model(&json_of(output), "smollm2-135m-instruct-q4_1")["installed_path"].clone();
+
+    // Someone else's file under the embedded model's name: the size fits,
+    // the bytes do not. Ignored, with a warning that says why.
+    std::fs::File::create(&planted).unwrap().set_len(std::fs::metadata(embedded_model()).unwrap().len()).unwrap();
+    let output = chorus_in(work.path(), data.path(), &["models", "list", "--json"]);
+    assert_eq!(listed(&output), installed.display().to_string(), "the verified install is used");
+    let warning = stderr(&output);
+    assert!(warning.contains("ignoring this model file in the working directory"), "{warning}");
+    assert!(warning.contains("sha256") && warning.contains("models/SmolLM2"), "{warning}");
+
+    // Without the install, nothing is left to answer with.
+    std::fs::remove_file(&installed).unwrap();
+    let output = chorus_in(work.path(), data.path(), &["models", "list", "--json"]);
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    assert!(stderr(&output).contains("ignoring") && stderr(&output).contains("not found"), "{}", stderr(&output));
+
+    // The embedded model itself (its sha256 is the catalog's) is used.
+    std::fs::remove_file(&planted).unwrap();
+    std::fs::copy(embedded_model(), &planted).unwrap();
+    let output = chorus_in(work.path(), data.path(), &["-v", "models", "list", "--json"]);
+    let path = listed(&output);
+    let path = work.path().join(path.as_str().expect("found"));
+    assert_eq!(path.canonicalize().unwrap(), planted.canonicalize().unwrap(), "{}", stderr(&output));
+    assert!(!stderr(&output).contains("ignoring"), "{}", stderr(&output));
+    assert!(stderr(&output).contains("its sha256 matches the embedded model's hash"), "{}", stderr(&output));
+}
+
+#[test]
+fn a_model_given_with_model_must_pass_the_gguf_check() {
+    let work = tempfile::tempdir().unwrap();
+    let cut = work.path().join("cut.gguf");
+    let mut bytes = std::fs::read(embedded_model()).unwrap();
+    bytes.truncate(4 << 20);
+    std::fs::write(&cut, &bytes).unwrap();
+    let output = chorus(work.path(), &["--model", cut.to_str().unwrap(), "models", "list"]);
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    let message = stderr(&output);
+    assert!(message.contains("tensor") && message.contains("past the end of the file"), "{message}");
+}
+
 #[test]
 fn recommend_for_a_spanish_speaking_marketer() {
     let data = tempfile::tempdir().unwrap();

@@ -35,9 +35,9 @@ pub use download::{
     PARTIAL_SUFFIX, VALIDATOR_SUFFIX,
 };
 pub use journal::{
-    DEMOTION_BASE_MS, DEMOTION_MAX_MS, InstalledKind, InstalledModel, JournalEvent, LedgerEntry, MIN_MEASURED_TOKENS,
-    ParseQueryIdError, PeerRecord, QueryId, QueryOutcome, QueryRecord, QueryStatus, QuerySummary, QueuedSubtask, Store,
-    StoreError, SubtaskRecord, TaskOutcome, now_ms,
+    DEMOTION_BASE_MS, DEMOTION_MAX_MS, FileStamp, InstalledKind, InstalledModel, JournalEvent, LedgerEntry,
+    MIN_MEASURED_TOKENS, ParseQueryIdError, PeerRecord, QueryId, QueryOutcome, QueryRecord, QueryStatus, QuerySummary,
+    QueuedSubtask, Store, StoreError, SubtaskRecord, TaskOutcome, now_ms,
 };
 pub use models::{EMBEDDED_MODEL, KnownModel, ModelDirs, VerifyError, available_space, sha256_file, verify_file};
 pub use placement::{

@@ -26,15 +26,24 @@ pub const EMBEDDED_MODEL: KnownModel = KnownModel {
 };
 
 /// Where model files are looked for, in order.
+///
+/// One folder may be marked *checked*: in the standard order, the `models/`
+/// folder of the working directory, which whoever made that directory
+/// filled (a cloned repository, an unpacked archive). A file found there is
+/// used only when the caller vouches for it ([`ModelDirs::find`]'s `vouch`,
+/// e.g. its sha256 is an installed model's or the catalog's); otherwise the
+/// search goes on to the next folder.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ModelDirs {
     dirs: Vec<PathBuf>,
+    checked: Option<PathBuf>,
 }
 
 impl ModelDirs {
-    /// The standard search order: `$CHORUS_MODELS_DIR`, `./models`, the
-    /// `models` folder next to the running executable's workspace, and
-    /// `$XDG_DATA_HOME/chorus/models` (or `~/.local/share/chorus/models`).
+    /// The standard search order: `$CHORUS_MODELS_DIR`, `./models` (the
+    /// checked folder), the `models` folder next to the running
+    /// executable's workspace, and `$XDG_DATA_HOME/chorus/models` (or
+    /// `~/.local/share/chorus/models`).
     #[must_use]
     pub fn standard() -> Self {
         let mut dirs = Vec::new();
@@ -53,25 +62,72 @@ impl ModelDirs {
         } else if let Some(home) = std::env::var_os("HOME") {
             dirs.push(PathBuf::from(home).join(".local/share/chorus/models"));
         }
-        Self { dirs }
+        let checked = std::path::absolute("models").ok();
+        Self { dirs, checked }
     }
 
-    /// Searches exactly these directories.
+    /// Searches exactly these directories, none of them checked.
     #[must_use]
     pub fn new(dirs: Vec<PathBuf>) -> Self {
-        Self { dirs }
+        Self { dirs, checked: None }
     }
 
-    /// The first existing file called `file_name`.
+    /// The same search with `dir` as the checked folder.
     #[must_use]
-    pub fn find(&self, file_name: &str) -> Option<PathBuf> {
-        self.dirs.iter().map(|dir| dir.join(file_name)).find(|path| path.is_file())
+    pub fn checking(mut self, dir: PathBuf) -> Self {
+        self.checked = Some(dir);
+        self
+    }
+
+    /// Searches `dir` after the others.
+    pub fn push(&mut self, dir: PathBuf) {
+        self.dirs.push(dir);
+    }
+
+    /// Searches `dir` before the others.
+    pub fn push_front(&mut self, dir: PathBuf) {
+        self.dirs.insert(0, dir);
+    }
+
+    /// The first file called `file_name`, in search order. A file in the
+    /// checked folder counts only if `vouch` says so; a file anywhere else
+    /// is taken as it is.
+    pub fn find(&self, file_name: &str, mut vouch: impl FnMut(&Path) -> bool) -> Option<PathBuf> {
+        self.dirs
+            .iter()
+            .map(|dir| (dir, dir.join(file_name)))
+            .filter(|(_, path)| path.is_file())
+            .find(|(dir, path)| !self.is_checked(dir) || vouch(path))
+            .map(|(_, path)| path)
+    }
+
+    /// The first file called `file_name` outside the checked folder.
+    #[must_use]
+    pub fn find_trusted(&self, file_name: &str) -> Option<PathBuf> {
+        self.find(file_name, |_| false)
+    }
+
+    /// Whether `dir` is the checked folder (the same directory, however
+    /// it is written).
+    #[must_use]
+    pub fn is_checked(&self, dir: &Path) -> bool {
+        self.checked.as_deref().is_some_and(|checked| same_dir(dir, checked))
     }
 
     /// The directories searched, in order.
     #[must_use]
     pub fn dirs(&self) -> &[PathBuf] {
         &self.dirs
+    }
+}
+
+/// Whether two paths name the same directory: by their canonical form when
+/// both exist, else as written (relative ones against the working
+/// directory).
+fn same_dir(a: &Path, b: &Path) -> bool {
+    match (std::fs::canonicalize(a), std::fs::canonicalize(b)) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => std::path::absolute(a).ok() == std::path::absolute(b).ok(),
     }
 }
 
@@ -184,7 +240,30 @@ mod tests {
         let b = tempfile::tempdir().expect("temp dir");
         std::fs::write(b.path().join("x.gguf"), b"x").expect("write");
         let dirs = ModelDirs::new(vec![a.path().to_path_buf(), b.path().to_path_buf()]);
-        assert_eq!(dirs.find("x.gguf"), Some(b.path().join("x.gguf")));
-        assert_eq!(dirs.find("y.gguf"), None);
+        assert_eq!(dirs.find("x.gguf", |_| false), Some(b.path().join("x.gguf")));
+        assert_eq!(dirs.find_trusted("y.gguf"), None);
+    }
+
+    #[test]
+    fn a_file_in_the_checked_folder_needs_vouching_for() {
+        let checked = tempfile::tempdir().expect("temp dir");
+        let install = tempfile::tempdir().expect("temp dir");
+        for dir in [&checked, &install] {
+            std::fs::write(dir.path().join("x.gguf"), b"x").expect("write");
+        }
+        let mut dirs = ModelDirs::new(vec![checked.path().to_path_buf()]).checking(checked.path().join("."));
+        dirs.push(install.path().to_path_buf());
+        let mut asked = Vec::new();
+        let found = dirs.find("x.gguf", |path| {
+            asked.push(path.to_path_buf());
+            false
+        });
+        assert_eq!(found, Some(install.path().join("x.gguf")), "refused: the next folder's file");
+        assert_eq!(asked, [checked.path().join("x.gguf")], "only the checked folder's file is asked about");
+        assert_eq!(dirs.find("x.gguf", |_| true), Some(checked.path().join("x.gguf")));
+        assert_eq!(dirs.find_trusted("x.gguf"), Some(install.path().join("x.gguf")));
+        let standard = ModelDirs::standard();
+        assert!(standard.is_checked(Path::new("models")) && standard.is_checked(Path::new("./models/")));
+        assert!(!standard.is_checked(install.path()));
     }
 }

@@ -199,7 +199,7 @@ fn broken_files_are_typed_errors_and_the_process_goes_on() {
     let truncated = dir.path().join("truncated.gguf");
     std::fs::write(&truncated, &real[..real.len() / 2]).expect("write");
     let error = engine.load(&truncated, &ModelOptions::default()).expect_err("truncated");
-    assert!(matches!(error, LoadError::InvalidFile(chorus_engine::GgufError::Truncated { .. })), "{error}");
+    assert!(matches!(error, LoadError::InvalidFile(chorus_engine::GgufError::TensorPastEnd { .. })), "{error}");
 
     let random = dir.path().join("random.gguf");
     let mut file = std::fs::File::create(&random).expect("create");
@@ -221,15 +221,17 @@ fn broken_files_are_typed_errors_and_the_process_goes_on() {
     let error = engine.load(&missing, &ModelOptions::default()).expect_err("missing");
     assert!(matches!(error, LoadError::InvalidFile(chorus_engine::GgufError::Open { .. })), "{error}");
 
-    // A sound header naming an architecture llama.cpp does not know.
-    let mut alien = real.clone();
-    let key = b"general.architecture";
-    let at = alien.windows(key.len()).position(|window| window == key).expect("key present");
-    let value = at + key.len() + 4 + 8; // type u32, then the string's u64 length
-    assert_eq!(&alien[value..value + 5], b"llama");
-    alien[value..value + 5].copy_from_slice(b"zorgo");
-    let alien_path = dir.path().join("alien.gguf");
-    std::fs::write(&alien_path, &alien).expect("write");
+    // A sound header naming an architecture llama.cpp does not know (its
+    // keys renamed with it, so the header check finds what it needs).
+    let mut alien = common::header::Header::real();
+    let value = alien.entry("general.architecture").value_at() + 8; // after the string's length
+    assert_eq!(&alien.bytes[value..value + 5], b"llama");
+    alien.patch(value, b"zorgo");
+    let keys: Vec<String> = alien.entries.iter().map(|entry| entry.key.clone()).collect();
+    for key in keys.iter().filter(|key| key.starts_with("llama.")) {
+        alien.rename_key(key, &key.replacen("llama.", "zorgo.", 1));
+    }
+    let alien_path = alien.write_with_data(dir.path(), "alien.gguf");
     let error = engine.load(&alien_path, &ModelOptions::default()).expect_err("alien");
     assert!(matches!(&error, LoadError::Rejected { architecture, .. } if architecture == "zorgo"), "{error}");
 

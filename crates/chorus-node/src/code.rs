@@ -48,6 +48,9 @@ pub enum ErrorCode {
     Store,
     /// The model file was not found.
     ModelNotFound,
+    /// The model file fails the GGUF check: llama.cpp would refuse it or
+    /// abort on it.
+    InvalidModel,
     /// The catalog is invalid.
     Catalog,
     /// `python3 -m pip download` failed.
@@ -82,7 +85,7 @@ pub enum ErrorCode {
 
 impl ErrorCode {
     /// Every code, in declaration order.
-    pub const ALL: [Self; 32] = [
+    pub const ALL: [Self; 33] = [
         Self::EmptyPrompt,
         Self::NothingReachable,
         Self::ConductorFailed,
@@ -102,6 +105,7 @@ impl ErrorCode {
         Self::InvalidSettings,
         Self::Store,
         Self::ModelNotFound,
+        Self::InvalidModel,
         Self::Catalog,
         Self::PipFailed,
         Self::ExtractFailed,
@@ -140,6 +144,7 @@ impl ErrorCode {
             Self::InvalidSettings => "invalid_settings",
             Self::Store => "store",
             Self::ModelNotFound => "model_not_found",
+            Self::InvalidModel => "invalid_model",
             Self::Catalog => "catalog",
             Self::PipFailed => "pip_failed",
             Self::ExtractFailed => "extract_failed",

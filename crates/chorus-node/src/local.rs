@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use chorus_core::{
     BaseModel, Catalog, Executor, ExecutorError, ExecutorErrorKind, GenerationChunk, GenerationSpec, GenerationStream,
-    ModelDirs, TextGenerator,
+    TextGenerator,
 };
 use chorus_engine::{
     ChatMessage, Constraint, GenerateError, GenerateRequest, Generation, GenerationEvent, Model, ModelPool,
@@ -15,7 +15,7 @@ use chorus_engine::{
 };
 use tokio::sync::mpsc;
 
-use crate::models::LoadCheck;
+use crate::models::{LoadCheck, ModelFinder};
 
 /// Turns a conductor request into an engine request (the local executor's,
 /// and chorus-bench's timed executor's in `chorus bench --network`).
@@ -117,12 +117,12 @@ pub(crate) struct LocalExecutor {
 
 impl LocalExecutor {
     /// Finds the installed base models of `catalog`: where the installed
-    /// registry says, else in `dirs`. An unverified model that was never
+    /// registry says, else with `finder`. An unverified model that was never
     /// installed with the allowance is left out (and logged).
     pub(crate) fn new(
         pool: Arc<ModelPool>,
         catalog: Arc<Catalog>,
-        dirs: &ModelDirs,
+        finder: &ModelFinder,
         allowed: Option<std::collections::BTreeSet<String>>,
         check: LoadCheck,
     ) -> Self {
@@ -130,7 +130,7 @@ impl LocalExecutor {
             .base_models()
             .iter()
             .filter_map(|base| {
-                let path = check.recorded_path(base).or_else(|| dirs.find(&base.file_name))?;
+                let path = check.recorded_path(base).or_else(|| finder.find(&base.file_name))?;
                 if !check.admissible(base, &path) {
                     tracing::warn!(
                         id = %base.id,

@@ -1,6 +1,6 @@
 //! Chorus's durable state, in one sled database: the query journal, the
 //! queue of sub-tasks waiting for an executor, the registry of installed
-//! models and the work ledger.
+//! models, the work ledger, and the sha256 of model files hashed before.
 //!
 //! A [`Store`] is opened once per process on a directory of its own (sled
 //! takes an exclusive lock on it) and cloned into whoever needs it; every
@@ -49,6 +49,7 @@
 //! | `installed`      | model id (UTF-8)                     | [`InstalledModel`]        |
 //! | `ledger`         | peer id (UTF-8)                      | [`LedgerEntry`]           |
 //! | `queue`          | query id (u64) ‖ sub-task index (u64)| [`QueuedSubtask`]         |
+//! | `file_hashes`    | a model file's canonical path        | its [`FileStamp`] and sha256 |
 //!
 //! A value that does not decode is reported as [`StoreError::Corrupt`] when
 //! it is read by key, and skipped (with a warning in the log) by listings.
@@ -67,6 +68,7 @@
 //! ```
 
 mod forget;
+mod hashes;
 mod installed;
 mod ledger;
 mod measured;
@@ -86,6 +88,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use sled::transaction::TransactionError;
 
+pub use hashes::FileStamp;
 pub use installed::{InstalledKind, InstalledModel};
 pub use ledger::LedgerEntry;
 pub use measured::{DEMOTION_BASE_MS, DEMOTION_MAX_MS, MIN_MEASURED_TOKENS, PeerRecord, TaskOutcome};
@@ -117,6 +120,7 @@ const TREE_INSTALLED: &str = "installed";
 const TREE_LEDGER: &str = "ledger";
 const TREE_QUEUE: &str = "queue";
 const TREE_MEASURED: &str = "measured";
+const TREE_FILE_HASHES: &str = "file_hashes";
 
 const META_FORMAT_VERSION: &[u8] = b"format_version";
 const META_NEXT_QUERY_ID: &[u8] = b"next_query_id";
@@ -214,6 +218,7 @@ struct StoreInner {
     ledger: sled::Tree,
     queue: sled::Tree,
     measured: sled::Tree,
+    file_hashes: sled::Tree,
     /// Queries begun through this store and not finished yet: they are
     /// running now, so [`Store::recover`] leaves them alone.
     live: Mutex<HashSet<QueryId>>,
@@ -278,6 +283,7 @@ impl Store {
             ledger: db.open_tree(TREE_LEDGER)?,
             queue: db.open_tree(TREE_QUEUE)?,
             measured: db.open_tree(TREE_MEASURED)?,
+            file_hashes: db.open_tree(TREE_FILE_HASHES)?,
             meta,
             db,
             path,

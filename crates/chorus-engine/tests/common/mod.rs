@@ -1,6 +1,8 @@
 //! Shared set-up of the engine tests: the real embedded model.
 #![allow(dead_code, unreachable_pub)]
 
+pub mod header;
+
 use std::path::PathBuf;
 
 use chorus_engine::{Engine, EngineOptions, Model, ModelOptions};

@@ -39,6 +39,7 @@ fn the_codes_the_ui_and_readme_document_exist() {
         "network_off",
         "invalid_settings",
         "store",
+        "invalid_model",
         "internal",
     ] {
         assert!(ErrorCode::from_code(name).is_some(), "{name}");
@@ -70,11 +71,18 @@ fn unopenable_store() -> chorus_core::StoreError {
     chorus_core::Store::open(file.join("journal")).unwrap_err()
 }
 
+/// A file that fails the GGUF check.
+fn bad_gguf() -> chorus_engine::GgufError {
+    chorus_engine::inspect_gguf(std::path::Path::new("/nonexistent/m.gguf")).unwrap_err()
+}
+
 /// One of each [`NodeError`] variant; the match below stops the build when
 /// a variant is added without a case here.
 fn every_node_error() -> Vec<(NodeError, &'static str)> {
     let cases: Vec<(NodeError, &str)> = vec![
         (NodeError::ModelNotFound { file: "m.gguf".into(), searched: "/models".into() }, "model_not_found"),
+        (NodeError::InvalidModel(bad_gguf()), "invalid_model"),
+        (NodeError::Load(chorus_engine::LoadError::InvalidFile(bad_gguf())), "invalid_model"),
         (NodeError::Engine(chorus_engine::EngineError::Backend("x".into())), "internal"),
         (
             NodeError::Load(chorus_engine::LoadError::Rejected { path: "m.gguf".into(), architecture: "x".into() }),
@@ -125,6 +133,7 @@ fn every_node_error() -> Vec<(NodeError, &'static str)> {
     for (error, _) in &cases {
         match error {
             NodeError::ModelNotFound { .. }
+            | NodeError::InvalidModel(_)
             | NodeError::Engine(_)
             | NodeError::Load(_)
             | NodeError::Generate(_)

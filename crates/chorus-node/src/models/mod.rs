@@ -17,6 +17,7 @@
 //! the member extracted with Python's `zipfile`.
 
 mod check;
+mod discovery;
 mod error;
 mod files;
 mod listing;
@@ -33,6 +34,7 @@ use chorus_core::{
 };
 use tokio_util::sync::CancellationToken;
 
+pub(crate) use discovery::ModelFinder;
 pub use error::ModelsError;
 pub use listing::{
     BaseModelStatus, ModelListing, ModelRecommendation, PullOptions, PullOutcome, RemovedModel, SpecialistStatus,
@@ -109,12 +111,13 @@ impl ModelManager {
         self.install_dir.clone()
     }
 
-    /// The directories searched for model files: the standard ones and the
-    /// install directory.
-    fn model_dirs(&self) -> ModelDirs {
-        let mut dirs = ModelDirs::standard().dirs().to_vec();
+    /// Model files as this device finds them: in the standard directories
+    /// and the install directory, one in the working directory's `models/`
+    /// only if its hash is trusted (see [`ModelFinder`]).
+    pub(crate) fn finder(&self) -> ModelFinder {
+        let mut dirs = ModelDirs::standard();
         dirs.push(self.models_dir());
-        ModelDirs::new(dirs)
+        ModelFinder::new(dirs, Arc::clone(&self.catalog), self.store.clone())
     }
 
     /// The base model with this id, or the base model of the specialist
@@ -135,7 +138,7 @@ impl ModelManager {
             .find(|entry| entry.id == base.id && entry.kind == InstalledKind::BaseModel && entry.path.is_file())
             .map(|entry| entry.path.clone())
             .or_else(|| Some(self.models_dir().join(&base.file_name)).filter(|path| path.is_file()))
-            .or_else(|| self.model_dirs().find(&base.file_name))
+            .or_else(|| self.finder().find(&base.file_name))
     }
 
     /// Every base model and specialist of the catalog, with what is
@@ -324,8 +327,13 @@ impl ModelManager {
         }
         let Some(expected) = base.sha256.clone() else { return Ok(None) };
         let dest = self.models_dir().join(&base.file_name);
-        let Some(path) = Some(dest).filter(|path| path.is_file()).or_else(|| self.model_dirs().find(&base.file_name))
-        else {
+        let (finder, file_name) = (self.finder(), base.file_name.clone());
+        let found = tokio::task::spawn_blocking(move || {
+            Some(dest).filter(|path| path.is_file()).or_else(|| finder.find(&file_name))
+        })
+        .await
+        .map_err(|error| ModelsError::Internal(error.to_string()))?;
+        let Some(path) = found else {
             return Ok(None);
         };
         if std::fs::metadata(&path).map_or(true, |metadata| metadata.len() != base.size_bytes) {
@@ -433,7 +441,7 @@ impl ModelManager {
             .as_ref()
             .map(|entry| entry.path.clone())
             .filter(|path| path.is_file() && !is_inside(path, &install_dir))
-            .or_else(|| self.model_dirs().find(&base.file_name).filter(|path| !is_inside(path, &install_dir)));
+            .or_else(|| self.finder().find(&base.file_name).filter(|path| !is_inside(path, &install_dir)));
         // An entry whose file is gone (or was just deleted) is forgotten; one
         // pointing at a file outside the install directory stays true.
         let stale = entry.as_ref().is_some_and(|entry| !entry.path.is_file());

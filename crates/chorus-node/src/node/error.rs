@@ -1,7 +1,7 @@
 //! Why the node could not do what was asked, and each failure's code.
 
 use chorus_core::{CatalogError, ConductorError, StoreError};
-use chorus_engine::{EngineError, GenerateError, LoadError};
+use chorus_engine::{EngineError, GenerateError, GgufError, LoadError};
 use chorus_net::{IdentityError, NetError};
 
 use crate::code::ErrorCode;
@@ -20,6 +20,11 @@ pub enum NodeError {
         /// The directories searched.
         searched: String,
     },
+    /// The model file given (`--model`) fails the GGUF check: llama.cpp
+    /// would refuse it or abort on it. The message says what is wrong and
+    /// where.
+    #[error(transparent)]
+    InvalidModel(#[from] GgufError),
     /// The engine could not start.
     #[error(transparent)]
     Engine(#[from] EngineError),
@@ -83,6 +88,7 @@ impl NodeError {
             Self::Store(error) => ErrorCode::of_store(error),
             Self::Network(_) | Self::Identity(_) | Self::NetworkUnavailable(_) => ErrorCode::Network,
             Self::ModelNotFound { .. } => ErrorCode::ModelNotFound,
+            Self::InvalidModel(_) | Self::Load(LoadError::InvalidFile(_)) => ErrorCode::InvalidModel,
             Self::Catalog(_) => ErrorCode::Catalog,
             Self::InvalidSettings(_) => ErrorCode::InvalidSettings,
             Self::Io { .. } => ErrorCode::Io,

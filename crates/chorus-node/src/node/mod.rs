@@ -23,7 +23,8 @@ use chorus_net::Network;
 use tokio_util::sync::CancellationToken;
 
 use crate::models::{
-    LoadCheck, ModelListing, ModelManager, ModelRecommendation, PullOptions, PullOutcome, RemovedModel, install_dir_of,
+    LoadCheck, ModelFinder, ModelListing, ModelManager, ModelRecommendation, PullOptions, PullOutcome, RemovedModel,
+    install_dir_of,
 };
 use crate::network::NodeService;
 use crate::retention::Retention;
@@ -183,7 +184,8 @@ impl Node {
     /// ([`NodeConfig::history_days`]) is applied before the node returns.
     ///
     /// # Errors
-    /// [`NodeError::ModelNotFound`], [`NodeError::Engine`],
+    /// [`NodeError::ModelNotFound`], [`NodeError::InvalidModel`] when the
+    /// `--model` file fails the GGUF check, [`NodeError::Engine`],
     /// [`NodeError::Io`] when the data folder cannot be created,
     /// [`NodeError::Store`] when the journal cannot be opened,
     /// [`NodeError::InvalidSettings`] for `history_days` outside 1–36500.
@@ -191,28 +193,22 @@ impl Node {
         crate::settings::check_history_days(config.history_days)?;
         let data_dir = config.data_dir.clone().unwrap_or_else(default_data_dir);
         // Models installed by `chorus models pull` are found like the others.
-        let standard = ModelDirs::standard().dirs().to_vec();
-        let mut dirs = ModelDirs::new(standard.into_iter().chain([install_dir_of(&data_dir)]).collect());
-        let default_model = match &config.model {
-            Some(path) if path.is_file() => {
-                if let Some(parent) = path.parent() {
-                    let mut list = vec![parent.to_path_buf()];
-                    list.extend(dirs.dirs().iter().cloned());
-                    dirs = ModelDirs::new(list);
-                }
-                path.clone()
-            }
-            Some(path) => {
+        let mut dirs = ModelDirs::standard();
+        dirs.push(install_dir_of(&data_dir));
+        if let Some(path) = &config.model {
+            if !path.is_file() {
                 return Err(NodeError::ModelNotFound {
                     file: path.display().to_string(),
                     searched: "the given path".to_owned(),
                 });
             }
-            None => dirs.find(EMBEDDED_MODEL.file_name).ok_or_else(|| NodeError::ModelNotFound {
-                file: EMBEDDED_MODEL.file_name.to_owned(),
-                searched: dirs.dirs().iter().map(|dir| dir.display().to_string()).collect::<Vec<_>>().join(", "),
-            })?,
-        };
+            // Given by the owner, so used as it is; but llama.cpp must
+            // survive it, so its header is checked now.
+            chorus_engine::inspect_gguf(path)?;
+            if let Some(parent) = path.parent() {
+                dirs.push_front(parent.to_path_buf());
+            }
+        }
         let catalog = Arc::new(match &config.catalog {
             Some(path) => Catalog::load(path)?,
             None => Catalog::bundled()?,
@@ -223,6 +219,23 @@ impl Node {
         if !interrupted.is_empty() {
             tracing::warn!(count = interrupted.len(), "queries interrupted by an earlier crash");
         }
+        let mut finder = ModelFinder::new(dirs, Arc::clone(&catalog), store.clone());
+        if let Some(path) = &config.model {
+            finder = finder.with_explicit(path.clone());
+        }
+        let default_model = match &config.model {
+            Some(path) => path.clone(),
+            None => finder.find(EMBEDDED_MODEL.file_name).ok_or_else(|| NodeError::ModelNotFound {
+                file: EMBEDDED_MODEL.file_name.to_owned(),
+                searched: finder
+                    .dirs()
+                    .dirs()
+                    .iter()
+                    .map(|dir| dir.display().to_string())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            })?,
+        };
         let retention = Arc::new(Retention::new(store.clone(), None));
         retention.set(config.history_days)?;
         let engine = Engine::new(EngineOptions { threads: config.threads })?;
@@ -233,7 +246,7 @@ impl Node {
         let local: Arc<dyn Executor> = Arc::new(crate::local::LocalExecutor::new(
             Arc::clone(&pool),
             Arc::clone(&catalog),
-            &dirs,
+            &finder,
             config.local_specialists.clone(),
             LoadCheck::new(store.clone()),
         ));
