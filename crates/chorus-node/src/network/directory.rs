@@ -14,17 +14,7 @@ use futures::future::{BoxFuture, join_all};
 
 use super::Requester;
 use super::remote::RemoteExecutor;
-
-/// How long provider lookups are reused.
-const PROVIDER_CACHE: Duration = Duration::from_secs(10);
-/// Deadline of one provider lookup.
-const LOOKUP_DEADLINE: Duration = Duration::from_secs(3);
-/// Deadline of the status probes before a dispatch.
-const PROBE_DEADLINE: Duration = Duration::from_millis(1500);
-/// Providers asked for their status per sub-task.
-const PROBES: usize = 4;
-/// Providers looked for per specialist.
-const PROVIDERS_WANTED: usize = 4;
+use super::rules::{LOOKUP_DEADLINE, PROBE_DEADLINE, PROBES, PROVIDER_CACHE, PROVIDERS_WANTED, peer_candidate};
 
 /// This device and the network: where sub-tasks can run, best first.
 pub(crate) struct NetworkDirectory {
@@ -171,26 +161,16 @@ impl NetworkDirectory {
             let peer_standing = self.store.ledger(&id).map(|entry| standing(&entry)).unwrap_or(0);
             // What this device measured of it; its status is its own word.
             let record = self.store.peer_record(&id);
-            candidates.push(Candidate {
-                // A peer of another protocol version would refuse the
-                // task (docs/PROTOCOL.md, "Versions").
-                has_specialist: status.version == chorus_net::PROTOCOL_VERSION
-                    && status.specialists.iter().any(|served| served == specialist_id),
-                serving: status.serving,
-                free_slots: status.free_slots,
-                total_slots: status.total_slots,
-                rtt_ms: rtt.get(&id).copied(),
-                tokens_per_s: (status.tokens_per_s > 0.0).then_some(status.tokens_per_s),
-                standing: peer_standing,
-                measured: record.measured().then(|| chorus_core::Measured {
-                    tokens_per_s: record.tokens_per_s(),
-                    succeeded: record.succeeded,
-                    failed: record.failed,
-                }),
-                demoted: record.demoted(chorus_core::now_ms()),
-                executor: id,
-                local: false,
-            });
+            let rtt_ms = rtt.get(&id).copied();
+            candidates.push(peer_candidate(
+                specialist_id,
+                &id,
+                &status,
+                rtt_ms,
+                peer_standing,
+                &record,
+                chorus_core::now_ms(),
+            ));
         }
         if answered == 0 && !targets.is_empty() {
             self.forget(specialist_id); // stale providers: look again next time
