@@ -8,14 +8,15 @@ use std::time::Duration;
 
 use chorus_bench::{SimConfig, simulate};
 
-/// What the requester's rules do hold to with a fifth of the nodes hostile:
+/// What the requester's rules hold to with a fifth of the nodes hostile:
 /// every lookup finds an honest provider (a key's list of 20 is not full
 /// here), a failure moves the task on to another node, so at least three
-/// tasks in four end answered, and a pair's later tasks go to hostile nodes
-/// less often than its first. The goal of under 5 % of the later placements
-/// on hostile nodes is not met by these rules (BENCHMARKS.md, "Network
-/// simulation": about 3–13 % here, 76 % at 200 nodes), so it is printed, not
-/// asserted.
+/// tasks in four end answered; a hostile node that failed a requester gets
+/// under 5 % of its later attempts (the requester's own records choose whom
+/// it asks, a demoted node only when no one else is left); and a pair's later
+/// tasks go to hostile nodes less often than its first. (How often a pair's
+/// later tasks still meet *other* hostile nodes depends on how many of them
+/// there are among the providers: BENCHMARKS.md, "Strangers".)
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn thirty_nodes_with_a_fifth_hostile_still_get_their_tasks_answered() {
     let config = SimConfig {
@@ -61,6 +62,12 @@ async fn thirty_nodes_with_a_fifth_hostile_still_get_their_tasks_answered() {
             phase.phase
         );
     }
+    assert!(
+        tasks.attempts_on_failed_hostile * 20 < tasks.attempts,
+        "{} of {} attempts went to a hostile node that had already failed the requester",
+        tasks.attempts_on_failed_hostile,
+        tasks.attempts
+    );
     assert!(tasks.answered * 4 >= tasks.tasks * 3, "{} of {} tasks answered", tasks.answered, tasks.tasks);
     assert!(
         tasks.after_failure_hostile_share < tasks.first_hostile_share,

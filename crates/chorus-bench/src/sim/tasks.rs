@@ -10,13 +10,13 @@
 //! do. One difference: a node sends its probes and tasks under a separate
 //! requester identity, the simulation from the node that looks up.
 
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use chorus_core::{
     ExecutorErrorKind, GenerationSpec, LedgerEntry, PlacementPolicy, SpecialistSampling, Store, TaskOutcome,
-    pick_probe_targets, rank_executors, standing,
+    rank_executors, standing,
 };
 use chorus_net::{NetError, Network, PeerId, RemoteEvent};
 use chorus_node::requester_rules as rules;
@@ -31,9 +31,8 @@ pub(super) struct Asker {
     network: Network,
     store: Store,
     policy: PlacementPolicy,
-    wanted: usize,
     probes: usize,
-    cache: Mutex<HashMap<String, (Instant, Vec<PeerId>)>>,
+    cache: rules::ProviderCache,
     /// What each lookup it made (not the cached ones) returned.
     pub(super) lookups: Mutex<Vec<Vec<PeerId>>>,
 }
@@ -71,56 +70,23 @@ impl Asker {
             network,
             store,
             policy: PlacementPolicy::default(),
-            wanted: config.providers_wanted.max(1),
             probes: config.probes.max(1),
-            cache: Mutex::new(HashMap::new()),
+            cache: rules::ProviderCache::new(config.providers_wanted),
             lookups: Mutex::new(Vec::new()),
         })
-    }
-
-    /// Providers of `specialist`: cached ones while fresh, else a lookup.
-    async fn providers(&self, specialist: &str) -> Vec<PeerId> {
-        if let Ok(cache) = self.cache.lock()
-            && let Some((at, peers)) = cache.get(specialist)
-            && at.elapsed() < rules::PROVIDER_CACHE
-            && !peers.is_empty()
-        {
-            return peers.clone();
-        }
-        let found =
-            match tokio::time::timeout(rules::LOOKUP_DEADLINE, self.network.find_providers(specialist, self.wanted))
-                .await
-            {
-                Ok(Ok(lookup)) => lookup.providers,
-                Ok(Err(_)) | Err(_) => Vec::new(),
-            };
-        if let Ok(mut lookups) = self.lookups.lock() {
-            lookups.push(found.clone());
-        }
-        if let Ok(mut cache) = self.cache.lock() {
-            cache.insert(specialist.to_owned(), (Instant::now(), found.clone()));
-        }
-        found
-    }
-
-    fn forget(&self, specialist: &str) {
-        if let Ok(mut cache) = self.cache.lock() {
-            cache.remove(specialist);
-        }
     }
 
     /// The providers of `specialist` that answered the status probe,
     /// ranked, best first (as `NetworkDirectory::placements`, with no local
     /// candidate: the requester has no specialist of its own).
     async fn placements(&self, specialist: &str, exclude: &[PeerId]) -> Vec<PeerId> {
-        let providers: Vec<String> = self
-            .providers(specialist)
-            .await
-            .into_iter()
-            .filter(|peer| !exclude.contains(peer))
-            .map(|peer| peer.to_string())
-            .collect();
-        let rtt: std::collections::BTreeMap<String, u32> = self
+        let exclude: Vec<String> = exclude.iter().map(ToString::to_string).collect();
+        let record = |peer: &str| self.store.peer_record(peer);
+        let (providers, lookups) = self.cache.providers(&self.network, specialist, &exclude, record).await;
+        if let Ok(mut made) = self.lookups.lock() {
+            made.extend(lookups);
+        }
+        let rtt: BTreeMap<String, u32> = self
             .network
             .peers()
             .await
@@ -128,7 +94,8 @@ impl Asker {
             .into_iter()
             .filter_map(|peer| peer.rtt_ms.map(|ms| (peer.peer_id, ms)))
             .collect();
-        let targets = pick_probe_targets(&providers, &rtt, self.probes);
+        let targets =
+            rules::probe_targets(&providers, &rtt, &BTreeMap::new(), record, chorus_core::now_ms(), self.probes);
         let probes = targets.iter().filter_map(|target| target.parse::<PeerId>().ok()).map(|peer| async move {
             let status = tokio::time::timeout(rules::PROBE_DEADLINE, self.network.status(peer)).await;
             (peer, status.ok().and_then(Result::ok))
@@ -151,7 +118,7 @@ impl Asker {
             ));
         }
         if candidates.is_empty() && !targets.is_empty() {
-            self.forget(specialist); // stale providers: look again next time
+            self.cache.forget(specialist); // stale providers: look again next time
         }
         rank_executors(&candidates, &self.policy)
             .into_iter()
