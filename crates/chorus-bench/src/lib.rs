@@ -21,4 +21,4 @@ pub use network::{
     ParallelRound, bench_network,
 };
 pub use privacy::{COMPOSITE_SET, PrivacyBenchOptions, PrivacyReport, QuestionShare, bench_privacy};
-pub use sim::{Phase, PhaseReport, SimConfig, SimReport, run as simulate};
+pub use sim::{LookupSweep, Phase, PhaseReport, SimConfig, SimReport, TaskReport, run as simulate};

@@ -1,8 +1,9 @@
 //! A small network simulation: real nodes over the memory transport, a
 //! fifth of them crashed, then another fifth hung. Every lookup must still
-//! find a provider, and hung peers must not stall lookups for long. (The
-//! 200-node figures come from `chorus sim --nodes 200`, see
-//! BENCHMARKS.md; speed is measured there, only bounded here.)
+//! find a provider, and hung peers must not stall lookups for long; tasks
+//! placed as a node places them are all answered (the reference of
+//! `strangers.rs`). (The 200-node figures come from `chorus sim --nodes
+//! 200`, see BENCHMARKS.md; speed is measured there, only bounded here.)
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
 use std::time::Duration;
@@ -24,6 +25,9 @@ async fn forty_nodes_find_providers_after_crashes_and_hangs() {
         settle: Duration::from_secs(8),
         quiet_cores: 0.3,
         failure_settle: Duration::from_secs(3),
+        task_specialists: 2,
+        tasks_per_specialist: 3,
+        sweep_lookups: 0,
         seed: 7,
         ..SimConfig::default()
     };
@@ -49,6 +53,13 @@ async fn forty_nodes_find_providers_after_crashes_and_hangs() {
         );
         assert!(phase.peers_asked_p50 >= 1, "{:?} asked nobody", phase.phase);
     }
+    // The placement phase without strangers, the reference: every task is
+    // answered on its first attempt by an honest provider.
+    let tasks = &report.tasks;
+    assert_eq!((report.hostile, tasks.tasks, tasks.pairs), (0, 4 * 2 * 3, 4 * 2));
+    assert_eq!(tasks.answered, tasks.tasks, "{tasks:?}");
+    assert_eq!((tasks.attempts, tasks.attempts_on_hostile, tasks.after_failure_placements), (tasks.tasks, 0, 0));
+    assert_eq!(tasks.lookups_with_honest, tasks.lookups);
     let hung = &report.phases[2];
     assert!(hung.latency_ms_p99 < 3000.0, "hung peers stalled lookups: p99 {} ms", hung.latency_ms_p99);
     assert!(report.rss_joined_mib > 0.0);

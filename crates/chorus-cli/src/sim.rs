@@ -1,6 +1,8 @@
 //! `chorus sim`: many real network nodes in this process, over libp2p's
 //! memory transport; provider lookups on the healthy network, after a share
-//! of the nodes crashed and after a further share hung.
+//! of the nodes crashed and after a further share hung; with `--hostile`,
+//! strangers that provide everything and answer nothing, and tasks placed
+//! as a node places them.
 
 use std::time::Duration;
 
@@ -31,6 +33,19 @@ pub(crate) struct SimArgs {
     /// Kademlia requests in flight per lookup (α).
     #[arg(long)]
     alpha: Option<usize>,
+    /// Share of the nodes other than the requesters that are hostile
+    /// (0–0.9): they provide every specialist, lie in their status and
+    /// answer every task with an error or by hanging.
+    #[arg(long, default_value_t = 0.0)]
+    hostile: f64,
+    /// Providers each lookup of the placement phase asks for (default: what
+    /// a node asks for).
+    #[arg(long)]
+    want: Option<usize>,
+    /// Providers asked for their status per attempt (default: what a node
+    /// asks).
+    #[arg(long)]
+    probes: Option<usize>,
     /// Seed of every random choice.
     #[arg(long, default_value_t = 1)]
     seed: u64,
@@ -46,6 +61,12 @@ pub(crate) fn run(args: &SimArgs) -> anyhow::Result<()> {
     anyhow::ensure!(args.crash + args.hang <= 0.9, "--crash and --hang together must leave a tenth of the nodes up");
     anyhow::ensure!(args.lookups > 0, "--lookups must be at least 1");
     anyhow::ensure!(args.alpha != Some(0), "--alpha must be at least 1");
+    anyhow::ensure!(
+        (0.0..=0.9).contains(&args.hostile),
+        "--hostile must be a share between 0 and 0.9, not {}",
+        args.hostile
+    );
+    anyhow::ensure!(args.want != Some(0) && args.probes != Some(0), "--want and --probes must be at least 1");
     let mut config = SimConfig {
         nodes: args.nodes,
         // Small networks get fewer seeds and requesters (the defaults are 4 and 10).
@@ -56,11 +77,18 @@ pub(crate) fn run(args: &SimArgs) -> anyhow::Result<()> {
         providers_per_specialist: args.providers,
         crash_fraction: args.crash,
         hang_fraction: args.hang,
+        hostile_fraction: args.hostile,
         seed: args.seed,
         ..SimConfig::default()
     };
     if let Some(alpha) = args.alpha {
         config.net.kad_parallelism = alpha;
+    }
+    if let Some(want) = args.want {
+        config.providers_wanted = want;
+    }
+    if let Some(probes) = args.probes {
+        config.probes = probes;
     }
     // Stop early, and loudly, rather than simulating for ever.
     let limit = Duration::from_secs(30 * 60);

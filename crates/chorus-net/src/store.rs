@@ -8,6 +8,14 @@
 //! others may put here: keys per provider, providers per key, records in
 //! all. Value records (PUT_VALUE) are refused: Chorus uses only provider
 //! records.
+//!
+//! A key's list of providers is neither first come, first kept (libp2p's
+//! rule: strangers that announce a key before its honest providers would
+//! hold its list for good) nor open to whoever announces last: its older
+//! half keeps the records held longest, which no flood displaces, and a
+//! newcomer to a full list takes the place of a random record of the newer
+//! half, so that no announcer, however early or prolific, shuts the
+//! providers after it out.
 
 use std::borrow::Cow;
 use std::collections::HashMap;
@@ -20,9 +28,13 @@ use libp2p::kad::{ProviderRecord, Record, RecordKey};
 pub const MAX_OWN_KEYS: usize = 1_024;
 /// Keys one other peer may be recorded as providing here.
 pub const MAX_KEYS_PER_PROVIDER: usize = 64;
-/// Providers recorded per key (Kademlia's replication factor): a key whose
-/// list is full keeps the providers it has.
+/// Providers recorded per key (Kademlia's replication factor). When a
+/// key's list is full, a newcomer replaces a random record of its newer
+/// half (see the module docs).
 pub const MAX_PROVIDERS_PER_KEY: usize = 20;
+/// The records of a full list that a newcomer never replaces: those held
+/// longest.
+const KEPT_PROVIDERS: usize = MAX_PROVIDERS_PER_KEY / 2;
 /// Other peers' provider records in all.
 pub const MAX_OTHER_RECORDS: usize = 8_192;
 
@@ -35,6 +47,8 @@ pub(crate) struct BoundedStore {
     per_provider: HashMap<PeerId, usize>,
     /// Other peers' records held.
     other_records: usize,
+    /// Chooses which record of a full list a newcomer replaces.
+    random: u64,
 }
 
 impl BoundedStore {
@@ -52,7 +66,36 @@ impl BoundedStore {
                 ..MemoryStoreConfig::default()
             },
         );
-        Self { local, own, others, per_provider: HashMap::new(), other_records: 0 }
+        // Unpredictable to others: seeded from this process's hasher keys.
+        let random = {
+            use std::hash::{BuildHasher, Hasher};
+            let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+            hasher.write(&local.to_bytes());
+            hasher.finish() | 1
+        };
+        Self { local, own, others, per_provider: HashMap::new(), other_records: 0, random }
+    }
+
+    /// The next number of a xorshift generator (not for secrets).
+    fn next_random(&mut self) -> u64 {
+        self.random ^= self.random << 13;
+        self.random ^= self.random >> 7;
+        self.random ^= self.random << 17;
+        self.random
+    }
+
+    /// Makes room in `key`'s full list for a newcomer: removes a random
+    /// record of the newer half.
+    fn make_room(&mut self, key: &RecordKey) {
+        let held = self.others.providers(key);
+        if held.len() < MAX_PROVIDERS_PER_KEY {
+            return;
+        }
+        let newer = held.len() - KEPT_PROVIDERS;
+        #[allow(clippy::cast_possible_truncation)] // below 20
+        let victim = KEPT_PROVIDERS + (self.next_random() % newer as u64) as usize;
+        let provider = held[victim].provider;
+        self.remove_provider(key, &provider);
     }
 
     /// Other peers' provider records held now.
@@ -97,6 +140,7 @@ impl RecordStore for BoundedStore {
             return Err(Error::MaxProvidedKeys);
         }
         let key = record.key.clone();
+        self.make_room(&key);
         self.others.add_provider(record)?;
         if self.holds(&key, &provider) {
             *self.per_provider.entry(provider).or_default() += 1;
@@ -184,6 +228,31 @@ mod tests {
         }
         assert_eq!(fresh.providers(&key(7)).len(), MAX_PROVIDERS_PER_KEY);
         assert_eq!(fresh.other_records(), MAX_PROVIDERS_PER_KEY);
+    }
+
+    #[test]
+    fn an_early_flood_neither_shuts_a_later_provider_out_nor_displaces_the_oldest_records() {
+        let mut store = BoundedStore::new(PeerId::random());
+        let first: Vec<PeerId> = (0..MAX_PROVIDERS_PER_KEY).map(|_| PeerId::random()).collect();
+        for sybil in &first {
+            store.add_provider(record(7, *sybil)).unwrap();
+        }
+        // An honest provider announcing after the list filled is listed.
+        let honest = PeerId::random();
+        store.add_provider(record(7, honest)).unwrap();
+        assert!(store.holds(&key(7), &honest), "a full list shut a later provider out");
+        assert_eq!(store.providers(&key(7)).len(), MAX_PROVIDERS_PER_KEY);
+        assert_eq!(store.other_records(), MAX_PROVIDERS_PER_KEY);
+        // A flood of 1,000 more identities never displaces the oldest half.
+        for _ in 0..1_000 {
+            store.add_provider(record(7, PeerId::random())).unwrap();
+        }
+        for kept in &first[..KEPT_PROVIDERS] {
+            assert!(store.holds(&key(7), kept));
+        }
+        assert_eq!(store.providers(&key(7)).len(), MAX_PROVIDERS_PER_KEY);
+        assert_eq!(store.other_records(), MAX_PROVIDERS_PER_KEY);
+        assert!(store.per_provider.len() == MAX_PROVIDERS_PER_KEY, "a replaced provider is still counted");
     }
 
     #[test]

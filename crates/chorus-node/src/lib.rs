@@ -39,6 +39,8 @@ pub use models::{
     BaseModelStatus, ModelListing, ModelRecommendation, ModelsError, PullOptions, PullOutcome, RemovedModel,
     SpecialistStatus,
 };
+/// The requester's rules (lookups, probes, candidates, demotion, credit), for `chorus sim`.
+pub use network::rules as requester_rules;
 pub use network::{NetworkSettings, NodeService, PeerView, RequesterIdentity, ServeSettings};
 pub use node::{AskRequest, Node, NodeConfig, NodeError, default_data_dir};
 pub use reply::ErrorReply;

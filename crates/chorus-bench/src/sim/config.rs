@@ -49,6 +49,39 @@ pub struct SimConfig {
     /// measuring; like [`SimConfig::settle`] it ends once the process is
     /// quiet (the dead peers' connections closing costs CPU for a moment).
     pub failure_settle: Duration,
+    /// Fraction of the nodes other than the requesters that are hostile:
+    /// each provides every specialist, says in its status that it runs a
+    /// million tokens a second with 64 free slots, and answers every task
+    /// with an error or by hanging (every other task each).
+    pub hostile_fraction: f64,
+    /// Specialists each requester runs tasks on in the placement phase.
+    pub task_specialists: usize,
+    /// Tasks each requester runs on each of them, one after another.
+    pub tasks_per_specialist: usize,
+    /// Most (requester, specialist) pairs running their tasks at once; with
+    /// at least as many as there are pairs, every pair's first task starts
+    /// together, before its requester saw (nearly) any outcome.
+    pub task_concurrency: usize,
+    /// Deadline of one attempt of a task: a hang is cut there.
+    pub task_deadline: Duration,
+    /// Attempts per task, the first included; each goes to the best
+    /// candidate not tried yet.
+    pub task_attempts: u32,
+    /// Tokens an honest provider answers a task with.
+    pub answer_tokens: u32,
+    /// Pause before each token of an honest answer.
+    pub token_interval: Duration,
+    /// Tasks an honest provider runs at once.
+    pub honest_slots: u32,
+    /// Providers each lookup of the placement phase asks for (a node asks
+    /// for `requester_rules::PROVIDERS_WANTED`).
+    pub providers_wanted: usize,
+    /// Providers asked for their status per attempt (a node asks
+    /// `requester_rules::PROBES`).
+    pub probes: usize,
+    /// Lookups measured for each number of providers asked for, against the
+    /// hostile provider records (0: none, no sweep).
+    pub sweep_lookups: usize,
     /// Seed of every random choice (keys, providers, victims, lookups).
     pub seed: u64,
     /// Network settings of every node; `listen` and `bootstrap` are set by
@@ -76,6 +109,18 @@ impl Default for SimConfig {
             settle: Duration::from_secs(60),
             quiet_cores: 0.25,
             failure_settle: Duration::from_secs(10),
+            hostile_fraction: 0.0,
+            task_specialists: 4,
+            tasks_per_specialist: 5,
+            task_concurrency: 64,
+            task_deadline: Duration::from_secs(2),
+            task_attempts: 3,
+            answer_tokens: 32,
+            token_interval: Duration::from_millis(2),
+            honest_slots: 4,
+            providers_wanted: chorus_node::requester_rules::PROVIDERS_WANTED,
+            probes: chorus_node::requester_rules::PROBES,
+            sweep_lookups: 100,
             seed: 1,
             net: NetConfig::memory(memory_any()),
         }

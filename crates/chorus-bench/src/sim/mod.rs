@@ -14,14 +14,26 @@
 //! none left, no lookup could succeed). Each lookup asks for the first
 //! provider only (`find_providers(specialist, 1)`); one that returns no
 //! provider within [`SimConfig::lookup_timeout`] is a failure.
+//!
+//! Strangers: [`SimConfig::hostile_fraction`] of the other nodes are
+//! hostile (`hostile.rs`): they provide every specialist, lie in their
+//! status and never answer a task. Between the baseline and the crashes,
+//! the requesters look providers up asking for several numbers of them, then
+//! run tasks as a node does (`tasks.rs`: chorus-node's requester rules,
+//! chorus-core's ranking, a sled store of their own); honest providers
+//! answer with a few words (`services.rs`).
 
 mod config;
+mod hostile;
 mod report;
 mod rng;
+mod services;
+mod tasks;
 #[cfg(test)]
 mod tests;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chorus_net::{Keypair, Multiaddr, NetConfig, NetError, Network, PeerId};
@@ -29,8 +41,9 @@ use futures::StreamExt as _;
 
 pub use config::SimConfig;
 use config::memory_any;
-pub use report::{Phase, PhaseReport, SimReport};
+pub use report::{LookupSweep, Phase, PhaseReport, SimReport, TaskReport};
 use rng::Rng;
+use services::{Answering, Role, SimService};
 
 use crate::procfs::{process_cpu_seconds, rss_mib};
 use crate::stats::{millis, percentile};
@@ -46,11 +59,13 @@ struct Node {
     network: Network,
     address: Multiaddr,
     health: Health,
+    service: Arc<SimService>,
 }
 
 struct Outcome {
     found: Option<PeerId>,
     any_live: bool,
+    any_honest: bool,
     peers_asked: u32,
     elapsed: Duration,
 }
@@ -92,15 +107,6 @@ pub async fn run(config: SimConfig) -> Result<SimReport, NetError> {
             providers_of.entry(specialist.clone()).or_default().push(index);
         }
     }
-    let provide_started = Instant::now();
-    let announcements = provided.iter().map(BTreeSet::len).sum::<usize>();
-    let announcements_reached = announce(nodes, &provided, config.net.kad_query_timeout).await;
-    let provide_ms = millis(provide_started.elapsed());
-    tracing::info!(ms = provide_ms, announcements_reached, "announced");
-    let rss_joined = rss_mib("VmRSS");
-    let cpu_join = process_cpu_seconds().unwrap_or(0.0) - cpu_start;
-    let (connected_mean, connected_max) = connections(nodes).await;
-
     // Requesters: random nodes; they look up what they do not provide.
     let mut order: Vec<usize> = (0..nodes.len()).collect();
     rng.shuffle(&mut order);
@@ -110,6 +116,32 @@ pub async fn run(config: SimConfig) -> Result<SimReport, NetError> {
         .filter(|&index| provided[index].len() < specialists.len())
         .take(config.requesters)
         .collect();
+    // Strangers, drawn apart so that the other draws stay as they were.
+    let mut strangers = Rng(config.seed ^ 0x5354_5241_4e47_4552);
+    let hostile_nodes =
+        hostile::pick_hostile(nodes.len(), &requesters, &provided, config.hostile_fraction, &mut strangers)?;
+    let mut hostile = vec![false; nodes.len()];
+    for (index, node) in nodes.iter().enumerate() {
+        let role = if hostile_nodes.contains(&index) {
+            hostile[index] = true;
+            provided[index] = specialists.iter().cloned().collect();
+            Role::Hostile { specialists: specialists.clone() }
+        } else if provided[index].is_empty() {
+            Role::Idle
+        } else {
+            Role::Honest { specialists: provided[index].iter().cloned().collect() }
+        };
+        node.service.set_role(role);
+    }
+    let provide_started = Instant::now();
+    let announcements = provided.iter().map(BTreeSet::len).sum::<usize>();
+    let announcements_reached = announce(nodes, &provided, config.net.kad_query_timeout).await;
+    let provide_ms = millis(provide_started.elapsed());
+    tracing::info!(ms = provide_ms, announcements_reached, "announced");
+    let rss_joined = rss_mib("VmRSS");
+    let cpu_join = process_cpu_seconds().unwrap_or(0.0) - cpu_start;
+    let (connected_mean, connected_max) = connections(nodes).await;
+
     let by_peer: HashMap<PeerId, usize> =
         nodes.iter().enumerate().map(|(index, node)| (node.network.peer_id(), index)).collect();
 
@@ -119,9 +151,14 @@ pub async fn run(config: SimConfig) -> Result<SimReport, NetError> {
         specialists: &specialists,
         provided: &provided,
         by_peer: &by_peer,
+        hostile: &hostile,
     };
     let mut phases = Vec::with_capacity(3);
     phases.push(measure(Phase::Baseline, work, nodes, &mut rng).await);
+    let lookup_sweep = hostile::sweep(work, nodes, &mut strangers).await;
+    tracing::info!("lookups swept");
+    let tasks = hostile::run_tasks(work, nodes, &mut strangers).await?;
+    tracing::info!(tasks = tasks.tasks, answered = tasks.answered, ms = tasks.wall_ms, "tasks run");
 
     let crash_count = fraction(nodes.len(), config.crash_fraction);
     let hang_count = fraction(nodes.len(), config.hang_fraction);
@@ -185,6 +222,9 @@ pub async fn run(config: SimConfig) -> Result<SimReport, NetError> {
         quarantine_ms: millis(config.net.quarantine),
         seed: config.seed,
         phases,
+        hostile: hostile_nodes.len(),
+        lookup_sweep,
+        tasks,
     })
 }
 
@@ -204,6 +244,8 @@ fn validate(config: &SimConfig) -> Result<(), NetError> {
         || config.crash_fraction + config.hang_fraction >= 1.0
     {
         Some("crash and hang fractions in 0..1 with a sum below 1".to_owned())
+    } else if !(0.0..1.0).contains(&config.hostile_fraction) {
+        Some("a hostile fraction in 0..1".to_owned())
     } else {
         None
     };
@@ -252,7 +294,7 @@ async fn join(config: &SimConfig, rng: &mut Rng) -> Result<Vec<Node>, NetError> 
         let mut net = config.net.clone();
         net.listen = vec![memory_any()];
         net.bootstrap.clone_from(&seed_addresses);
-        let node = start(key, net).await?;
+        let node = start(key, net, answering(config)).await?;
         seed_addresses.push(node.address.clone());
         nodes.push(node);
     }
@@ -265,7 +307,7 @@ async fn join(config: &SimConfig, rng: &mut Rng) -> Result<Vec<Node>, NetError> 
         rng.shuffle(&mut chosen);
         net.bootstrap =
             chosen.into_iter().take(config.bootstrap_peers.max(1)).map(|index| seed_addresses[index].clone()).collect();
-        nodes.push(start(key, net).await?);
+        nodes.push(start(key, net, answering(config)).await?);
         if nodes.len() % 100 == 0 {
             tracing::info!(nodes = nodes.len(), "joining");
         }
@@ -278,15 +320,21 @@ async fn join(config: &SimConfig, rng: &mut Rng) -> Result<Vec<Node>, NetError> 
     Ok(nodes)
 }
 
-async fn start(key: Keypair, net: NetConfig) -> Result<Node, NetError> {
-    let network = Network::start(key, net, None).await?;
+/// How an honest provider answers, from the settings.
+fn answering(config: &SimConfig) -> Answering {
+    Answering { slots: config.honest_slots, tokens: config.answer_tokens, interval: config.token_interval }
+}
+
+async fn start(key: Keypair, net: NetConfig, answering: Answering) -> Result<Node, NetError> {
+    let service = Arc::new(SimService::new(answering));
+    let network = Network::start(key, net, Some(Arc::clone(&service) as Arc<dyn chorus_net::TaskService>)).await?;
     let address = network
         .listen_addrs()
         .await?
         .into_iter()
         .next()
         .ok_or_else(|| NetError::Start("a simulated node is not listening".to_owned()))?;
-    Ok(Node { network, address, health: Health::Up })
+    Ok(Node { network, address, health: Health::Up, service })
 }
 
 /// Announces what each node provides, again (up to three times) while an
@@ -382,6 +430,8 @@ struct Workload<'a> {
     specialists: &'a [String],
     provided: &'a [BTreeSet<String>],
     by_peer: &'a HashMap<PeerId, usize>,
+    /// Which nodes are hostile.
+    hostile: &'a [bool],
 }
 
 /// Waits until the process is quiet after a failure (at most
@@ -396,7 +446,7 @@ async fn settle_and_measure(phase: Phase, work: Workload<'_>, nodes: &[Node], rn
 }
 
 async fn measure(phase: Phase, work: Workload<'_>, nodes: &[Node], rng: &mut Rng) -> PhaseReport {
-    let Workload { config, requesters, specialists, provided, by_peer } = work;
+    let Workload { config, requesters, specialists, provided, by_peer, hostile } = work;
     let mut plan = Vec::with_capacity(config.lookups_per_phase);
     for lookup in 0..config.lookups_per_phase {
         let requester = requesters[lookup % requesters.len()];
@@ -434,14 +484,18 @@ async fn measure(phase: Phase, work: Workload<'_>, nodes: &[Node], rng: &mut Rng
                     }
                     let live =
                         |peer: &PeerId| by_peer.get(peer).is_some_and(|&index| nodes[index].health == Health::Up);
+                    let honest = |peer: &PeerId| live(peer) && by_peer.get(peer).is_some_and(|&index| !hostile[index]);
                     Outcome {
                         found: lookup.providers.first().copied(),
                         any_live: lookup.providers.iter().any(live),
+                        any_honest: lookup.providers.iter().any(honest),
                         peers_asked: lookup.peers_asked,
                         elapsed,
                     }
                 }
-                Ok(Err(_)) | Err(_) => Outcome { found: None, any_live: false, peers_asked: 0, elapsed },
+                Ok(Err(_)) | Err(_) => {
+                    Outcome { found: None, any_live: false, any_honest: false, peers_asked: 0, elapsed }
+                }
             }
         })
         .buffer_unordered(config.lookup_concurrency.max(1))
@@ -449,7 +503,7 @@ async fn measure(phase: Phase, work: Workload<'_>, nodes: &[Node], rng: &mut Rng
         .await;
     let wall_ms = millis(started.elapsed());
     tracing::info!(?phase, ms = wall_ms, "phase measured");
-    let mut report = summarize(phase, nodes, by_peer, &outcomes, wall_ms);
+    let mut report = summarize(phase, nodes, by_peer, hostile, &outcomes, wall_ms);
     report.cpu_cores = (process_cpu_seconds().unwrap_or(0.0) - cpu_before) / started.elapsed().as_secs_f64().max(0.001);
     let mut quarantined = BTreeSet::new();
     for &requester in requesters {
@@ -466,6 +520,7 @@ fn summarize(
     phase: Phase,
     nodes: &[Node],
     by_peer: &HashMap<PeerId, usize>,
+    hostile: &[bool],
     outcomes: &[Outcome],
     wall_ms: u64,
 ) -> PhaseReport {
@@ -476,6 +531,15 @@ fn summarize(
         .filter(|o| o.found.and_then(|peer| by_peer.get(&peer)).is_some_and(|&index| nodes[index].health == Health::Up))
         .count();
     let live_any_provider = outcomes.iter().filter(|o| o.any_live).count();
+    let honest_first_provider = outcomes
+        .iter()
+        .filter(|o| {
+            o.found
+                .and_then(|peer| by_peer.get(&peer))
+                .is_some_and(|&index| nodes[index].health == Health::Up && !hostile[index])
+        })
+        .count();
+    let honest_any_provider = outcomes.iter().filter(|o| o.any_honest).count();
     let mut asked: Vec<u32> = outcomes.iter().map(|o| o.peers_asked).collect();
     asked.sort_unstable();
     let mut latency: Vec<f64> = outcomes.iter().map(|o| o.elapsed.as_secs_f64() * 1000.0).collect();
@@ -495,6 +559,8 @@ fn summarize(
         success_rate: ratio(successes),
         live_first_provider,
         live_any_provider,
+        honest_first_provider,
+        honest_any_provider,
         peers_asked_p50: percentile(&asked, 0.50).unwrap_or(0),
         peers_asked_p99: percentile(&asked, 0.99).unwrap_or(0),
         peers_asked_mean: asked_mean,

@@ -46,6 +46,11 @@ pub struct PhaseReport {
     pub live_first_provider: usize,
     /// Lookups that returned at least one live provider.
     pub live_any_provider: usize,
+    /// Lookups whose first provider returned was live and honest (not one
+    /// of the hostile nodes); equal to `live_first_provider` without them.
+    pub honest_first_provider: usize,
+    /// Lookups that returned at least one live, honest provider.
+    pub honest_any_provider: usize,
     /// Peers each lookup asked: median.
     pub peers_asked_p50: u32,
     /// Peers each lookup asked: 99th percentile.
@@ -142,6 +147,110 @@ pub struct SimReport {
     pub seed: u64,
     /// The three phases.
     pub phases: Vec<PhaseReport>,
+    /// Hostile nodes (`--hostile`): they provide every specialist, lie in
+    /// their status and never answer a task.
+    pub hostile: usize,
+    /// Lookups on the healthy network for several numbers of providers
+    /// asked for, measured against the hostile provider records.
+    pub lookup_sweep: Vec<LookupSweep>,
+    /// The placement phase: tasks run as a node runs them.
+    pub tasks: TaskReport,
+}
+
+/// Lookups asking for a given number of providers.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LookupSweep {
+    /// Providers asked for (`find_providers(specialist, want)`); `None`:
+    /// as many as the query finds, so it asks every peer it can.
+    pub want: Option<usize>,
+    /// Lookups made.
+    pub lookups: usize,
+    /// Lookups that returned at least one live, honest provider.
+    pub with_honest: usize,
+    /// `with_honest / lookups`: the lookups' success with hostile providers
+    /// present.
+    pub honest_rate: f64,
+    /// Lookups whose first provider was live and honest.
+    pub honest_first: usize,
+    /// Providers returned per lookup: mean.
+    pub providers_mean: f64,
+    /// Of the providers returned, the share that was live and honest.
+    pub honest_share: f64,
+    /// Time to the answer, milliseconds: median.
+    pub latency_ms_p50: f64,
+    /// Time to the answer, milliseconds: 99th percentile.
+    pub latency_ms_p99: f64,
+}
+
+/// The placement phase: each requester runs tasks on the providers of a
+/// few specialists as a node does (lookup, status probes, chorus-core's
+/// ranking with what its own store measured, a deadline per attempt, the
+/// next candidate after a failure).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TaskReport {
+    /// Hostile nodes in the network.
+    pub hostile: usize,
+    /// (requester, specialist) pairs; each ran its tasks one after another.
+    pub pairs: usize,
+    /// Tasks run.
+    pub tasks: usize,
+    /// Tasks that ended answered (after retries).
+    pub answered: usize,
+    /// `answered / tasks`.
+    pub answered_rate: f64,
+    /// Tasks that found no candidate at all (no provider answered a probe).
+    pub unplaced: usize,
+    /// Attempts in all (a task makes at most `max_attempts`).
+    pub attempts: usize,
+    /// Attempts placed on hostile nodes.
+    pub attempts_on_hostile: usize,
+    /// Attempts placed on a hostile node that had already failed this
+    /// requester (and so was demoted: ranked after every other candidate
+    /// probed): the goal read per node.
+    pub attempts_on_failed_hostile: usize,
+    /// Attempts on honest nodes that failed all the same (busy, or over the
+    /// deadline on a loaded machine): such a node is demoted too.
+    pub honest_failed: usize,
+    /// First attempts of each pair's first task: placed before the pair
+    /// had seen any outcome.
+    pub first_placements: usize,
+    /// Of those, placed on hostile nodes.
+    pub first_on_hostile: usize,
+    /// `first_on_hostile / first_placements`.
+    pub first_hostile_share: f64,
+    /// First attempts of the pair's later tasks, once the pair had seen a
+    /// hostile node fail (goal: under 5 % of them on hostile nodes).
+    pub after_failure_placements: usize,
+    /// Of those, placed on hostile nodes.
+    pub after_failure_on_hostile: usize,
+    /// `after_failure_on_hostile / after_failure_placements`.
+    pub after_failure_hostile_share: f64,
+    /// Second and later attempts of a task (each right after a failure).
+    pub retries: usize,
+    /// Of those, placed on hostile nodes.
+    pub retries_on_hostile: usize,
+    /// Provider lookups the requesters made (the others were cached).
+    pub lookups: usize,
+    /// Of those, the ones that returned at least one live, honest provider.
+    pub lookups_with_honest: usize,
+    /// `lookups_with_honest / lookups` (goal: 100 %).
+    pub lookup_honest_rate: f64,
+    /// Time of a task with its retries, milliseconds: median.
+    pub task_ms_p50: f64,
+    /// Time of a task with its retries, milliseconds: 99th percentile.
+    pub task_ms_p99: f64,
+    /// Wall time of the phase, milliseconds.
+    pub wall_ms: u64,
+    /// Providers each lookup asked for.
+    pub providers_wanted: usize,
+    /// Providers asked for their status per attempt.
+    pub probes: usize,
+    /// Attempts per task, the first included.
+    pub max_attempts: u32,
+    /// Deadline of one attempt, milliseconds (a hang is cut there).
+    pub task_deadline_ms: u64,
+    /// Tokens an honest provider answers.
+    pub answer_tokens: u32,
 }
 
 impl SimReport {
@@ -229,7 +338,84 @@ impl SimReport {
             secs(self.idle_timeout_ms),
             secs(self.quarantine_ms),
         );
+        self.tasks_markdown(&mut out);
         out
+    }
+
+    /// The placement phase and the lookup sweep, as Markdown.
+    fn tasks_markdown(&self, out: &mut String) {
+        let tasks = &self.tasks;
+        let _ = writeln!(out);
+        let _ = writeln!(
+            out,
+            "Placement on the healthy network: {} hostile nodes (every specialist, a status claiming {:.0e} tokens/s \
+             and {} free slots, every task failed or hung); {} requester × specialist pairs, {} tasks one after another \
+             per pair; honest answers of {} tokens; {} providers looked for, {} probed, at most {} attempts of {:.1} s each.",
+            tasks.hostile,
+            f64::from(super::services::HOSTILE_TOKENS_PER_S),
+            super::services::HOSTILE_SLOTS,
+            tasks.pairs,
+            tasks.tasks,
+            tasks.answer_tokens,
+            tasks.providers_wanted,
+            tasks.probes,
+            tasks.max_attempts,
+            secs(tasks.task_deadline_ms),
+        );
+        let _ = writeln!(out);
+        let _ = writeln!(
+            out,
+            "| tasks | answered | unplaced | first placement on hostile | after a failure: on hostile | retries on hostile | all attempts on hostile | on a hostile node that had failed | honest attempts failed | lookups with an honest provider | task p50 / p99 (ms) | wall (s) |"
+        );
+        let _ = writeln!(out, "|---|---|---|---|---|---|---|---|---|---|---|---|");
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {:.0} / {:.0} | {:.1} |",
+            tasks.tasks,
+            share(tasks.answered, tasks.tasks),
+            tasks.unplaced,
+            share(tasks.first_on_hostile, tasks.first_placements),
+            share(tasks.after_failure_on_hostile, tasks.after_failure_placements),
+            share(tasks.retries_on_hostile, tasks.retries),
+            share(tasks.attempts_on_hostile, tasks.attempts),
+            share(tasks.attempts_on_failed_hostile, tasks.attempts),
+            tasks.honest_failed,
+            share(tasks.lookups_with_honest, tasks.lookups),
+            tasks.task_ms_p50,
+            tasks.task_ms_p99,
+            secs(tasks.wall_ms),
+        );
+        let _ = writeln!(out);
+        let _ = writeln!(
+            out,
+            "| providers asked for | lookups | with an honest provider | honest first | providers returned (mean) | honest among them | p50 / p99 (ms) |"
+        );
+        let _ = writeln!(out, "|---|---|---|---|---|---|---|");
+        for sweep in &self.lookup_sweep {
+            let want = sweep.want.map_or_else(|| "all".to_owned(), |want| want.to_string());
+            let _ = writeln!(
+                out,
+                "| {} | {} | {} | {} | {:.1} | {:.1} % | {:.0} / {:.0} |",
+                want,
+                sweep.lookups,
+                share(sweep.with_honest, sweep.lookups),
+                sweep.honest_first,
+                sweep.providers_mean,
+                sweep.honest_share * 100.0,
+                sweep.latency_ms_p50,
+                sweep.latency_ms_p99,
+            );
+        }
+    }
+}
+
+/// `part/whole (x.x %)`.
+#[allow(clippy::cast_precision_loss)]
+fn share(part: usize, whole: usize) -> String {
+    if whole == 0 {
+        format!("{part}/0")
+    } else {
+        format!("{part}/{whole} ({:.1} %)", part as f64 * 100.0 / whole as f64)
     }
 }
 

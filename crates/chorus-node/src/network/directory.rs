@@ -2,29 +2,16 @@
 //! what this device measured (placement in chorus-core decides).
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Duration;
 
-use chorus_core::{
-    Candidate, Catalog, Executor, ExecutorDirectory, PlacementPolicy, Store, diverse_probe_targets, rank_executors,
-    standing,
-};
+use chorus_core::{Candidate, Catalog, Executor, ExecutorDirectory, PlacementPolicy, Store, rank_executors, standing};
 use chorus_net::{Network, PeerId};
 use futures::future::{BoxFuture, join_all};
 
 use super::Requester;
 use super::remote::RemoteExecutor;
-
-/// How long provider lookups are reused.
-const PROVIDER_CACHE: Duration = Duration::from_secs(10);
-/// Deadline of one provider lookup.
-const LOOKUP_DEADLINE: Duration = Duration::from_secs(3);
-/// Deadline of the status probes before a dispatch.
-const PROBE_DEADLINE: Duration = Duration::from_millis(1500);
-/// Providers asked for their status per sub-task.
-const PROBES: usize = 4;
-/// Providers looked for per specialist.
-const PROVIDERS_WANTED: usize = 4;
+use super::rules::{PROBE_DEADLINE, PROBES, ProviderCache, peer_candidate, probe_targets};
 
 /// This device and the network: where sub-tasks can run, best first.
 pub(crate) struct NetworkDirectory {
@@ -36,7 +23,7 @@ pub(crate) struct NetworkDirectory {
     pub(crate) store: Store,
     pub(crate) deadline: Duration,
     pub(crate) policy: PlacementPolicy,
-    providers: Mutex<HashMap<String, (Instant, Vec<PeerId>)>>,
+    providers: ProviderCache,
 }
 
 impl NetworkDirectory {
@@ -54,40 +41,7 @@ impl NetworkDirectory {
             store,
             deadline,
             policy: PlacementPolicy::default(),
-            providers: Mutex::new(HashMap::new()),
-        }
-    }
-
-    async fn providers(&self, specialist: &str) -> Vec<PeerId> {
-        if let Ok(cache) = self.providers.lock()
-            && let Some((at, peers)) = cache.get(specialist)
-            && at.elapsed() < PROVIDER_CACHE
-            && !peers.is_empty()
-        {
-            return peers.clone();
-        }
-        let found = match tokio::time::timeout(
-            LOOKUP_DEADLINE,
-            self.network.find_providers(specialist, PROVIDERS_WANTED),
-        )
-        .await
-        {
-            Ok(Ok(lookup)) => lookup.providers,
-            Ok(Err(error)) => {
-                tracing::debug!(%error, specialist, "provider lookup failed");
-                Vec::new()
-            }
-            Err(_) => Vec::new(),
-        };
-        if let Ok(mut cache) = self.providers.lock() {
-            cache.insert(specialist.to_owned(), (Instant::now(), found.clone()));
-        }
-        found
-    }
-
-    fn forget(&self, specialist: &str) {
-        if let Ok(mut cache) = self.providers.lock() {
-            cache.remove(specialist);
+            providers: ProviderCache::default(),
         }
     }
 
@@ -117,13 +71,9 @@ impl NetworkDirectory {
                 demoted: false,
             });
         }
-        let providers: Vec<String> = self
-            .providers(specialist_id)
-            .await
-            .into_iter()
-            .map(|peer| peer.to_string())
-            .filter(|peer| !exclude.contains(peer))
-            .collect();
+        // What this device measured of each provider decides which are asked.
+        let record = |peer: &str| self.store.peer_record(peer);
+        let (providers, _) = self.providers.providers(&self.network, specialist_id, exclude, record).await;
         // Round trips this device measured (pings), from its own node and
         // from the asking one: the peers it probed and ran tasks on are
         // connected to the latter.
@@ -144,7 +94,7 @@ impl NetworkDirectory {
                 *best = (*best).min(ms);
             }
         }
-        let targets = diverse_probe_targets(&providers, &rtt, &groups, PROBES);
+        let targets = probe_targets(&providers, &rtt, &groups, record, chorus_core::now_ms(), PROBES);
         let probes = targets.iter().filter_map(|target| target.parse::<PeerId>().ok()).map(|peer| async move {
             let outcome = match self.requester.network_for(peer).await {
                 Ok(network) => match tokio::time::timeout(PROBE_DEADLINE, network.status(peer)).await {
@@ -171,29 +121,19 @@ impl NetworkDirectory {
             let peer_standing = self.store.ledger(&id).map(|entry| standing(&entry)).unwrap_or(0);
             // What this device measured of it; its status is its own word.
             let record = self.store.peer_record(&id);
-            candidates.push(Candidate {
-                // A peer of another protocol version would refuse the
-                // task (docs/PROTOCOL.md, "Versions").
-                has_specialist: status.version == chorus_net::PROTOCOL_VERSION
-                    && status.specialists.iter().any(|served| served == specialist_id),
-                serving: status.serving,
-                free_slots: status.free_slots,
-                total_slots: status.total_slots,
-                rtt_ms: rtt.get(&id).copied(),
-                tokens_per_s: (status.tokens_per_s > 0.0).then_some(status.tokens_per_s),
-                standing: peer_standing,
-                measured: record.measured().then(|| chorus_core::Measured {
-                    tokens_per_s: record.tokens_per_s(),
-                    succeeded: record.succeeded,
-                    failed: record.failed,
-                }),
-                demoted: record.demoted(chorus_core::now_ms()),
-                executor: id,
-                local: false,
-            });
+            let rtt_ms = rtt.get(&id).copied();
+            candidates.push(peer_candidate(
+                specialist_id,
+                &id,
+                &status,
+                rtt_ms,
+                peer_standing,
+                &record,
+                chorus_core::now_ms(),
+            ));
         }
         if answered == 0 && !targets.is_empty() {
-            self.forget(specialist_id); // stale providers: look again next time
+            self.providers.forget(specialist_id); // stale providers: look again next time
         }
         rank_executors(&candidates, &self.policy)
             .into_iter()
@@ -219,9 +159,20 @@ impl ExecutorDirectory for NetworkDirectory {
                 .map(|specialist| specialist.id.clone())
                 .collect();
             let missing: Vec<&String> = interest.iter().filter(|id| !reachable.contains(*id)).collect();
-            let lookups = missing.iter().map(|id| async move { (id.to_string(), self.providers(id).await) });
-            for (id, providers) in join_all(lookups).await {
-                if !providers.is_empty() {
+            // A provider record is a stranger's word (and one found only in
+            // this node's own store may have been put there by anyone): a
+            // specialist counts as reachable when a provider that is not
+            // demoted here answered its status probe and serves it.
+            let checks = missing.iter().map(|id| async move {
+                let now = chorus_core::now_ms();
+                let placements = self.placements(id, &[]).await;
+                let served = placements.iter().any(|(placement, peer)| {
+                    peer.is_some() && !self.store.peer_record(&placement.executor).demoted(now)
+                });
+                (id.to_string(), served)
+            });
+            for (id, served) in join_all(checks).await {
+                if served {
                     reachable.insert(id);
                 }
             }

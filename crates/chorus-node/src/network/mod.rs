@@ -18,6 +18,7 @@ use crate::host::HostProbe;
 mod directory;
 mod remote;
 mod requester;
+pub mod rules;
 mod service;
 
 pub(crate) use directory::NetworkDirectory;

@@ -4,56 +4,20 @@
 use std::time::{Duration, Instant};
 
 use chorus_core::{
-    Executor, ExecutorError, ExecutorErrorKind, GenerationChunk, GenerationSpec, GenerationStream, LedgerEntry, Store,
-    TaskOutcome, now_ms,
+    Executor, ExecutorError, GenerationChunk, GenerationSpec, GenerationStream, LedgerEntry, Store, TaskOutcome, now_ms,
 };
 use chorus_net::{Network, PeerId, RemoteEvent, TaskError, TaskErrorCode};
 use tokio::sync::mpsc;
 
+use super::rules::{HANG_GRACE, credited_tokens, demotes, error_kind};
 use super::{add_ledger, task_request};
 
 #[cfg(test)]
 mod tests;
 
-/// A peer's task error as the conductor sees it. The code is what the peer
-/// (or this side's client) said; it only chooses between retrying the same
-/// peer or not, never where else the task goes.
+/// A peer's task error as the conductor sees it (its kind: [`error_kind`]).
 fn task_error(peer: PeerId, error: &TaskError) -> ExecutorError {
-    let kind = match error.code {
-        TaskErrorCode::Busy | TaskErrorCode::NotServing | TaskErrorCode::RateLimited => ExecutorErrorKind::Busy,
-        TaskErrorCode::UnknownSpecialist | TaskErrorCode::BadRequest | TaskErrorCode::TooLarge => {
-            ExecutorErrorKind::Refused
-        }
-        TaskErrorCode::OverDeadline => ExecutorErrorKind::TimedOut,
-        TaskErrorCode::Disconnected => ExecutorErrorKind::Unreachable,
-        _ => ExecutorErrorKind::Failed, // Internal, Protocol, and codes of newer peers
-    };
-    ExecutorError::new(kind, format!("peer {peer}: {error}"))
-}
-
-/// How long past its deadline a task may go quiet before this side counts
-/// the peer as hung (the peer's own deadline error has that long to come).
-const HANG_GRACE: Duration = Duration::from_secs(2);
-
-/// Whether a task error is the peer's failure, so that it is demoted: not
-/// when it said it is busy or not serving (an honest peer does), nor when
-/// it refused the request as malformed or too large (this side's doing).
-fn demotes(code: TaskErrorCode) -> bool {
-    !matches!(
-        code,
-        TaskErrorCode::Busy
-            | TaskErrorCode::NotServing
-            | TaskErrorCode::RateLimited
-            | TaskErrorCode::BadRequest
-            | TaskErrorCode::TooLarge
-    )
-}
-
-/// The tokens credited for a finished task: what the peer's receipt says,
-/// but never more than the token frames this side received nor than it
-/// asked for.
-pub(crate) fn credited_tokens(claimed: u32, frames: u64, asked: u32) -> u64 {
-    u64::from(claimed).min(frames).min(u64::from(asked))
+    ExecutorError::new(error_kind(error.code), format!("peer {peer}: {error}"))
 }
 
 /// Writes a task's outcome into the peer's record (this device's own

@@ -1,4 +1,5 @@
 use super::*;
+use chorus_core::ExecutorErrorKind;
 
 #[test]
 fn each_task_error_code_has_the_kind_the_retry_logic_expects() {
