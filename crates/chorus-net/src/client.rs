@@ -47,6 +47,8 @@ pub struct RemoteTask {
     /// Times the request was sent again (see [`RESENDS`]).
     resends: u32,
     finished: bool,
+    /// Counts the task as open with the peer while it lives.
+    _open: Option<crate::streams::OpenStream>,
 }
 
 impl std::fmt::Debug for RemoteTask {
@@ -98,6 +100,7 @@ impl Network {
             answered: false,
             resends,
             finished: false,
+            _open: self.outbound_stream(peer),
         })
     }
 

@@ -26,6 +26,7 @@ mod network;
 mod receipt;
 mod server;
 mod store;
+mod streams;
 mod wire;
 
 pub use client::{OPEN_TIMEOUT, RemoteEvent, RemoteTask};

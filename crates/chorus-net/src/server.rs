@@ -17,6 +17,7 @@ use tokio::sync::{Semaphore, mpsc};
 use tokio_util::sync::CancellationToken;
 
 use crate::limits::RateLimiter;
+use crate::streams::OpenStreams;
 use crate::wire::{
     FrameError, MAX_REQUEST_BYTES, MAX_RESPONSE_FRAME_BYTES, MAX_RESULT_BYTES, PeerStatus, Receipt, TaskError,
     TaskErrorCode, TaskFrame, TaskRequest, TaskSummary, read_frame_bytes, write_frame,
@@ -29,43 +30,6 @@ pub const REQUEST_READ_TIMEOUT: Duration = Duration::from_secs(5);
 /// are refused as busy, so silent or slow streams cost a stranger its own
 /// places, not the node's capacity.
 pub const MAX_TASK_STREAMS_PER_PEER: usize = 8;
-
-/// Open task streams per peer.
-#[derive(Default)]
-struct PerPeer(std::sync::Mutex<std::collections::HashMap<PeerId, usize>>);
-
-impl PerPeer {
-    /// Counts one more stream of `peer`, unless it holds the most already.
-    fn enter(self: &Arc<Self>, peer: PeerId) -> Option<PeerStream> {
-        let mut open = self.0.lock().ok()?;
-        let count = open.entry(peer).or_default();
-        if *count >= MAX_TASK_STREAMS_PER_PEER {
-            return None;
-        }
-        *count += 1;
-        Some(PeerStream { streams: Arc::clone(self), peer })
-    }
-}
-
-/// One counted stream; dropping it frees the place (and forgets a peer with
-/// none left, so the map stays as small as the streams open).
-struct PeerStream {
-    streams: Arc<PerPeer>,
-    peer: PeerId,
-}
-
-impl Drop for PeerStream {
-    fn drop(&mut self) {
-        if let Ok(mut open) = self.streams.0.lock()
-            && let Some(count) = open.get_mut(&self.peer)
-        {
-            *count = count.saturating_sub(1);
-            if *count == 0 {
-                open.remove(&self.peer);
-            }
-        }
-    }
-}
 
 /// What a running task reports to the network layer.
 #[derive(Debug, Clone, PartialEq)]
@@ -117,12 +81,11 @@ pub(crate) async fn serve(
     service: Arc<dyn TaskService>,
     keypair: Keypair,
     limiter: RateLimiter,
-    max_streams: usize,
+    (max_streams, per_peer): (usize, OpenStreams),
     cancel: CancellationToken,
     drop_next: Arc<AtomicUsize>,
 ) {
     let streams = Arc::new(Semaphore::new(max_streams.max(1)));
-    let per_peer = Arc::new(PerPeer::default());
     loop {
         let (peer, mut stream) = tokio::select! {
             biased;
@@ -145,7 +108,7 @@ pub(crate) async fn serve(
             });
             continue;
         }
-        let Some(place) = per_peer.enter(peer) else {
+        let Some(place) = per_peer.enter(peer, MAX_TASK_STREAMS_PER_PEER) else {
             tokio::spawn(async move {
                 let error = TaskError::new(TaskErrorCode::Busy, "too many open task streams from this peer");
                 refuse(&mut stream, error).await;

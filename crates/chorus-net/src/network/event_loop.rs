@@ -13,6 +13,8 @@ use libp2p::request_response::OutboundRequestId;
 use libp2p::swarm::SwarmEvent;
 use libp2p::{Multiaddr, PeerId, Swarm, autonat, identify, mdns, ping};
 use tokio::sync::{mpsc, oneshot};
+
+use crate::streams::OpenStreams;
 use tokio_util::sync::CancellationToken;
 
 use super::{Command, NetError, ProviderLookup, Reachability};
@@ -62,6 +64,8 @@ pub(super) struct EventLoop {
     pub(super) max_failures: u32,
     pub(super) quarantine: Duration,
     pub(super) quarantined: HashMap<PeerId, Instant>,
+    /// Task streams open per peer, inbound and outbound.
+    pub(super) task_streams: [OpenStreams; 2],
     pub(super) pending_lookups: HashMap<QueryId, LookupState>,
     pub(super) pending_provides: HashMap<QueryId, (String, oneshot::Sender<Result<bool, NetError>>)>,
     pub(super) pending_status: HashMap<OutboundRequestId, (PeerId, oneshot::Sender<Result<PeerStatus, NetError>>)>,
@@ -87,9 +91,11 @@ impl EventLoop {
         cancel: CancellationToken,
         service: Option<Arc<dyn TaskService>>,
         limiter: RateLimiter,
+        streams: [OpenStreams; 2],
         config: &NetConfig,
     ) -> Self {
         Self {
+            task_streams: streams,
             swarm,
             inbox,
             cancel,

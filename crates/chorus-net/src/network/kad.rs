@@ -30,7 +30,8 @@ impl EventLoop {
 
     /// Kademlia requests to `peer` timed out: it is hung (or hopelessly
     /// slow). Drop it, and refuse it for a while, so lookups stop waiting
-    /// for it; its connection closing fails its other pending requests now.
+    /// for it; its connection closing fails its other pending requests now
+    /// (unless task streams are open with it).
     pub(super) fn on_unresponsive(&mut self, peer: PeerId) {
         if self.quarantine.is_zero() {
             return;
@@ -43,6 +44,14 @@ impl EventLoop {
         let kad = &mut self.swarm.behaviour_mut().kad;
         kad.quarantine(peer, until);
         kad.remove_peer(&peer);
+        // A task running over the connection either way keeps it: a peer
+        // busy generating can be slow to answer Kademlia, and its task (or
+        // its requester's) must not die for that. New connections are
+        // refused all the same.
+        if self.task_streams.iter().any(|streams| streams.with(&peer) > 0) {
+            tracing::debug!(%peer, "task streams open: the connection stays until they end");
+            return;
+        }
         let _ = self.swarm.disconnect_peer_id(peer);
     }
 

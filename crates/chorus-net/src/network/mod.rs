@@ -30,6 +30,8 @@ use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::{CancellationToken, DropGuard};
 use tracing::Instrument as _;
 
+use crate::streams::{OpenStream, OpenStreams};
+
 use crate::config::NetConfig;
 use crate::limits::RateLimiter;
 use crate::server::{self, TaskService};
@@ -75,6 +77,8 @@ struct Inner {
     keypair: Keypair,
     commands: mpsc::Sender<Command>,
     control: libp2p_stream::Control,
+    /// Task streams this node opened, per peer.
+    outbound: OpenStreams,
     cancel: CancellationToken,
     /// Inbound task streams to drop unread (a test hook; see
     /// `Network::drop_next_task_streams`).
@@ -109,6 +113,7 @@ impl Network {
         let cancel = CancellationToken::new();
         let limiter = RateLimiter::new(config.requests_per_minute);
         let drop_task_streams = Arc::new(AtomicUsize::new(0));
+        let (inbound, outbound) = (OpenStreams::default(), OpenStreams::default());
         if let Some(service) = &service {
             let incoming = control
                 .accept(crate::wire::TASK_PROTOCOL)
@@ -120,7 +125,7 @@ impl Network {
                     Arc::clone(service),
                     keypair.clone(),
                     limiter.clone(),
-                    config.max_task_streams,
+                    (config.max_task_streams, inbound.clone()),
                     cancel.clone(),
                     Arc::clone(&drop_task_streams),
                 )
@@ -129,7 +134,8 @@ impl Network {
         }
 
         let (commands, inbox) = mpsc::channel(64);
-        let mut event_loop = EventLoop::new(swarm, inbox, cancel.clone(), service, limiter, &config);
+        let streams = [inbound, outbound.clone()];
+        let mut event_loop = EventLoop::new(swarm, inbox, cancel.clone(), service, limiter, streams, &config);
         event_loop.wait_listening(listeners, Duration::from_secs(5)).await;
         let mut bootstrapped = false;
         for address in &config.bootstrap {
@@ -159,6 +165,7 @@ impl Network {
                 keypair,
                 commands,
                 control,
+                outbound,
                 cancel: cancel.clone(),
                 drop_task_streams,
                 _guard: cancel.drop_guard(),
@@ -180,6 +187,11 @@ impl Network {
 
     pub(crate) fn control(&self) -> libp2p_stream::Control {
         self.inner.control.clone()
+    }
+
+    /// Counts a task stream this node opens to `peer` while it lives.
+    pub(crate) fn outbound_stream(&self, peer: PeerId) -> Option<OpenStream> {
+        self.inner.outbound.enter(peer, usize::MAX)
     }
 
     /// Stops the network task: every connection closes.
