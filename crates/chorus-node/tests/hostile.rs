@@ -7,7 +7,9 @@
 //! - a node that runs `software.python` itself keeps the question at home;
 //! - a node with no specialists sends it at most one task: after that one
 //!   fails, the stranger is demoted and an honest provider answers every
-//!   question.
+//!   question;
+//! - a provider record alone (a stranger that announces a specialist its
+//!   status does not serve) does not make the specialist reachable.
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
 use std::collections::BTreeSet;
@@ -188,5 +190,50 @@ async fn a_receipt_for_four_billion_tokens_is_credited_what_arrived() {
     let ledger = cluster.requester.store().ledger(&boaster.peer_id().to_string()).unwrap();
     assert_eq!((ledger.tasks_received, ledger.tokens_received), (1, 1), "{ledger:?}");
     assert_eq!(subtasks[0].tokens, 1);
+    boaster.shutdown();
+}
+
+/// Provides [`SPECIALIST`] in the DHT, but its status serves nothing.
+struct Hollow;
+
+impl TaskService for Hollow {
+    fn status(&self) -> PeerStatus {
+        PeerStatus { version: chorus_net::PROTOCOL_VERSION, serving: true, ..PeerStatus::default() }
+    }
+
+    fn start(&self, _requester: PeerId, request: TaskRequest) -> Result<mpsc::Receiver<ServiceEvent>, TaskError> {
+        Err(TaskError::new(TaskErrorCode::UnknownSpecialist, request.specialist))
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_provider_record_alone_does_not_make_a_specialist_reachable() {
+    let root = tempfile::tempdir().unwrap();
+    let servers = vec![("honest".to_owned(), BTreeSet::from(["general.assistant".to_owned()]))];
+    let cluster = start_cluster(&base(), root.path().to_path_buf(), servers).await.expect("cluster forms");
+    let honest_network = cluster.servers[0].node.network().expect("joined");
+    let requester_network = cluster.requester.network().expect("joined");
+    let query = "How do I reverse a list in Python?";
+
+    // Its record is found, but it does not say it serves the specialist:
+    // the conductor does not plan with it.
+    let hollow = join(&honest_network, Arc::new(Hollow)).await;
+    finds(&requester_network, hollow.peer_id()).await;
+    let reachable = cluster.requester.conductor().reachable(query).await;
+    assert!(!reachable.contains(SPECIALIST), "a bare provider record counted: {reachable:?}");
+
+    // A provider that answers for it does count.
+    let boaster = join(&honest_network, Arc::new(Boaster)).await;
+    finds(&requester_network, boaster.peer_id()).await;
+    let mut counted = false;
+    for _ in 0..20 {
+        if cluster.requester.conductor().reachable(query).await.contains(SPECIALIST) {
+            counted = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    assert!(counted, "a provider that serves the specialist was never counted");
+    hollow.shutdown();
     boaster.shutdown();
 }

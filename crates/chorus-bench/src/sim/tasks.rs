@@ -117,13 +117,11 @@ impl Asker {
                 chorus_core::now_ms(),
             ));
         }
-        if candidates.is_empty() && !targets.is_empty() {
-            self.cache.forget(specialist); // stale providers: look again next time
+        let ranked = rank_executors(&candidates, &self.policy);
+        if ranked.is_empty() && !targets.is_empty() {
+            self.cache.forget(specialist); // none answered or serves it: look again next time
         }
-        rank_executors(&candidates, &self.policy)
-            .into_iter()
-            .filter_map(|placement| placement.executor.parse::<PeerId>().ok())
-            .collect()
+        ranked.into_iter().filter_map(|placement| placement.executor.parse::<PeerId>().ok()).collect()
     }
 
     /// Runs one task as the conductor does: each attempt on the best

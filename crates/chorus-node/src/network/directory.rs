@@ -108,14 +108,12 @@ impl NetworkDirectory {
             };
             (peer, outcome)
         });
-        let mut answered = 0;
         let mut networks = HashMap::new();
         for (peer, outcome) in join_all(probes).await {
             let Some((network, status)) = outcome else {
                 tracing::debug!(%peer, "no status answer");
                 continue;
             };
-            answered += 1;
             networks.insert(peer, network);
             let id = peer.to_string();
             let peer_standing = self.store.ledger(&id).map(|entry| standing(&entry)).unwrap_or(0);
@@ -132,10 +130,12 @@ impl NetworkDirectory {
                 chorus_core::now_ms(),
             ));
         }
-        if answered == 0 && !targets.is_empty() {
-            self.providers.forget(specialist_id); // stale providers: look again next time
+        let ranked = rank_executors(&candidates, &self.policy);
+        if !targets.is_empty() && !ranked.iter().any(|placement| !placement.local) {
+            // No provider asked answered or serves it now: look again next time.
+            self.providers.forget(specialist_id);
         }
-        rank_executors(&candidates, &self.policy)
+        ranked
             .into_iter()
             .filter_map(|placement| {
                 if placement.local {
