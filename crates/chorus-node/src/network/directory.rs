@@ -6,10 +6,10 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use chorus_core::{
-    Candidate, Catalog, Executor, ExecutorDirectory, PlacementPolicy, Store, diverse_probe_targets, rank_executors,
-    standing,
+    Candidate, Catalog, Executor, ExecutorDirectory, Measured, PlacementPolicy, Store, diverse_probe_targets,
+    rank_executors, standing,
 };
-use chorus_net::{Network, PeerId};
+use chorus_net::{Network, PeerId, PeerStatus};
 use futures::future::{BoxFuture, join_all};
 
 use super::Requester;
@@ -103,19 +103,7 @@ impl NetworkDirectory {
     ) -> Vec<(chorus_core::Placement, Option<(PeerId, Network)>)> {
         let mut candidates = Vec::new();
         if self.local.serves(specialist_id) && !exclude.iter().any(|id| id == "local") {
-            candidates.push(Candidate {
-                executor: "local".to_owned(),
-                local: true,
-                has_specialist: true,
-                serving: true,
-                free_slots: 1,
-                total_slots: 1,
-                rtt_ms: Some(0),
-                tokens_per_s: None,
-                standing: 0,
-                measured: None,
-                demoted: false,
-            });
+            candidates.push(local_candidate());
         }
         let providers: Vec<String> = self
             .providers(specialist_id)
@@ -171,26 +159,15 @@ impl NetworkDirectory {
             let peer_standing = self.store.ledger(&id).map(|entry| standing(&entry)).unwrap_or(0);
             // What this device measured of it; its status is its own word.
             let record = self.store.peer_record(&id);
-            candidates.push(Candidate {
-                // A peer of another protocol version would refuse the
-                // task (docs/PROTOCOL.md, "Versions").
-                has_specialist: status.version == chorus_net::PROTOCOL_VERSION
-                    && status.specialists.iter().any(|served| served == specialist_id),
-                serving: status.serving,
-                free_slots: status.free_slots,
-                total_slots: status.total_slots,
-                rtt_ms: rtt.get(&id).copied(),
-                tokens_per_s: (status.tokens_per_s > 0.0).then_some(status.tokens_per_s),
-                standing: peer_standing,
-                measured: record.measured().then(|| chorus_core::Measured {
-                    tokens_per_s: record.tokens_per_s(),
-                    succeeded: record.succeeded,
-                    failed: record.failed,
-                }),
-                demoted: record.demoted(chorus_core::now_ms()),
-                executor: id,
-                local: false,
+            let measured = record.measured().then(|| Measured {
+                tokens_per_s: record.tokens_per_s(),
+                succeeded: record.succeeded,
+                failed: record.failed,
             });
+            let rtt_ms = rtt.get(&id).copied();
+            let demoted = record.demoted(chorus_core::now_ms());
+            let seen = PeerSeen { rtt_ms, standing: peer_standing, measured, demoted };
+            candidates.push(peer_candidate(id, &status, specialist_id, seen));
         }
         if answered == 0 && !targets.is_empty() {
             self.forget(specialist_id); // stale providers: look again next time
@@ -206,6 +183,57 @@ impl NetworkDirectory {
                 Some((placement, Some((peer, network))))
             })
             .collect()
+    }
+}
+
+/// This device as a placement candidate for a specialist it serves.
+pub(crate) fn local_candidate() -> Candidate {
+    Candidate {
+        executor: "local".to_owned(),
+        local: true,
+        has_specialist: true,
+        serving: true,
+        free_slots: 1,
+        total_slots: 1,
+        rtt_ms: Some(0),
+        tokens_per_s: None,
+        standing: 0,
+        measured: None,
+        demoted: false,
+    }
+}
+
+/// What this device knows of a peer itself: its round trip, its standing
+/// in the ledger, what it measured of its tasks, whether it is demoted.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct PeerSeen {
+    pub(crate) rtt_ms: Option<u32>,
+    pub(crate) standing: i64,
+    pub(crate) measured: Option<Measured>,
+    pub(crate) demoted: bool,
+}
+
+/// A peer that answered a status probe, as a placement candidate for
+/// `specialist_id`. Its status is its own word: it says whether to try the
+/// peer at all (the specialist listed, serving, this protocol version) and
+/// its claimed speed, which placement caps and counts only until it has
+/// measured one; everything else is what this device saw.
+pub(crate) fn peer_candidate(id: String, status: &PeerStatus, specialist_id: &str, seen: PeerSeen) -> Candidate {
+    Candidate {
+        // A peer of another protocol version would refuse the task
+        // (docs/PROTOCOL.md, "Versions").
+        has_specialist: status.version == chorus_net::PROTOCOL_VERSION
+            && status.specialists.iter().any(|served| served == specialist_id),
+        serving: status.serving,
+        free_slots: status.free_slots,
+        total_slots: status.total_slots,
+        rtt_ms: seen.rtt_ms,
+        tokens_per_s: (status.tokens_per_s > 0.0).then_some(status.tokens_per_s),
+        standing: seen.standing,
+        measured: seen.measured,
+        demoted: seen.demoted,
+        executor: id,
+        local: false,
     }
 }
 

@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::host::HostProbe;
 
-mod directory;
+pub(crate) mod directory;
 mod remote;
 mod requester;
 mod service;
