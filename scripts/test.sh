@@ -3,7 +3,8 @@
 # npm packages of the js-libp2p interop test, the format check, then every
 # test of the workspace — unit tests, the engine on the real embedded model,
 # the network, the CLI (the interop test among them), the app shell — the
-# lints, and last the end-to-end test of the desktop app (scripts/e2e.sh).
+# lints, a short run of every fuzz target (scripts/fuzz.sh), and last the
+# end-to-end test of the desktop app (scripts/e2e.sh).
 #
 #   scripts/test.sh [NEXTEST ARGS…]      (extra arguments go to cargo nextest)
 #
@@ -112,6 +113,12 @@ stage clippy cargo clippy --workspace --all-targets --quiet -- -D warnings
 # chorus-engine without llama.cpp (the build the Android check uses) must
 # stay warning-free too.
 stage clippy-no-llama cargo clippy -p chorus-engine --no-default-features --quiet -- -D warnings
+
+# Every fuzz target of fuzz/ for a short bounded time on its checked-in
+# corpus (scripts/fuzz.sh, nightly and cargo-fuzz installed when missing):
+# an input that breaks an invariant again, or a new one found in the time,
+# fails the stage. The long runs and their figures: RELIABILITY.md.
+stage fuzz scripts/fuzz.sh "${CHORUS_FUZZ_SECONDS:-15}"
 
 # The app and every crate under it, llama.cpp aside, for Android, with its
 # cfg(mobile) code.

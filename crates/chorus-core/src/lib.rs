@@ -11,6 +11,9 @@
 mod catalog;
 mod conductor;
 mod download;
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing;
 mod journal;
 mod models;
 mod placement;

@@ -40,6 +40,9 @@
 #[cfg(feature = "llama")]
 mod backend;
 mod error;
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing;
 mod gguf;
 #[cfg(feature = "llama")]
 mod model;
@@ -54,7 +57,7 @@ mod unavailable;
 mod worker;
 
 pub use error::{EngineError, GenerateError, LoadError};
-pub use gguf::{GgufError, GgufInfo, inspect as inspect_gguf};
+pub use gguf::{GgufError, GgufInfo, inspect as inspect_gguf, inspect_reader as inspect_gguf_reader};
 #[cfg(feature = "llama")]
 pub use model::{Engine, Model, json_schema_to_grammar};
 pub use options::{EngineOptions, ModelInfo, ModelOptions};

@@ -6,6 +6,11 @@
 //! token generated, by llama.cpp in a child process: this test binary run
 //! again on `loads_the_file_named_in_the_environment`. A `GGML_ASSERT` there
 //! would kill the child, not this test; the control case shows it does.
+//!
+//! The same for every input of the GGUF fuzz target (`fuzz/corpus/gguf_inspect/`,
+//! its crashes in `fuzz/artifacts/gguf_inspect/` and any folder named in
+//! `CHORUS_GGUF_REPLAY`) that the check accepts: loaded, and a token asked
+//! for, in a child, where a failed load is fine but an abort is not.
 #![cfg(feature = "llama")]
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
@@ -21,6 +26,9 @@ use common::header::{Header, Val, kv};
 const CHILD_FILE: &str = "CHORUS_GGUF_LOAD_CHILD";
 /// Set in the child: load with llama.cpp directly, without the check.
 const CHILD_RAW: &str = "CHORUS_GGUF_LOAD_RAW";
+/// Set in the child: the load and the generation may fail (a fuzz input),
+/// only the process must survive them.
+const CHILD_MAY_FAIL: &str = "CHORUS_GGUF_LOAD_MAY_FAIL";
 const CHILD_TEST: &str = "loads_the_file_named_in_the_environment";
 
 /// The child's work: load the file, generate a token, exit cleanly. Raw:
@@ -37,9 +45,19 @@ fn loads_the_file_named_in_the_environment() {
     }
     let engine = Engine::new(EngineOptions { threads: Some(1) }).expect("engine");
     let options = ModelOptions { context: 512, parallel: 1, ..ModelOptions::default() };
-    let model = engine.load(Path::new(&path), &options).expect("llama.cpp loads the file");
     let request =
         GenerateRequest::chat(vec![ChatMessage::user("Hi")]).with_sampling(SamplingParams::greedy()).with_max_tokens(2);
+    if std::env::var_os(CHILD_MAY_FAIL).is_some() {
+        match engine.load(Path::new(&path), &options) {
+            Ok(model) => {
+                let outcome = model.generate(request).map(|generation| generation.blocking_complete());
+                eprintln!("loaded; generation: {outcome:?}");
+            }
+            Err(error) => eprintln!("refused: {error}"),
+        }
+        return;
+    }
+    let model = engine.load(Path::new(&path), &options).expect("llama.cpp loads the file");
     let completion = model.generate(request).expect("starts").blocking_complete().expect("completes");
     assert!(completion.completion_tokens >= 1);
 }
@@ -47,10 +65,15 @@ fn loads_the_file_named_in_the_environment() {
 /// Runs the child on `path` (`raw`: without the check): how it ended, and
 /// the end of what it said.
 fn load_in_child(path: &Path, raw: bool) -> (ExitStatus, String) {
+    load_in_child_with(path, raw.then_some(CHILD_RAW))
+}
+
+/// Runs the child on `path`, with `mode` (if any) set in its environment.
+fn load_in_child_with(path: &Path, mode: Option<&str>) -> (ExitStatus, String) {
     let mut child = Command::new(std::env::current_exe().expect("this test binary"));
     child.args(["--exact", CHILD_TEST, "--test-threads=1", "--nocapture"]).env(CHILD_FILE, path);
-    if raw {
-        child.env(CHILD_RAW, "1");
+    if let Some(mode) = mode {
+        child.env(mode, "1");
     }
     let output = child.output().expect("the child runs");
     let stderr = String::from_utf8_lossy(&output.stderr);
@@ -113,4 +136,29 @@ fn a_copy_the_check_refuses_kills_the_child() {
     let (status, how) = load_in_child(&path, true);
     // Killed by a signal (SIGABRT), not a failed load or a failed assertion.
     assert!(status.code().is_none(), "llama.cpp did not abort on a block count of 0: {how}");
+}
+
+/// Every input of the GGUF fuzz target the check accepts, loaded by
+/// llama.cpp in a child: refusing it is fine, ending the process is not.
+#[test]
+fn what_the_check_accepts_of_the_fuzz_inputs_does_not_abort_llama_cpp() {
+    let fuzz = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz");
+    let mut folders = vec![fuzz.join("corpus/gguf_inspect"), fuzz.join("artifacts/gguf_inspect")];
+    folders.extend(std::env::var_os("CHORUS_GGUF_REPLAY").map(std::path::PathBuf::from));
+    let mut accepted = 0;
+    for folder in folders.iter().filter(|folder| folder.is_dir()) {
+        let mut paths: Vec<_> =
+            std::fs::read_dir(folder).expect("a corpus folder").map(|e| e.expect("entry").path()).collect();
+        paths.sort();
+        for path in paths {
+            if chorus_engine::inspect_gguf(&path).is_err() {
+                continue;
+            }
+            accepted += 1;
+            let (status, how) = load_in_child_with(&path, Some(CHILD_MAY_FAIL));
+            assert!(status.code().is_some(), "llama.cpp ended the process on {}: {how}", path.display());
+        }
+    }
+    // The seeds alone hold three files the check accepts.
+    assert!(accepted >= 3, "only {accepted} accepted inputs in {folders:?}");
 }

@@ -18,6 +18,9 @@
 mod behaviour;
 mod client;
 mod config;
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing;
 mod identity;
 mod ip_limits;
 mod key;

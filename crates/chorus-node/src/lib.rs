@@ -16,6 +16,9 @@ mod cluster;
 mod code;
 mod conduct;
 mod folder;
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing;
 mod host;
 mod local;
 mod models;

@@ -9,8 +9,10 @@
 //! matter most: a block count outside 1–512, more than 1024 experts or
 //! inconsistent expert counts, an unknown RoPE scaling type, key and value
 //! head sizes that differ (or a RoPE dimension that differs from them), a
-//! vocabulary with a repeated token, and a tokenizer that adds a BOS or EOS
-//! token it does not have. (Checked against the vendored llama.cpp: a
+//! vocabulary with a repeated token, a tokenizer that adds a BOS or EOS
+//! token it does not have, and an SPM vocabulary without a token for every
+//! byte (llama.cpp loads it, then throws on the first prompt it cannot
+//! spell, which ends the process). (Checked against the vendored llama.cpp: a
 //! repeated token, an unknown RoPE scaling type, a block count of 0 or 513,
 //! 2000 experts or inconsistent expert, group or next-token-layer counts
 //! each end its process with `SIGABRT`.) A few rules are stricter than
@@ -18,7 +20,7 @@
 //! EOS id outside the vocabulary (llama.cpp warns and falls back to its
 //! default), a context length of 0.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::Path;
 
 use super::GgufError;
@@ -175,6 +177,9 @@ fn tokenizer(keys: &Keys<'_>) -> Result<(), GgufError> {
     }
     if let Some(strings) = &tokens.strings {
         repeated_token(keys, strings)?;
+        if kind.model == "llama" {
+            spells_every_byte(keys, strings)?;
+        }
     }
     for (key, types) in [
         ("tokenizer.ggml.scores", &[ValueType::F32, ValueType::I32][..]),
@@ -219,6 +224,25 @@ fn repeated_token(keys: &Keys<'_>, strings: &[Vec<u8>]) -> Result<(), GgufError>
         if let Some(first) = seen.insert(text.clone(), index) {
             let shown = String::from_utf8_lossy(&text);
             let reason = format!("repeats token {first} ({shown:?}) at {index}; llama.cpp aborts on a repeated token");
+            return Err(keys.bad(TOKENS, reason));
+        }
+    }
+    Ok(())
+}
+
+/// llama.cpp's SPM tokenizer (`llama`) spells a piece of text no token
+/// covers byte by byte, as the token `<0xXX>` or the byte itself, and
+/// throws when neither is in the vocabulary; through the C API the
+/// exception ends the process at the first such prompt (found by the
+/// `gguf_inspect` fuzz target, RELIABILITY.md). So every byte must have one.
+fn spells_every_byte(keys: &Keys<'_>, strings: &[Vec<u8>]) -> Result<(), GgufError> {
+    let known: HashSet<&[u8]> = strings.iter().map(Vec::as_slice).collect();
+    for byte in 0..=u8::MAX {
+        let hex = format!("<0x{byte:02X}>");
+        if !known.contains(hex.as_bytes()) && !known.contains(&[byte][..]) {
+            let reason = format!(
+                "has no token for the byte 0x{byte:02X} (neither {hex} nor the byte itself); llama.cpp's SPM tokenizer ends the process on text it cannot spell"
+            );
             return Err(keys.bad(TOKENS, reason));
         }
     }

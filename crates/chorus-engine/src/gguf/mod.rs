@@ -32,6 +32,7 @@ mod tests;
 
 use std::collections::BTreeMap;
 use std::fs::File;
+use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
 use reader::{Reader, Value, ValueType};
@@ -237,8 +238,22 @@ pub struct GgufInfo {
 /// A [`GgufError`] naming what is wrong and where.
 pub fn inspect(path: &Path) -> Result<GgufInfo, GgufError> {
     let file = File::open(path).map_err(|source| GgufError::Open { path: path.to_path_buf(), source })?;
-    let file_size = file.metadata().map_err(|source| GgufError::Open { path: path.to_path_buf(), source })?.len();
-    header(&mut Reader::new(file, path, file_size))
+    inspect_reader(file, path)
+}
+
+/// [`inspect`] over any seekable source of a GGUF file's bytes (a file
+/// already open, bytes in memory through [`std::io::Cursor`]), read from
+/// its start to its end; `name` is the path the errors give. The same
+/// rules, the same answer as for a file of these bytes.
+///
+/// # Errors
+/// A [`GgufError`] naming what is wrong and where; [`GgufError::Open`]
+/// when the source cannot tell its size.
+pub fn inspect_reader(mut source: impl Read + Seek, name: &Path) -> Result<GgufInfo, GgufError> {
+    let open = |source| GgufError::Open { path: name.to_path_buf(), source };
+    let file_size = source.seek(SeekFrom::End(0)).map_err(open)?;
+    source.seek(SeekFrom::Start(0)).map_err(open)?;
+    header(&mut Reader::new(source, name, file_size))
 }
 
 fn header(reader: &mut Reader<'_>) -> Result<GgufInfo, GgufError> {

@@ -2,8 +2,7 @@
 //! values, each checked against the file's size before it is read, so a
 //! length field that lies is a typed error and never an allocation.
 
-use std::fs::File;
-use std::io::{BufReader, Read};
+use std::io::{BufReader, Read, Seek};
 use std::path::Path;
 
 use super::GgufError;
@@ -127,17 +126,25 @@ pub(super) struct Array {
     pub(super) strings: Option<Vec<Vec<u8>>>,
 }
 
+/// Where the header's bytes come from: a file, or bytes in memory.
+pub(super) trait Source: Read + Seek {}
+
+impl<T: Read + Seek> Source for T {}
+
 /// The header's bytes, read front to back.
 pub(super) struct Reader<'a> {
-    inner: BufReader<File>,
+    inner: BufReader<Box<dyn Source + 'a>>,
     pub(super) path: &'a Path,
     pub(super) file_size: u64,
     pub(super) position: u64,
 }
 
 impl<'a> Reader<'a> {
-    pub(super) fn new(file: File, path: &'a Path, file_size: u64) -> Self {
-        Self { inner: BufReader::with_capacity(1 << 16, file), path, file_size, position: 0 }
+    /// Reads `source` (positioned at its start, `file_size` bytes long);
+    /// errors name `path`.
+    pub(super) fn new(source: impl Source + 'a, path: &'a Path, file_size: u64) -> Self {
+        let source: Box<dyn Source + 'a> = Box::new(source);
+        Self { inner: BufReader::with_capacity(1 << 16, source), path, file_size, position: 0 }
     }
 
     pub(super) fn truncated(&self, what: &'static str, needed: u64) -> GgufError {

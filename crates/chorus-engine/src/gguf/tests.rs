@@ -19,6 +19,18 @@ fn key_u32(out: &mut Vec<u8>, key: &str, value: u32) {
 
 /// A minimal GGUF llama.cpp's rules accept: one F32 tensor of 8 elements.
 fn tiny_gguf(arch: Option<&str>, data_len: usize) -> Vec<u8> {
+    tiny_gguf_with(arch, data_len, &spm_tokens())
+}
+
+/// The tiny file's vocabulary: three special tokens and the 256 byte
+/// tokens an SPM vocabulary needs.
+fn spm_tokens() -> Vec<Vec<u8>> {
+    let special = ["<unk>", "<s>", "</s>"].map(|token| token.as_bytes().to_vec());
+    special.into_iter().chain((0..=u8::MAX).map(|byte| format!("<0x{byte:02X}>").into_bytes())).collect()
+}
+
+/// [`tiny_gguf`] with these tokens.
+fn tiny_gguf_with(arch: Option<&str>, data_len: usize, tokens: &[Vec<u8>]) -> Vec<u8> {
     let mut out = Vec::new();
     out.extend(MAGIC);
     out.extend(3u32.to_le_bytes());
@@ -39,9 +51,10 @@ fn tiny_gguf(arch: Option<&str>, data_len: usize) -> Vec<u8> {
     string(&mut out, "tokenizer.ggml.tokens");
     out.extend(9u32.to_le_bytes());
     out.extend(8u32.to_le_bytes());
-    out.extend(3u64.to_le_bytes());
-    for token in ["<unk>", "<s>", "</s>"] {
-        string(&mut out, token);
+    out.extend((tokens.len() as u64).to_le_bytes());
+    for token in tokens {
+        out.extend((token.len() as u64).to_le_bytes());
+        out.extend(token);
     }
     string(&mut out, "weight");
     out.extend(1u32.to_le_bytes());
@@ -120,4 +133,28 @@ fn rejects_absurd_lengths() {
     bytes[24..32].copy_from_slice(&u64::MAX.to_le_bytes());
     let file = write(&bytes);
     assert!(matches!(inspect(file.path()), Err(GgufError::Malformed { .. })));
+}
+
+/// An SPM vocabulary must spell every byte: llama.cpp loads one that
+/// cannot, then ends the process on the first prompt it cannot spell (the
+/// `gguf_inspect` fuzz target's finding, `fuzz/corpus/gguf_inspect/regress-spm-without-byte-tokens`).
+#[test]
+fn an_spm_vocabulary_spells_every_byte() {
+    for (missing, replacement) in [("<0x48>", "<0x4h>"), ("<0x00>", "<0x0g>")] {
+        let mut tokens = spm_tokens();
+        let at = tokens.iter().position(|token| token == missing.as_bytes()).expect("the byte token");
+        tokens[at] = replacement.as_bytes().to_vec();
+        let file = write(&tiny_gguf_with(Some("llama"), 32, &tokens));
+        let error = inspect(file.path()).expect_err("a byte without a token");
+        assert!(
+            matches!(&error, GgufError::BadKey { key, reason, .. } if key == "tokenizer.ggml.tokens" && reason.contains(&missing[1..5])),
+            "{error}"
+        );
+    }
+    // The byte itself as a token spells it too.
+    let mut tokens = spm_tokens();
+    let at = tokens.iter().position(|token| token == b"<0x48>").expect("the byte token");
+    tokens[at] = b"H".to_vec();
+    let file = write(&tiny_gguf_with(Some("llama"), 32, &tokens));
+    assert!(inspect(file.path()).is_ok());
 }

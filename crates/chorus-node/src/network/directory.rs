@@ -5,13 +5,13 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 
-use chorus_core::{Candidate, Catalog, Executor, ExecutorDirectory, PlacementPolicy, Store, rank_executors, standing};
+use chorus_core::{Catalog, Executor, ExecutorDirectory, PlacementPolicy, Store, rank_executors, standing};
 use chorus_net::{Network, PeerId};
 use futures::future::{BoxFuture, join_all};
 
 use super::Requester;
 use super::remote::RemoteExecutor;
-use super::rules::{PROBE_DEADLINE, PROBES, ProviderCache, peer_candidate, probe_targets};
+use super::rules::{PROBE_DEADLINE, PROBES, ProviderCache, local_candidate, peer_candidate, probe_targets};
 
 /// This device and the network: where sub-tasks can run, best first.
 pub(crate) struct NetworkDirectory {
@@ -57,19 +57,7 @@ impl NetworkDirectory {
     ) -> Vec<(chorus_core::Placement, Option<(PeerId, Network)>)> {
         let mut candidates = Vec::new();
         if self.local.serves(specialist_id) && !exclude.iter().any(|id| id == "local") {
-            candidates.push(Candidate {
-                executor: "local".to_owned(),
-                local: true,
-                has_specialist: true,
-                serving: true,
-                free_slots: 1,
-                total_slots: 1,
-                rtt_ms: Some(0),
-                tokens_per_s: None,
-                standing: 0,
-                measured: None,
-                demoted: false,
-            });
+            candidates.push(local_candidate());
         }
         // What this device measured of each provider decides which are asked.
         let record = |peer: &str| self.store.peer_record(peer);

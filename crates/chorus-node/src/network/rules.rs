@@ -68,6 +68,25 @@ pub fn peer_candidate(
     }
 }
 
+/// This device as a placement candidate for a specialist it serves (the
+/// ranking decides against peers with what this device measured of them).
+#[must_use]
+pub fn local_candidate() -> Candidate {
+    Candidate {
+        executor: "local".to_owned(),
+        local: true,
+        has_specialist: true,
+        serving: true,
+        free_slots: 1,
+        total_slots: 1,
+        rtt_ms: Some(0),
+        tokens_per_s: None,
+        standing: 0,
+        measured: None,
+        demoted: false,
+    }
+}
+
 /// What a peer's task error means to the retry logic. The code is what the
 /// peer (or this side's client) said; it only chooses between retrying the
 /// same peer or not, never where else the task goes.

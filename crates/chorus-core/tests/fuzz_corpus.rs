@@ -1,0 +1,36 @@
+//! The checked-in fuzz corpus (`fuzz/corpus/<target>/`) replayed through
+//! the bodies of this crate's fuzz targets (`chorus_core::fuzzing`) on the
+//! stable toolchain: an input the fuzzer once found interesting that now
+//! breaks an invariant fails here, without nightly or cargo-fuzz.
+#![allow(clippy::expect_used)]
+
+use std::path::Path;
+
+/// Runs `check` on every file of the target's corpus, naming each first
+/// (a failure's output ends with the file that broke it).
+fn replay(target: &str, check: fn(&[u8])) {
+    let folder = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz/corpus").join(target);
+    let mut paths: Vec<_> =
+        std::fs::read_dir(&folder).expect("the corpus folder").map(|entry| entry.expect("an entry").path()).collect();
+    paths.sort();
+    assert!(!paths.is_empty(), "no corpus in {}", folder.display());
+    for path in paths {
+        eprintln!("{}", path.display());
+        check(&std::fs::read(&path).expect("a corpus file"));
+    }
+}
+
+#[test]
+fn plan_repair_corpus() {
+    replay("plan_repair", chorus_core::fuzzing::plan_repair);
+}
+
+#[test]
+fn catalog_corpus() {
+    replay("catalog", chorus_core::fuzzing::catalog);
+}
+
+#[test]
+fn admission_queue_corpus() {
+    replay("admission_queue", chorus_core::fuzzing::admission_queue);
+}

@@ -1,0 +1,3 @@
+#![no_main]
+//! The body and its invariants: `chorus_core::fuzzing::plan_repair`.
+libfuzzer_sys::fuzz_target!(|data: &[u8]| chorus_core::fuzzing::plan_repair(data));
