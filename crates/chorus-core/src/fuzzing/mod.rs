@@ -15,7 +15,7 @@ use crate::routing::{AllSpecialists, QueryKind, Router};
 
 pub use admission::admission_queue;
 
-/// The fuzzer's bytes read front to back as small numbers and text; past
+/// The fuzzer's bytes read front to back as small numbers and pieces; past
 /// the end every read gives zero or nothing, so any input is a whole case.
 #[derive(Debug, Clone)]
 pub struct Input<'a> {
@@ -34,11 +34,6 @@ impl<'a> Input<'a> {
         let Some((&first, rest)) = self.bytes.split_first() else { return 0 };
         self.bytes = rest;
         first
-    }
-
-    /// The next four bytes as a little-endian u32.
-    pub fn u32(&mut self) -> u32 {
-        u32::from_le_bytes([self.byte(), self.byte(), self.byte(), self.byte()])
     }
 
     /// The bytes up to the next `separator` (dropped), or all that is left.
