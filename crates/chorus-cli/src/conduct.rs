@@ -110,7 +110,7 @@ fn show(stdout: &mut impl Write, event: &ConductorEvent, show_sent: bool) -> any
         ConductorEvent::Analysis { kind, reason, specialists } => {
             eprintln!("· {kind} query → {} ({reason})", specialists.join(", "));
         }
-        ConductorEvent::Plan { source, subtasks, repairs } => {
+        ConductorEvent::Plan { source, subtasks, repairs, not_planned } => {
             eprintln!("· plan ({}):", serde_json::to_value(source)?.as_str().unwrap_or("?"));
             for step in subtasks {
                 let after = if step.depends_on.is_empty() {
@@ -123,6 +123,9 @@ fn show(stdout: &mut impl Write, event: &ConductorEvent, show_sent: bool) -> any
             }
             for repair in repairs {
                 eprintln!("  (repair: {repair})");
+            }
+            for part in not_planned {
+                eprintln!("  (not done: {:?}: {})", part.part, part.reason);
             }
         }
         ConductorEvent::SubtaskStarted {
@@ -176,10 +179,15 @@ fn show(stdout: &mut impl Write, event: &ConductorEvent, show_sent: bool) -> any
             stdout.flush()?;
         }
         ConductorEvent::Error { message, .. } => eprintln!("· failed: {message}"),
-        ConductorEvent::Done { subtasks, ms, .. } => {
+        ConductorEvent::Done { subtasks, ms, coverage, .. } => {
             writeln!(stdout)?;
             let done = subtasks.iter().filter(|s| s.status == SubtaskStatus::Done).count();
             eprintln!("· {done}/{} sub-tasks done, {:.1} s in all", subtasks.len(), *ms as f64 / 1000.0);
+            if subtasks.len() > 1 {
+                let kept: Vec<String> =
+                    coverage.iter().map(|part| format!("{}. {:.0} %", part.index + 1, part.coverage * 100.0)).collect();
+                eprintln!("· the answer keeps of each part's words: {}", kept.join(", "));
+            }
         }
     }
     Ok(())

@@ -29,9 +29,9 @@ pub use catalog::{
     UNVERIFIED_SIZE_MARGIN_PERCENT, recommend,
 };
 pub use conductor::{
-    Conductor, ConductorConfig, ConductorError, ConductorEvent, Executor, ExecutorDirectory, ExecutorError,
-    ExecutorErrorKind, GenerationChunk, GenerationSpec, GenerationStream, SentText, StaticExecutors, SubtaskReport,
-    TextGenerator,
+    Conductor, ConductorConfig, ConductorError, ConductorEvent, ConductorWriting, Executor, ExecutorDirectory,
+    ExecutorError, ExecutorErrorKind, GenerationChunk, GenerationSpec, GenerationStream, MIN_PART_COVERAGE,
+    PartCoverage, SentText, StaticExecutors, SubtaskReport, TextGenerator, clean_part, compose, coverage,
 };
 pub use download::{
     DownloadError, DownloadOptions, DownloadOutcome, DownloadProgress, DownloadRequest, Downloader, MAX_REDIRECTS,
@@ -49,8 +49,8 @@ pub use placement::{
     standing,
 };
 pub use plan::{
-    NextActions, Plan, PlanRules, PlanSource, PlanStep, PlannedSubtask, RawPlan, SubtaskStatus, fallback_plan,
-    next_actions, plan_schema, repair_plan,
+    NextActions, Plan, PlanRules, PlanSource, PlanStep, PlannedSubtask, RawPlan, SubtaskStatus, UnplannedPart,
+    fallback_plan, next_actions, plan_schema, repair_plan,
 };
 pub use privacy::{RedactedItem, Redaction, Redactor, Restorer, context_share, residual_personal_data, word_count};
 pub use recognise::{Finding, PiiKind, Recogniser};

@@ -42,6 +42,10 @@ pub enum PlanSource {
     /// specialist, no model) because a peer would run it: each peer sees
     /// only its own part, and the parts' answers are joined in order.
     Split,
+    /// Built from the analysis, which already named the parts and their
+    /// specialists: a small conductor model's draft would only add
+    /// mistakes, so it is not asked (see [`crate::ConductorConfig`]).
+    Analysis,
 }
 
 /// A validated plan: every specialist reachable, every task non-empty,
@@ -54,6 +58,19 @@ pub struct Plan {
     pub source: PlanSource,
     /// What was repaired, in words (empty for a plan taken as written).
     pub repairs: Vec<String>,
+    /// Parts of the question no sub-task does (no specialist for them can
+    /// be reached, or the plan is full): the answer names each.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub not_planned: Vec<UnplannedPart>,
+}
+
+/// A part of the question the plan leaves undone, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UnplannedPart {
+    /// The words of the question that ask for it.
+    pub part: String,
+    /// Why no sub-task does it.
+    pub reason: String,
 }
 
 /// One validated sub-task.
@@ -67,6 +84,10 @@ pub struct PlanStep {
     pub task: String,
     /// 0-based indices of earlier sub-tasks it needs.
     pub depends_on: Vec<usize>,
+    /// The words of the question this step answers, when the plan knows
+    /// them: the heading of its result in the answer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub part: Option<String>,
 }
 
 impl Plan {
@@ -180,7 +201,13 @@ pub fn repair_plan(raw: &RawPlan, rules: &PlanRules<'_>, reroute: impl Fn(&str) 
                 )),
             }
         }
-        steps.push(PlanStep { index, specialist, task: task.to_owned(), depends_on: depends_on.into_iter().collect() });
+        steps.push(PlanStep {
+            index,
+            specialist,
+            task: task.to_owned(),
+            depends_on: depends_on.into_iter().collect(),
+            part: None,
+        });
         renumber.push(Some(index));
     }
     let distinct: BTreeSet<&str> = steps.iter().map(|step| step.specialist.as_str()).collect();
@@ -188,7 +215,7 @@ pub fn repair_plan(raw: &RawPlan, rules: &PlanRules<'_>, reroute: impl Fn(&str) 
         return None;
     }
     let source = if repairs.is_empty() { PlanSource::Model } else { PlanSource::Repaired };
-    Some(Plan { subtasks: steps, source, repairs })
+    Some(Plan { subtasks: steps, source, repairs, not_planned: Vec::new() })
 }
 
 /// A plan of independent sub-tasks, one per `(specialist, task)` pair —
@@ -206,9 +233,10 @@ pub fn fallback_plan(parts: &[(String, String)], max_subtasks: usize, reason: &s
             specialist: specialist.clone(),
             task: task.trim().to_owned(),
             depends_on: Vec::new(),
+            part: None,
         })
         .collect();
-    Plan { subtasks, source: PlanSource::Fallback, repairs: vec![reason.to_owned()] }
+    Plan { subtasks, source: PlanSource::Fallback, repairs: vec![reason.to_owned()], not_planned: Vec::new() }
 }
 
 /// State of one sub-task as the driver tracks it.
@@ -352,12 +380,13 @@ mod tests {
     fn next_actions_follow_the_dag() {
         let plan = Plan {
             subtasks: vec![
-                PlanStep { index: 0, specialist: "a".into(), task: "t".into(), depends_on: vec![] },
-                PlanStep { index: 1, specialist: "b".into(), task: "t".into(), depends_on: vec![] },
-                PlanStep { index: 2, specialist: "c".into(), task: "t".into(), depends_on: vec![0, 1] },
+                PlanStep { index: 0, specialist: "a".into(), task: "t".into(), depends_on: vec![], part: None },
+                PlanStep { index: 1, specialist: "b".into(), task: "t".into(), depends_on: vec![], part: None },
+                PlanStep { index: 2, specialist: "c".into(), task: "t".into(), depends_on: vec![0, 1], part: None },
             ],
             source: PlanSource::Model,
             repairs: vec![],
+            not_planned: vec![],
         };
         use SubtaskStatus::*;
         let cases = [

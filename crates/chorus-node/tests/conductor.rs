@@ -75,7 +75,7 @@ async fn a_composite_query_is_planned_run_in_parallel_and_synthesised() {
     let (id, events) = collect(&node, COMPOSITE).await;
     let ConductorEvent::Analysis { kind, .. } = &events[0] else { panic!("first event: {:?}", events[0]) };
     assert_eq!(kind, "composite");
-    let Some(ConductorEvent::Plan { subtasks, source, repairs }) =
+    let Some(ConductorEvent::Plan { subtasks, source, repairs, .. }) =
         events.iter().find(|event| matches!(event, ConductorEvent::Plan { .. }))
     else {
         panic!("no plan: {events:?}")
@@ -87,10 +87,15 @@ async fn a_composite_query_is_planned_run_in_parallel_and_synthesised() {
     assert!(subtasks.len() >= 2);
     let distinct: BTreeSet<&str> = subtasks.iter().map(|step| step.specialist.as_str()).collect();
     assert!(distinct.len() >= 2, "{distinct:?}");
-    let Some(ConductorEvent::Done { answer, subtasks: reports, .. }) = events.last() else {
+    let Some(ConductorEvent::Done { answer, subtasks: reports, coverage, .. }) = events.last() else {
         panic!("last event: {:?}", events.last())
     };
     assert_eq!(reports.len(), subtasks.len());
+    // Every part's substance is in the answer, and `done` says so.
+    assert_eq!(coverage.len(), reports.len(), "{coverage:?}");
+    for part in coverage {
+        assert!(part.coverage >= chorus_core::MIN_PART_COVERAGE, "part {} lost: {coverage:?}\n{answer}", part.index);
+    }
     for report in reports {
         assert_eq!(report.status, SubtaskStatus::Done, "{report:?}");
         assert!(report.tokens > 0 && !report.text.trim().is_empty());

@@ -84,7 +84,7 @@ export interface ChatState {
   kind: 'simple' | 'composite' | null;
   reason: string;
   specialists: string[];
-  planSource: 'model' | 'repaired' | 'fallback' | 'split' | null;
+  planSource: 'analysis' | 'model' | 'repaired' | 'fallback' | 'split' | null;
   repairs: string[];
   cards: PlanCard[];
   /** The answer so far: the `token` text after the last `answer_reset`. */

@@ -30,13 +30,22 @@ export interface PlanStep {
   specialist: string;
   task: string;
   depends_on: number[];
+  /** The words of the question this step answers, when known. */
+  part?: string;
+}
+
+/** A part of the question no sub-task does, and why. */
+export interface UnplannedPart {
+  part: string;
+  reason: string;
 }
 
 export interface PlanEvent {
   event: 'plan';
-  source: 'model' | 'repaired' | 'fallback' | 'split';
+  source: 'analysis' | 'model' | 'repaired' | 'fallback' | 'split';
   subtasks: PlanStep[];
   repairs: string[];
+  not_planned?: UnplannedPart[];
 }
 
 export interface SubtaskStartedEvent {
@@ -133,6 +142,8 @@ export interface DoneEvent {
   answer: string;
   ms: number;
   subtasks: SubtaskReport[];
+  /** For each done sub-task, the share (0–1) of its content words the answer keeps. */
+  coverage?: { index: number; coverage: number }[];
 }
 
 export interface ErrorEvent {

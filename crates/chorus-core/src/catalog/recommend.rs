@@ -245,7 +245,10 @@ fn profile_score(
             score += PROFESSION_NARROWER * profession_weight(position, tag);
             reasons.push(format!("made for a {tag}, like you ('{}')", profile.profession.trim()));
         } else if let Some((position, tag)) = broader {
-            score += PROFESSION_BROADER * profession_weight(position, tag);
+            // "art student" for a student: no more specific than "student"
+            // itself, however rare the longer tag.
+            score +=
+                PROFESSION_BROADER * profession_weight(position, tag).min(profession_weight(position, &profession));
             reasons.push(format!("serves {tag}s, close to your profession '{}'", profile.profession.trim()));
         }
         if let Some(topic) = specialist

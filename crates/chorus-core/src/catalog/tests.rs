@@ -108,7 +108,7 @@ fn domains_parse_and_print() {
         let json = serde_json::to_string(domain).expect("serialize");
         assert_eq!(json, format!("\"{}\"", domain.as_str()));
     }
-    assert_eq!(Domain::all().len(), 18);
+    assert_eq!(Domain::all().len(), 39);
     assert!(matches!("medicine".parse::<Domain>(), Err(ParseDomainError(_))));
 }
 

@@ -154,6 +154,11 @@ pub struct Specialist {
     /// personal legal matters, personal finance): while the owner keeps
     /// sensitive parts on this device, its sub-tasks never go to a peer.
     pub sensitive: bool,
+    /// Questions a person would ask it (at least three in the bundled
+    /// catalog): with the description, what its semantic routing vector is
+    /// made of.
+    #[serde(default)]
+    pub examples: Vec<String>,
 }
 
 impl Specialist {
@@ -213,7 +218,7 @@ impl LoraAdapter {
     }
 }
 
-/// The area a specialist belongs to (the documented 18 domains).
+/// The area a specialist belongs to (the documented 39 domains).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Domain {
@@ -253,10 +258,52 @@ pub enum Domain {
     Productivity,
     /// Travel, cooking, home and DIY.
     Lifestyle,
+    /// Music theory, classical music, songwriting, instruments, production.
+    Music,
+    /// Drawing and painting, art history, photography, crafts, film, theatre.
+    Arts,
+    /// Pastry, bread, world cuisines, meal planning, drinks, preserving.
+    Food,
+    /// Gardening, houseplants, soil, crops, livestock, beekeeping.
+    Agriculture,
+    /// Civil, structural, mechanical, electrical, electronics, making.
+    Engineering,
+    /// Land use and zoning, transport, housing, public space.
+    UrbanPlanning,
+    /// Home networking, computers, phones, smart home, backups, office IT.
+    ItHelp,
+    /// Phishing, small organisations' security, accounts, incidents, privacy online.
+    Cybersecurity,
+    /// Grants, fundraising, volunteers, governance, impact.
+    Nonprofit,
+    /// Buying a home, renting out, mortgages, valuation, commercial property.
+    RealEstate,
+    /// Babies, school-age children, teenagers, pregnancy, family activities.
+    Parenting,
+    /// Dogs, cats, small pets, aquariums, pet health.
+    Pets,
+    /// Car maintenance and troubleshooting, buying a car, EVs, motorcycles.
+    Automotive,
+    /// Running, strength, cycling, coaching, yoga, the outdoors.
+    Sports,
+    /// Philosophy, religions, literature, linguistics, mythology, ethics.
+    Humanities,
+    /// Immigration, public benefits, civics, public policy, permits.
+    Government,
+    /// Dating, family, friendship, difficult conversations.
+    Relationships,
+    /// Films and TV, books, video games, tabletop games, puzzles.
+    Entertainment,
+    /// Sustainable living, home energy, recycling, conservation, climate policy.
+    Environment,
+    /// Weddings, parties, conferences.
+    Events,
+    /// Fashion, skincare, hair care, interior decorating.
+    Style,
 }
 
 impl Domain {
-    const ALL: [Domain; 18] = [
+    const ALL: [Domain; 39] = [
         Domain::General,
         Domain::Software,
         Domain::DataScience,
@@ -275,6 +322,27 @@ impl Domain {
         Domain::Science,
         Domain::Productivity,
         Domain::Lifestyle,
+        Domain::Music,
+        Domain::Arts,
+        Domain::Food,
+        Domain::Agriculture,
+        Domain::Engineering,
+        Domain::UrbanPlanning,
+        Domain::ItHelp,
+        Domain::Cybersecurity,
+        Domain::Nonprofit,
+        Domain::RealEstate,
+        Domain::Parenting,
+        Domain::Pets,
+        Domain::Automotive,
+        Domain::Sports,
+        Domain::Humanities,
+        Domain::Government,
+        Domain::Relationships,
+        Domain::Entertainment,
+        Domain::Environment,
+        Domain::Events,
+        Domain::Style,
     ];
 
     /// Every domain, in the documented order.
@@ -305,6 +373,27 @@ impl Domain {
             Domain::Science => "science",
             Domain::Productivity => "productivity",
             Domain::Lifestyle => "lifestyle",
+            Domain::Music => "music",
+            Domain::Arts => "arts",
+            Domain::Food => "food",
+            Domain::Agriculture => "agriculture",
+            Domain::Engineering => "engineering",
+            Domain::UrbanPlanning => "urban-planning",
+            Domain::ItHelp => "it-help",
+            Domain::Cybersecurity => "cybersecurity",
+            Domain::Nonprofit => "nonprofit",
+            Domain::RealEstate => "real-estate",
+            Domain::Parenting => "parenting",
+            Domain::Pets => "pets",
+            Domain::Automotive => "automotive",
+            Domain::Sports => "sports",
+            Domain::Humanities => "humanities",
+            Domain::Government => "government",
+            Domain::Relationships => "relationships",
+            Domain::Entertainment => "entertainment",
+            Domain::Environment => "environment",
+            Domain::Events => "events",
+            Domain::Style => "style",
         }
     }
 }

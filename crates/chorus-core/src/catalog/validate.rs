@@ -155,6 +155,9 @@ fn validate_specialist(specialist: &Specialist, base: &BaseModel) -> Result<(), 
             return Err(CatalogError::InvalidKeyword { id: id.to_owned(), keyword: keyword.clone() });
         }
     }
+    for example in &specialist.examples {
+        require_text(id, "examples", example)?;
+    }
     if specialist.languages.is_empty() {
         return Err(CatalogError::UnsupportedLanguage { id: id.to_owned(), language: String::new() });
     }

@@ -41,6 +41,23 @@ pub struct ConductorConfig {
     /// data that could not be redacted, on this device (on this device's
     /// general assistant when no local executor has the specialist).
     pub keep_sensitive_on_device: bool,
+    /// Whether the conductor model plans and writes the answer, or the
+    /// analysis plans and the answer is composed from the parts.
+    pub writing: ConductorWriting,
+}
+
+/// What the conductor model is trusted to write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ConductorWriting {
+    /// A small model (the embedded 135M one): the plan comes from the
+    /// analysis, and the answer is the parts' results, cleaned and headed
+    /// by what each answers. The model writes nothing it would garble.
+    #[default]
+    Compose,
+    /// A larger model (`--model`, a billion parameters or more): it drafts
+    /// the plan (checked and repaired) and writes the answer freely; a part
+    /// whose substance the answer lost is added back.
+    Free,
 }
 
 impl Default for ConductorConfig {
@@ -60,6 +77,7 @@ impl Default for ConductorConfig {
             synthesis_input_chars: 1400,
             private_names: Vec::new(),
             keep_sensitive_on_device: true,
+            writing: ConductorWriting::Compose,
         }
     }
 }

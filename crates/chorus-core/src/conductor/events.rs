@@ -25,12 +25,15 @@ pub enum ConductorEvent {
     },
     /// The plan of a composite query.
     Plan {
-        /// `model`, `repaired` or `fallback`.
+        /// `analysis`, `model`, `repaired`, `fallback` or `split`.
         source: PlanSource,
         /// The sub-tasks.
         subtasks: Vec<crate::plan::PlanStep>,
         /// What was repaired, in words.
         repairs: Vec<String>,
+        /// Parts of the question no sub-task does, and why.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        not_planned: Vec<crate::plan::UnplannedPart>,
     },
     /// No executor can run a sub-task now: it waits in the durable queue
     /// until one appears (a peer joins) or the queue timeout passes. The
@@ -141,13 +144,21 @@ pub enum ConductorEvent {
         subtasks: Vec<SubtaskReport>,
         /// Milliseconds from the query to the end of the answer.
         ms: u64,
+        /// How much of each done part's result the answer keeps.
+        #[serde(default)]
+        coverage: Vec<PartCoverage>,
     },
 }
 
 impl ConductorEvent {
     /// The `plan` event of `plan`.
     pub(super) fn plan(plan: &crate::plan::Plan) -> Self {
-        Self::Plan { source: plan.source, subtasks: plan.subtasks.clone(), repairs: plan.repairs.clone() }
+        Self::Plan {
+            source: plan.source,
+            subtasks: plan.subtasks.clone(),
+            repairs: plan.repairs.clone(),
+            not_planned: plan.not_planned.clone(),
+        }
     }
 }
 
@@ -176,4 +187,14 @@ pub struct SubtaskReport {
 
 pub(super) async fn emit(events: &mpsc::Sender<ConductorEvent>, event: ConductorEvent) -> Result<(), ConductorError> {
     events.send(event).await.map_err(|_| ConductorError::Cancelled)
+}
+
+/// How much of one part's result the answer keeps.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct PartCoverage {
+    /// The sub-task's index in the plan.
+    pub index: usize,
+    /// The share (0–1) of the distinct content words of its result that the
+    /// answer holds.
+    pub coverage: f64,
 }

@@ -28,6 +28,7 @@ use crate::privacy::Redactor;
 use crate::recognise::Recogniser;
 use crate::routing::{AllSpecialists, Analysis, QueryKind, Router};
 
+mod compose;
 mod config;
 mod dispatch;
 mod events;
@@ -37,8 +38,9 @@ mod outbound;
 mod planning;
 mod synthesis;
 
-pub use config::ConductorConfig;
-pub use events::{ConductorEvent, SubtaskReport};
+pub use compose::{MIN_PART_COVERAGE, clean_part, compose, coverage};
+pub use config::{ConductorConfig, ConductorWriting};
+pub use events::{ConductorEvent, PartCoverage, SubtaskReport};
 pub use executor::{
     Executor, ExecutorDirectory, ExecutorError, ExecutorErrorKind, GenerationChunk, GenerationSpec, GenerationStream,
     StaticExecutors, TextGenerator,
@@ -283,7 +285,7 @@ impl Conductor {
         );
         emit(events, ConductorEvent::plan(plan)).await?;
         let reports = self.dispatch(plan, events, &Mode::PARTS, redactor).await?;
-        let answer = synthesis::join_parts(plan, &reports);
+        let answer = compose::compose(plan, &reports, self.catalog());
         emit(events, ConductorEvent::Token { text: answer.clone() }).await?;
         finish(events, answer, reports, started).await
     }
@@ -309,10 +311,12 @@ async fn finish(
     reports: Vec<SubtaskReport>,
     started: Instant,
 ) -> Result<ConductorEvent, ConductorError> {
+    let coverage = compose::part_coverage(&reports, &answer);
     let done = ConductorEvent::Done {
         answer,
         subtasks: reports,
         ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+        coverage,
     };
     emit(events, done.clone()).await?;
     Ok(done)

@@ -4,12 +4,12 @@
 use std::collections::BTreeSet;
 
 use crate::catalog::{Catalog, FALLBACK_SPECIALIST, SpecialistSampling};
-use crate::plan::{Plan, PlanRules, PlanSource, RawPlan, fallback_plan, plan_schema, repair_plan};
+use crate::plan::{Plan, PlanRules, PlanSource, RawPlan, UnplannedPart, fallback_plan, plan_schema, repair_plan};
 use crate::privacy::context_share;
 use crate::routing::Analysis;
 
 use super::executor::{GenerationSpec, collect};
-use super::{Conductor, ConductorError};
+use super::{Conductor, ConductorError, ConductorWriting};
 
 /// The system prompt of the planning step.
 const PLAN_SYSTEM: &str = "You are the conductor of Chorus. Split the user's request into a few self-contained \
@@ -83,6 +83,19 @@ impl Conductor {
     /// [`ConductorError::Conductor`] only if even the fallback is empty.
     pub async fn plan(&self, query: &str, analysis: &Analysis) -> Result<Plan, ConductorError> {
         let reachable = self.reachable(query).await;
+        if self.config.writing == ConductorWriting::Compose {
+            let plan = plan_from_analysis(
+                self.catalog(),
+                query,
+                analysis,
+                &reachable,
+                self.config.max_subtasks,
+                PlanSource::Analysis,
+            );
+            if !plan.subtasks.is_empty() {
+                return Ok(plan);
+            }
+        }
         let rules = PlanRules { reachable: &reachable, max_subtasks: self.config.max_subtasks, min_specialists: 2 };
         let reroute = |task: &str| {
             self.router.rank_specialists(task, &reachable).first().map(|score| score.specialist_id.clone())
@@ -183,6 +196,7 @@ impl Conductor {
                 specialist: best.specialist_id.clone(),
                 task: part_task(clause.text.trim(), query, analysis),
                 depends_on: Vec::new(),
+                part: Some(clause.text.trim().to_owned()),
             });
             repairs.push(format!(
                 "added sub-task {} for the part {:?}, which the plan left out",
@@ -197,7 +211,69 @@ impl Conductor {
 /// A plan built from the analysis alone: one sub-task per request clause
 /// (carrying the query's context sentences), plus a translation step that
 /// depends on it when the clause names a language its specialist does not
-/// write.
+/// write. A part whose specialist cannot be reached, or that finds the plan
+/// full, is listed in `not_planned` so the answer names it.
+fn plan_from_analysis(
+    catalog: &Catalog,
+    query: &str,
+    analysis: &Analysis,
+    reachable: &BTreeSet<String>,
+    max_subtasks: usize,
+    source: PlanSource,
+) -> Plan {
+    let mut steps: Vec<crate::plan::PlanStep> = Vec::new();
+    let mut not_planned = Vec::new();
+    let name = |id: &str| catalog.specialist(id).map_or_else(|| id.to_owned(), |specialist| specialist.name.clone());
+    for clause in analysis.clauses.iter().filter(|clause| !clause.context && !clause.text.trim().is_empty()) {
+        let part = clause.text.trim().trim_end_matches([',', ';', ':', '.']).to_owned();
+        // A request no keyword matched goes to the general assistant
+        // rather than being dropped.
+        let wanted = match &clause.best {
+            Some(best) => best.specialist_id.clone(),
+            None => FALLBACK_SPECIALIST.to_owned(),
+        };
+        let specialist = if reachable.contains(&wanted) {
+            wanted
+        } else if reachable.contains(FALLBACK_SPECIALIST) {
+            FALLBACK_SPECIALIST.to_owned()
+        } else {
+            not_planned.push(UnplannedPart { part, reason: format!("no {} can be reached", name(&wanted)) });
+            continue;
+        };
+        if steps.len() >= max_subtasks {
+            not_planned.push(UnplannedPart { part, reason: format!("the plan holds at most {max_subtasks} parts") });
+            continue;
+        }
+        let task = clause_task(clause, query, analysis);
+        let index = steps.len();
+        steps.push(crate::plan::PlanStep { index, specialist, task, depends_on: Vec::new(), part: Some(part.clone()) });
+        let Some(translator) = clause.translator.as_ref() else { continue };
+        let language = name(translator);
+        if !reachable.contains(translator) {
+            not_planned.push(UnplannedPart {
+                part: format!("{part} (the translation)"),
+                reason: format!("no translator for this language ({language}) can be reached; install its model"),
+            });
+        } else if steps.len() >= max_subtasks {
+            not_planned.push(UnplannedPart {
+                part: format!("{part} (the translation)"),
+                reason: format!("the plan holds at most {max_subtasks} parts"),
+            });
+        } else {
+            steps.push(crate::plan::PlanStep {
+                index: index + 1,
+                specialist: translator.clone(),
+                task: format!("Translate the result of the previous step as asked ({language})."),
+                depends_on: vec![index],
+                part: Some(part),
+            });
+        }
+    }
+    Plan { subtasks: steps, source, repairs: Vec::new(), not_planned }
+}
+
+/// [`plan_from_analysis`] after the model's plan proved unusable, or the
+/// whole query for the general assistant when even that is empty.
 fn fallback_from_analysis(
     catalog: &Catalog,
     query: &str,
@@ -206,52 +282,24 @@ fn fallback_from_analysis(
     max_subtasks: usize,
     reason: &str,
 ) -> Plan {
-    let mut steps: Vec<crate::plan::PlanStep> = Vec::new();
-    for clause in analysis.clauses.iter().filter(|clause| !clause.context) {
-        if steps.len() >= max_subtasks {
-            break;
-        }
-        // A request no keyword matched goes to the general assistant
-        // rather than being dropped.
-        let specialist = match &clause.best {
-            Some(best) => best.specialist_id.clone(),
-            None => FALLBACK_SPECIALIST.to_owned(),
-        };
-        if !reachable.contains(&specialist) {
-            continue;
-        }
-        let task = clause_task(clause, query, analysis);
-        let index = steps.len();
-        steps.push(crate::plan::PlanStep { index, specialist, task, depends_on: Vec::new() });
-        if let Some(translator) = clause.translator.as_ref().filter(|id| reachable.contains(*id))
-            && steps.len() < max_subtasks
-        {
-            let language =
-                catalog.specialist(translator).map_or_else(|| translator.clone(), |specialist| specialist.name.clone());
-            steps.push(crate::plan::PlanStep {
-                index: index + 1,
-                specialist: translator.clone(),
-                task: format!("Translate the result of the previous step as asked ({language})."),
-                depends_on: vec![index],
-            });
-        }
-    }
-    if steps.is_empty() {
+    let mut plan = plan_from_analysis(catalog, query, analysis, reachable, max_subtasks, PlanSource::Fallback);
+    if plan.subtasks.is_empty() {
         let parts = vec![(FALLBACK_SPECIALIST.to_owned(), query.trim().to_owned())];
         return fallback_plan(&parts, max_subtasks, reason);
     }
-    Plan { subtasks: steps, source: PlanSource::Fallback, repairs: vec![reason.to_owned()] }
+    plan.repairs.push(reason.to_owned());
+    plan
 }
 
 /// The plan of a simple query with several requests, split for peers:
 /// one sub-task per request clause, all for `specialist_id`, none carrying
 /// the others. `None` when the query asks one thing.
 fn split_plan(query: &str, analysis: &Analysis, specialist_id: &str, max_subtasks: usize) -> Option<Plan> {
-    let mut tasks: Vec<String> = analysis
+    let mut tasks: Vec<(String, String)> = analysis
         .clauses
         .iter()
         .filter(|clause| !clause.context && !clause.text.trim().is_empty())
-        .map(|clause| clause_task(clause, query, analysis))
+        .map(|clause| (clause_task(clause, query, analysis), clause.text.trim().to_owned()))
         .collect();
     if tasks.len() < 2 {
         return None;
@@ -259,27 +307,30 @@ fn split_plan(query: &str, analysis: &Analysis, specialist_id: &str, max_subtask
     // More requests than sub-tasks: the last ones share a part (still
     // never all of them in one).
     while tasks.len() > max_subtasks.max(2) {
-        let last = tasks.pop().unwrap_or_default();
-        if let Some(previous) = tasks.last_mut() {
+        let (task, part) = tasks.pop().unwrap_or_default();
+        if let Some((previous, previous_part)) = tasks.last_mut() {
             previous.push(' ');
-            previous.push_str(&last);
+            previous.push_str(&task);
+            previous_part.push(' ');
+            previous_part.push_str(&part);
         }
     }
     let subtasks: Vec<crate::plan::PlanStep> = tasks
         .into_iter()
         .enumerate()
-        .map(|(index, task)| crate::plan::PlanStep {
+        .map(|(index, (task, part))| crate::plan::PlanStep {
             index,
             specialist: specialist_id.to_owned(),
             task,
             depends_on: Vec::new(),
+            part: Some(part),
         })
         .collect();
     let repairs = vec![format!(
         "{} requests for one specialist, split so that no peer sees more than its own part",
         subtasks.len()
     )];
-    Some(Plan { subtasks, source: PlanSource::Split, repairs })
+    Some(Plan { subtasks, source: PlanSource::Split, repairs, not_planned: Vec::new() })
 }
 
 /// The task of one request clause: its own text (with the subject of the

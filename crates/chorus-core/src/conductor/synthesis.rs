@@ -1,14 +1,16 @@
-//! Synthesis: the sub-task results merged into one answer by the conductor
-//! model, failed parts acknowledged.
+//! Synthesis: the sub-task results merged into one answer — composed from
+//! the parts, or written by a larger conductor model and checked — failed
+//! and unplanned parts acknowledged.
 
 use tokio::sync::mpsc;
 
 use crate::catalog::SpecialistSampling;
 use crate::plan::{Plan, SubtaskStatus};
 
+use super::compose::{added_back, compose, missing_parts, not_done_note};
 use super::events::{ConductorEvent, SubtaskReport, emit};
 use super::executor::{GenerationSpec, collect};
-use super::{Conductor, ConductorError};
+use super::{Conductor, ConductorError, ConductorWriting};
 
 /// The system prompt of the synthesis step.
 const SYNTHESIS_SYSTEM: &str = "You are the conductor of Chorus. Specialists worked on parts of the user's request. \
@@ -16,8 +18,55 @@ Write one coherent answer to the request that combines their results: keep their
 repetition, and do not list the specialists. If a part failed, say briefly that this part could not be answered.";
 
 impl Conductor {
-    /// Merges the sub-task results into one answer, streamed.
+    /// The answer of a plan's parts, streamed: composed from the parts
+    /// (a small conductor), or written by the conductor model and checked,
+    /// with any part it lost added back (a larger one; see
+    /// [`ConductorWriting`]).
     pub(super) async fn synthesise(
+        &self,
+        query: &str,
+        plan: &Plan,
+        reports: &[SubtaskReport],
+        events: &mpsc::Sender<ConductorEvent>,
+    ) -> Result<String, ConductorError> {
+        if self.config.writing == ConductorWriting::Compose {
+            let answer = compose(plan, reports, self.catalog());
+            emit(events, ConductorEvent::Token { text: answer.clone() }).await?;
+            return Ok(answer);
+        }
+        let mut answer = self.write_freely(query, plan, reports, events).await?;
+        // What the model lost goes back in, as the specialists wrote it.
+        let missing = missing_parts(plan, reports, &answer);
+        if !missing.is_empty() {
+            let text = added_back(&missing);
+            emit(events, ConductorEvent::Token { text: text.clone() }).await?;
+            answer.push_str(&text);
+        }
+        // A failed part is acknowledged in the answer, never hidden.
+        let failed: Vec<&SubtaskReport> =
+            reports.iter().filter(|report| report.status != SubtaskStatus::Done).collect();
+        let mut note = String::new();
+        if !failed.is_empty() {
+            note.push_str("\n\nNote: some parts could not be answered:");
+            for report in failed {
+                note.push_str(&format!(
+                    "\n- {} ({}): {}",
+                    plan.subtasks[report.index].task,
+                    report.specialist,
+                    report.error.as_deref().unwrap_or("no result")
+                ));
+            }
+        }
+        note.push_str(&not_done_note(plan));
+        if !note.is_empty() {
+            emit(events, ConductorEvent::Token { text: note.clone() }).await?;
+            answer.push_str(&note);
+        }
+        Ok(answer)
+    }
+
+    /// The conductor model's own merge of the parts, streamed.
+    async fn write_freely(
         &self,
         query: &str,
         plan: &Plan,
@@ -66,46 +115,12 @@ impl Conductor {
             let event = ConductorEvent::Token { text };
             async move { events.send(event).await.is_ok() }
         };
-        let (mut answer, _) = collect(stream, forward).await.map_err(ConductorError::from)?;
+        let (answer, _) = collect(stream, forward).await.map_err(ConductorError::from)?;
         if events.is_closed() {
             return Err(ConductorError::Cancelled);
         }
-        // A failed part is acknowledged in the answer, never hidden.
-        let failed: Vec<&SubtaskReport> =
-            reports.iter().filter(|report| report.status != SubtaskStatus::Done).collect();
-        if !failed.is_empty() {
-            let mut note = String::from("\n\nNote: some parts could not be answered:");
-            for report in failed {
-                note.push_str(&format!(
-                    "\n- {} ({}): {}",
-                    plan.subtasks[report.index].task,
-                    report.specialist,
-                    report.error.as_deref().unwrap_or("no result")
-                ));
-            }
-            emit(events, ConductorEvent::Token { text: note.clone() }).await?;
-            answer.push_str(&note);
-        }
         Ok(answer)
     }
-}
-
-/// The answer of a split simple query: each part's text in the order of
-/// the question, as its specialist wrote it (no model rewrites it); a part
-/// that failed is said in its place.
-pub(super) fn join_parts(plan: &Plan, reports: &[SubtaskReport]) -> String {
-    let mut answer = Vec::new();
-    for (step, report) in plan.subtasks.iter().zip(reports) {
-        match report.status {
-            SubtaskStatus::Done => answer.push(report.text.trim().to_owned()),
-            _ => answer.push(format!(
-                "(This part could not be answered: {} — {})",
-                step.task.trim(),
-                report.error.as_deref().unwrap_or("no result")
-            )),
-        }
-    }
-    answer.join("\n\n")
 }
 
 /// `text` cut to at most `limit` characters, at a word, marked with "…".

@@ -333,19 +333,36 @@ fn decide<R: Reachable + ?Sized>(
     if let Some((_, _, why)) = independent_pair {
         let mut ids: Vec<String> = Vec::new();
         let mut described = Vec::new();
+        // A part that names a language needs its translator whether or
+        // not one can be reached: the plan says so when none can.
+        let every_translator = matcher.everything();
         for &(part_index, order) in &routed {
             let Some(specialist) = specialists.get(order) else { continue };
             if !ids.contains(&specialist.id) {
                 ids.push(specialist.id.clone());
             }
-            let translator =
-                clauses.get(part_index).and_then(|clause| needed_translator(matcher, specialist, &clause.text));
+            let translator = clauses
+                .get(part_index)
+                .and_then(|clause| needed_translator(&every_translator, specialist, &clause.text));
             let text = clauses.get(part_index).map_or("", |clause| clause.text.as_str());
             match &translator {
                 Some(translator) => {
-                    described.push(format!("'{}' → {}, then {}", shorten(text), specialist.id, translator));
-                    if !ids.contains(translator) {
-                        ids.push(translator.clone());
+                    let reachable = specialists
+                        .iter()
+                        .position(|candidate| candidate.id == *translator)
+                        .is_some_and(|order| matcher.is_reachable(order));
+                    if reachable {
+                        described.push(format!("'{}' → {}, then {}", shorten(text), specialist.id, translator));
+                        if !ids.contains(translator) {
+                            ids.push(translator.clone());
+                        }
+                    } else {
+                        described.push(format!(
+                            "'{}' → {} (its translator {} cannot be reached)",
+                            shorten(text),
+                            specialist.id,
+                            translator
+                        ));
                     }
                 }
                 None => described.push(format!("'{}' → {}", shorten(text), specialist.id)),

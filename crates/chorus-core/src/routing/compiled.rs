@@ -154,6 +154,16 @@ impl<'c> Matcher<'c> {
         }
     }
 
+    /// The same matcher over every specialist, reachable or not.
+    pub(super) fn everything(&self) -> Matcher<'c> {
+        Matcher { catalog: self.catalog, compiled: self.compiled, reachable: vec![true; self.reachable.len()] }
+    }
+
+    /// Whether the specialist of this catalog order can be reached.
+    pub(super) fn is_reachable(&self, order: usize) -> bool {
+        self.reachable.get(order).copied().unwrap_or(false)
+    }
+
     /// Scores every reachable specialist on the text; best first.
     pub(super) fn rank(&self, text: &Text) -> Vec<Ranked> {
         let compiled = self.compiled;

@@ -53,7 +53,8 @@ pub struct Clause {
     /// In a composite query, the translator that should render this part's
     /// answer, because the part names a language its specialist does not
     /// write ("a Spanish tagline" → `marketing.copywriting`, then
-    /// `translate.es`).
+    /// `translate.es`). Set even when that translator cannot be reached:
+    /// the plan then names the translation as not done.
     pub translator: Option<String>,
 }
 

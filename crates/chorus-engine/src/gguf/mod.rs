@@ -227,6 +227,8 @@ pub struct GgufInfo {
     pub chat_template: Option<String>,
     /// Number of tensors.
     pub tensor_count: u64,
+    /// Number of weights: the elements of all its tensors.
+    pub parameters: u64,
     /// Size of the file in bytes.
     pub file_size: u64,
 }
@@ -322,6 +324,7 @@ fn header(reader: &mut Reader<'_>) -> Result<GgufInfo, GgufError> {
         context_length: Some(facts.context_length),
         chat_template: text("tokenizer.chat_template"),
         tensor_count,
+        parameters: tensors.iter().fold(0u64, |sum, tensor| sum.saturating_add(tensor.elements)),
         file_size: reader.file_size,
     })
 }

@@ -60,6 +60,8 @@ pub(super) struct TensorData {
     pub(super) name: String,
     pub(super) offset: u64,
     pub(super) bytes: u64,
+    /// Its number of elements (weights).
+    pub(super) elements: u64,
 }
 
 /// `value` rounded up to a multiple of `alignment` (a power of two).
@@ -131,7 +133,7 @@ pub(super) fn read(reader: &mut Reader<'_>, count: u64, alignment: u64) -> Resul
             .checked_add(bytes)
             .and_then(|end| align(end, alignment))
             .ok_or_else(|| bad(&name, format!("its data at offset {offset} ends past what a file can hold")))?;
-        tensors.push(TensorData { name, offset, bytes });
+        tensors.push(TensorData { name, offset, bytes, elements });
     }
     Ok(tensors)
 }

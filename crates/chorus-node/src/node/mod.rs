@@ -12,8 +12,8 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, PoisonError, RwLock};
 
 use chorus_core::{
-    Catalog, Conductor, ConductorConfig, DownloadProgress, EMBEDDED_MODEL, Executor, ModelDirs, Profile, QuerySummary,
-    Store, TextGenerator,
+    Catalog, Conductor, ConductorConfig, ConductorWriting, DownloadProgress, EMBEDDED_MODEL, Executor, ModelDirs,
+    Profile, QuerySummary, Store, TextGenerator,
 };
 use chorus_engine::{
     ChatMessage, Engine, EngineOptions, GenerateError, GenerateRequest, Generation, Model, ModelOptions, ModelPool,
@@ -100,6 +100,11 @@ pub struct AskRequest {
     /// Sampling parameters.
     pub sampling: SamplingParams,
 }
+
+/// The least weights of a conductor model (`--model`) that drafts plans and
+/// writes answers freely (checked, and lost parts added back); a smaller one
+/// leaves planning to the analysis and the answer to composition.
+pub(crate) const FREE_WRITING_PARAMETERS: u64 = 1_000_000_000;
 
 /// The system prompt of a plain `ask` until the conductor picks specialists.
 pub(crate) const DEFAULT_SYSTEM_PROMPT: &str =
@@ -189,7 +194,7 @@ impl Node {
     /// [`NodeError::Io`] when the data folder cannot be created,
     /// [`NodeError::Store`] when the journal cannot be opened,
     /// [`NodeError::InvalidSettings`] for `history_days` outside 1–36500.
-    pub fn start(config: NodeConfig) -> Result<Self, NodeError> {
+    pub fn start(mut config: NodeConfig) -> Result<Self, NodeError> {
         crate::settings::check_history_days(config.history_days)?;
         let data_dir = config.data_dir.clone().unwrap_or_else(default_data_dir);
         // Models installed by `chorus models pull` are found like the others.
@@ -204,7 +209,11 @@ impl Node {
             }
             // Given by the owner, so used as it is; but llama.cpp must
             // survive it, so its header is checked now.
-            chorus_engine::inspect_gguf(path)?;
+            let info = chorus_engine::inspect_gguf(path)?;
+            // A conductor this large plans and writes the answer itself.
+            if info.parameters >= FREE_WRITING_PARAMETERS {
+                config.conductor.writing = ConductorWriting::Free;
+            }
             if let Some(parent) = path.parent() {
                 dirs.push_front(parent.to_path_buf());
             }
