@@ -85,6 +85,10 @@ stage ui ui
 # packages are not there, so a failed install cannot pass unnoticed.
 stage interop-deps interop_deps
 export CHORUS_REQUIRE_INTEROP=1
+# The embedding model's tests (crates/chorus-embed) skip when
+# models/all-MiniLM-L6-v2 is missing, except here: set-up installs it, so a
+# missing model is a failure.
+export CHORUS_REQUIRE_EMBEDDER=1
 
 # Every Rust file as rustfmt (rustfmt.toml) writes it.
 stage fmt cargo fmt --all --check
