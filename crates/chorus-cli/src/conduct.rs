@@ -71,6 +71,7 @@ pub(crate) struct Output {
 }
 
 pub(crate) async fn ask(node: &Node, question: &str, output: Output, on_device_only: bool) -> anyhow::Result<()> {
+    semantic_routing(node).await;
     let json = output.json;
     if question.trim().is_empty() {
         if json {
@@ -195,6 +196,7 @@ fn show(stdout: &mut impl Write, event: &ConductorEvent, show_sent: bool) -> any
 
 /// `chorus route`: the analysis, and the plan for a composite query.
 pub(crate) async fn route(node: &Node, args: &RouteArgs) -> anyhow::Result<()> {
+    semantic_routing(node).await;
     let question = args.question.join(" ");
     let conductor = node.conductor();
     let analysis = conductor.analyse(&question).await.map_err(|error| UsageError(error.to_string()))?;
@@ -330,3 +332,18 @@ fn history_rm(node: &Node, id: Option<&str>, all: bool, json: bool) -> anyhow::R
     }
     Ok(())
 }
+
+/// Gives semantic routing the time to get ready (loading the sentence model
+/// and its cached specialist vectors takes well under a second; computing
+/// the vectors the first time, tens of seconds): a command routes the same
+/// way every time. Without the model, it routes by keywords at once.
+pub(crate) async fn semantic_routing(node: &Node) {
+    let node = node.clone();
+    let ready = tokio::task::spawn_blocking(move || node.wait_for_semantic_routing(SEMANTIC_WAIT)).await;
+    if !matches!(ready, Ok(true)) {
+        tracing::info!("routing by keywords: semantic routing is not ready");
+    }
+}
+
+/// The longest a command waits for semantic routing.
+const SEMANTIC_WAIT: std::time::Duration = std::time::Duration::from_secs(90);

@@ -55,5 +55,6 @@ pub use plan::{
 pub use privacy::{RedactedItem, Redaction, Redactor, Restorer, context_share, residual_personal_data, word_count};
 pub use recognise::{Finding, PiiKind, Recogniser};
 pub use routing::{
-    AllSpecialists, Analysis, Clause, QueryKind, Reachable, Router, SpecialistScore, analyse, rank_specialists,
+    AllSpecialists, Analysis, Clause, QueryKind, Reachable, Router, SemanticIndex, SemanticSlot, SpecialistScore,
+    TextEmbedder, analyse, rank_specialists, specialist_texts,
 };

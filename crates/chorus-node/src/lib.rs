@@ -26,6 +26,7 @@ mod network;
 mod node;
 mod reply;
 mod retention;
+mod semantic;
 mod serving;
 mod settings;
 
@@ -47,6 +48,7 @@ pub use network::rules as requester_rules;
 pub use network::{NetworkSettings, NodeService, PeerView, RequesterIdentity, ServeSettings};
 pub use node::{AskRequest, Node, NodeConfig, NodeError, default_data_dir};
 pub use reply::ErrorReply;
+pub use semantic::EMBEDDER_DIR;
 pub use serving::{task_request, task_service};
 pub use settings::{
     InvalidSettings, MAX_HISTORY_DAYS, MAX_SLOTS, MAX_THREADS, NetworkChange, Privacy, Settings, network_change,

@@ -26,7 +26,7 @@ use crate::catalog::{Catalog, FALLBACK_SPECIALIST};
 use crate::plan::{Plan, SubtaskStatus, fallback_plan};
 use crate::privacy::Redactor;
 use crate::recognise::Recogniser;
-use crate::routing::{AllSpecialists, Analysis, QueryKind, Router};
+use crate::routing::{AllSpecialists, Analysis, QueryKind, Router, SemanticSlot};
 
 mod compose;
 mod config;
@@ -120,6 +120,20 @@ impl Conductor {
     ) -> Self {
         let recogniser = Recogniser::new(&config.private_names);
         Self { router: Arc::new(Router::new(catalog)), model, directory, recogniser, config }
+    }
+
+    /// This conductor routing with the semantic index in `slot` once it is
+    /// ready (conductors given one slot share the index).
+    #[must_use]
+    pub fn with_semantic(mut self, slot: SemanticSlot) -> Self {
+        self.router = Arc::new(Router::with_semantic(Arc::clone(self.router.shared_catalog()), slot));
+        self
+    }
+
+    /// The router it analyses questions with.
+    #[must_use]
+    pub fn router(&self) -> &Router {
+        &self.router
     }
 
     /// The settings.

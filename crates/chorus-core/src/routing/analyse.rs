@@ -11,6 +11,7 @@ use super::compiled::{CompiledCatalog, LANGUAGE_NAME_WEIGHT, MIN_CLAUSE_SCORE, M
 use super::reachable::Reachable;
 use super::requests::{adds_request, is_request_sentence, starts_request};
 use super::results::{Analysis, Clause, QueryKind};
+use super::semantic::SemanticIndex;
 
 /// A piece with its routing, before parts are merged.
 struct RoutedPiece {
@@ -107,17 +108,18 @@ impl OffsetMap {
 /// make a [`Router`](super::Router) once.
 #[must_use]
 pub fn analyse<R: Reachable + ?Sized>(catalog: &Catalog, query: &str, reachable: &R) -> Analysis {
-    analyse_with(catalog, &CompiledCatalog::new(catalog), query, reachable)
+    analyse_with(catalog, &CompiledCatalog::new(catalog), None, query, reachable)
 }
 
 /// [`analyse`] with the catalog already compiled.
 pub(super) fn analyse_with<R: Reachable + ?Sized>(
     catalog: &Catalog,
     compiled: &CompiledCatalog,
+    semantic: Option<&SemanticIndex>,
     query: &str,
     reachable: &R,
 ) -> Analysis {
-    let matcher = Matcher::new(catalog, compiled, reachable);
+    let matcher = Matcher::new(catalog, compiled, reachable).with_semantic(semantic);
     let folded = fold(query);
     let offsets = OffsetMap::new(&folded, query);
     let original = |start: usize, end: usize| -> &str {
@@ -167,15 +169,31 @@ pub(super) fn analyse_with<R: Reachable + ?Sized>(
         })
         .collect();
 
-    let parts = merge_parts(&routed);
+    let mut parts = merge_parts(&routed);
+    if let Some(index) = matcher.semantic() {
+        // Each request part goes to the best blend of keywords and meaning
+        // (the parts and the request embedded in one batch).
+        let requests: Vec<&str> =
+            parts.iter().filter(|part| !part.context).map(|part| original(part.start, part.end)).collect();
+        let joined = requests.join("\n");
+        let mut texts = requests.clone();
+        texts.push(&joined);
+        index.prepare(&texts);
+        for part in parts.iter_mut().filter(|part| !part.context) {
+            let text = original(part.start, part.end);
+            if let Some(top) = matcher.rank_blended(text).into_iter().next().filter(Ranked::routes) {
+                part.best = Some(top.order);
+            }
+        }
+    }
     let clauses: Vec<Clause> = parts
         .iter()
         .map(|part| {
             let text = original(part.start, part.end).to_owned();
-            let ranking = matcher.rank(&Text::new(&text));
+            let ranking = matcher.rank_blended(&text);
             let best = match part.best {
                 Some(order) => ranking.iter().find(|entry| entry.order == order),
-                None if part.context => ranking.first().filter(|entry| entry.score >= MIN_CLAUSE_SCORE),
+                None if part.context => ranking.first().filter(|entry| entry.routes()),
                 None => None,
             };
             Clause { text, best: best.and_then(|entry| matcher.public(entry)), context: part.context, translator: None }
@@ -322,10 +340,10 @@ fn decide<R: Reachable + ?Sized>(
     } else {
         query.to_owned()
     };
-    let mut ranked = matcher.rank(&Text::new(&request_text));
+    let mut ranked = matcher.rank_blended(&request_text);
     let mut from_context = false;
     if ranked.is_empty() && has_context {
-        ranked = matcher.rank(&Text::new(query));
+        ranked = matcher.rank_blended(query);
         from_context = !ranked.is_empty();
     }
     let ranking = matcher.public_all(&ranked);
@@ -390,7 +408,7 @@ fn decide<R: Reachable + ?Sized>(
             (fallback.clone(), format!("simple: no specialist's keywords match; {fallback} answers"))
         }
         Some(top) => {
-            let evidence = format!("{} matches {}", top.specialist_id, quote_list(&top.matched));
+            let evidence = evidence(&top);
             let reason = if from_context {
                 format!("simple: the request names no specialist, its context does: {evidence}")
             } else if routed.len() >= 2 {
@@ -438,6 +456,19 @@ fn fallback_id<R: Reachable + ?Sized>(catalog: &Catalog, reachable: &R) -> Strin
         .find(|specialist| specialist.domain == Domain::General)
         .or_else(|| reachable_ones().next())
         .map_or_else(|| FALLBACK_SPECIALIST.to_owned(), |specialist| specialist.id.clone())
+}
+
+/// Why a specialist was chosen: "software.python matches 'python'", or
+/// with semantic routing "software.python: semantic 0.71 + keywords
+/// 'python'".
+fn evidence(top: &crate::routing::SpecialistScore) -> String {
+    match (top.semantic, top.matched.is_empty()) {
+        (None, _) => format!("{} matches {}", top.specialist_id, quote_list(&top.matched)),
+        (Some(similarity), true) => format!("{}: semantic {similarity:.2}", top.specialist_id),
+        (Some(similarity), false) => {
+            format!("{}: semantic {similarity:.2} + keywords {}", top.specialist_id, quote_list(&top.matched))
+        }
+    }
 }
 
 fn quote_list(items: &[String]) -> String {

@@ -8,6 +8,7 @@ use crate::text::{DETERMINERS, Term, TermKind, TermMatch, Text, find_words_at, i
 
 use super::reachable::Reachable;
 use super::results::SpecialistScore;
+use super::semantic::SemanticIndex;
 
 /// A translator's one-word keyword (a bare language name) weighs less than
 /// one word: "Spanish" is often the topic, not the target language.
@@ -125,20 +126,45 @@ impl CompiledCatalog {
     }
 }
 
-/// The compiled catalog seen through a reachability filter.
+/// The compiled catalog seen through a reachability filter (and, once it
+/// is ready, the semantic index).
 pub(super) struct Matcher<'c> {
     catalog: &'c Catalog,
     compiled: &'c CompiledCatalog,
     reachable: Vec<bool>,
+    semantic: Option<&'c SemanticIndex>,
 }
+
+/// How much a semantic similarity adds to a keyword score: each 0.1 above
+/// [`SEMANTIC_FLOOR`] is worth 0.8 of a keyword word (chosen on the
+/// evaluation set: 3.5 to 12 all score within 2 points).
+const SEMANTIC_WEIGHT: f64 = 8.0;
+/// Similarities at or below this say nothing (unrelated sentences of this
+/// model score 0–0.2).
+const SEMANTIC_FLOOR: f64 = 0.25;
+/// A specialist no keyword matched ranks on its similarity from here.
+pub(super) const SEMANTIC_ACCEPT: f64 = 0.35;
 
 /// One specialist's score on a text, before it becomes public.
 #[derive(Debug, Clone)]
 pub(super) struct Ranked {
     pub(super) order: usize,
+    /// Keyword score plus the semantic share.
     pub(super) score: f64,
+    /// The keyword score alone.
+    pub(super) keywords: f64,
+    /// The cosine similarity to the specialist, when semantic routing ran.
+    pub(super) semantic: Option<f64>,
     first: usize,
     matched: Vec<String>,
+}
+
+impl Ranked {
+    /// Whether it is good enough to route a clause on its own: one keyword,
+    /// or a clear semantic match.
+    pub(super) fn routes(&self) -> bool {
+        self.keywords >= MIN_CLAUSE_SCORE || self.semantic.is_some_and(|similarity| similarity >= SEMANTIC_ACCEPT)
+    }
 }
 
 impl<'c> Matcher<'c> {
@@ -151,12 +177,73 @@ impl<'c> Matcher<'c> {
             catalog,
             compiled,
             reachable: catalog.specialists().iter().map(|specialist| reachable.is_reachable(&specialist.id)).collect(),
+            semantic: None,
         }
+    }
+
+    /// The same matcher, blending in `index`'s similarities in
+    /// [`Matcher::rank_blended`].
+    pub(super) fn with_semantic(mut self, index: Option<&'c SemanticIndex>) -> Matcher<'c> {
+        self.semantic = index.filter(|index| index.len() == self.reachable.len());
+        self
+    }
+
+    /// The semantic index it blends in, if any.
+    pub(super) fn semantic(&self) -> Option<&'c SemanticIndex> {
+        self.semantic
+    }
+
+    /// [`Matcher::rank`] with the semantic similarity of `raw` to every
+    /// reachable specialist added (see [`SEMANTIC_WEIGHT`]); specialists no
+    /// keyword matched join when their similarity reaches
+    /// [`SEMANTIC_ACCEPT`]. Without a semantic index, the keyword ranking.
+    pub(super) fn rank_blended(&self, raw: &str) -> Vec<Ranked> {
+        let mut ranked = self.rank(&Text::new(raw));
+        let Some(similarities) = self.semantic.and_then(|index| index.similarities(raw)) else {
+            return ranked;
+        };
+        // A translator is chosen by the language a text names, never by
+        // its topic: it takes no semantic share.
+        let translator = |order: usize| {
+            self.catalog.specialists().get(order).is_some_and(|specialist| specialist.domain == Domain::Translation)
+        };
+        let share = |similarity: f64| SEMANTIC_WEIGHT * (similarity - SEMANTIC_FLOOR).max(0.0);
+        for entry in ranked.iter_mut().filter(|entry| !translator(entry.order)) {
+            let similarity = similarities.get(entry.order).copied().map_or(0.0, f64::from);
+            entry.semantic = Some(round(similarity));
+            entry.score = round(entry.keywords + share(similarity));
+        }
+        for (order, similarity) in similarities.iter().enumerate() {
+            let similarity = f64::from(*similarity);
+            if similarity >= SEMANTIC_ACCEPT
+                && self.is_reachable(order)
+                && !translator(order)
+                && !ranked.iter().any(|e| e.order == order)
+            {
+                ranked.push(Ranked {
+                    order,
+                    score: round(share(similarity)),
+                    keywords: 0.0,
+                    semantic: Some(round(similarity)),
+                    first: usize::MAX,
+                    matched: Vec::new(),
+                });
+            }
+        }
+        ranked.sort_by(|a, b| {
+            b.score.total_cmp(&a.score).then_with(|| a.first.cmp(&b.first)).then_with(|| a.order.cmp(&b.order))
+        });
+        ranked
     }
 
     /// The same matcher over every specialist, reachable or not.
     pub(super) fn everything(&self) -> Matcher<'c> {
-        Matcher { catalog: self.catalog, compiled: self.compiled, reachable: vec![true; self.reachable.len()] }
+        Matcher {
+            catalog: self.catalog,
+            compiled: self.compiled,
+            reachable: vec![true; self.reachable.len()],
+            semantic: self.semantic,
+        }
     }
 
     /// Whether the specialist of this catalog order can be reached.
@@ -222,7 +309,7 @@ impl<'c> Matcher<'c> {
                 score += TRANSLATE_CUE_BONUS;
                 matched.push("translate".to_owned());
             }
-            ranked.push(Ranked { order, score: round(score), first, matched });
+            ranked.push(Ranked { order, score: round(score), keywords: round(score), semantic: None, first, matched });
         }
         ranked.sort_by(|a, b| {
             b.score.total_cmp(&a.score).then_with(|| a.first.cmp(&b.first)).then_with(|| a.order.cmp(&b.order))
@@ -241,6 +328,7 @@ impl<'c> Matcher<'c> {
             domain: specialist.domain,
             score: ranked.score,
             matched: ranked.matched.clone(),
+            semantic: ranked.semantic,
         })
     }
 

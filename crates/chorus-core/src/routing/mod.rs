@@ -43,12 +43,14 @@ mod reachable;
 mod requests;
 mod results;
 mod router;
+mod semantic;
 
 pub use analyse::analyse;
 pub use compiled::rank_specialists;
 pub use reachable::{AllSpecialists, Reachable};
 pub use results::{Analysis, Clause, QueryKind, SpecialistScore};
 pub use router::Router;
+pub use semantic::{SemanticIndex, SemanticSlot, TextEmbedder, specialist_texts};
 
 #[cfg(test)]
 #[allow(clippy::expect_used, clippy::unwrap_used)]

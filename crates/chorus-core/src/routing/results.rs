@@ -17,6 +17,11 @@ pub struct SpecialistScore {
     /// What matched, in query order: keywords, tags, and `translate` for the
     /// translation cue.
     pub matched: Vec<String>,
+    /// The cosine similarity (−1–1) of the text to the specialist's
+    /// description and examples, when semantic routing ran; `score` then
+    /// includes its share.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub semantic: Option<f64>,
 }
 
 /// The verdict of [`analyse`](super::analyse).

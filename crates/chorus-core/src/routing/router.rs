@@ -10,6 +10,7 @@ use super::analyse::analyse_with;
 use super::compiled::{CompiledCatalog, rank_with};
 use super::reachable::Reachable;
 use super::results::{Analysis, SpecialistScore};
+use super::semantic::SemanticSlot;
 
 /// A catalog and its keywords and tags compiled for matching, once, when
 /// the router is made: what routes many queries (the conductor owns one).
@@ -27,14 +28,33 @@ use super::results::{Analysis, SpecialistScore};
 pub struct Router {
     catalog: Arc<Catalog>,
     compiled: CompiledCatalog,
+    semantic: SemanticSlot,
 }
 
 impl Router {
     /// Compiles `catalog` for routing.
     #[must_use]
     pub fn new(catalog: Arc<Catalog>) -> Router {
+        Router::with_semantic(catalog, SemanticSlot::default())
+    }
+
+    /// Compiles `catalog` for routing, blending in the semantic index in
+    /// `slot` once it is ready.
+    #[must_use]
+    pub fn with_semantic(catalog: Arc<Catalog>, slot: SemanticSlot) -> Router {
         let compiled = CompiledCatalog::new(&catalog);
-        Router { catalog, compiled }
+        Router { catalog, compiled, semantic: slot }
+    }
+
+    /// The catalog, shared.
+    pub(crate) fn shared_catalog(&self) -> &Arc<Catalog> {
+        &self.catalog
+    }
+
+    /// Where its semantic index is (or will be).
+    #[must_use]
+    pub fn semantic(&self) -> &SemanticSlot {
+        &self.semantic
     }
 
     /// The catalog it routes over.
@@ -46,7 +66,7 @@ impl Router {
     /// [`analyse`](super::analyse) over the compiled catalog.
     #[must_use]
     pub fn analyse<R: Reachable + ?Sized>(&self, query: &str, reachable: &R) -> Analysis {
-        analyse_with(&self.catalog, &self.compiled, query, reachable)
+        analyse_with(&self.catalog, &self.compiled, self.semantic.get().map(AsRef::as_ref), query, reachable)
     }
 
     /// [`rank_specialists`](super::rank_specialists) over the compiled

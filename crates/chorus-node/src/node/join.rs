@@ -81,7 +81,8 @@ impl Node {
             Arc::clone(&self.conductor_model),
             Arc::new(directory),
             config,
-        );
+        )
+        .with_semantic(self.semantic.clone());
         *self.joined.write().unwrap_or_else(PoisonError::into_inner) =
             Some(Joined { network, requester, service, conductor });
         Ok(())

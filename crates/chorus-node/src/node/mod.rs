@@ -13,7 +13,7 @@ use std::sync::{Arc, PoisonError, RwLock};
 
 use chorus_core::{
     Catalog, Conductor, ConductorConfig, ConductorWriting, DownloadProgress, EMBEDDED_MODEL, Executor, ModelDirs,
-    Profile, QuerySummary, Store, TextGenerator,
+    Profile, QuerySummary, SemanticSlot, Store, TextGenerator,
 };
 use chorus_engine::{
     ChatMessage, Engine, EngineOptions, GenerateError, GenerateRequest, Generation, Model, ModelOptions, ModelPool,
@@ -58,6 +58,10 @@ pub struct NodeConfig {
     /// began longer ago are deleted at start and once a day while the node
     /// runs; [`Node::set_history_days`] changes it.
     pub history_days: Option<u32>,
+    /// The sentence-embedding model folder for semantic routing
+    /// (`all-MiniLM-L6-v2`); `None` looks for it in the models folders.
+    /// Without one, routing uses keywords alone.
+    pub embedder: Option<PathBuf>,
 }
 
 /// The default data directory.
@@ -86,6 +90,7 @@ impl Default for NodeConfig {
             conductor: ConductorConfig::default(),
             local_specialists: None,
             history_days: None,
+            embedder: None,
         }
     }
 }
@@ -146,6 +151,8 @@ pub struct Node {
     models: ModelManager,
     /// How long the journal keeps past questions (shared by every clone).
     retention: Arc<Retention>,
+    /// The semantic routing index, once ready (shared by every conductor).
+    semantic: SemanticSlot,
 }
 
 impl Clone for Node {
@@ -165,6 +172,7 @@ impl Clone for Node {
             joining: tokio::sync::Mutex::new(()),
             models: self.models.clone(),
             retention: Arc::clone(&self.retention),
+            semantic: self.semantic.clone(),
         }
     }
 }
@@ -228,6 +236,7 @@ impl Node {
         if !interrupted.is_empty() {
             tracing::warn!(count = interrupted.len(), "queries interrupted by an earlier crash");
         }
+        let embedder_dir = config.embedder.clone().or_else(|| crate::semantic::find(dirs.dirs()));
         let mut finder = ModelFinder::new(dirs, Arc::clone(&catalog), store.clone());
         if let Some(path) = &config.model {
             finder = finder.with_explicit(path.clone());
@@ -259,12 +268,23 @@ impl Node {
             config.local_specialists.clone(),
             LoadCheck::new(store.clone()),
         ));
+        let semantic = SemanticSlot::default();
+        match embedder_dir {
+            Some(dir) => crate::semantic::start(
+                semantic.clone(),
+                dir,
+                Arc::clone(&catalog),
+                crate::semantic::cache_dir(&data_dir),
+            ),
+            None => tracing::info!("no sentence-embedding model found: routing by keywords alone"),
+        }
         let conductor = Conductor::new(
             Arc::clone(&catalog),
             Arc::clone(&conductor_model),
             vec![Arc::clone(&local)],
             config.conductor.clone(),
-        );
+        )
+        .with_semantic(semantic.clone());
         let models = ModelManager::new(Arc::clone(&catalog), store.clone(), &data_dir);
         Ok(Self {
             models,
@@ -281,7 +301,16 @@ impl Node {
             joined: RwLock::new(None),
             joining: tokio::sync::Mutex::new(()),
             retention,
+            semantic,
         })
+    }
+
+    /// Waits until semantic routing is ready, at most `timeout`; false when
+    /// it is not (no model, a failure, or still computing). Routing works
+    /// meanwhile, by keywords alone.
+    #[must_use]
+    pub fn wait_for_semantic_routing(&self, timeout: std::time::Duration) -> bool {
+        crate::semantic::wait(&self.semantic, timeout)
     }
 
     /// The catalog.
