@@ -2,6 +2,7 @@
 //! the answers measured against the labelled sets chorus-bench embeds (or a
 //! `--set` file in the same format).
 
+use std::io::Write;
 use std::path::PathBuf;
 
 use chorus_bench::{AnswersReport, PlanCase, PlansReport, RoutingReport};
@@ -71,13 +72,13 @@ pub(crate) fn run(node: &Node, args: &EvalArgs) -> anyhow::Result<()> {
             let mut cases = chorus_bench::parse_routing_set(&text).map_err(bad_set)?;
             cases.truncate(args.limit.unwrap_or(usize::MAX));
             let report = chorus_bench::evaluate_routing(conductor.router(), &cases, &name);
-            if args.json { println!("{}", serde_json::to_string(&report)?) } else { print_routing(&report) }
+            show(&report, args.json, print_routing)?;
         }
         Measure::Plans => {
             let mut cases = chorus_bench::parse_plan_set(&text).map_err(bad_set)?;
             cases.truncate(args.limit.unwrap_or(usize::MAX));
             let report = chorus_bench::evaluate_plans(conductor.router(), &cases, &name);
-            if args.json { println!("{}", serde_json::to_string(&report)?) } else { print_plans(&report) }
+            show(&report, args.json, print_plans)?;
         }
         Measure::Answers => {
             let cases: Vec<PlanCase> = chorus_bench::parse_plan_set(&text).map_err(bad_set)?;
@@ -86,10 +87,25 @@ pub(crate) fn run(node: &Node, args: &EvalArgs) -> anyhow::Result<()> {
                 eprintln!("asking {} question(s) on this device; each takes a while", limit.min(cases.len()));
             }
             let report = crate::runtime()?.block_on(chorus_bench::evaluate_answers(&conductor, &cases, limit, &name));
-            if args.json { println!("{}", serde_json::to_string(&report)?) } else { print_answers(&report) }
+            show(&report, args.json, print_answers)?;
         }
     }
     Ok(())
+}
+
+/// Prints `report`: as one JSON object, or with `text`. A closed pipe
+/// (`chorus eval routing | head`) ends the output quietly.
+fn show<R: serde::Serialize>(
+    report: &R,
+    json: bool,
+    text: fn(&mut dyn Write, &R) -> std::io::Result<()>,
+) -> anyhow::Result<()> {
+    let mut stdout = std::io::stdout().lock();
+    let written = if json { writeln!(stdout, "{}", serde_json::to_string(report)?) } else { text(&mut stdout, report) };
+    match written.and_then(|()| stdout.flush()) {
+        Err(error) if error.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => Ok(other?),
+    }
 }
 
 fn percent(share: f64) -> String {
@@ -107,46 +123,51 @@ fn shorten(text: &str, chars: usize) -> String {
     short
 }
 
-fn print_routing(report: &RoutingReport) {
-    println!(
+fn print_routing(out: &mut dyn Write, report: &RoutingReport) -> std::io::Result<()> {
+    writeln!(
+        out,
         "routing ({} set): {} of {} questions go first to a specialist that fits: {}",
         report.set,
         report.hits,
         report.questions,
         percent(report.accuracy).trim()
-    );
-    println!(
+    )?;
+    writeln!(
+        out,
         "analyse per question: p50 {:.3} ms, p99 {:.3} ms, max {:.3} ms; {} found composite",
         report.route_ms_p50, report.route_ms_p99, report.route_ms_max, report.composite
-    );
-    println!("\n{:<16} {:>9} {:>6} {:>9}", "variant", "questions", "hits", "accuracy");
+    )?;
+    writeln!(out, "\n{:<16} {:>9} {:>6} {:>9}", "variant", "questions", "hits", "accuracy")?;
     for (variant, group) in &report.by_variant {
-        println!("{variant:<16} {:>9} {:>6} {:>9}", group.questions, group.hits, percent(group.accuracy));
+        writeln!(out, "{variant:<16} {:>9} {:>6} {:>9}", group.questions, group.hits, percent(group.accuracy))?;
     }
-    println!("\n{:<16} {:>9} {:>6} {:>9}", "domain", "questions", "hits", "accuracy");
+    writeln!(out, "\n{:<16} {:>9} {:>6} {:>9}", "domain", "questions", "hits", "accuracy")?;
     for (domain, group) in &report.by_domain {
-        println!("{domain:<16} {:>9} {:>6} {:>9}", group.questions, group.hits, percent(group.accuracy));
+        writeln!(out, "{domain:<16} {:>9} {:>6} {:>9}", group.questions, group.hits, percent(group.accuracy))?;
     }
     if report.misses.is_empty() {
-        return;
+        return Ok(());
     }
-    println!("\nfirst {} of {} misses:", report.misses.len().min(MISSES_SHOWN), report.misses.len());
+    writeln!(out, "\nfirst {} of {} misses:", report.misses.len().min(MISSES_SHOWN), report.misses.len())?;
     for miss in report.misses.iter().take(MISSES_SHOWN) {
-        println!(
+        writeln!(
+            out,
             "  {} [{}] → {} (fits {}): {}",
             miss.id,
             miss.variant,
             miss.chosen,
             miss.fits.join(", "),
             shorten(&miss.question, 90)
-        );
+        )?;
     }
+    Ok(())
 }
 
-fn print_plans(report: &PlansReport) {
+fn print_plans(out: &mut dyn Write, report: &PlansReport) -> std::io::Result<()> {
     let overall = &report.overall;
-    println!("plans ({} set): {} questions, {} parts", report.set, overall.questions, overall.parts);
-    println!(
+    writeln!(out, "plans ({} set): {} questions, {} parts", report.set, overall.questions, overall.parts)?;
+    writeln!(
+        out,
         "recognised as multi-part {} ({}; {} composite), parts covered {} ({}), every part covered {} ({})",
         percent(overall.recognised_share).trim(),
         overall.recognised,
@@ -155,41 +176,49 @@ fn print_plans(report: &PlansReport) {
         overall.parts_covered,
         percent(overall.all_covered_share).trim(),
         overall.all_covered
-    );
-    println!("\n{:<16} {:>9} {:>10} {:>13} {:>12}", "style", "questions", "recognised", "parts covered", "all covered");
+    )?;
+    writeln!(
+        out,
+        "\n{:<16} {:>9} {:>10} {:>13} {:>12}",
+        "style", "questions", "recognised", "parts covered", "all covered"
+    )?;
     for (style, group) in &report.by_style {
-        println!(
+        writeln!(
+            out,
             "{style:<16} {:>9} {:>10} {:>13} {:>12}",
             group.questions,
             percent(group.recognised_share),
             percent(group.parts_covered_share),
             percent(group.all_covered_share)
-        );
+        )?;
     }
     if report.misses.is_empty() {
-        return;
+        return Ok(());
     }
-    println!("\nfirst {} of {} misses:", report.misses.len().min(MISSES_SHOWN), report.misses.len());
+    writeln!(out, "\nfirst {} of {} misses:", report.misses.len().min(MISSES_SHOWN), report.misses.len())?;
     for miss in report.misses.iter().take(MISSES_SHOWN) {
         let recognised = if miss.recognised { "" } else { ", not recognised" };
-        println!("  {} [{}] {}{recognised}: {}", miss.id, miss.style, miss.kind, shorten(&miss.question, 80));
+        writeln!(out, "  {} [{}] {}{recognised}: {}", miss.id, miss.style, miss.kind, shorten(&miss.question, 80))?;
         for part in miss.parts.iter().filter(|part| !part.covered) {
-            println!(
+            writeln!(
+                out,
                 "      {:?} → {} (fits {})",
                 shorten(&part.text, 50),
                 part.specialist.as_deref().unwrap_or("nothing"),
                 part.fits.join(", ")
-            );
+            )?;
         }
     }
+    Ok(())
 }
 
-fn print_answers(report: &AnswersReport) {
-    println!("answers ({} set), {} questions on this device:", report.set, report.questions);
-    println!("{:<6} {:>5} {:>5} {:>9} {:>9} {:>8}", "id", "parts", "done", "min cov", "mean cov", "seconds");
+fn print_answers(out: &mut dyn Write, report: &AnswersReport) -> std::io::Result<()> {
+    writeln!(out, "answers ({} set), {} questions on this device:", report.set, report.questions)?;
+    writeln!(out, "{:<6} {:>5} {:>5} {:>9} {:>9} {:>8}", "id", "parts", "done", "min cov", "mean cov", "seconds")?;
     let coverage = |value: Option<f64>| value.map_or_else(|| "-".to_owned(), percent);
     for answer in &report.answers {
-        println!(
+        writeln!(
+            out,
             "{:<6} {:>5} {:>5} {:>9} {:>9} {:>8.1}{}",
             answer.id,
             answer.parts,
@@ -198,14 +227,16 @@ fn print_answers(report: &AnswersReport) {
             coverage(answer.mean_coverage),
             answer.seconds,
             answer.error.as_ref().map(|error| format!("  failed: {error}")).unwrap_or_default()
-        );
+        )?;
     }
-    println!(
+    writeln!(
+        out,
         "done parts kept at ≥50 %: {} of {} ({}); mean coverage {}; {:.0} s in all",
         report.covered_parts,
         report.done_parts,
         percent(report.covered_share).trim(),
         percent(report.mean_coverage).trim(),
         report.seconds
-    );
+    )?;
+    Ok(())
 }
