@@ -171,3 +171,22 @@ fn plans_count_recognised_and_covered_parts_per_style() {
     assert_eq!(report.misses.len(), 2, "both are not recognised");
     assert!(report.misses[1].parts[0].specialist.as_deref() == Some("software.python"));
 }
+
+#[test]
+fn every_clause_of_the_built_in_questions_is_found_in_its_question() {
+    let router = router();
+    let cases = parse_plan_set(PLAN_SET).expect("plan set");
+    let lost: Vec<String> = cases
+        .iter()
+        .flat_map(|case| {
+            let analysis = router.analyse(&case.question, &chorus_core::AllSpecialists);
+            analysis
+                .clauses
+                .into_iter()
+                .filter(|clause| locate(&case.question, &clause.text, 0).is_none())
+                .map(|clause| format!("{}: {:?}", case.id, clause.text))
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    assert!(lost.is_empty(), "clauses not located: {lost:#?}");
+}
