@@ -1,6 +1,7 @@
 //! Chorus measured: the network simulation behind `chorus sim` and the
 //! benchmarks behind `chorus bench` (the engine's speed and memory) and
-//! `chorus bench --network` (what the network adds to a sub-task). They
+//! `chorus bench --network` (what the network adds to a sub-task), and
+//! `chorus eval` (routing, planning and answers against labelled sets). They
 //! live here, not in the libraries they measure; `chorus-cli` prints what
 //! they report (README.md documents the output and the `--json` fields).
 //!
@@ -9,6 +10,7 @@
 //! (`Network::freeze`), which this crate turns on.
 
 mod engine;
+mod eval;
 mod network;
 mod privacy;
 mod procfs;
@@ -16,6 +18,11 @@ mod sim;
 mod stats;
 
 pub use engine::{BatchFigures, BenchOptions, BenchReport, ConductorFigures, GrammarFigures, bench};
+pub use eval::{
+    AnswerOutcome, AnswersReport, LabelledPart, LabelledPartOutcome, PLAN_SET, PlanCase, PlanGroup, PlanMiss,
+    PlansReport, ROUTING_SET, RoutingCase, RoutingGroup, RoutingMiss, RoutingReport, SetError, chosen_specialist,
+    evaluate_answers, evaluate_plans, evaluate_routing, parse_plan_set, parse_routing_set,
+};
 pub use network::{
     DispatchFigures, DispatchReport, Distribution, NetworkBenchOptions, NetworkBenchReport, ParallelFigures,
     ParallelRound, bench_network,

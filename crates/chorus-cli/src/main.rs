@@ -11,6 +11,7 @@ use clap::{Args, Parser, Subcommand};
 
 mod conduct;
 mod demo;
+mod eval;
 mod models;
 mod network;
 mod sim;
@@ -51,6 +52,9 @@ enum Command {
     History(conduct::HistoryArgs),
     /// List, recommend, install (pull) and remove models.
     Models(models::ModelsArgs),
+    /// Measure routing, planning and answers against the labelled
+    /// evaluation sets (or a `--set` file).
+    Eval(eval::EvalArgs),
     /// Measure prompt and generation speed, load time and peak memory.
     Bench(BenchArgs),
     /// Serve specialists to peers: join the network, announce them, answer
@@ -187,6 +191,7 @@ fn main() -> ExitCode {
             .and_then(|node| runtime().and_then(|runtime| runtime.block_on(conduct::route(&node, &args)))),
         Command::History(args) => start(&globals, &cli.model).and_then(|node| conduct::history(&node, &args)),
         Command::Models(args) => start(&globals, &cli.model).and_then(|node| models::run(&node, args)),
+        Command::Eval(args) => start(&globals, &cli.model).and_then(|node| eval::run(&node, &args)),
         Command::Bench(args) => bench(&globals, &cli.model, &args),
         Command::Serve(args) => start(&globals, &cli.model)
             .and_then(|node| runtime().and_then(|runtime| runtime.block_on(network::serve(node, args)))),

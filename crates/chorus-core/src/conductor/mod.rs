@@ -151,6 +151,13 @@ impl Conductor {
         Self { recogniser: Recogniser::new(&config.private_names), config, ..self.clone() }
     }
 
+    /// The router its analyse stage uses (the catalog compiled for
+    /// routing): for measuring routing on its own, as `chorus eval` does.
+    #[must_use]
+    pub fn router(&self) -> &Router {
+        &self.router
+    }
+
     /// The catalog it routes over.
     fn catalog(&self) -> &Catalog {
         self.router.catalog()
