@@ -346,4 +346,4 @@ pub(crate) async fn semantic_routing(node: &Node) {
 }
 
 /// The longest a command waits for semantic routing.
-const SEMANTIC_WAIT: std::time::Duration = std::time::Duration::from_secs(90);
+pub(crate) const SEMANTIC_WAIT: std::time::Duration = std::time::Duration::from_secs(90);

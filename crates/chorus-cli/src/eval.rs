@@ -66,6 +66,11 @@ pub(crate) fn run(node: &Node, args: &EvalArgs) -> anyhow::Result<()> {
         }
     };
     let bad_set = |error: chorus_bench::SetError| UsageError(format!("the set {name}: {error}"));
+    // Routing is measured as `chorus ask` routes: with semantic routing
+    // when its model is here.
+    if !node.wait_for_semantic_routing(crate::conduct::SEMANTIC_WAIT) {
+        tracing::info!("routing by keywords: semantic routing is not ready");
+    }
     let conductor = node.conductor();
     match args.measure {
         Measure::Routing => {

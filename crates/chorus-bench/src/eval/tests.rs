@@ -23,6 +23,7 @@ fn clause(text: &str, best: Option<&str>, context: bool) -> Clause {
             domain: Domain::Software,
             score: 1.0,
             matched: Vec::new(),
+            semantic: None,
         }),
         context,
         translator: None,

@@ -130,7 +130,9 @@ impl Conductor {
         self
     }
 
-    /// The router it analyses questions with.
+    /// The router it analyses questions with (the catalog compiled for
+    /// routing): also for measuring routing on its own, as `chorus eval`
+    /// does.
     #[must_use]
     pub fn router(&self) -> &Router {
         &self.router
@@ -149,13 +151,6 @@ impl Conductor {
     pub fn with_privacy(&self, private_names: Vec<String>, keep_sensitive_on_device: bool) -> Self {
         let config = ConductorConfig { private_names, keep_sensitive_on_device, ..self.config.clone() };
         Self { recogniser: Recogniser::new(&config.private_names), config, ..self.clone() }
-    }
-
-    /// The router its analyse stage uses (the catalog compiled for
-    /// routing): for measuring routing on its own, as `chorus eval` does.
-    #[must_use]
-    pub fn router(&self) -> &Router {
-        &self.router
     }
 
     /// The catalog it routes over.

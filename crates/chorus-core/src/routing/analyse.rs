@@ -139,14 +139,30 @@ pub(super) fn analyse_with<R: Reachable + ?Sized>(
     }
     let any_request = requests.iter().any(|asks| *asks);
 
+    // With semantic routing, each piece is routed by meaning too (all
+    // pieces embedded in one batch), so a request no keyword names is
+    // still a part of its own rather than an appendix to its neighbour.
+    if let Some(index) = matcher.semantic() {
+        let pieces: Vec<&str> = split.pieces.iter().map(|piece| original(piece.start, piece.end)).collect();
+        index.prepare(&pieces);
+    }
     let routed: Vec<RoutedPiece> = split
         .pieces
         .iter()
         .map(|piece| {
-            let text = Text::new(original(piece.start, piece.end));
-            let best = matcher.rank(&text).into_iter().next().filter(|best| best.score >= MIN_CLAUSE_SCORE);
+            let raw = original(piece.start, piece.end);
             let piece_folded = folded.get(piece.start..piece.end).unwrap_or_default();
             let asks = starts_request(piece_folded);
+            // Meaning routes a piece that could be a request of its own
+            // (a sentence, a list item, or one that starts asking): a
+            // phrase after a comma or "and" ("the sky looks washed out")
+            // is too short to say what it is about.
+            let by_meaning = matcher.semantic().is_some() && (piece.boundary != Boundary::Weak || asks);
+            let best = if by_meaning {
+                matcher.rank_blended(raw).into_iter().next().filter(Ranked::routes)
+            } else {
+                matcher.rank(&Text::new(raw)).into_iter().next().filter(|best| best.score >= MIN_CLAUSE_SCORE)
+            };
             let own_request = piece.boundary != Boundary::Weak || asks;
             let points_back =
                 piece_folded.split(|c: char| !crate::text::is_word_char(c)).any(|word| BACK_REFERENCES.contains(&word));
@@ -426,6 +442,12 @@ fn decide<R: Reachable + ?Sized>(
             (top.specialist_id, reason)
         }
     };
+    let (specialist_id, reason) = match in_its_language(catalog, reachable, query, &specialist_id) {
+        Some((general, language)) => {
+            (general.clone(), format!("{reason}; the question is in {language}, which {general} answers in"))
+        }
+        None => (specialist_id, reason),
+    };
     Analysis { kind: QueryKind::Simple { specialist_id }, reason, ranking, clauses }
 }
 
@@ -442,6 +464,32 @@ fn needed_translator(matcher: &Matcher<'_>, specialist: &Specialist, text: &str)
         .filter_map(|entry| matcher.specialist(entry))
         .find(|candidate| candidate.translation_language().is_some_and(|language| !specialist.speaks(language)))
         .map(|translator| translator.id.clone())
+}
+
+/// A question written in another language than its specialist answers in
+/// goes to a reachable general specialist who answers in it (the
+/// multilingual assistant): `(that specialist, the language's code)`.
+/// Translators are never replaced: they are chosen for a language.
+fn in_its_language<R: Reachable + ?Sized>(
+    catalog: &Catalog,
+    reachable: &R,
+    query: &str,
+    specialist_id: &str,
+) -> Option<(String, &'static str)> {
+    let language = crate::text::guess_language(query).filter(|language| *language != "en")?;
+    let chosen = catalog.specialist(specialist_id)?;
+    if chosen.domain == Domain::Translation || chosen.speaks(language) {
+        return None;
+    }
+    catalog
+        .specialists()
+        .iter()
+        .find(|specialist| {
+            specialist.domain == Domain::General
+                && specialist.speaks(language)
+                && reachable.is_reachable(&specialist.id)
+        })
+        .map(|general| (general.id.clone(), language))
 }
 
 /// `general.assistant` if reachable, else the first reachable general

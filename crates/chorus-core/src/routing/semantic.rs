@@ -119,7 +119,10 @@ impl SemanticIndex {
     pub fn prepare(&self, texts: &[&str]) {
         let missing: Vec<&str> = {
             let Ok(recent) = self.recent.lock() else { return };
-            texts.iter().copied().filter(|text| !recent.contains_key(*text)).collect()
+            let mut missing: Vec<&str> = texts.iter().copied().filter(|text| !recent.contains_key(*text)).collect();
+            missing.sort_unstable();
+            missing.dedup();
+            missing
         };
         if missing.is_empty() {
             return;

@@ -368,6 +368,9 @@ fn find_symbols(forms: &[String], folded: &str) -> Option<TermMatch> {
     best
 }
 
+mod language;
+pub(crate) use language::guess_language;
+
 #[cfg(test)]
 #[allow(clippy::expect_used, clippy::unwrap_used)]
 mod tests;
