@@ -25,6 +25,7 @@ const PLAN_SCHEMA: &str = r#"{
 
 const SIMPLE: &str = "How do I reverse a list in Python?";
 const COMPOSITE: &str = "Write a short marketing plan for a new budgeting app, with the pricing maths for three tiers and a Spanish tagline.";
+const TWO_REQUESTS: &str = "Write a short polite email to my landlord asking to fix the heating, and give me a Python function that checks whether a string is a palindrome.";
 
 const TOGETHER: [&str; 3] = [
     "Give one tip for saving money on groceries.",
@@ -194,9 +195,13 @@ fn tour(node: &Node) -> anyhow::Result<()> {
     println!("> {SIMPLE}");
     crate::runtime()?.block_on(crate::conduct::ask(node, SIMPLE, crate::conduct::Output::default(), true))?;
 
-    println!("\n-- 5. The conductor: a composite question is analysed, planned, run in parallel and synthesised --");
+    println!("\n-- 5. The conductor: a composite question is analysed, planned, run in parallel and composed --");
     println!("> {COMPOSITE}");
     crate::runtime()?.block_on(crate::conduct::ask(node, COMPOSITE, crate::conduct::Output::default(), true))?;
+
+    println!("\n-- 6. Two requests in one sentence, for two specialists: both are answered --");
+    println!("> {TWO_REQUESTS}");
+    crate::runtime()?.block_on(crate::conduct::ask(node, TWO_REQUESTS, crate::conduct::Output::default(), true))?;
     println!(
         "\nDone. Next: `chorus ask \"…\"`, `chorus route \"…\"`, `chorus history`, `chorus models list`, `chorus bench`."
     );

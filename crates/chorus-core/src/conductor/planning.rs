@@ -370,7 +370,7 @@ fn part_task(clause: &str, query: &str, analysis: &Analysis) -> String {
     let opener = clause.split_whitespace().next().unwrap_or_default().to_lowercase();
     let first = analysis.clauses.iter().find(|candidate| !candidate.context).map(|first| first.text.trim());
     let needs_subject = FRAGMENT_OPENERS.contains(&opener.as_str()) && first != Some(clause);
-    let mut task = clause.trim_end_matches([',', ';']).to_owned();
+    let mut task = clause.trim_end_matches([',', ';', '.']).to_owned();
     if let Some(subject) = subject(analysis).filter(|_| needs_subject)
         && !clause.contains(&subject)
     {
