@@ -8,19 +8,26 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use chorus_core::{Catalog, SemanticIndex, SemanticSlot, TextEmbedder, specialist_texts};
+use chorus_core::{Catalog, SemanticSlot};
+#[cfg(feature = "semantic")]
+use chorus_core::{SemanticIndex, TextEmbedder, specialist_texts};
+#[cfg(feature = "semantic")]
 use chorus_embed::{DIMENSIONS, Embedder};
+#[cfg(feature = "semantic")]
 use sha2::{Digest, Sha256};
 
 /// The folder the set-up installs the model into, inside a models folder.
 pub const EMBEDDER_DIR: &str = "all-MiniLM-L6-v2";
 
 /// Bumped when the way specialist vectors are made changes.
+#[cfg(feature = "semantic")]
 const VECTORS_FORMAT: &str = "chorus-specialist-vectors-1";
 
 /// The embedding model as the router sees it.
+#[cfg(feature = "semantic")]
 struct MiniLm(Embedder);
 
+#[cfg(feature = "semantic")]
 impl TextEmbedder for MiniLm {
     fn embed(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>, String> {
         self.0
@@ -77,6 +84,13 @@ pub(crate) fn wait(slot: &SemanticSlot, timeout: Duration) -> bool {
     true
 }
 
+/// Built without the `semantic` feature: keywords alone.
+#[cfg(not(feature = "semantic"))]
+fn build(_dir: &Path, _catalog: &Catalog, _cache: &Path) -> Result<chorus_core::SemanticIndex, String> {
+    Err("this build has no semantic routing (the `semantic` feature is off)".to_owned())
+}
+
+#[cfg(feature = "semantic")]
 fn build(dir: &Path, catalog: &Catalog, cache: &Path) -> Result<SemanticIndex, String> {
     let embedder = MiniLm(Embedder::load(dir).map_err(|error| error.to_string())?);
     let key = cache_key(dir, catalog)?;
@@ -97,6 +111,7 @@ fn build(dir: &Path, catalog: &Catalog, cache: &Path) -> Result<SemanticIndex, S
 
 /// What the vectors are made of: the model's small files and weights size,
 /// and every specialist's texts, in order.
+#[cfg(feature = "semantic")]
 fn cache_key(dir: &Path, catalog: &Catalog) -> Result<String, String> {
     let mut hasher = Sha256::new();
     hasher.update(VECTORS_FORMAT.as_bytes());
@@ -117,6 +132,7 @@ fn cache_key(dir: &Path, catalog: &Catalog) -> Result<String, String> {
     Ok(hasher.finalize().iter().map(|byte| format!("{byte:02x}")).collect())
 }
 
+#[cfg(feature = "semantic")]
 fn read_vectors(file: &Path, count: usize) -> Option<Vec<Vec<f32>>> {
     let bytes = std::fs::read(file).ok()?;
     if bytes.len() != count * DIMENSIONS * 4 {
@@ -130,6 +146,7 @@ fn read_vectors(file: &Path, count: usize) -> Option<Vec<Vec<f32>>> {
     Some(floats.chunks_exact(DIMENSIONS).map(<[f32]>::to_vec).collect())
 }
 
+#[cfg(feature = "semantic")]
 fn write_vectors(file: &Path, vectors: &[Vec<f32>]) -> std::io::Result<()> {
     if let Some(parent) = file.parent() {
         std::fs::create_dir_all(parent)?;
