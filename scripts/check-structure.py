@@ -27,7 +27,7 @@ ALLOWED = {
     "chorus-net": {"chorus-net"},  # its own tests enable its test hooks
     "chorus-embed": set(),  # the sentence-embedding model: no other crate of ours
     "chorus-node": {"chorus-engine", "chorus-core", "chorus-net", "chorus-embed", "chorus-node"},
-    "chorus-bench": {"chorus-engine", "chorus-core", "chorus-net", "chorus-node"},
+    "chorus-bench": {"chorus-engine", "chorus-core", "chorus-net", "chorus-node", "chorus-embed"},
     "chorus-cli": {"chorus-node", "chorus-bench"},
     "chorus-app": {"chorus-node"},
 }

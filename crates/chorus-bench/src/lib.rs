@@ -1,6 +1,8 @@
 //! Chorus measured: the network simulation behind `chorus sim` and the
 //! benchmarks behind `chorus bench` (the engine's speed and memory) and
-//! `chorus bench --network` (what the network adds to a sub-task), and
+//! `chorus bench --network` (what the network adds to a sub-task),
+//! `chorus bench --routing` (routing time and memory at future catalog
+//! sizes), and
 //! `chorus eval` (routing, planning and answers against labelled sets). They
 //! live here, not in the libraries they measure; `chorus-cli` prints what
 //! they report (README.md documents the output and the `--json` fields).
@@ -14,6 +16,7 @@ mod eval;
 mod network;
 mod privacy;
 mod procfs;
+mod scale;
 mod sim;
 mod stats;
 
@@ -28,4 +31,8 @@ pub use network::{
     ParallelRound, bench_network,
 };
 pub use privacy::{COMPOSITE_SET, PrivacyBenchOptions, PrivacyReport, QuestionShare, bench_privacy};
+pub use scale::{
+    RoutingBenchError, RoutingBenchOptions, RoutingBenchReport, SEED as ROUTING_BENCH_SEED, SemanticFigures,
+    SizeFigures, bench_routing, generated_catalog,
+};
 pub use sim::{LookupSweep, Phase, PhaseReport, SimConfig, SimReport, TaskReport, run as simulate};

@@ -14,6 +14,7 @@ mod demo;
 mod eval;
 mod models;
 mod network;
+mod routing_bench;
 mod sim;
 
 /// Chorus: private, on-device AI with specialist models.
@@ -175,6 +176,12 @@ struct BenchArgs {
     /// carries (plans by the real conductor model).
     #[arg(long, conflicts_with = "network")]
     privacy: bool,
+    /// Measure routing at scale instead: router build, time per question
+    /// and memory at the bundled catalog's size and at 1,000 and 10,000
+    /// specialists (generated), with keywords and, when the sentence model
+    /// is found, semantic routing; one thread.
+    #[arg(long, conflicts_with_all = ["network", "privacy"])]
+    routing: bool,
 }
 
 fn main() -> ExitCode {
@@ -298,6 +305,9 @@ fn ask(globals: &Globals, model: &ModelArgs, args: AskArgs) -> anyhow::Result<()
 }
 
 fn bench(globals: &Globals, model: &ModelArgs, args: &BenchArgs) -> anyhow::Result<()> {
+    if args.routing {
+        return routing_bench::run(args.json);
+    }
     if args.privacy {
         let options = chorus_bench::PrivacyBenchOptions {
             node: node_config(globals, model),

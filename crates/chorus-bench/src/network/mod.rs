@@ -37,7 +37,7 @@ use chorus_node::{NetworkSettings, Node, NodeConfig, NodeError, ServeSettings, t
 
 use executors::{InstantExecutor, Stamps, TimedExecutor};
 use parallel::parallel_figures;
-use report::distribution;
+pub(crate) use report::distribution;
 pub use report::{
     DispatchFigures, DispatchReport, Distribution, NetworkBenchOptions, NetworkBenchReport, ParallelFigures,
     ParallelRound,

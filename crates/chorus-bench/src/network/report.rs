@@ -193,7 +193,7 @@ pub struct NetworkBenchReport {
 }
 
 #[allow(clippy::cast_precision_loss)]
-pub(super) fn distribution(values: &[f64]) -> Distribution {
+pub(crate) fn distribution(values: &[f64]) -> Distribution {
     let mut sorted: Vec<f64> = values.iter().copied().filter(|value| value.is_finite()).collect();
     sorted.sort_by(f64::total_cmp);
     let rank = |fraction: f64| -> f64 { percentile(&sorted, fraction).unwrap_or(f64::NAN) };
