@@ -54,11 +54,16 @@ async fn forty_nodes_find_providers_after_crashes_and_hangs() {
         assert!(phase.peers_asked_p50 >= 1, "{:?} asked nobody", phase.phase);
     }
     // The placement phase without strangers, the reference: every task is
-    // answered on its first attempt by an honest provider.
+    // answered by an honest provider, and every attempt beyond the first of
+    // a task follows an honest attempt that failed. On a loaded machine an
+    // honest answer can miss the 2 s attempt deadline (seen: task p99 6.1 s
+    // with two builds beside the test), and the retry is the protocol at
+    // work, not a fault; the counts must still add up exactly.
     let tasks = &report.tasks;
     assert_eq!((report.hostile, tasks.tasks, tasks.pairs), (0, 4 * 2 * 3, 4 * 2));
     assert_eq!(tasks.answered, tasks.tasks, "{tasks:?}");
-    assert_eq!((tasks.attempts, tasks.attempts_on_hostile, tasks.after_failure_placements), (tasks.tasks, 0, 0));
+    assert_eq!(tasks.attempts, tasks.tasks + tasks.honest_failed, "{tasks:?}");
+    assert_eq!((tasks.attempts_on_hostile, tasks.after_failure_on_hostile), (0, 0), "{tasks:?}");
     assert_eq!(tasks.lookups_with_honest, tasks.lookups);
     let hung = &report.phases[2];
     assert!(hung.latency_ms_p99 < 3000.0, "hung peers stalled lookups: p99 {} ms", hung.latency_ms_p99);

@@ -4,7 +4,7 @@
 use std::io::Write;
 
 use chorus_node::core::{ConductorEvent, QueryId, QueryKind, SubtaskStatus};
-use chorus_node::{ErrorCode, ErrorReply, Node};
+use chorus_node::{Continues, ErrorCode, ErrorReply, Node};
 use clap::{Args, Subcommand};
 
 /// A mistake in what was asked (exit code 2).
@@ -46,12 +46,32 @@ enum HistoryAction {
         #[arg(long)]
         json: bool,
     },
-    /// Delete one past question (`rm q12`) or all of them (`rm --all`):
-    /// the question, plan, answer, events and sub-task results.
+    /// The conversations, the most recently continued first: id, turns,
+    /// the last turn's status, the first question.
+    Conversations {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// One conversation, every turn's question and answer in order (ID is
+    /// any of its queries).
+    Conversation {
+        /// A query of it (e.g. q12).
+        id: String,
+        /// Print JSON: the full record of each turn, as `show --json`.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Delete one past question (`rm q12`), its whole conversation (`rm
+    /// --conversation q12`) or all of them (`rm --all`): the question,
+    /// plan, answer, events and sub-task results.
     Rm {
         /// Its id (as listed, e.g. q12).
         #[arg(required_unless_present = "all", conflicts_with = "all")]
         id: Option<String>,
+        /// Delete every question of the conversation ID belongs to.
+        #[arg(long, conflicts_with = "all")]
+        conversation: bool,
         /// Delete every past question.
         #[arg(long)]
         all: bool,
@@ -70,7 +90,13 @@ pub(crate) struct Output {
     pub(crate) show_sent: bool,
 }
 
-pub(crate) async fn ask(node: &Node, question: &str, output: Output, on_device_only: bool) -> anyhow::Result<()> {
+pub(crate) async fn ask(
+    node: &Node,
+    question: &str,
+    continues: Continues,
+    output: Output,
+    on_device_only: bool,
+) -> anyhow::Result<()> {
     semantic_routing(node).await;
     let json = output.json;
     if question.trim().is_empty() {
@@ -80,9 +106,19 @@ pub(crate) async fn ask(node: &Node, question: &str, output: Output, on_device_o
         return Err(UsageError(ErrorReply::empty_prompt().message).into());
     }
     {
-        let mut conversation = node.conduct_with(question, on_device_only)?;
+        let continuing = !matches!(continues, Continues::Nothing);
+        let mut conversation = node.conduct_in(question, continues, on_device_only)?;
         if json {
-            println!("{}", serde_json::json!({"event": "query", "query_id": conversation.query_id.to_string()}));
+            println!(
+                "{}",
+                serde_json::json!({
+                    "event": "query",
+                    "query_id": conversation.query_id.to_string(),
+                    "conversation": conversation.conversation.to_string(),
+                })
+            );
+        } else if continuing {
+            eprintln!("· {} continues conversation {}", conversation.query_id, conversation.conversation);
         }
         let mut failure = None;
         let mut stdout = std::io::stdout().lock();
@@ -108,6 +144,12 @@ pub(crate) async fn ask(node: &Node, question: &str, output: Output, on_device_o
 /// Human output: the answer on stdout, what happens on stderr.
 fn show(stdout: &mut impl Write, event: &ConductorEvent, show_sent: bool) -> anyhow::Result<()> {
     match event {
+        ConductorEvent::Context { reason, resolved, .. } => {
+            eprintln!("· {reason}");
+            if let Some(resolved) = resolved {
+                eprintln!("  read as: {resolved}");
+            }
+        }
         ConductorEvent::Analysis { kind, reason, specialists } => {
             eprintln!("· {kind} query → {} ({reason})", specialists.join(", "));
         }
@@ -239,7 +281,49 @@ pub(crate) async fn route(node: &Node, args: &RouteArgs) -> anyhow::Result<()> {
 pub(crate) fn history(node: &Node, args: &HistoryArgs) -> anyhow::Result<()> {
     let store = node.store();
     match &args.action {
-        Some(HistoryAction::Rm { id, all, json }) => return history_rm(node, id.as_deref(), *all, *json || args.json),
+        Some(HistoryAction::Rm { id, conversation, all, json }) => {
+            let scope = if *all {
+                Deleting::All
+            } else if *conversation {
+                Deleting::Conversation
+            } else {
+                Deleting::Query
+            };
+            return history_rm(node, id.as_deref(), scope, *json || args.json);
+        }
+        Some(HistoryAction::Conversations { json }) => {
+            let conversations = store.list_conversations(args.limit)?;
+            if *json || args.json {
+                println!("{}", serde_json::to_string(&conversations)?);
+                return Ok(());
+            }
+            if conversations.is_empty() {
+                println!("no conversations yet");
+            }
+            for conversation in conversations {
+                let text: String = conversation.title.chars().take(60).collect();
+                let turns = format!("{} turn{}", conversation.turns, if conversation.turns == 1 { "" } else { "s" });
+                println!("{:<6} {turns:<9} {:<12} {text}", conversation.id.to_string(), conversation.status.as_str());
+            }
+        }
+        Some(HistoryAction::Conversation { id, json }) => {
+            let id: QueryId = id.parse().map_err(|_| UsageError(format!("{id:?} is not a query id (e.g. q3)")))?;
+            let Some(root) = store.conversation_of(id)? else {
+                return Err(UsageError(format!("no query {id} in the journal")).into());
+            };
+            let turns = store.conversation(root)?;
+            if *json || args.json {
+                println!("{}", serde_json::to_string(&turns)?);
+                return Ok(());
+            }
+            println!("conversation {root}: {} turn(s)", turns.len());
+            for turn in &turns {
+                println!("\n{} [{}] {}", turn.id, turn.status.as_str(), turn.text);
+                if let Some(answer) = &turn.answer {
+                    println!("{answer}");
+                }
+            }
+        }
         None => {
             let queries = store.list_queries(args.limit, 0)?;
             if args.json {
@@ -251,7 +335,12 @@ pub(crate) fn history(node: &Node, args: &HistoryArgs) -> anyhow::Result<()> {
             }
             for query in queries {
                 let text: String = query.text.chars().take(70).collect();
-                println!("{:<6} {:<12} {text}", query.id.to_string(), query.status.as_str());
+                let within = if query.conversation == query.id {
+                    String::new()
+                } else {
+                    format!("(in {}) ", query.conversation)
+                };
+                println!("{:<6} {:<12} {within}{text}", query.id.to_string(), query.status.as_str());
             }
         }
         Some(HistoryAction::Show { id, json }) => {
@@ -293,7 +382,16 @@ pub(crate) fn history(node: &Node, args: &HistoryArgs) -> anyhow::Result<()> {
 /// deleted (with `--json`, `{"event":"deleted","ids":[…]}`). A malformed or
 /// unknown id is a usage error (exit code 2; with `--json` an `error`
 /// event with code `unknown_query`).
-fn history_rm(node: &Node, id: Option<&str>, all: bool, json: bool) -> anyhow::Result<()> {
+/// What `chorus history rm` deletes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Deleting {
+    Query,
+    Conversation,
+    All,
+}
+
+fn history_rm(node: &Node, id: Option<&str>, scope: Deleting, json: bool) -> anyhow::Result<()> {
+    let all = scope == Deleting::All;
     let fail = |reply: ErrorReply| -> anyhow::Result<()> {
         if json {
             println!("{}", reply.to_event());
@@ -313,8 +411,13 @@ fn history_rm(node: &Node, id: Option<&str>, all: bool, json: bool) -> anyhow::R
             let Ok(id) = text.parse::<QueryId>() else {
                 return fail(ErrorReply::new(ErrorCode::UnknownQuery, format!("{text:?} is not a query id (e.g. q3)")));
             };
-            match node.delete_query(id) {
-                Ok(()) => vec![id],
+            let deleted = if scope == Deleting::Conversation {
+                node.delete_conversation(id)
+            } else {
+                node.delete_query(id).map(|()| vec![id])
+            };
+            match deleted {
+                Ok(ids) => ids,
                 Err(error) => return fail(error.into()),
             }
         }

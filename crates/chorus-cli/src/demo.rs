@@ -93,8 +93,14 @@ async fn network_demo(base: NodeConfig, root: PathBuf, json: bool) -> anyhow::Re
     ));
     say(format!("[network formed and specialists found in the DHT in {:.1} s]", started.elapsed().as_secs_f64()));
     say(format!("\n> {COMPOSITE}"));
-    crate::conduct::ask(&cluster.requester, COMPOSITE, crate::conduct::Output { json, show_sent: false }, false)
-        .await?;
+    crate::conduct::ask(
+        &cluster.requester,
+        COMPOSITE,
+        chorus_node::Continues::Nothing,
+        crate::conduct::Output { json, show_sent: false },
+        false,
+    )
+    .await?;
     if let Some(summary) = cluster.requester.store().list_queries(1, 0)?.first()
         && let Some(record) = cluster.requester.store().query(summary.id)?
     {
@@ -193,15 +199,33 @@ fn tour(node: &Node) -> anyhow::Result<()> {
 
     println!("\n-- 4. The conductor: a simple question goes straight to one specialist --");
     println!("> {SIMPLE}");
-    crate::runtime()?.block_on(crate::conduct::ask(node, SIMPLE, crate::conduct::Output::default(), true))?;
+    crate::runtime()?.block_on(crate::conduct::ask(
+        node,
+        SIMPLE,
+        chorus_node::Continues::Nothing,
+        crate::conduct::Output::default(),
+        true,
+    ))?;
 
     println!("\n-- 5. The conductor: a composite question is analysed, planned, run in parallel and composed --");
     println!("> {COMPOSITE}");
-    crate::runtime()?.block_on(crate::conduct::ask(node, COMPOSITE, crate::conduct::Output::default(), true))?;
+    crate::runtime()?.block_on(crate::conduct::ask(
+        node,
+        COMPOSITE,
+        chorus_node::Continues::Nothing,
+        crate::conduct::Output::default(),
+        true,
+    ))?;
 
     println!("\n-- 6. Two requests in one sentence, for two specialists: both are answered --");
     println!("> {TWO_REQUESTS}");
-    crate::runtime()?.block_on(crate::conduct::ask(node, TWO_REQUESTS, crate::conduct::Output::default(), true))?;
+    crate::runtime()?.block_on(crate::conduct::ask(
+        node,
+        TWO_REQUESTS,
+        chorus_node::Continues::Nothing,
+        crate::conduct::Output::default(),
+        true,
+    ))?;
     println!(
         "\nDone. Next: `chorus ask \"…\"`, `chorus route \"…\"`, `chorus history`, `chorus models list`, `chorus bench`."
     );

@@ -109,8 +109,13 @@ pub(crate) struct ModelArgs {
 #[derive(Debug, Args)]
 struct AskArgs {
     /// The question; `-` reads it from standard input.
-    #[arg(required = true)]
+    #[arg(required_unless_present = "continue_conversation")]
     question: Vec<String>,
+    /// Continue a conversation: the latest one, or the one the query ID
+    /// (e.g. q12, as `chorus history` lists it) belongs to. The earlier
+    /// turns stay on this device.
+    #[arg(long = "continue", value_name = "ID", num_args = 0..=1, default_missing_value = "")]
+    continue_conversation: Option<String>,
     /// Write one JSON event per line instead of text.
     #[arg(long)]
     json: bool,
@@ -273,7 +278,8 @@ pub(crate) fn start_with(config: NodeConfig) -> anyhow::Result<Node> {
 }
 
 fn ask(globals: &Globals, model: &ModelArgs, args: AskArgs) -> anyhow::Result<()> {
-    let mut question = args.question.join(" ");
+    let (continue_from, words) = continue_from(args.continue_conversation.as_deref(), &args.question);
+    let mut question = words.join(" ");
     if question == "-" {
         question.clear();
         std::io::stdin().read_to_string(&mut question).context("reading the question from standard input")?;
@@ -300,8 +306,39 @@ fn ask(globals: &Globals, model: &ModelArgs, args: AskArgs) -> anyhow::Result<()
             node.join_network(args.net.settings()?).await?;
             network::wait_for_a_peer(&node, std::time::Duration::from_secs(5)).await?;
         }
-        conduct::ask(&node, &question, conduct::Output { json: args.json, show_sent: args.show_sent }, false).await
+        let continues = match continue_from {
+            None => chorus_node::Continues::Nothing,
+            Some(Some(id)) => match node.store().conversation_of(id)? {
+                Some(conversation) => chorus_node::Continues::Conversation(conversation),
+                None => return Err(conduct::UsageError(format!("no query {id} in the journal to continue")).into()),
+            },
+            Some(None) => match node.store().latest_conversation()? {
+                Some(id) => chorus_node::Continues::Conversation(id),
+                None => return Err(conduct::UsageError("there is no conversation to continue yet".to_owned()).into()),
+            },
+        };
+        conduct::ask(&node, &question, continues, conduct::Output { json: args.json, show_sent: args.show_sent }, false)
+            .await
     })
+}
+
+/// `--continue [ID]`: `None` without it, `Some(None)` for the latest
+/// conversation, `Some(Some(id))` for a query id written `q12`. A value that
+/// is not such an id is the question's first word (`--continue make it
+/// shorter`), and the latest conversation is continued.
+fn continue_from(
+    value: Option<&str>,
+    question: &[String],
+) -> (Option<Option<chorus_node::core::QueryId>>, Vec<String>) {
+    let Some(value) = value else {
+        return (None, question.to_vec());
+    };
+    let id = value.strip_prefix('q').filter(|digits| !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()));
+    match id.and_then(|_| value.parse().ok()) {
+        Some(id) => (Some(Some(id)), question.to_vec()),
+        None if value.is_empty() => (Some(None), question.to_vec()),
+        None => (Some(None), std::iter::once(value.to_owned()).chain(question.iter().cloned()).collect()),
+    }
 }
 
 fn bench(globals: &Globals, model: &ModelArgs, args: &BenchArgs) -> anyhow::Result<()> {

@@ -30,17 +30,18 @@ pub use catalog::{
 };
 pub use conductor::{
     Conductor, ConductorConfig, ConductorError, ConductorEvent, ConductorWriting, Executor, ExecutorDirectory,
-    ExecutorError, ExecutorErrorKind, GenerationChunk, GenerationSpec, GenerationStream, MIN_PART_COVERAGE,
-    PartCoverage, SentText, StaticExecutors, SubtaskReport, TextGenerator, clean_part, compose, coverage,
+    ExecutorError, ExecutorErrorKind, GenerationChunk, GenerationSpec, GenerationStream, MAX_CARRIED_CHARS,
+    MIN_PART_COVERAGE, PartCoverage, SentText, StaticExecutors, SubtaskReport, TextGenerator, Turn, clean_part,
+    compose, coverage, follow_up_cue,
 };
 pub use download::{
     DownloadError, DownloadOptions, DownloadOutcome, DownloadProgress, DownloadRequest, Downloader, MAX_REDIRECTS,
     PARTIAL_SUFFIX, VALIDATOR_SUFFIX,
 };
 pub use journal::{
-    DEMOTION_BASE_MS, DEMOTION_MAX_MS, FileStamp, InstalledKind, InstalledModel, JournalEvent, LedgerEntry,
-    MIN_MEASURED_TOKENS, ParseQueryIdError, PeerRecord, QueryId, QueryOutcome, QueryRecord, QueryStatus, QuerySummary,
-    QueuedSubtask, Store, StoreError, SubtaskRecord, TaskOutcome, now_ms,
+    ConversationSummary, DEMOTION_BASE_MS, DEMOTION_MAX_MS, FileStamp, InstalledKind, InstalledModel, JournalEvent,
+    LedgerEntry, MIN_MEASURED_TOKENS, ParseQueryIdError, PeerRecord, QueryId, QueryOutcome, QueryRecord, QueryStatus,
+    QuerySummary, QueuedSubtask, Store, StoreError, SubtaskRecord, TaskOutcome, now_ms,
 };
 pub use models::{EMBEDDED_MODEL, KnownModel, ModelDirs, VerifyError, available_space, sha256_file, verify_file};
 pub use placement::{

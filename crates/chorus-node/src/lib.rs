@@ -32,7 +32,7 @@ mod settings;
 
 pub use cluster::{Cluster, ClusterMember, start_cluster};
 pub use code::ErrorCode;
-pub use conduct::Conversation;
+pub use conduct::{Continues, RunningQuery};
 pub use folder::keep_private;
 pub use host::{
     BUSY_LIMIT, HostProbe, device_charging, device_class, device_idle, host_probe, others_busy, process_cpu_seconds,

@@ -15,6 +15,7 @@ use crate::privacy::Redactor;
 use super::events::{ConductorEvent, SubtaskReport, emit};
 use super::executor::{Executor, ExecutorError, ExecutorErrorKind, GenerationSpec, collect};
 use super::outbound;
+use super::shape::{PartShape, part_shape};
 use super::synthesis::shorten;
 use super::{Conductor, ConductorError, Mode};
 
@@ -48,6 +49,17 @@ impl Conductor {
         // The peers running a part of this question: another part goes to
         // a peer not among them when one can run it.
         let holding = std::sync::Mutex::new(Vec::new());
+        // The form each part's answer should take (a simple question's own
+        // words go as they are).
+        let shapes: Vec<PartShape> = plan
+            .subtasks
+            .iter()
+            .map(
+                |step| {
+                    if mode.direct { PartShape::Free } else { part_shape(step.part.as_deref().unwrap_or(&step.task)) }
+                },
+            )
+            .collect();
         let mut running = FuturesUnordered::new();
         loop {
             let next = next_actions(plan, &statuses);
@@ -60,11 +72,16 @@ impl Conductor {
             }
             for index in next.start {
                 statuses[index] = SubtaskStatus::Running;
-                let prompt = subtask_prompt(plan, index, &reports);
+                let mut prompt = subtask_prompt(plan, index, &reports);
+                if let Some(instruction) = shapes[index].instruction() {
+                    prompt.push_str("\n\n");
+                    prompt.push_str(&instruction);
+                }
                 running.push(self.run_subtask(
                     plan.subtasks[index].specialist.clone(),
                     index,
                     prompt,
+                    shapes[index].max_tokens(),
                     events,
                     mode,
                     redactor,
@@ -76,7 +93,10 @@ impl Conductor {
             }
             match running.next().await {
                 Some(report) => {
-                    let report = report?;
+                    let mut report = report?;
+                    if report.status == SubtaskStatus::Done {
+                        report.text = shapes[report.index].fit(&report.text);
+                    }
                     statuses[report.index] = report.status;
                     let index = report.index;
                     reports[index] = report;
@@ -98,6 +118,7 @@ impl Conductor {
         specialist_id: String,
         index: usize,
         prompt: String,
+        token_cap: Option<u32>,
         events: &mpsc::Sender<ConductorEvent>,
         mode: &Mode,
         redactor: &Redactor,
@@ -174,7 +195,8 @@ impl Conductor {
             report.attempts = attempt;
             report.executor = executor_id.clone();
             let mut sampling = specialist.sampling;
-            sampling.max_tokens = sampling.max_tokens.min(self.config.subtask_max_tokens);
+            sampling.max_tokens =
+                sampling.max_tokens.min(self.config.subtask_max_tokens).min(token_cap.unwrap_or(u32::MAX));
             let spec = GenerationSpec {
                 system: specialist.system_prompt.clone(),
                 prompt: prompt.clone(),

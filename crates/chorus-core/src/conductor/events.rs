@@ -14,6 +14,23 @@ use super::outbound::SentText;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum ConductorEvent {
+    /// How a question asked in a conversation used it (first, before
+    /// `analysis`; only for a question that continues a conversation).
+    Context {
+        /// Whether the question was read as a follow-up of the conversation.
+        follow_up: bool,
+        /// Earlier turns of the conversation.
+        turns: usize,
+        /// How many of them the answer is written with (0 or 1).
+        carried: usize,
+        /// What was decided and why, in words (what was carried, what was
+        /// left out).
+        reason: String,
+        /// The self-contained question a conductor model rewrote the
+        /// follow-up into, when it did.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        resolved: Option<String>,
+    },
     /// The analysis: simple or composite, and why.
     Analysis {
         /// `simple` or `composite`.

@@ -30,12 +30,15 @@ use crate::routing::{AllSpecialists, Analysis, QueryKind, Router, SemanticSlot};
 
 mod compose;
 mod config;
+mod conversation;
 mod dispatch;
 mod events;
 mod executor;
+mod followup;
 mod home;
 mod outbound;
 mod planning;
+mod shape;
 mod synthesis;
 
 pub use compose::{MIN_PART_COVERAGE, clean_part, compose, coverage};
@@ -45,6 +48,7 @@ pub use executor::{
     Executor, ExecutorDirectory, ExecutorError, ExecutorErrorKind, GenerationChunk, GenerationSpec, GenerationStream,
     StaticExecutors, TextGenerator,
 };
+pub use followup::{MAX_CARRIED_CHARS, Turn, follow_up_cue};
 pub use outbound::SentText;
 
 use events::emit;
@@ -256,15 +260,7 @@ impl Conductor {
                 }
                 let plan = fallback_plan(&[(specialist_id.clone(), query.to_owned())], 1, "simple query");
                 let reports = self.dispatch(&plan, events, &mode, &redactor).await?;
-                let answer = reports.first().map(|report| report.text.clone()).unwrap_or_default();
-                if reports.first().is_some_and(|report| report.status != SubtaskStatus::Done) {
-                    let error = reports.first().and_then(|report| report.error.clone()).unwrap_or_default();
-                    let text = format!("Sorry, the {specialist_id} specialist could not answer: {error}");
-                    emit(events, ConductorEvent::Token { text: text.clone() }).await?;
-                    (text, reports)
-                } else {
-                    (answer, reports)
-                }
+                self.direct_answer(specialist_id, reports, events).await?
             }
             QueryKind::Composite { .. } => {
                 let plan = self.plan(query, &analysis).await?;
@@ -275,6 +271,25 @@ impl Conductor {
             }
         };
         finish(events, answer, reports, started).await
+    }
+
+    /// The answer of a one-task query whose text streamed as the answer:
+    /// the task's text, or, when it failed, a sentence saying so (streamed
+    /// too).
+    async fn direct_answer(
+        &self,
+        specialist_id: &str,
+        reports: Vec<SubtaskReport>,
+        events: &mpsc::Sender<ConductorEvent>,
+    ) -> Result<(String, Vec<SubtaskReport>), ConductorError> {
+        let answer = reports.first().map(|report| report.text.clone()).unwrap_or_default();
+        if reports.first().is_some_and(|report| report.status != SubtaskStatus::Done) {
+            let error = reports.first().and_then(|report| report.error.clone()).unwrap_or_default();
+            let text = format!("Sorry, the {specialist_id} specialist could not answer: {error}");
+            emit(events, ConductorEvent::Token { text: text.clone() }).await?;
+            return Ok((text, reports));
+        }
+        Ok((answer, reports))
     }
 
     /// Whether the executor the dispatch would try first for

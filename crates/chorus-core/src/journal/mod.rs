@@ -67,6 +67,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+mod conversations;
 mod forget;
 mod hashes;
 mod installed;
@@ -88,6 +89,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use sled::transaction::TransactionError;
 
+pub use conversations::ConversationSummary;
 pub use hashes::FileStamp;
 pub use installed::{InstalledKind, InstalledModel};
 pub use ledger::LedgerEntry;

@@ -178,6 +178,9 @@ pub struct JournalEvent {
 pub struct QueryRecord {
     /// The query's id.
     pub id: QueryId,
+    /// The conversation it belongs to: the id of the conversation's first
+    /// query (its own id when it began one).
+    pub conversation: QueryId,
     /// What the user asked.
     pub text: String,
     /// The privacy mode it ran under (e.g. `on_device`, `network`).
@@ -206,6 +209,9 @@ pub struct QueryRecord {
 pub struct QuerySummary {
     /// The query's id.
     pub id: QueryId,
+    /// The conversation it belongs to: the id of the conversation's first
+    /// query (its own id when it began one).
+    pub conversation: QueryId,
     /// What the user asked.
     pub text: String,
     /// The privacy mode it ran under.
@@ -233,12 +239,17 @@ pub(super) struct QueryHeader {
     answer: Option<String>,
     #[serde(default)]
     error: Option<String>,
+    /// The first query of the conversation this one continues; `None` when
+    /// it began its own.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    conversation: Option<QueryId>,
 }
 
 impl QueryHeader {
-    fn summary(&self, id: QueryId) -> QuerySummary {
+    pub(super) fn summary(&self, id: QueryId) -> QuerySummary {
         QuerySummary {
             id,
+            conversation: self.conversation.unwrap_or(id),
             text: self.text.clone(),
             mode: self.mode.clone(),
             status: self.status,
@@ -259,7 +270,14 @@ impl Store {
     /// Journals a new query as `Running` and returns its id. Flushed before
     /// it returns.
     pub fn begin_query(&self, text: &str, mode: &str) -> Result<QueryId, StoreError> {
+        self.begin_query_in(text, mode, None)
+    }
+
+    /// Like [`Store::begin_query`], the query continuing `conversation`
+    /// (the id of the conversation's first query) when given.
+    pub fn begin_query_in(&self, text: &str, mode: &str, conversation: Option<QueryId>) -> Result<QueryId, StoreError> {
         let header = QueryHeader {
+            conversation,
             text: text.to_owned(),
             mode: mode.to_owned(),
             status: QueryStatus::Running,
@@ -416,6 +434,7 @@ impl Store {
 
         Ok(Some(QueryRecord {
             id,
+            conversation: header.conversation.unwrap_or(id),
             text: header.text,
             mode: header.mode,
             status: header.status,

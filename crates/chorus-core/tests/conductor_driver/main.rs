@@ -4,6 +4,7 @@
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
 mod compose;
+mod conversation;
 mod scripted;
 
 use std::sync::atomic::Ordering;

@@ -20,6 +20,19 @@ impl Node {
         if self.store().delete_query(id)? { Ok(()) } else { Err(NodeError::Store(StoreError::UnknownQuery(id))) }
     }
 
+    /// Deletes the conversation that the query `id` belongs to: every one
+    /// of its questions, as [`Node::delete_query`] deletes one. Returns the
+    /// ids deleted, oldest first.
+    ///
+    /// # Errors
+    /// [`NodeError::Store`] with [`StoreError::UnknownQuery`] when there is
+    /// no such query, [`StoreError::QueryRunning`] while one of them runs
+    /// (then nothing is deleted).
+    pub fn delete_conversation(&self, id: QueryId) -> Result<Vec<QueryId>, NodeError> {
+        let root = self.store().conversation_of(id)?.ok_or(StoreError::UnknownQuery(id))?;
+        Ok(self.store().delete_conversation(root)?)
+    }
+
     /// Deletes every past question but those running now; returns the ids
     /// deleted, oldest first.
     ///
