@@ -34,7 +34,8 @@ impl Api {
         args.extend(extra.iter().map(|arg| (*arg).to_owned()));
         let mut proc = Proc::spawn("api", command(chorus_bin(), &args), dir);
         let listening = proc.wait_for("the listening line", START, |event| event["event"] == "listening");
-        let keys: Vec<&String> = listening.as_object().expect("object").keys().collect();
+        let mut keys: Vec<&String> = listening.as_object().expect("object").keys().collect();
+        keys.sort();
         assert_eq!(keys, ["event", "key_file", "url"], "exactly these fields: {listening}");
         let url = listening["url"].as_str().expect("url").to_owned();
         assert!(url.starts_with("http://127.0.0.1:") && url.ends_with("/v1"), "{url}");
@@ -291,7 +292,29 @@ fn curl_gets_answers_errors_and_limits_from_chorus_api() {
         assert!(left.elapsed() < Duration::from_secs(5), "the slot was not freed");
         std::thread::sleep(Duration::from_millis(50));
     }
-    println!("slot freed {} ms after the client left", left.elapsed().as_millis());
+    println!("slot freed {} ms after the streaming client left", left.elapsed().as_millis());
+    // The same for a client that gives up waiting for a whole (not
+    // streamed) answer: the connection's end cancels the generation.
+    let impatient = Command::new("curl")
+        .args(["-sS", "--max-time", "1", "-H", &format!("Authorization: Bearer {}", api.key)])
+        .args(["-H", "Content-Type: application/json", "--data-binary"])
+        .arg(chat(SPECIALIST, json!({"max_tokens": 400, "temperature": 0.8, "messages": [{"role": "user", "content": "Write a long story about a dragon."}]})).to_string())
+        .arg(format!("{}/chat/completions", api.url))
+        .output()
+        .expect("curl");
+    assert_eq!(impatient.status.code(), Some(28), "curl timed out: {impatient:?}");
+    let left = Instant::now();
+    loop {
+        let (status, body) =
+            api.curl("POST", "/v1/chat/completions", Some(&chat(SPECIALIST, json!({"max_tokens": 2}))), &[]);
+        if status == 200 {
+            break;
+        }
+        assert_eq!(status, 429, "{body}");
+        assert!(left.elapsed() < Duration::from_secs(5), "the slot of a non-streamed request was not freed");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    println!("slot freed {} ms after the waiting client left", left.elapsed().as_millis());
     let (_, health) = api.curl("GET", "/health", None, &[""]);
     assert_eq!(health["free_slots"], 1, "{health}");
 
