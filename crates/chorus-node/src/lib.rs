@@ -12,6 +12,7 @@
 //! # }
 //! ```
 
+mod chat;
 mod cluster;
 mod code;
 mod conduct;
@@ -30,6 +31,7 @@ mod semantic;
 mod serving;
 mod settings;
 
+pub use chat::ChatError;
 pub use cluster::{Cluster, ClusterMember, start_cluster};
 pub use code::ErrorCode;
 pub use conduct::{Continues, RunningQuery};
@@ -59,7 +61,7 @@ pub use chorus_net as net;
 
 pub use chorus_engine::{
     ChatMessage, Completion, Constraint, FinishReason, GenerateError, GenerateRequest, Generation, GenerationEvent,
-    ModelInfo, SamplingParams,
+    ModelInfo, Role, SamplingParams,
 };
 
 /// The domain types (catalog, conductor events, journal records) the shells show.

@@ -103,6 +103,18 @@ impl TextGenerator for LocalConductorModel {
     }
 }
 
+/// Why [`LocalExecutor::model_of`] has no model.
+#[derive(Debug)]
+pub(crate) enum LocalModelError {
+    /// The specialist does not run here (unknown, its base model not
+    /// installed, or left to peers).
+    NotServed,
+    /// Its model file is not the one installed.
+    Refused(String),
+    /// llama.cpp could not load it.
+    Load(chorus_engine::LoadError),
+}
+
 /// This device as an executor: it serves every specialist whose base model
 /// file is installed here and may be loaded (see [`LoadCheck`]).
 #[derive(Debug)]
@@ -145,6 +157,21 @@ impl LocalExecutor {
         Self { pool, catalog, installed, allowed, check }
     }
 
+    /// The loaded base model of `specialist_id`, after the check that its
+    /// file is still the one installed (`chorus-node`'s `chat.rs` and
+    /// [`Executor::run`]).
+    pub(crate) fn model_of(&self, specialist_id: &str) -> Result<Model, LocalModelError> {
+        let (base, path) = self.path_of(specialist_id).ok_or(LocalModelError::NotServed)?;
+        // Before llama.cpp sees the file: is it still the one installed?
+        self.check.check(base, path).map_err(|error| LocalModelError::Refused(error.to_string()))?;
+        self.pool.get(path).map_err(LocalModelError::Load)
+    }
+
+    /// Whether this device runs `specialist_id` ([`Executor::serves`]).
+    pub(crate) fn serves_here(&self, specialist_id: &str) -> bool {
+        self.path_of(specialist_id).is_some()
+    }
+
     fn path_of(&self, specialist_id: &str) -> Option<(&BaseModel, &PathBuf)> {
         if self.allowed.as_ref().is_some_and(|allowed| !allowed.contains(specialist_id)) {
             return None;
@@ -169,17 +196,14 @@ impl Executor for LocalExecutor {
     }
 
     fn run(&self, specialist_id: &str, spec: GenerationSpec) -> Result<GenerationStream, ExecutorError> {
-        let (base, path) = self.path_of(specialist_id).ok_or_else(|| {
-            ExecutorError::new(
+        let model = self.model_of(specialist_id).map_err(|error| match error {
+            LocalModelError::NotServed => ExecutorError::new(
                 ExecutorErrorKind::Refused,
                 format!("the base model of {specialist_id} is not installed on this device"),
-            )
+            ),
+            LocalModelError::Refused(reason) => ExecutorError::new(ExecutorErrorKind::Refused, reason),
+            LocalModelError::Load(error) => load_error(&error),
         })?;
-        // Before llama.cpp sees the file: is it still the one installed?
-        self.check
-            .check(base, path)
-            .map_err(|error| ExecutorError::new(ExecutorErrorKind::Refused, error.to_string()))?;
-        let model = self.pool.get(path).map_err(|error| load_error(&error))?;
         start(&model, spec)
     }
 }

@@ -140,6 +140,8 @@ pub struct Node {
     interrupted: Vec<QuerySummary>,
     data_dir: PathBuf,
     local: Arc<dyn Executor>,
+    /// The same executor, for chatting with one specialist (`chat.rs`).
+    local_models: Arc<crate::local::LocalExecutor>,
     conductor_model: Arc<dyn TextGenerator>,
     /// The conductor over this device alone; replaced when the privacy
     /// settings change.
@@ -166,6 +168,7 @@ impl Clone for Node {
             interrupted: self.interrupted.clone(),
             data_dir: self.data_dir.clone(),
             local: Arc::clone(&self.local),
+            local_models: Arc::clone(&self.local_models),
             conductor_model: Arc::clone(&self.conductor_model),
             on_device: RwLock::new(self.on_device_conductor()),
             joined: RwLock::new(self.joined()),
@@ -261,13 +264,14 @@ impl Node {
         let pool = Arc::new(ModelPool::new(engine.clone(), config.memory_budget, options));
         let conductor_model: Arc<dyn TextGenerator> =
             Arc::new(crate::local::LocalConductorModel { pool: Arc::clone(&pool), path: default_model.clone() });
-        let local: Arc<dyn Executor> = Arc::new(crate::local::LocalExecutor::new(
+        let local_models = Arc::new(crate::local::LocalExecutor::new(
             Arc::clone(&pool),
             Arc::clone(&catalog),
             &finder,
             config.local_specialists.clone(),
             LoadCheck::new(store.clone()),
         ));
+        let local: Arc<dyn Executor> = local_models.clone();
         let semantic = SemanticSlot::default();
         match embedder_dir {
             Some(dir) => crate::semantic::start(
@@ -297,6 +301,7 @@ impl Node {
             interrupted,
             data_dir,
             local,
+            local_models,
             conductor_model,
             joined: RwLock::new(None),
             joining: tokio::sync::Mutex::new(()),
@@ -369,6 +374,11 @@ impl Node {
     #[must_use]
     pub fn service(&self) -> Option<Arc<NodeService>> {
         self.joined().and_then(|joined| joined.service)
+    }
+
+    /// This device's executor of specialists (`chat.rs`).
+    pub(crate) fn local_models(&self) -> &crate::local::LocalExecutor {
+        &self.local_models
     }
 
     /// The network half as it is now.
