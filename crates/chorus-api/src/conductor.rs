@@ -1,17 +1,19 @@
 //! A chat with `chorus`, the conductor: the last user message is the
-//! question; the conductor's events ride in the `chorus` extension field.
+//! question, the messages before it the conversation it continues (read on
+//! this device as `chorus ask --continue` reads the journal's); the
+//! conductor's events ride in the `chorus` extension field.
 
 use std::convert::Infallible;
 use std::sync::Arc;
 
 use async_openai::types::chat::FinishReason;
 use axum::response::Response;
-use chorus_node::Conversation;
 use chorus_node::core::ConductorEvent;
+use chorus_node::{Continues, RunningQuery};
 use tokio::sync::OwnedSemaphorePermit;
 
 use crate::error::ApiError;
-use crate::request::{ChatPlan, last_user};
+use crate::request::{ChatPlan, conversation};
 use crate::response::{self, DONE, Responses};
 use crate::state::Shared;
 
@@ -28,10 +30,14 @@ pub(crate) async fn respond(
             "the conductor (`chorus`) writes text: ask a specialist model for JSON",
         ));
     }
-    let question = last_user(&plan.messages).filter(|text| !text.trim().is_empty()).ok_or_else(|| {
-        ApiError::invalid("messages", "no user message with text: the conductor answers the last one")
-    })?;
-    let conversation = shared.node.conduct(question).map_err(|error| ApiError::internal(error.to_string()))?;
+    let (question, turns) =
+        conversation(&plan.messages).filter(|(text, _)| !text.trim().is_empty()).ok_or_else(|| {
+            ApiError::invalid("messages", "no user message with text: the conductor answers the last one")
+        })?;
+    let conversation = shared
+        .node
+        .conduct_in(question, Continues::Turns(turns), false)
+        .map_err(|error| ApiError::internal(error.to_string()))?;
     let responses = Responses::new(&plan.model, shared.next_serial(), crate::state::now());
     if plan.stream {
         return Ok(crate::http::event_stream(stream(conversation, responses, plan.include_usage, slot)));
@@ -80,7 +86,7 @@ fn extension(event: &ConductorEvent) -> serde_json::Value {
 }
 
 struct Streaming {
-    conversation: Conversation,
+    conversation: RunningQuery,
     responses: Responses,
     include_usage: bool,
     tokens: u32,
@@ -93,7 +99,7 @@ struct Streaming {
 /// deltas, every other event in a chunk of its own under `chorus`.
 /// Dropping the stream drops the conversation, which cancels the query.
 fn stream(
-    conversation: Conversation,
+    conversation: RunningQuery,
     responses: Responses,
     include_usage: bool,
     slot: OwnedSemaphorePermit,

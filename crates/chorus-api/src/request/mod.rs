@@ -255,13 +255,28 @@ pub(crate) fn with_system(messages: &[ChatMessage], system_prompt: &str) -> Vec<
     out
 }
 
-/// The question the conductor answers: the last user message.
-pub(crate) fn last_user(messages: &[ChatMessage]) -> Option<&str> {
-    messages
-        .iter()
-        .rev()
-        .find(|message| message.role == chorus_node::Role::User)
-        .map(|message| message.content.as_str())
+/// The question the conductor answers (the last user message) and the
+/// conversation before it: each earlier user message with the assistant
+/// messages that answered it (none: an empty answer). System messages are
+/// not part of the conversation. `None` without a user message.
+pub(crate) fn conversation(messages: &[ChatMessage]) -> Option<(&str, Vec<chorus_node::core::Turn>)> {
+    let last = messages.iter().rposition(|message| message.role == chorus_node::Role::User)?;
+    let mut turns: Vec<chorus_node::core::Turn> = Vec::new();
+    for message in &messages[..last] {
+        match message.role {
+            chorus_node::Role::User => turns.push(chorus_node::core::Turn::new(message.content.clone(), String::new())),
+            chorus_node::Role::Assistant => {
+                if let Some(turn) = turns.last_mut() {
+                    if !turn.answer.is_empty() {
+                        turn.answer.push_str("\n\n");
+                    }
+                    turn.answer.push_str(&message.content);
+                }
+            }
+            chorus_node::Role::System => {}
+        }
+    }
+    Some((messages[last].content.as_str(), turns))
 }
 
 #[cfg(test)]

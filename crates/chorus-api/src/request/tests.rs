@@ -43,7 +43,9 @@ fn roles_and_content_parts_become_engine_messages() {
             ChatMessage::user("Again"),
         ]
     );
-    assert_eq!(last_user(&plan.messages), Some("Again"));
+    let (question, turns) = conversation(&plan.messages).unwrap();
+    assert_eq!(question, "Again");
+    assert!(turns.iter().all(|turn| turn.question != "Again"), "{turns:?}");
 }
 
 #[test]
@@ -158,4 +160,20 @@ fn a_specialists_system_prompt_goes_first_unless_the_request_has_one() {
     assert_eq!(with[0], ChatMessage::system("You write code."));
     let own = [vec![ChatMessage::system("Be a pirate.")], turns].concat();
     assert_eq!(with_system(&own, "You write code."), own);
+}
+
+#[test]
+fn the_conductor_gets_the_last_user_message_and_the_turns_before_it() {
+    let messages = vec![
+        ChatMessage::system("be brief"),
+        ChatMessage::user("Names for a bakery?"),
+        ChatMessage::assistant("1. Rise"),
+        ChatMessage::user("And a slogan?"),
+        ChatMessage::user("Make it shorter"),
+    ];
+    let (question, turns) = conversation(&messages).unwrap();
+    assert_eq!(question, "Make it shorter");
+    let pairs: Vec<(&str, &str)> = turns.iter().map(|t| (t.question.as_str(), t.answer.as_str())).collect();
+    assert_eq!(pairs, [("Names for a bakery?", "1. Rise"), ("And a slogan?", "")]);
+    assert!(conversation(&[ChatMessage::system("only")]).is_none());
 }

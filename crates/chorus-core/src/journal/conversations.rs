@@ -96,7 +96,7 @@ impl Store {
                 }),
             }
         }
-        conversations.sort_by(|a, b| b.last.cmp(&a.last));
+        conversations.sort_by_key(|conversation| std::cmp::Reverse(conversation.last));
         conversations.truncate(limit);
         Ok(conversations)
     }
