@@ -151,6 +151,17 @@ extension = conducted.model_extra.get("chorus") or {}
 check(bool(conducted.choices[0].message.content.strip()), "chorus answers through the conductor")
 check(str(extension.get("query_id", "")).startswith("q") and any(e.get("event") == "analysis" for e in extension["events"]),
       "the chorus extension carries the query id and the conductor's events")
+# A second turn: the messages before the last user message are the
+# conversation; the follow-up is read with them, on this device.
+first_answer = conducted.choices[0].message.content
+follow_up = client.chat.completions.create(model="chorus", messages=[
+    {"role": "user", "content": "What is Rust?"},
+    {"role": "assistant", "content": first_answer},
+    {"role": "user", "content": "Tell me more about it."}])
+contexts = [e for e in (follow_up.model_extra.get("chorus") or {}).get("events", []) if e.get("event") == "context"]
+check(len(contexts) == 1 and contexts[0]["follow_up"] and contexts[0]["turns"] == 1 and contexts[0]["carried"] == 1,
+      f"a two-turn chorus conversation reads the follow-up with the first turn: {contexts}")
+check(bool(follow_up.choices[0].message.content.strip()), "the follow-up is answered")
 events = []
 for chunk in client.chat.completions.create(model="chorus", stream=True,
                                              messages=[{"role": "user", "content": "What is Python?"}]):
