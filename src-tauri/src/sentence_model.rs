@@ -83,7 +83,7 @@ fn from_resource<R: Runtime>(app: &AppHandle<R>, resource: &Path, data_dir: &Pat
         }
         tracing::info!(path = %destination.display(), "copied the bundled sentence model's file out of the APK");
     }
-    Some(target)
+    complete_folder(std::iter::once(target))
 }
 
 /// Copies `source` to `target` through a temporary file beside it, and
