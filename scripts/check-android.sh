@@ -5,7 +5,9 @@
 #
 # All but llama.cpp: its build needs Android's NDK, which is not here, so the
 # app is checked with `--no-default-features` (chorus-engine without its
-# `llama` feature: same API, no backend). The APK itself is built elsewhere
+# `llama` feature: same API, no backend) and `--features semantic` (semantic
+# routing: the sentence model on candle, pure Rust, and the copy of the
+# bundled model out of the APK). The APK itself is built elsewhere
 # (README, "Android and iOS").
 #
 # Two crates under rustls compile C in their build scripts: ring and
@@ -45,4 +47,4 @@ export AWS_LC_SYS_CMAKE_BUILDER=0
 # proc-macros run on the host and are not affected by RUSTFLAGS under
 # --target).
 export RUSTFLAGS="${RUSTFLAGS:-} -D warnings"
-exec cargo check --target "$TARGET" -p chorus-app --no-default-features --lib --bins "$@"
+exec cargo check --target "$TARGET" -p chorus-app --no-default-features --features semantic --lib --bins "$@"

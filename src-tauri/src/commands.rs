@@ -60,6 +60,7 @@ pub(crate) async fn ask(
         return Err(CommandError::empty_prompt());
     }
     let node = state.node()?;
+    semantic_routing(&node).await;
     let conversation = node.conduct_with(&question, on_device_only)?;
     let query_id = conversation.query_id.to_string();
     let Some(guard) = state.queries.start(&query_id) else {
@@ -69,6 +70,23 @@ pub(crate) async fn ask(
     let _ = on_event.send(json!({"event": "query", "query_id": query_id}));
     tauri::async_runtime::spawn(forward(conversation.events, on_event, guard));
     Ok(AskStarted { query_id })
+}
+
+/// The longest `ask` waits for semantic routing, as the `chorus` command.
+const SEMANTIC_WAIT: Duration = Duration::from_secs(90);
+
+/// Gives semantic routing the time to get ready before a question is
+/// routed, as `chorus ask` does: loading the bundled sentence model and its
+/// cached specialist vectors takes well under a second, computing the
+/// vectors on the first start tens of seconds. It returns at once when
+/// routing is ready or never will be (no model, or it failed to load), and
+/// waits on a blocking thread, never on the async runtime's or the UI's.
+async fn semantic_routing(node: &chorus_node::Node) {
+    let node = node.clone();
+    let ready = tauri::async_runtime::spawn_blocking(move || node.wait_for_semantic_routing(SEMANTIC_WAIT)).await;
+    if !matches!(ready, Ok(true)) {
+        tracing::info!("routing by keywords: semantic routing is not ready");
+    }
 }
 
 /// Passes a query's events to the UI until it ends, is cancelled or the

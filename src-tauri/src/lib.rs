@@ -11,13 +11,16 @@
 //! `CHORUS_CONFIG_DIR` (where
 //! `settings.json` lives), `CHORUS_MODELS_DIR` (where the embedded model is
 //! looked for first; without a copy there the app uses the one it bundles,
-//! see `bundled.rs`), `RUST_LOG`.
+//! see `bundled.rs`), `CHORUS_CACHE` (where the specialist vectors of
+//! semantic routing are cached, as for the `chorus` command; the sentence
+//! model itself is bundled, see `sentence_model.rs`), `RUST_LOG`.
 
 include!("command_list.rs");
 
 mod bundled;
 mod commands;
 mod error;
+mod sentence_model;
 mod state;
 
 pub use error::{CommandError, CommandResult};

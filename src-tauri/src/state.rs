@@ -210,6 +210,9 @@ impl AppState {
         }
         let config = NodeConfig {
             model: crate::bundled::embedded_model(app, &data_dir),
+            // Semantic routing with the bundled sentence model; without one
+            // the node looks in its models folders, else routes by keywords.
+            embedder: crate::sentence_model::sentence_model(app, &data_dir),
             threads: usize::try_from(stored.threads).ok(),
             data_dir: Some(data_dir),
             catalog: overrides.catalog.clone(),

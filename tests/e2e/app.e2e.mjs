@@ -9,7 +9,10 @@
 //
 // The checks of ui/COMMANDS.md ("The end-to-end checks"):
 //   1. ask a question with the network off: the answer streams in and the
-//      plan card says done, on this device;
+//      plan card says done, on this device; the question was routed by
+//      meaning (the plan's reason names the semantic score), with the
+//      sentence model the app bundles and specialist vectors it computed
+//      on its first start, into a cache folder of its own;
 //   4. that question, deleted from the history, is still gone after a
 //      restart of the app, and the data folder is private (0700);
 //   5. on-device only, the app opened no internet socket: its first run
@@ -44,13 +47,15 @@
 //                          two runs on one machine need different ports
 //   STRACE                 strace (default /usr/bin/strace)
 //   E2E_TIMEOUT_S          longest wait for an answer, seconds (default 300)
+//   E2E_SEMANTIC_TIMEOUT_S longest wait for the app's first computation of
+//                          the specialist vectors, seconds (default 300)
 //   E2E_SCREENSHOTS        a folder to save the screens in (default: none)
 //   E2E_DEBUG              log every WebDriver call
 
 import { execFileSync, spawn } from 'node:child_process';
 import { createServer } from 'node:http';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, writeFileSync, mkdirSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync, mkdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -66,6 +71,7 @@ const CLI = process.env.CHORUS_CLI;
 const STRACE = process.env.STRACE ?? '/usr/bin/strace';
 const MODEL = join(ROOT, 'models', 'SmolLM2-135M-Instruct.Q4_1.gguf');
 const ANSWER_TIMEOUT_MS = Number(process.env.E2E_TIMEOUT_S ?? 300) * 1000;
+const SEMANTIC_TIMEOUT_MS = Number(process.env.E2E_SEMANTIC_TIMEOUT_S ?? 300) * 1000;
 const SHOTS = process.env.E2E_SCREENSHOTS ? resolve(process.env.E2E_SCREENSHOTS) : null;
 const ELEMENT = 'element-6066-11e4-a52e-4f735466cecf';
 const INSTALL_ID = 'loopback-e2e';
@@ -85,6 +91,12 @@ const PLANTED = [
   ['email', 'sam.lee@example.com'],
   ['phone', '+44 7911 123456'],
 ];
+/**
+ * Check 1's question: a pastry question that semantic routing sends to a
+ * specialist by meaning (its reason reads "food.pastry: semantic 0.52 + …").
+ */
+const SEMANTIC_QUESTION = 'How do I temper chocolate so that it sets glossy and snaps?';
+
 /** A short question with no specialist's keywords: general.assistant answers it. */
 const NETWORK_QUESTION = `Write a one-line thank-you note to ${PLANTED[0][1]}, phone ${PLANTED[1][1]}.`;
 /** The placeholders the peer must see instead. */
@@ -401,11 +413,34 @@ async function setPrivacy(session, privacy) {
   await session.attributeIs('privacy-indicator', 'data-privacy', privacy);
 }
 
-async function askOnDevice(session) {
-  const answer = await ask(session, 'What is the capital of France?', true);
+/**
+ * Waits (bounded) until the app has computed and cached its specialist
+ * vectors in `cache` (`$CHORUS_CACHE/semantic/<key>.f32`): on a fresh cache
+ * that takes tens of seconds of the first start, more than `ask`'s own wait
+ * may cover on a busy machine.
+ */
+async function semanticReady(cache) {
+  const folder = join(cache, 'semantic');
+  const started = Date.now();
+  while (Date.now() - started < SEMANTIC_TIMEOUT_MS) {
+    if (existsSync(folder) && readdirSync(folder).some((name) => name.endsWith('.f32'))) {
+      console.log(`[e2e] specialist vectors cached after ${Math.round((Date.now() - started) / 1000)} s more`);
+      return;
+    }
+    await sleep(500);
+  }
+  throw new Error(`the app cached no specialist vectors in ${folder} within ${SEMANTIC_TIMEOUT_MS / 1000} s`);
+}
+
+async function askOnDevice(session, cache) {
+  await semanticReady(cache);
+  const answer = await ask(session, SEMANTIC_QUESTION, true);
   assert((await session.attribute('plan-card-0', 'data-state')) === 'done', 'plan card 0 is done');
   assert((await session.attribute('plan-card-0', 'data-executor')) === 'local', 'plan card 0 ran on this device');
+  const reason = await session.text('plan-kind');
+  assert(/semantic \d\.\d\d/.test(reason), `the question was routed by meaning: the plan reads "${reason}"`);
   const tokens = await session.text('plan-card-tokens-0');
+  console.log(`[e2e] plan: ${reason}`);
   console.log(`[e2e] answer (${answer.length} chars): ${answer.slice(0, 120).replace(/\n/g, ' ')}; card 0 tokens: ${tokens}`);
   await session.screenshot('chat');
 }
@@ -649,6 +684,10 @@ async function main() {
     // No models folder is pointed at: the app answers with the model it
     // bundles as a resource (src-tauri/src/bundled.rs), as an installed app does.
     XDG_DATA_HOME: join(work, 'xdg'),
+    // The specialist vectors of semantic routing: computed by the app's
+    // first start with the sentence model it bundles, not taken from an
+    // earlier run's cache.
+    CHORUS_CACHE: join(work, 'cache'),
     // The network, when the test turns it on, stays on loopback.
     CHORUS_LISTEN: '/ip4/127.0.0.1/tcp/0',
     CHORUS_NO_MDNS: '1',
@@ -671,7 +710,7 @@ async function main() {
 
     step(`${CHECKS[0]}`);
     await setPrivacy(session, 'on_device');
-    await askOnDevice(session);
+    await askOnDevice(session, env.CHORUS_CACHE);
     passed.push(CHECKS[0]);
 
     step(`${CHECKS[1]}`);

@@ -6,6 +6,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use chorus_core::{Catalog, SemanticSlot};
@@ -54,9 +55,33 @@ pub(crate) fn cache_dir(data_dir: &Path) -> PathBuf {
     base.join("semantic")
 }
 
+/// Whether the preparation of semantic routing has ended: the index is in
+/// its slot, or it never will be (no model, or it failed to load). Until
+/// then a caller may wait for it.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Settled(Arc<AtomicBool>);
+
+impl Settled {
+    /// Already settled: nothing is being prepared.
+    pub(crate) fn now() -> Self {
+        Self(Arc::new(AtomicBool::new(true)))
+    }
+
+    fn settle(&self) {
+        self.0.store(true, Ordering::Release);
+    }
+
+    fn is_settled(&self) -> bool {
+        self.0.load(Ordering::Acquire)
+    }
+}
+
 /// Loads the model in `dir` and fills `slot` with the catalog's index, on
 /// a thread of its own. A failure is logged; routing keeps its keywords.
-pub(crate) fn start(slot: SemanticSlot, dir: PathBuf, catalog: Arc<Catalog>, cache: PathBuf) {
+/// The returned flag is set when the thread is done, either way.
+pub(crate) fn start(slot: SemanticSlot, dir: PathBuf, catalog: Arc<Catalog>, cache: PathBuf) -> Settled {
+    let settled = Settled::default();
+    let done = settled.clone();
     let spawned = std::thread::Builder::new().name("semantic-index".to_owned()).spawn(move || {
         let started = Instant::now();
         match build(&dir, &catalog, &cache) {
@@ -66,16 +91,23 @@ pub(crate) fn start(slot: SemanticSlot, dir: PathBuf, catalog: Arc<Catalog>, cac
             }
             Err(error) => tracing::warn!(%error, dir = %dir.display(), "semantic routing off: keywords only"),
         }
+        done.settle();
     });
     if let Err(error) = spawned {
         tracing::warn!(%error, "semantic routing off: no thread for it");
+        settled.settle();
     }
+    settled
 }
 
-/// Waits until `slot` holds an index or `timeout` passes.
-pub(crate) fn wait(slot: &SemanticSlot, timeout: Duration) -> bool {
+/// Waits until `slot` holds an index or `timeout` passes; returns at once
+/// (false) when its preparation has ended without one.
+pub(crate) fn wait(slot: &SemanticSlot, settled: &Settled, timeout: Duration) -> bool {
     let deadline = Instant::now() + timeout;
     while slot.get().is_none() {
+        if settled.is_settled() {
+            return slot.get().is_some();
+        }
         if Instant::now() >= deadline {
             return false;
         }
@@ -155,4 +187,20 @@ fn write_vectors(file: &Path, vectors: &[Vec<f32>]) -> std::io::Result<()> {
     let partial = file.with_extension(format!("partial.{}", std::process::id()));
     std::fs::write(&partial, bytes)?;
     std::fs::rename(partial, file)
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn waiting_ends_at_once_when_nothing_is_being_prepared() {
+        let slot = SemanticSlot::default();
+        let started = Instant::now();
+        assert!(!wait(&slot, &Settled::now(), Duration::from_secs(60)));
+        assert!(started.elapsed() < Duration::from_secs(5));
+        // Still being prepared: the timeout bounds the wait.
+        assert!(!wait(&slot, &Settled::default(), Duration::from_millis(50)));
+    }
 }

@@ -155,6 +155,8 @@ pub struct Node {
     retention: Arc<Retention>,
     /// The semantic routing index, once ready (shared by every conductor).
     semantic: SemanticSlot,
+    /// Whether the index's preparation has ended (ready, failed or none).
+    semantic_settled: crate::semantic::Settled,
 }
 
 impl Clone for Node {
@@ -176,6 +178,7 @@ impl Clone for Node {
             models: self.models.clone(),
             retention: Arc::clone(&self.retention),
             semantic: self.semantic.clone(),
+            semantic_settled: self.semantic_settled.clone(),
         }
     }
 }
@@ -273,15 +276,18 @@ impl Node {
         ));
         let local: Arc<dyn Executor> = local_models.clone();
         let semantic = SemanticSlot::default();
-        match embedder_dir {
+        let semantic_settled = match embedder_dir {
             Some(dir) => crate::semantic::start(
                 semantic.clone(),
                 dir,
                 Arc::clone(&catalog),
                 crate::semantic::cache_dir(&data_dir),
             ),
-            None => tracing::info!("no sentence-embedding model found: routing by keywords alone"),
-        }
+            None => {
+                tracing::info!("no sentence-embedding model found: routing by keywords alone");
+                crate::semantic::Settled::now()
+            }
+        };
         let conductor = Conductor::new(
             Arc::clone(&catalog),
             Arc::clone(&conductor_model),
@@ -307,15 +313,17 @@ impl Node {
             joining: tokio::sync::Mutex::new(()),
             retention,
             semantic,
+            semantic_settled,
         })
     }
 
     /// Waits until semantic routing is ready, at most `timeout`; false when
-    /// it is not (no model, a failure, or still computing). Routing works
-    /// meanwhile, by keywords alone.
+    /// it is not (still computing after `timeout`, or at once when there is
+    /// no model or it failed to load). Routing works meanwhile, by keywords
+    /// alone.
     #[must_use]
     pub fn wait_for_semantic_routing(&self, timeout: std::time::Duration) -> bool {
-        crate::semantic::wait(&self.semantic, timeout)
+        crate::semantic::wait(&self.semantic, &self.semantic_settled, timeout)
     }
 
     /// The catalog.
