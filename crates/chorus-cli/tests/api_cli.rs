@@ -281,18 +281,7 @@ fn curl_gets_answers_errors_and_limits_from_chorus_api() {
     let _ = long.kill();
     let _ = long.wait();
     drop(reader);
-    let left = Instant::now();
-    loop {
-        let (status, body) =
-            api.curl("POST", "/v1/chat/completions", Some(&chat(SPECIALIST, json!({"max_tokens": 2}))), &[]);
-        if status == 200 {
-            break;
-        }
-        assert_eq!(status, 429, "{body}");
-        assert!(left.elapsed() < Duration::from_secs(5), "the slot was not freed");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    println!("slot freed {} ms after the streaming client left", left.elapsed().as_millis());
+    wait_for_free_slot(&api, "streaming");
     // The same for a client that gives up waiting for a whole (not
     // streamed) answer: the connection's end cancels the generation.
     let impatient = Command::new("curl")
@@ -303,18 +292,7 @@ fn curl_gets_answers_errors_and_limits_from_chorus_api() {
         .output()
         .expect("curl");
     assert_eq!(impatient.status.code(), Some(28), "curl timed out: {impatient:?}");
-    let left = Instant::now();
-    loop {
-        let (status, body) =
-            api.curl("POST", "/v1/chat/completions", Some(&chat(SPECIALIST, json!({"max_tokens": 2}))), &[]);
-        if status == 200 {
-            break;
-        }
-        assert_eq!(status, 429, "{body}");
-        assert!(left.elapsed() < Duration::from_secs(5), "the slot of a non-streamed request was not freed");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    println!("slot freed {} ms after the waiting client left", left.elapsed().as_millis());
+    wait_for_free_slot(&api, "waiting");
     let (_, health) = api.curl("GET", "/health", None, &[""]);
     assert_eq!(health["free_slots"], 1, "{health}");
 
@@ -333,4 +311,21 @@ fn no_auth_is_refused_off_loopback() {
     assert_eq!(output.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("--no-auth is only allowed on a loopback address"), "{stderr}");
+}
+
+/// Asks until the one slot answers again (429 meanwhile), at most 5 s after
+/// the `who` client left.
+fn wait_for_free_slot(api: &Api, who: &str) {
+    let left = Instant::now();
+    loop {
+        let (status, body) =
+            api.curl("POST", "/v1/chat/completions", Some(&chat(SPECIALIST, json!({"max_tokens": 2}))), &[]);
+        if status == 200 {
+            break;
+        }
+        assert_eq!(status, 429, "{body}");
+        assert!(left.elapsed() < Duration::from_secs(5), "the slot was not freed after the {who} client left");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    println!("slot freed {} ms after the {who} client left", left.elapsed().as_millis());
 }
