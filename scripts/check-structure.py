@@ -27,7 +27,7 @@ ALLOWED = {
     "chorus-net": {"chorus-net"},  # its own tests enable its test hooks
     "chorus-embed": set(),  # the sentence-embedding model: no other crate of ours
     "chorus-node": {"chorus-engine", "chorus-core", "chorus-net", "chorus-embed", "chorus-node"},
-    "chorus-bench": {"chorus-engine", "chorus-core", "chorus-net", "chorus-node", "chorus-embed"},
+    "chorus-bench": {"chorus-engine", "chorus-core", "chorus-net", "chorus-node", "chorus-embed", "chorus-api"},
     "chorus-api": {"chorus-node"},
     "chorus-cli": {"chorus-node", "chorus-bench", "chorus-api"},
     "chorus-app": {"chorus-node", "chorus-api"},

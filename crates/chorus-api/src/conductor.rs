@@ -35,7 +35,7 @@ pub(crate) async fn respond(
             ApiError::invalid("messages", "no user message with text: the conductor answers the last one")
         })?;
     let conversation = shared
-        .node
+        .node()
         .conduct_in(question, Continues::Turns(turns), false)
         .map_err(|error| ApiError::internal(error.to_string()))?;
     let responses = Responses::new(&plan.model, shared.next_serial(), crate::state::now());

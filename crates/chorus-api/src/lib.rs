@@ -44,4 +44,4 @@ mod state;
 pub use error::ApiError;
 pub use key::{KEY_FILE, KeyError, load_or_create as load_or_create_key};
 pub use request::CONDUCTOR_MODEL;
-pub use server::{ApiConfig, ApiServer, DEFAULT_BODY_LIMIT, DEFAULT_LISTEN, DEFAULT_SLOTS, StartError};
+pub use server::{ApiConfig, ApiServer, DEFAULT_BODY_LIMIT, DEFAULT_LISTEN, DEFAULT_SLOTS, NodeSwap, StartError};

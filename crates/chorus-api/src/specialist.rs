@@ -17,7 +17,7 @@ use crate::state::Shared;
 
 /// Whether `model` is a specialist this device runs.
 pub(crate) fn runs_here(shared: &Shared, model: &str) -> bool {
-    shared.node.local_specialists().iter().any(|specialist| specialist.id == model)
+    shared.node().local_specialists().iter().any(|specialist| specialist.id == model)
 }
 
 /// Answers `plan` with the specialist it names, holding `slot` until the
@@ -27,9 +27,9 @@ pub(crate) async fn respond(
     plan: ChatPlan,
     slot: OwnedSemaphorePermit,
 ) -> Result<Response, ApiError> {
-    let specialist =
-        shared.node.catalog().specialist(&plan.model).ok_or_else(|| ApiError::unknown_model(&plan.model))?;
-    let base = shared.node.specialist_sampling(&plan.model).ok_or_else(|| ApiError::unknown_model(&plan.model))?;
+    let node = shared.node();
+    let specialist = node.catalog().specialist(&plan.model).ok_or_else(|| ApiError::unknown_model(&plan.model))?;
+    let base = node.specialist_sampling(&plan.model).ok_or_else(|| ApiError::unknown_model(&plan.model))?;
     let sampling = plan.overrides.apply(base, crate::key::random_u32());
     sampling.validate().map_err(|message| ApiError::invalid("temperature", message))?;
     let mut request =
@@ -37,7 +37,6 @@ pub(crate) async fn respond(
     if let Some(constraint) = plan.constraint.clone() {
         request = request.with_constraint(constraint);
     }
-    let node = shared.node.clone();
     let model = plan.model.clone();
     // Loading a model blocks: off the async threads.
     let generation = tokio::task::spawn_blocking(move || node.chat_with_specialist(&model, request))

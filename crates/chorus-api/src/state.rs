@@ -2,8 +2,8 @@
 //! slots and whether the model is ready.
 
 use std::sync::Arc;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, PoisonError, RwLock};
 
 use chorus_node::Node;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
@@ -21,7 +21,10 @@ pub(crate) enum Readiness {
 /// The server's shared state.
 #[derive(Debug)]
 pub(crate) struct Shared {
-    pub(crate) node: Node,
+    /// The node requests go to; a shell replaces it when the node joins or
+    /// leaves the network ([`crate::NodeSwap`]), as a clone of a node does
+    /// not see that.
+    node: RwLock<Node>,
     /// `None` with `--no-auth`.
     pub(crate) key: Option<String>,
     slots: Arc<Semaphore>,
@@ -36,7 +39,7 @@ pub(crate) struct Shared {
 impl Shared {
     pub(crate) fn new(node: Node, key: Option<String>, max_slots: usize, body_limit: usize) -> Self {
         Self {
-            node,
+            node: RwLock::new(node),
             key,
             slots: Arc::new(Semaphore::new(max_slots)),
             max_slots,
@@ -45,6 +48,16 @@ impl Shared {
             serial: AtomicU64::new(0),
             started: now(),
         }
+    }
+
+    /// The node as it is now (a cheap handle; see [`Node`]).
+    pub(crate) fn node(&self) -> Node {
+        self.node.read().unwrap_or_else(PoisonError::into_inner).clone()
+    }
+
+    /// Sends later requests to `node`; the ones under way finish on the old one.
+    pub(crate) fn set_node(&self, node: Node) {
+        *self.node.write().unwrap_or_else(PoisonError::into_inner) = node;
     }
 
     /// A generation slot, or 429 when all are taken. The slot is free
@@ -59,11 +72,11 @@ impl Shared {
     }
 
     pub(crate) fn readiness(&self) -> Readiness {
-        self.readiness.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone()
+        self.readiness.lock().unwrap_or_else(PoisonError::into_inner).clone()
     }
 
     pub(crate) fn set_readiness(&self, readiness: Readiness) {
-        *self.readiness.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = readiness;
+        *self.readiness.lock().unwrap_or_else(PoisonError::into_inner) = readiness;
     }
 
     /// 503 until the default model is loaded.

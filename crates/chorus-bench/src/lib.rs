@@ -2,7 +2,8 @@
 //! benchmarks behind `chorus bench` (the engine's speed and memory) and
 //! `chorus bench --network` (what the network adds to a sub-task),
 //! `chorus bench --routing` (routing time and memory at future catalog
-//! sizes), and
+//! sizes), `chorus bench --api` (what the OpenAI-compatible server adds to
+//! a request, and several clients at once), and
 //! `chorus eval` (routing, planning and answers against labelled sets). They
 //! live here, not in the libraries they measure; `chorus-cli` prints what
 //! they report (README.md documents the output and the `--json` fields).
@@ -11,6 +12,7 @@
 //! hangs some of them with the network's `test-hooks` feature
 //! (`Network::freeze`), which this crate turns on.
 
+mod api;
 mod engine;
 mod eval;
 mod network;
@@ -20,6 +22,7 @@ mod scale;
 mod sim;
 mod stats;
 
+pub use api::{API_BENCH_SPECIALIST, ApiBenchError, ApiBenchOptions, ApiBenchReport, ClientsRound, bench_api};
 pub use engine::{BatchFigures, BenchOptions, BenchReport, ConductorFigures, GrammarFigures, bench};
 pub use eval::{
     AnswerOutcome, AnswersReport, LabelledPart, LabelledPartOutcome, PLAN_SET, PlanCase, PlanGroup, PlanMiss,

@@ -4,7 +4,7 @@
 use std::net::{SocketAddr, ToSocketAddrs as _};
 use std::time::Duration;
 
-use chorus_api::{ApiConfig, ApiServer};
+use chorus_api::{ApiConfig, ApiServer, StartError};
 use clap::Args;
 
 use crate::conduct::UsageError;
@@ -27,6 +27,11 @@ pub(crate) struct ApiArgs {
     /// one more is answered 429.
     #[arg(long, default_value_t = chorus_api::DEFAULT_SLOTS)]
     slots: usize,
+    /// A web origin whose pages may call the API from a browser
+    /// (`http://localhost:3000`; repeatable). Without it no CORS headers
+    /// are sent, so pages of other origins cannot.
+    #[arg(long, value_name = "ORIGIN")]
+    cors: Vec<String>,
     /// Let the conductor (`chorus`) run sub-tasks on peers (default:
     /// on-device only; the network is not even started).
     #[arg(long)]
@@ -35,6 +40,18 @@ pub(crate) struct ApiArgs {
     /// (repeatable; also $CHORUS_BOOTSTRAP, comma-separated).
     #[arg(long, requires = "network")]
     bootstrap: Vec<String>,
+    /// With --network: a multiaddr to listen on for peers (repeatable;
+    /// default: every interface, TCP and QUIC, ports chosen by the system).
+    #[arg(long, requires = "network", value_name = "MULTIADDR")]
+    p2p_listen: Vec<String>,
+    /// With --network: do not look for peers on the local network (mDNS).
+    #[arg(long, requires = "network")]
+    no_mdns: bool,
+    /// Specialists this device runs itself, comma-separated, or `none` to
+    /// leave every sub-task of `chorus` to peers (default: all it can);
+    /// only these are listed as models of their own.
+    #[arg(long, value_delimiter = ',')]
+    local_specialists: Vec<String>,
 }
 
 /// `ADDR:PORT`, or `localhost:PORT`.
@@ -60,14 +77,21 @@ pub(crate) fn run(globals: &crate::Globals, model: &crate::ModelArgs, args: ApiA
     if args.slots == 0 {
         return Err(UsageError("--slots must be at least 1".to_owned()).into());
     }
-    let node = crate::start(globals, model)?;
+    let mut config = crate::node_config(globals, model);
+    config.local_specialists = crate::local_specialists(&args.local_specialists);
+    let node = crate::start_with(config)?;
     crate::runtime()?.block_on(async move {
         if args.network {
-            node.join_network(NetArgs::bootstrap_only(args.bootstrap).settings()?).await?;
+            let net = NetArgs::for_api(args.bootstrap, args.p2p_listen, args.no_mdns);
+            node.join_network(net.settings()?).await?;
             crate::network::wait_for_a_peer(&node, Duration::from_secs(5)).await?;
         }
-        let config = ApiConfig { listen, auth: !args.no_auth, slots: args.slots, ..ApiConfig::default() };
-        let server = ApiServer::bind(node.clone(), config).await?;
+        let config =
+            ApiConfig { listen, auth: !args.no_auth, slots: args.slots, cors: args.cors, ..ApiConfig::default() };
+        let server = ApiServer::bind(node.clone(), config).await.map_err(|error| match error {
+            StartError::Cors(_) => anyhow::Error::new(UsageError(format!("--cors {error}"))),
+            other => other.into(),
+        })?;
         let key_file = server.key_file().map(|path| path.display().to_string());
         if args.json {
             println!("{}", serde_json::json!({"event": "listening", "url": server.url(), "key_file": key_file}));

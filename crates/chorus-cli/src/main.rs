@@ -10,6 +10,7 @@ use chorus_node::{Node, NodeConfig, NodeError};
 use clap::{Args, Parser, Subcommand};
 
 mod api;
+mod api_bench;
 mod conduct;
 mod demo;
 mod eval;
@@ -171,13 +172,15 @@ struct BenchArgs {
     #[arg(long)]
     network: bool,
     /// With --network: requests per dispatch variant (a tenth as many over
-    /// first connections).
-    #[arg(long, default_value_t = 1000)]
-    requests: u32,
+    /// first connections; default 1000); with --api: first-token samples
+    /// per path (default 30).
+    #[arg(long)]
+    requests: Option<u32>,
     /// With --network: token cap of each dispatch request (the first token is timed).
     #[arg(long, default_value_t = 2)]
     dispatch_tokens: u32,
-    /// With --network: rounds of the k-peers figure (medians reported).
+    /// With --network: rounds of the k-peers figure; with --api: rounds of
+    /// the clients-at-once figure (medians reported).
     #[arg(long, default_value_t = 10)]
     rounds: u32,
     /// Measure privacy instead: redaction and restoration time per 2 KB of
@@ -191,6 +194,12 @@ struct BenchArgs {
     /// is found, semantic routing; one thread.
     #[arg(long, conflicts_with_all = ["network", "privacy"])]
     routing: bool,
+    /// Measure the OpenAI-compatible API instead: time to first token
+    /// through a real `chorus api` server on loopback vs the engine
+    /// (--requests samples each, alternating), and four clients at once vs
+    /// one after another (--gen-tokens each, --rounds rounds).
+    #[arg(long, conflicts_with_all = ["network", "privacy", "routing"])]
+    api: bool,
 }
 
 fn main() -> ExitCode {
@@ -270,6 +279,13 @@ pub(crate) fn node_config(globals: &Globals, args: &ModelArgs) -> NodeConfig {
     }
 }
 
+/// `--local-specialists`: `None` when not given (every one it can run);
+/// `none` names none.
+pub(crate) fn local_specialists(ids: &[String]) -> Option<std::collections::BTreeSet<String>> {
+    (!ids.is_empty())
+        .then(|| ids.iter().map(|id| id.trim().to_owned()).filter(|id| !id.is_empty() && id != "none").collect())
+}
+
 pub(crate) fn start(globals: &Globals, args: &ModelArgs) -> anyhow::Result<Node> {
     start_with(node_config(globals, args))
 }
@@ -290,15 +306,7 @@ fn ask(globals: &Globals, model: &ModelArgs, args: AskArgs) -> anyhow::Result<()
         std::io::stdin().read_to_string(&mut question).context("reading the question from standard input")?;
     }
     let mut config = node_config(globals, model);
-    if !args.local_specialists.is_empty() {
-        let list: std::collections::BTreeSet<String> = args
-            .local_specialists
-            .iter()
-            .map(|id| id.trim().to_owned())
-            .filter(|id| !id.is_empty() && id != "none")
-            .collect();
-        config.local_specialists = Some(list);
-    }
+    config.local_specialists = local_specialists(&args.local_specialists);
     if args.network {
         config.conductor.queue_timeout = std::time::Duration::from_secs(args.queue_timeout);
     }
@@ -350,6 +358,15 @@ fn bench(globals: &Globals, model: &ModelArgs, args: &BenchArgs) -> anyhow::Resu
     if args.routing {
         return routing_bench::run(args.json);
     }
+    if args.api {
+        let options = chorus_bench::ApiBenchOptions {
+            node: node_config(globals, model),
+            requests: args.requests.unwrap_or(30),
+            tokens: args.gen_tokens,
+            rounds: args.rounds,
+        };
+        return api_bench::print(&chorus_bench::bench_api(&options)?, args.json);
+    }
     if args.privacy {
         let options = chorus_bench::PrivacyBenchOptions {
             node: node_config(globals, model),
@@ -394,9 +411,9 @@ fn bench(globals: &Globals, model: &ModelArgs, args: &BenchArgs) -> anyhow::Resu
     if args.network {
         let options = chorus_bench::NetworkBenchOptions {
             node: node_config(globals, model),
-            requests: args.requests,
+            requests: args.requests.unwrap_or(1000),
             dispatch_tokens: args.dispatch_tokens,
-            first_connections: (args.requests / 10).max(1),
+            first_connections: (args.requests.unwrap_or(1000) / 10).max(1),
             rounds: args.rounds,
             ..chorus_bench::NetworkBenchOptions::default()
         };

@@ -48,16 +48,11 @@ fn addresses(list: &[String], what: &str) -> anyhow::Result<Vec<Multiaddr>> {
 }
 
 impl NetArgs {
-    /// The defaults with these bootstrap peers: `chorus api --network`,
-    /// whose `--listen` is the HTTP address.
-    pub(crate) fn bootstrap_only(bootstrap: Vec<String>) -> Self {
-        Self {
-            listen: Vec::new(),
-            bootstrap,
-            relay_via: Vec::new(),
-            no_mdns: false,
-            requester_identity: RequesterIdentity::default(),
-        }
+    /// The defaults with these bootstrap peers, listen addresses and mDNS
+    /// choice: `chorus api --network`, whose `--listen` is the HTTP address
+    /// (`--p2p-listen` is this one).
+    pub(crate) fn for_api(bootstrap: Vec<String>, listen: Vec<String>, no_mdns: bool) -> Self {
+        Self { listen, bootstrap, relay_via: Vec::new(), no_mdns, requester_identity: RequesterIdentity::default() }
     }
 
     pub(crate) fn settings(&self) -> anyhow::Result<NetworkSettings> {

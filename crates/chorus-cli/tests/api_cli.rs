@@ -12,7 +12,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use support::{Proc, START, base_args, chorus_bin, command, serial};
+use support::{Proc, START, Server, base_args, chorus_bin, command, serial};
 
 /// A specialist whose base model is the embedded one.
 const SPECIALIST: &str = "general.assistant";
@@ -89,6 +89,18 @@ impl Api {
         (status.trim().parse().unwrap_or_else(|_| panic!("status {status:?}")), body.to_owned())
     }
 
+    /// The status line and headers of a request with curl, lowercased
+    /// (`headers` as given, the key not added).
+    fn response_headers(&self, method: &str, path: &str, headers: &[&str]) -> String {
+        let mut curl = Command::new("curl");
+        curl.args(["-sS", "--max-time", "60", "-X", method, "-D", "-", "-o", "/dev/null"]);
+        for header in headers {
+            curl.args(["-H", header]);
+        }
+        let output = curl.arg(format!("{}{path}", self.origin())).output().expect("curl runs");
+        String::from_utf8_lossy(&output.stdout).to_lowercase()
+    }
+
     /// A streamed request with curl: its `data:` payloads, in order.
     fn stream(&self, body: &Value) -> Vec<String> {
         let (status, text) = self.curl_raw("POST", "/v1/chat/completions", Some(&body.to_string()), &[]);
@@ -146,6 +158,10 @@ fn the_official_openai_client_works_against_chorus_api() {
     let _serial = serial();
     let dir = tempfile::tempdir().expect("dir");
     let mut api = Api::start(dir.path(), &["--slots", "1"]);
+    // No --cors: no page of another origin may call it.
+    let auth = format!("Authorization: Bearer {}", api.key);
+    let headers = api.response_headers("GET", "/v1/models", &[&auth, "Origin: http://localhost:3000"]);
+    assert!(headers.starts_with("http/1.1 200") && !headers.contains("access-control-"), "{headers}");
     let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/api/openai_client.py");
     let output = Command::new(python)
         .arg(&script)
@@ -171,7 +187,7 @@ fn the_official_openai_client_works_against_chorus_api() {
 fn curl_gets_answers_errors_and_limits_from_chorus_api() {
     let _serial = serial();
     let dir = tempfile::tempdir().expect("dir");
-    let mut api = Api::start(dir.path(), &["--slots", "1"]);
+    let mut api = Api::start(dir.path(), &["--slots", "1", "--cors", "http://localhost:3000"]);
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt as _;
@@ -254,6 +270,25 @@ fn curl_gets_answers_errors_and_limits_from_chorus_api() {
     let (status, body) =
         api.curl("POST", "/v1/chat/completions", Some(&chat(SPECIALIST, json!({"temperature": 3}))), &[]);
     assert_eq!((status, body["error"]["param"].as_str()), (400, Some("temperature")), "{body}");
+
+    // CORS: a page of the origin given with --cors may call (its preflight
+    // is answered without the key), a page of any other may not.
+    let preflight = api.response_headers(
+        "OPTIONS",
+        "/v1/chat/completions",
+        &[
+            "Origin: http://localhost:3000",
+            "Access-Control-Request-Method: POST",
+            "Access-Control-Request-Headers: authorization, content-type",
+        ],
+    );
+    assert!(preflight.contains("access-control-allow-origin: http://localhost:3000"), "{preflight}");
+    assert!(preflight.contains("access-control-allow-headers: authorization,content-type"), "{preflight}");
+    let auth = format!("Authorization: Bearer {}", api.key);
+    let allowed = api.response_headers("GET", "/v1/models", &[&auth, "Origin: http://localhost:3000"]);
+    assert!(allowed.starts_with("http/1.1 200") && allowed.contains("access-control-allow-origin"), "{allowed}");
+    let other = api.response_headers("GET", "/v1/models", &[&auth, "Origin: http://elsewhere.example"]);
+    assert!(!other.contains("access-control-allow-origin"), "another origin is not allowed: {other}");
     let big = dir.path().join("big.json");
     let filler = "x".repeat(1_100_000);
     std::fs::write(&big, json!({"model": SPECIALIST, "messages": [{"role": "user", "content": filler}]}).to_string())
@@ -328,4 +363,45 @@ fn wait_for_free_slot(api: &Api, who: &str) {
         std::thread::sleep(Duration::from_millis(50));
     }
     println!("slot freed {} ms after the {who} client left", left.elapsed().as_millis());
+}
+
+/// `chorus api --network`: with no specialist of its own, the conductor
+/// (`chorus`) sends its part to a real `chorus serve` peer on loopback, and
+/// the response's `chorus` field says where it ran.
+#[test]
+fn chorus_api_with_the_network_sends_the_conductors_part_to_a_peer() {
+    let _serial = serial();
+    let dir = tempfile::tempdir().expect("dir");
+    let peer = Server::start("serve-p", dir.path(), SPECIALIST, &[]);
+    let mut api = Api::start(
+        dir.path(),
+        &[
+            "--network",
+            "--bootstrap",
+            &peer.address,
+            "--p2p-listen",
+            "/ip4/127.0.0.1/tcp/0",
+            "--no-mdns",
+            "--local-specialists",
+            "none",
+        ],
+    );
+    let (status, models) = api.curl("GET", "/v1/models", None, &[]);
+    assert_eq!(status, 200, "{models}");
+    let ids: Vec<&str> = models["data"].as_array().expect("data").iter().filter_map(|m| m["id"].as_str()).collect();
+    assert_eq!(ids, ["chorus"], "no specialist runs on this device");
+
+    let question = json!({"messages": [{"role": "user", "content": "Say hello in one short sentence."}]});
+    let (status, answer) = api.curl("POST", "/v1/chat/completions", Some(&chat("chorus", question)), &[]);
+    assert_eq!(status, 200, "{answer}\n{}", api.proc.context());
+    let content = answer["choices"][0]["message"]["content"].as_str().expect("content");
+    assert!(!content.trim().is_empty(), "{answer}");
+    let events = answer["chorus"]["events"].as_array().expect("the chorus field's events");
+    let started: Vec<&Value> = events.iter().filter(|event| event["event"] == "subtask_started").collect();
+    assert!(!started.is_empty(), "{answer}");
+    for event in &started {
+        assert_eq!(event["executor"], peer.peer_id.as_str(), "the part ran on the peer: {event}");
+    }
+    assert!(events.iter().any(|event| event["event"] == "subtask_done"), "{answer}");
+    terminate(&mut api);
 }

@@ -10,11 +10,12 @@ use axum::Router;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{DefaultBodyLimit, Request, State};
-use axum::http::{Method, StatusCode, Uri, header};
+use axum::http::{HeaderValue, Method, StatusCode, Uri, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use chorus_node::Node;
+use tower_http::cors::{AllowOrigin, CorsLayer};
 
 use crate::error::ApiError;
 use crate::http::json_response;
@@ -34,6 +35,10 @@ pub struct ApiConfig {
     pub slots: usize,
     /// Largest request body in bytes; a larger one is answered 413.
     pub body_limit: usize,
+    /// Web origins (`http://localhost:3000`) whose pages may call the API
+    /// from a browser (CORS); none by default, so no page of another
+    /// origin can.
+    pub cors: Vec<String>,
 }
 
 /// The default address: loopback, port 11435 (Ollama's is 11434).
@@ -52,6 +57,7 @@ impl Default for ApiConfig {
             auth: true,
             slots: DEFAULT_SLOTS,
             body_limit: DEFAULT_BODY_LIMIT,
+            cors: Vec::new(),
         }
     }
 }
@@ -69,6 +75,9 @@ pub enum StartError {
     /// The key file.
     #[error(transparent)]
     Key(#[from] KeyError),
+    /// A `cors` entry that is not a web origin.
+    #[error("{0:?} is not a web origin such as http://localhost:3000 (scheme, host and port only)")]
+    Cors(String),
     /// The address could not be bound.
     #[error("cannot listen on {address}: {source}")]
     Bind {
@@ -87,6 +96,19 @@ pub struct ApiServer {
     shared: Arc<Shared>,
     local: SocketAddr,
     key_file: Option<PathBuf>,
+    cors: Arc<Vec<HeaderValue>>,
+}
+
+/// See [`ApiServer::node_swap`].
+#[derive(Debug, Clone)]
+pub struct NodeSwap(Arc<Shared>);
+
+impl NodeSwap {
+    /// Requests from now on go to `node`; those under way finish where
+    /// they started.
+    pub fn set(&self, node: Node) {
+        self.0.set_node(node);
+    }
 }
 
 impl ApiServer {
@@ -103,6 +125,7 @@ impl ApiServer {
         if config.slots == 0 {
             return Err(StartError::NoSlots);
         }
+        let cors = config.cors.iter().map(|origin| cors_origin(origin)).collect::<Result<Vec<_>, _>>()?;
         let (key, key_file) = if config.auth {
             let (key, path) = crate::key::load_or_create(node.data_dir())?;
             (Some(key), Some(path))
@@ -114,15 +137,16 @@ impl ApiServer {
             .map_err(|source| StartError::Bind { address: config.listen, source })?;
         let local = listener.local_addr().map_err(|source| StartError::Bind { address: config.listen, source })?;
         let shared = Arc::new(Shared::new(node, key, config.slots, config.body_limit));
+        let cors = Arc::new(cors);
         let loading = Arc::clone(&shared);
-        tokio::task::spawn_blocking(move || match loading.node.default_model() {
+        tokio::task::spawn_blocking(move || match loading.node().default_model() {
             Ok(_) => loading.set_readiness(Readiness::Ready),
             Err(error) => {
                 tracing::error!(%error, "the default model could not be loaded");
                 loading.set_readiness(Readiness::Failed(error.to_string()));
             }
         });
-        Ok(Self { listener, shared, local, key_file })
+        Ok(Self { listener, shared, local, key_file, cors })
     }
 
     /// The address it listens on.
@@ -146,6 +170,14 @@ impl ApiServer {
         format!("http://{shown}/v1")
     }
 
+    /// A handle that points later requests at another node: a shell whose
+    /// node joins or leaves the network passes the node as it now is (a
+    /// clone of a node keeps the network it had when cloned).
+    #[must_use]
+    pub fn node_swap(&self) -> NodeSwap {
+        NodeSwap(Arc::clone(&self.shared))
+    }
+
     /// The key file, unless `--no-auth`.
     #[must_use]
     pub fn key_file(&self) -> Option<&Path> {
@@ -158,8 +190,30 @@ impl ApiServer {
     /// # Errors
     /// An I/O error of the listener.
     pub async fn run(self, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
-        axum::serve(self.listener, router(self.shared)).with_graceful_shutdown(shutdown).await
+        let mut routes = router(self.shared);
+        if !self.cors.is_empty() {
+            // Outermost: a preflight (OPTIONS, no key) is answered here.
+            routes = routes.layer(
+                CorsLayer::new()
+                    .allow_origin(AllowOrigin::list(self.cors.iter().cloned()))
+                    .allow_methods([Method::GET, Method::POST])
+                    .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE]),
+            );
+        }
+        axum::serve(self.listener, routes).with_graceful_shutdown(shutdown).await
     }
+}
+
+/// A web origin as a header value: `scheme://host[:port]`, nothing after.
+fn cors_origin(text: &str) -> Result<HeaderValue, StartError> {
+    let origin = text.trim().trim_end_matches('/');
+    let valid = origin.split_once("://").is_some_and(|(scheme, rest)| {
+        matches!(scheme, "http" | "https") && !rest.is_empty() && !rest.contains(['/', '?', '#', '@', ' '])
+    });
+    if !valid {
+        return Err(StartError::Cors(text.to_owned()));
+    }
+    HeaderValue::from_str(origin).map_err(|_| StartError::Cors(text.to_owned()))
 }
 
 /// Every route.
@@ -201,7 +255,7 @@ async fn health(State(shared): State<Arc<Shared>>) -> Response {
         Readiness::Loading => ("loading", StatusCode::SERVICE_UNAVAILABLE),
         Readiness::Failed(_) => ("failed", StatusCode::SERVICE_UNAVAILABLE),
     };
-    let semantic = shared.node.wait_for_semantic_routing(std::time::Duration::ZERO);
+    let semantic = shared.node().wait_for_semantic_routing(std::time::Duration::ZERO);
     let body = serde_json::json!({
         "status": status,
         "slots": shared.max_slots,
@@ -221,7 +275,7 @@ fn model_list(shared: &Shared) -> Vec<Model> {
         shutdown_date: None,
     };
     std::iter::once(entry(CONDUCTOR_MODEL))
-        .chain(shared.node.local_specialists().iter().map(|specialist| entry(&specialist.id)))
+        .chain(shared.node().local_specialists().iter().map(|specialist| entry(&specialist.id)))
         .collect()
 }
 
@@ -272,4 +326,19 @@ async fn unknown_route(method: Method, uri: Uri) -> Response {
 
 async fn wrong_method(method: Method, uri: Uri) -> Response {
     ApiError::method_not_allowed(method.as_str(), uri.path()).into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::cors_origin;
+
+    #[test]
+    fn cors_takes_web_origins_only() {
+        assert_eq!(cors_origin("http://localhost:3000").unwrap(), "http://localhost:3000");
+        assert_eq!(cors_origin(" https://chat.example.org/ ").unwrap(), "https://chat.example.org");
+        for wrong in ["localhost:3000", "ftp://host", "http://", "http://host/path", "http://a b", "*", "http://u@host"]
+        {
+            assert!(cors_origin(wrong).is_err(), "{wrong} is not an origin");
+        }
+    }
 }
