@@ -12,6 +12,9 @@ macro_rules! with_commands {
             cancel,
             history,
             history_show,
+            conversations,
+            conversation_show,
+            conversation_delete,
             history_delete,
             history_clear,
             recommend,
@@ -21,6 +24,7 @@ macro_rules! with_commands {
             remove_model,
             network_info,
             peers,
+            local_api,
             get_settings,
             set_settings
         }

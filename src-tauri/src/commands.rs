@@ -4,10 +4,12 @@
 
 use std::time::{Duration, Instant};
 
-use chorus_node::core::{ConductorEvent, DownloadProgress, Profile, QueryId, QueryRecord, QuerySummary};
+use chorus_node::core::{
+    ConductorEvent, ConversationSummary, DownloadProgress, Profile, QueryId, QueryRecord, QuerySummary,
+};
 use chorus_node::net::Reachability;
 use chorus_node::{
-    ErrorCode, ModelListing, ModelRecommendation, PeerView, PullOptions, PullOutcome, RemovedModel, Settings,
+    Continues, ErrorCode, ModelListing, ModelRecommendation, PeerView, PullOptions, PullOutcome, RemovedModel, Settings,
 };
 use serde::Serialize;
 use serde_json::{Value, json};
@@ -16,6 +18,7 @@ use tauri::{AppHandle, State};
 use tokio::sync::mpsc;
 
 use crate::error::{CommandError, CommandResult};
+use crate::local_api::LocalApiInfo;
 use crate::state::AppState;
 
 /// The most history entries one call returns.
@@ -28,6 +31,9 @@ const PROGRESS_INTERVAL: Duration = Duration::from_millis(100);
 pub(crate) struct AskStarted {
     /// The journal id (`q12`).
     pub(crate) query_id: String,
+    /// The conversation it belongs to: the id of its first query (`q9`;
+    /// the query's own when it begins one).
+    pub(crate) conversation: String,
 }
 
 /// This device on the network.
@@ -48,28 +54,43 @@ fn event_value(event: &ConductorEvent) -> Value {
         .unwrap_or_else(|error| CommandError::internal(format!("unserialisable event: {error}")).to_event())
 }
 
-/// Starts a query and streams its events to `on_event` (see ui/COMMANDS.md).
+/// Starts a query, in a new conversation or continuing `conversation` (the
+/// id of any of its queries), and streams its events to `on_event` (see
+/// ui/COMMANDS.md).
 #[tauri::command]
 pub(crate) async fn ask(
     question: String,
     on_device_only: bool,
+    conversation: Option<String>,
     on_event: Channel<Value>,
     state: State<'_, AppState>,
 ) -> CommandResult<AskStarted> {
     if question.trim().is_empty() {
         return Err(CommandError::empty_prompt());
     }
+    let continues = match conversation.as_deref().map(str::trim).filter(|id| !id.is_empty()) {
+        None => Continues::Nothing,
+        Some(id) => Continues::Conversation(query_id(id)?),
+    };
     let node = state.node()?;
     semantic_routing(&node).await;
-    let conversation = node.conduct_with(&question, on_device_only)?;
-    let query_id = conversation.query_id.to_string();
+    let running = node.conduct_in(&question, continues, on_device_only)?;
+    let query_id = running.query_id.to_string();
+    let conversation = running.conversation.to_string();
     let Some(guard) = state.queries.start(&query_id) else {
         return Err(CommandError::internal(format!("query {query_id} is already running")));
     };
     // The first message, before the command returns: the stream is in order.
-    let _ = on_event.send(json!({"event": "query", "query_id": query_id}));
-    tauri::async_runtime::spawn(forward(conversation.events, on_event, guard));
-    Ok(AskStarted { query_id })
+    let _ = on_event.send(json!({"event": "query", "query_id": query_id, "conversation": conversation}));
+    tauri::async_runtime::spawn(forward(running.events, on_event, guard));
+    Ok(AskStarted { query_id, conversation })
+}
+
+/// A query id as the UI writes it (`q3`); anything else is `unknown_query`.
+fn query_id(text: &str) -> CommandResult<QueryId> {
+    text.trim()
+        .parse()
+        .map_err(|_| CommandError::new(ErrorCode::UnknownQuery, format!("{text:?} is not a query id (e.g. q3)")))
 }
 
 /// The longest `ask` waits for semantic routing, as the `chorus` command.
@@ -135,10 +156,45 @@ pub(crate) async fn history(limit: usize, state: State<'_, AppState>) -> Command
 /// One query from the journal.
 #[tauri::command]
 pub(crate) async fn history_show(query_id: String, state: State<'_, AppState>) -> CommandResult<QueryRecord> {
-    let unknown = || CommandError::new(ErrorCode::UnknownQuery, format!("no query {query_id} in the journal"));
-    let id: QueryId = query_id.parse().map_err(|_| unknown())?;
+    let id = self::query_id(&query_id)?;
     let node = state.node()?;
-    node.store().query(id)?.ok_or_else(unknown)
+    node.store()
+        .query(id)?
+        .ok_or_else(|| CommandError::new(ErrorCode::UnknownQuery, format!("no query {id} in the journal")))
+}
+
+/// The conversations, the most recently continued first.
+#[tauri::command]
+pub(crate) async fn conversations(limit: usize, state: State<'_, AppState>) -> CommandResult<Vec<ConversationSummary>> {
+    let node = state.node()?;
+    Ok(node.store().list_conversations(limit.min(HISTORY_LIMIT))?)
+}
+
+/// Every query of the conversation `conversation_id` (any of its queries'
+/// ids) belongs to, oldest first.
+#[tauri::command]
+pub(crate) async fn conversation_show(
+    conversation_id: String,
+    state: State<'_, AppState>,
+) -> CommandResult<Vec<QueryRecord>> {
+    let id = query_id(&conversation_id)?;
+    let node = state.node()?;
+    let store = node.store();
+    let root = store
+        .conversation_of(id)?
+        .ok_or_else(|| CommandError::new(ErrorCode::UnknownQuery, format!("no query {id} in the journal")))?;
+    Ok(store.conversation(root)?)
+}
+
+/// Deletes every query of a conversation (`query_running` while one runs).
+#[tauri::command]
+pub(crate) async fn conversation_delete(conversation_id: String, state: State<'_, AppState>) -> CommandResult<Deleted> {
+    let id = query_id(&conversation_id)?;
+    let node = state.node()?;
+    let ids = tauri::async_runtime::spawn_blocking(move || node.delete_conversation(id))
+        .await
+        .map_err(|error| CommandError::internal(error.to_string()))??;
+    Ok(Deleted::of(&ids))
 }
 
 /// What `history_delete` and `history_clear` return: the ids deleted
@@ -158,9 +214,7 @@ impl Deleted {
 /// Deletes one past query (`query_running` while it runs).
 #[tauri::command]
 pub(crate) async fn history_delete(query_id: String, state: State<'_, AppState>) -> CommandResult<Deleted> {
-    let id: QueryId = query_id
-        .parse()
-        .map_err(|_| CommandError::new(ErrorCode::UnknownQuery, format!("{query_id:?} is not a query id (e.g. q3)")))?;
+    let id = self::query_id(&query_id)?;
     let node = state.node()?;
     tauri::async_runtime::spawn_blocking(move || node.delete_query(id))
         .await
@@ -302,6 +356,14 @@ pub(crate) async fn peers(state: State<'_, AppState>) -> CommandResult<Vec<PeerV
         return Err(CommandError::network_off());
     }
     Ok(node.peers().await?)
+}
+
+/// The app's OpenAI-compatible server (setting `local_api`): where it
+/// listens and its key, or why it does not run.
+#[tauri::command]
+pub(crate) async fn local_api(state: State<'_, AppState>) -> CommandResult<LocalApiInfo> {
+    let enabled = state.settings().await.local_api;
+    Ok(state.local_api.info(enabled).await)
 }
 
 /// The settings in force (the defaults, not onboarded, on first start).

@@ -20,6 +20,7 @@ include!("command_list.rs");
 mod bundled;
 mod commands;
 mod error;
+mod local_api;
 mod sentence_model;
 mod state;
 

@@ -11,6 +11,7 @@ use tauri::{AppHandle, Manager, Runtime};
 use tauri_plugin_store::StoreExt;
 
 use crate::error::{CommandError, CommandResult};
+use crate::local_api::LocalApi;
 
 /// The key the settings live under in the store file.
 const SETTINGS_KEY: &str = "settings";
@@ -152,6 +153,8 @@ pub struct AppState {
     /// The environment's overrides (listen addresses and mDNS apply to
     /// every join).
     overrides: Overrides,
+    /// The OpenAI-compatible server of the setting `local_api`.
+    pub(crate) local_api: LocalApi,
 }
 
 /// Where the node keeps its data unless the settings or `CHORUS_DATA_DIR`
@@ -238,6 +241,7 @@ impl AppState {
             overrides: overrides.clone(),
             queries: Running::default(),
             pulls: Running::default(),
+            local_api: LocalApi::default(),
         }
     }
 
@@ -268,7 +272,9 @@ impl AppState {
     pub async fn apply_stored(&self) -> CommandResult<()> {
         let mut applied = self.settings.lock().await;
         let wanted = applied.stored.clone();
-        self.apply_network(&mut applied, &wanted).await
+        let network = self.apply_network(&mut applied, &wanted).await;
+        self.local_api.apply(wanted.local_api, self.node.as_ref().ok()).await;
+        network
     }
 
     /// Validates, stores and applies new settings; returns what was stored.
@@ -294,7 +300,10 @@ impl AppState {
                 .await
                 .map_err(|error| CommandError::internal(error.to_string()))??;
         }
-        self.apply_network(&mut applied, &settings).await?;
+        let network = self.apply_network(&mut applied, &settings).await;
+        // After the network: the API serves the node as it now is.
+        self.local_api.apply(settings.local_api, self.node.as_ref().ok()).await;
+        network?;
         Ok(settings)
     }
 

@@ -13,8 +13,12 @@
 //      meaning (the plan's reason names the semantic score), with the
 //      sentence model the app bundles and specialist vectors it computed
 //      on its first start, into a cache folder of its own;
-//   4. that question, deleted from the history, is still gone after a
-//      restart of the app, and the data folder is private (0700);
+//   4. a follow-up ("Make it shorter.") asked in the same thread continues
+//      the conversation: the thread shows both turns, the second read as a
+//      follow-up with the first carried; after a restart the conversation
+//      lists two turns and opening it shows both answers; deleted, it is
+//      still gone after another restart, and the data folder is private
+//      (0700);
 //   5. on-device only, the app opened no internet socket: its first run
 //      (start, onboarding, check 1's question, check 4's deletion) runs
 //      under strace, and no AF_INET/AF_INET6 socket appears in the trace
@@ -31,7 +35,11 @@
 //      the plan card says the part ran on that peer, counts at least the
 //      planted values as redacted, and shows the text the peer received,
 //      with placeholders and without the values; the peer's own log of
-//      what it received (`chorus::served`) has none of the values either.
+//      what it received (`chorus::served`) has none of the values either;
+//   7. Settings → "Local API for other apps" (tests/e2e/local_api.mjs):
+//      switched on, it shows a loopback URL and, revealed, a key; without
+//      the key the API answers 401, with it the models list has `chorus`;
+//      switched off, the address stops answering.
 // Every screen is also audited for accessibility at desktop and phone sizes
 // with axe-core (ui/'s dev dependency) injected into the real webview: the
 // WCAG 2.0/2.1 A and AA rules (labels, names, roles, contrast, …); any
@@ -60,6 +68,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ended, inetSockets, launcher, plain, squeezed, startPeer } from './processes.mjs';
+import { localApi } from './local_api.mjs';
 
 // This file is tests/e2e/app.e2e.mjs: the repository is two folders up.
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -96,6 +105,8 @@ const PLANTED = [
  * specialist by meaning (its reason reads "food.pastry: semantic 0.52 + …").
  */
 const SEMANTIC_QUESTION = 'How do I temper chocolate so that it sets glossy and snaps?';
+// Check 4's follow-up: it changes the last answer without naming it.
+const FOLLOW_UP = 'Make it shorter.';
 
 /** A short question with no specialist's keywords: general.assistant answers it. */
 const NETWORK_QUESTION = `Write a one-line thank-you note to ${PLANTED[0][1]}, phone ${PLANTED[1][1]}.`;
@@ -541,46 +552,74 @@ function peerReceived(peer) {
   console.log(`[e2e] the peer logged ${received.length} task(s) received, with ${PLACEHOLDERS.join(' and ')} and none of the planted values`);
 }
 
-/** The id (`q1`) of the newest question in the chat's history, once the list shows one. */
-async function newestInHistory(session) {
+/** The id (`q1`) of the conversation on screen in the chat, once it has one. */
+async function currentConversation(session) {
   await session.go('chat');
-  await session.waitFor('history-list', undefined, 30_000);
-  const testid = await session.script(
-    'const e = document.querySelector(\'[data-testid^="history-item-q"]\'); return e ? e.getAttribute("data-testid") : null',
+  await session.until(async () => Boolean(await session.maybe('thread')), 30_000, 'the thread');
+  const id = await session.attribute('thread', 'data-conversation');
+  assert(id && /^q\d+$/.test(id), `the thread names its conversation: ${id}`);
+  return id;
+}
+
+/**
+ * Check 4, the conversation: a follow-up asked in the thread of `first`
+ * continues it, read as a follow-up; the thread shows both turns.
+ * Returns the follow-up's id.
+ */
+async function followUp(session, first) {
+  const answer = await ask(session, FOLLOW_UP, true);
+  const turns = await session.script(
+    'return [...document.querySelectorAll(\'[data-testid^="turn-q"]\')].map((e) => e.getAttribute("data-testid")).filter((t) => /^turn-q\\d+$/.test(t))',
   );
-  assert(testid, 'the history lists a question');
-  return testid.slice('history-item-'.length);
+  assert(turns.length === 2 && turns[0] === `turn-${first}`, `the thread shows two turns, ${first} first: ${turns}`);
+  const second = turns[1].slice('turn-'.length);
+  assert((await session.attribute(`turn-context-${second}`, 'data-follow-up')) === 'true', `${second} was read as a follow-up`);
+  assert((await session.attribute(`turn-context-${second}`, 'data-carried')) === '1', `${second} was answered with the last turn`);
+  console.log(`[e2e] ${second} continued ${first}: "${(await session.text(`turn-context-${second}`)).replace(/\s+/g, ' ')}"; answer: ${answer.slice(0, 80)}`);
+  return second;
 }
 
-/** Deletes question `id` from the chat's history, confirming, and waits until it is gone. */
-async function deleteFromHistory(session, id) {
+/** After a restart: the conversation `id` lists two turns, and opening it shows both with their answers. */
+async function conversationKept(session, id, second) {
   await session.go('chat');
-  // Deletable once the journal has it finished (the running one is not).
-  await session.attributeIs(`history-item-${id}`, 'data-status', 'done', 30_000);
-  await session.click(`history-delete-${id}`);
-  await session.waitFor(`history-delete-confirm-${id}`);
-  await session.audit('chat, confirming a deletion');
-  await session.click(`history-delete-confirm-${id}`);
-  await session
-    .until(async () => !(await session.maybe(`history-item-${id}`)), 30_000, `history-item-${id} to be gone`)
-    .catch(async (error) => {
-      const failure = await session.maybe('history-error');
-      throw failure ? new Error(`the deletion failed: ${await session.text('history-error')}`) : error;
-    });
-  console.log(`[e2e] ${id} deleted from the history`);
+  await session.attributeIs(`conversation-item-${id}`, 'data-turns', '2', 30_000);
+  await session.click(`conversation-item-${id}`);
+  for (const turn of [id, second]) {
+    await session.waitFor(`turn-answer-${turn}`, async () => (await session.text(`turn-answer-${turn}`)).trim().length > 0, 30_000, `the answer of ${turn}`);
+  }
+  assert((await session.text(`turn-question-${second}`)).includes(FOLLOW_UP), `${second} shows its question`);
+  await session.audit('chat, a conversation of two turns');
+  console.log(`[e2e] after a restart, conversation ${id} shows ${id} and ${second} with their answers`);
 }
 
-/** After a restart: the history has loaded and `id` is not in it; `dataDir` is private. */
+/** Deletes conversation `id` from the chat's list, confirming, and waits until it is gone. */
+async function deleteConversation(session, id) {
+  await session.go('chat');
+  await session.attributeIs(`conversation-item-${id}`, 'data-status', 'done', 30_000);
+  await session.click(`conversation-delete-${id}`);
+  await session.waitFor(`conversation-delete-confirm-${id}`);
+  await session.audit('chat, confirming a deletion');
+  await session.click(`conversation-delete-confirm-${id}`);
+  await session
+    .until(async () => !(await session.maybe(`conversation-item-${id}`)), 30_000, `conversation-item-${id} to be gone`)
+    .catch(async (error) => {
+      const failure = await session.maybe('conversation-error');
+      throw failure ? new Error(`the deletion failed: ${await session.text('conversation-error')}`) : error;
+    });
+  console.log(`[e2e] conversation ${id} deleted`);
+}
+
+/** After a restart: the conversations have loaded and `id` is not among them; `dataDir` is private. */
 async function stillDeleted(session, id, dataDir) {
   await session.go('chat');
   await session.until(
-    async () => Boolean((await session.maybe('history-list')) || (await session.maybe('history-empty'))),
+    async () => Boolean((await session.maybe('conversation-list')) || (await session.maybe('conversations-empty'))),
     30_000,
-    'the history to load',
+    'the conversations to load',
   );
   // The list loads once; give a late answer a moment to show up.
   await sleep(1000);
-  assert(!(await session.maybe(`history-item-${id}`)), `${id} came back after a restart`);
+  assert(!(await session.maybe(`conversation-item-${id}`)), `${id} came back after a restart`);
   const mode = statSync(dataDir).mode & 0o777;
   assert(mode === 0o700, `the data folder is private (mode ${mode.toString(8)}, expected 700)`);
   // Without CHORUS_CONFIG_DIR the settings live in the data folder; they
@@ -664,11 +703,12 @@ function step(what) {
 
 const CHECKS = [
   '1. ask with the network off',
-  '4. a deleted question stays deleted',
+  '4. a follow-up continues the conversation, kept across a restart; a deleted conversation stays deleted',
   '2. privacy persists across a restart',
   '3. install a specialist from a local HTTP server',
   '6. a network question runs on the peer, redacted (plan card and peer log)',
   '5. on-device only opens no internet socket',
+  '7. the local API for other apps: on, used with its key, off',
 ];
 
 async function main() {
@@ -714,10 +754,14 @@ async function main() {
     passed.push(CHECKS[0]);
 
     step(`${CHECKS[1]}`);
-    const asked = await newestInHistory(session);
-    await deleteFromHistory(session, asked);
+    const asked = await currentConversation(session);
+    const second = await followUp(session, asked);
     await session.stop();
     await ended(onDevice);
+    session = await Session.start();
+    await conversationKept(session, asked, second);
+    await deleteConversation(session, asked);
+    await session.stop();
     session = await Session.start();
     await stillDeleted(session, asked, env.CHORUS_DATA_DIR);
     passed.push(CHECKS[1]);
@@ -753,6 +797,11 @@ async function main() {
     await session.stop();
     session = await Session.start(networked.path);
     await askThroughPeer(session, peer);
+    // Check 7 runs here, where the app may open internet sockets (check 5
+    // reads the first run's trace only).
+    step(`${CHECKS[6]}`);
+    await localApi(session, assert);
+    passed.push(CHECKS[6]);
     await session.stop();
     session = null;
     await ended(networked);

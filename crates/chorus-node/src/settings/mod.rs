@@ -77,6 +77,11 @@ pub struct Settings {
     /// [`RequesterIdentity`]).
     #[serde(default)]
     pub requester_identity: RequesterIdentity,
+    /// Serve the OpenAI-compatible API (`chorus-api`) to other apps on this
+    /// device, on loopback only; off by default, also when the field is
+    /// missing. The shell runs the server; the node only keeps the wish.
+    #[serde(default)]
+    pub local_api: bool,
 }
 
 fn keep_sensitive_default() -> bool {
@@ -128,6 +133,7 @@ impl Settings {
             keep_sensitive_on_device: true,
             history_days: None,
             requester_identity: RequesterIdentity::default(),
+            local_api: false,
         }
     }
 

@@ -35,7 +35,8 @@ fn json_round_trips_in_the_ui_shape() {
         "private_names": ["Priya Raman", "Arjun"],
         "keep_sensitive_on_device": false,
         "history_days": 30,
-        "requester_identity": "week"
+        "requester_identity": "week",
+        "local_api": true
     });
     let settings = Settings::from_json(value.clone()).unwrap();
     assert_eq!(settings.privacy, Privacy::Network);
@@ -214,4 +215,21 @@ fn history_is_kept_forever_unless_days_are_given() {
     let mut zero = defaults();
     zero.history_days = Some(0);
     assert!(zero.validated().unwrap_err().0.contains("1–36500"));
+}
+
+#[test]
+fn the_local_api_is_off_by_default_and_leaves_the_network_alone() {
+    assert!(!defaults().local_api);
+    let mut value = serde_json::to_value(defaults()).unwrap();
+    value.as_object_mut().unwrap().remove("local_api");
+    assert!(!Settings::from_json(value.clone()).unwrap().local_api, "missing (older settings): off");
+    value["local_api"] = serde_json::json!(true);
+    assert!(Settings::from_json(value.clone()).unwrap().local_api);
+    value["local_api"] = serde_json::json!("yes");
+    assert!(Settings::from_json(value).is_err(), "not a boolean");
+    let mut on = defaults();
+    on.privacy = Privacy::Network;
+    let mut api = on.clone();
+    api.local_api = true;
+    assert_eq!(network_change(Some(&on), &api), NetworkChange::None, "the API is the shell's, not the network's");
 }
