@@ -99,7 +99,7 @@ export function contextFor(question: string, earlier: QueryRecord[]): ContextEve
 export function followUpScenario(queryId: string, last: QueryRecord): ConductorEvent[] {
   const analysis = last.events.find((entry) => entry.event.event === 'analysis')?.event;
   const specialist = (analysis?.event === 'analysis' && analysis.specialists[0]) || 'general.assistant';
-  const previous = (last.answer ?? '').trim();
+  const previous = (last.answer ?? '').trim().replace(/^In short: /, '');
   const first = previous.split(/(?<=[.!?])\s/)[0] ?? previous;
   const answer = `In short: ${first}`;
   const tokens = pieces(answer).length;
