@@ -56,6 +56,8 @@ export class ChatSession {
   #generation = 0;
   #listCalls = 0;
   #listFailed = false;
+  /** Stop was asked for before the node named the question: stop it once it does. */
+  #stopWanted: number | null = null;
 
   constructor(api: ChorusApi) {
     this.#api = api;
@@ -80,6 +82,7 @@ export class ChatSession {
     const turn = newTurn(initialChat(text));
     this.thread = withTurn(this.thread, turn);
     this.runningKey = turn.key;
+    this.#stopWanted = null;
     this.historyError = null;
     const generation = this.#generation;
     try {
@@ -94,6 +97,7 @@ export class ChatSession {
           this.thread = { ...this.thread, conversation: started.conversation };
         }
       }
+      if (this.#stopWanted === turn.key && this.runningKey === turn.key) void this.cancel();
       // The new question is in the journal now: list its conversation (as running).
       void this.refresh();
     } catch (thrown) {
@@ -129,8 +133,12 @@ export class ChatSession {
   /** Stops the running question; its stream ends with `cancelled`. */
   async cancel(): Promise<void> {
     const chat = this.runningTurn;
-    if (!chat?.queryId) return;
+    if (!chat) return;
     const key = this.runningKey as number;
+    if (!chat.queryId) {
+      this.#stopWanted = key;
+      return;
+    }
     try {
       await this.#api.cancel(chat.queryId);
     } catch (thrown) {
