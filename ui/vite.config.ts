@@ -3,10 +3,10 @@ import { defineConfig, type Plugin } from 'vite';
 import { svelte } from '@sveltejs/vite-plugin-svelte';
 import { svelteTesting } from '@testing-library/svelte/vite';
 
-// The mock API (src/lib/mock.ts and its scripted scenarios) is for
+// The mock API (src/lib/mock.ts, mock-*.ts and its scripted scenarios) is for
 // development and tests only: main.ts loads it under `import.meta.env.DEV`.
 // The production build, which the app embeds, fails if anything pulls it in.
-const MOCK_MODULES = /\/src\/lib\/(mock|scenarios)\.ts$/;
+const MOCK_MODULES = /\/src\/lib\/(mock|mock-[\w-]+|scenarios)\.ts$/;
 
 function noMockInProduction(): Plugin {
   return {

@@ -66,6 +66,37 @@ describe('App', () => {
     expect(await screen.findByRole('radio', { name: 'On-device only' })).toBeChecked();
   });
 
+  it('keeps the conversation on screen while another screen is open, and continues it after', async () => {
+    const api = createMockApi({ delayMs: 1, settings: { onboarded: true, privacy: 'on_device' } });
+    const askSpy = vi.spyOn(api, 'ask');
+    render(App, { api });
+    const user = userEvent.setup();
+    await user.type(await screen.findByLabelText('Your question'), 'How do I split a bill three ways?');
+    await user.click(screen.getByTestId('send-button'));
+    // Away while it still runs: it goes on.
+    await user.click(screen.getByTestId('nav-settings'));
+    await user.click(screen.getByTestId('nav-chat'));
+    await waitFor(() => expect(screen.getByTestId('turn-status-q1')).toHaveAttribute('data-status', 'done'));
+    expect(screen.getByTestId('answer')).toHaveTextContent('Split the total by three');
+    expect(screen.getByTestId('thread')).toHaveAttribute('data-conversation', 'q1');
+
+    await user.type(screen.getByLabelText('Your question'), 'Make it shorter.');
+    await user.click(screen.getByTestId('send-button'));
+    expect(askSpy).toHaveBeenLastCalledWith('Make it shorter.', { onDeviceOnly: true, conversation: 'q1' }, expect.any(Function));
+    await waitFor(() => expect(screen.getByTestId('turn-context-q2')).toHaveAttribute('data-follow-up', 'true'));
+    await waitFor(() => expect(screen.getByTestId('chat-status')).toHaveAttribute('data-status', 'done'));
+
+    // History deleted from Settings: the conversation leaves the chat too.
+    await user.click(screen.getByTestId('nav-settings'));
+    await user.click(await screen.findByTestId('history-clear'));
+    await user.click(screen.getByTestId('history-clear-confirm'));
+    await screen.findByTestId('history-cleared');
+    await user.click(screen.getByTestId('nav-chat'));
+    await waitFor(() => expect(screen.queryByTestId('turn-q1')).not.toBeInTheDocument());
+    expect(screen.getByTestId('thread')).not.toHaveAttribute('data-conversation');
+    expect(await screen.findByTestId('conversations-empty')).toBeInTheDocument();
+  });
+
   it('opens the screen named in the address', async () => {
     history.replaceState(null, '', '#/network');
     render(App, { api: createMockApi({ delayMs: 1, settings: { onboarded: true } }) });

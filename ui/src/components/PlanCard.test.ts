@@ -152,3 +152,17 @@ describe('PlanCard: "What the peer saw"', () => {
     expect(await violations(second.container)).toEqual([]);
   });
 });
+
+describe('PlanCard: on an earlier turn', () => {
+  it('carries no test ids, and prefixes its element ids so that several plans keep them unique', async () => {
+    const { container } = render(PlanCard, { card: cardOf(redactedScenario('q6'), 0), testids: false, idPrefix: 'turn3-' });
+    expect(container.querySelectorAll('[data-testid]')).toHaveLength(0);
+    const toggle = screen.getByRole('button', { name: /What the peer saw/ });
+    expect(toggle).toHaveAttribute('aria-controls', 'turn3-plan-card-sent-0');
+    expect(container.querySelector('#turn3-plan-card-sent-0')).not.toBeNull();
+    expect(container.querySelector('#plan-card-sent-0')).toBeNull();
+    await userEvent.setup().click(toggle);
+    expect(screen.getByRole('region', { name: /Sub-task 1, attempt 1: The text it received/ })).toHaveTextContent('[EMAIL_1]');
+    expect(await violations(container)).toEqual([]);
+  });
+});

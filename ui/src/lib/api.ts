@@ -5,7 +5,9 @@
 
 import type {
   ConductorEvent,
+  ConversationSummary,
   ErrorInfo,
+  LocalApiInfo,
   ModelListing,
   ModelRecommendation,
   NetworkInfo,
@@ -32,6 +34,18 @@ export interface PullOptions {
 export interface AskOptions {
   /** Nothing leaves the device for this query, whatever the settings say. */
   onDeviceOnly: boolean;
+  /**
+   * The id of any question of the conversation this one continues (`q9`);
+   * absent or null begins a new conversation.
+   */
+  conversation?: string | null;
+}
+
+export interface Asked {
+  /** The new question's id (`q12`). */
+  queryId: string;
+  /** Its conversation's id: the conversation's first question (`queryId` itself when it begins one). */
+  conversation: string;
 }
 
 export interface ChorusApi {
@@ -40,7 +54,7 @@ export interface ChorusApi {
    * with exactly one `done` or `error`) go to `onEvent` in order; the promise
    * resolves once the query is journaled, usually before the answer is done.
    */
-  ask(question: string, options: AskOptions, onEvent: (event: ConductorEvent) => void): Promise<{ queryId: string }>;
+  ask(question: string, options: AskOptions, onEvent: (event: ConductorEvent) => void): Promise<Asked>;
   /** Stops a running query; its stream ends with an `error` of code `cancelled`. */
   cancel(queryId: string): Promise<void>;
   /** Past queries, newest first. */
@@ -55,6 +69,19 @@ export interface ChorusApi {
   historyDelete(queryId: string): Promise<string[]>;
   /** Deletes every past query but a running one; resolves with the ids deleted. */
   historyClear(): Promise<string[]>;
+  /** The conversations, the most recently continued first. */
+  conversations(limit?: number): Promise<ConversationSummary[]>;
+  /**
+   * Every question of a conversation in full, oldest first. `conversationId`
+   * may be any of its questions' ids. Rejects with `unknown_query`.
+   */
+  conversationShow(conversationId: string): Promise<QueryRecord[]>;
+  /**
+   * Deletes every question of a conversation (any of its questions' ids);
+   * resolves with the ids deleted, oldest first. Rejects with
+   * `unknown_query`, or `query_running` while one of them runs.
+   */
+  conversationDelete(conversationId: string): Promise<string[]>;
   /** The 2–5 specialists that fit a profile best. */
   recommend(profile: Profile): Promise<ModelRecommendation[]>;
   listModels(): Promise<ModelListing>;
@@ -72,6 +99,8 @@ export interface ChorusApi {
   getSettings(): Promise<Settings>;
   /** Saves the settings and returns them as stored (the node may clamp values). */
   setSettings(settings: Settings): Promise<Settings>;
+  /** Where the app's API for other apps listens, and its key, or why it could not start. */
+  localApi(): Promise<LocalApiInfo>;
 }
 
 /** Every failure of a `ChorusApi` call is one of these. */

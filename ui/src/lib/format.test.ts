@@ -1,9 +1,17 @@
 import { describe, expect, it } from 'vitest';
-import { executorLabel, formatBytes, formatEta, formatMs, shortPeerId, splitList } from './format';
+import { executorLabel, formatBytes, formatEta, formatMs, formatWhen, shortPeerId, splitList } from './format';
 import { queryIdOf, toChorusError } from './api';
 import { screenFromHash } from './screens';
 
 describe('format', () => {
+  it('writes a time today, a date another day', () => {
+    const now = new Date(2026, 11, 5, 15, 0).getTime();
+    const earlier = new Date(2026, 11, 5, 10, 54).getTime();
+    expect(formatWhen(earlier, now)).toBe(new Date(earlier).toLocaleTimeString(undefined, { timeStyle: 'short' }));
+    expect(formatWhen(earlier, now)).not.toContain('2026');
+    expect(formatWhen(new Date(2026, 10, 30, 10, 54).getTime(), now)).toContain('2026');
+  });
+
   it('writes sizes in decimal units, as the CLI does', () => {
     expect(formatBytes(98_362_432)).toBe('98.4 MB');
     expect(formatBytes(253_113_024)).toBe('253 MB');

@@ -47,6 +47,12 @@ export function splitList(text: string): string[] {
     .filter(Boolean);
 }
 
-export function formatTime(unixMs: number): string {
-  return new Date(unixMs).toLocaleString(undefined, { dateStyle: 'medium', timeStyle: 'short' });
+/** "10:54" today, "Dec 5, 2026" another day (the local way to write them). */
+export function formatWhen(unixMs: number, now: number = Date.now()): string {
+  const when = new Date(unixMs);
+  const today = new Date(now);
+  const sameDay = when.toDateString() === today.toDateString();
+  return sameDay
+    ? when.toLocaleTimeString(undefined, { timeStyle: 'short' })
+    : when.toLocaleDateString(undefined, { dateStyle: 'medium' });
 }

@@ -4,6 +4,7 @@
 // over IPC, so the UI's streaming paths are exercised.
 
 import { ChorusError, queryIdOf, type ChorusApi } from './api';
+import { contextFor, conversationRecords, followUpScenario, listConversations, rootOf } from './mock-conversations';
 import {
   compositeScenario,
   errorScenario,
@@ -19,6 +20,7 @@ import {
 import type {
   BaseModelStatus,
   ConductorEvent,
+  LocalApiInfo,
   ModelListing,
   ModelRecommendation,
   NetworkInfo,
@@ -56,7 +58,12 @@ export interface MockOptions {
   /** Past queries to start with. */
   history?: QueryRecord[];
   peers?: PeerView[];
+  /** The local API cannot start, for this reason (e.g. the port is taken). */
+  localApiError?: string;
 }
+
+/** What the mock's local API reports while it runs. */
+export const MOCK_LOCAL_API = { url: 'http://127.0.0.1:11435/v1', key: 'chorus-mock-key-7f3a9c2e5b1d4086' };
 
 export const DEFAULT_SETTINGS: Settings = {
   privacy: 'network',
@@ -73,6 +80,7 @@ export const DEFAULT_SETTINGS: Settings = {
   keep_sensitive_on_device: true,
   history_days: null,
   requester_identity: 'day',
+  local_api: false,
 };
 
 const SETTINGS_KEY = 'chorus.mock.settings';
@@ -255,9 +263,10 @@ export function createMockApi(options: MockOptions = {}): MockApi {
     };
   }
 
-  function journal(id: string, question: string, onDeviceOnly: boolean): QueryRecord {
+  function journal(id: string, question: string, onDeviceOnly: boolean, conversation: string): QueryRecord {
     const record: QueryRecord = {
       id,
+      conversation,
       text: question,
       mode: onDeviceOnly ? 'on_device' : 'network',
       status: 'running',
@@ -290,16 +299,38 @@ export function createMockApi(options: MockOptions = {}): MockApi {
     }
   }
 
+  /**
+   * The events of a question: `query` naming its conversation, then (when it
+   * continues one) `context`, then a follow-up answered from the last answer
+   * or the question's own scenario.
+   */
+  function conversationEvents(question: string, onDeviceOnly: boolean, queryId: string, root: string, earlier: QueryRecord[]) {
+    const context = earlier.length > 0 ? contextFor(question, earlier) : null;
+    const last = [...earlier].reverse().find((known) => (known.answer ?? '').trim());
+    const events =
+      context?.follow_up && last
+        ? followUpScenario(queryId, last)
+        : scenario(question, onDeviceOnly, queryId, structuredClone(settings));
+    const rest = events[0]?.event === 'query' ? events.slice(1) : events;
+    const query: ConductorEvent = { event: 'query', query_id: queryId, conversation: root };
+    return context ? [query, context, ...rest] : [query, ...rest];
+  }
+
   return {
     get storedSettings() {
       return structuredClone(settings);
     },
 
-    ask(question, { onDeviceOnly }, onEvent) {
+    ask(question, { onDeviceOnly, conversation = null }, onEvent) {
       if (!question.trim()) return rejectSoon('empty_prompt', 'the question is empty');
+      const earlier = conversation == null ? [] : conversationRecords(records, conversation);
+      if (conversation != null && earlier.length === 0) {
+        return rejectSoon('unknown_query', `no query ${queryIdOf(conversation)} in the journal`);
+      }
       const queryId = queryIdOf(nextQuery++);
-      const entry = journal(queryId, question, onDeviceOnly);
-      const events = scenario(question, onDeviceOnly, queryId, structuredClone(settings));
+      const root = earlier.length > 0 ? rootOf(earlier[0]) : queryId;
+      const entry = journal(queryId, question, onDeviceOnly, root);
+      const events = conversationEvents(question, onDeviceOnly, queryId, root, earlier);
       const query: RunningQuery = {
         timer: null,
         finish: (event) => {
@@ -323,7 +354,7 @@ export function createMockApi(options: MockOptions = {}): MockApi {
         query.timer = later(step);
       };
       query.timer = later(step, 0);
-      return resolveSoon({ queryId });
+      return resolveSoon({ queryId, conversation: root });
     },
 
     async cancel(queryId) {
@@ -335,8 +366,9 @@ export function createMockApi(options: MockOptions = {}): MockApi {
 
     history: (limit = 50) =>
       resolveSoon<QuerySummary[]>(
-        records.slice(0, limit).map(({ id, text, mode, status, started_at_ms, ended_at_ms }) => ({
+        records.slice(0, limit).map(({ id, conversation, text, mode, status, started_at_ms, ended_at_ms }) => ({
           id,
+          conversation,
           text,
           mode,
           status,
@@ -364,6 +396,23 @@ export function createMockApi(options: MockOptions = {}): MockApi {
       const kept = records.filter((entry) => running.has(queryIdOf(entry.id)));
       records.splice(0, records.length, ...kept);
       return resolveSoon(deleted.map((entry) => queryIdOf(entry.id)).reverse());
+    },
+
+    conversations: (limit = 50) => resolveSoon(listConversations(records, limit)),
+
+    conversationShow(conversationId) {
+      const found = conversationRecords(records, conversationId);
+      return found.length > 0 ? resolveSoon(found) : rejectSoon('unknown_query', `no query ${conversationId} in the journal`);
+    },
+
+    conversationDelete(conversationId) {
+      const found = conversationRecords(records, conversationId);
+      if (found.length === 0) return rejectSoon('unknown_query', `no query ${conversationId} in the journal`);
+      const busy = found.find((entry) => running.has(queryIdOf(entry.id)));
+      if (busy) return rejectSoon('query_running', `query ${queryIdOf(busy.id)} is still running; stop it before deleting its conversation`);
+      const gone = new Set(found);
+      records.splice(0, records.length, ...records.filter((entry) => !gone.has(entry)));
+      return resolveSoon(found.map((entry) => queryIdOf(entry.id)));
     },
 
     recommend: (profile) => {
@@ -488,7 +537,8 @@ export function createMockApi(options: MockOptions = {}): MockApi {
       }
       const names = privateNames(next.private_names ?? []);
       if (typeof names === 'string') return rejectSoon('invalid_settings', names);
-      settings = { ...structuredClone(next), private_names: names };
+      // Settings from an older version lack `local_api`: it reads off.
+      settings = { ...structuredClone(next), private_names: names, local_api: next.local_api === true };
       options.store?.setItem(SETTINGS_KEY, JSON.stringify(settings));
       if (days !== null) {
         // As the node does: queries that began longer ago go at once.
@@ -497,6 +547,18 @@ export function createMockApi(options: MockOptions = {}): MockApi {
         records.splice(0, records.length, ...kept);
       }
       return resolveSoon(settings);
+    },
+
+    localApi() {
+      const enabled = settings.local_api === true;
+      const running = enabled && !options.localApiError;
+      return resolveSoon<LocalApiInfo>({
+        enabled,
+        running,
+        url: running ? MOCK_LOCAL_API.url : null,
+        key: running ? MOCK_LOCAL_API.key : null,
+        error: enabled && options.localApiError ? options.localApiError : null,
+      });
     },
   };
 }

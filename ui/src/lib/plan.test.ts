@@ -168,6 +168,42 @@ describe('applyEvent', () => {
   });
 });
 
+describe('conversations', () => {
+  it('keeps the conversation the query event names, and the context of a follow-up', () => {
+    const events: ConductorEvent[] = [
+      { event: 'query', query_id: 'q12', conversation: 'q9' },
+      { event: 'context', follow_up: true, turns: 3, carried: 1, reason: 'a follow-up (shorter): carries the last question and answer' },
+      ...simpleScenario('q12').slice(1),
+    ];
+    const state = fold(events, 'Make it shorter.');
+    expect(state).toMatchObject({ queryId: 'q12', conversation: 'q9', status: 'done' });
+    expect(state.context).toEqual({
+      follow_up: true,
+      turns: 3,
+      carried: 1,
+      reason: 'a follow-up (shorter): carries the last question and answer',
+    });
+    // The context arrives before the analysis and changes nothing else.
+    expect(after(events, 2)).toMatchObject({ stage: 'analysing', kind: null, cards: [] });
+  });
+
+  it('keeps the question the conductor rewrote a follow-up into', () => {
+    const state = fold([
+      { event: 'query', query_id: 4 as unknown as string, conversation: 2 as unknown as string },
+      { event: 'context', follow_up: true, turns: 1, carried: 1, reason: 'rewritten', resolved: 'How do I split a bill four ways?' },
+    ]);
+    expect(state.queryId).toBe('q4');
+    expect(state.conversation).toBe('q2');
+    expect(state.context?.resolved).toBe('How do I split a bill four ways?');
+  });
+
+  it('has no conversation or context for a question without them', () => {
+    const state = fold(simpleScenario('q1'));
+    expect(state.conversation).toBeNull();
+    expect(state.context).toBeNull();
+  });
+});
+
 describe('what left the device', () => {
   it('a part on this device: nothing sent; a part on a peer: exactly what it received', () => {
     const end = fold(compositeScenario('q2'));
@@ -324,6 +360,14 @@ describe('replay', () => {
     expect(currentAttempt(replay(record({ events: journaled(sensitiveScenario('q7')) })).cards[0])?.keptOnDevice).toBe(
       'General health information is a sensitive specialist',
     );
+  });
+
+  it('replays the context of a follow-up and its conversation', () => {
+    const context: ConductorEvent = { event: 'context', follow_up: false, turns: 2, carried: 0, reason: 'the question stands on its own' };
+    const state = replay(record({ conversation: 2, events: journaled([context, ...simpleScenario('q4')]) }));
+    expect(state.conversation).toBe('q2');
+    expect(state.context).toMatchObject({ follow_up: false, turns: 2, carried: 0 });
+    expect(state.status).toBe('done');
   });
 
   it('shows an interrupted query as finished with its partial answer', () => {

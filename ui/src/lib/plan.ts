@@ -4,6 +4,7 @@
 
 import type {
   ConductorEvent,
+  ContextEvent,
   ErrorInfo,
   QueryRecord,
   SentText,
@@ -79,6 +80,10 @@ export type Stage = 'idle' | 'analysing' | 'planning' | 'dispatching' | 'answeri
 export interface ChatState {
   question: string;
   queryId: string | null;
+  /** The conversation the query belongs to (its first question's id), once known. */
+  conversation: string | null;
+  /** How the conversation was used, for a question that continues one. */
+  context: Omit<ContextEvent, 'event'> | null;
   status: 'idle' | 'running' | 'done' | 'error';
   stage: Stage;
   kind: 'simple' | 'composite' | null;
@@ -100,6 +105,8 @@ export function initialChat(question = ''): ChatState {
   return {
     question,
     queryId: null,
+    conversation: null,
+    context: null,
     status: question ? 'running' : 'idle',
     stage: question ? 'analysing' : 'idle',
     kind: null,
@@ -216,7 +223,16 @@ function settle(card: PlanCard, report: SubtaskReport): PlanCard {
 export function applyEvent(state: ChatState, event: ConductorEvent): ChatState {
   switch (event.event) {
     case 'query':
-      return { ...state, queryId: queryIdOf(event.query_id), status: 'running' };
+      return {
+        ...state,
+        queryId: queryIdOf(event.query_id),
+        conversation: event.conversation != null ? queryIdOf(event.conversation) : state.conversation,
+        status: 'running',
+      };
+    case 'context': {
+      const { follow_up, turns, carried, reason, resolved } = event;
+      return { ...state, context: resolved ? { follow_up, turns, carried, reason, resolved } : { follow_up, turns, carried, reason } };
+    }
     case 'analysis':
       return {
         ...state,
@@ -332,7 +348,11 @@ export function applyEvents(state: ChatState, events: ConductorEvent[]): ChatSta
 /** The chat view of a journaled query (its token events were not journaled; `done` carries the texts). */
 export function replay(record: QueryRecord): ChatState {
   let state = applyEvents(
-    { ...initialChat(record.text), queryId: queryIdOf(record.id) },
+    {
+      ...initialChat(record.text),
+      queryId: queryIdOf(record.id),
+      conversation: record.conversation != null ? queryIdOf(record.conversation) : null,
+    },
     record.events.map((entry) => entry.event),
   );
   if (!state.answer && record.answer) state = { ...state, answer: record.answer };

@@ -32,18 +32,45 @@ describe('tauriApi', () => {
     const { core, calls } = fakeCore({
       ask: (args) => {
         const channel = args.onEvent as FakeChannel<ConductorEvent>;
-        channel.onmessage({ event: 'query', query_id: 'q9' });
+        channel.onmessage({ event: 'query', query_id: 'q9', conversation: 'q9' });
         channel.onmessage({ event: 'token', text: 'Hi' });
-        return { query_id: 'q9' };
+        return { query_id: 'q9', conversation: 'q9' };
       },
     });
     const seen: ConductorEvent[] = [];
     const result = await createTauriApi(core).ask('hello?', { onDeviceOnly: true }, (event) => seen.push(event));
-    expect(result).toEqual({ queryId: 'q9' });
+    expect(result).toEqual({ queryId: 'q9', conversation: 'q9' });
     expect(calls[0].command).toBe('ask');
-    expect(calls[0].args).toMatchObject({ question: 'hello?', onDeviceOnly: true });
+    // A question that begins a conversation says so with an explicit null.
+    expect(calls[0].args).toMatchObject({ question: 'hello?', onDeviceOnly: true, conversation: null });
     expect(calls[0].args?.onEvent).toBeInstanceOf(FakeChannel);
     expect(seen.map((event) => event.event)).toEqual(['query', 'token']);
+  });
+
+  it('continues a conversation: passes its id and resolves with the conversation the shell names', async () => {
+    const { core, calls } = fakeCore({ ask: () => ({ query_id: 12, conversation: 9 }) });
+    const result = await createTauriApi(core).ask('Make it shorter.', { onDeviceOnly: false, conversation: 'q11' }, () => {});
+    expect(calls[0].args).toMatchObject({ question: 'Make it shorter.', onDeviceOnly: false, conversation: 'q11' });
+    // Bare numbers from serde read as journal ids.
+    expect(result).toEqual({ queryId: 'q12', conversation: 'q9' });
+  });
+
+  it('lists, shows and deletes conversations', async () => {
+    const summary = { id: 3, title: 'Plan a trip', turns: 2, last: 'q5', status: 'done', started_at_ms: 1, last_at_ms: 2 };
+    const { core, calls } = fakeCore({
+      conversations: () => [summary],
+      conversation_show: () => [],
+      conversation_delete: () => ({ ids: [3, 'q5'] }),
+    });
+    const api = createTauriApi(core);
+    await expect(api.conversations(7)).resolves.toEqual([summary]);
+    await expect(api.conversationShow('q5')).resolves.toEqual([]);
+    await expect(api.conversationDelete('q5')).resolves.toEqual(['q3', 'q5']);
+    expect(calls.map((call) => [call.command, call.args])).toEqual([
+      ['conversations', { limit: 7 }],
+      ['conversation_show', { conversationId: 'q5' }],
+      ['conversation_delete', { conversationId: 'q5' }],
+    ]);
   });
 
   it('pulls with a progress Channel and passes the outcome through', async () => {
@@ -64,7 +91,7 @@ describe('tauriApi', () => {
   });
 
   it('uses the documented command names and argument names', async () => {
-    const { core, calls } = fakeCore(Object.fromEntries(COMMANDS.map((command) => [command, () => ({})])));
+    const { core, calls } = fakeCore(Object.fromEntries(COMMANDS.map((command) => [command, () => ({ ids: [] })])));
     const api = createTauriApi(core);
     const profile = { profession: 'marketer', skills: [], languages: ['es'], interests: [], storage_budget_bytes: 1, memory_bytes: null };
     await api.cancel('q1');
@@ -72,12 +99,16 @@ describe('tauriApi', () => {
     await api.historyShow('q1');
     await api.historyDelete('q1');
     await api.historyClear();
+    await api.conversations(4);
+    await api.conversationShow('q2');
+    await api.conversationDelete('q2');
     await api.recommend(profile);
     await api.listModels();
     await api.pauseDownload('m');
     await api.removeModel('m');
     await api.networkInfo();
     await api.peers();
+    await api.localApi();
     await api.getSettings();
     await api.setSettings(DEFAULT_SETTINGS);
     expect(calls.map((call) => [call.command, call.args])).toEqual([
@@ -86,12 +117,16 @@ describe('tauriApi', () => {
       ['history_show', { queryId: 'q1' }],
       ['history_delete', { queryId: 'q1' }],
       ['history_clear', undefined],
+      ['conversations', { limit: 4 }],
+      ['conversation_show', { conversationId: 'q2' }],
+      ['conversation_delete', { conversationId: 'q2' }],
       ['recommend', { profile }],
       ['list_models', undefined],
       ['pause_download', { id: 'm' }],
       ['remove_model', { id: 'm' }],
       ['network_info', undefined],
       ['peers', undefined],
+      ['local_api', undefined],
       ['get_settings', undefined],
       ['set_settings', { settings: DEFAULT_SETTINGS }],
     ]);
@@ -130,8 +165,61 @@ describe('tauriApi', () => {
   });
 });
 
+/**
+ * The argument names COMMANDS.md gives each command: the second column of
+ * the table under "## Commands" (`` `onDeviceOnly: boolean` ``; "none").
+ */
+function documentedArguments(): Map<string, string[]> {
+  const section = doc.slice(doc.indexOf('## Commands'), doc.indexOf('### `Settings`'));
+  const table = new Map<string, string[]>();
+  for (const line of section.split('\n')) {
+    // Cells are split at `|`, but not at an escaped `\|` inside a type.
+    const cells = line.split(/(?<!\\)\|/);
+    const command = /^\s*`(\w+)`\s*$/.exec(cells[1] ?? '')?.[1];
+    if (command) table.set(command, [...(cells[2] ?? '').matchAll(/`(\w+)\??:/g)].map((match) => match[1]));
+  }
+  return table;
+}
+
 describe('COMMANDS.md', () => {
   it('documents every command the UI invokes', () => {
     for (const command of COMMANDS) expect(doc).toContain(`\`${command}\``);
+    expect([...documentedArguments().keys()].sort()).toEqual([...COMMANDS].sort());
+  });
+
+  it('names exactly the arguments the UI sends to each command', async () => {
+    const { core, calls } = fakeCore({
+      ...Object.fromEntries(COMMANDS.map((command) => [command, () => ({ ids: [] })])),
+      ask: () => ({ query_id: 'q1', conversation: 'q1' }),
+    });
+    const api = createTauriApi(core);
+    const profile = { profession: '', skills: [], languages: [], interests: [], storage_budget_bytes: 1, memory_bytes: null };
+    await api.ask('hi', { onDeviceOnly: true, conversation: 'q1' }, () => {});
+    await api.cancel('q1');
+    await api.history(1);
+    await api.historyShow('q1');
+    await api.conversations(1);
+    await api.conversationShow('q1');
+    await api.conversationDelete('q1');
+    await api.historyDelete('q1');
+    await api.historyClear();
+    await api.recommend(profile);
+    await api.listModels();
+    await api.pullModel('m', () => {});
+    await api.pauseDownload('m');
+    await api.removeModel('m');
+    await api.networkInfo();
+    await api.peers();
+    await api.localApi();
+    await api.getSettings();
+    await api.setSettings(DEFAULT_SETTINGS);
+    expect(calls.map((call) => call.command)).toEqual([...COMMANDS]);
+    const documented = documentedArguments();
+    for (const call of calls) {
+      expect([call.command, Object.keys(call.args ?? {}).sort()]).toEqual([call.command, [...(documented.get(call.command) ?? [])].sort()]);
+    }
+    // The table is read as meant: `ask` has its four, `history_clear` none.
+    expect(documented.get('ask')).toEqual(['question', 'onDeviceOnly', 'conversation', 'onEvent']);
+    expect(documented.get('history_clear')).toEqual([]);
   });
 });

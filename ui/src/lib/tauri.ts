@@ -3,9 +3,11 @@
 // is turned into a `ChorusError`.
 
 import { Channel, invoke } from '@tauri-apps/api/core';
-import { toChorusError, type ChorusApi } from './api';
+import { queryIdOf, toChorusError, type ChorusApi } from './api';
 import type {
   ConductorEvent,
+  ConversationSummary,
+  LocalApiInfo,
   ModelListing,
   ModelRecommendation,
   NetworkInfo,
@@ -30,6 +32,9 @@ export const COMMANDS = [
   'cancel',
   'history',
   'history_show',
+  'conversations',
+  'conversation_show',
+  'conversation_delete',
   'history_delete',
   'history_clear',
   'recommend',
@@ -39,6 +44,7 @@ export const COMMANDS = [
   'remove_model',
   'network_info',
   'peers',
+  'local_api',
   'get_settings',
   'set_settings',
 ] as const;
@@ -55,16 +61,26 @@ export function createTauriApi(core: TauriCore = { invoke, Channel }): ChorusApi
   }
 
   return {
-    async ask(question, { onDeviceOnly }, onEvent) {
+    async ask(question, { onDeviceOnly, conversation = null }, onEvent) {
       const onEventChannel = new core.Channel<ConductorEvent>(onEvent);
-      const { query_id } = await call<{ query_id: string }>('ask', { question, onDeviceOnly, onEvent: onEventChannel });
-      return { queryId: query_id };
+      const started = await call<{ query_id: string | number; conversation?: string | number | null }>('ask', {
+        question,
+        onDeviceOnly,
+        conversation,
+        onEvent: onEventChannel,
+      });
+      const queryId = queryIdOf(started.query_id);
+      return { queryId, conversation: started.conversation != null ? queryIdOf(started.conversation) : queryId };
     },
     cancel: (queryId) => call<null>('cancel', { queryId }).then(() => undefined),
     history: (limit = 50) => call<QuerySummary[]>('history', { limit }),
     historyShow: (queryId) => call<QueryRecord>('history_show', { queryId }),
     historyDelete: (queryId) => call<{ ids: string[] }>('history_delete', { queryId }).then(({ ids }) => ids),
     historyClear: () => call<{ ids: string[] }>('history_clear').then(({ ids }) => ids),
+    conversations: (limit = 50) => call<ConversationSummary[]>('conversations', { limit }),
+    conversationShow: (conversationId) => call<QueryRecord[]>('conversation_show', { conversationId }),
+    conversationDelete: (conversationId) =>
+      call<{ ids: (string | number)[] }>('conversation_delete', { conversationId }).then(({ ids }) => ids.map(queryIdOf)),
     recommend: (profile) => call<ModelRecommendation[]>('recommend', { profile }),
     listModels: () => call<ModelListing>('list_models'),
     pullModel(id, onProgress, options) {
@@ -78,5 +94,6 @@ export function createTauriApi(core: TauriCore = { invoke, Channel }): ChorusApi
     peers: () => call<PeerView[]>('peers'),
     getSettings: () => call<Settings>('get_settings'),
     setSettings: (settings) => call<Settings>('set_settings', { settings }),
+    localApi: () => call<LocalApiInfo>('local_api'),
   };
 }

@@ -16,6 +16,26 @@ export interface QueryEvent {
   event: 'query';
   /** Journal id, e.g. `q3`. */
   query_id: string;
+  /** The conversation it belongs to: its first question's id (`q3` itself when it begins one). */
+  conversation?: string;
+}
+
+/**
+ * How a question that continues a conversation used it: sent first after
+ * `query`, before `analysis`, only when the question continues one.
+ */
+export interface ContextEvent {
+  event: 'context';
+  /** Whether the question was read as a follow-up of the conversation. */
+  follow_up: boolean;
+  /** Earlier turns of the conversation. */
+  turns: number;
+  /** How many of them the answer is written with (0 or 1). */
+  carried: number;
+  /** What was decided and why, in words. */
+  reason: string;
+  /** The self-contained question the conductor model rewrote the follow-up into, when it did. */
+  resolved?: string;
 }
 
 export interface AnalysisEvent {
@@ -155,6 +175,7 @@ export interface ErrorEvent {
 
 export type ConductorEvent =
   | QueryEvent
+  | ContextEvent
   | AnalysisEvent
   | PlanEvent
   | SubtaskStartedEvent
@@ -176,6 +197,8 @@ export type QueryStatus = 'running' | 'done' | 'failed' | 'cancelled' | 'interru
 export interface QuerySummary {
   /** `q3` (the CLI's JSON writes the bare number 3; both are accepted). */
   id: string | number;
+  /** The conversation it belongs to: its first question's id (its own when it began one). */
+  conversation?: string | number;
   text: string;
   /** `on_device` or `network`. */
   mode: string;
@@ -209,6 +232,23 @@ export interface QueryRecord extends QuerySummary {
   error: string | null;
   subtasks: SubtaskRecord[];
   events: JournalEvent[];
+}
+
+/** A conversation as listed (`chorus history conversations --json`). */
+export interface ConversationSummary {
+  /** Its id: the id of its first question (`q3`, or the bare number 3). */
+  id: string | number;
+  /** Its first question still in the journal. */
+  title: string;
+  /** How many of its questions the journal holds. */
+  turns: number;
+  /** Its latest question's id. */
+  last: string | number;
+  /** Where its latest question stands. */
+  status: QueryStatus;
+  started_at_ms: number;
+  /** When its latest question began. */
+  last_at_ms: number;
 }
 
 // ---------------------------------------------------------------------------
@@ -395,6 +435,24 @@ export interface Settings {
    * question).
    */
   requester_identity: RequesterIdentity;
+  /**
+   * Serve the OpenAI-compatible API to other apps on this device (loopback
+   * only). Off by default; settings stored by an older version lack it.
+   */
+  local_api: boolean;
+}
+
+/** The app's OpenAI-compatible server for other apps on this device, as it stands. */
+export interface LocalApiInfo {
+  /** The setting `local_api`. */
+  enabled: boolean;
+  running: boolean;
+  /** `http://127.0.0.1:11435/v1` while it runs. */
+  url: string | null;
+  /** The bearer key other apps send, while it runs. */
+  key: string | null;
+  /** Why it could not start. */
+  error: string | null;
 }
 
 export type RequesterIdentity = 'hour' | 'day' | 'week' | 'device';

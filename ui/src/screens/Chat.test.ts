@@ -15,6 +15,14 @@ async function ask(question: string) {
 const finished = () =>
   waitFor(() => expect(screen.getByTestId('chat-status')).not.toHaveAttribute('data-status', 'running'), { timeout: 3000 });
 
+/** Opens the latest turn's plan, collapsed once the turn is done. */
+async function openPlan() {
+  const toggles = screen.getAllByRole('button', { name: /^Plan/ });
+  const toggle = toggles[toggles.length - 1];
+  if (toggle.getAttribute('aria-expanded') !== 'true') await userEvent.setup().click(toggle);
+  expect(screen.getByTestId('plan').parentElement).toBeVisible();
+}
+
 describe('Chat', () => {
   it('streams a simple answer on this device with the privacy switch on, and the plan card', async () => {
     const api = createMockApi({ delayMs: 1 });
@@ -26,7 +34,11 @@ describe('Chat', () => {
     expect(screen.getByTestId('send-button')).toBeDisabled();
 
     await ask('How do I split a bill three ways?');
-    expect(askSpy).toHaveBeenCalledWith('How do I split a bill three ways?', { onDeviceOnly: true }, expect.any(Function));
+    expect(askSpy).toHaveBeenCalledWith(
+      'How do I split a bill three ways?',
+      { onDeviceOnly: true, conversation: null },
+      expect.any(Function),
+    );
 
     await finished();
     expect(screen.getByTestId('chat-status')).toHaveAttribute('data-status', 'done');
@@ -59,7 +71,7 @@ describe('Chat', () => {
     await user.click(screen.getByRole('switch', { name: 'On-device only' }));
     expect(screen.getByRole('switch', { name: 'On-device only' })).not.toBeChecked();
     await ask('Write a marketing plan, with pricing and a Spanish tagline');
-    expect(askSpy.mock.calls[0][1]).toEqual({ onDeviceOnly: false });
+    expect(askSpy.mock.calls[0][1]).toEqual({ onDeviceOnly: false, conversation: null });
     await finished();
   });
 
@@ -68,6 +80,7 @@ describe('Chat', () => {
     expect(screen.getByRole('switch', { name: 'On-device only' })).not.toBeChecked();
     await ask('Write a marketing plan, with pricing maths and a Spanish tagline');
     await finished();
+    await openPlan();
 
     const cards = within(screen.getByTestId('plan')).getAllByRole('article');
     expect(cards).toHaveLength(3);
@@ -82,6 +95,7 @@ describe('Chat', () => {
     render(Chat, { api: createMockApi({ delayMs: 1 }), defaultPrivacy: 'network' });
     await ask('Write a welcome e-mail for beta users, in English and Spanish');
     await finished();
+    await openPlan();
     await waitFor(() =>
       expect(screen.getByTestId('plan-card-where-0')).toHaveTextContent(
         'Ran on peer 12D3KooWQm…XyH7a (12 ms round trip) · 2 personal details replaced',
@@ -101,6 +115,7 @@ describe('Chat', () => {
     render(Chat, { api: createMockApi({ delayMs: 1 }), defaultPrivacy: 'network' });
     await ask('Write a haiku about autumn; then explain the rules of the haiku form.');
     await finished();
+    await openPlan();
     expect(screen.getByTestId('plan-kind')).toHaveAttribute('data-kind', 'simple');
     expect(screen.getByTestId('plan-kind')).toHaveTextContent('no task carried the whole question');
     expect(within(screen.getByTestId('plan')).getAllByRole('article')).toHaveLength(2);
@@ -179,78 +194,7 @@ describe('Chat', () => {
     expect(askSpy).not.toHaveBeenCalled();
     expect(box).toHaveValue('first line\nsecond');
     await user.type(box, '{Enter}');
-    expect(askSpy).toHaveBeenCalledWith('first line\nsecond', { onDeviceOnly: true }, expect.any(Function));
+    expect(askSpy).toHaveBeenCalledWith('first line\nsecond', { onDeviceOnly: true, conversation: null }, expect.any(Function));
     await finished();
-  });
-
-  it('lists past questions and replays one from the journal', async () => {
-    render(Chat, { api: createMockApi({ delayMs: 1 }), defaultPrivacy: 'on_device' });
-    expect(await screen.findByTestId('history-empty')).toBeInTheDocument();
-    await ask('Write a plan, with prices');
-    await finished();
-    await ask('How do I split a bill?');
-    await finished();
-
-    const item = await screen.findByTestId('history-item-q1');
-    await waitFor(() => expect(within(screen.getByTestId('history-list')).getAllByTestId(/^history-item-/)).toHaveLength(2));
-    await userEvent.setup().click(item);
-    await screen.findByTestId('history-banner');
-    expect(screen.getByTestId('answer')).toHaveTextContent('Ahorra juntos');
-    expect(screen.getAllByRole('article')).toHaveLength(3);
-    expect(item).toHaveAttribute('aria-current', 'true');
-  });
-
-  it('deletes a past question after a confirmation, and the answer on screen with it', async () => {
-    const api = createMockApi({ delayMs: 1 });
-    render(Chat, { api, defaultPrivacy: 'on_device' });
-    await ask('Write a plan, with prices');
-    await finished();
-    await ask('How do I split a bill?');
-    await finished();
-    const user = userEvent.setup();
-    await user.click(await screen.findByTestId('history-item-q1'));
-    await screen.findByTestId('history-banner');
-
-    // Asking first, then thinking better of it: nothing is deleted.
-    await user.click(screen.getByTestId('history-delete-q1'));
-    expect(screen.getByRole('group', { name: 'Confirm deleting question q1' })).toHaveTextContent(
-      'Delete this question and its answer from this device?',
-    );
-    await user.click(screen.getByTestId('history-delete-cancel-q1'));
-    expect(screen.getByTestId('history-item-q1')).toBeInTheDocument();
-
-    await user.click(screen.getByTestId('history-delete-q1'));
-    await user.click(screen.getByTestId('history-delete-confirm-q1'));
-    await waitFor(() => expect(screen.queryByTestId('history-item-q1')).not.toBeInTheDocument());
-    expect(screen.getByTestId('history-item-q2')).toBeInTheDocument();
-    // q1 was on screen: it is gone from there too.
-    expect(screen.queryByTestId('history-banner')).not.toBeInTheDocument();
-    expect(screen.queryByTestId('answer')).not.toBeInTheDocument();
-    await expect(api.historyShow('q1')).rejects.toHaveProperty('code', 'unknown_query');
-
-    await user.click(screen.getByTestId('history-delete-q2'));
-    await user.click(screen.getByTestId('history-delete-confirm-q2'));
-    expect(await screen.findByTestId('history-empty')).toBeInTheDocument();
-  });
-
-  it('does not offer to delete the question running now, and says why a deletion failed', async () => {
-    // A short script (a simple question), slow enough to be seen running:
-    // a long one at this pace outlasts the wait for its end on a busy machine.
-    const api = createMockApi({ delayMs: 40 });
-    render(Chat, { api, defaultPrivacy: 'on_device' });
-    await ask('How do I split a bill?');
-    await waitFor(() => expect(screen.getByTestId('history-item-q1')).toBeInTheDocument());
-    expect(screen.getByTestId('history-delete-q1')).toBeDisabled();
-    await finished();
-    await waitFor(() => expect(screen.getByTestId('history-delete-q1')).toBeEnabled());
-
-    vi.spyOn(api, 'historyDelete').mockRejectedValueOnce({ code: 'query_running', message: 'query q1 is still running' });
-    const user = userEvent.setup();
-    await user.click(screen.getByTestId('history-delete-q1'));
-    await user.click(screen.getByTestId('history-delete-confirm-q1'));
-    const alert = await screen.findByTestId('history-error');
-    expect(alert).toHaveAttribute('data-code', 'query_running');
-    expect(alert).toHaveTextContent('stop it, then delete it');
-    expect(screen.getByTestId('history-item-q1')).toBeInTheDocument();
   });
 });
