@@ -487,7 +487,18 @@ async function ask(session, question, onDeviceOnly) {
   }
   const answer = (await session.text('answer')).trim();
   assert(answer.length > 0, 'the answer has text');
+  await openLatestPlan(session);
   return answer;
+}
+
+/** Opens the plan of the thread's latest turn (a finished turn's plan is collapsed). */
+async function openLatestPlan(session) {
+  const toggle = await session.script(
+    'const all = [...document.querySelectorAll(\'[data-testid^="turn-plan-toggle-q"]\')]; return all.length ? all[all.length - 1].getAttribute("data-testid") : null',
+  );
+  assert(toggle, 'the latest turn has a plan toggle');
+  if ((await session.attribute(toggle, 'aria-expanded')) === 'false') await session.click(toggle);
+  await session.attributeIs(toggle, 'aria-expanded', 'true', 10_000);
 }
 
 /**
@@ -500,6 +511,9 @@ async function askThroughPeer(session, peer) {
   await setPrivacy(session, 'network');
   await session.go('network');
   await session.attributeIs('network-running', 'data-running', 'true', 30_000);
+  // A new conversation: a question read as a follow-up stays on this device.
+  await session.go('chat');
+  await session.click('new-conversation');
   const answer = await ask(session, NETWORK_QUESTION, false);
   assert((await session.attribute('plan-card-0', 'data-state')) === 'done', 'plan card 0 is done');
   assert(!(await session.maybe('plan-card-1')), 'the question has one part');
