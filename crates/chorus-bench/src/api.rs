@@ -7,10 +7,11 @@
 //!   loopback with a real HTTP client (reqwest; timed from sending the
 //!   request to the first server-sent event with text), alternating, after a
 //!   warm-up. The goal is at most 1.05× the engine's plus 2 ms.
-//! * **Clients at once**: four streamed-off requests of `tokens` tokens
+//! * **Clients at once**: four non-streamed requests of `tokens` tokens
 //!   each, sent one after another and then all at once (the engine decodes
-//!   them in one batch), for `rounds` alternating rounds; wall time of each
-//!   and the tokens every request got.
+//!   them in one batch), then the same four straight to the engine both
+//!   ways (the reference), for `rounds` rounds; wall time of each and the
+//!   tokens every request got.
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -57,7 +58,7 @@ pub struct ApiBenchOptions {
 
 impl Default for ApiBenchOptions {
     fn default() -> Self {
-        Self { node: NodeConfig::default(), requests: 30, tokens: 64, rounds: 3 }
+        Self { node: NodeConfig::default(), requests: 50, tokens: 64, rounds: 10 }
     }
 }
 
@@ -72,6 +73,10 @@ pub struct ClientsRound {
     pub sequential_tokens: Vec<u32>,
     /// Completion tokens of each request, at once.
     pub concurrent_tokens: Vec<u32>,
+    /// The same four requests straight to the engine, one after another.
+    pub engine_sequential_ms: f64,
+    /// The same four straight to the engine, at once.
+    pub engine_concurrent_ms: f64,
 }
 
 /// What `bench_api` reports (`chorus bench --api --json`).
@@ -111,6 +116,13 @@ pub struct ApiBenchReport {
     pub concurrent_ms: f64,
     /// `sequential_ms / concurrent_ms`.
     pub speedup: f64,
+    /// Median of the engine's own figures, the reference.
+    pub engine_sequential_ms: f64,
+    /// Median of the engine's at once.
+    pub engine_concurrent_ms: f64,
+    /// `engine_sequential_ms / engine_concurrent_ms`: what batching gains
+    /// without the API.
+    pub engine_speedup: f64,
 }
 
 /// Why the bench stopped.
@@ -208,10 +220,9 @@ fn has_text(event: &str) -> bool {
     })
 }
 
-/// The engine's time to its first token for the request the API makes of
-/// the same question (the specialist's system prompt and sampling, greedy,
-/// seed 1), reading the rest to the end.
-async fn engine_first_token(node: &Node, prompt: &str, tokens: u32) -> Result<Duration, ApiBenchError> {
+/// The request the API makes of `prompt` (the specialist's system prompt
+/// and sampling, greedy, seed 1, `tokens` at most), made directly.
+fn engine_request(node: &Node, prompt: &str, tokens: u32) -> Result<GenerateRequest, ApiBenchError> {
     let specialist = node
         .catalog()
         .specialist(API_BENCH_SPECIALIST)
@@ -222,9 +233,14 @@ async fn engine_first_token(node: &Node, prompt: &str, tokens: u32) -> Result<Du
     sampling.temperature = 0.0;
     sampling.seed = 1;
     sampling.max_tokens = tokens;
-    let request =
-        GenerateRequest::chat(vec![ChatMessage::system(&specialist.system_prompt), ChatMessage::user(prompt)])
-            .with_sampling(sampling);
+    Ok(GenerateRequest::chat(vec![ChatMessage::system(&specialist.system_prompt), ChatMessage::user(prompt)])
+        .with_sampling(sampling))
+}
+
+/// The engine's time to its first token for `prompt`, reading the rest to
+/// the end.
+async fn engine_first_token(node: &Node, prompt: &str, tokens: u32) -> Result<Duration, ApiBenchError> {
+    let request = engine_request(node, prompt, tokens)?;
     let started = Instant::now();
     let mut generation =
         node.chat_with_specialist(API_BENCH_SPECIALIST, request).map_err(|error| failed("engine")(&error))?;
@@ -237,6 +253,15 @@ async fn engine_first_token(node: &Node, prompt: &str, tokens: u32) -> Result<Du
         }
     }
     first.ok_or_else(|| ApiBenchError::Failed("the engine wrote no text".to_owned()))
+}
+
+/// The engine's whole answer to `prompt`: its completion tokens.
+async fn engine_complete(node: &Node, prompt: &str, tokens: u32) -> Result<u32, ApiBenchError> {
+    let request = engine_request(node, prompt, tokens)?;
+    let generation =
+        node.chat_with_specialist(API_BENCH_SPECIALIST, request).map_err(|error| failed("engine")(&error))?;
+    let completion = generation.complete().await.map_err(|error| failed("engine")(&error))?;
+    Ok(completion.completion_tokens)
 }
 
 async fn run(options: &ApiBenchOptions) -> Result<ApiBenchReport, ApiBenchError> {
@@ -293,15 +318,36 @@ async fn run(options: &ApiBenchOptions) -> Result<ApiBenchReport, ApiBenchError>
             futures::future::try_join_all(LONG_PROMPTS.iter().map(|prompt| client.complete(prompt, options.tokens)))
                 .await?;
         let concurrent_ms = millis(begun.elapsed());
-        rounds.push(ClientsRound { sequential_ms, concurrent_ms, sequential_tokens, concurrent_tokens });
+        // The same four straight to the engine, the reference.
+        let begun = Instant::now();
+        for prompt in LONG_PROMPTS {
+            engine_complete(&node, prompt, options.tokens).await?;
+        }
+        let engine_sequential_ms = millis(begun.elapsed());
+        let begun = Instant::now();
+        futures::future::try_join_all(LONG_PROMPTS.iter().map(|prompt| engine_complete(&node, prompt, options.tokens)))
+            .await?;
+        let engine_concurrent_ms = millis(begun.elapsed());
+        rounds.push(ClientsRound {
+            sequential_ms,
+            concurrent_ms,
+            sequential_tokens,
+            concurrent_tokens,
+            engine_sequential_ms,
+            engine_concurrent_ms,
+        });
     }
     stop.cancel();
     let _ = serving.await;
 
     let engine_first_token = distribution(&engine);
     let api_first_token = distribution(&api);
-    let sequential_ms = distribution(&rounds.iter().map(|round| round.sequential_ms).collect::<Vec<_>>()).p50_ms;
-    let concurrent_ms = distribution(&rounds.iter().map(|round| round.concurrent_ms).collect::<Vec<_>>()).p50_ms;
+    let median_of =
+        |figure: fn(&ClientsRound) -> f64| distribution(&rounds.iter().map(figure).collect::<Vec<_>>()).p50_ms;
+    let sequential_ms = median_of(|round| round.sequential_ms);
+    let concurrent_ms = median_of(|round| round.concurrent_ms);
+    let engine_sequential_ms = median_of(|round| round.engine_sequential_ms);
+    let engine_concurrent_ms = median_of(|round| round.engine_concurrent_ms);
     Ok(ApiBenchReport {
         model,
         specialist: API_BENCH_SPECIALIST.to_owned(),
@@ -320,6 +366,9 @@ async fn run(options: &ApiBenchOptions) -> Result<ApiBenchReport, ApiBenchError>
         sequential_ms,
         concurrent_ms,
         speedup: sequential_ms / concurrent_ms,
+        engine_sequential_ms,
+        engine_concurrent_ms,
+        engine_speedup: engine_sequential_ms / engine_concurrent_ms,
     })
 }
 

@@ -27,17 +27,26 @@ pub(crate) fn print(report: &ApiBenchReport, json: bool) -> anyhow::Result<()> {
     println!("{} clients × {} tokens, {} rounds:", report.clients, report.tokens, report.rounds.len());
     for (index, round) in report.rounds.iter().enumerate() {
         println!(
-            "  round {}: one after another {:>8.0} ms (tokens {:?}), at once {:>8.0} ms (tokens {:?})",
+            "  round {:>2}: API one after another {:>6.0} ms, at once {:>6.0} ms (tokens {:?} / {:?}); engine {:>6.0} / {:>6.0} ms",
             index + 1,
             round.sequential_ms,
-            round.sequential_tokens,
             round.concurrent_ms,
-            round.concurrent_tokens
+            round.sequential_tokens,
+            round.concurrent_tokens,
+            round.engine_sequential_ms,
+            round.engine_concurrent_ms
         );
     }
     println!(
-        "  median: one after another {:.0} ms, at once {:.0} ms: {:.2}× faster at once",
+        "  median, API: one after another {:.0} ms, at once {:.0} ms: {:.2}× faster at once",
         report.sequential_ms, report.concurrent_ms, report.speedup
+    );
+    println!(
+        "  median, engine directly: {:.0} ms and {:.0} ms: {:.2}×; API at once / engine at once {:.3}×",
+        report.engine_sequential_ms,
+        report.engine_concurrent_ms,
+        report.engine_speedup,
+        report.concurrent_ms / report.engine_concurrent_ms
     );
     Ok(())
 }

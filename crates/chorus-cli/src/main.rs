@@ -173,7 +173,7 @@ struct BenchArgs {
     network: bool,
     /// With --network: requests per dispatch variant (a tenth as many over
     /// first connections; default 1000); with --api: first-token samples
-    /// per path (default 30).
+    /// per path (default 50).
     #[arg(long)]
     requests: Option<u32>,
     /// With --network: token cap of each dispatch request (the first token is timed).
@@ -361,7 +361,7 @@ fn bench(globals: &Globals, model: &ModelArgs, args: &BenchArgs) -> anyhow::Resu
     if args.api {
         let options = chorus_bench::ApiBenchOptions {
             node: node_config(globals, model),
-            requests: args.requests.unwrap_or(30),
+            requests: args.requests.unwrap_or(50),
             tokens: args.gen_tokens,
             rounds: args.rounds,
         };
