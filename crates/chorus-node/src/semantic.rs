@@ -22,7 +22,7 @@ pub const EMBEDDER_DIR: &str = "all-MiniLM-L6-v2";
 
 /// Bumped when the way specialist vectors are made changes.
 #[cfg(feature = "semantic")]
-const VECTORS_FORMAT: &str = "chorus-specialist-vectors-1";
+const VECTORS_FORMAT: &str = "chorus-specialist-vectors-2";
 
 /// The embedding model as the router sees it.
 #[cfg(feature = "semantic")]
@@ -127,8 +127,9 @@ fn build(dir: &Path, catalog: &Catalog, cache: &Path) -> Result<SemanticIndex, S
     let embedder = MiniLm(Embedder::load(dir).map_err(|error| error.to_string())?);
     let key = cache_key(dir, catalog)?;
     let file = cache.join(format!("{key}.f32"));
-    let count = catalog.specialists().len();
-    let vectors = match read_vectors(&file, count) {
+    let counts: Vec<usize> =
+        catalog.specialists().iter().map(|specialist| specialist_texts(specialist).len()).collect();
+    let vectors = match read_vectors(&file, &counts) {
         Some(vectors) => vectors,
         None => {
             let vectors = SemanticIndex::vectors_of(&embedder, catalog)?;
@@ -138,7 +139,7 @@ fn build(dir: &Path, catalog: &Catalog, cache: &Path) -> Result<SemanticIndex, S
             vectors
         }
     };
-    SemanticIndex::new(Arc::new(embedder), vectors)
+    SemanticIndex::new(Arc::new(embedder), &vectors)
 }
 
 /// What the vectors are made of: the model's small files and weights size,
@@ -164,10 +165,13 @@ fn cache_key(dir: &Path, catalog: &Catalog) -> Result<String, String> {
     Ok(hasher.finalize().iter().map(|byte| format!("{byte:02x}")).collect())
 }
 
+/// The cached text vectors of a catalog whose specialists have `counts`
+/// texts each; `None` when the file is missing, of another size, or holds
+/// a number that is not finite.
 #[cfg(feature = "semantic")]
-fn read_vectors(file: &Path, count: usize) -> Option<Vec<Vec<f32>>> {
+fn read_vectors(file: &Path, counts: &[usize]) -> Option<Vec<Vec<Vec<f32>>>> {
     let bytes = std::fs::read(file).ok()?;
-    if bytes.len() != count * DIMENSIONS * 4 {
+    if bytes.len() != counts.iter().sum::<usize>() * DIMENSIONS * 4 {
         return None;
     }
     let floats: Vec<f32> =
@@ -175,15 +179,16 @@ fn read_vectors(file: &Path, count: usize) -> Option<Vec<Vec<f32>>> {
     if floats.iter().any(|value| !value.is_finite()) {
         return None;
     }
-    Some(floats.chunks_exact(DIMENSIONS).map(<[f32]>::to_vec).collect())
+    let mut texts = floats.chunks_exact(DIMENSIONS).map(<[f32]>::to_vec);
+    Some(counts.iter().map(|&count| texts.by_ref().take(count).collect()).collect())
 }
 
 #[cfg(feature = "semantic")]
-fn write_vectors(file: &Path, vectors: &[Vec<f32>]) -> std::io::Result<()> {
+fn write_vectors(file: &Path, vectors: &[Vec<Vec<f32>>]) -> std::io::Result<()> {
     if let Some(parent) = file.parent() {
         std::fs::create_dir_all(parent)?;
     }
-    let bytes: Vec<u8> = vectors.iter().flatten().flat_map(|value| value.to_le_bytes()).collect();
+    let bytes: Vec<u8> = vectors.iter().flatten().flatten().flat_map(|value| value.to_le_bytes()).collect();
     let partial = file.with_extension(format!("partial.{}", std::process::id()));
     std::fs::write(&partial, bytes)?;
     std::fs::rename(partial, file)

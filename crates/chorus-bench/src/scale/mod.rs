@@ -238,9 +238,11 @@ pub fn bench_routing(options: &RoutingBenchOptions) -> Result<RoutingBenchReport
             // The bundled specialists come first, with their own vectors;
             // each generated one (`n` after them) has its template's, `n %
             // bundled`, which is `index % bundled`.
-            let vectors: Vec<Vec<f32>> = (0..specialists.len()).map(|index| base[index % base.len()].clone()).collect();
+            let vectors: Vec<Vec<Vec<f32>>> =
+                (0..specialists.len()).map(|index| base[index % base.len()].clone()).collect();
             let embedder: Arc<dyn TextEmbedder> = Arc::clone(timed) as Arc<dyn TextEmbedder>;
-            let index = SemanticIndex::new(embedder, vectors).map_err(RoutingBenchError::Embedder)?;
+            let index = SemanticIndex::new(embedder, &vectors).map_err(RoutingBenchError::Embedder)?;
+            drop(vectors);
             let index_build_ms = millis_f64(started.elapsed());
             let vector_bytes = index.vector_bytes();
             semantic_router.semantic().set(Arc::new(index));

@@ -137,7 +137,24 @@ pub(super) fn analyse_with<R: Reachable + ?Sized>(
             *asks = is_request_sentence(text, split.questions.get(sentence).copied().unwrap_or(false));
         }
     }
-    let any_request = requests.iter().any(|asks| *asks);
+    // The items of a list that a request introduces ("I need: - an agenda
+    // - a budget") are requests each, even when they are phrases; the
+    // introduction is then their context. So are the items of a bare list
+    // in a query that asks nothing else ("Quick ones: - … - …").
+    let mut any_request = requests.iter().any(|asks| *asks);
+    let listed = listed_requests(&split.pieces, &requests, any_request);
+    for (piece, listed) in split.pieces.iter().zip(&listed) {
+        if *listed && let Some(asks) = requests.get_mut(piece.sentence) {
+            *asks = true;
+        }
+    }
+    for (index, piece) in split.pieces.iter().enumerate() {
+        let introduces = piece.colon && listed.get(index + 1).copied().unwrap_or(false);
+        if introduces && let Some(asks) = requests.get_mut(piece.sentence) {
+            *asks = false;
+        }
+    }
+    any_request = requests.iter().any(|asks| *asks);
 
     // With semantic routing, each piece is routed by meaning too (all
     // pieces embedded in one batch), so a request no keyword names is
@@ -149,10 +166,13 @@ pub(super) fn analyse_with<R: Reachable + ?Sized>(
     let routed: Vec<RoutedPiece> = split
         .pieces
         .iter()
-        .map(|piece| {
+        .zip(&listed)
+        .map(|(piece, &listed)| {
             let raw = original(piece.start, piece.end);
             let piece_folded = folded.get(piece.start..piece.end).unwrap_or_default();
-            let asks = starts_request(piece_folded);
+            let starts = starts_request(piece_folded);
+            let asks = starts || listed;
+            let question = split.questions.get(piece.sentence).copied().unwrap_or(false);
             // Meaning routes a piece that could be a request of its own
             // (a sentence, a list item, or one that starts asking): a
             // phrase after a comma or "and" ("the sky looks washed out")
@@ -175,10 +195,16 @@ pub(super) fn analyse_with<R: Reachable + ?Sized>(
                 // additive word ("…; also explain …"); a new sentence
                 // without one ("Explain three ways.") goes on with the
                 // request before it.
+                // So does a list item, a request after a semicolon, and a
+                // question after another request ("… myself? And how often
+                // should wiper blades be replaced?").
                 stands_alone: asks
                     && !points_back
                     && (piece.boundary == Boundary::Weak
-                        || (piece.boundary == Boundary::Strong && adds_request(piece_folded))),
+                        || (piece.boundary == Boundary::Strong
+                            && (adds_request(piece_folded)
+                                || listed
+                                || (starts && (piece.list_item || piece.after_semicolon || question))))),
                 asks,
                 context: any_request && !requests.get(piece.sentence).copied().unwrap_or(true),
             }
@@ -245,13 +271,16 @@ fn merge_parts(routed: &[RoutedPiece]) -> Vec<Part> {
             }
             continue;
         }
-        // An unrouted request that stands alone after a routed part is a
+        // An unrouted request that stands alone after another request is a
         // part of its own: it goes to whichever specialist fits it, not
         // along with its neighbour.
-        let own_part = piece.best.is_none()
+        if piece.best.is_none()
             && piece.stands_alone
-            && pending.is_none()
-            && parts.last().is_some_and(|last| !last.context && last.best.is_some());
+            && let Some((start, end, own, _)) = pending.take()
+        {
+            parts.push(Part { start, end, best: None, own_request: own, context: false });
+        }
+        let own_part = piece.best.is_none() && piece.stands_alone && parts.last().is_some_and(|last| !last.context);
         if own_part {
             parts.push(Part { start: piece.start, end: piece.end, best: None, own_request: true, context: false });
             continue;
@@ -300,6 +329,24 @@ fn merge_parts(routed: &[RoutedPiece]) -> Vec<Part> {
         parts.push(Part { start, end, best: None, own_request: own, context: false });
     }
     parts
+}
+
+/// Per piece: whether it is an item of a list that a request introduces
+/// (the piece before the list ends with a colon and asks, or nothing in the
+/// query asks otherwise).
+fn listed_requests(pieces: &[Piece], requests: &[bool], any_request: bool) -> Vec<bool> {
+    let mut listed = vec![false; pieces.len()];
+    let mut introduced = false;
+    for (index, piece) in pieces.iter().enumerate() {
+        if piece.list_item {
+            listed[index] = introduced;
+        } else if piece.colon {
+            introduced = !any_request || requests.get(piece.sentence).copied().unwrap_or(false);
+        } else if piece.boundary != Boundary::Weak {
+            introduced = false;
+        }
+    }
+    listed
 }
 
 /// Applies the composite rule to the merged parts and writes the reason.
@@ -358,9 +405,18 @@ fn decide<R: Reachable + ?Sized>(
     };
     let mut ranked = matcher.rank_blended(&request_text);
     let mut from_context = false;
-    if ranked.is_empty() && has_context {
-        ranked = matcher.rank_blended(query);
-        from_context = !ranked.is_empty();
+    if has_context && (ranked.is_empty() || matcher.semantic().is_some()) {
+        // The context says what the request is about ("People open our
+        // app once and never come back. What can we try?"): with meaning,
+        // the request is read with it; by keywords, only when the request
+        // names nothing (a keyword in the context must not outweigh one
+        // in the request).
+        let with_context = matcher.rank_blended(query);
+        let before = ranked.first().map(|entry| entry.order);
+        if !with_context.is_empty() {
+            from_context = with_context.first().map(|entry| entry.order) != before;
+            ranked = with_context;
+        }
     }
     let ranking = matcher.public_all(&ranked);
 
@@ -426,7 +482,7 @@ fn decide<R: Reachable + ?Sized>(
         Some(top) => {
             let evidence = evidence(&top);
             let reason = if from_context {
-                format!("simple: the request names no specialist, its context does: {evidence}")
+                format!("simple: the request read with its context: {evidence}")
             } else if routed.len() >= 2 {
                 let domains: BTreeSet<&str> =
                     routed.iter().filter_map(|&(_, order)| specialists.get(order)).map(|s| s.domain.as_str()).collect();

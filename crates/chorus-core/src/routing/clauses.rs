@@ -21,6 +21,12 @@ pub(super) struct Piece {
     pub(super) end: usize,
     pub(super) boundary: Boundary,
     pub(super) sentence: usize,
+    /// It follows a list marker (`- `, `1. `, `a) `).
+    pub(super) list_item: bool,
+    /// It follows a semicolon.
+    pub(super) after_semicolon: bool,
+    /// It ends with a colon (it introduces what follows).
+    pub(super) colon: bool,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -36,6 +42,16 @@ struct Cut {
     to: usize,
     strength: Boundary,
     question: bool,
+    kind: CutKind,
+}
+
+/// What a cut is, where it matters for the piece after it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+enum CutKind {
+    #[default]
+    Other,
+    ListMarker,
+    Semicolon,
 }
 
 const SEPARATOR_PHRASES: &[&[&str]] = &[
@@ -46,6 +62,18 @@ const SEPARATOR_PHRASES: &[&[&str]] = &[
     &["and", "also"],
     &["and"],
     &["plus"],
+    // Spanish, French, German, Portuguese, Italian: "and also", "and".
+    &["y", "también"],
+    &["y", "además"],
+    &["et", "aussi"],
+    &["et", "puis"],
+    &["und", "auch"],
+    &["und", "dann"],
+    &["e", "também"],
+    &["e", "anche"],
+    &["y"],
+    &["et"],
+    &["und"],
 ];
 
 const ABBREVIATIONS: &[&str] = &[
@@ -184,7 +212,13 @@ pub(super) fn split_pieces(folded: &str, protected: &[(usize, usize)]) -> Pieces
     while index < count {
         let c = chars[index].1;
         if c == '\n' || c == '\r' {
-            cuts.push(Cut { from: index, to: index + 1, strength: Boundary::Strong, question: false });
+            cuts.push(Cut {
+                from: index,
+                to: index + 1,
+                strength: Boundary::Strong,
+                question: false,
+                kind: CutKind::Other,
+            });
             line_start = true;
             index += 1;
             continue;
@@ -196,7 +230,13 @@ pub(super) fn split_pieces(folded: &str, protected: &[(usize, usize)]) -> Pieces
             }
             line_start = false;
             if let Some(length) = list_marker_len(&chars, index) {
-                cuts.push(Cut { from: index, to: index + length, strength: Boundary::Strong, question: false });
+                cuts.push(Cut {
+                    from: index,
+                    to: index + length,
+                    strength: Boundary::Strong,
+                    question: false,
+                    kind: CutKind::ListMarker,
+                });
                 index += length;
                 continue;
             }
@@ -217,18 +257,30 @@ pub(super) fn split_pieces(folded: &str, protected: &[(usize, usize)]) -> Pieces
                 let ends = at(end).is_none_or(char::is_whitespace) || unspaced_stop;
                 let abbreviation = c == '.' && end == index + 1 && is_abbreviation(&chars, index);
                 if ends && !abbreviation {
-                    cuts.push(Cut { from: end, to: end, strength: Boundary::Strong, question });
+                    cuts.push(Cut { from: end, to: end, strength: Boundary::Strong, question, kind: CutKind::Other });
                 }
                 index = end;
                 continue;
             }
-            ';' | '；' => cuts.push(Cut { from: index, to: index + 1, strength: Boundary::Strong, question: false }),
+            ';' | '；' => cuts.push(Cut {
+                from: index,
+                to: index + 1,
+                strength: Boundary::Strong,
+                question: false,
+                kind: CutKind::Semicolon,
+            }),
             ',' | '，' | '、' => {
                 let between_digits = index > 0
                     && at(index - 1).is_some_and(|c| c.is_ascii_digit())
                     && at(index + 1).is_some_and(|c| c.is_ascii_digit());
                 if !between_digits {
-                    cuts.push(Cut { from: index, to: index + 1, strength: Boundary::Weak, question: false });
+                    cuts.push(Cut {
+                        from: index,
+                        to: index + 1,
+                        strength: Boundary::Weak,
+                        question: false,
+                        kind: CutKind::Other,
+                    });
                 }
             }
             '&' => {
@@ -236,7 +288,13 @@ pub(super) fn split_pieces(folded: &str, protected: &[(usize, usize)]) -> Pieces
                     && at(index - 1).is_some_and(char::is_whitespace)
                     && at(index + 1).is_some_and(char::is_whitespace);
                 if spaced {
-                    cuts.push(Cut { from: index, to: index + 1, strength: Boundary::Weak, question: false });
+                    cuts.push(Cut {
+                        from: index,
+                        to: index + 1,
+                        strength: Boundary::Weak,
+                        question: false,
+                        kind: CutKind::Other,
+                    });
                 }
             }
             ')' => {
@@ -254,12 +312,24 @@ pub(super) fn split_pieces(folded: &str, protected: &[(usize, usize)]) -> Pieces
                     && at(index + 1).is_some_and(char::is_whitespace)
                     && !blocked[start];
                 if marker {
-                    cuts.push(Cut { from: start, to: index + 1, strength: Boundary::Strong, question: false });
+                    cuts.push(Cut {
+                        from: start,
+                        to: index + 1,
+                        strength: Boundary::Strong,
+                        question: false,
+                        kind: CutKind::ListMarker,
+                    });
                 }
             }
             _ if c.is_alphabetic() && (index == 0 || !at(index - 1).is_some_and(|c| is_word_char(c) || c == '\'')) => {
                 if let Some(length) = separator_len(&chars, index, &blocked) {
-                    cuts.push(Cut { from: index, to: index + length, strength: Boundary::Weak, question: false });
+                    cuts.push(Cut {
+                        from: index,
+                        to: index + length,
+                        strength: Boundary::Weak,
+                        question: false,
+                        kind: CutKind::Other,
+                    });
                     index += length;
                     continue;
                 }
@@ -271,33 +341,49 @@ pub(super) fn split_pieces(folded: &str, protected: &[(usize, usize)]) -> Pieces
 
     let mut result = Pieces::default();
     let mut position = 0;
+    // The strongest cut since the last piece, and whether a list marker or
+    // a semicolon was among them.
     let mut pending: Option<Boundary> = None;
+    let mut pending_kinds = (false, false);
     let byte = |i: usize| chars.get(i).map_or(folded.len(), |&(byte, _)| byte);
-    let emit = |from: usize, to: usize, pending: &mut Option<Boundary>, result: &mut Pieces| {
-        let trim = |c: char| c.is_whitespace() || matches!(c, ',' | ';' | ':' | '，' | '；' | '、');
-        let mut start = from;
-        let mut end = to.max(from);
-        while start < end && at(start).is_some_and(trim) {
-            start += 1;
-        }
-        while end > start && at(end - 1).is_some_and(trim) {
-            end -= 1;
-        }
-        if !(start..end).any(|i| at(i).is_some_and(is_word_char)) {
-            return;
-        }
-        let boundary = if result.pieces.is_empty() { Boundary::Start } else { pending.unwrap_or(Boundary::Weak) };
-        if result.pieces.is_empty() || boundary == Boundary::Strong {
-            result.questions.push(false);
-        }
-        let sentence = result.questions.len() - 1;
-        result.pieces.push(Piece { start: byte(start), end: byte(end), boundary, sentence });
-        *pending = None;
-    };
+    let emit =
+        |from: usize, to: usize, pending: &mut Option<Boundary>, kinds: &mut (bool, bool), result: &mut Pieces| {
+            let trim = |c: char| c.is_whitespace() || matches!(c, ',' | ';' | ':' | '，' | '；' | '、');
+            let mut start = from;
+            let mut end = to.max(from);
+            while start < end && at(start).is_some_and(trim) {
+                start += 1;
+            }
+            while end > start && at(end - 1).is_some_and(trim) {
+                end -= 1;
+            }
+            if !(start..end).any(|i| at(i).is_some_and(is_word_char)) {
+                return;
+            }
+            let colon = (end..to.max(from)).any(|i| matches!(at(i), Some(':' | '：')));
+            let boundary = if result.pieces.is_empty() { Boundary::Start } else { pending.unwrap_or(Boundary::Weak) };
+            if result.pieces.is_empty() || boundary == Boundary::Strong {
+                result.questions.push(false);
+            }
+            let sentence = result.questions.len() - 1;
+            result.pieces.push(Piece {
+                start: byte(start),
+                end: byte(end),
+                boundary,
+                sentence,
+                list_item: kinds.0,
+                after_semicolon: kinds.1,
+                colon,
+            });
+            *pending = None;
+            *kinds = (false, false);
+        };
     for cut in cuts {
         let from = cut.from.max(position);
-        emit(position, from, &mut pending, &mut result);
+        emit(position, from, &mut pending, &mut pending_kinds, &mut result);
         pending = Some(pending.map_or(cut.strength, |strength| strength.max(cut.strength)));
+        pending_kinds.0 |= cut.kind == CutKind::ListMarker;
+        pending_kinds.1 |= cut.kind == CutKind::Semicolon;
         if cut.question
             && let Some(last) = result.questions.last_mut()
         {
@@ -305,6 +391,6 @@ pub(super) fn split_pieces(folded: &str, protected: &[(usize, usize)]) -> Pieces
         }
         position = cut.to.max(from);
     }
-    emit(position, count, &mut pending, &mut result);
+    emit(position, count, &mut pending, &mut pending_kinds, &mut result);
     result
 }

@@ -4,33 +4,11 @@ use std::sync::OnceLock;
 
 use crate::text::{Term, Text, is_word_char};
 
-/// Words skipped before looking at how a clause starts.
+/// Words skipped before looking at how a clause starts (with the
+/// [`ADDITIVE`] words).
 const FILLERS: &[&str] = &[
-    "also",
-    "then",
-    "and",
-    "plus",
-    "please",
-    "pls",
-    "now",
-    "next",
-    "finally",
-    "additionally",
-    "lastly",
-    "so",
-    "ok",
-    "okay",
-    "afterwards",
-    "first",
-    "second",
-    "third",
-    "secondly",
-    "thirdly",
-    "hi",
-    "hey",
-    "hello",
-    "oh",
-    "kindly",
+    "please", "pls", "now", "so", "ok", "okay", "first", "second", "third", "hi", "hey", "hello", "oh", "kindly",
+    "bitte",
 ];
 
 /// Verbs that start a request ("write …", "translate …").
@@ -132,19 +110,114 @@ const REQUEST_VERBS: &[&str] = &[
     "say",
     "spell",
     "count",
+    // Spanish (imperatives, "necesito", "quiero").
+    "escribe",
+    "escríbeme",
+    "explica",
+    "explícame",
+    "explicame",
+    "dame",
+    "dime",
+    "haz",
+    "hazme",
+    "recomienda",
+    "recomiéndame",
+    "sugiere",
+    "traduce",
+    "ayúdame",
+    "ayudame",
+    "necesito",
+    "quiero",
+    "prepara",
+    "crea",
+    "calcula",
+    "corrige",
+    "revisa",
+    "resume",
+    // French.
+    "écris",
+    "écrivez",
+    "explique",
+    "expliquez",
+    "donne",
+    "donnez",
+    "peux",
+    "pouvez",
+    "pourrais",
+    "pourriez",
+    "aide",
+    "aidez",
+    "recommande",
+    "conseille",
+    "propose",
+    "proposez",
+    "traduis",
+    "traduisez",
+    "fais",
+    "faites",
+    "dis",
+    "calcule",
+    "résume",
+    "prépare",
+    // German.
+    "schreib",
+    "schreibe",
+    "erklär",
+    "erkläre",
+    "gib",
+    "hilf",
+    "empfiehl",
+    "übersetze",
+    "übersetz",
+    "nenne",
+    "nenn",
+    "zeig",
+    "zeige",
+    "mach",
+    "mache",
+    "berechne",
+    "korrigiere",
+    "erstelle",
+    "kannst",
+    "könntest",
+    // Portuguese and Italian.
+    "escreva",
+    "ajude",
+    "recomende",
+    "sugira",
+    "traduza",
+    "faça",
+    "preciso",
+    "quero",
+    "scrivi",
+    "spiega",
+    "spiegami",
+    "dammi",
+    "dimmi",
+    "aiutami",
+    "consigliami",
+    "suggerisci",
+    "traduci",
+    "calcola",
 ];
 
 /// Words that start a question, even without a question mark.
 const QUESTION_WORDS: &[&str] = &[
     "what", "what's", "whats", "how", "how's", "why", "when", "where", "where's", "which", "who", "who's", "whom",
     "whose", "is", "are", "am", "was", "were", "can", "could", "should", "would", "will", "do", "does", "did", "may",
-    "might", "shall", "any", "have", "has",
+    "might", "shall", "any", "have", "has", // Spanish, French, German, Portuguese, Italian.
+    "qué", "cómo", "cuál", "cuáles", "cuánto", "cuánta", "cuántos", "cuántas", "dónde", "cuándo", "quién", "puedo",
+    "puedes", "comment", "quel", "quels", "quelle", "quelles", "pourquoi", "où", "quand", "combien", "wie", "warum",
+    "wieso", "weshalb", "wo", "wann", "welche", "welcher", "welches", "wer", "kann", "können", "como", "qual", "quais",
+    "quanto", "onde", "quando", "quem", "posso", "pode", "cosa", "perché", "quale", "quali", "dove", "puoi",
 ];
 
 /// Phrases that make a sentence a request wherever they appear.
 const REQUEST_PHRASES: &[&str] = &[
     "please",
     "help me",
+    "need help",
+    "help with",
     "i need",
     "i want",
     "i'd like",
@@ -166,6 +239,22 @@ const REQUEST_PHRASES: &[&str] = &[
     "any tips",
     "any ideas",
     "any advice",
+    "necesito",
+    "quiero",
+    "me gustaría",
+    "por favor",
+    "j'ai besoin",
+    "je voudrais",
+    "je veux",
+    "s'il te plaît",
+    "s'il vous plaît",
+    "ich brauche",
+    "ich möchte",
+    "bitte",
+    "preciso",
+    "ho bisogno",
+    "vorrei",
+    "per favore",
 ];
 
 /// The first word of a clause that is not a filler.
@@ -174,7 +263,7 @@ fn leading_word(folded: &str) -> Option<&str> {
         .split(|c: char| !(is_word_char(c) || c == '\''))
         .map(|word| word.trim_matches('\''))
         .filter(|word| !word.is_empty())
-        .find(|word| !FILLERS.contains(word))
+        .find(|word| !FILLERS.contains(word) && !ADDITIVE.contains(word))
 }
 
 /// Whether a clause opens a request of its own (starts with a request verb
@@ -184,8 +273,36 @@ pub(super) fn starts_request(folded: &str) -> bool {
 }
 
 /// Words that add a request to the one before ("also …", "then …").
-const ADDITIVE: &[&str] =
-    &["also", "then", "and", "plus", "next", "finally", "additionally", "lastly", "afterwards", "secondly", "thirdly"];
+const ADDITIVE: &[&str] = &[
+    "also",
+    "then",
+    "and",
+    "plus",
+    "next",
+    "finally",
+    "additionally",
+    "lastly",
+    "afterwards",
+    "secondly",
+    "thirdly",
+    "y",
+    "también",
+    "además",
+    "luego",
+    "et",
+    "aussi",
+    "puis",
+    "ensuite",
+    "und",
+    "auch",
+    "außerdem",
+    "dann",
+    "e",
+    "também",
+    "depois",
+    "anche",
+    "poi",
+];
 
 /// Whether a clause adds a request of its own to the one before: an
 /// additive word, then a request verb or question word ("also explain …",

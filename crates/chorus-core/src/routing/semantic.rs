@@ -3,12 +3,14 @@
 //!
 //! chorus-core runs no model: a [`TextEmbedder`] (in `chorus-node`, the
 //! all-MiniLM-L6-v2 model through `chorus-embed`) turns texts into unit
-//! vectors. A specialist's vector is the normalised mean of the vectors of
-//! its description and its example questions ([`specialist_texts`]),
-//! computed once per catalog and model (the node caches them). The router
-//! blends a text's cosine similarity to each specialist with the keyword
-//! scores, which stay and explain the decision ("semantic 0.71 + keywords
-//! 'python'").
+//! vectors. A specialist is its texts' vectors — its description and its
+//! example questions ([`specialist_texts`]) — computed once per catalog
+//! and model (the node caches them). A text's similarity to a specialist
+//! is the mean of two cosines: to the normalised mean of its texts (what
+//! the specialist is about as a whole) and to its nearest text (the one
+//! kind of question most like this one). The router blends that with the
+//! keyword scores, which stay and explain the decision ("semantic 0.71 +
+//! keywords 'python'").
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
@@ -33,13 +35,20 @@ pub fn specialist_texts(specialist: &Specialist) -> Vec<String> {
     texts
 }
 
-/// Every specialist of a catalog as one unit vector, in catalog order, and
-/// the embedder that turns queries into vectors to compare with them.
+/// Every specialist of a catalog as the vectors of its texts, and the
+/// embedder that turns queries into vectors to compare with them.
 pub struct SemanticIndex {
     embedder: Arc<dyn TextEmbedder>,
     dimensions: usize,
-    /// `count × dimensions` floats, specialist after specialist.
-    vectors: Vec<f32>,
+    /// `count × dimensions` floats: each specialist's mean vector, in
+    /// catalog order.
+    means: Vec<f32>,
+    /// Every text's vector, specialist after specialist, in steps of
+    /// 1/127 (a unit vector's parts lie in -1..=1): a quarter of the memory
+    /// of floats, and cosines within 0.01 of theirs.
+    texts: Vec<i8>,
+    /// Per specialist, where its texts end in `texts` (in vectors).
+    text_ends: Vec<usize>,
     /// Vectors of texts seen lately (parts of questions are routed more
     /// than once), bounded.
     recent: Mutex<HashMap<String, Arc<Vec<f32>>>>,
@@ -48,70 +57,74 @@ pub struct SemanticIndex {
 /// Most query vectors kept between calls.
 const RECENT_TEXTS: usize = 256;
 
+/// The steps a text vector's parts are kept in.
+const TEXT_SCALE: f32 = 127.0;
+
 impl SemanticIndex {
-    /// The index of `vectors` (one per specialist, in catalog order, as
-    /// [`SemanticIndex::vectors_of`] makes them).
+    /// The index of `vectors`: per specialist in catalog order, the vectors
+    /// of its texts, as [`SemanticIndex::vectors_of`] makes them.
     ///
     /// # Errors
-    /// When the vectors are not all of one non-zero length.
-    pub fn new(embedder: Arc<dyn TextEmbedder>, vectors: Vec<Vec<f32>>) -> Result<SemanticIndex, String> {
-        let dimensions = vectors.first().map_or(0, Vec::len);
-        if dimensions == 0 || vectors.iter().any(|vector| vector.len() != dimensions) {
+    /// When a specialist has no vector or the vectors are not all of one
+    /// non-zero length.
+    pub fn new(embedder: Arc<dyn TextEmbedder>, vectors: &[Vec<Vec<f32>>]) -> Result<SemanticIndex, String> {
+        let dimensions = vectors.first().and_then(|texts| texts.first()).map_or(0, Vec::len);
+        let uneven =
+            vectors.iter().any(|texts| texts.is_empty() || texts.iter().any(|vector| vector.len() != dimensions));
+        if dimensions == 0 || uneven {
             return Err("the specialist vectors are empty or of different lengths".to_owned());
         }
-        Ok(SemanticIndex {
-            embedder,
-            dimensions,
-            vectors: vectors.into_iter().flatten().collect(),
-            recent: Mutex::new(HashMap::new()),
-        })
+        let mut means = Vec::with_capacity(vectors.len() * dimensions);
+        let mut texts = Vec::new();
+        let mut text_ends = Vec::with_capacity(vectors.len());
+        for specialist in vectors {
+            let mut sum = vec![0.0f32; dimensions];
+            for vector in specialist {
+                for (total, value) in sum.iter_mut().zip(vector) {
+                    *total += value;
+                }
+                let unit = normalised(vector.clone());
+                #[allow(clippy::cast_possible_truncation)]
+                texts.extend(unit.iter().map(|value| (value * TEXT_SCALE).round().clamp(-127.0, 127.0) as i8));
+            }
+            means.extend(normalised(sum));
+            text_ends.push(texts.len() / dimensions);
+        }
+        Ok(SemanticIndex { embedder, dimensions, means, texts, text_ends, recent: Mutex::new(HashMap::new()) })
     }
 
-    /// One vector per specialist of `catalog`: the normalised mean of its
-    /// texts' vectors (see [`specialist_texts`]).
+    /// Per specialist of `catalog`, in catalog order, the vectors of its
+    /// texts (see [`specialist_texts`]).
     ///
     /// # Errors
     /// The embedder's error.
-    pub fn vectors_of(embedder: &dyn TextEmbedder, catalog: &Catalog) -> Result<Vec<Vec<f32>>, String> {
+    pub fn vectors_of(embedder: &dyn TextEmbedder, catalog: &Catalog) -> Result<Vec<Vec<Vec<f32>>>, String> {
         let per_specialist: Vec<Vec<String>> = catalog.specialists().iter().map(specialist_texts).collect();
         let all: Vec<&str> = per_specialist.iter().flatten().map(String::as_str).collect();
         let embedded = embedder.embed(&all)?;
         if embedded.len() != all.len() {
             return Err(format!("the embedder returned {} vectors for {} texts", embedded.len(), all.len()));
         }
-        let mut vectors = Vec::with_capacity(per_specialist.len());
         let mut next = embedded.into_iter();
-        for texts in &per_specialist {
-            let mut sum: Vec<f32> = Vec::new();
-            for vector in next.by_ref().take(texts.len()) {
-                if sum.is_empty() {
-                    sum = vec![0.0; vector.len()];
-                }
-                for (total, value) in sum.iter_mut().zip(&vector) {
-                    *total += value;
-                }
-            }
-            vectors.push(normalised(sum));
-        }
-        Ok(vectors)
+        Ok(per_specialist.iter().map(|texts| next.by_ref().take(texts.len()).collect()).collect())
     }
 
     /// The number of specialists it holds.
     #[must_use]
     pub fn len(&self) -> usize {
-        self.vectors.len() / self.dimensions.max(1)
+        self.text_ends.len()
     }
 
     /// Whether it holds no specialist.
     #[must_use]
     pub fn is_empty(&self) -> bool {
-        self.vectors.is_empty()
+        self.text_ends.is_empty()
     }
 
     /// Bytes its vectors take.
     #[must_use]
     pub fn vector_bytes(&self) -> usize {
-        self.vectors.len() * std::mem::size_of::<f32>()
+        self.means.len() * std::mem::size_of::<f32>() + self.texts.len() + self.text_ends.len() * 8
     }
 
     /// Embeds `texts` ahead of [`SemanticIndex::similarities`] in one batch
@@ -150,7 +163,25 @@ impl SemanticIndex {
         if vector.len() != self.dimensions {
             return None;
         }
-        Some(self.vectors.chunks_exact(self.dimensions).map(|specialist| dot(specialist, &vector)).collect())
+        let mut start = 0;
+        let similarities = self
+            .means
+            .chunks_exact(self.dimensions)
+            .zip(&self.text_ends)
+            .map(|(mean, &end)| {
+                let nearest = self
+                    .texts
+                    .get(start * self.dimensions..end * self.dimensions)
+                    .unwrap_or_default()
+                    .chunks_exact(self.dimensions)
+                    .map(|text| text.iter().zip(vector.iter()).map(|(q, v)| f32::from(*q) * v).sum::<f32>())
+                    .fold(f32::NEG_INFINITY, f32::max)
+                    / TEXT_SCALE;
+                start = end;
+                (dot(mean, &vector) + nearest) / 2.0
+            })
+            .collect();
+        Some(similarities)
     }
 }
 
@@ -224,11 +255,14 @@ mod tests {
         let catalog = Catalog::bundled().unwrap();
         let vectors = SemanticIndex::vectors_of(&Letters, &catalog).unwrap();
         assert_eq!(vectors.len(), catalog.specialists().len());
-        for vector in &vectors {
-            let norm: f32 = vector.iter().map(|v| v * v).sum::<f32>().sqrt();
+        for (texts, specialist) in vectors.iter().zip(catalog.specialists()) {
+            assert_eq!(texts.len(), specialist_texts(specialist).len());
+        }
+        let index = SemanticIndex::new(Arc::new(Letters), &vectors).unwrap();
+        for mean in index.means.chunks_exact(index.dimensions) {
+            let norm: f32 = mean.iter().map(|v| v * v).sum::<f32>().sqrt();
             assert!((norm - 1.0).abs() < 1e-4, "{norm}");
         }
-        let index = SemanticIndex::new(Arc::new(Letters), vectors).unwrap();
         assert_eq!(index.len(), catalog.specialists().len());
         let similarities = index.similarities("zzz").unwrap();
         assert_eq!(similarities.len(), index.len());
@@ -237,7 +271,34 @@ mod tests {
 
     #[test]
     fn vectors_of_different_lengths_are_refused() {
-        assert!(SemanticIndex::new(Arc::new(Letters), vec![vec![1.0], vec![1.0, 0.0]]).is_err());
-        assert!(SemanticIndex::new(Arc::new(Letters), vec![]).is_err());
+        assert!(SemanticIndex::new(Arc::new(Letters), &[vec![vec![1.0]], vec![vec![1.0, 0.0]]]).is_err());
+        assert!(SemanticIndex::new(Arc::new(Letters), &[vec![vec![1.0]], vec![]]).is_err());
+        assert!(SemanticIndex::new(Arc::new(Letters), &[]).is_err());
+    }
+
+    #[test]
+    fn a_specialist_scores_the_mean_of_its_mean_and_its_nearest_text() {
+        // Two specialists in three dimensions: one with texts along x and
+        // y, one along z.
+        let vectors = vec![vec![vec![1.0, 0.0, 0.0], vec![0.0, 1.0, 0.0]], vec![vec![0.0, 0.0, 1.0]]];
+        let index = SemanticIndex::new(Arc::new(Axes), &vectors).unwrap();
+        let similarities = index.similarities("x").unwrap();
+        // Mean (0.707, 0.707, 0): cosine 0.707 to x; nearest text: 1.
+        assert!((similarities[0] - (std::f32::consts::FRAC_1_SQRT_2 + 1.0) / 2.0).abs() < 0.01, "{similarities:?}");
+        assert!(similarities[1].abs() < 0.01, "{similarities:?}");
+        let similarities = index.similarities("z").unwrap();
+        assert!((similarities[1] - 1.0).abs() < 0.01 && similarities[0].abs() < 0.01, "{similarities:?}");
+    }
+
+    /// "x", "y", "z" as the unit axes.
+    struct Axes;
+
+    impl TextEmbedder for Axes {
+        fn embed(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>, String> {
+            Ok(texts
+                .iter()
+                .map(|text| ["x", "y", "z"].iter().map(|axis| if text == axis { 1.0 } else { 0.0 }).collect())
+                .collect())
+        }
     }
 }
