@@ -9,7 +9,7 @@ use crate::text::{Text, fold};
 use super::clauses::{Boundary, Piece, split_pieces};
 use super::compiled::{CompiledCatalog, LANGUAGE_NAME_WEIGHT, MIN_CLAUSE_SCORE, Matcher, Ranked};
 use super::reachable::Reachable;
-use super::requests::{adds_request, is_request_sentence, starts_request};
+use super::requests::{adds_request, asks_for_another, is_request_sentence, starts_request};
 use super::results::{Analysis, Clause, QueryKind};
 use super::semantic::SemanticIndex;
 
@@ -71,7 +71,10 @@ impl OffsetMap {
 /// commas, "and", "plus", "as well as", "along with" (weak separators) —
 /// never inside quotes or inside a keyword such as "terms and conditions".
 /// When some sentences ask for something and others only state facts, the
-/// statements are *context*, not requests. Each request clause is routed on
+/// statements are *context*, not requests (with semantic routing, a request
+/// is read after them: they say what it is about). The items of a list a
+/// request introduces, a request after a semicolon, a question after a
+/// question and "another one that …" are requests of their own. Each request clause is routed on
 /// its own (best specialist with score ≥ 0.9); a clause that matches
 /// nothing joins its neighbour, and neighbours with the same specialist
 /// merge (a later one that adds a request of its own — "…, and suggest …",
@@ -171,7 +174,7 @@ pub(super) fn analyse_with<R: Reachable + ?Sized>(
             let raw = original(piece.start, piece.end);
             let piece_folded = folded.get(piece.start..piece.end).unwrap_or_default();
             let starts = starts_request(piece_folded);
-            let asks = starts || listed;
+            let asks = starts || listed || asks_for_another(piece_folded);
             let question = split.questions.get(piece.sentence).copied().unwrap_or(false);
             // Meaning routes a piece that could be a request of its own
             // (a sentence, a list item, or one that starts asking): a
@@ -212,18 +215,29 @@ pub(super) fn analyse_with<R: Reachable + ?Sized>(
         .collect();
 
     let mut parts = merge_parts(&routed);
+    // With meaning, a request part is read after the context sentences
+    // ("I'm a nurse just promoted to ward manager. How do I run my first
+    // one-on-ones?"): they say what it is about.
+    let context: Vec<&str> =
+        parts.iter().filter(|part| part.context).map(|part| original(part.start, part.end)).collect();
+    let read_as = |part: &Part| -> String {
+        let text = original(part.start, part.end);
+        if part.context || context.is_empty() || matcher.semantic().is_none() {
+            text.to_owned()
+        } else {
+            format!("{} {text}", context.join(" "))
+        }
+    };
     if let Some(index) = matcher.semantic() {
         // Each request part goes to the best blend of keywords and meaning
         // (the parts and the request embedded in one batch).
-        let requests: Vec<&str> =
-            parts.iter().filter(|part| !part.context).map(|part| original(part.start, part.end)).collect();
+        let requests: Vec<String> = parts.iter().filter(|part| !part.context).map(&read_as).collect();
         let joined = requests.join("\n");
-        let mut texts = requests.clone();
+        let mut texts: Vec<&str> = requests.iter().map(String::as_str).collect();
         texts.push(&joined);
         index.prepare(&texts);
         for part in parts.iter_mut().filter(|part| !part.context) {
-            let text = original(part.start, part.end);
-            if let Some(top) = matcher.rank_blended(text).into_iter().next().filter(Ranked::routes) {
+            if let Some(top) = matcher.rank_blended(&read_as(part)).into_iter().next().filter(Ranked::routes) {
                 part.best = Some(top.order);
             }
         }
@@ -232,7 +246,7 @@ pub(super) fn analyse_with<R: Reachable + ?Sized>(
         .iter()
         .map(|part| {
             let text = original(part.start, part.end).to_owned();
-            let ranking = matcher.rank_blended(&text);
+            let ranking = matcher.rank_blended(&read_as(part));
             let best = match part.best {
                 Some(order) => ranking.iter().find(|entry| entry.order == order),
                 None if part.context => ranking.first().filter(|entry| entry.routes()),

@@ -76,6 +76,13 @@ const SEPARATOR_PHRASES: &[&[&str]] = &[
     &["und"],
 ];
 
+/// Words after which "and" joins a pair ("between A and B", "entre A et
+/// B", "zwischen A und B").
+const PAIRING_WORDS: &[&str] = &["between", "entre", "zwischen", "tra", "fra"];
+
+/// The separators a pairing word holds together.
+const PAIRING_SEPARATORS: &[&str] = &["and", "y", "et", "und", "e"];
+
 const ABBREVIATIONS: &[&str] = &[
     "e.g", "i.e", "etc", "vs", "mr", "mrs", "ms", "dr", "st", "approx", "inc", "ltd", "jr", "sr", "fig", "cf", "no",
     "al", "u.s", "u.k", "eg", "ie",
@@ -151,6 +158,49 @@ fn list_marker_len(chars: &[(usize, char)], index: usize) -> Option<usize> {
     None
 }
 
+/// Inline numbered items ("… three things: 1. a packing list, 2. an easy
+/// dinner, 3. …"): char index and length of each marker, for a run that
+/// counts 1, 2, … with at least two items. A lone "2." ends a sentence.
+fn inline_numbers(chars: &[(usize, char)], blocked: &[bool]) -> Vec<(usize, usize)> {
+    let at = |i: usize| chars.get(i).map(|&(_, c)| c);
+    let mut found: Vec<(usize, usize, u32)> = Vec::new();
+    for index in 0..chars.len() {
+        let starts = at(index).is_some_and(|c| c.is_ascii_digit())
+            && (index == 0 || at(index - 1).is_some_and(char::is_whitespace))
+            && !blocked[index];
+        if !starts {
+            continue;
+        }
+        let mut end = index;
+        while at(end).is_some_and(|c| c.is_ascii_digit()) && end - index < 2 {
+            end += 1;
+        }
+        if matches!(at(end), Some('.' | ')')) && at(end + 1).is_some_and(|c| c == ' ') {
+            let number: u32 = chars[index..end].iter().filter_map(|&(_, c)| c.to_digit(10)).fold(0, |n, d| n * 10 + d);
+            found.push((index, end + 2 - index, number));
+        }
+    }
+    let mut markers = Vec::new();
+    let mut run: Vec<(usize, usize)> = Vec::new();
+    let mut next = 1;
+    for (index, length, number) in found {
+        if number == next {
+            run.push((index, length));
+            next += 1;
+        } else if number == 1 {
+            if run.len() >= 2 {
+                markers.append(&mut run);
+            }
+            run = vec![(index, length)];
+            next = 2;
+        }
+    }
+    if run.len() >= 2 {
+        markers.append(&mut run);
+    }
+    markers
+}
+
 /// Whether the `.` at `index` ends an abbreviation ("e.g.", "vs.") or an
 /// initial rather than a sentence.
 fn is_abbreviation(chars: &[(usize, char)], index: usize) -> bool {
@@ -205,8 +255,12 @@ pub(super) fn split_pieces(folded: &str, protected: &[(usize, usize)]) -> Pieces
         }
     }
     mark_quotes(&chars, &mut blocked);
+    let numbered = inline_numbers(&chars, &blocked);
 
     let mut cuts: Vec<Cut> = Vec::new();
+    // After "between" (and no cut since: the number of cuts then), the
+    // next "and" pairs two things rather than separating requests.
+    let mut pairing: Option<usize> = None;
     let mut index = 0;
     let mut line_start = true;
     while index < count {
@@ -243,6 +297,17 @@ pub(super) fn split_pieces(folded: &str, protected: &[(usize, usize)]) -> Pieces
         }
         if blocked[index] {
             index += 1;
+            continue;
+        }
+        if let Some(&(_, length)) = numbered.iter().find(|&&(at, _)| at == index) {
+            cuts.push(Cut {
+                from: index,
+                to: index + length,
+                strength: Boundary::Strong,
+                question: false,
+                kind: CutKind::ListMarker,
+            });
+            index += length;
             continue;
         }
         match c {
@@ -322,7 +387,19 @@ pub(super) fn split_pieces(folded: &str, protected: &[(usize, usize)]) -> Pieces
                 }
             }
             _ if c.is_alphabetic() && (index == 0 || !at(index - 1).is_some_and(|c| is_word_char(c) || c == '\'')) => {
+                let word: String = chars[index..].iter().map(|&(_, c)| c).take_while(|&c| is_word_char(c)).collect();
+                if PAIRING_WORDS.contains(&word.as_str()) {
+                    // "between a list and a tuple": the "and" pairs, it
+                    // does not separate.
+                    pairing = Some(cuts.len());
+                    index += word.chars().count();
+                    continue;
+                }
                 if let Some(length) = separator_len(&chars, index, &blocked) {
+                    if pairing.take() == Some(cuts.len()) && PAIRING_SEPARATORS.contains(&word.as_str()) {
+                        index += length;
+                        continue;
+                    }
                     cuts.push(Cut {
                         from: index,
                         to: index + length,

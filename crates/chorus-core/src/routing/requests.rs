@@ -272,6 +272,12 @@ pub(super) fn starts_request(folded: &str) -> bool {
     leading_word(folded).is_some_and(|word| REQUEST_VERBS.contains(&word) || QUESTION_WORDS.contains(&word))
 }
 
+/// Whether a clause asks for one more of what the request before it asked
+/// for ("…, and another one that finds …").
+pub(super) fn asks_for_another(folded: &str) -> bool {
+    leading_word(folded).is_some_and(|word| word == "another")
+}
+
 /// Words that add a request to the one before ("also …", "then …").
 const ADDITIVE: &[&str] = &[
     "also",

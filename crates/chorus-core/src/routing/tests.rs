@@ -255,3 +255,53 @@ fn a_request_of_its_own_stays_a_clause_even_for_the_same_specialist_or_none() {
         assert_eq!(parts.len(), 1, "{query}: {parts:?}");
     }
 }
+
+#[test]
+fn lists_semicolons_and_further_questions_make_requests_of_their_own() {
+    // The items of a list a request introduces are requests, even as
+    // phrases; the introduction is their context.
+    let (_, parts) = requests(
+        "For our charity's board meeting next week I need:\n- an agenda for a 90-minute meeting\n- a short summary of \
+         what trustees are legally responsible for\n- ideas to thank our longest-serving volunteers",
+    );
+    let texts: Vec<&str> = parts.iter().map(|(text, _)| text.as_str()).collect();
+    assert_eq!(texts.len(), 3, "{parts:?}");
+    assert!(texts[0].starts_with("an agenda") && texts[2].starts_with("ideas to thank"), "{parts:?}");
+    // A list of facts under a statement stays context.
+    let (_, parts) = requests("My setup:\n- Ubuntu 22.04\n- 8 GB of memory\nWhy is my Python script so slow?");
+    assert_eq!(parts.len(), 1, "{parts:?}");
+    // Inline numbered items count 1, 2, …; a lone "2." ends a sentence.
+    assert_eq!(
+        piece_texts("Three things: 1. a packing list, 2. a dinner idea, 3. a game for the car."),
+        ["three things", "a packing list", "a dinner idea", "a game for the car."]
+    );
+    assert_eq!(piece_texts("I have 2. Why?"), ["i have 2.", "why?"]);
+    // A request after a semicolon, a question after a question, "another".
+    for query in [
+        "Write a haiku about autumn; recommend a few poetry collections for beginners.",
+        "How do I check my tyre pressure myself? And how often should wiper blades be replaced?",
+        "Write a SQL query that returns the top 5 customers by revenue, and another one that finds customers who \
+         never ordered.",
+    ] {
+        let (_, parts) = requests(query);
+        assert_eq!(parts.len(), 2, "{query}: {parts:?}");
+    }
+    // "between … and" pairs two things within one request.
+    assert_eq!(piece_texts("What is the difference between a list and a tuple in Python?").len(), 1);
+}
+
+#[test]
+fn requests_in_other_languages_are_split_too() {
+    for query in [
+        "¿Cómo hago una tortilla de patatas? Y también, ¿qué ejercicios puedo hacer para el dolor de espalda?",
+        "Erklär mir bitte den Unterschied zwischen Aktien und ETFs, und gib mir ein Rezept für einen Apfelkuchen.",
+        "Comment configurer le contrôle parental sur la tablette ? Et quels livres conseilles-tu pour un enfant ?",
+    ] {
+        let (analysis, parts) = requests(query);
+        assert_eq!(parts.len(), 2, "{query}: {parts:?}");
+        // With no specialist writing the language, the multilingual
+        // assistant answers every part.
+        assert_eq!(analysis.kind, QueryKind::Simple { specialist_id: "general.multilingual".into() }, "{query}");
+    }
+    assert!(starts_request(&fold("Gib mir ein Rezept")) && starts_request(&fold("¿Qué puedo hacer?")));
+}
