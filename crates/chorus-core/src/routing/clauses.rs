@@ -45,6 +45,12 @@ struct Cut {
     kind: CutKind,
 }
 
+impl Cut {
+    fn new(from: usize, to: usize, strength: Boundary, kind: CutKind) -> Cut {
+        Cut { from, to, strength, question: false, kind }
+    }
+}
+
 /// What a cut is, where it matters for the piece after it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 enum CutKind {
@@ -266,13 +272,7 @@ pub(super) fn split_pieces(folded: &str, protected: &[(usize, usize)]) -> Pieces
     while index < count {
         let c = chars[index].1;
         if c == '\n' || c == '\r' {
-            cuts.push(Cut {
-                from: index,
-                to: index + 1,
-                strength: Boundary::Strong,
-                question: false,
-                kind: CutKind::Other,
-            });
+            cuts.push(Cut::new(index, index + 1, Boundary::Strong, CutKind::Other));
             line_start = true;
             index += 1;
             continue;
@@ -284,13 +284,7 @@ pub(super) fn split_pieces(folded: &str, protected: &[(usize, usize)]) -> Pieces
             }
             line_start = false;
             if let Some(length) = list_marker_len(&chars, index) {
-                cuts.push(Cut {
-                    from: index,
-                    to: index + length,
-                    strength: Boundary::Strong,
-                    question: false,
-                    kind: CutKind::ListMarker,
-                });
+                cuts.push(Cut::new(index, index + length, Boundary::Strong, CutKind::ListMarker));
                 index += length;
                 continue;
             }
@@ -300,13 +294,7 @@ pub(super) fn split_pieces(folded: &str, protected: &[(usize, usize)]) -> Pieces
             continue;
         }
         if let Some(&(_, length)) = numbered.iter().find(|&&(at, _)| at == index) {
-            cuts.push(Cut {
-                from: index,
-                to: index + length,
-                strength: Boundary::Strong,
-                question: false,
-                kind: CutKind::ListMarker,
-            });
+            cuts.push(Cut::new(index, index + length, Boundary::Strong, CutKind::ListMarker));
             index += length;
             continue;
         }
@@ -327,25 +315,13 @@ pub(super) fn split_pieces(folded: &str, protected: &[(usize, usize)]) -> Pieces
                 index = end;
                 continue;
             }
-            ';' | '；' => cuts.push(Cut {
-                from: index,
-                to: index + 1,
-                strength: Boundary::Strong,
-                question: false,
-                kind: CutKind::Semicolon,
-            }),
+            ';' | '；' => cuts.push(Cut::new(index, index + 1, Boundary::Strong, CutKind::Semicolon)),
             ',' | '，' | '、' => {
                 let between_digits = index > 0
                     && at(index - 1).is_some_and(|c| c.is_ascii_digit())
                     && at(index + 1).is_some_and(|c| c.is_ascii_digit());
                 if !between_digits {
-                    cuts.push(Cut {
-                        from: index,
-                        to: index + 1,
-                        strength: Boundary::Weak,
-                        question: false,
-                        kind: CutKind::Other,
-                    });
+                    cuts.push(Cut::new(index, index + 1, Boundary::Weak, CutKind::Other));
                 }
             }
             '&' => {
@@ -353,13 +329,7 @@ pub(super) fn split_pieces(folded: &str, protected: &[(usize, usize)]) -> Pieces
                     && at(index - 1).is_some_and(char::is_whitespace)
                     && at(index + 1).is_some_and(char::is_whitespace);
                 if spaced {
-                    cuts.push(Cut {
-                        from: index,
-                        to: index + 1,
-                        strength: Boundary::Weak,
-                        question: false,
-                        kind: CutKind::Other,
-                    });
+                    cuts.push(Cut::new(index, index + 1, Boundary::Weak, CutKind::Other));
                 }
             }
             ')' => {
@@ -377,13 +347,7 @@ pub(super) fn split_pieces(folded: &str, protected: &[(usize, usize)]) -> Pieces
                     && at(index + 1).is_some_and(char::is_whitespace)
                     && !blocked[start];
                 if marker {
-                    cuts.push(Cut {
-                        from: start,
-                        to: index + 1,
-                        strength: Boundary::Strong,
-                        question: false,
-                        kind: CutKind::ListMarker,
-                    });
+                    cuts.push(Cut::new(start, index + 1, Boundary::Strong, CutKind::ListMarker));
                 }
             }
             _ if c.is_alphabetic() && (index == 0 || !at(index - 1).is_some_and(|c| is_word_char(c) || c == '\'')) => {
@@ -400,13 +364,7 @@ pub(super) fn split_pieces(folded: &str, protected: &[(usize, usize)]) -> Pieces
                         index += length;
                         continue;
                     }
-                    cuts.push(Cut {
-                        from: index,
-                        to: index + length,
-                        strength: Boundary::Weak,
-                        question: false,
-                        kind: CutKind::Other,
-                    });
+                    cuts.push(Cut::new(index, index + length, Boundary::Weak, CutKind::Other));
                     index += length;
                     continue;
                 }
