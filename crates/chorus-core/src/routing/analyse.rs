@@ -74,10 +74,10 @@ impl OffsetMap {
 /// statements are *context*, not requests (with semantic routing, a request
 /// is read after them: they say what it is about). The items of a list a
 /// request introduces, a request after a semicolon, a question after a
-/// question and "another one that …" are requests of their own. Each request clause is routed on
-/// its own (best specialist with score ≥ 0.9); a clause that matches
-/// nothing joins its neighbour, and neighbours with the same specialist
-/// merge (a later one that adds a request of its own — "…, and suggest …",
+/// question and "another one that …" are requests of their own. Each
+/// request clause is routed on its own (best specialist with score ≥ 0.9);
+/// a clause that matches nothing joins its neighbour, and neighbours with
+/// the same specialist merge (a later one that adds a request of its own — "…, and suggest …",
 /// "…; also explain …" — stays a part, so a simple query can still have
 /// several). The query is **composite** when two request parts route to
 /// different specialists that cannot stand in for each other: different
@@ -236,17 +236,22 @@ pub(super) fn analyse_with<R: Reachable + ?Sized>(
         let mut texts: Vec<&str> = requests.iter().map(String::as_str).collect();
         texts.push(&joined);
         index.prepare(&texts);
-        for part in parts.iter_mut().filter(|part| !part.context) {
-            if let Some(top) = matcher.rank_blended(&read_as(part)).into_iter().next().filter(Ranked::routes) {
+    }
+    // One ranking per part: it picks the part's specialist (with meaning)
+    // and gives its clause the evidence.
+    let rankings: Vec<Vec<Ranked>> = parts.iter().map(|part| matcher.rank_blended(&read_as(part))).collect();
+    if matcher.semantic().is_some() {
+        for (part, ranking) in parts.iter_mut().zip(&rankings).filter(|(part, _)| !part.context) {
+            if let Some(top) = ranking.first().filter(|top| top.routes()) {
                 part.best = Some(top.order);
             }
         }
     }
     let clauses: Vec<Clause> = parts
         .iter()
-        .map(|part| {
+        .zip(&rankings)
+        .map(|(part, ranking)| {
             let text = original(part.start, part.end).to_owned();
-            let ranking = matcher.rank_blended(&read_as(part));
             let best = match part.best {
                 Some(order) => ranking.iter().find(|entry| entry.order == order),
                 None if part.context => ranking.first().filter(|entry| entry.routes()),
