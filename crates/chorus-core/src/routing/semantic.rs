@@ -37,28 +37,42 @@ pub fn specialist_texts(specialist: &Specialist) -> Vec<String> {
 
 /// Every specialist of a catalog as the vectors of its texts, and the
 /// embedder that turns queries into vectors to compare with them.
+///
+/// The specialists' vectors are kept in steps of 1/127 (a unit vector's
+/// parts lie in -1..=1), a quarter of the memory of floats with cosines
+/// within 0.01 of theirs; a query's in steps of 1/32767, as fine as its
+/// floats. A scan is then integer products the compiler vectorises (a sum
+/// of floats it may not reorder, so it cannot).
 pub struct SemanticIndex {
     embedder: Arc<dyn TextEmbedder>,
     dimensions: usize,
-    /// `count × dimensions` floats: each specialist's mean vector, in
-    /// catalog order.
-    means: Vec<f32>,
-    /// Every text's vector, specialist after specialist, in steps of
-    /// 1/127 (a unit vector's parts lie in -1..=1): a quarter of the memory
-    /// of floats, and cosines within 0.01 of theirs.
+    /// `count × dimensions`: each specialist's mean vector, in catalog
+    /// order.
+    means: Vec<i8>,
+    /// Every text's vector, specialist after specialist.
     texts: Vec<i8>,
     /// Per specialist, where its texts end in `texts` (in vectors).
     text_ends: Vec<usize>,
-    /// Vectors of texts seen lately (parts of questions are routed more
-    /// than once), bounded.
-    recent: Mutex<HashMap<String, Arc<Vec<f32>>>>,
+    /// Texts seen lately, with their vectors and, once asked for, their
+    /// similarities (a question's pieces, parts and clauses are scored
+    /// more than once while it is analysed), bounded.
+    recent: Mutex<HashMap<String, Arc<Seen>>>,
 }
 
-/// Most query vectors kept between calls.
+/// A text's vector and, once computed, its similarity to every specialist.
+struct Seen {
+    vector: Vec<i16>,
+    similarities: OnceLock<Arc<[f32]>>,
+}
+
+/// Most texts kept between calls.
 const RECENT_TEXTS: usize = 256;
 
-/// The steps a text vector's parts are kept in.
-const TEXT_SCALE: f32 = 127.0;
+/// The steps a specialist vector's parts are kept in.
+const SCALE: f32 = 127.0;
+
+/// The steps a query vector's parts are kept in.
+const QUERY_SCALE: f32 = 32767.0;
 
 impl SemanticIndex {
     /// The index of `vectors`: per specialist in catalog order, the vectors
@@ -83,11 +97,9 @@ impl SemanticIndex {
                 for (total, value) in sum.iter_mut().zip(vector) {
                     *total += value;
                 }
-                let unit = normalised(vector.clone());
-                #[allow(clippy::cast_possible_truncation)]
-                texts.extend(unit.iter().map(|value| (value * TEXT_SCALE).round().clamp(-127.0, 127.0) as i8));
+                texts.extend(quantised(vector));
             }
-            means.extend(normalised(sum));
+            means.extend(quantised(&sum));
             text_ends.push(texts.len() / dimensions);
         }
         Ok(SemanticIndex { embedder, dimensions, means, texts, text_ends, recent: Mutex::new(HashMap::new()) })
@@ -124,7 +136,7 @@ impl SemanticIndex {
     /// Bytes its vectors take.
     #[must_use]
     pub fn vector_bytes(&self) -> usize {
-        self.means.len() * std::mem::size_of::<f32>() + self.texts.len() + self.text_ends.len() * 8
+        self.means.len() + self.texts.len() + self.text_ends.len() * std::mem::size_of::<usize>()
     }
 
     /// Embeds `texts` ahead of [`SemanticIndex::similarities`] in one batch
@@ -147,25 +159,32 @@ impl SemanticIndex {
                     recent.clear();
                 }
                 for (text, vector) in missing.iter().zip(vectors) {
-                    recent.insert((*text).to_owned(), Arc::new(vector));
+                    let seen = Seen { vector: query_vector(&vector), similarities: OnceLock::new() };
+                    recent.insert((*text).to_owned(), Arc::new(seen));
                 }
             }
             Err(error) => tracing::warn!(%error, "semantic routing: the texts could not be embedded"),
         }
     }
 
-    /// The cosine similarity of `text` to every specialist, in catalog
-    /// order; `None` when the text cannot be embedded.
+    /// The similarity of `text` to every specialist, in catalog order (see
+    /// the module); `None` when the text cannot be embedded.
     #[must_use]
-    pub fn similarities(&self, text: &str) -> Option<Vec<f32>> {
+    pub fn similarities(&self, text: &str) -> Option<Arc<[f32]>> {
         self.prepare(&[text]);
-        let vector = self.recent.lock().ok()?.get(text).cloned()?;
-        if vector.len() != self.dimensions {
+        let seen = self.recent.lock().ok()?.get(text).cloned()?;
+        if seen.vector.len() != self.dimensions {
             return None;
         }
+        Some(Arc::clone(seen.similarities.get_or_init(|| self.score(&seen.vector))))
+    }
+
+    /// The similarity of `vector` to every specialist: the mean of the
+    /// cosines to its mean vector and to its nearest text.
+    fn score(&self, vector: &[i16]) -> Arc<[f32]> {
+        let unit = SCALE * QUERY_SCALE;
         let mut start = 0;
-        let similarities = self
-            .means
+        self.means
             .chunks_exact(self.dimensions)
             .zip(&self.text_ends)
             .map(|(mean, &end)| {
@@ -174,14 +193,15 @@ impl SemanticIndex {
                     .get(start * self.dimensions..end * self.dimensions)
                     .unwrap_or_default()
                     .chunks_exact(self.dimensions)
-                    .map(|text| text.iter().zip(vector.iter()).map(|(q, v)| f32::from(*q) * v).sum::<f32>())
-                    .fold(f32::NEG_INFINITY, f32::max)
-                    / TEXT_SCALE;
+                    .map(|text| dot(text, vector))
+                    .max()
+                    .unwrap_or(0);
                 start = end;
-                (dot(mean, &vector) + nearest) / 2.0
+                #[allow(clippy::cast_precision_loss)]
+                let cosines = (dot(mean, vector) + nearest) as f32;
+                cosines / unit / 2.0
             })
-            .collect();
-        Some(similarities)
+            .collect()
     }
 }
 
@@ -213,8 +233,25 @@ impl SemanticSlot {
     }
 }
 
-fn dot(a: &[f32], b: &[f32]) -> f32 {
-    a.iter().zip(b).map(|(x, y)| x * y).sum()
+/// The product of a specialist vector and a query vector (in 1/(127 ×
+/// 32767) steps; 384 dimensions stay far from `i32`'s bounds).
+fn dot(a: &[i8], b: &[i16]) -> i32 {
+    a.iter().zip(b).map(|(x, y)| i32::from(*x) * i32::from(*y)).sum()
+}
+
+/// A query's `vector` made a unit vector and kept in 1/32767 steps.
+fn query_vector(vector: &[f32]) -> Vec<i16> {
+    #[allow(clippy::cast_possible_truncation)]
+    normalised(vector.to_vec())
+        .iter()
+        .map(|value| (value * QUERY_SCALE).round().clamp(-QUERY_SCALE, QUERY_SCALE) as i16)
+        .collect()
+}
+
+/// `vector` made a unit vector and kept in 1/127 steps.
+fn quantised(vector: &[f32]) -> Vec<i8> {
+    #[allow(clippy::cast_possible_truncation)]
+    normalised(vector.to_vec()).iter().map(|value| (value * SCALE).round().clamp(-SCALE, SCALE) as i8).collect()
 }
 
 fn normalised(mut vector: Vec<f32>) -> Vec<f32> {
@@ -260,8 +297,8 @@ mod tests {
         }
         let index = SemanticIndex::new(Arc::new(Letters), &vectors).unwrap();
         for mean in index.means.chunks_exact(index.dimensions) {
-            let norm: f32 = mean.iter().map(|v| v * v).sum::<f32>().sqrt();
-            assert!((norm - 1.0).abs() < 1e-4, "{norm}");
+            let norm = mean.iter().map(|v| f64::from(*v).powi(2)).sum::<f64>().sqrt() / f64::from(SCALE);
+            assert!((norm - 1.0).abs() < 0.02, "{norm}");
         }
         assert_eq!(index.len(), catalog.specialists().len());
         let similarities = index.similarities("zzz").unwrap();
