@@ -9,7 +9,7 @@ use crate::text::{Text, fold};
 use super::clauses::{Boundary, Piece, split_pieces};
 use super::compiled::{CompiledCatalog, LANGUAGE_NAME_WEIGHT, MIN_CLAUSE_SCORE, Matcher, Ranked};
 use super::reachable::Reachable;
-use super::requests::{adds_request, asks_for_another, is_request_sentence, starts_request};
+use super::requests::{adds_request, is_request_sentence, names_a_deliverable, starts_request};
 use super::results::{Analysis, Clause, QueryKind};
 use super::semantic::SemanticIndex;
 
@@ -143,9 +143,8 @@ pub(super) fn analyse_with<R: Reachable + ?Sized>(
     // The items of a list that a request introduces ("I need: - an agenda
     // - a budget") are requests each, even when they are phrases; the
     // introduction is then their context. So are the items of a bare list
-    // in a query that asks nothing else ("Quick ones: - … - …").
-    let mut any_request = requests.iter().any(|asks| *asks);
-    let listed = listed_requests(&split.pieces, &requests, any_request);
+    // when nothing outside it asks ("Quick ones: - … - …").
+    let listed = listed_requests(&split.pieces, &requests);
     for (piece, listed) in split.pieces.iter().zip(&listed) {
         if *listed && let Some(asks) = requests.get_mut(piece.sentence) {
             *asks = true;
@@ -157,7 +156,7 @@ pub(super) fn analyse_with<R: Reachable + ?Sized>(
             *asks = false;
         }
     }
-    any_request = requests.iter().any(|asks| *asks);
+    let any_request = requests.iter().any(|asks| *asks);
 
     // With semantic routing, each piece is routed by meaning too (all
     // pieces embedded in one batch), so a request no keyword names is
@@ -174,7 +173,7 @@ pub(super) fn analyse_with<R: Reachable + ?Sized>(
             let raw = original(piece.start, piece.end);
             let piece_folded = folded.get(piece.start..piece.end).unwrap_or_default();
             let starts = starts_request(piece_folded);
-            let asks = starts || listed || asks_for_another(piece_folded);
+            let asks = starts || listed || (piece.boundary == Boundary::Weak && names_a_deliverable(piece_folded));
             let question = split.questions.get(piece.sentence).copied().unwrap_or(false);
             // Meaning routes a piece that could be a request of its own
             // (a sentence, a list item, or one that starts asking): a
@@ -239,7 +238,10 @@ pub(super) fn analyse_with<R: Reachable + ?Sized>(
     }
     // One ranking per part: it picks the part's specialist (with meaning)
     // and gives its clause the evidence.
-    let rankings: Vec<Vec<Ranked>> = parts.iter().map(|part| matcher.rank_blended(&read_as(part))).collect();
+    // A part's keywords are its own (a keyword of the context would draw
+    // every part to one specialist); its meaning is read with the context.
+    let rankings: Vec<Vec<Ranked>> =
+        parts.iter().map(|part| matcher.rank_read_as(original(part.start, part.end), &read_as(part))).collect();
     if matcher.semantic().is_some() {
         for (part, ranking) in parts.iter_mut().zip(&rankings).filter(|(part, _)| !part.context) {
             if let Some(top) = ranking.first().filter(|top| top.routes()) {
@@ -350,20 +352,39 @@ fn merge_parts(routed: &[RoutedPiece]) -> Vec<Part> {
     parts
 }
 
-/// Per piece: whether it is an item of a list that a request introduces
-/// (the piece before the list ends with a colon and asks, or nothing in the
-/// query asks otherwise).
-fn listed_requests(pieces: &[Piece], requests: &[bool], any_request: bool) -> Vec<bool> {
+/// Per piece: whether it is an item of a list of requests — a list whose
+/// introduction (a piece ending with a colon) asks, or when nothing outside
+/// the list asks (a bare list, "Four things: - a shopping list … - how to
+/// clean the grill …", its phrases and questions alike). A list under a
+/// statement, with a request elsewhere, is context ("My setup: - Ubuntu -
+/// 8 GB of memory. Why is it slow?").
+fn listed_requests(pieces: &[Piece], requests: &[bool]) -> Vec<bool> {
     let mut listed = vec![false; pieces.len()];
-    let mut introduced = false;
-    for (index, piece) in pieces.iter().enumerate() {
-        if piece.list_item {
-            listed[index] = introduced;
-        } else if piece.colon {
-            introduced = !any_request || requests.get(piece.sentence).copied().unwrap_or(false);
-        } else if piece.boundary != Boundary::Weak {
-            introduced = false;
+    let mut index = 0;
+    while index < pieces.len() {
+        let Some(intro) = pieces.get(index).filter(|piece| piece.colon) else {
+            index += 1;
+            continue;
+        };
+        // The list: its items, each with the phrases after its commas.
+        let mut end = index + 1;
+        while pieces
+            .get(end)
+            .is_some_and(|piece| piece.list_item || (end > index + 1 && piece.boundary == Boundary::Weak))
+        {
+            end += 1;
         }
+        if end > index + 1 {
+            let sentences = intro.sentence..=pieces[end - 1].sentence;
+            let asks_elsewhere =
+                requests.iter().enumerate().any(|(sentence, asks)| *asks && !sentences.contains(&sentence));
+            if requests.get(intro.sentence).copied().unwrap_or(false) || !asks_elsewhere {
+                for (flag, piece) in listed[index + 1..end].iter_mut().zip(&pieces[index + 1..end]) {
+                    *flag = piece.list_item;
+                }
+            }
+        }
+        index = end;
     }
     listed
 }

@@ -198,8 +198,14 @@ impl<'c> Matcher<'c> {
     /// keyword matched join when their similarity reaches
     /// [`SEMANTIC_ACCEPT`]. Without a semantic index, the keyword ranking.
     pub(super) fn rank_blended(&self, raw: &str) -> Vec<Ranked> {
+        self.rank_read_as(raw, raw)
+    }
+
+    /// [`Matcher::rank_blended`] with the keywords of `raw` and the meaning
+    /// of `meant` (the same text with what gives it context).
+    pub(super) fn rank_read_as(&self, raw: &str, meant: &str) -> Vec<Ranked> {
         let mut ranked = self.rank(&Text::new(raw));
-        let Some(similarities) = self.semantic.and_then(|index| index.similarities(raw)) else {
+        let Some(similarities) = self.semantic.and_then(|index| index.similarities(meant)) else {
             return ranked;
         };
         // A translator is chosen by the language a text names, never by

@@ -159,6 +159,23 @@ const REQUEST_VERBS: &[&str] = &[
     "calcule",
     "résume",
     "prépare",
+    // French infinitives after a pronoun ("et aussi me donner …").
+    "donner",
+    "expliquer",
+    "écrire",
+    "aider",
+    "recommander",
+    "conseiller",
+    "proposer",
+    "traduire",
+    "faire",
+    "dire",
+    "calculer",
+    "résumer",
+    "préparer",
+    "suggérer",
+    "trouver",
+    "montrer",
     // German.
     "schreib",
     "schreibe",
@@ -257,25 +274,159 @@ const REQUEST_PHRASES: &[&str] = &[
     "per favore",
 ];
 
-/// The first word of a clause that is not a filler.
+/// Object pronouns that come before a French verb ("et aussi me donner
+/// des idées", "m'expliquer"): the verb after them says what is asked.
+const CLITICS: &[&str] = &["me", "m'", "te", "t'", "nous", "vous", "lui", "leur"];
+
+/// The first word of a clause that is not a filler (nor a pronoun before
+/// its verb).
 fn leading_word(folded: &str) -> Option<&str> {
     folded
         .split(|c: char| !(is_word_char(c) || c == '\''))
         .map(|word| word.trim_matches('\''))
         .filter(|word| !word.is_empty())
-        .find(|word| !FILLERS.contains(word) && !ADDITIVE.contains(word))
+        .map(|word| ["m'", "t'"].iter().find_map(|clitic| word.strip_prefix(clitic)).unwrap_or(word))
+        .find(|word| !FILLERS.contains(word) && !ADDITIVE.contains(word) && !CLITICS.contains(word))
+}
+
+/// Words that start a noun phrase naming a thing: articles and small
+/// numbers (English, Spanish, French, German, Portuguese, Italian).
+const DETERMINERS: &[&str] = &[
+    "a", "an", "one", "two", "three", "four", "five", "some", "un", "una", "unos", "unas", "une", "des", "ein", "eine",
+    "einen", "einige", "um", "uma", "uno", "dos", "tres", "deux", "trois", "zwei", "drei",
+];
+
+/// Things a request asks to be made: a phrase naming one after another
+/// request ("Write a limerick about my cat, and a short poem about my
+/// grandfather's garden") asks for it too.
+const DELIVERABLES: &[&str] = &[
+    "poem",
+    "limerick",
+    "haiku",
+    "sonnet",
+    "song",
+    "lyrics",
+    "story",
+    "email",
+    "e-mail",
+    "letter",
+    "message",
+    "note",
+    "tweet",
+    "post",
+    "caption",
+    "slogan",
+    "tagline",
+    "headline",
+    "title",
+    "bio",
+    "speech",
+    "toast",
+    "essay",
+    "summary",
+    "outline",
+    "report",
+    "description",
+    "list",
+    "checklist",
+    "plan",
+    "schedule",
+    "timetable",
+    "budget",
+    "recipe",
+    "menu",
+    "itinerary",
+    "agenda",
+    "function",
+    "script",
+    "program",
+    "query",
+    "regex",
+    "formula",
+    "spreadsheet",
+    "table",
+    "chart",
+    "flyer",
+    "poster",
+    "invitation",
+    "card",
+    "quiz",
+    "workout",
+    "routine",
+    "playlist",
+    "resume",
+    "cv",
+    "proposal",
+    "pitch",
+    "template",
+    "policy",
+    "announcement",
+    "joke",
+    "riddle",
+    "tips",
+    "ideas",
+    "suggestions",
+    "advice",
+    "explanation", // Spanish, French, German, Portuguese, Italian.
+    "poema",
+    "lista",
+    "receta",
+    "carta",
+    "correo",
+    "mensaje",
+    "consejo",
+    "consejos",
+    "liste",
+    "poème",
+    "recette",
+    "lettre",
+    "conseil",
+    "conseils",
+    "idées",
+    "gedicht",
+    "rezept",
+    "brief",
+    "tipps",
+    "ideen",
+    "receita",
+    "dicas",
+    "ricetta",
+    "lettera",
+    "consigli",
+    "idee",
+];
+
+/// Words that end the head of a noun phrase ("a list *of* …").
+const PHRASE_ENDS: &[&str] = &[
+    "of", "for", "about", "on", "with", "to", "that", "which", "who", "in", "from", "de", "para", "pour", "sur",
+    "sobre", "für", "über", "von", "per", "di", "que", "qui", "che",
+];
+
+/// Whether a clause names a thing to be made — a determiner, then within
+/// four words, before a preposition, a deliverable ("a short free-verse
+/// poem about …", "un consejo para …") — or asks for one more of what the
+/// request before it asked for ("…, and another one that finds …").
+pub(super) fn names_a_deliverable(folded: &str) -> bool {
+    let mut words = folded
+        .split(|c: char| !(is_word_char(c) || c == '\''))
+        .filter(|word| !word.is_empty())
+        .skip_while(|word| FILLERS.contains(word) || ADDITIVE.contains(word));
+    let deliverable = |word: &str| {
+        DELIVERABLES.contains(&word) || word.strip_suffix('s').is_some_and(|one| DELIVERABLES.contains(&one))
+    };
+    match words.next() {
+        Some("another") => true,
+        Some(first) if DETERMINERS.contains(&first) => {
+            words.take(4).take_while(|word| !PHRASE_ENDS.contains(word)).any(deliverable)
+        }
+        _ => false,
+    }
 }
 
 /// Whether a clause opens a request of its own (starts with a request verb
 /// or a question word).
 pub(super) fn starts_request(folded: &str) -> bool {
     leading_word(folded).is_some_and(|word| REQUEST_VERBS.contains(&word) || QUESTION_WORDS.contains(&word))
-}
-
-/// Whether a clause asks for one more of what the request before it asked
-/// for ("…, and another one that finds …").
-pub(super) fn asks_for_another(folded: &str) -> bool {
-    leading_word(folded).is_some_and(|word| word == "another")
 }
 
 /// Words that add a request to the one before ("also …", "then …").

@@ -2,7 +2,7 @@ use crate::catalog::{Catalog, FALLBACK_SPECIALIST};
 use crate::text::fold;
 
 use super::clauses::{Boundary, split_pieces};
-use super::requests::{is_request_sentence, starts_request};
+use super::requests::{is_request_sentence, names_a_deliverable, starts_request};
 use super::{AllSpecialists, Analysis, QueryKind, Router, analyse, rank_specialists};
 
 fn catalog() -> Catalog {
@@ -304,4 +304,31 @@ fn requests_in_other_languages_are_split_too() {
         assert_eq!(analysis.kind, QueryKind::Simple { specialist_id: "general.multilingual".into() }, "{query}");
     }
     assert!(starts_request(&fold("Gib mir ein Rezept")) && starts_request(&fold("¿Qué puedo hacer?")));
+}
+
+#[test]
+fn things_named_after_a_request_pronoun_verbs_and_mixed_lists_are_requests_too() {
+    // A second thing to make, named after "and": a request of its own,
+    // even within one domain; an ingredient is not.
+    assert!(names_a_deliverable(&fold("and a short free-verse poem about my grandfather's garden")));
+    assert!(names_a_deliverable(&fold("un consejo para que mi gato deje de arañar el sofá")));
+    assert!(!names_a_deliverable(&fold("a little sugar")) && !names_a_deliverable(&fold("a gift for a poem lover")));
+    let (_, parts) = requests(
+        "Write a limerick about my lazy cat, and a short free-verse poem about my grandfather's vegetable garden.",
+    );
+    assert_eq!(parts.len(), 2, "{parts:?}");
+    let (_, parts) = requests("Make a pancake batter with flour, milk and a little sugar.");
+    assert_eq!(parts.len(), 1, "{parts:?}");
+    // A French verb after its pronoun starts a request.
+    assert!(starts_request(&fold("et aussi me donner des idées de sorties")));
+    assert!(starts_request(&fold("m'expliquer les intérêts composés")));
+    // A bare list of phrases and questions: each item is a request, and
+    // no item is another's context.
+    let (_, parts) = requests(
+        "Four things before the weekend:\n- a shopping list for a barbecue for 15 people\n- how to clean the grill \
+         grates properly\n- what to do if someone gets stung by a wasp",
+    );
+    let texts: Vec<&str> = parts.iter().map(|(text, _)| text.as_str()).collect();
+    assert_eq!(texts.len(), 3, "{parts:?}");
+    assert!(texts[0].starts_with("a shopping list") && texts[2].starts_with("what to do"), "{parts:?}");
 }
