@@ -9,7 +9,7 @@ use crate::text::{Text, fold};
 use super::clauses::{Boundary, Piece, split_pieces};
 use super::compiled::{CompiledCatalog, LANGUAGE_NAME_WEIGHT, MIN_CLAUSE_SCORE, Matcher, Ranked};
 use super::reachable::Reachable;
-use super::requests::{adds_request, is_request_sentence, names_a_deliverable, starts_request};
+use super::requests::{adds_request, asks_for_another, is_request_sentence, names_a_deliverable, starts_request};
 use super::results::{Analysis, Clause, QueryKind};
 use super::semantic::SemanticIndex;
 
@@ -219,18 +219,35 @@ pub(super) fn analyse_with<R: Reachable + ?Sized>(
     // one-on-ones?"): they say what it is about.
     let context: Vec<&str> =
         parts.iter().filter(|part| part.context).map(|part| original(part.start, part.end)).collect();
-    let read_as = |part: &Part| -> String {
-        let text = original(part.start, part.end);
-        if part.context || context.is_empty() || matcher.semantic().is_none() {
-            text.to_owned()
-        } else {
-            format!("{} {text}", context.join(" "))
+    // "…, and another one that finds …" is read after the request it asks
+    // for one more of.
+    let mut after: Vec<&str> = Vec::with_capacity(parts.len());
+    let mut last_request = None;
+    for part in &parts {
+        let another = !part.context && asks_for_another(folded.get(part.start..part.end).unwrap_or_default());
+        after.push(if another { last_request.unwrap_or_default() } else { "" });
+        if !part.context {
+            last_request = Some(original(part.start, part.end));
         }
+    }
+    let read_as = |index: usize, part: &Part| -> String {
+        let text = original(part.start, part.end);
+        if part.context || matcher.semantic().is_none() {
+            return text.to_owned();
+        }
+        let before: Vec<&str> =
+            context.iter().copied().chain(after.get(index).copied()).filter(|text| !text.is_empty()).collect();
+        if before.is_empty() { text.to_owned() } else { format!("{} {text}", before.join(" ")) }
     };
     if let Some(index) = matcher.semantic() {
         // Each request part goes to the best blend of keywords and meaning
         // (the parts and the request embedded in one batch).
-        let requests: Vec<String> = parts.iter().filter(|part| !part.context).map(&read_as).collect();
+        let requests: Vec<String> = parts
+            .iter()
+            .enumerate()
+            .filter(|(_, part)| !part.context)
+            .map(|(index, part)| read_as(index, part))
+            .collect();
         let joined = requests.join("\n");
         let mut texts: Vec<&str> = requests.iter().map(String::as_str).collect();
         texts.push(&joined);
@@ -240,8 +257,11 @@ pub(super) fn analyse_with<R: Reachable + ?Sized>(
     // and gives its clause the evidence.
     // A part's keywords are its own (a keyword of the context would draw
     // every part to one specialist); its meaning is read with the context.
-    let rankings: Vec<Vec<Ranked>> =
-        parts.iter().map(|part| matcher.rank_read_as(original(part.start, part.end), &read_as(part))).collect();
+    let rankings: Vec<Vec<Ranked>> = parts
+        .iter()
+        .enumerate()
+        .map(|(index, part)| matcher.rank_read_as(original(part.start, part.end), &read_as(index, part)))
+        .collect();
     if matcher.semantic().is_some() {
         for (part, ranking) in parts.iter_mut().zip(&rankings).filter(|(part, _)| !part.context) {
             if let Some(top) = ranking.first().filter(|top| top.routes()) {

@@ -15,6 +15,14 @@ const FILLERS: &[&str] = &[
 const REQUEST_VERBS: &[&str] = &[
     "write",
     "draft",
+    "correct",
+    "rephrase",
+    "paraphrase",
+    "walk",
+    "break",
+    "guide",
+    "update",
+    "adapt",
     "create",
     "make",
     "build",
@@ -289,6 +297,12 @@ fn leading_word(folded: &str) -> Option<&str> {
         .find(|word| !FILLERS.contains(word) && !ADDITIVE.contains(word) && !CLITICS.contains(word))
 }
 
+/// Whether a clause asks for one more of what the request before it asked
+/// for ("…, and another one that finds …").
+pub(super) fn asks_for_another(folded: &str) -> bool {
+    leading_word(folded) == Some("another")
+}
+
 /// Words that start a noun phrase naming a thing: articles and small
 /// numbers (English, Spanish, French, German, Portuguese, Italian).
 const DETERMINERS: &[&str] = &[
@@ -414,8 +428,10 @@ pub(super) fn names_a_deliverable(folded: &str) -> bool {
     let deliverable = |word: &str| {
         DELIVERABLES.contains(&word) || word.strip_suffix('s').is_some_and(|one| DELIVERABLES.contains(&one))
     };
+    if asks_for_another(folded) {
+        return true;
+    }
     match words.next() {
-        Some("another") => true,
         Some(first) if DETERMINERS.contains(&first) => {
             words.take(4).take_while(|word| !PHRASE_ENDS.contains(word)).any(deliverable)
         }
