@@ -251,6 +251,8 @@ pub(super) fn analyse_with<R: Reachable + ?Sized>(
         let joined = requests.join("\n");
         let mut texts: Vec<&str> = requests.iter().map(String::as_str).collect();
         texts.push(&joined);
+        // A part is also read alone (see `Matcher::rank_read_as`).
+        texts.extend(parts.iter().filter(|part| !part.context).map(|part| original(part.start, part.end)));
         index.prepare(&texts);
     }
     // One ranking per part: it picks the part's specialist (with meaning)

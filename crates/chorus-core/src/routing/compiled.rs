@@ -142,6 +142,9 @@ const SEMANTIC_WEIGHT: f64 = 8.0;
 /// Similarities at or below this say nothing (unrelated sentences of this
 /// model score 0–0.2).
 const SEMANTIC_FLOOR: f64 = 0.25;
+/// What a keyword counts for when the text's meaning is unrelated to its
+/// specialist (similarity under [`SEMANTIC_FLOOR`]).
+const UNRELATED_KEYWORDS: f64 = 0.5;
 /// A specialist no keyword matched ranks on its similarity from here.
 pub(super) const SEMANTIC_ACCEPT: f64 = 0.35;
 
@@ -201,13 +204,25 @@ impl<'c> Matcher<'c> {
         self.rank_read_as(raw, raw)
     }
 
-    /// [`Matcher::rank_blended`] with the keywords of `raw` and the meaning
-    /// of `meant` (the same text with what gives it context).
+    /// [`Matcher::rank_blended`] with the keywords of `raw` and, as its
+    /// meaning, the mean of the similarities of `raw` alone and of `meant`
+    /// (the same text after what gives it context): the context says what
+    /// a short request is about without drowning what it asks ("I'm
+    /// building a Flutter app. … What should the onboarding screens look
+    /// like?" is a design question).
     pub(super) fn rank_read_as(&self, raw: &str, meant: &str) -> Vec<Ranked> {
         let mut ranked = self.rank(&Text::new(raw));
-        let Some(similarities) = self.semantic.and_then(|index| index.similarities(meant)) else {
+        let Some(mut similarities) = self.semantic.and_then(|index| index.similarities(meant)).map(|all| all.to_vec())
+        else {
             return ranked;
         };
+        if meant != raw
+            && let Some(alone) = self.semantic.and_then(|index| index.similarities(raw))
+        {
+            for (similarity, alone) in similarities.iter_mut().zip(alone.iter()) {
+                *similarity = (*similarity + *alone) / 2.0;
+            }
+        }
         // A translator is chosen by the language a text names, never by
         // its topic: it takes no semantic share.
         let translator = |order: usize| {
@@ -217,7 +232,12 @@ impl<'c> Matcher<'c> {
         for entry in ranked.iter_mut().filter(|entry| !translator(entry.order)) {
             let similarity = similarities.get(entry.order).copied().map_or(0.0, f64::from);
             entry.semantic = Some(round(similarity));
-            entry.score = round(entry.keywords + share(similarity));
+            // A keyword whose specialist the text's meaning is unrelated
+            // to is likely another sense of the word ("block spam calls on
+            // Android" is no Android development): it counts half.
+            let keywords =
+                if similarity < SEMANTIC_FLOOR { entry.keywords * UNRELATED_KEYWORDS } else { entry.keywords };
+            entry.score = round(keywords + share(similarity));
         }
         for (order, similarity) in similarities.iter().enumerate() {
             let similarity = f64::from(*similarity);
