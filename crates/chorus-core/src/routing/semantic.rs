@@ -65,6 +65,10 @@ struct Seen {
     similarities: OnceLock<Arc<[f32]>>,
 }
 
+/// How many specialists, the closest by their mean vector, have each of
+/// their texts compared with a query (a tenth of the scan at 1,000).
+const NEAREST_CANDIDATES: usize = 64;
+
 /// Most texts kept between calls.
 const RECENT_TEXTS: usize = 256;
 
@@ -180,25 +184,40 @@ impl SemanticIndex {
     }
 
     /// The similarity of `vector` to every specialist: the mean of the
-    /// cosines to its mean vector and to its nearest text.
+    /// cosines to its mean vector and to its nearest text. Only the
+    /// [`NEAREST_CANDIDATES`] specialists closest by their mean have their
+    /// texts scanned; the others, far from the text whatever their nearest
+    /// one, score their mean's cosine.
     fn score(&self, vector: &[i16]) -> Arc<[f32]> {
         let unit = SCALE * QUERY_SCALE;
+        let means: Vec<i32> = self.means.chunks_exact(self.dimensions).map(|mean| dot(mean, vector)).collect();
+        let threshold = if means.len() > NEAREST_CANDIDATES {
+            let mut sorted = means.clone();
+            let (_, nth, _) = sorted.select_nth_unstable_by(NEAREST_CANDIDATES - 1, |a, b| b.cmp(a));
+            *nth
+        } else {
+            i32::MIN
+        };
         let mut start = 0;
-        self.means
-            .chunks_exact(self.dimensions)
+        means
+            .iter()
             .zip(&self.text_ends)
-            .map(|(mean, &end)| {
-                let nearest = self
-                    .texts
-                    .get(start * self.dimensions..end * self.dimensions)
-                    .unwrap_or_default()
-                    .chunks_exact(self.dimensions)
-                    .map(|text| dot(text, vector))
-                    .max()
-                    .unwrap_or(0);
+            .map(|(&mean, &end)| {
+                let texts = start * self.dimensions..end * self.dimensions;
                 start = end;
+                let nearest = if mean >= threshold {
+                    self.texts
+                        .get(texts)
+                        .unwrap_or_default()
+                        .chunks_exact(self.dimensions)
+                        .map(|text| dot(text, vector))
+                        .max()
+                        .unwrap_or(mean)
+                } else {
+                    mean
+                };
                 #[allow(clippy::cast_precision_loss)]
-                let cosines = (dot(mean, vector) + nearest) as f32;
+                let cosines = (mean + nearest) as f32;
                 cosines / unit / 2.0
             })
             .collect()
