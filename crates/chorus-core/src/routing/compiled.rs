@@ -143,8 +143,12 @@ const SEMANTIC_WEIGHT: f64 = 8.0;
 /// model score 0–0.2).
 const SEMANTIC_FLOOR: f64 = 0.25;
 /// What a keyword counts for when the text's meaning is unrelated to its
-/// specialist (similarity under [`SEMANTIC_FLOOR`]).
+/// specialist (similarity at or under [`SEMANTIC_FLOOR`]) and close to
+/// another.
 const UNRELATED_KEYWORDS: f64 = 0.5;
+/// How far above [`SEMANTIC_FLOOR`] the closest specialist must be for the
+/// meaning to discount keywords.
+const CLEAR_MEANING: f64 = 0.05;
 /// A specialist no keyword matched ranks on its similarity from here.
 pub(super) const SEMANTIC_ACCEPT: f64 = 0.35;
 
@@ -229,15 +233,29 @@ impl<'c> Matcher<'c> {
             self.catalog.specialists().get(order).is_some_and(|specialist| specialist.domain == Domain::Translation)
         };
         let share = |similarity: f64| SEMANTIC_WEIGHT * (similarity - SEMANTIC_FLOOR).max(0.0);
+        // A keyword whose specialist the text's meaning is far from, when
+        // the meaning points clearly elsewhere, is likely another sense of
+        // the word ("block spam calls on Android" is no Android
+        // development; "recommend science fiction novels" is no novel
+        // writing): it counts from half (meaning unrelated) to whole (as
+        // close as the closest specialist).
+        let closest = similarities
+            .iter()
+            .enumerate()
+            .filter(|&(order, _)| self.is_reachable(order) && !translator(order))
+            .map(|(_, similarity)| f64::from(*similarity))
+            .fold(SEMANTIC_FLOOR, f64::max);
+        let keyword_share = |similarity: f64| {
+            if closest - SEMANTIC_FLOOR < CLEAR_MEANING {
+                return 1.0;
+            }
+            let nearness = ((similarity - SEMANTIC_FLOOR) / (closest - SEMANTIC_FLOOR)).clamp(0.0, 1.0);
+            UNRELATED_KEYWORDS + (1.0 - UNRELATED_KEYWORDS) * nearness
+        };
         for entry in ranked.iter_mut().filter(|entry| !translator(entry.order)) {
             let similarity = similarities.get(entry.order).copied().map_or(0.0, f64::from);
             entry.semantic = Some(round(similarity));
-            // A keyword whose specialist the text's meaning is unrelated
-            // to is likely another sense of the word ("block spam calls on
-            // Android" is no Android development): it counts half.
-            let keywords =
-                if similarity < SEMANTIC_FLOOR { entry.keywords * UNRELATED_KEYWORDS } else { entry.keywords };
-            entry.score = round(keywords + share(similarity));
+            entry.score = round(entry.keywords * keyword_share(similarity) + share(similarity));
         }
         for (order, similarity) in similarities.iter().enumerate() {
             let similarity = f64::from(*similarity);
