@@ -222,7 +222,7 @@ fn show(stdout: &mut impl Write, event: &ConductorEvent, show_sent: bool) -> any
             stdout.flush()?;
         }
         ConductorEvent::Error { message, .. } => eprintln!("· failed: {message}"),
-        ConductorEvent::Done { subtasks, ms, coverage, .. } => {
+        ConductorEvent::Done { subtasks, ms, coverage, timings, .. } => {
             writeln!(stdout)?;
             let done = subtasks.iter().filter(|s| s.status == SubtaskStatus::Done).count();
             eprintln!("· {done}/{} sub-tasks done, {:.1} s in all", subtasks.len(), *ms as f64 / 1000.0);
@@ -230,10 +230,27 @@ fn show(stdout: &mut impl Write, event: &ConductorEvent, show_sent: bool) -> any
                 let kept: Vec<String> =
                     coverage.iter().map(|part| format!("{}. {:.0} %", part.index + 1, part.coverage * 100.0)).collect();
                 eprintln!("· the answer keeps of each part's words: {}", kept.join(", "));
+                eprintln!("· {}", timings_line(timings));
             }
         }
     }
     Ok(())
+}
+
+/// "analyse 0.1 s, plan 0.0 s, first part at 0.2 s, slowest part 5.1 s,
+/// synthesis 0.3 s": the stages a question went through.
+fn timings_line(timings: &chorus_node::core::Timings) -> String {
+    let seconds = |ms: u64| format!("{:.1} s", ms as f64 / 1000.0);
+    let stages = [
+        ("analyse", Some(timings.analyse_ms)),
+        ("plan", timings.plan_ms),
+        ("first part at", timings.first_part_started_ms),
+        ("slowest part", timings.slowest_part_ms),
+        ("synthesis", timings.synthesis_ms),
+    ];
+    let parts: Vec<String> =
+        stages.iter().filter_map(|(name, ms)| ms.map(|ms| format!("{name} {}", seconds(ms)))).collect();
+    parts.join(", ")
 }
 
 /// `chorus route`: the analysis, and the plan for a composite query.

@@ -57,6 +57,15 @@ fn ask_json_streams_events_and_ends_with_done() {
     assert_eq!(subtask["status"], "done");
     assert!(subtask["tokens"].as_u64().expect("tokens") > 0);
     assert!(subtask["ms"].as_u64().is_some());
+    // Where the time went: a simple question has no plan and no synthesis;
+    // its one part is the slowest and started after the analysis.
+    let timings = &done["timings"];
+    assert_eq!(timings["total_ms"], done["ms"], "{timings}");
+    assert_eq!(timings["slowest_part_ms"], subtask["ms"], "{timings}");
+    let analyse = timings["analyse_ms"].as_u64().expect("analyse_ms");
+    let first = timings["first_part_started_ms"].as_u64().expect("first_part_started_ms");
+    assert!(analyse <= first && first <= timings["total_ms"].as_u64().expect("total"), "{timings}");
+    assert!(timings.get("plan_ms").is_none() && timings.get("synthesis_ms").is_none(), "{timings}");
 
     // The journal has it.
     let history = chorus(&data, &["history", "--json"]);

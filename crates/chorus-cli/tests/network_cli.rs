@@ -54,6 +54,13 @@ fn a_composite_query_is_served_by_peers_found_through_the_dht() {
     let done = done_event(&events, &requester);
     let subtasks = subtasks(&done);
     assert!(subtasks.len() >= 2, "{done}");
+    // A composite question's time: analysis, plan, parts, synthesis, each
+    // within the total; the slowest part is one of the parts.
+    let timings = &done["timings"];
+    let ms = |field: &str| timings[field].as_u64().unwrap_or_else(|| panic!("{field} in {timings}"));
+    assert!(ms("analyse_ms") + ms("plan_ms") <= ms("first_part_started_ms"), "{timings}");
+    assert!(ms("first_part_started_ms") + ms("slowest_part_ms") + ms("synthesis_ms") <= ms("total_ms"), "{timings}");
+    assert!(subtasks.iter().any(|subtask| subtask["ms"] == timings["slowest_part_ms"]), "{timings}");
     for subtask in subtasks {
         assert_eq!(subtask["status"], "done", "every sub-task is done: {subtask}\n{}", requester.context());
         assert!(subtask["tokens"].as_u64().expect("tokens") > 0, "{subtask}");

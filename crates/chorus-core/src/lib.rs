@@ -31,8 +31,8 @@ pub use catalog::{
 pub use conductor::{
     Conductor, ConductorConfig, ConductorError, ConductorEvent, ConductorWriting, Executor, ExecutorDirectory,
     ExecutorError, ExecutorErrorKind, GenerationChunk, GenerationSpec, GenerationStream, MAX_CARRIED_CHARS,
-    MIN_PART_COVERAGE, PartCoverage, SentText, StaticExecutors, SubtaskReport, TextGenerator, Turn, clean_part,
-    compose, coverage, follow_up_cue,
+    MIN_PART_COVERAGE, PartCoverage, SentText, StaticExecutors, SubtaskReport, TextGenerator, Timings, Turn,
+    clean_part, compose, coverage, follow_up_cue,
 };
 pub use download::{
     DownloadError, DownloadOptions, DownloadOutcome, DownloadProgress, DownloadRequest, Downloader, MAX_REDIRECTS,

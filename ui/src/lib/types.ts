@@ -164,6 +164,15 @@ export interface DoneEvent {
   subtasks: SubtaskReport[];
   /** For each done sub-task, the share (0–1) of its content words the answer keeps. */
   coverage?: { index: number; coverage: number }[];
+  /** Where the time went, in ms; stages the question skipped are absent. */
+  timings?: {
+    analyse_ms: number;
+    plan_ms?: number;
+    first_part_started_ms?: number;
+    slowest_part_ms?: number;
+    synthesis_ms?: number;
+    total_ms: number;
+  };
 }
 
 export interface ErrorEvent {

@@ -4,8 +4,6 @@
 //! (≥ 1B parameters) rewrites it into a self-contained question first, which
 //! then goes wherever its parts go, redacted like any other question.
 
-use std::time::Instant;
-
 use tokio::sync::mpsc;
 
 use crate::catalog::{Domain, FALLBACK_SPECIALIST, SpecialistSampling};
@@ -15,7 +13,7 @@ use crate::privacy::Redactor;
 use super::events::emit;
 use super::executor::{GenerationSpec, collect};
 use super::followup::{Turn, carried_answer, follow_up_cue, follow_up_task};
-use super::{Conductor, ConductorError, ConductorEvent, ConductorWriting, Mode, finish};
+use super::{Clock, Conductor, ConductorError, ConductorEvent, ConductorWriting, Mode, finish};
 
 /// Why a follow-up stays on this device (the `kept_on_device` reason).
 const STAYS_HOME: &str = "a follow-up carries the conversation, which stays on this device";
@@ -77,9 +75,10 @@ impl Conductor {
         cue: &str,
         events: &mpsc::Sender<ConductorEvent>,
     ) -> Result<ConductorEvent, ConductorError> {
-        let started = Instant::now();
+        let clock = Clock::start();
         let reachable = self.reachable(query).await;
         let analysis = self.router.analyse(query, &reachable);
+        clock.analysed();
         let translator = analysis
             .ranking
             .first()
@@ -114,11 +113,11 @@ impl Conductor {
         )
         .await?;
         let plan = fallback_plan(&[(specialist.clone(), task)], 1, "follow-up");
-        let mode = Mode { direct: true, stays_home: Some(STAYS_HOME.to_owned()) };
+        let mode = Mode { direct: true, stays_home: Some(STAYS_HOME.to_owned()), clock: &clock };
         let redactor = Redactor::new(self.recogniser.clone());
         let reports = self.dispatch(&plan, events, &mode, &redactor).await?;
         let (answer, reports) = self.direct_answer(&specialist, reports, events).await?;
-        finish(events, answer, reports, started).await
+        finish(events, answer, reports, &clock, false).await
     }
 
     /// A follow-up rewritten by the conductor model into a self-contained

@@ -27,7 +27,7 @@ impl Conductor {
         &self,
         plan: &Plan,
         events: &mpsc::Sender<ConductorEvent>,
-        mode: &Mode,
+        mode: &Mode<'_>,
         redactor: &Redactor,
     ) -> Result<Vec<SubtaskReport>, ConductorError> {
         let mut statuses = vec![SubtaskStatus::Pending; plan.subtasks.len()];
@@ -104,6 +104,7 @@ impl Conductor {
                 None => break,
             }
         }
+        mode.clock.parts_done();
         Ok(reports)
     }
 
@@ -120,7 +121,7 @@ impl Conductor {
         prompt: String,
         token_cap: Option<u32>,
         events: &mpsc::Sender<ConductorEvent>,
-        mode: &Mode,
+        mode: &Mode<'_>,
         redactor: &Redactor,
         holding: &std::sync::Mutex<Vec<String>>,
     ) -> Result<SubtaskReport, ConductorError> {
@@ -220,6 +221,7 @@ impl Conductor {
                 },
             )
             .await?;
+            mode.clock.part_started();
             let attempt_started = Instant::now();
             let streamed = std::sync::atomic::AtomicBool::new(false);
             let outcome = match outbound::run(prepared, &run_as) {

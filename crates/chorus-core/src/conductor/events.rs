@@ -164,6 +164,10 @@ pub enum ConductorEvent {
         /// How much of each done part's result the answer keeps.
         #[serde(default)]
         coverage: Vec<PartCoverage>,
+        /// Where the time went: analysis, plan, first part started,
+        /// slowest part, synthesis, total.
+        #[serde(default)]
+        timings: super::Timings,
     },
 }
 

@@ -18,7 +18,6 @@
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
-use std::time::Instant;
 
 use tokio::sync::mpsc;
 
@@ -40,6 +39,7 @@ mod outbound;
 mod planning;
 mod shape;
 mod synthesis;
+mod timings;
 
 pub use compose::{MIN_PART_COVERAGE, clean_part, compose, coverage};
 pub use config::{ConductorConfig, ConductorWriting};
@@ -50,6 +50,8 @@ pub use executor::{
 };
 pub use followup::{MAX_CARRIED_CHARS, Turn, follow_up_cue};
 pub use outbound::SentText;
+use timings::Clock;
+pub use timings::Timings;
 
 use events::emit;
 
@@ -230,8 +232,9 @@ impl Conductor {
         query: &str,
         events: &mpsc::Sender<ConductorEvent>,
     ) -> Result<ConductorEvent, ConductorError> {
-        let started = Instant::now();
+        let clock = Clock::start();
         let analysis = self.analyse(query).await?;
+        clock.analysed();
         // One question, one set of placeholders: the same value is the
         // same placeholder in every sub-task, and the mapping dies with it.
         let redactor = Redactor::new(self.recogniser.clone());
@@ -248,10 +251,10 @@ impl Conductor {
                 // one peer: split by request when a peer would run it,
                 // else kept on this device.
                 let split = self.split_for_peers(query, &analysis);
-                let mut mode = Mode { direct: true, stays_home: None };
+                let mut mode = Mode { direct: true, stays_home: None, clock: &clock };
                 if let Some(plan) = split {
                     if self.first_leaves_device(specialist_id).await {
-                        return self.ask_split(query, &plan, events, &redactor, started).await;
+                        return self.ask_split(query, &plan, events, &redactor, &clock).await;
                     }
                     mode.stays_home = Some(format!(
                         "the question has {} parts and goes whole only to this device",
@@ -260,17 +263,19 @@ impl Conductor {
                 }
                 let plan = fallback_plan(&[(specialist_id.clone(), query.to_owned())], 1, "simple query");
                 let reports = self.dispatch(&plan, events, &mode, &redactor).await?;
-                self.direct_answer(specialist_id, reports, events).await?
+                let (answer, reports) = self.direct_answer(specialist_id, reports, events).await?;
+                return finish(events, answer, reports, &clock, false).await;
             }
             QueryKind::Composite { .. } => {
                 let plan = self.plan(query, &analysis).await?;
+                clock.planned();
                 emit(events, ConductorEvent::plan(&plan)).await?;
-                let reports = self.dispatch(&plan, events, &Mode::PARTS, &redactor).await?;
+                let reports = self.dispatch(&plan, events, &Mode::parts(&clock), &redactor).await?;
                 let answer = self.synthesise(query, &plan, &reports, events).await?;
                 (answer, reports)
             }
         };
-        finish(events, answer, reports, started).await
+        finish(events, answer, reports, &clock, true).await
     }
 
     /// The answer of a one-task query whose text streamed as the answer:
@@ -307,48 +312,52 @@ impl Conductor {
         plan: &Plan,
         events: &mpsc::Sender<ConductorEvent>,
         redactor: &Redactor,
-        started: Instant,
+        clock: &Clock,
     ) -> Result<ConductorEvent, ConductorError> {
         tracing::debug!(
             query_words = crate::privacy::word_count(query),
             parts = plan.subtasks.len(),
             "split for peers"
         );
+        clock.planned();
         emit(events, ConductorEvent::plan(plan)).await?;
-        let reports = self.dispatch(plan, events, &Mode::PARTS, redactor).await?;
+        let reports = self.dispatch(plan, events, &Mode::parts(clock), redactor).await?;
         let answer = compose::compose(plan, &reports, self.catalog());
         emit(events, ConductorEvent::Token { text: answer.clone() }).await?;
-        finish(events, answer, reports, started).await
+        finish(events, answer, reports, clock, true).await
     }
 }
 
 /// How dispatch runs a plan.
-pub(super) struct Mode {
+pub(super) struct Mode<'c> {
     /// Sub-task text is the answer: it goes out as `token` events.
     direct: bool,
     /// Every sub-task stays on this device, for this reason.
     stays_home: Option<String>,
+    /// The question's clock: dispatch marks when the first part starts and
+    /// when the last ends.
+    clock: &'c Clock,
 }
 
-impl Mode {
+impl Mode<'_> {
     /// The parts of a plan: their text goes to the answer later.
-    const PARTS: Self = Self { direct: false, stays_home: None };
+    fn parts(clock: &Clock) -> Mode<'_> {
+        Mode { direct: false, stays_home: None, clock }
+    }
 }
 
-/// Reports the end of a query.
+/// Reports the end of a query (`synthesised`: the answer was written after
+/// the parts, not streamed by one of them).
 async fn finish(
     events: &mpsc::Sender<ConductorEvent>,
     answer: String,
     reports: Vec<SubtaskReport>,
-    started: Instant,
+    clock: &Clock,
+    synthesised: bool,
 ) -> Result<ConductorEvent, ConductorError> {
     let coverage = compose::part_coverage(&reports, &answer);
-    let done = ConductorEvent::Done {
-        answer,
-        subtasks: reports,
-        ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
-        coverage,
-    };
+    let timings = clock.timings(&reports, synthesised);
+    let done = ConductorEvent::Done { answer, subtasks: reports, ms: timings.total_ms, coverage, timings };
     emit(events, done.clone()).await?;
     Ok(done)
 }
