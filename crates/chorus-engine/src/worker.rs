@@ -59,6 +59,10 @@ pub(crate) struct WorkerConfig {
 pub(crate) struct Samplers {
     pub(crate) chain: LlamaSampler,
     pub(crate) grammar: Option<LlamaSampler>,
+    /// The chain is greedy alone (temperature 0, no penalty): the token is
+    /// the highest logit, read off the logits without building the
+    /// vocabulary-sized candidate array the chain needs.
+    greedy: bool,
 }
 
 impl Samplers {
@@ -66,9 +70,11 @@ impl Samplers {
     /// min-p, temperature, then a random pick (or greedy at temperature 0).
     pub(crate) fn new(model: &LlamaModel, params: &SamplingParams, grammar: Option<LlamaSampler>) -> Self {
         let mut stages = Vec::new();
-        if (params.repeat_penalty - 1.0).abs() > f32::EPSILON {
+        let penalised = (params.repeat_penalty - 1.0).abs() > f32::EPSILON;
+        if penalised {
             stages.push(LlamaSampler::penalties(model.n_vocab(), 64, params.repeat_penalty, 0.0, 0.0));
         }
+        let greedy = params.temperature <= 0.0 && !penalised;
         if params.temperature <= 0.0 {
             stages.push(LlamaSampler::greedy());
         } else {
@@ -84,7 +90,7 @@ impl Samplers {
             stages.push(LlamaSampler::temp(params.temperature));
             stages.push(LlamaSampler::dist(params.seed));
         }
-        Self { chain: LlamaSampler::chain_simple(stages), grammar }
+        Self { chain: LlamaSampler::chain_simple(stages), grammar, greedy }
     }
 
     /// Picks the next token from the logits at batch index `index`.
@@ -94,9 +100,13 @@ impl Samplers {
     /// the whole vocabulary only when it is rejected. Filtering every step
     /// costs 2–3× the speed; the check costs almost nothing.
     fn sample(&mut self, ctx: &LlamaContext<'_>, index: i32) -> Option<LlamaToken> {
-        let mut candidates = ctx.token_data_array_ith(index);
-        self.chain.apply(&mut candidates);
-        let mut token = candidates.selected_token()?;
+        let mut token = if self.greedy {
+            highest(ctx.get_logits_ith(index))?
+        } else {
+            let mut candidates = ctx.token_data_array_ith(index);
+            self.chain.apply(&mut candidates);
+            candidates.selected_token()?
+        };
         if let Some(grammar) = self.grammar.as_mut() {
             let mut single = LlamaTokenDataArray::new(vec![LlamaTokenData::new(token, 1.0, 0.0)], false);
             grammar.apply(&mut single);
@@ -114,6 +124,18 @@ impl Samplers {
         self.chain.accept(token);
         Some(token)
     }
+}
+
+/// The token of the highest logit (the first of equals, as llama.cpp's
+/// greedy sampler picks); `None` for no logits.
+fn highest(logits: &[f32]) -> Option<LlamaToken> {
+    let mut best: Option<(usize, f32)> = None;
+    for (index, &logit) in logits.iter().enumerate() {
+        if best.is_none_or(|(_, top)| logit > top) {
+            best = Some((index, logit));
+        }
+    }
+    best.and_then(|(index, _)| i32::try_from(index).ok()).map(LlamaToken::new)
 }
 
 /// A request on its way to the inference thread.
@@ -468,5 +490,17 @@ impl ModelExt for LlamaModel {
 
     fn token_to_piece_bytes(&self, token: LlamaToken) -> Vec<u8> {
         self.vocab().token_to_piece(token, false, None)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_highest_logit_wins_and_the_first_of_equals() {
+        assert_eq!(highest(&[0.5, 2.0, -1.0, 2.0]), Some(LlamaToken::new(1)));
+        assert_eq!(highest(&[f32::NEG_INFINITY, -3.0]), Some(LlamaToken::new(1)));
+        assert_eq!(highest(&[]), None);
     }
 }
