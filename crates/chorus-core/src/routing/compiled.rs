@@ -216,16 +216,13 @@ impl<'c> Matcher<'c> {
     /// like?" is a design question).
     pub(super) fn rank_read_as(&self, raw: &str, meant: &str) -> Vec<Ranked> {
         let mut ranked = self.rank(&Text::new(raw));
-        let Some(mut similarities) = self.semantic.and_then(|index| index.similarities(meant)).map(|all| all.to_vec())
-        else {
+        let Some(mut similarities) = self.semantic.and_then(|index| index.similarities(meant)) else {
             return ranked;
         };
         if meant != raw
             && let Some(alone) = self.semantic.and_then(|index| index.similarities(raw))
         {
-            for (similarity, alone) in similarities.iter_mut().zip(alone.iter()) {
-                *similarity = (*similarity + *alone) / 2.0;
-            }
+            similarities = similarities.iter().zip(alone.iter()).map(|(read, alone)| (read + alone) / 2.0).collect();
         }
         // A translator is chosen by the language a text names, never by
         // its topic: it takes no semantic share.

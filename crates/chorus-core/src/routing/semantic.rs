@@ -8,7 +8,8 @@
 //! and model (the node caches them). A text's similarity to a specialist
 //! is the mean of two cosines: to the normalised mean of its texts (what
 //! the specialist is about as a whole) and to its nearest text (the one
-//! kind of question most like this one). The router blends that with the
+//! kind of question most like this one; looked for among the specialists
+//! closest by their mean, see [`SemanticIndex`]). The router blends that with the
 //! keyword scores, which stay and explain the decision ("semantic 0.71 +
 //! keywords 'python'").
 
@@ -42,7 +43,9 @@ pub fn specialist_texts(specialist: &Specialist) -> Vec<String> {
 /// parts lie in -1..=1), a quarter of the memory of floats with cosines
 /// within 0.01 of theirs; a query's in steps of 1/32767, as fine as its
 /// floats. A scan is then integer products the compiler vectorises (a sum
-/// of floats it may not reorder, so it cannot).
+/// of floats it may not reorder, so it cannot). Every mean is compared
+/// with a query; the texts only of the 64 specialists
+/// closest by their mean.
 pub struct SemanticIndex {
     embedder: Arc<dyn TextEmbedder>,
     dimensions: usize,
@@ -78,6 +81,10 @@ const SCALE: f32 = 127.0;
 /// The steps a query vector's parts are kept in.
 const QUERY_SCALE: f32 = 32767.0;
 
+/// The longest vectors whose products stay within `i32`: 127 × 32767 ×
+/// 516 < 2³¹ (all-MiniLM-L6-v2's are 384 long).
+const MAX_DIMENSIONS: usize = 516;
+
 impl SemanticIndex {
     /// The index of `vectors`: per specialist in catalog order, the vectors
     /// of its texts, as [`SemanticIndex::vectors_of`] makes them.
@@ -91,6 +98,12 @@ impl SemanticIndex {
             vectors.iter().any(|texts| texts.is_empty() || texts.iter().any(|vector| vector.len() != dimensions));
         if dimensions == 0 || uneven {
             return Err("the specialist vectors are empty or of different lengths".to_owned());
+        }
+        if dimensions > MAX_DIMENSIONS {
+            return Err(format!(
+                "vectors of {dimensions} dimensions are more than the index's integer products hold \
+                 ({MAX_DIMENSIONS})"
+            ));
         }
         let mut means = Vec::with_capacity(vectors.len() * dimensions);
         let mut texts = Vec::new();
@@ -253,7 +266,7 @@ impl SemanticSlot {
 }
 
 /// The product of a specialist vector and a query vector (in 1/(127 ×
-/// 32767) steps; 384 dimensions stay far from `i32`'s bounds).
+/// 32767) steps; within `i32` up to [`MAX_DIMENSIONS`]).
 fn dot(a: &[i8], b: &[i16]) -> i32 {
     a.iter().zip(b).map(|(x, y)| i32::from(*x) * i32::from(*y)).sum()
 }
@@ -330,6 +343,8 @@ mod tests {
         assert!(SemanticIndex::new(Arc::new(Letters), &[vec![vec![1.0]], vec![vec![1.0, 0.0]]]).is_err());
         assert!(SemanticIndex::new(Arc::new(Letters), &[vec![vec![1.0]], vec![]]).is_err());
         assert!(SemanticIndex::new(Arc::new(Letters), &[]).is_err());
+        assert!(SemanticIndex::new(Arc::new(Letters), &[vec![vec![0.1; MAX_DIMENSIONS + 1]]]).is_err());
+        assert!(SemanticIndex::new(Arc::new(Letters), &[vec![vec![0.1; MAX_DIMENSIONS]]]).is_ok());
     }
 
     #[test]
