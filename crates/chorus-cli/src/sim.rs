@@ -38,6 +38,10 @@ pub(crate) struct SimArgs {
     /// answer every task with an error or by hanging.
     #[arg(long, default_value_t = 0.0)]
     hostile: f64,
+    /// Hostile nodes state an honest provider's speed and slots instead of
+    /// figures no device reaches (which the protocol's limits catch).
+    #[arg(long)]
+    hostile_plausible: bool,
     /// Providers each lookup of the placement phase asks for (default: what
     /// a node asks for).
     #[arg(long)]
@@ -78,6 +82,7 @@ pub(crate) fn run(args: &SimArgs) -> anyhow::Result<()> {
         crash_fraction: args.crash,
         hang_fraction: args.hang,
         hostile_fraction: args.hostile,
+        hostile_plausible: args.hostile_plausible,
         seed: args.seed,
         ..SimConfig::default()
     };

@@ -47,7 +47,7 @@ pub use server::{MAX_TASK_STREAMS_PER_PEER, REQUEST_READ_TIMEOUT, ServiceEvent, 
 pub use store::{MAX_KEYS_PER_PROVIDER, MAX_OTHER_RECORDS, MAX_OWN_KEYS, MAX_PROVIDERS_PER_KEY};
 pub use wire::{
     ChatMessage, DeviceClass, FrameError, KAD_PROTOCOL, MAX_MESSAGES, MAX_REQUEST_BYTES, MAX_RESPONSE_FRAME_BYTES,
-    MAX_RESULT_BYTES, MAX_STATUS_BYTES, MAX_STATUS_REQUEST_BYTES, PROTOCOL_VERSION, PeerStatus, Receipt,
-    STATUS_PROTOCOL, Sampling, StatusRequest, TASK_PROTOCOL, TaskError, TaskErrorCode, TaskFrame, TaskRequest,
-    TaskSummary, read_frame, read_frame_bytes, write_frame, write_frame_bytes,
+    MAX_RESULT_BYTES, MAX_STATUS_BYTES, MAX_STATUS_REQUEST_BYTES, MAX_STATUS_SLOTS, MAX_STATUS_TOKENS_PER_S,
+    PROTOCOL_VERSION, PeerStatus, Receipt, STATUS_PROTOCOL, Sampling, StatusRequest, TASK_PROTOCOL, TaskError,
+    TaskErrorCode, TaskFrame, TaskRequest, TaskSummary, read_frame, read_frame_bytes, write_frame, write_frame_bytes,
 };

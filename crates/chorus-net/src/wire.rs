@@ -31,6 +31,13 @@ pub const MAX_MESSAGES: usize = 16;
 pub const MAX_STATUS_BYTES: u64 = 64 * 1024;
 /// Largest status request.
 pub const MAX_STATUS_REQUEST_BYTES: u64 = 1024;
+/// The highest generation speed a status may state: more than any device
+/// generates one sequence at (a small model on a large GPU makes a few
+/// thousand tokens a second). A node states at most this; a higher figure is
+/// a lie, and the reply breaks the protocol ([`PeerStatus::fault`]).
+pub const MAX_STATUS_TOKENS_PER_S: f32 = 100_000.0;
+/// The most task slots a status may state.
+pub const MAX_STATUS_SLOTS: u32 = 1024;
 
 /// What kind of device a peer is: a hint for routing and for people.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -76,6 +83,28 @@ pub struct PeerStatus {
     pub serving: bool,
     /// Most tokens it generates for one task.
     pub max_tokens: u32,
+}
+
+impl PeerStatus {
+    /// What makes this reply break the protocol, if anything: a speed that
+    /// is not a number, negative or above [`MAX_STATUS_TOKENS_PER_S`], more
+    /// than [`MAX_STATUS_SLOTS`] slots, or more slots free than in all. A
+    /// peer that says such things says nothing a requester can use; the
+    /// reference requester demotes it as it demotes a failed task.
+    #[must_use]
+    pub fn fault(&self) -> Option<String> {
+        let speed = self.tokens_per_s;
+        if !(0.0..=MAX_STATUS_TOKENS_PER_S).contains(&speed) {
+            return Some(format!("tokens_per_s {speed} is outside 0 to {MAX_STATUS_TOKENS_PER_S}"));
+        }
+        if self.total_slots > MAX_STATUS_SLOTS {
+            return Some(format!("total_slots {} is above {MAX_STATUS_SLOTS}", self.total_slots));
+        }
+        if self.free_slots > self.total_slots {
+            return Some(format!("free_slots {} is above total_slots {}", self.free_slots, self.total_slots));
+        }
+        None
+    }
 }
 
 /// One chat message of a task.
@@ -464,6 +493,23 @@ mod tests {
             change(&mut bad);
             let error = bad.validate().unwrap_err();
             assert_eq!(error.code, TaskErrorCode::BadRequest, "{what}");
+        }
+    }
+
+    #[test]
+    fn a_status_beyond_any_device_breaks_the_protocol() {
+        let honest = PeerStatus { free_slots: 2, total_slots: 4, tokens_per_s: 130.0, ..PeerStatus::default() };
+        assert_eq!(honest.fault(), None);
+        assert_eq!(PeerStatus { tokens_per_s: MAX_STATUS_TOKENS_PER_S, ..honest.clone() }.fault(), None);
+        for (what, bad) in [
+            ("a million tokens a second", PeerStatus { tokens_per_s: 1.0e6, ..honest.clone() }),
+            ("not a number", PeerStatus { tokens_per_s: f32::NAN, ..honest.clone() }),
+            ("infinite", PeerStatus { tokens_per_s: f32::INFINITY, ..honest.clone() }),
+            ("negative", PeerStatus { tokens_per_s: -1.0, ..honest.clone() }),
+            ("more free than in all", PeerStatus { free_slots: 5, ..honest.clone() }),
+            ("slots beyond the limit", PeerStatus { free_slots: 0, total_slots: 4096, ..honest.clone() }),
+        ] {
+            assert!(bad.fault().is_some(), "{what}");
         }
     }
 

@@ -1,13 +1,15 @@
 //! A stranger on the network lies: it provides `software.python`, says in
-//! its status that it runs a million tokens a second with 64 free slots, and
-//! fails every task it gets. It is a real libp2p node (chorus-net with a
+//! its status that it runs 100,000 tokens a second (the most the protocol
+//! allows) with 64 free slots, and fails every task it gets; another claims
+//! a million, which no device does. It is a real libp2p node (chorus-net with a
 //! service of its own) on TCP loopback beside real Chorus nodes on the real
 //! embedded model. What it says decides nothing:
 //!
 //! - a node that runs `software.python` itself keeps the question at home;
 //! - a node with no specialists sends it at most one task: after that one
 //!   fails, the stranger is demoted and an honest provider answers every
-//!   question;
+//!   question; the stranger claiming a million is demoted for its status
+//!   alone and gets no task;
 //! - a provider record alone (a stranger that announces a specialist its
 //!   status does not serve) does not make the specialist reachable.
 #![allow(clippy::expect_used, clippy::unwrap_used)]
@@ -33,10 +35,19 @@ fn base() -> NodeConfig {
     NodeConfig { model: Some(model), threads: Some(1), context: 2048, parallel: 2, ..NodeConfig::default() }
 }
 
-/// The lying service: records every request it gets and fails it.
-#[derive(Default)]
+/// The lying service: records every request it gets and fails it. Its
+/// status claims `speed` tokens a second: by default the most the protocol
+/// lets a status say ([`chorus_net::MAX_STATUS_TOKENS_PER_S`], far beyond
+/// this machine, which the ranking counts as 40 at most).
 struct Liar {
+    speed: f32,
     requests: Mutex<Vec<String>>,
+}
+
+impl Default for Liar {
+    fn default() -> Self {
+        Self { speed: chorus_net::MAX_STATUS_TOKENS_PER_S, requests: Mutex::default() }
+    }
 }
 
 impl TaskService for Liar {
@@ -47,7 +58,7 @@ impl TaskService for Liar {
             free_slots: 64,
             total_slots: 64,
             waiting: 0,
-            tokens_per_s: 1e6,
+            tokens_per_s: self.speed,
             device_class: DeviceClass::Desktop,
             serving: true,
             ..PeerStatus::default()
@@ -134,6 +145,9 @@ async fn what_a_stranger_says_of_itself_buys_it_no_work() {
     let requester_network = cluster.requester.network().expect("joined");
     finds(&honest_network, stranger.peer_id()).await;
     finds(&requester_network, stranger.peer_id()).await;
+    let boaster = Arc::new(Liar { speed: 1e6, ..Liar::default() });
+    let impossible = join(&honest_network, boaster.clone()).await;
+    finds(&requester_network, impossible.peer_id()).await;
 
     // 1. A node that runs the specialist itself keeps the question at home,
     //    whatever speed the stranger claims.
@@ -143,6 +157,7 @@ async fn what_a_stranger_says_of_itself_buys_it_no_work() {
     assert_eq!(subtasks.len(), 1, "{subtasks:?}");
     assert_eq!(subtasks[0].executor, "local", "{events:?}");
     assert!(liar.requests.lock().unwrap().is_empty(), "the stranger got the question");
+    assert!(boaster.requests.lock().unwrap().is_empty(), "the stranger got the question");
 
     // 2. A node without specialists: the stranger gets at most one task;
     //    once that fails, the honest provider answers every question.
@@ -160,6 +175,12 @@ async fn what_a_stranger_says_of_itself_buys_it_no_work() {
     }
     let got = liar.requests.lock().unwrap().len();
     assert!(got <= 1, "the stranger got {got} of {} tasks though it failed each", questions.len());
+    // The million-token liar's status made the specialist suspect at the
+    // first question: what the other stranger got was a trial task (a
+    // public example question), never one of the person's.
+    for request in liar.requests.lock().unwrap().iter() {
+        assert!(!questions.iter().any(|question| request.contains(question)), "a person's question: {request}");
+    }
 
     // The demotion is this device's own record, kept in its store.
     let record = cluster.requester.store().peer_record(&stranger.peer_id().to_string());
@@ -168,7 +189,12 @@ async fn what_a_stranger_says_of_itself_buys_it_no_work() {
         assert!(record.demoted(chorus_core::now_ms()), "{record:?}");
     }
     assert!(cluster.requester.store().peer_record(&honest.peer_id).succeeded >= 2);
+    // A status beyond any device breaks the protocol: demoted unasked.
+    assert!(boaster.requests.lock().unwrap().is_empty(), "the million-token stranger got a task");
+    let record = cluster.requester.store().peer_record(&impossible.peer_id().to_string());
+    assert!(record.failed >= 1 && record.demoted(chorus_core::now_ms()), "{record:?}");
     stranger.shutdown();
+    impossible.shutdown();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

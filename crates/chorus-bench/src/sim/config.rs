@@ -54,6 +54,10 @@ pub struct SimConfig {
     /// million tokens a second with 64 free slots, and answers every task
     /// with an error or by hanging (every other task each).
     pub hostile_fraction: f64,
+    /// Whether hostile nodes state what an honest provider states (its speed
+    /// and slots) instead of figures no device reaches: the liar that reads
+    /// the protocol's limits.
+    pub hostile_plausible: bool,
     /// Specialists each requester runs tasks on in the placement phase.
     pub task_specialists: usize,
     /// Tasks each requester runs on each of them, one after another.
@@ -110,6 +114,7 @@ impl Default for SimConfig {
             quiet_cores: 0.25,
             failure_settle: Duration::from_secs(10),
             hostile_fraction: 0.0,
+            hostile_plausible: false,
             task_specialists: 4,
             tasks_per_specialist: 5,
             task_concurrency: 64,

@@ -7,6 +7,7 @@ use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
 use chorus_net::{MAX_PROVIDERS_PER_KEY, NetError, PeerId};
+use chorus_node::requester_rules as rules;
 use futures::StreamExt as _;
 
 use super::report::{LookupSweep, TaskReport};
@@ -101,7 +102,20 @@ pub(super) async fn run_tasks(work: Workload<'_>, nodes: &[Node], rng: &mut Rng)
         .await;
     let lookups: Vec<Vec<PeerId>> =
         askers.iter().flat_map(|asker| asker.lookups.lock().map(|found| found.clone()).unwrap_or_default()).collect();
+    let faults: Vec<PeerId> = askers
+        .iter()
+        .flat_map(|asker| asker.status_faults.lock().map(|faults| faults.clone()).unwrap_or_default())
+        .collect();
     let mut report = summarize(work, nodes, &runs.into_iter().flatten().collect::<Vec<_>>(), &lookups);
+    report.status_faults_hostile = faults.iter().filter(|peer| is_hostile(work, peer)).count();
+    report.status_faults_honest = faults.len() - report.status_faults_hostile;
+    let trials: Vec<(PeerId, rules::Trial)> =
+        askers.iter().flat_map(|asker| asker.trials.lock().map(|trials| trials.clone()).unwrap_or_default()).collect();
+    let (on_hostile, on_honest): (Vec<_>, Vec<_>) = trials.iter().partition(|(peer, _)| is_hostile(work, peer));
+    report.trials_hostile = on_hostile.len();
+    report.trials_hostile_passed = on_hostile.iter().filter(|(_, outcome)| *outcome == rules::Trial::Passed).count();
+    report.trials_honest = on_honest.len();
+    report.trials_honest_passed = on_honest.iter().filter(|(_, outcome)| *outcome == rules::Trial::Passed).count();
     report.pairs = pair_count;
     report.wall_ms = millis(started.elapsed());
     Ok(report)
@@ -125,6 +139,13 @@ fn summarize(work: &Workload<'_>, nodes: &[Node], tasks: &[PairTask], lookups: &
     let on_hostile = |peers: &[PeerId]| peers.iter().filter(|peer| hostile(peer)).count();
     TaskReport {
         hostile: work.hostile.iter().filter(|&&hostile| hostile).count(),
+        hostile_plausible: config.hostile_plausible,
+        status_faults_hostile: 0,
+        status_faults_honest: 0,
+        trials_hostile: 0,
+        trials_hostile_passed: 0,
+        trials_honest: 0,
+        trials_honest_passed: 0,
         pairs: 0,
         tasks: tasks.len(),
         answered,

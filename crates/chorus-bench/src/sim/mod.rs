@@ -125,7 +125,7 @@ pub async fn run(config: SimConfig) -> Result<SimReport, NetError> {
         let role = if hostile_nodes.contains(&index) {
             hostile[index] = true;
             provided[index] = specialists.iter().cloned().collect();
-            Role::Hostile { specialists: specialists.clone() }
+            Role::Hostile { specialists: specialists.clone(), plausible: config.hostile_plausible }
         } else if provided[index].is_empty() {
             Role::Idle
         } else {

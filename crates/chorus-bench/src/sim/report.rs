@@ -190,6 +190,23 @@ pub struct LookupSweep {
 pub struct TaskReport {
     /// Hostile nodes in the network.
     pub hostile: usize,
+    /// Whether they stated an honest provider's figures (else figures no
+    /// device reaches, which break the protocol).
+    pub hostile_plausible: bool,
+    /// Status answers of hostile nodes that broke the protocol: each
+    /// demoted its node in the requester's store, before any task of it.
+    pub status_faults_hostile: usize,
+    /// Status answers of honest nodes that broke the protocol (should be 0).
+    pub status_faults_honest: usize,
+    /// Trial tasks sent to hostile nodes (a requester tries a peer that never
+    /// answered it once a provider of the specialist failed it).
+    pub trials_hostile: usize,
+    /// Of those, passed (should be 0: hostile nodes answer nothing).
+    pub trials_hostile_passed: usize,
+    /// Trial tasks sent to honest nodes.
+    pub trials_honest: usize,
+    /// Of those, passed.
+    pub trials_honest_passed: usize,
     /// (requester, specialist) pairs; each ran its tasks one after another.
     pub pairs: usize,
     /// Tasks run.
@@ -346,14 +363,23 @@ impl SimReport {
     fn tasks_markdown(&self, out: &mut String) {
         let tasks = &self.tasks;
         let _ = writeln!(out);
+        let claims = if tasks.hostile_plausible {
+            "an honest provider's speed and slots".to_owned()
+        } else {
+            format!(
+                "{:.0e} tokens/s and {} free slots",
+                f64::from(super::services::HOSTILE_TOKENS_PER_S),
+                super::services::HOSTILE_SLOTS
+            )
+        };
         let _ = writeln!(
             out,
-            "Placement on the healthy network: {} hostile nodes (every specialist, a status claiming {:.0e} tokens/s \
-             and {} free slots, every task failed or hung); {} requester × specialist pairs, {} tasks one after another \
-             per pair; honest answers of {} tokens; {} providers looked for, {} probed, at most {} attempts of {:.1} s each.",
+            "Placement on the healthy network: {} hostile nodes (every specialist, a status claiming {claims}, \
+             every task failed or hung); {} requester × specialist pairs, {} tasks one after another \
+             per pair; honest answers of {} tokens; {} providers looked for, {} probed, at most {} attempts of {:.1} s each. \
+             Statuses that broke the protocol (each demotes its node): {} from hostile nodes, {} from honest ones. \
+             Trial tasks: {} on hostile nodes ({} passed), {} on honest ones ({} passed).",
             tasks.hostile,
-            f64::from(super::services::HOSTILE_TOKENS_PER_S),
-            super::services::HOSTILE_SLOTS,
             tasks.pairs,
             tasks.tasks,
             tasks.answer_tokens,
@@ -361,6 +387,12 @@ impl SimReport {
             tasks.probes,
             tasks.max_attempts,
             secs(tasks.task_deadline_ms),
+            tasks.status_faults_hostile,
+            tasks.status_faults_honest,
+            tasks.trials_hostile,
+            tasks.trials_hostile_passed,
+            tasks.trials_honest,
+            tasks.trials_honest_passed,
         );
         let _ = writeln!(out);
         let _ = writeln!(

@@ -1,7 +1,8 @@
 //! What a simulated node serves: nothing (most nodes), a small fast
 //! word-echo service (an honest provider), or lies (a hostile node: every
-//! specialist, a million tokens a second and 64 free slots, and every task
-//! ends in an error or hangs).
+//! specialist, a million tokens a second and 64 free slots — or, plausible,
+//! what an honest provider states — and every task ends in an error or
+//! hangs).
 
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
@@ -26,6 +27,9 @@ pub(super) enum Role {
     Hostile {
         /// Every specialist of the simulation.
         specialists: Vec<String>,
+        /// States an honest provider's speed and slots rather than
+        /// [`HOSTILE_TOKENS_PER_S`] and [`HOSTILE_SLOTS`].
+        plausible: bool,
     },
 }
 
@@ -92,16 +96,23 @@ impl TaskService for SimService {
                     ..PeerStatus::default()
                 }
             }
-            Role::Hostile { specialists } => PeerStatus {
-                version: PROTOCOL_VERSION,
-                specialists: specialists.clone(),
-                free_slots: HOSTILE_SLOTS,
-                total_slots: HOSTILE_SLOTS,
-                tokens_per_s: HOSTILE_TOKENS_PER_S,
-                serving: true,
-                max_tokens: 4096,
-                ..PeerStatus::default()
-            },
+            Role::Hostile { specialists, plausible } => {
+                let (slots, speed) = if *plausible {
+                    (self.answering.slots, self.honest_speed())
+                } else {
+                    (HOSTILE_SLOTS, HOSTILE_TOKENS_PER_S)
+                };
+                PeerStatus {
+                    version: PROTOCOL_VERSION,
+                    specialists: specialists.clone(),
+                    free_slots: slots,
+                    total_slots: slots,
+                    tokens_per_s: speed,
+                    serving: true,
+                    max_tokens: 4096,
+                    ..PeerStatus::default()
+                }
+            }
         }
     }
 

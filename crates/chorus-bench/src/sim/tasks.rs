@@ -4,7 +4,9 @@
 //! candidates with what its own store measured of them, ranks them with
 //! chorus-core's `rank_executors` and runs the task on the first, within a
 //! deadline; the outcome goes into its store (a failure demotes the peer)
-//! and a failed task is retried on the next candidate. The rules are
+//! and a failed task is retried on the next candidate. A status beyond the
+//! protocol's limits demotes its peer; once a provider of the specialist
+//! failed, peers that never answered get a trial task first. The rules are
 //! chorus-node's `requester_rules` and the conductor's retry loop; only the
 //! numbers of providers wanted and probed can be changed, to see what they
 //! do. One difference: a node sends its probes and tasks under a separate
@@ -32,9 +34,16 @@ pub(super) struct Asker {
     store: Store,
     policy: PlacementPolicy,
     probes: usize,
+    /// Deadline of an attempt, which bounds a trial's too.
+    deadline: Duration,
     cache: rules::ProviderCache,
     /// What each lookup it made (not the cached ones) returned.
     pub(super) lookups: Mutex<Vec<Vec<PeerId>>>,
+    /// Peers whose status broke the protocol, each time it did (each is
+    /// demoted, so it is asked again only when no one else is left).
+    pub(super) status_faults: Mutex<Vec<PeerId>>,
+    /// Trial tasks and how each ended.
+    pub(super) trials: Mutex<Vec<(PeerId, rules::Trial)>>,
 }
 
 /// Where one attempt ran and how it ended.
@@ -71,18 +80,38 @@ impl Asker {
             store,
             policy: PlacementPolicy::default(),
             probes: config.probes.max(1),
+            deadline: config.task_deadline,
             cache: rules::ProviderCache::new(config.providers_wanted),
             lookups: Mutex::new(Vec::new()),
+            status_faults: Mutex::new(Vec::new()),
+            trials: Mutex::new(Vec::new()),
         })
     }
 
     /// The providers of `specialist` that answered the status probe,
     /// ranked, best first (as `NetworkDirectory::placements`, with no local
-    /// candidate: the requester has no specialist of its own).
+    /// candidate: the requester has no specialist of its own). A round that
+    /// leaves no one and found liars (statuses that broke the protocol,
+    /// failed trials) is followed by another, probing twice as many.
     async fn placements(&self, specialist: &str, exclude: &[PeerId]) -> Vec<PeerId> {
         let exclude: Vec<String> = exclude.iter().map(ToString::to_string).collect();
+        let mut ranked = Vec::new();
+        for round in 0..rules::PROBE_ROUNDS {
+            let probes = rules::probes_in_round(self.probes, round);
+            let (placed, faults) = self.probe_round(specialist, &exclude, probes).await;
+            ranked = placed;
+            if !ranked.is_empty() || faults == 0 {
+                break;
+            }
+        }
+        ranked
+    }
+
+    /// One lookup and probe round of [`Asker::placements`]: the ranked
+    /// peers and how many statuses broke the protocol.
+    async fn probe_round(&self, specialist: &str, exclude: &[String], probes: usize) -> (Vec<PeerId>, usize) {
         let record = |peer: &str| self.store.peer_record(peer);
-        let (providers, lookups) = self.cache.providers(&self.network, specialist, &exclude, record).await;
+        let (providers, lookups) = self.cache.providers(&self.network, specialist, exclude, record).await;
         if let Ok(mut made) = self.lookups.lock() {
             made.extend(lookups);
         }
@@ -94,16 +123,23 @@ impl Asker {
             .into_iter()
             .filter_map(|peer| peer.rtt_ms.map(|ms| (peer.peer_id, ms)))
             .collect();
-        let targets =
-            rules::probe_targets(&providers, &rtt, &BTreeMap::new(), record, chorus_core::now_ms(), self.probes);
+        let targets = rules::probe_targets(&providers, &rtt, &BTreeMap::new(), record, chorus_core::now_ms(), probes);
         let probes = targets.iter().filter_map(|target| target.parse::<PeerId>().ok()).map(|peer| async move {
             let status = tokio::time::timeout(rules::PROBE_DEADLINE, self.network.status(peer)).await;
             (peer, status.ok().and_then(Result::ok))
         });
         let mut candidates = Vec::new();
+        let mut faults = 0;
         for (peer, status) in futures::future::join_all(probes).await {
-            let Some(status) = status else { continue };
             let id = peer.to_string();
+            let Some(status) = status else { continue };
+            let Some(status) = rules::checked_status(&self.store, &id, status) else {
+                faults += 1;
+                if let Ok(mut faulted) = self.status_faults.lock() {
+                    faulted.push(peer);
+                }
+                continue;
+            };
             let peer_standing = self.store.ledger(&id).map(|entry| standing(&entry)).unwrap_or(0);
             let record = self.store.peer_record(&id);
             let rtt_ms = rtt.get(&id).copied();
@@ -117,11 +153,26 @@ impl Asker {
                 chorus_core::now_ms(),
             ));
         }
-        let ranked = rank_executors(&candidates, &self.policy);
+        let mut ranked = rank_executors(&candidates, &self.policy);
+        // Liars about: a peer that never answered this requester gets a
+        // trial task before a task of its own goes to it (as the directory).
+        let trialled = rules::trial_targets(&ranked, &candidates, &providers, exclude, record, chorus_core::now_ms());
+        if !trialled.is_empty() {
+            let trials = trialled.into_iter().map(|peer| async move {
+                let request = chorus_node::task_request(specialist, &spec(), self.deadline);
+                (peer, rules::trial(&self.network, peer, request, self.deadline, &self.store).await)
+            });
+            let outcomes = futures::future::join_all(trials).await;
+            faults += outcomes.iter().filter(|(_, outcome)| *outcome == rules::Trial::Failed).count();
+            if let Ok(mut trials) = self.trials.lock() {
+                trials.extend(outcomes);
+            }
+            ranked.retain(|placement| rules::vetted(&self.store.peer_record(&placement.executor)));
+        }
         if ranked.is_empty() && !targets.is_empty() {
             self.cache.forget(specialist); // none answered or serves it: look again next time
         }
-        ranked.into_iter().filter_map(|placement| placement.executor.parse::<PeerId>().ok()).collect()
+        (ranked.into_iter().filter_map(|placement| placement.executor.parse::<PeerId>().ok()).collect(), faults)
     }
 
     /// Runs one task as the conductor does: each attempt on the best
@@ -161,21 +212,7 @@ impl Asker {
     /// verified answer with the tokens credited and the time, a failure of
     /// the peer's own (an error that demotes, or the deadline passing).
     async fn attempt(&self, peer: PeerId, specialist: &str, deadline: Duration) -> Result<(), ExecutorErrorKind> {
-        let spec = GenerationSpec {
-            system: "You answer briefly.".to_owned(),
-            prompt: "Say a few words.".to_owned(),
-            sampling: SpecialistSampling {
-                temperature: 0.0,
-                top_k: 1,
-                top_p: 1.0,
-                min_p: 0.0,
-                repeat_penalty: 1.0,
-                max_tokens: ASKED_TOKENS,
-            },
-            seed: 1,
-            json_schema: None,
-        };
-        let request = chorus_node::task_request(specialist, &spec, deadline);
+        let request = chorus_node::task_request(specialist, &spec(), deadline);
         let started = Instant::now();
         let run = async {
             let mut task = match self.network.start_task(peer, request).await {
@@ -224,5 +261,23 @@ impl Asker {
         if let Err(error) = self.store.record_task(&peer.to_string(), outcome, chorus_core::now_ms()) {
             tracing::warn!(%error, %peer, "cannot record the task's outcome");
         }
+    }
+}
+
+/// What every task (and trial) of the simulation asks: a few words.
+fn spec() -> GenerationSpec {
+    GenerationSpec {
+        system: "You answer briefly.".to_owned(),
+        prompt: "Say a few words.".to_owned(),
+        sampling: SpecialistSampling {
+            temperature: 0.0,
+            top_k: 1,
+            top_p: 1.0,
+            min_p: 0.0,
+            repeat_penalty: 1.0,
+            max_tokens: ASKED_TOKENS,
+        },
+        seed: 1,
+        json_schema: None,
     }
 }

@@ -1,7 +1,8 @@
 //! The requester's rules, pure: how many providers it looks for and asks
 //! for their status, its deadlines, a provider's status answer as a
-//! placement candidate, which task errors demote a peer and how many tokens
-//! a receipt is credited. The network directory and the remote executor
+//! placement candidate (and what a status that breaks the protocol costs
+//! its peer), which task errors demote a peer and how many tokens a receipt
+//! is credited. The network directory and the remote executor
 //! (`directory.rs`, `remote.rs`) follow them; `chorus sim` follows the same
 //! ones, so that what it measures is what a node does.
 
@@ -9,8 +10,11 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use chorus_core::{Candidate, ExecutorErrorKind, Measured, PeerRecord, diverse_probe_targets};
-use chorus_net::{Network, PROTOCOL_VERSION, PeerId, PeerStatus, TaskErrorCode};
+use chorus_core::{
+    Candidate, ExecutorErrorKind, LedgerEntry, Measured, PeerRecord, Placement, Store, TaskOutcome,
+    diverse_probe_targets,
+};
+use chorus_net::{Network, PROTOCOL_VERSION, PeerId, PeerStatus, RemoteEvent, TaskErrorCode, TaskRequest};
 
 /// How long provider lookups are reused.
 pub const PROVIDER_CACHE: Duration = Duration::from_secs(10);
@@ -20,6 +24,28 @@ pub const LOOKUP_DEADLINE: Duration = Duration::from_secs(3);
 pub const PROBE_DEADLINE: Duration = Duration::from_millis(1500);
 /// Providers asked for their status per sub-task.
 pub const PROBES: usize = 4;
+/// Lookup and probe rounds per placement: another round only when a round
+/// left no peer to run the task and found liars — statuses that broke the
+/// protocol ([`checked_status`]) or peers that failed a trial task
+/// ([`trial`]); they are demoted by then, so the lookup looks past them.
+pub const PROBE_ROUNDS: usize = 4;
+/// Most trial tasks at once, of one placement round.
+pub const MAX_TRIALS: usize = 8;
+
+/// Providers asked for their status in round `round` (from 0) of a
+/// placement: `base`, doubled each round, since a round that came to
+/// nothing found liars and the honest providers may be few among them.
+#[must_use]
+pub fn probes_in_round(base: usize, round: usize) -> usize {
+    base.saturating_mul(1 << round.min(4))
+}
+/// Token frames a trial task waits for before it hangs up: the peer has
+/// shown it generates.
+pub const TRIAL_TOKENS: u64 = 4;
+/// Longest a trial task may take (less when the sub-task's deadline is
+/// shorter): a peer that said it had a free slot, took the trial and
+/// generated nothing by then hung. Only such peers get trials.
+pub const TRIAL_DEADLINE: Duration = Duration::from_secs(10);
 /// Providers looked for per specialist.
 pub const PROVIDERS_WANTED: usize = 4;
 /// Providers looked for when a lookup found its full [`PROVIDERS_WANTED`]
@@ -66,6 +92,137 @@ pub fn peer_candidate(
         }),
         demoted: record.demoted(now_ms),
     }
+}
+
+/// A provider's status answer if it keeps to the protocol. One that does not
+/// ([`PeerStatus::fault`]: a speed beyond any device, more slots free than
+/// in all) is a lie about itself: the peer is demoted in `store` at once, as
+/// a failed task demotes it, and is no candidate.
+#[must_use]
+pub fn checked_status(store: &Store, peer: &str, status: PeerStatus) -> Option<PeerStatus> {
+    let Some(fault) = status.fault() else { return Some(status) };
+    tracing::info!(peer, %fault, "status breaks the protocol; the peer is demoted");
+    if let Err(error) = store.record_task(peer, TaskOutcome::Failed, chorus_core::now_ms()) {
+        tracing::warn!(%error, peer, "cannot record the demotion");
+    }
+    None
+}
+
+/// Whether a specialist is on probation here: one of its providers found, or
+/// of those already tried for this sub-task (`tried`), is demoted in this
+/// device's records (it failed a task, lied in its status or failed a
+/// trial). Liars are about, so a peer that never answered this device gets a
+/// trial task before the person's sub-task goes to it.
+#[must_use]
+pub fn on_probation(providers: &[String], tried: &[String], record: impl Fn(&str) -> PeerRecord, now_ms: u64) -> bool {
+    providers.iter().chain(tried).any(|provider| record(provider).demoted(now_ms))
+}
+
+/// Whether a peer has answered this device before (a task or a trial).
+#[must_use]
+pub fn vetted(record: &PeerRecord) -> bool {
+    record.succeeded > 0
+}
+
+/// The peers of a ranking that get a trial task before a sub-task goes to
+/// any of them, best first, at most [`MAX_TRIALS`]: none unless the best
+/// placed is a peer that never answered this device ([`vetted`]) and the
+/// specialist is [`on_probation`]; then every such peer whose status said
+/// it has a free slot. `providers` and `tried` are as for [`on_probation`].
+#[must_use]
+pub fn trial_targets(
+    ranked: &[Placement],
+    candidates: &[Candidate],
+    providers: &[String],
+    tried: &[String],
+    record: impl Fn(&str) -> PeerRecord,
+    now_ms: u64,
+) -> Vec<PeerId> {
+    let unvetted = |placement: &Placement| !placement.local && !vetted(&record(&placement.executor));
+    if !ranked.first().is_some_and(unvetted) || !on_probation(providers, tried, &record, now_ms) {
+        return Vec::new();
+    }
+    let free =
+        |executor: &str| candidates.iter().any(|candidate| candidate.executor == executor && candidate.free_slots > 0);
+    ranked
+        .iter()
+        .filter(|placement| unvetted(placement) && free(&placement.executor))
+        .filter_map(|placement| placement.executor.parse::<PeerId>().ok())
+        .take(MAX_TRIALS)
+        .collect()
+}
+
+/// How a trial task ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Trial {
+    /// It streamed [`TRIAL_TOKENS`] tokens (or a whole shorter answer).
+    Passed,
+    /// It failed the way a task fails: an error that demotes, a broken
+    /// stream, nothing within the deadline. The peer is demoted.
+    Failed,
+    /// Busy, not serving, rate-limited: says nothing either way.
+    Inconclusive,
+}
+
+/// A trial task on `peer`: `request` is an ordinary task (one of the
+/// specialist's public example questions, never the person's words) which
+/// the requester hangs up on after [`TRIAL_TOKENS`] tokens. The peer cannot
+/// tell it from a sub-task until it is cut short, and it is charged as one:
+/// the tokens that arrived are credited in the ledger (the executor charges
+/// what it streamed) and the outcome goes into `store` like a task's, so a
+/// pass counts as an answer and a failure demotes.
+pub async fn trial(network: &Network, peer: PeerId, request: TaskRequest, deadline: Duration, store: &Store) -> Trial {
+    let id = peer.to_string();
+    let started = Instant::now();
+    let run = async {
+        let mut task = match network.start_task(peer, request).await {
+            Ok(task) => task,
+            Err(error) => {
+                tracing::debug!(%peer, %error, "trial refused");
+                return (if demotes(error.code) { Trial::Failed } else { Trial::Inconclusive }, 0);
+            }
+        };
+        let mut frames: u64 = 0;
+        while let Some(event) = task.next().await {
+            match event {
+                Ok(RemoteEvent::Waiting) => {}
+                Ok(RemoteEvent::Token(_)) => {
+                    frames += 1;
+                    if frames >= TRIAL_TOKENS {
+                        return (Trial::Passed, frames); // dropping `task` hangs up
+                    }
+                }
+                Ok(RemoteEvent::Done { .. }) => return (Trial::Passed, frames),
+                Err(error) => {
+                    tracing::debug!(%peer, %error, "trial ended in an error");
+                    return (if demotes(error.code) { Trial::Failed } else { Trial::Inconclusive }, frames);
+                }
+            }
+        }
+        (Trial::Failed, frames) // ended without an answer
+    };
+    let (outcome, tokens) = tokio::time::timeout(deadline.min(TRIAL_DEADLINE), run).await.unwrap_or((Trial::Failed, 0));
+    if tokens > 0 {
+        let delta = LedgerEntry { tokens_received: tokens, ..LedgerEntry::default() };
+        if let Err(error) = store.ledger_add(&id, &delta) {
+            tracing::warn!(%error, peer = %id, "could not update the ledger");
+        }
+    }
+    let recorded = match outcome {
+        Trial::Passed => {
+            let ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+            Some(TaskOutcome::Succeeded { tokens, ms })
+        }
+        Trial::Failed => Some(TaskOutcome::Failed),
+        Trial::Inconclusive => None,
+    };
+    if let Some(recorded) = recorded
+        && let Err(error) = store.record_task(&id, recorded, chorus_core::now_ms())
+    {
+        tracing::warn!(%error, peer = %id, "cannot record the trial's outcome");
+    }
+    tracing::info!(peer = %id, ?outcome, "trial task");
+    outcome
 }
 
 /// This device as a placement candidate for a specialist it serves (the
@@ -283,5 +440,47 @@ impl ProviderCache {
         if let Ok(mut cache) = self.entries.lock() {
             cache.remove(specialist);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn a_lying_status_demotes_its_peer_and_an_honest_one_passes() {
+        let store = Store::temporary().unwrap();
+        let honest = PeerStatus { free_slots: 1, total_slots: 2, tokens_per_s: 120.0, ..PeerStatus::default() };
+        assert_eq!(checked_status(&store, "honest", honest.clone()), Some(honest));
+        assert!(!store.peer_record("honest").measured(), "an honest status is no outcome");
+        let liar = PeerStatus { free_slots: 64, total_slots: 64, tokens_per_s: 1.0e6, ..PeerStatus::default() };
+        assert_eq!(checked_status(&store, "liar", liar), None);
+        let record = store.peer_record("liar");
+        assert_eq!(record.failed, 1);
+        assert!(record.demoted(chorus_core::now_ms()));
+    }
+
+    #[test]
+    fn a_specialist_is_on_probation_once_a_provider_of_it_failed_here() {
+        let store = Store::temporary().unwrap();
+        let now = chorus_core::now_ms();
+        let providers = ["a".to_owned(), "b".to_owned()];
+        let record = |peer: &str| store.peer_record(peer);
+        assert!(!on_probation(&providers, &[], record, now));
+        store.record_task("c", TaskOutcome::Failed, now).unwrap();
+        assert!(!on_probation(&providers, &[], record, now), "c provides something else");
+        assert!(on_probation(&providers, &["c".to_owned()], record, now), "c failed this sub-task");
+        store.record_task("b", TaskOutcome::Failed, now).unwrap();
+        assert!(on_probation(&providers, &[], record, now));
+        assert!(!vetted(&store.peer_record("a")));
+        store.record_task("a", TaskOutcome::Succeeded { tokens: 4, ms: 100 }, now).unwrap();
+        assert!(vetted(&store.peer_record("a")));
+    }
+
+    #[test]
+    fn each_round_after_liars_probes_twice_as_many() {
+        assert_eq!((0..PROBE_ROUNDS).map(|round| probes_in_round(PROBES, round)).collect::<Vec<_>>(), [4, 8, 16, 32]);
+        assert_eq!(probes_in_round(usize::MAX, 3), usize::MAX);
     }
 }

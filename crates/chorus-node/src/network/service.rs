@@ -232,10 +232,12 @@ impl NodeService {
         PeerStatus {
             version: PROTOCOL_VERSION,
             specialists: self.served.iter().cloned().collect(),
-            free_slots: free,
+            // Within what the protocol allows (`PeerStatus::fault`): slots
+            // lowered while tasks ran, a speed measured on a tiny answer.
+            free_slots: free.min(limits.max_slots),
             total_slots: limits.max_slots,
             waiting,
-            tokens_per_s: self.speed.get(),
+            tokens_per_s: self.speed.get().min(chorus_net::MAX_STATUS_TOKENS_PER_S),
             device_class: self.settings.device_class,
             serving,
             max_tokens: limits.max_tokens,

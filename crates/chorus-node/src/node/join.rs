@@ -75,6 +75,7 @@ impl Node {
             Arc::clone(&requester),
             self.store.clone(),
             config.subtask_deadline,
+            Arc::clone(&self.catalog),
         );
         let conductor = Conductor::with_directory(
             Arc::clone(&self.catalog),
