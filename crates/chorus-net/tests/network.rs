@@ -519,16 +519,18 @@ async fn identities_by_the_hundred_from_one_host_leave_room_for_others_and_for_d
     let addresses = victim.listen_addrs().await.unwrap();
     let by_v4 = addresses.iter().find(|a| a.to_string().starts_with("/ip4/")).cloned().expect("an IPv4 address");
     let by_v6 = addresses.iter().find(|a| a.to_string().starts_with("/ip6/")).cloned().expect("an IPv6 address");
-    // 130 identities from 127.0.0.1.
+    // 130 identities from 127.0.0.1. A dial can come back established on
+    // the hog's side just before the victim, over its limit, closes it: who
+    // got in is what the victim holds.
     let mut hogs = Vec::new();
-    let mut connected = 0;
     for _ in 0..130 {
         let hog = node(tcp_on(&[]), None).await;
-        if hog.dial(by_v4.clone()).await.is_ok() {
-            connected += 1;
-        }
+        let _ = hog.dial(by_v4.clone()).await;
         hogs.push(hog);
     }
+    let hog_ids: BTreeSet<String> = hogs.iter().map(|hog| hog.peer_id().to_string()).collect();
+    let held = victim.peers().await.unwrap();
+    let connected = held.iter().filter(|peer| peer.connected && hog_ids.contains(&peer.peer_id)).count();
     let cap = usize::try_from(tcp_on(&[]).max_incoming_per_ip).unwrap();
     assert!(connected <= cap, "{connected} of 130 identities from one address got in");
     assert!(connected > 0);
