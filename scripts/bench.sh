@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Engine speed against llama.cpp's own llama-bench, in the same run, on the
-# same GGUF and thread count; prints a Markdown table for BENCHMARKS.md and
-# the raw JSON of both sides.
+# Engine speed against llama.cpp's own llama-bench and llama-batched-bench, in
+# the same run, on the same GGUF and thread count; prints a Markdown table for
+# BENCHMARKS.md and the raw JSON of both sides.
 #
 #   scripts/bench.sh [THREADS] [MODEL]      (defaults: 2, the embedded model)
 #
@@ -21,8 +21,8 @@ CHORUS="$CARGO_TARGET_DIR/release/chorus"
 ROUNDS="${ROUNDS:-3}"
 refs=() ours=()
 for round in $(seq "$ROUNDS"); do
-    echo "[bench] round $round/$ROUNDS: llama.cpp llama-bench (reference), $THREADS threads" >&2
-    refs+=("$(scripts/llama-bench-reference.sh -m "$MODEL" -t "$THREADS" -p "$PROMPT" -n "$GEN" -r "$REPS")")
+    echo "[bench] round $round/$ROUNDS: llama.cpp llama-bench and llama-batched-bench (reference), $THREADS threads" >&2
+    refs+=("$(scripts/llama-bench-reference.sh -m "$MODEL" -t "$THREADS" -p "$PROMPT" -n "$GEN" -r "$REPS" -B 4)")
     echo "[bench] round $round/$ROUNDS: chorus bench, $THREADS threads" >&2
     ours+=("$("$CHORUS" bench --json --model "$MODEL" --threads "$THREADS" \
         --prompt-tokens "$PROMPT" --gen-tokens "$GEN" --repetitions "$REPS")")
@@ -54,6 +54,10 @@ print(f"| JSON-constrained vs free generation (tokens/s) | {med(gc):.1f} ({max(g
 bb = [x["batch"]["batched_ms"] for x in ours]; bs = [x["batch"]["sequential_ms"] for x in ours]; sp = [x["batch"]["speedup"] for x in ours]
 b = o["batch"]
 print(f"| {b['sequences']} x {b['tokens_per_sequence']} tokens batched vs sequential (ms) | {med(bb):.0f} ({min(bb):.0f}) | sequential {med(bs):.0f} ({min(bs):.0f}) | {med(sp):.2f}x ({max(sp):.2f}x) faster |")
+lb = [x["batched"]["speedup"] for x in refs if x.get("batched")]
+if lb:
+    rb = refs[0]["batched"]
+    print(f"| batching gain, {rb['sequences']} sequences: chorus-engine vs llama-batched-bench ({rb['sequences']} x pp{rb['prompt_tokens']} + tg{rb['gen_tokens']}, no sampling) | {med(sp):.2f}x ({max(sp):.2f}x) | {med(lb):.2f}x ({max(lb):.2f}x) | {med(sp) / med(lb):.2f}x ({max(sp) / max(lb):.2f}x) |")
 cf = [x["conductor"]["conductor_first_token_ms"] for x in ours]; ef = [x["conductor"]["engine_first_token_ms"] for x in ours]; cr = [x["conductor"]["ratio"] for x in ours]
 print(f"| time to first token, simple query: conductor vs bare engine (ms) | {med(cf):.0f} ({min(cf):.0f}) | engine {med(ef):.0f} ({min(ef):.0f}) | {med(cr):.2f}x ({min(cr):.2f}x) |")
 lm = [x["load_ms"] for x in ours]; tt = [x["time_to_first_token_ms"] for x in ours]; rss = [x["peak_rss_bytes"] / 1048576 for x in ours]

@@ -33,18 +33,24 @@
 #        - GGML_* environment variables are forwarded, as build.rs does.
 #      If the binary already exists, steps 1-2 are skipped.
 #   3. Runs: llama-bench -m MODEL -t THREADS -p PROMPT -n GEN -r REPS -o json
-#      and reduces its output to one JSON object on stdout:
+#      and llama-batched-bench (built beside it, the same tree) with
+#      -npp BATCH_PROMPT -ntg GEN -npl 1,BATCH: the same sequences decoded
+#      one at a time and BATCH at once, sampling nothing; and reduces both to
+#      one JSON object on stdout:
 #        {"llama_cpp_build", "ggml_version", "llama_cpp_python_version",
 #         "threads", "prompt_tokens_per_s", "gen_tokens_per_s", "n_prompt",
 #         "n_gen", ...}
 #      plus "prompt_tokens_per_s_stddev", "gen_tokens_per_s_stddev", "reps",
-#      "ggml_native".
+#      "ggml_native", and "batched": {"sequences", "prompt_tokens",
+#      "gen_tokens", "one_s", "all_s", "speedup"} (speedup: BATCH times the
+#      time of one sequence over the time of BATCH at once; null with -B 0).
 #
 # Usage: scripts/llama-bench-reference.sh [-m MODEL] [-t THREADS] [-p PROMPT]
-#                                         [-n GEN] [-r REPS] [MODEL]
+#                                         [-n GEN] [-r REPS] [-B BATCH] [MODEL]
 #   Environment (arguments win): MODEL (default
 #   models/SmolLM2-135M-Instruct.Q4_1.gguf, relative to the repo root),
-#   THREADS=2, PROMPT=128, GEN=64, REPS=5,
+#   THREADS=2, PROMPT=128, GEN=64, REPS=5, BATCH=4 (0: no batched run),
+#   BATCH_PROMPT=32 (prompt tokens of each batched sequence),
 #   CHORUS_CACHE (default ~/.cache/chorus; this script uses <cache>/llama-bench),
 #   PYTHON (default python3), LLAMA_BENCH_GGML_NATIVE=ON|OFF (override the
 #   build.rs rule; a separate build dir is used for each value),
@@ -76,6 +82,8 @@ THREADS="${THREADS:-2}"
 PROMPT="${PROMPT:-128}"
 GEN="${GEN:-64}"
 REPS="${REPS:-5}"
+BATCH="${BATCH:-4}"
+BATCH_PROMPT="${BATCH_PROMPT:-32}"
 
 while (($#)); do
     case "$1" in
@@ -84,13 +92,15 @@ while (($#)); do
         -p|--prompt)  (($# >= 2)) || die "$1 needs a value"; PROMPT="$2"; shift 2 ;;
         -n|--gen)     (($# >= 2)) || die "$1 needs a value"; GEN="$2"; shift 2 ;;
         -r|--reps)    (($# >= 2)) || die "$1 needs a value"; REPS="$2"; shift 2 ;;
+        -B|--batch)   (($# >= 2)) || die "$1 needs a value"; BATCH="$2"; shift 2 ;;
         -h|--help)    usage; exit 0 ;;
         -*)           usage; die "unknown option: $1" ;;
         *)            MODEL="$1"; shift ;;
     esac
 done
 
-for pair in "THREADS:$THREADS" "PROMPT:$PROMPT" "GEN:$GEN" "REPS:$REPS" "LLAMA_BENCH_JOBS:$JOBS"; do
+for pair in "THREADS:$THREADS" "PROMPT:$PROMPT" "GEN:$GEN" "REPS:$REPS" "LLAMA_BENCH_JOBS:$JOBS" "BATCH:$BATCH" \
+        "BATCH_PROMPT:$BATCH_PROMPT"; do
     [[ "${pair#*:}" =~ ^[0-9]+$ ]] || die "${pair%%:*} must be a non-negative integer, got '${pair#*:}'"
 done
 ((THREADS >= 1)) || die "THREADS must be >= 1"
@@ -144,6 +154,7 @@ if [[ "$GGML_NATIVE_VALUE" == OFF && -n "$target_cpu" ]]; then
     BUILD_DIR+="-march-${target_cpu//[^A-Za-z0-9_.-]/_}"  # one build per -march
 fi
 BIN="$BUILD_DIR/bin/llama-bench"
+BIN_BATCHED="$BUILD_DIR/bin/llama-batched-bench"
 META="$VERSION_DIR/meta.env"
 BUILD_LOG="$BUILD_DIR.log"
 BENCH_LOG="$VERSION_DIR/bench.log"
@@ -152,7 +163,7 @@ mkdir -p "$CACHE_ROOT/dist" "$VERSION_DIR"
 
 # --- steps 1 + 2: download, extract, build (skipped when the binary exists) -----
 ensure_binary() {
-    [[ -x "$BIN" && -f "$META" ]] && return 0
+    [[ -x "$BIN" && -x "$BIN_BATCHED" && -f "$META" ]] && return 0
 
     command -v cmake >/dev/null || die "cmake not found (apt-get install cmake)"
     command -v c++ >/dev/null || die "no C++ compiler found (apt-get install build-essential)"
@@ -214,7 +225,7 @@ ensure_binary() {
         "$SRC_DIR/ggml/CMakeLists.txt" | paste -sd. -)"
     [[ "$ggml_version" =~ ^[0-9]+\.[0-9]+\.[0-9]+$ ]] || ggml_version="unknown"
 
-    # 2. configure + build only llama-bench
+    # 2. configure + build only llama-bench and llama-batched-bench
     local forwarded=() key
     for key in $(compgen -e); do
         [[ "$key" == GGML_* ]] && forwarded+=("-D$key=${!key}")
@@ -247,12 +258,13 @@ ensure_binary() {
         die "cmake configure failed (see $BUILD_LOG)"
     fi
 
-    log "building target llama-bench with -j$JOBS (several minutes on 2 cores)"
-    if ! cmake --build "$BUILD_DIR" --config Release --target llama-bench -j "$JOBS" >>"$BUILD_LOG" 2>&1; then
+    log "building targets llama-bench and llama-batched-bench with -j$JOBS (several minutes on 2 cores)"
+    if ! cmake --build "$BUILD_DIR" --config Release --target llama-bench llama-batched-bench -j "$JOBS" \
+            >>"$BUILD_LOG" 2>&1; then
         tail -n 30 "$BUILD_LOG" >&2 || true
-        die "build of llama-bench failed (see $BUILD_LOG)"
+        die "build of llama-bench / llama-batched-bench failed (see $BUILD_LOG)"
     fi
-    [[ -x "$BIN" ]] || die "build finished but $BIN is missing (see $BUILD_LOG)"
+    [[ -x "$BIN" && -x "$BIN_BATCHED" ]] || die "build finished but $BIN or $BIN_BATCHED is missing (see $BUILD_LOG)"
     log "built $BIN in $((SECONDS - start)) s"
 
     {
@@ -305,11 +317,23 @@ if ! "$BIN" -m "$MODEL" -t "$THREADS" -p "$PROMPT" -n "$GEN" -r "$REPS" -o json 
     die "llama-bench failed (see $BENCH_LOG)"
 fi
 
+BATCHED="$(mktemp)"
+trap 'rm -f "$RAW" "$BATCHED"' EXIT
+if ((BATCH > 0)); then
+    log "llama-batched-bench: threads=$THREADS, $BATCH sequences of pp=$BATCH_PROMPT, tg=$GEN, and one alone"
+    ctx=$(( (BATCH_PROMPT + GEN) * BATCH + 256 ))
+    if ! "$BIN_BATCHED" -m "$MODEL" -t "$THREADS" -c "$ctx" -b 2048 -ub 512 -npp "$BATCH_PROMPT" -ntg "$GEN" \
+            -npl "1,$BATCH" --output-format jsonl >"$BATCHED" 2>>"$BENCH_LOG"; then
+        tail -n 20 "$BENCH_LOG" >&2 || true
+        die "llama-batched-bench failed (see $BENCH_LOG)"
+    fi
+fi
+
 if ! "$PYTHON" - "$RAW" "$LCP_VERSION" "$GGML_VERSION" "$LLAMA_CPP_COMMIT" "$THREADS" "$PROMPT" "$GEN" "$REPS" \
-        "$GGML_NATIVE_VALUE" <<'PY'; then
+        "$GGML_NATIVE_VALUE" "$BATCHED" "$BATCH" <<'PY'; then
 import json, sys
 
-raw, lcp_version, ggml_version, commit, threads, n_prompt, n_gen, reps, native = sys.argv[1:]
+raw, lcp_version, ggml_version, commit, threads, n_prompt, n_gen, reps, native, batched_raw, batch = sys.argv[1:]
 with open(raw) as f:
     results = json.load(f)
 if not isinstance(results, list) or not results:
@@ -349,7 +373,24 @@ out = {
     "gen_tokens_per_s_stddev": rnd(tg["stddev_ts"]) if tg else None,
     "reps": int(reps),
     "ggml_native": native == "ON",
+    "batched": None,
 }
+batch = int(batch)
+if batch > 0:
+    rows = [json.loads(line) for line in open(batched_raw) if line.strip().startswith("{")]
+    one = next((r for r in rows if int(r["pl"]) == 1), None)
+    every = next((r for r in rows if int(r["pl"]) == batch), None)
+    if one is None or every is None:
+        sys.exit("llama-batched-bench output lacks the pl=1 and pl=%d rows" % batch)
+    out["batched"] = {
+        "sequences": batch,
+        "prompt_tokens": int(one["pp"]),
+        "gen_tokens": int(one["tg"]),
+        "one_s": round(float(one["t"]), 4),
+        "all_s": round(float(every["t"]), 4),
+        "speedup": round(batch * float(one["t"]) / float(every["t"]), 3),
+        "gen_speedup": round(float(every["speed_tg"]) / float(one["speed_tg"]), 3),
+    }
 print(json.dumps(out))
 PY
     { echo "--- llama-bench stdout ---"; cat "$RAW"; } >>"$BENCH_LOG"
