@@ -58,6 +58,17 @@ pub(crate) struct SimArgs {
     json: bool,
 }
 
+/// Seeds for a network of `nodes`: 4, fewer for small networks (the
+/// requesters likewise: 10, fewer), and one per 50 nodes beyond 200. A seed
+/// takes newcomers up to its limit of incoming connections, and those of
+/// a network that joins within minutes are all still open (a connection
+/// closes once idle for a while): with 4 seeds, a 400-node network left
+/// nodes 220 to 400 without a single peer (BENCHMARKS.md). A real network
+/// joins over weeks, and its devices know peers from earlier sessions.
+fn seeds_for(nodes: usize) -> usize {
+    (nodes / 50).max((nodes / 10).clamp(1, 4))
+}
+
 pub(crate) fn run(args: &SimArgs) -> anyhow::Result<()> {
     for (name, share) in [("--crash", args.crash), ("--hang", args.hang)] {
         anyhow::ensure!((0.0..=0.9).contains(&share), "{name} must be a share between 0 and 0.9, not {share}");
@@ -73,8 +84,7 @@ pub(crate) fn run(args: &SimArgs) -> anyhow::Result<()> {
     anyhow::ensure!(args.want != Some(0) && args.probes != Some(0), "--want and --probes must be at least 1");
     let mut config = SimConfig {
         nodes: args.nodes,
-        // Small networks get fewer seeds and requesters (the defaults are 4 and 10).
-        seeds: (args.nodes / 10).clamp(1, 4),
+        seeds: seeds_for(args.nodes),
         requesters: (args.nodes / 4).clamp(1, 10),
         lookups_per_phase: args.lookups,
         specialists: args.specialists,

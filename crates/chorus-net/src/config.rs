@@ -156,7 +156,11 @@ impl NetConfig {
     /// so the background work of each is multiplied: pings (round-trip
     /// times mean nothing in memory) come every minute and the periodic
     /// Kademlia refresh every half hour — with 500 nodes a 5-minute refresh
-    /// alone keeps a core busy.
+    /// alone keeps a core busy. An idle connection closes after 30 s: a
+    /// simulated network joins within minutes, and with the 2 minutes of a
+    /// device every connection its joins opened is still there — 400 nodes
+    /// became a near-full mesh (215 connections a node), every node at its
+    /// limit of incoming connections (BENCHMARKS.md, "Network simulation").
     #[must_use]
     pub fn memory(listen: Multiaddr) -> Self {
         Self {
@@ -165,6 +169,7 @@ impl NetConfig {
             mdns: false,
             autonat: false,
             ping_interval: Duration::from_secs(60),
+            idle_timeout: Duration::from_secs(30),
             bootstrap_interval: Duration::from_secs(30 * 60),
             ..Self::tcp(Vec::new())
         }

@@ -187,6 +187,7 @@ pub async fn run(config: SimConfig) -> Result<SimReport, NetError> {
         node.network.shutdown();
     }
     let rss_peak = rss_mib("VmHWM");
+    let cpu_total = process_cpu_seconds().unwrap_or(0.0) - cpu_start;
     let node_count = nodes.len();
     #[allow(clippy::cast_precision_loss)]
     let per_node = (rss_joined - rss_before).max(0.0) * 1024.0 / node_count.max(1) as f64;
@@ -212,7 +213,9 @@ pub async fn run(config: SimConfig) -> Result<SimReport, NetError> {
         rss_per_node_kib: per_node,
         rss_peak_mib: rss_peak,
         cpu_join_s: cpu_join,
-        cpu_total_s: process_cpu_seconds().unwrap_or(0.0) - cpu_start,
+        cpu_total_s: cpu_total,
+        #[allow(clippy::cast_precision_loss)]
+        cpu_per_node_ms: cpu_total * 1000.0 / node_count.max(1) as f64,
         total_ms: millis(started.elapsed()),
         lookup_timeout_ms: millis(config.lookup_timeout),
         substream_timeout_ms: millis(config.net.substream_timeout),

@@ -129,6 +129,9 @@ pub struct SimReport {
     pub cpu_join_s: f64,
     /// CPU time of the process over the whole simulation, seconds.
     pub cpu_total_s: f64,
+    /// `cpu_total_s / nodes`, milliseconds: what one node cost, joining,
+    /// announcing, answering others' lookups and keeping its connections.
+    pub cpu_per_node_ms: f64,
     /// Wall time of the whole simulation, milliseconds.
     pub total_ms: u64,
     /// Lookup timeout, milliseconds.
@@ -329,7 +332,7 @@ impl SimReport {
         let _ = writeln!(
             out,
             "Join {:.1} s (staggered), settling until quiet {:.1} s ({:.2} cores busy then), announcing {:.1} s ({}/{} announcements \
-             reached the DHT); CPU {:.1} s to get there, {:.1} s in all; wall {:.1} s. \
+             reached the DHT); CPU {:.1} s to get there, {:.1} s in all ({:.0} ms a node); wall {:.1} s. \
              RSS {:.0} MiB before the nodes, {:.0} MiB joined ({:.0} KiB a node), peak {:.0} MiB; \
              connected peers a node: mean {:.1}, most {}. Kademlia α = {}; timeouts: lookup {} ms, \
              Kademlia substream {} ms, dial {} ms, idle connection {} s; quarantine {} s.",
@@ -341,6 +344,7 @@ impl SimReport {
             self.announcements,
             self.cpu_join_s,
             self.cpu_total_s,
+            self.cpu_per_node_ms,
             secs(self.total_ms),
             self.rss_before_mib,
             self.rss_joined_mib,

@@ -7,10 +7,13 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures::StreamExt as _;
+use futures::future::BoxFuture;
+use futures::stream::FuturesUnordered;
 use libp2p::kad::QueryId;
 use libp2p::multiaddr::Protocol;
 use libp2p::request_response::OutboundRequestId;
 use libp2p::swarm::SwarmEvent;
+use libp2p::swarm::dial_opts::{DialOpts, PeerCondition};
 use libp2p::{Multiaddr, PeerId, Swarm, autonat, identify, mdns, ping};
 use tokio::sync::{mpsc, oneshot};
 
@@ -18,6 +21,10 @@ use crate::streams::OpenStreams;
 use tokio_util::sync::CancellationToken;
 
 use super::{Command, NetError, ProviderLookup, Reachability};
+
+mod rejoin;
+
+use rejoin::Rejoin;
 
 /// Most addresses of one peer taken from [`Command::AddAddresses`].
 const MAX_ADDED_ADDRESSES: usize = 16;
@@ -67,6 +74,8 @@ pub(super) struct EventLoop {
     /// Task streams open per peer, inbound and outbound.
     pub(super) task_streams: [OpenStreams; 2],
     pub(super) pending_lookups: HashMap<QueryId, LookupState>,
+    /// When lookups asked to answer by a deadline must answer.
+    pub(super) lookup_deadlines: FuturesUnordered<BoxFuture<'static, QueryId>>,
     pub(super) pending_provides: HashMap<QueryId, (String, oneshot::Sender<Result<bool, NetError>>)>,
     pub(super) pending_status: HashMap<OutboundRequestId, (PeerId, oneshot::Sender<Result<PeerStatus, NetError>>)>,
     pub(super) pending_dials: HashMap<PeerId, Vec<oneshot::Sender<Result<PeerId, NetError>>>>,
@@ -81,6 +90,8 @@ pub(super) struct EventLoop {
     pub(super) relay_server: bool,
     /// On the memory transport every listen address is reachable.
     pub(super) memory: bool,
+    /// Dialling the bootstrap peers again while this node knows no one.
+    rejoin: Rejoin,
 }
 
 impl EventLoop {
@@ -94,6 +105,7 @@ impl EventLoop {
         streams: [OpenStreams; 2],
         config: &NetConfig,
     ) -> Self {
+        let own = *swarm.local_peer_id();
         Self {
             task_streams: streams,
             swarm,
@@ -105,6 +117,7 @@ impl EventLoop {
             quarantine: config.quarantine,
             quarantined: HashMap::new(),
             pending_lookups: HashMap::new(),
+            lookup_deadlines: FuturesUnordered::new(),
             pending_provides: HashMap::new(),
             pending_status: HashMap::new(),
             pending_dials: HashMap::new(),
@@ -117,6 +130,7 @@ impl EventLoop {
             relayed: false,
             relay_server: config.relay_server,
             memory: config.transport == TransportKind::Memory,
+            rejoin: Rejoin::new(&config.bootstrap, own),
         }
     }
 
@@ -156,9 +170,50 @@ impl EventLoop {
                     None => break,
                 },
                 event = self.swarm.select_next_some() => self.on_swarm_event(event),
+                () = self.rejoin.timer().as_mut() => self.on_rejoin_timer(),
+                Some(id) = self.lookup_deadlines.next(), if !self.lookup_deadlines.is_empty() => {
+                    self.on_lookup_deadline(id);
+                }
             }
         }
         tracing::debug!("network stopped");
+    }
+
+    /// The first connection after a redial of the bootstrap peers: fills the
+    /// routing table, and announces again what this node provides (the
+    /// announcements made while it was alone reached no one).
+    fn rejoined(&mut self) {
+        let kad = &mut self.swarm.behaviour_mut().kad;
+        if let Err(error) = kad.bootstrap() {
+            tracing::debug!(%error, "bootstrap not started");
+        }
+        for specialist in &self.provided {
+            if let Err(error) = kad.start_providing(crate::key::specialist_key(specialist)) {
+                tracing::debug!(%specialist, %error, "not announced again");
+            }
+        }
+    }
+
+    /// Dials the bootstrap peers again if this node knows no one: no
+    /// connection, and no peer but them in the routing table.
+    fn on_rejoin_timer(&mut self) {
+        let alone = self.swarm.connected_peers().next().is_none() && {
+            let rejoin = &self.rejoin;
+            let kad = &mut self.swarm.behaviour_mut().kad;
+            kad.kbuckets().all(|bucket| bucket.iter().all(|entry| rejoin.is_bootstrap(entry.node.key.preimage())))
+        };
+        let peers = self.rejoin.due(alone).to_vec();
+        for (peer, address) in peers {
+            tracing::debug!(%address, "alone: dialling a bootstrap peer again");
+            self.swarm.behaviour_mut().kad.add_address(&peer, address.clone());
+            let dial = DialOpts::peer_id(peer)
+                .addresses(vec![address])
+                .condition(PeerCondition::DisconnectedAndNotDialing)
+                .build();
+            if let Err(error) = self.swarm.dial(dial) {
+                tracing::debug!(%peer, %error, "bootstrap peer not dialled");
+            }
+        }
     }
 
     fn on_command(&mut self, command: Command) {
@@ -191,7 +246,9 @@ impl EventLoop {
                 let _ = reply.send(result);
             }
             Command::SetProvided(wanted, reply) => self.set_provided(wanted, reply),
-            Command::FindProviders { specialist, want, reply } => self.find_providers(&specialist, want, reply),
+            Command::FindProviders { specialist, want, within, reply } => {
+                self.find_providers(&specialist, want, within, reply);
+            }
             Command::Status { peer, reply } => self.probe_status(peer, reply),
             Command::Peers(reply) => {
                 let _ = reply.send(self.peer_infos());
@@ -288,6 +345,9 @@ impl EventLoop {
                 }
                 for reply in self.pending_dials.remove(&peer_id).unwrap_or_default() {
                     let _ = reply.send(Ok(peer_id));
+                }
+                if self.rejoin.connected() {
+                    self.rejoined();
                 }
             }
             SwarmEvent::ConnectionClosed { peer_id, num_established, .. } => {

@@ -2,10 +2,10 @@
 //! useful providers), announcements, and the quarantine of hung peers.
 
 use std::collections::{BTreeSet, HashSet};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use libp2p::PeerId;
-use libp2p::kad::{self, GetProvidersOk, QueryResult};
+use libp2p::kad::{self, GetProvidersOk, QueryId, QueryResult};
 use tokio::sync::oneshot;
 
 use super::event_loop::{EventLoop, LookupState};
@@ -15,10 +15,54 @@ use crate::key::specialist_key;
 impl EventLoop {
     /// Starts a lookup of `specialist`'s providers; `reply` gets the first
     /// `want` useful ones (see [`EventLoop::on_kad_event`]).
-    pub(super) fn find_providers(&mut self, specialist: &str, want: usize, reply: oneshot::Sender<ProviderLookup>) {
+    pub(super) fn find_providers(
+        &mut self,
+        specialist: &str,
+        want: usize,
+        within: Option<Duration>,
+        reply: oneshot::Sender<ProviderLookup>,
+    ) {
         let id = self.swarm.behaviour_mut().kad.get_providers(specialist_key(specialist));
         self.pending_lookups
             .insert(id, LookupState { want, found: Vec::new(), started: Instant::now(), reply: Some(reply) });
+        if let Some(within) = within {
+            self.lookup_deadlines.push(Box::pin(async move {
+                tokio::time::sleep(within).await;
+                id
+            }));
+        }
+    }
+
+    /// A lookup's deadline: if it is still going, it ends with what it found.
+    pub(super) fn on_lookup_deadline(&mut self, id: QueryId) {
+        if !self.pending_lookups.contains_key(&id) {
+            return;
+        }
+        let asked = self.swarm.behaviour_mut().kad.query_mut(&id).map(|mut query| {
+            query.finish();
+            query.stats().num_requests()
+        });
+        self.finish_lookup(id, asked.unwrap_or(0));
+    }
+
+    /// Answers lookup `id` with what it found: useful providers first.
+    fn finish_lookup(&mut self, id: QueryId, peers_asked: u32) {
+        let Some(mut state) = self.pending_lookups.remove(&id) else { return };
+        // Stable: the order found is kept within each group.
+        state.found.sort_by_key(|provider| self.doubtful(provider));
+        if let Some(reply) = state.reply.take() {
+            let _ =
+                reply.send(ProviderLookup { providers: state.found, peers_asked, elapsed: state.started.elapsed() });
+        }
+    }
+
+    /// A provider this node failed to reach and is not connected to is
+    /// probably gone (its record lingers until it expires), a quarantined
+    /// one hangs: they go last and do not count towards `want`, so the
+    /// lookup goes on for a useful one.
+    fn doubtful(&self, provider: &PeerId) -> bool {
+        self.quarantined.contains_key(provider)
+            || self.peers.get(provider).is_some_and(|peer| peer.failures > 0 && peer.connections == 0)
     }
 
     /// Peers quarantined now (expired ones are forgotten).
@@ -105,35 +149,16 @@ impl EventLoop {
                         }
                     }
                 }
-                // A provider this node failed to reach and is not connected
-                // to is probably gone (its record lingers until it expires),
-                // a quarantined one hangs: they go last and do not count
-                // towards `want`, so the lookup goes on for a useful one.
-                let peers = &self.peers;
-                let quarantined = &self.quarantined;
-                let doubtful = |provider: &PeerId| {
-                    quarantined.contains_key(provider)
-                        || peers.get(provider).is_some_and(|peer| peer.failures > 0 && peer.connections == 0)
-                };
-                let useful = state.found.iter().filter(|p| !doubtful(p)).count();
-                if useful >= state.want || step.last {
-                    // Stable: the order found is kept within each group.
-                    state.found.sort_by_key(|provider| doubtful(provider));
-                    let state_done = self.pending_lookups.remove(&id);
+                let want = state.want;
+                let found = state.found.clone();
+                let useful = found.iter().filter(|provider| !self.doubtful(provider)).count();
+                if useful >= want || step.last {
                     if !step.last
                         && let Some(mut query) = self.swarm.behaviour_mut().kad.query_mut(&id)
                     {
                         query.finish();
                     }
-                    if let Some(mut state) = state_done
-                        && let Some(reply) = state.reply.take()
-                    {
-                        let _ = reply.send(ProviderLookup {
-                            providers: state.found,
-                            peers_asked: stats.num_requests(),
-                            elapsed: state.started.elapsed(),
-                        });
-                    }
+                    self.finish_lookup(id, stats.num_requests());
                 }
             }
             QueryResult::StartProviding(result) | QueryResult::RepublishProvider(result) => {

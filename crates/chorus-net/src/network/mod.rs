@@ -49,6 +49,8 @@ enum Command {
     FindProviders {
         specialist: String,
         want: usize,
+        /// Answer with what was found by then, if the lookup is still going.
+        within: Option<Duration>,
         reply: oneshot::Sender<ProviderLookup>,
     },
     Status {
@@ -254,7 +256,25 @@ impl Network {
     /// [`NetError::Stopped`].
     pub async fn find_providers(&self, specialist: &str, want: usize) -> Result<ProviderLookup, NetError> {
         let specialist = specialist.to_owned();
-        self.call(|reply| Command::FindProviders { specialist, want: want.max(1), reply }).await
+        self.call(|reply| Command::FindProviders { specialist, want: want.max(1), within: None, reply }).await
+    }
+
+    /// As [`Network::find_providers`], but a lookup still going after
+    /// `within` ends there and answers with the providers found so far
+    /// (asking for more providers than exist runs a lookup to its end, which
+    /// takes seconds in a large or busy network, while the ones that exist
+    /// were found in the first milliseconds).
+    ///
+    /// # Errors
+    /// [`NetError::Stopped`].
+    pub async fn find_providers_within(
+        &self,
+        specialist: &str,
+        want: usize,
+        within: Duration,
+    ) -> Result<ProviderLookup, NetError> {
+        let specialist = specialist.to_owned();
+        self.call(|reply| Command::FindProviders { specialist, want: want.max(1), within: Some(within), reply }).await
     }
 
     /// Asks a peer for its live status.

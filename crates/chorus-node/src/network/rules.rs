@@ -18,7 +18,7 @@ use chorus_net::{Network, PROTOCOL_VERSION, PeerId, PeerStatus, RemoteEvent, Tas
 
 /// How long provider lookups are reused.
 pub const PROVIDER_CACHE: Duration = Duration::from_secs(10);
-/// Deadline of one provider lookup.
+/// Deadline of one provider lookup: it answers with the providers found by then.
 pub const LOOKUP_DEADLINE: Duration = Duration::from_secs(3);
 /// Deadline of the status probes before a dispatch.
 pub const PROBE_DEADLINE: Duration = Duration::from_millis(1500);
@@ -394,7 +394,10 @@ impl ProviderCache {
         {
             return FoundProviders { peers: peers.clone(), wanted: *asked, looked: false };
         }
-        let peers = match tokio::time::timeout(LOOKUP_DEADLINE, network.find_providers(specialist, wanted)).await {
+        // The lookup answers with what it found by the deadline; the margin
+        // covers a network task that answers nothing at all.
+        let lookup = network.find_providers_within(specialist, wanted, LOOKUP_DEADLINE);
+        let peers = match tokio::time::timeout(LOOKUP_DEADLINE + Duration::from_secs(1), lookup).await {
             Ok(Ok(lookup)) => lookup.providers,
             Ok(Err(error)) => {
                 tracing::debug!(%error, specialist, "provider lookup failed");
