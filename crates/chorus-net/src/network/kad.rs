@@ -1,14 +1,14 @@
 //! Kademlia on the network task: provider lookups (stopping at the first
 //! useful providers), announcements, and the quarantine of hung peers.
 
-use std::collections::{BTreeSet, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::time::{Duration, Instant};
 
 use libp2p::PeerId;
 use libp2p::kad::{self, GetProvidersOk, QueryId, QueryResult};
 use tokio::sync::oneshot;
 
-use super::event_loop::{EventLoop, LookupState};
+use super::event_loop::{EventLoop, LookupState, PeerState};
 use super::{NetError, ProviderLookup};
 use crate::key::specialist_key;
 
@@ -49,20 +49,11 @@ impl EventLoop {
     fn finish_lookup(&mut self, id: QueryId, peers_asked: u32) {
         let Some(mut state) = self.pending_lookups.remove(&id) else { return };
         // Stable: the order found is kept within each group.
-        state.found.sort_by_key(|provider| self.doubtful(provider));
+        state.found.sort_by_key(|provider| doubtful(&self.quarantined, &self.peers, provider));
         if let Some(reply) = state.reply.take() {
             let _ =
                 reply.send(ProviderLookup { providers: state.found, peers_asked, elapsed: state.started.elapsed() });
         }
-    }
-
-    /// A provider this node failed to reach and is not connected to is
-    /// probably gone (its record lingers until it expires), a quarantined
-    /// one hangs: they go last and do not count towards `want`, so the
-    /// lookup goes on for a useful one.
-    fn doubtful(&self, provider: &PeerId) -> bool {
-        self.quarantined.contains_key(provider)
-            || self.peers.get(provider).is_some_and(|peer| peer.failures > 0 && peer.connections == 0)
     }
 
     /// Peers quarantined now (expired ones are forgotten).
@@ -149,10 +140,9 @@ impl EventLoop {
                         }
                     }
                 }
-                let want = state.want;
-                let found = state.found.clone();
-                let useful = found.iter().filter(|provider| !self.doubtful(provider)).count();
-                if useful >= want || step.last {
+                let useful =
+                    state.found.iter().filter(|provider| !doubtful(&self.quarantined, &self.peers, provider)).count();
+                if useful >= state.want || step.last {
                     if !step.last
                         && let Some(mut query) = self.swarm.behaviour_mut().kad.query_mut(&id)
                     {
@@ -177,4 +167,13 @@ impl EventLoop {
             _ => {}
         }
     }
+}
+
+/// A provider this node failed to reach and is not connected to is probably
+/// gone (its record lingers until it expires), a quarantined one hangs: they
+/// go last and do not count towards `want`, so the lookup goes on for a
+/// useful one.
+fn doubtful(quarantined: &HashMap<PeerId, Instant>, peers: &HashMap<PeerId, PeerState>, provider: &PeerId) -> bool {
+    quarantined.contains_key(provider)
+        || peers.get(provider).is_some_and(|peer| peer.failures > 0 && peer.connections == 0)
 }

@@ -2,8 +2,9 @@
 //!
 //! A node joins through its bootstrap peers once, at start. When none of
 //! them can be reached then (offline at launch, a peer restarting, a seed
-//! at its connection limit refusing newcomers), Kademlia forgets the
-//! failed addresses and the node would stay alone until someone dials it.
+//! at its connection limit refusing newcomers), the node stays alone until
+//! a lookup of its own or Kademlia's periodic refresh dials them again, and
+//! what it announced at start reached no one.
 //! While the node has no connection and its routing table holds no peer
 //! but the bootstrap peers, this dials them again, waiting 1 s, then 2, 4,
 //! … up to [`LONGEST`] between tries; the first connection after a redial
