@@ -23,17 +23,18 @@ use llama_cpp_2::context::params::LlamaContextParams;
 use llama_cpp_2::llama_backend::LlamaBackend;
 use llama_cpp_2::llama_batch::LlamaBatch;
 use llama_cpp_2::model::LlamaModel;
-use llama_cpp_2::sampling::LlamaSampler;
 use llama_cpp_2::token::LlamaToken;
-use llama_cpp_2::token::data::LlamaTokenData;
-use llama_cpp_2::token::data_array::LlamaTokenDataArray;
 use tokio::sync::mpsc::Sender;
 use tokio::sync::mpsc::error::TrySendError;
 
 use crate::error::GenerateError;
-use crate::request::{Completion, FinishReason, SamplingParams};
+use crate::request::{Completion, FinishReason};
 use crate::stream::GenerationEvent;
 use crate::text::{StopMatcher, StopScan, Utf8Decoder};
+
+mod sampling;
+
+pub(crate) use sampling::Samplers;
 
 /// Creating two contexts from one model at the same moment is unsound in
 /// llama.cpp (it mutates the model); all context creation goes through here.
@@ -52,90 +53,6 @@ pub(crate) struct WorkerConfig {
     pub(crate) n_batch: u32,
     /// CPU threads for llama.cpp.
     pub(crate) threads: i32,
-}
-
-/// The samplers of one request: the chain that picks a token and, for
-/// constrained output, a grammar kept apart so it can be checked lazily.
-pub(crate) struct Samplers {
-    pub(crate) chain: LlamaSampler,
-    pub(crate) grammar: Option<LlamaSampler>,
-    /// The chain is greedy alone (temperature 0, no penalty): the token is
-    /// the highest logit, read off the logits without building the
-    /// vocabulary-sized candidate array the chain needs.
-    greedy: bool,
-}
-
-impl Samplers {
-    /// Builds the chain llama.cpp's own tools use: penalties, top-k, top-p,
-    /// min-p, temperature, then a random pick (or greedy at temperature 0).
-    pub(crate) fn new(model: &LlamaModel, params: &SamplingParams, grammar: Option<LlamaSampler>) -> Self {
-        let mut stages = Vec::new();
-        let penalised = (params.repeat_penalty - 1.0).abs() > f32::EPSILON;
-        if penalised {
-            stages.push(LlamaSampler::penalties(model.n_vocab(), 64, params.repeat_penalty, 0.0, 0.0));
-        }
-        let greedy = params.temperature <= 0.0 && !penalised;
-        if params.temperature <= 0.0 {
-            stages.push(LlamaSampler::greedy());
-        } else {
-            if params.top_k > 0 {
-                stages.push(LlamaSampler::top_k(params.top_k));
-            }
-            if params.top_p < 1.0 {
-                stages.push(LlamaSampler::top_p(params.top_p, 1));
-            }
-            if params.min_p > 0.0 {
-                stages.push(LlamaSampler::min_p(params.min_p, 1));
-            }
-            stages.push(LlamaSampler::temp(params.temperature));
-            stages.push(LlamaSampler::dist(params.seed));
-        }
-        Self { chain: LlamaSampler::chain_simple(stages), grammar, greedy }
-    }
-
-    /// Picks the next token from the logits at batch index `index`.
-    ///
-    /// With a grammar, llama.cpp's own fast path: pick from the unconstrained
-    /// distribution, check only that token against the grammar, and filter
-    /// the whole vocabulary only when it is rejected. Filtering every step
-    /// costs 2–3× the speed; the check costs almost nothing.
-    fn sample(&mut self, ctx: &LlamaContext<'_>, index: i32) -> Option<LlamaToken> {
-        let mut token = if self.greedy {
-            highest(ctx.get_logits_ith(index))?
-        } else {
-            let mut candidates = ctx.token_data_array_ith(index);
-            self.chain.apply(&mut candidates);
-            candidates.selected_token()?
-        };
-        if let Some(grammar) = self.grammar.as_mut() {
-            let mut single = LlamaTokenDataArray::new(vec![LlamaTokenData::new(token, 1.0, 0.0)], false);
-            grammar.apply(&mut single);
-            let rejected = single.data.first().is_none_or(|data| data.logit() == f32::NEG_INFINITY);
-            if rejected {
-                let mut candidates = ctx.token_data_array_ith(index);
-                grammar.apply(&mut candidates);
-                self.chain.apply(&mut candidates);
-                token = candidates.selected_token()?;
-            }
-            if grammar.try_accept(token).is_err() {
-                return None;
-            }
-        }
-        self.chain.accept(token);
-        Some(token)
-    }
-}
-
-/// The token of the highest logit (the first of equals, as llama.cpp's
-/// greedy sampler picks); `None` for no logits.
-fn highest(logits: &[f32]) -> Option<LlamaToken> {
-    let mut best: Option<(usize, f32)> = None;
-    for (index, &logit) in logits.iter().enumerate() {
-        if best.is_none_or(|(_, top)| logit > top) {
-            best = Some((index, logit));
-        }
-    }
-    best.and_then(|(index, _)| i32::try_from(index).ok()).map(LlamaToken::new)
 }
 
 /// A request on its way to the inference thread.
@@ -490,17 +407,5 @@ impl ModelExt for LlamaModel {
 
     fn token_to_piece_bytes(&self, token: LlamaToken) -> Vec<u8> {
         self.vocab().token_to_piece(token, false, None)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_highest_logit_wins_and_the_first_of_equals() {
-        assert_eq!(highest(&[0.5, 2.0, -1.0, 2.0]), Some(LlamaToken::new(1)));
-        assert_eq!(highest(&[f32::NEG_INFINITY, -3.0]), Some(LlamaToken::new(1)));
-        assert_eq!(highest(&[]), None);
     }
 }

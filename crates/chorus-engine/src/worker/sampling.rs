@@ -1,0 +1,193 @@
+//! Picking the next token: llama.cpp's sampler chain, with a grammar checked
+//! lazily.
+//!
+//! A grammar is llama.cpp's most expensive sampler: filtering the whole
+//! vocabulary (49,152 tokens for the embedded model) through it took 8–11 ms
+//! here, about a decode step. So, as llama.cpp's own tools do, the token is
+//! picked from the unconstrained distribution and only that one is checked.
+//! When the grammar rejects it (about one step in eleven of a JSON answer in
+//! `chorus bench`), llama.cpp filters the whole vocabulary; here the
+//! candidates are ranked by logit and the grammar filters them a window at a
+//! time, best first, until the chain has every token it could keep: with
+//! top-k that is the k best tokens the grammar allows, greedy the best one.
+//! The pick is the one filtering the whole vocabulary gives (up to the order
+//! of exactly equal logits). Where the grammar allows fewer tokens than top-k
+//! (between the strings of a JSON array, say) the windows still cover the
+//! whole vocabulary.
+
+use llama_cpp_2::context::LlamaContext;
+use llama_cpp_2::model::LlamaModel;
+use llama_cpp_2::sampling::LlamaSampler;
+use llama_cpp_2::token::LlamaToken;
+use llama_cpp_2::token::data::LlamaTokenData;
+use llama_cpp_2::token::data_array::LlamaTokenDataArray;
+
+use crate::request::SamplingParams;
+
+/// Candidates the grammar checks first when it rejected the pick; each
+/// further window is four times the one before.
+const FIRST_WINDOW: usize = 64;
+
+/// The samplers of one request.
+pub(crate) struct Samplers {
+    /// The repetition penalty, apart from `chain` so a rejected pick can rank
+    /// the candidates by their penalised logits.
+    penalties: Option<LlamaSampler>,
+    /// Top-k, top-p, min-p, temperature and the pick (or greedy).
+    chain: LlamaSampler,
+    grammar: Option<LlamaSampler>,
+    /// The chain is greedy alone (temperature 0, no penalty): the token is
+    /// the highest logit, read off the logits without building the
+    /// vocabulary-sized candidate array the chain needs.
+    greedy: bool,
+    /// The most candidates the chain can keep (`None`: no bound short of the
+    /// vocabulary, so the grammar filters all of it when it rejects a pick).
+    keeps: Option<usize>,
+    /// Picks the grammar rejected.
+    #[cfg(test)]
+    rejections: u32,
+}
+
+impl Samplers {
+    /// Builds the chain llama.cpp's own tools use: penalties, top-k, top-p,
+    /// min-p, temperature, then a random pick (or greedy at temperature 0).
+    pub(crate) fn new(model: &LlamaModel, params: &SamplingParams, grammar: Option<LlamaSampler>) -> Self {
+        let penalised = (params.repeat_penalty - 1.0).abs() > f32::EPSILON;
+        let penalties =
+            penalised.then(|| LlamaSampler::penalties(model.n_vocab(), 64, params.repeat_penalty, 0.0, 0.0));
+        let mut stages = Vec::new();
+        let keeps = if params.temperature <= 0.0 {
+            stages.push(LlamaSampler::greedy());
+            Some(1)
+        } else {
+            if params.top_k > 0 {
+                stages.push(LlamaSampler::top_k(params.top_k));
+            }
+            if params.top_p < 1.0 {
+                stages.push(LlamaSampler::top_p(params.top_p, 1));
+            }
+            if params.min_p > 0.0 {
+                stages.push(LlamaSampler::min_p(params.min_p, 1));
+            }
+            stages.push(LlamaSampler::temp(params.temperature));
+            stages.push(LlamaSampler::dist(params.seed));
+            usize::try_from(params.top_k).ok().filter(|&k| k > 0)
+        };
+        let greedy = params.temperature <= 0.0 && !penalised;
+        Self {
+            penalties,
+            chain: LlamaSampler::chain_simple(stages),
+            grammar,
+            greedy,
+            keeps,
+            #[cfg(test)]
+            rejections: 0,
+        }
+    }
+
+    /// Picks the next token from the logits at batch index `index`; `None`
+    /// when there are no logits or the grammar admits no token.
+    pub(crate) fn sample(&mut self, ctx: &LlamaContext<'_>, index: i32) -> Option<LlamaToken> {
+        let token = if self.greedy {
+            highest(ctx.get_logits_ith(index))?
+        } else {
+            let mut candidates = ctx.token_data_array_ith(index);
+            self.rank(&mut candidates);
+            self.chain.apply(&mut candidates);
+            candidates.selected_token()?
+        };
+        let rejected = self.grammar.as_mut().is_some_and(|grammar| !allows(grammar, token));
+        let token = if rejected { self.pick_allowed(ctx, index)? } else { token };
+        if let Some(grammar) = self.grammar.as_mut() {
+            grammar.try_accept(token).ok()?;
+        }
+        if let Some(penalties) = self.penalties.as_mut() {
+            penalties.accept(token);
+        }
+        self.chain.accept(token);
+        Some(token)
+    }
+
+    /// Applies the repetition penalty, if any.
+    fn rank(&mut self, candidates: &mut LlamaTokenDataArray) {
+        if let Some(penalties) = self.penalties.as_mut() {
+            penalties.apply(candidates);
+        }
+    }
+
+    /// The grammar rejected the pick: picks again among the tokens it allows.
+    fn pick_allowed(&mut self, ctx: &LlamaContext<'_>, index: i32) -> Option<LlamaToken> {
+        #[cfg(test)]
+        {
+            self.rejections += 1;
+        }
+        let mut candidates = ctx.token_data_array_ith(index);
+        self.rank(&mut candidates);
+        let grammar = self.grammar.as_mut()?;
+        let mut allowed = match self.keeps {
+            Some(keeps) => {
+                let allowed = best_allowed(candidates.data, keeps, |window| grammar.apply(window));
+                if allowed.is_empty() {
+                    return None;
+                }
+                LlamaTokenDataArray::new(allowed, false)
+            }
+            None => {
+                grammar.apply(&mut candidates);
+                candidates
+            }
+        };
+        self.chain.apply(&mut allowed);
+        allowed.selected_token()
+    }
+}
+
+/// Whether `grammar` allows `token` next (without accepting it).
+fn allows(grammar: &mut LlamaSampler, token: LlamaToken) -> bool {
+    let mut single = LlamaTokenDataArray::new(vec![LlamaTokenData::new(token, 1.0, 0.0)], false);
+    grammar.apply(&mut single);
+    single.data.first().is_some_and(|data| data.logit() != f32::NEG_INFINITY)
+}
+
+/// The candidates `filter` allows (it sets the logit of the others to
+/// −∞, as llama.cpp's grammar sampler does), enough of the best of them for a
+/// chain that keeps at most `keeps`: the candidates are filtered a window at
+/// a time in order of logit until `keeps` are allowed or none are left. Every
+/// allowed candidate outside the windows ranks below the `keeps` returned.
+fn best_allowed(
+    mut candidates: Vec<LlamaTokenData>,
+    keeps: usize,
+    mut filter: impl FnMut(&mut LlamaTokenDataArray),
+) -> Vec<LlamaTokenData> {
+    let mut allowed = Vec::new();
+    let mut window = FIRST_WINDOW;
+    let mut rest = candidates.as_mut_slice();
+    while !rest.is_empty() && allowed.len() < keeps {
+        let take = window.min(rest.len());
+        if take < rest.len() {
+            rest.select_nth_unstable_by(take - 1, |a, b| b.logit().total_cmp(&a.logit()));
+        }
+        let (head, tail) = rest.split_at_mut(take);
+        let mut checked = LlamaTokenDataArray::new(head.to_vec(), false);
+        filter(&mut checked);
+        allowed.extend(checked.data.into_iter().filter(|data| data.logit() != f32::NEG_INFINITY));
+        rest = tail;
+        window = window.saturating_mul(4);
+    }
+    allowed
+}
+
+/// The token of the highest logit (the first of equals, as llama.cpp's
+/// greedy sampler picks); `None` for no logits.
+fn highest(logits: &[f32]) -> Option<LlamaToken> {
+    let mut best: Option<(usize, f32)> = None;
+    for (index, &logit) in logits.iter().enumerate() {
+        if best.is_none_or(|(_, top)| logit > top) {
+            best = Some((index, logit));
+        }
+    }
+    best.and_then(|(index, _)| i32::try_from(index).ok()).map(LlamaToken::new)
+}
+
+#[cfg(test)]
+mod tests;
