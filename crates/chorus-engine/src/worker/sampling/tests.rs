@@ -32,43 +32,71 @@ impl Xorshift {
     }
 }
 
-/// The `keeps` best allowed candidates, from filtering all of them.
-fn best_of_all(candidates: &[LlamaTokenData], keeps: usize, allowed: impl Fn(LlamaToken) -> bool) -> Vec<i32> {
-    let mut all: Vec<LlamaTokenData> = candidates.iter().copied().filter(|data| allowed(data.id())).collect();
-    all.sort_by(|a, b| b.logit().total_cmp(&a.logit()));
-    let mut ids: Vec<i32> = all.iter().take(keeps).map(|data| data.id().0).collect();
-    ids.sort_unstable();
-    ids
+/// What llama.cpp's top-k, top-p and min-p keep of `candidates`, best
+/// first (a model of the chain in plain Rust, for the pure test).
+fn kept(candidates: &[LlamaTokenData], keeps: &Keeps) -> Vec<i32> {
+    let mut sorted = candidates.to_vec();
+    sorted.sort_by(|a, b| b.logit().total_cmp(&a.logit()));
+    sorted.truncate(keeps.most);
+    let Some(best) = sorted.first().map(LlamaTokenData::logit) else { return Vec::new() };
+    if let Some(top_p) = keeps.top_p {
+        let total: f32 = sorted.iter().map(|data| (data.logit() - best).exp()).sum();
+        let mut sum = 0.0;
+        let end = sorted
+            .iter()
+            .position(|data| {
+                sum += (data.logit() - best).exp() / total;
+                sum >= top_p
+            })
+            .map_or(sorted.len(), |at| at + 1);
+        sorted.truncate(end);
+    }
+    if let Some(min_p) = keeps.min_p {
+        sorted.retain(|data| data.logit() >= best + min_p.ln());
+    }
+    sorted.iter().map(|data| data.id().0).collect()
 }
 
 #[test]
-fn the_windows_find_the_best_allowed_candidates_of_the_whole_vocabulary() {
+fn the_windows_keep_what_filtering_the_whole_vocabulary_keeps() {
     let mut random = Xorshift(0x9e37_79b9_7f4a_7c15);
-    // (vocabulary, one token in `every` allowed, keeps)
-    let cases = [(49_152, 3, 40), (49_152, 997, 40), (49_152, 20_000, 40), (1_000, 2, 1), (100, 1, 500), (50, 7, 0)];
-    for (size, every, keeps) in cases {
-        let candidates: Vec<LlamaTokenData> =
-            (0..size).map(|id| LlamaTokenData::new(LlamaToken::new(id), random.logit(), 0.0)).collect();
-        let allowed = |token: LlamaToken| token.0 % every == 0;
-        let mut checked = 0;
-        let found = best_allowed(candidates.clone(), keeps, |window| {
-            checked += window.data.len();
-            for data in &mut window.data {
-                if !allowed(data.id()) {
-                    data.set_logit(f32::NEG_INFINITY);
+    let chains = [
+        Keeps { most: 40, top_p: Some(0.95), min_p: Some(0.05) },
+        Keeps { most: 1, top_p: None, min_p: None },
+        Keeps { most: 40, top_p: None, min_p: None },
+        Keeps { most: 40, top_p: Some(0.5), min_p: None },
+        Keeps { most: 40, top_p: None, min_p: Some(0.2) },
+        Keeps { most: 500, top_p: Some(0.99), min_p: Some(0.01) },
+    ];
+    // (vocabulary, one token in `every` allowed, logits spread over `spread`)
+    let vocabularies = [(49_152, 3, 40.0), (49_152, 997, 40.0), (49_152, 20_000, 10.0), (1_000, 2, 4.0), (60, 7, 40.0)];
+    let mut cheap = 0;
+    for keeps in &chains {
+        for (size, every, spread) in vocabularies {
+            let candidates: Vec<LlamaTokenData> = (0..size)
+                .map(|id| LlamaTokenData::new(LlamaToken::new(id), random.logit() * spread / 40.0, 0.0))
+                .collect();
+            let allowed = |token: LlamaToken| token.0 % every == 0;
+            let mut checked = 0;
+            let found = best_allowed(candidates.clone(), keeps, |window| {
+                checked += window.data.len();
+                for data in &mut window.data {
+                    if !allowed(data.id()) {
+                        data.set_logit(f32::NEG_INFINITY);
+                    }
                 }
+            });
+            assert!(found.iter().all(|data| allowed(data.id())), "only allowed candidates, size {size} every {every}");
+            let all: Vec<LlamaTokenData> = candidates.iter().copied().filter(|data| allowed(data.id())).collect();
+            assert_eq!(kept(&found, keeps), kept(&all, keeps), "{keeps:?}, size {size}, every {every}");
+            if size == 49_152 && keeps.most == 40 && keeps.min_p.is_some() {
+                // Llama.cpp's defaults: never the whole vocabulary here.
+                assert!(checked < 49_152, "{keeps:?}, every {every}: {checked} checked");
+                cheap += 1;
             }
-        });
-        assert!(found.iter().all(|data| allowed(data.id())), "only allowed candidates, size {size} every {every}");
-        let mut best: Vec<LlamaTokenData> = found.clone();
-        best.sort_by(|a, b| b.logit().total_cmp(&a.logit()));
-        let mut ids: Vec<i32> = best.iter().take(keeps).map(|data| data.id().0).collect();
-        ids.sort_unstable();
-        assert_eq!(ids, best_of_all(&candidates, keeps, allowed), "size {size}, every {every}, keeps {keeps}");
-        if every == 3 {
-            assert!(checked < 1_000, "a common allowed token needs few checks, not {checked}");
         }
     }
+    assert_eq!(cheap, 6);
 }
 
 fn model_path() -> PathBuf {
@@ -93,8 +121,9 @@ fn a_rejected_pick_is_the_one_filtering_the_whole_vocabulary_gives() {
     let prompt = model.vocab().tokenize(b"Ideas for a weekend trip, as a JSON list:", true, true);
     let greedy = SamplingParams { temperature: 0.0, ..SamplingParams::default() };
     let plain_greedy = SamplingParams { repeat_penalty: 1.0, ..greedy.clone() };
-    let runs =
-        [SamplingParams::default(), SamplingParams { seed: 7, ..SamplingParams::default() }, greedy, plain_greedy];
+    let top_p_only = SamplingParams { seed: 11, top_p: 0.8, min_p: 0.0, ..SamplingParams::default() };
+    let seven = SamplingParams { seed: 7, ..SamplingParams::default() };
+    let runs = [SamplingParams::default(), seven, top_p_only, greedy, plain_greedy];
     let mut rejections = 0;
     for params in runs {
         let params = SamplingParams { max_tokens: 48, ..params };
