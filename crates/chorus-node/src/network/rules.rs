@@ -1,8 +1,10 @@
-//! The requester's rules, pure: how many providers it looks for and asks
-//! for their status, its deadlines, a provider's status answer as a
-//! placement candidate (and what a status that breaks the protocol costs
-//! its peer), which task errors demote a peer and how many tokens a receipt
-//! is credited. The network directory and the remote executor
+//! The requester's rules: how many providers it looks for and asks for
+//! their status, its deadlines, a provider's status answer as a placement
+//! candidate (and what a status that breaks the protocol costs its peer),
+//! which task errors demote a peer and how many tokens a receipt is
+//! credited — pure functions — and the two that touch the network: a trial
+//! task on probation (`trial`) and the provider lookups shared for a few
+//! seconds (`ProviderCache`). The network directory and the remote executor
 //! (`directory.rs`, `remote.rs`) follow them; `chorus sim` follows the same
 //! ones, so that what it measures is what a node does.
 
