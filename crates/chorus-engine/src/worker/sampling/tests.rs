@@ -106,48 +106,95 @@ fn model_path() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../models/SmolLM2-135M-Instruct.Q4_1.gguf")
 }
 
-/// Real llama.cpp, the embedded model and a JSON Schema's grammar: at every
-/// step two samplers see the same logits, one filtering windows of
-/// candidates, the other the whole vocabulary; their picks must agree, and
-/// the grammar must have rejected some unconstrained picks on the way.
-#[test]
-fn a_rejected_pick_is_the_one_filtering_the_whole_vocabulary_gives() {
-    let backend = crate::backend::init().expect("llama.cpp starts");
-    let model = LlamaModel::load_from_file(backend, model_path(), &LlamaModelParams::default()).expect("model");
-    let grammar = llama_cpp_2::json_schema_to_grammar(
-        r#"{"type":"object","properties":{"ideas":{"type":"array","items":{"type":"string"},"minItems":8}},"required":["ideas"]}"#,
-    )
-    .expect("schema");
-    let prompt = model.vocab().tokenize(b"Ideas for a weekend trip, as a JSON list:", true, true);
+/// Sampling settings that take every path: llama.cpp's defaults (two seeds),
+/// top-p alone, greedy with and without the repetition penalty.
+fn settings() -> Vec<SamplingParams> {
     let greedy = SamplingParams { temperature: 0.0, ..SamplingParams::default() };
     let plain_greedy = SamplingParams { repeat_penalty: 1.0, ..greedy.clone() };
     let top_p_only = SamplingParams { seed: 11, top_p: 0.8, min_p: 0.0, ..SamplingParams::default() };
     let seven = SamplingParams { seed: 7, ..SamplingParams::default() };
     let runs = [SamplingParams::default(), seven, top_p_only, greedy, plain_greedy];
-    let mut rejections = 0;
-    for params in runs {
-        let params = SamplingParams { max_tokens: 48, ..params };
-        let context_params =
-            LlamaContextParams::default().with_n_ctx(NonZeroU32::new(256)).with_n_threads(1).with_n_threads_batch(1);
-        let mut ctx = model.new_context(backend, context_params).expect("context");
-        let sampler = || LlamaSampler::grammar(&model, &grammar, "root").expect("grammar");
-        let mut windows = Samplers::new(&model, &params, Some(sampler()));
-        let mut whole = Samplers::new(&model, &params, Some(sampler()));
-        whole.keeps = None;
-        let mut batch = LlamaBatch::new(512, 1);
-        batch.add_sequence(&prompt, 0, false).expect("batch");
-        let start = i32::try_from(prompt.len()).expect("short prompt");
-        for (step, position) in (0..params.max_tokens).zip(start..) {
-            ctx.decode(&mut batch).expect("decode");
-            let at = batch.n_tokens() - 1;
-            let picked = windows.sample(&ctx, at);
-            assert_eq!(picked, whole.sample(&ctx, at), "step {step} of {params:?}");
-            let Some(token) = picked.filter(|&token| !model.vocab().is_eog(token)) else { break };
-            batch.clear();
-            batch.add(token, position, &[0], true).expect("batch");
-        }
-        assert_eq!(windows.rejections, whole.rejections);
-        rejections += windows.rejections;
+    runs.into_iter().map(|params| SamplingParams { max_tokens: 48, ..params }).collect()
+}
+
+/// Real llama.cpp and the embedded model: at every step two samplers built
+/// from `params` see the same logits, the one Chorus runs and one that
+/// hands the whole vocabulary to llama.cpp's chain (and, with `grammar`,
+/// to the grammar when it rejects a pick); their picks must agree. Returns
+/// how many picks the grammar rejected.
+fn picks_agree(model: &LlamaModel, prompt: &str, params: &SamplingParams, grammar: Option<&str>) -> u32 {
+    let backend = crate::backend::init().expect("llama.cpp starts");
+    let prompt = model.vocab().tokenize(prompt.as_bytes(), true, true);
+    let context_params =
+        LlamaContextParams::default().with_n_ctx(NonZeroU32::new(256)).with_n_threads(1).with_n_threads_batch(1);
+    let mut ctx = model.new_context(backend, context_params).expect("context");
+    let sampler = || grammar.map(|grammar| LlamaSampler::grammar(model, grammar, "root").expect("grammar"));
+    let mut chorus = Samplers::new(model, params, sampler());
+    let mut whole = Samplers::new(model, params, sampler());
+    whole.keeps = None;
+    whole.narrow = None;
+    let mut batch = LlamaBatch::new(512, 1);
+    batch.add_sequence(&prompt, 0, false).expect("batch");
+    let start = i32::try_from(prompt.len()).expect("short prompt");
+    for (step, position) in (0..params.max_tokens).zip(start..) {
+        ctx.decode(&mut batch).expect("decode");
+        let at = batch.n_tokens() - 1;
+        let picked = chorus.sample(&ctx, at);
+        assert_eq!(picked, whole.sample(&ctx, at), "step {step} of {params:?}, grammar: {}", grammar.is_some());
+        let Some(token) = picked.filter(|&token| !model.vocab().is_eog(token)) else { break };
+        batch.clear();
+        batch.add(token, position, &[0], true).expect("batch");
     }
+    assert_eq!(chorus.rejections, whole.rejections);
+    chorus.rejections
+}
+
+fn embedded_model() -> LlamaModel {
+    let backend = crate::backend::init().expect("llama.cpp starts");
+    LlamaModel::load_from_file(backend, model_path(), &LlamaModelParams::default()).expect("model")
+}
+
+/// With a JSON Schema's grammar: a pick made again from windows of the best
+/// candidates is the one filtering the whole vocabulary gives, and the
+/// grammar did reject picks on the way.
+#[test]
+fn a_rejected_pick_is_the_one_filtering_the_whole_vocabulary_gives() {
+    let model = embedded_model();
+    let grammar = llama_cpp_2::json_schema_to_grammar(
+        r#"{"type":"object","properties":{"ideas":{"type":"array","items":{"type":"string"},"minItems":8}},"required":["ideas"]}"#,
+    )
+    .expect("schema");
+    let prompt = "Ideas for a weekend trip, as a JSON list:";
+    let rejections: u32 =
+        settings().iter().map(|params| picks_agree(&model, prompt, &params.clone(), Some(&grammar))).sum();
     assert!(rejections >= 3, "the grammar rejected {rejections} picks: the path under test barely ran");
+}
+
+/// Free generation: the chain run on the highest logits picks what it picks
+/// from the whole vocabulary, penalty included (a prompt that repeats
+/// itself, so the penalty lowers tokens among the best).
+#[test]
+fn a_pick_from_the_highest_logits_is_the_one_from_the_whole_vocabulary() {
+    let model = embedded_model();
+    for params in settings() {
+        let params = SamplingParams { max_tokens: 96, ..params };
+        assert_eq!(picks_agree(&model, "Count to sixty: 1, 2, 3, 4, 5,", &params, None), 0);
+    }
+}
+
+#[test]
+fn the_highest_few_are_the_highest() {
+    let mut random = Xorshift(7);
+    let logits: Vec<f32> = (0..5_000).map(|_| random.logit()).collect();
+    let mut sorted: Vec<(f32, usize)> = logits.iter().copied().zip(0..).collect();
+    sorted.sort_by(|a, b| b.0.total_cmp(&a.0));
+    for count in [1, 40, 104, 4_999, 5_000, 6_000] {
+        let mut few: Vec<i32> = highest_few(&logits, count).iter().map(|data| data.id().0).collect();
+        few.sort_unstable();
+        let mut expected: Vec<i32> =
+            sorted.iter().take(count).map(|&(_, index)| i32::try_from(index).expect("small")).collect();
+        expected.sort_unstable();
+        assert_eq!(few, expected, "count {count}");
+    }
+    assert!(highest_few(&[], 3).is_empty());
 }
