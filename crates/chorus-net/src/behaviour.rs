@@ -129,6 +129,10 @@ pub(crate) struct Kademlia {
     strikes: HashMap<PeerId, u32>,
     unresponsive: VecDeque<PeerId>,
     quarantined: HashMap<PeerId, Instant>,
+    /// When each connected peer's Kademlia handler last reported anything
+    /// (a request of its own, an answer): the network task closes the
+    /// connections used least recently near its limit.
+    heard: HashMap<PeerId, Instant>,
 }
 
 /// Timeouts in a row, with nothing heard in between, that make a peer
@@ -155,7 +159,18 @@ struct Quarantined;
 
 impl Kademlia {
     fn new(inner: kad::Behaviour<BoundedStore>) -> Self {
-        Self { inner, strikes: HashMap::new(), unresponsive: VecDeque::new(), quarantined: HashMap::new() }
+        Self {
+            inner,
+            strikes: HashMap::new(),
+            unresponsive: VecDeque::new(),
+            quarantined: HashMap::new(),
+            heard: HashMap::new(),
+        }
+    }
+
+    /// When Kademlia last heard from `peer` over the connections open now.
+    pub(crate) fn heard(&self, peer: &PeerId) -> Option<Instant> {
+        self.heard.get(peer).copied()
     }
 
     /// Refuses connections with `peer` until `until`.
@@ -239,6 +254,11 @@ impl NetworkBehaviour for Kademlia {
     }
 
     fn on_swarm_event(&mut self, event: FromSwarm) {
+        if let FromSwarm::ConnectionClosed(closed) = &event
+            && closed.remaining_established == 0
+        {
+            self.heard.remove(&closed.peer_id);
+        }
         self.inner.on_swarm_event(event);
     }
 
@@ -260,9 +280,12 @@ impl NetworkBehaviour for Kademlia {
                     self.unresponsive.push_back(peer);
                 }
             }
-        } else if !self.strikes.is_empty() {
-            // An answer, or a request of its own: the peer is alive.
+        } else {
+            // An answer, or a request of its own: the peer is alive, and in
+            // use. At most one entry per connected peer: removed when its
+            // last connection closes.
             self.strikes.remove(&peer);
+            self.heard.insert(peer, Instant::now());
         }
         self.inner.on_connection_handler_event(peer, connection_id, event);
     }

@@ -82,6 +82,11 @@ pub struct NetConfig {
     pub max_incoming_per_ip: u32,
     /// Most connections to one peer.
     pub max_connections_per_peer: u32,
+    /// Near `max_connections` (at fifteen sixteenths) the node closes the
+    /// connections it used least recently, down to three quarters, so its
+    /// own dials find room; connections younger than this go last, and only
+    /// as far as it takes to get back under fifteen sixteenths.
+    pub connection_grace: Duration,
     /// Most incoming connections still handshaking.
     pub max_pending_incoming: u32,
     /// Most outgoing dials in flight.
@@ -125,6 +130,7 @@ impl NetConfig {
             max_incoming: 192,
             max_incoming_per_ip: 16,
             max_connections_per_peer: 2,
+            connection_grace: Duration::from_secs(10),
             max_pending_incoming: 64,
             max_pending_outgoing: 64,
             requests_per_minute: 600,

@@ -475,6 +475,52 @@ async fn a_peer_holding_64_silent_streams_does_not_keep_another_peers_task_out()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_at_its_connection_limit_closes_the_least_used_to_reach_a_new_peer() {
+    // A node allowed 8 connections asks 13 providers one after another;
+    // each connection stays open (idle ones close only after 30 s). Without
+    // closing some, the ninth dial is refused by the node's own limit.
+    let echo = Echo::new(&["writing.echo"], 2, Duration::from_millis(1));
+    let mut providers = Vec::new();
+    for _ in 0..13 {
+        providers.push(node(NetConfig::memory(memory_address()), Some(echo.clone())).await);
+    }
+    let config =
+        NetConfig { max_connections: 8, connection_grace: Duration::ZERO, ..NetConfig::memory(memory_address()) };
+    let asker = node(config, None).await;
+
+    // The first provider's task stops after its first word while the others
+    // are asked: the connection carrying it is the oldest, yet stays.
+    let first = providers.first().unwrap();
+    asker.dial(first_address(first).await).await.unwrap();
+    let release = echo.hold_next();
+    let mut held = asker.start_task(first.peer_id(), request("writing.echo", "held task")).await.unwrap();
+    assert!(matches!(held.next().await, Some(Ok(RemoteEvent::Token(_)))));
+
+    for (i, provider) in providers.iter().enumerate().skip(1) {
+        let dialled = asker.dial(first_address(provider).await).await;
+        assert_eq!(dialled.ok(), Some(provider.peer_id()), "provider {i} could not be dialled");
+        let status = asker.status(provider.peer_id()).await.unwrap();
+        assert_eq!(status.specialists, vec!["writing.echo".to_owned()]);
+        let connected = asker.peers().await.unwrap().into_iter().filter(|peer| peer.connected).count();
+        assert!(connected <= 8, "{connected} peers connected after provider {i}");
+    }
+
+    drop(release);
+    let mut text = "held ".to_owned();
+    loop {
+        match held.next().await.expect("the held task ends with a final frame").unwrap() {
+            RemoteEvent::Token(word) => text.push_str(&word),
+            RemoteEvent::Done { .. } => break,
+            RemoteEvent::Waiting => {}
+        }
+    }
+    assert_eq!(text, "held task ");
+    let peers = asker.peers().await.unwrap();
+    let last = providers.last().unwrap().peer_id().to_string();
+    assert!(peers.iter().any(|peer| peer.peer_id == last && peer.connected), "the last provider asked was closed");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_flood_of_4096_provider_records_neither_silences_the_victim_nor_grows_its_memory() {
     let victim = node(NetConfig::memory(memory_address()), Some(Echo::new(&["writing.echo"], 1, Duration::ZERO))).await;
     let address = first_address(&victim).await;

@@ -12,8 +12,8 @@ use futures::stream::FuturesUnordered;
 use libp2p::kad::QueryId;
 use libp2p::multiaddr::Protocol;
 use libp2p::request_response::OutboundRequestId;
-use libp2p::swarm::SwarmEvent;
 use libp2p::swarm::dial_opts::{DialOpts, PeerCondition};
+use libp2p::swarm::{DialError, SwarmEvent};
 use libp2p::{Multiaddr, PeerId, Swarm, autonat, identify, mdns, ping};
 use tokio::sync::{mpsc, oneshot};
 
@@ -23,8 +23,10 @@ use tokio_util::sync::CancellationToken;
 use super::{Command, NetError, ProviderLookup, Reachability};
 
 mod rejoin;
+mod trim;
 
 use rejoin::Rejoin;
+use trim::Trim;
 
 /// Most addresses of one peer taken from [`Command::AddAddresses`].
 const MAX_ADDED_ADDRESSES: usize = 16;
@@ -50,6 +52,10 @@ pub(super) struct PeerState {
     /// When its last connection closed (None while connected or never).
     pub(super) gone_since: Option<Instant>,
     pub(super) connections: u32,
+    /// When its first connection of the current run was established.
+    pub(super) since: Option<Instant>,
+    /// When this node last connected to it, probed it or was probed by it.
+    pub(super) used: Option<Instant>,
     pub(super) rtt: Option<Duration>,
     pub(super) agent: Option<String>,
     pub(super) chorus: bool,
@@ -92,6 +98,8 @@ pub(super) struct EventLoop {
     pub(super) memory: bool,
     /// Dialling the bootstrap peers again while this node knows no one.
     rejoin: Rejoin,
+    /// Closing the least used connections near the limit.
+    trim: Trim,
 }
 
 impl EventLoop {
@@ -131,6 +139,7 @@ impl EventLoop {
             relay_server: config.relay_server,
             memory: config.transport == TransportKind::Memory,
             rejoin: Rejoin::new(&config.bootstrap, own),
+            trim: Trim::new(config.max_connections, config.connection_grace),
         }
     }
 
@@ -229,6 +238,7 @@ impl EventLoop {
                     }));
                     return;
                 };
+                self.peer(peer).used = Some(Instant::now());
                 if self.swarm.is_connected(&peer) {
                     let _ = reply.send(Ok(peer));
                     return;
@@ -336,8 +346,13 @@ impl EventLoop {
             }
             SwarmEvent::ExpiredListenAddr { address, .. } => self.listen_addrs.retain(|known| *known != address),
             SwarmEvent::ConnectionEstablished { peer_id, endpoint, .. } => {
+                let now = Instant::now();
                 let state = self.peer(peer_id);
+                if state.connections == 0 {
+                    state.since = Some(now);
+                }
                 state.connections += 1;
+                state.used = Some(now);
                 state.failures = 0;
                 state.gone_since = None;
                 if endpoint.is_dialer() {
@@ -349,22 +364,28 @@ impl EventLoop {
                 if self.rejoin.connected() {
                     self.rejoined();
                 }
+                self.trim_connections();
             }
             SwarmEvent::ConnectionClosed { peer_id, num_established, .. } => {
                 let state = self.peer(peer_id);
                 state.connections = num_established;
                 if num_established == 0 {
                     state.gone_since = Some(Instant::now());
+                    state.since = None;
+                    self.trim.closed(&peer_id);
                     self.prune_peers();
                 }
             }
             SwarmEvent::OutgoingConnectionError { peer_id: Some(peer), error, .. } => {
                 tracing::debug!(%peer, %error, "dial failed");
+                // Refused by this node itself (its own limits, a quarantine):
+                // no fault of the peer's.
+                let denied = matches!(error, DialError::Denied { .. });
                 let max_failures = self.max_failures;
                 let state = self.peer(peer);
-                state.failures += 1;
+                state.failures += u32::from(!denied);
                 let failures = state.failures;
-                if failures >= max_failures {
+                if !denied && failures >= max_failures {
                     // A peer that keeps failing leaves the routing table, so
                     // lookups stop wasting time on it.
                     self.swarm.behaviour_mut().kad.remove_peer(&peer);

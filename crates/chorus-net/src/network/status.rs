@@ -15,6 +15,7 @@ use crate::wire::{PROTOCOL_VERSION, PeerStatus, StatusRequest};
 impl EventLoop {
     /// Asks `peer` for its status; the answer (or failure) goes to `reply`.
     pub(super) fn probe_status(&mut self, peer: PeerId, reply: oneshot::Sender<Result<PeerStatus, NetError>>) {
+        self.peer(peer).used = Some(std::time::Instant::now());
         let id = self.swarm.behaviour_mut().status.send_request(&peer, StatusRequest { version: PROTOCOL_VERSION });
         self.pending_status.insert(id, (peer, reply));
     }
@@ -29,6 +30,8 @@ impl EventLoop {
                             tracing::debug!(%peer, "status probe over the rate limit");
                             return; // dropping the channel fails the probe
                         }
+                        // Probed: a task may follow over this connection.
+                        self.peer(peer).used = Some(std::time::Instant::now());
                         let status = self.service.as_ref().map_or_else(
                             || PeerStatus { version: PROTOCOL_VERSION, ..PeerStatus::default() },
                             |service| service.status(),
