@@ -48,6 +48,8 @@ print("|---|---|---|---|")
 for name, key in ((f"prompt pp{o['prompt_tokens']} (tokens/s)", "prompt_tokens_per_s"), (f"generation tg{o['gen_tokens']} (tokens/s)", "gen_tokens_per_s")):
     om, ob, rm, rb = pair(lambda x: x[key], lambda x: x[key])
     print(f"| {name} | {om:.1f} ({ob:.1f}) | {rm:.1f} ({rb:.1f}) | {om / rm:.2f}x ({ob / rb:.2f}x) |")
+dg = [x["gen_tokens_per_s"] for x in ours]; do_ = [x["decode_only_tokens_per_s"] for x in ours]; dr = [x["gen_vs_decode_only"] for x in ours]
+print(f"| generation tg{o['gen_tokens']}: engine vs llama.cpp's bare loop on the same context, in turns (tokens/s) | {med(dg):.1f} ({max(dg):.1f}) | bare {med(do_):.1f} ({max(do_):.1f}) | {med(dr):.2f}x ({max(dr):.2f}x) |")
 gc = [x["grammar"]["constrained_tokens_per_s"] for x in ours]; gu = [x["grammar"]["unconstrained_tokens_per_s"] for x in ours]
 gr = [x["grammar"]["ratio"] for x in ours]
 print(f"| JSON-constrained vs free generation (tokens/s) | {med(gc):.1f} ({max(gc):.1f}) | free {med(gu):.1f} ({max(gu):.1f}) | {med(gr):.2f}x ({max(gr):.2f}x) |")

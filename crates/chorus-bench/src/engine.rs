@@ -95,6 +95,13 @@ pub struct BenchReport {
     pub prompt_tokens_per_s: f64,
     /// Generation speed, tokens per second.
     pub gen_tokens_per_s: f64,
+    /// llama.cpp's own generation loop on the same context (as
+    /// `llama-bench`: one token a decode, nothing sampled or sent), tokens
+    /// per second, timed in turns with the engine's generation.
+    pub decode_only_tokens_per_s: f64,
+    /// The engine's generation over the bare loop, median of the
+    /// repetitions' pairs: what the engine keeps of llama.cpp's pace.
+    pub gen_vs_decode_only: f64,
     /// Milliseconds from request to first token, prompt included.
     pub time_to_first_token_ms: f64,
     /// Constrained against unconstrained generation.
@@ -144,16 +151,30 @@ pub fn bench(node: &Node, options: &BenchOptions) -> Result<BenchReport, NodeErr
     // generated one by one from an (almost) empty context. One warm-up each.
     run_tokens(&model, &prompt, 1)?;
     run_tokens(&model, &prompt[..1], options.gen_tokens)?;
+    model.decode_only_tokens_per_s(options.gen_tokens)?;
     let mut prompt_rates = Vec::new();
     let mut gen_rates = Vec::new();
+    let mut bare_rates = Vec::new();
     let mut first_token = Vec::new();
-    for _ in 0..options.repetitions {
+    for repetition in 0..options.repetitions {
         let processed = run_tokens(&model, &prompt, 1)?;
         prompt_rates.push(processed.prompt_tokens_per_s());
         first_token.push(processed.time_to_first_token_ms);
+        // The engine's generation and llama.cpp's bare loop on the same
+        // context, in turns (which goes first alternates): the same
+        // moment's machine for both.
+        let bare_first = repetition % 2 == 1;
+        if bare_first {
+            bare_rates.push(model.decode_only_tokens_per_s(options.gen_tokens)?);
+        }
         let generated = run_tokens(&model, &prompt[..1], options.gen_tokens + 1)?;
         gen_rates.push(generated.generation_tokens_per_s());
+        if !bare_first {
+            bare_rates.push(model.decode_only_tokens_per_s(options.gen_tokens)?);
+        }
     }
+    let pair_ratios: Vec<f64> =
+        gen_rates.iter().zip(&bare_rates).filter(|(_, bare)| **bare > 0.0).map(|(ours, bare)| ours / bare).collect();
 
     let grammar = grammar_figures(&model, options)?;
     let batch = batch_figures(&model, options)?;
@@ -167,12 +188,20 @@ pub fn bench(node: &Node, options: &BenchOptions) -> Result<BenchReport, NodeErr
         load_ms: model.load_ms(),
         prompt_tokens_per_s: mean(&prompt_rates),
         gen_tokens_per_s: mean(&gen_rates),
+        decode_only_tokens_per_s: mean(&bare_rates),
+        gen_vs_decode_only: median(pair_ratios),
         time_to_first_token_ms: mean(&first_token),
         grammar,
         batch,
         conductor,
         peak_rss_bytes: peak_rss_bytes().unwrap_or(0),
     })
+}
+
+/// The median (nearest rank) of `values`; 0 for none.
+fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    crate::stats::percentile(&values, 0.5).unwrap_or(0.0)
 }
 
 fn mean(values: &[f64]) -> f64 {

@@ -18,7 +18,7 @@ use crate::gguf;
 use crate::options::{EngineOptions, MIN_CONTEXT, MIN_SEQUENCE_CONTEXT, ModelInfo, ModelOptions};
 use crate::request::{ChatMessage, Constraint, GenerateRequest, Prompt};
 use crate::stream::Generation;
-use crate::worker::{self, Job, Samplers, WorkerConfig};
+use crate::worker::{self, DecodeOnly, Job, Samplers, Work, WorkerConfig};
 
 /// The inference engine: llama.cpp's backend, initialised once per process.
 /// Cheap to clone.
@@ -142,7 +142,7 @@ fn memory_estimate(llama: &LlamaModel, file_size: u64, n_ctx: u32) -> u64 {
 struct Inner {
     llama: Arc<LlamaModel>,
     template: Option<LlamaChatTemplate>,
-    jobs: Option<SyncSender<Vec<Job>>>,
+    jobs: Option<SyncSender<Work>>,
     worker: Option<std::thread::JoinHandle<()>>,
     stop: Arc<AtomicBool>,
     info: ModelInfo,
@@ -297,11 +297,37 @@ impl Model {
         let Some(sender) = self.inner.jobs.as_ref() else {
             return Err(GenerateError::WorkerGone);
         };
-        match sender.try_send(jobs) {
+        match sender.try_send(Work::Generate(jobs)) {
             Ok(()) => Ok(generations),
             Err(TrySendError::Full(_)) => Err(GenerateError::Busy(worker::QUEUE_CAPACITY)),
             Err(TrySendError::Disconnected(_)) => Err(GenerateError::WorkerGone),
         }
+    }
+
+    /// llama.cpp's own generation loop on this model's context and
+    /// inference thread, as `llama-bench` times it: `tokens` tokens decoded
+    /// one at a time from an empty context, nothing sampled, detokenised or
+    /// sent; tokens a second. `chorus bench` times it next to
+    /// [`Model::generate`] to tell what the engine adds per token from what
+    /// the llama.cpp build costs. Runs once no generation is running
+    /// (blocks until then).
+    ///
+    /// # Errors
+    /// [`GenerateError::Busy`] when the queue is full,
+    /// [`GenerateError::Decode`] when a decode fails,
+    /// [`GenerateError::WorkerGone`] when the model is unloaded.
+    pub fn decode_only_tokens_per_s(&self, tokens: u32) -> Result<f64, GenerateError> {
+        let Some(sender) = self.inner.jobs.as_ref() else {
+            return Err(GenerateError::WorkerGone);
+        };
+        let (reply, answer) = std::sync::mpsc::sync_channel(1);
+        match sender.try_send(Work::DecodeOnly(DecodeOnly { tokens, reply })) {
+            Ok(()) => {}
+            Err(TrySendError::Full(_)) => return Err(GenerateError::Busy(worker::QUEUE_CAPACITY)),
+            Err(TrySendError::Disconnected(_)) => return Err(GenerateError::WorkerGone),
+        }
+        let took = answer.recv().map_err(|_| GenerateError::WorkerGone)?.map_err(GenerateError::Decode)?;
+        Ok(f64::from(tokens) / took.as_secs_f64().max(f64::MIN_POSITIVE))
     }
 
     fn job(&self, request: &GenerateRequest) -> Result<(Job, Generation), GenerateError> {

@@ -101,6 +101,14 @@ impl Model {
     pub fn generate_many(&self, _requests: Vec<GenerateRequest>) -> Result<Vec<Generation>, GenerateError> {
         match self.never {}
     }
+
+    /// llama.cpp's own generation loop, timed.
+    ///
+    /// # Errors
+    /// None can happen: no model exists in this build.
+    pub fn decode_only_tokens_per_s(&self, _tokens: u32) -> Result<f64, GenerateError> {
+        match self.never {}
+    }
 }
 
 /// Compiles a JSON Schema into a GBNF grammar; llama.cpp's converter is not

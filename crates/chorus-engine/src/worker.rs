@@ -32,8 +32,10 @@ use crate::request::{Completion, FinishReason};
 use crate::stream::GenerationEvent;
 use crate::text::{StopMatcher, StopScan, Utf8Decoder};
 
+mod bare;
 mod sampling;
 
+pub(crate) use bare::DecodeOnly;
 pub(crate) use sampling::Samplers;
 
 /// Creating two contexts from one model at the same moment is unsound in
@@ -53,6 +55,15 @@ pub(crate) struct WorkerConfig {
     pub(crate) n_batch: u32,
     /// CPU threads for llama.cpp.
     pub(crate) threads: i32,
+}
+
+/// What the inference thread is asked to do.
+pub(crate) enum Work {
+    /// Requests that join the batch at the same step.
+    Generate(Vec<Job>),
+    /// llama-bench's generation loop on this context (`worker/bare.rs`),
+    /// run once no request is running.
+    DecodeOnly(DecodeOnly),
 }
 
 /// A request on its way to the inference thread.
@@ -170,8 +181,8 @@ pub(crate) fn spawn(
     name: String,
     counter: Arc<AtomicU64>,
     stop: Arc<AtomicBool>,
-) -> Result<(SyncSender<Vec<Job>>, std::thread::JoinHandle<()>), String> {
-    let (jobs_tx, jobs_rx) = std::sync::mpsc::sync_channel::<Vec<Job>>(QUEUE_CAPACITY);
+) -> Result<(SyncSender<Work>, std::thread::JoinHandle<()>), String> {
+    let (jobs_tx, jobs_rx) = std::sync::mpsc::sync_channel::<Work>(QUEUE_CAPACITY);
     let (ready_tx, ready_rx) = std::sync::mpsc::sync_channel::<Result<(), String>>(1);
     let handle = std::thread::Builder::new()
         .name(format!("chorus-infer-{name}"))
@@ -215,7 +226,7 @@ pub(crate) const QUEUE_CAPACITY: usize = 256;
 fn run(
     model: &LlamaModel,
     ctx: &mut LlamaContext<'_>,
-    jobs: &Receiver<Vec<Job>>,
+    jobs: &Receiver<Work>,
     config: WorkerConfig,
     counter: &AtomicU64,
     stop: &AtomicBool,
@@ -227,6 +238,11 @@ fn run(
     let mut free_seqs: Vec<i32> = (0..i32::try_from(config.n_seq).unwrap_or(1)).rev().collect();
     let mut reserved: u32 = 0;
     let mut open = true;
+    let mut decode_only: Vec<DecodeOnly> = Vec::new();
+    let take = |work: Work, waiting: &mut VecDeque<Job>, decode_only: &mut Vec<DecodeOnly>| match work {
+        Work::Generate(jobs) => waiting.extend(jobs),
+        Work::DecodeOnly(run) => decode_only.push(run),
+    };
 
     loop {
         // 0. The model is being unloaded: end everything now, so no decode
@@ -241,20 +257,27 @@ fn run(
             return;
         }
         // 1. Take new requests; sleep when there is nothing to do.
-        if slots.is_empty() && waiting.is_empty() {
+        if slots.is_empty() && waiting.is_empty() && decode_only.is_empty() {
             if !open {
                 return;
             }
             match jobs.recv() {
-                Ok(batch) => waiting.extend(batch),
+                Ok(work) => take(work, &mut waiting, &mut decode_only),
                 Err(_) => return,
             }
         }
         while open {
             match jobs.try_recv() {
-                Ok(batch) => waiting.extend(batch),
+                Ok(work) => take(work, &mut waiting, &mut decode_only),
                 Err(TryRecvError::Empty) => break,
                 Err(TryRecvError::Disconnected) => open = false,
+            }
+        }
+        if slots.is_empty() && waiting.is_empty() {
+            // Idle: every sequence is free and its cache cells empty.
+            let seq = free_seqs.last().copied().unwrap_or(0);
+            for run in decode_only.drain(..) {
+                let _ = run.reply.send(bare::decode_only(ctx, model.n_vocab(), seq, run.tokens));
             }
         }
 

@@ -319,3 +319,20 @@ fn unloading_a_model_ends_its_generations_and_its_thread() {
     }
     assert_eq!(last, Some(GenerationEvent::Failed(GenerateError::WorkerGone)));
 }
+
+#[test]
+fn llamas_own_loop_waits_for_running_generations_and_leaves_the_context_clean() {
+    let model = load(&ModelOptions::default());
+    let alone = model.generate(ask("What is the capital of France?", 24)).unwrap().blocking_complete().unwrap();
+    // Asked while a generation runs, the bare loop waits for it to end; the
+    // generation is not disturbed.
+    let running = model.generate(ask("What is the capital of France?", 24)).unwrap();
+    let rate = model.decode_only_tokens_per_s(64).expect("the bare loop runs");
+    assert!(rate > 0.0, "{rate} tokens a second");
+    assert_eq!(running.blocking_complete().unwrap().text, alone.text);
+    // Twice more in a row, then a generation: every sequence starts empty.
+    assert!(model.decode_only_tokens_per_s(64).unwrap() > 0.0);
+    assert!(model.decode_only_tokens_per_s(64).unwrap() > 0.0);
+    let after = model.generate(ask("What is the capital of France?", 24)).unwrap().blocking_complete().unwrap();
+    assert_eq!(after.text, alone.text);
+}
