@@ -1,5 +1,7 @@
 //! The token stream of one generation.
 
+use std::collections::VecDeque;
+
 use tokio::sync::mpsc::Receiver;
 
 use crate::error::GenerateError;
@@ -19,24 +21,37 @@ pub enum GenerationEvent {
 
 /// A running generation. Dropping it cancels the generation: the inference
 /// thread notices before its next step and frees the sequence.
+///
+/// Events come one a token, as generated; the inference thread hands them
+/// over in batches (the first at once, then at most one batch every 20 ms),
+/// because each hand-over wakes this side's thread — on a machine whose
+/// cores all run llama.cpp's threads, a context switch for one of them.
 #[derive(Debug)]
 pub struct Generation {
-    events: Receiver<GenerationEvent>,
+    batches: Receiver<Vec<GenerationEvent>>,
+    /// Events of the last batch not read yet.
+    ready: VecDeque<GenerationEvent>,
 }
 
 impl Generation {
-    pub(crate) fn new(events: Receiver<GenerationEvent>) -> Self {
-        Self { events }
+    pub(crate) fn new(batches: Receiver<Vec<GenerationEvent>>) -> Self {
+        Self { batches, ready: VecDeque::new() }
     }
 
     /// The next event; `None` after the last one.
     pub async fn next_event(&mut self) -> Option<GenerationEvent> {
-        self.events.recv().await
+        while self.ready.is_empty() {
+            self.ready.extend(self.batches.recv().await?);
+        }
+        self.ready.pop_front()
     }
 
     /// The next event, blocking the thread (not for use inside async code).
     pub fn blocking_next_event(&mut self) -> Option<GenerationEvent> {
-        self.events.blocking_recv()
+        while self.ready.is_empty() {
+            self.ready.extend(self.batches.blocking_recv()?);
+        }
+        self.ready.pop_front()
     }
 
     /// Waits for the whole completion.

@@ -75,7 +75,8 @@ pub(crate) struct Job {
     /// `max_tokens` was lowered to fit the context window.
     pub(crate) clamped: bool,
     pub(crate) samplers: Samplers,
-    pub(crate) events: Sender<GenerationEvent>,
+    /// Where the events go, in batches (see [`Slot::emit`]).
+    pub(crate) events: Sender<Vec<GenerationEvent>>,
     pub(crate) submitted: Instant,
 }
 
@@ -100,9 +101,9 @@ struct Slot {
     logits_at: Option<i32>,
     generated: u32,
     text: String,
-    /// Text shown but not sent yet (see [`Slot::emit`]).
-    unsent: String,
-    /// When text was last sent.
+    /// Events held back (see [`Slot::emit`]).
+    unsent: Vec<GenerationEvent>,
+    /// When events were last handed over.
     sent_at: Option<Instant>,
     decoder: Utf8Decoder,
     stops: StopMatcher,
@@ -124,7 +125,7 @@ impl Slot {
             logits_at: None,
             generated: 0,
             text: String::new(),
-            unsent: String::new(),
+            unsent: Vec::new(),
             sent_at: None,
             decoder: Utf8Decoder::default(),
             stops,
@@ -135,40 +136,44 @@ impl Slot {
         }
     }
 
+    /// Sends `event` now, after the events held back: the last one.
     fn send(&mut self, event: GenerationEvent) {
-        match self.job.events.try_send(event) {
+        self.unsent.push(event);
+        self.flush(Instant::now());
+    }
+
+    /// Hands the events held back to the reader, in one batch.
+    fn flush(&mut self, now: Instant) {
+        if self.unsent.is_empty() {
+            return;
+        }
+        match self.job.events.try_send(std::mem::take(&mut self.unsent)) {
             Ok(()) => {}
             Err(TrySendError::Closed(_)) => self.cancelled = true,
-            // The channel holds max_tokens + 4 events, more than one request
+            // The channel holds max_tokens + 4 batches, more than one request
             // can produce; a full channel means a consumer that never reads.
             Err(TrySendError::Full(_)) => self.cancelled = true,
         }
+        self.sent_at = Some(now);
     }
 
-    /// Shows `text`: the first text at once, then at most one event every
-    /// [`SEND_EVERY`] — every event wakes the consumer's thread, which on a
-    /// machine whose cores all run llama.cpp's threads costs them a context
-    /// switch (3 % of generation speed at 240 tokens a second, measured
-    /// with `chorus bench`'s bare loop). Slower generation still sends every
-    /// token as it comes.
+    /// Shows `text` as one token event. The first goes to the reader at
+    /// once; later ones wait until [`SEND_EVERY`] has passed since the last
+    /// hand-over (checked here and before each decode): each hand-over wakes
+    /// the reader's thread, which on a machine whose cores all run
+    /// llama.cpp's threads costs one of them a context switch — 3 % of
+    /// generation speed at 240 tokens a second, measured against llama.cpp's
+    /// bare loop (`chorus bench`). A slow model hands over every token as it
+    /// comes.
     fn emit(&mut self, text: &str) {
         if text.is_empty() {
             return;
         }
         self.text.push_str(text);
-        self.unsent.push_str(text);
+        self.unsent.push(GenerationEvent::Token(text.to_owned()));
         let now = Instant::now();
         if self.sent_at.is_none_or(|sent| now.duration_since(sent) >= SEND_EVERY) {
             self.flush(now);
-        }
-    }
-
-    /// Sends the text not sent yet.
-    fn flush(&mut self, now: Instant) {
-        if !self.unsent.is_empty() {
-            let text = std::mem::take(&mut self.unsent);
-            self.send(GenerationEvent::Token(text));
-            self.sent_at = Some(now);
         }
     }
 
@@ -183,7 +188,6 @@ impl Slot {
             self.emit(&tail);
         }
         let now = Instant::now();
-        self.flush(now);
         let ms = |from: Instant, to: Instant| to.duration_since(from).as_secs_f64() * 1000.0;
         let first = self.first_token.unwrap_or(now);
         let completion = Completion {
@@ -247,7 +251,7 @@ pub(crate) fn spawn(
     }
 }
 
-/// Text shown within this long of the last event waits for the next one
+/// Events made within this long of the last hand-over wait for the next
 /// (or the end): under what a reader can tell apart.
 const SEND_EVERY: std::time::Duration = std::time::Duration::from_millis(20);
 
@@ -283,7 +287,7 @@ fn run(
                 slot.send(GenerationEvent::Failed(GenerateError::WorkerGone));
             }
             for job in waiting.drain(..) {
-                let _ = job.events.try_send(GenerationEvent::Failed(GenerateError::WorkerGone));
+                let _ = job.events.try_send(vec![GenerationEvent::Failed(GenerateError::WorkerGone)]);
             }
             return;
         }
@@ -378,7 +382,7 @@ fn run(
             continue;
         }
 
-        // 5. Decode; text held back (see `Slot::emit`) that is due goes out
+        // 5. Decode; events held back (see `Slot::emit`) that are due go
         //    first, so a long decode (another request's prompt) holds no one.
         let now = Instant::now();
         for slot in &mut slots {

@@ -43,6 +43,9 @@ fn generates_text_from_the_chat_template() {
     assert!(!completion.text.trim().is_empty());
     assert_eq!(streamed, completion.text, "the stream and the completion agree");
     assert!(tokens > 1, "text arrived token by token");
+    // An ASCII answer: every token shows text, and each is its own event
+    // (the network protocol credits an executor one token a frame).
+    assert_eq!(tokens, completion.completion_tokens, "one event a token: {:?}", completion.text);
     assert!(completion.completion_tokens >= 1 && completion.completion_tokens <= 32);
     assert!(completion.prompt_tokens > 5);
     assert!(completion.text.contains("Paris"), "greedy answer: {}", completion.text);
