@@ -284,7 +284,9 @@ impl NetworkBehaviour for Kademlia {
             // An answer, or a request of its own: the peer is alive, and in
             // use. At most one entry per connected peer: removed when its
             // last connection closes.
-            self.strikes.remove(&peer);
+            if !self.strikes.is_empty() {
+                self.strikes.remove(&peer);
+            }
             self.heard.insert(peer, Instant::now());
         }
         self.inner.on_connection_handler_event(peer, connection_id, event);
