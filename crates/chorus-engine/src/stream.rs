@@ -23,9 +23,10 @@ pub enum GenerationEvent {
 /// thread notices before its next step and frees the sequence.
 ///
 /// Events come one a token, as generated; the inference thread hands them
-/// over in batches (the first at once, then at most one batch every 20 ms),
-/// because each hand-over wakes this side's thread — on a machine whose
-/// cores all run llama.cpp's threads, a context switch for one of them.
+/// over in batches (the first at once, then a batch once 20 ms have passed
+/// since the last, and the end at once), because each hand-over wakes this
+/// side's thread — on a machine whose cores all run llama.cpp's threads, a
+/// context switch for one of them.
 #[derive(Debug)]
 pub struct Generation {
     batches: Receiver<Vec<GenerationEvent>>,
